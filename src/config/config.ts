@@ -1,0 +1,157 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { ConfigError } from '../errors.js';
+import { ENV_VARS, type EnvVarName } from './schema.js';
+
+/** The one validated, frozen configuration object every layer receives. */
+export interface Config {
+  /** Absolute base dir (holds main/ and task-* worktrees), or undefined when not given. */
+  readonly baseDir: string | undefined;
+  readonly openaiApiKey: string | undefined;
+  readonly openaiBaseUrl: string | undefined;
+  readonly model: string;
+  readonly maxTurns: number;
+  readonly trace: boolean;
+  readonly dryRun: boolean;
+  /** Absolute path of the policy file. */
+  readonly policyFile: string;
+  /** Absolute state dir, or undefined when neither it nor the base dir is known. */
+  readonly stateDir: string | undefined;
+  /** Absolute command log path, or undefined when there is no state dir. */
+  readonly commandLog: string | undefined;
+  readonly commandTimeoutMs: number;
+  readonly codexTimeoutMs: number;
+  readonly outputCapBytes: number;
+  readonly workerStallSeconds: number;
+  readonly codexArgs: readonly string[];
+  readonly codexBin: string | undefined;
+  readonly codexProfilesFile: string | undefined;
+  readonly logLevel: string;
+  readonly disableTracing: boolean;
+}
+
+export const DEFAULTS = {
+  model: 'gpt-5.1',
+  maxTurns: 100,
+  commandTimeoutMs: 10 * 60_000,
+  codexTimeoutMs: 30 * 60_000,
+  outputCapBytes: 64 * 1024,
+  workerStallSeconds: 20 * 60,
+  logLevel: 'info',
+} as const;
+
+/** The package root (where package.json, prompts/ and policies/ live), found from this file. */
+export function packageRoot(): string {
+  let dir = path.dirname(new URL(import.meta.url).pathname);
+  for (;;) {
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'policies'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new ConfigError('cannot find the codex-orchestrator package root (package.json with policies/)');
+    dir = up;
+  }
+}
+
+export type ConfigOverrides = Partial<Record<EnvVarName, string | undefined>>;
+
+export interface LoadConfigOptions {
+  /** Environment to read; default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Values from CLI flags or the API; they win over env and .env. */
+  overrides?: ConfigOverrides;
+  /** Directory whose `.env` is read (values in `env` win); default process.cwd(). Pass null to skip. */
+  dotenvDir?: string | null;
+}
+
+/**
+ * env + `.env` + overrides → one frozen Config. A bad value throws a ConfigError
+ * whose message names the variable and what is expected, in one line.
+ */
+export function loadConfig(options: LoadConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const dotenvDir = options.dotenvDir === undefined ? process.cwd() : options.dotenvDir;
+  let fileVars: Record<string, string> = {};
+  if (dotenvDir) {
+    const file = path.join(dotenvDir, '.env');
+    if (fs.existsSync(file)) {
+      try {
+        fileVars = parseDotenv(fs.readFileSync(file));
+      } catch (cause) {
+        throw new ConfigError(`${file}: cannot be read as a .env file`, { cause });
+      }
+    }
+  }
+
+  const raw: Record<string, unknown> = {};
+  for (const spec of ENV_VARS) {
+    const value = options.overrides?.[spec.name] ?? env[spec.name] ?? fileVars[spec.name];
+    // An empty variable means "not set", like an absent one.
+    if (value === undefined || value.trim() === '') continue;
+    const parsed = spec.schema.safeParse(value);
+    if (!parsed.success) {
+      const why = parsed.error.issues[0]?.message ?? 'invalid value';
+      throw new ConfigError(`${spec.name}: ${why}, got ${JSON.stringify(value)}`, {
+        variable: spec.name,
+        hint: spec.description,
+      });
+    }
+    raw[spec.name] = parsed.data;
+  }
+
+  const baseDir = raw.ORCHESTRATOR_BASE_DIR as string | undefined;
+  const cwd = process.cwd();
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
+  const stateDir = abs(raw.ORCHESTRATOR_STATE_DIR as string | undefined) ?? (baseDir ? path.join(baseDir, '.codex-orchestrator') : undefined);
+  const commandLog = abs(raw.ORCHESTRATOR_COMMAND_LOG as string | undefined) ?? (stateDir ? path.join(stateDir, 'run_repo_command.log') : undefined);
+
+  const config: Config = {
+    baseDir,
+    openaiApiKey: raw.OPENAI_API_KEY as string | undefined,
+    openaiBaseUrl: raw.OPENAI_BASE_URL as string | undefined,
+    model: (raw.ORCHESTRATOR_MODEL as string | undefined) ?? DEFAULTS.model,
+    maxTurns: (raw.ORCHESTRATOR_MAX_TURNS as number | undefined) ?? DEFAULTS.maxTurns,
+    trace: (raw.ORCHESTRATOR_TRACE as boolean | undefined) ?? false,
+    dryRun: (raw.ORCHESTRATOR_DRY_RUN as boolean | undefined) ?? false,
+    policyFile: abs(raw.ORCHESTRATOR_POLICY as string | undefined) ?? path.join(packageRoot(), 'policies', 'default.json'),
+    stateDir,
+    commandLog,
+    commandTimeoutMs: (raw.ORCHESTRATOR_COMMAND_TIMEOUT_MS as number | undefined) ?? DEFAULTS.commandTimeoutMs,
+    codexTimeoutMs: (raw.ORCHESTRATOR_CODEX_TIMEOUT_MS as number | undefined) ?? DEFAULTS.codexTimeoutMs,
+    outputCapBytes: (raw.ORCHESTRATOR_OUTPUT_CAP as number | undefined) ?? DEFAULTS.outputCapBytes,
+    workerStallSeconds: (raw.ORCHESTRATOR_WORKER_STALL_SECONDS as number | undefined) ?? DEFAULTS.workerStallSeconds,
+    codexArgs: Object.freeze([...((raw.ORCHESTRATOR_CODEX_ARGS as string[] | undefined) ?? [])]),
+    codexBin: abs(raw.CODEX_BIN as string | undefined),
+    codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
+    logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
+    disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+  };
+  return Object.freeze(config);
+}
+
+/** The base dir, or a ConfigError that says how to give one. */
+export function requireBaseDir(config: Config): string {
+  if (!config.baseDir) {
+    throw new ConfigError('ORCHESTRATOR_BASE_DIR: not set; expected an absolute directory that holds main/', {
+      variable: 'ORCHESTRATOR_BASE_DIR',
+      hint: 'pass --base-dir <dir> or set ORCHESTRATOR_BASE_DIR',
+    });
+  }
+  if (!fs.existsSync(config.baseDir) || !fs.statSync(config.baseDir).isDirectory()) {
+    throw new ConfigError(`ORCHESTRATOR_BASE_DIR: ${config.baseDir} is not a directory`, {
+      variable: 'ORCHESTRATOR_BASE_DIR',
+      hint: 'create it, with your repository checked out as main/ inside it',
+    });
+  }
+  return config.baseDir;
+}
+
+/** The state dir, or a ConfigError. */
+export function requireStateDir(config: Config): string {
+  if (!config.stateDir) {
+    throw new ConfigError('ORCHESTRATOR_STATE_DIR: not set and no base dir to derive it from', {
+      variable: 'ORCHESTRATOR_STATE_DIR',
+      hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR',
+    });
+  }
+  return config.stateDir;
+}

@@ -1,0 +1,83 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Every environment variable the program reads, with its zod schema and the
+ * one-line description used in `.env.example`, the README table and errors.
+ * Values arrive as strings (env, .env, CLI flags) and are normalised here.
+ */
+
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['', '0', '1', 'true', 'false', 'yes', 'no', 'on', 'off'].includes(v), {
+    message: 'expected 1/0, true/false, yes/no or on/off',
+  })
+  .transform((v) => ['1', 'true', 'yes', 'on'].includes(v));
+
+const absolutePath = z
+  .string()
+  .trim()
+  .min(1, 'expected an absolute path, got an empty value')
+  .refine((v) => path.isAbsolute(v), { message: 'expected an absolute path' })
+  .transform((v) => path.resolve(v));
+
+const anyPath = z.string().trim().min(1, 'expected a path, got an empty value');
+
+function positiveInt(what: string) {
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a whole number of ${what}`)
+    .transform((v) => Number.parseInt(v, 10))
+    .refine((n) => n > 0, { message: `expected a positive number of ${what}` });
+}
+
+const stringArrayJson = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    if (v === '') return [] as string[];
+    try {
+      const parsed: unknown = JSON.parse(v);
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+    } catch {
+      /* reported below */
+    }
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON array of strings, e.g. ["-m","gpt-5.3-codex"]' });
+    return z.NEVER;
+  });
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export interface EnvVarSpec {
+  name: string;
+  description: string;
+  example: string;
+  schema: z.ZodType;
+}
+
+export const ENV_VARS = [
+  { name: 'ORCHESTRATOR_BASE_DIR', description: 'Absolute directory that holds main/ and the task-* worktrees beside it.', example: '/home/me/work/myrepo', schema: absolutePath },
+  { name: 'OPENAI_API_KEY', description: 'API key for the orchestrator model (any non-empty value works with a custom OPENAI_BASE_URL). Codex workers use your own codex login unless you point them elsewhere.', example: 'sk-...', schema: z.string().trim().min(1, 'expected a non-empty key') },
+  { name: 'OPENAI_BASE_URL', description: 'OpenAI-compatible endpoint for the orchestrator model (Responses API). Empty: the OpenAI default.', example: 'http://127.0.0.1:8080/v1', schema: z.string().trim().url('expected a URL such as http://127.0.0.1:8080/v1') },
+  { name: 'ORCHESTRATOR_MODEL', description: 'Model of the Orchestrator Agent.', example: 'gpt-5.1', schema: z.string().trim().min(1) },
+  { name: 'ORCHESTRATOR_MAX_TURNS', description: 'Maximum model turns of one orchestrator run (the SDK default of 10 is too low).', example: '100', schema: positiveInt('turns') },
+  { name: 'ORCHESTRATOR_TRACE', description: 'Set to 1 to print every run_repo_command call and decision to stderr as it happens.', example: '0', schema: flag },
+  { name: 'ORCHESTRATOR_DRY_RUN', description: 'Set to 1 to check and log every command but execute none.', example: '0', schema: flag },
+  { name: 'ORCHESTRATOR_POLICY', description: 'Command policy file (JSON or YAML). Default: policies/default.json of this package.', example: './policies/default.json', schema: anyPath },
+  { name: 'ORCHESTRATOR_COMMAND_LOG', description: 'JSON Lines log of every run_repo_command call. Default: <stateDir>/run_repo_command.log.', example: '/tmp/run_repo_command.log', schema: anyPath },
+  { name: 'ORCHESTRATOR_STATE_DIR', description: 'Run state (logs, run directories, reports). Default: <baseDir>/.codex-orchestrator/.', example: '/home/me/work/myrepo/.codex-orchestrator', schema: anyPath },
+  { name: 'ORCHESTRATOR_COMMAND_TIMEOUT_MS', description: 'Timeout of one non-codex command run by the gateway, in milliseconds.', example: '600000', schema: positiveInt('milliseconds') },
+  { name: 'ORCHESTRATOR_CODEX_TIMEOUT_MS', description: 'Wall-clock budget of one codex worker run, in milliseconds.', example: '1800000', schema: positiveInt('milliseconds') },
+  { name: 'ORCHESTRATOR_OUTPUT_CAP', description: 'Bytes of stdout/stderr kept per command (head and tail; the middle is cut and counted).', example: '65536', schema: positiveInt('bytes') },
+  { name: 'ORCHESTRATOR_WORKER_STALL_SECONDS', description: 'A codex worker that emits no event for this long is killed and marked stuck.', example: '1200', schema: positiveInt('seconds') },
+  { name: 'ORCHESTRATOR_CODEX_ARGS', description: 'JSON array of extra arguments appended to every codex exec (model, provider, -c overrides).', example: '["-m","gpt-5.3-codex"]', schema: stringArrayJson },
+  { name: 'ORCHESTRATOR_CODEX_PROFILES', description: 'Codex worker profiles file (fast/deep/review: model, reasoning effort, sandbox). Default: built-in profiles.', example: './codex-profiles.json', schema: anyPath },
+  { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },
+  { name: 'CODEX_BIN', description: 'The codex executable. Default: codex on PATH, else the one bundled with the @openai/codex dependency.', example: '/usr/local/bin/codex', schema: anyPath },
+  { name: 'OPENAI_AGENTS_DISABLE_TRACING', description: "The Agents SDK's own switch: 1 exports no traces to OpenAI.", example: '1', schema: flag },
+] as const satisfies readonly EnvVarSpec[];
+
+export type EnvVarName = (typeof ENV_VARS)[number]['name'];

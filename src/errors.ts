@@ -1,0 +1,122 @@
+/**
+ * The typed error hierarchy. Every error the program raises on purpose is an
+ * `OrchestratorError` with a `kind`; the CLI maps kinds to exit codes in one
+ * place (`src/cli/exit-codes.ts`). Messages are written for people: what
+ * happened and what to do about it. `context` carries what is needed to resume.
+ */
+export type ErrorKind =
+  | 'usage'
+  | 'config'
+  | 'policy'
+  | 'command'
+  | 'git'
+  | 'worker'
+  | 'model-api'
+  | 'run'
+  | 'aborted'
+  | 'store';
+
+export class OrchestratorError extends Error {
+  readonly kind: ErrorKind;
+  readonly hint: string | undefined;
+  readonly context: Record<string, unknown>;
+
+  constructor(
+    kind: ErrorKind,
+    message: string,
+    options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.kind = kind;
+    this.hint = options.hint;
+    this.context = options.context ?? {};
+  }
+
+  /** One line for a terminal: the message, then the hint when there is one. */
+  toLine(): string {
+    return this.hint ? `${this.message} (${this.hint})` : this.message;
+  }
+}
+
+/** Wrong arguments on the command line. */
+export class UsageError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string } = {}) {
+    super('usage', message, options);
+  }
+}
+
+/** A bad environment variable, config file, policy file or prompt file. */
+export class ConfigError extends OrchestratorError {
+  readonly variable: string | undefined;
+  constructor(message: string, options: { variable?: string; hint?: string; cause?: unknown } = {}) {
+    super('config', message, options);
+    this.variable = options.variable;
+  }
+}
+
+/** The command guard refused a command. Carries the rule id that denied it. */
+export class PolicyDeniedError extends OrchestratorError {
+  readonly rule: string;
+  constructor(rule: string, reason: string, context: Record<string, unknown> = {}) {
+    super('policy', `denied by rule ${rule}: ${reason}`, { context });
+    this.rule = rule;
+  }
+}
+
+/** An allowed command ran and failed (non-zero exit, timeout, spawn failure). */
+export class CommandFailedError extends OrchestratorError {
+  readonly exitCode: number | null;
+  constructor(message: string, options: { exitCode?: number | null; hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('command', message, options);
+    this.exitCode = options.exitCode ?? null;
+  }
+}
+
+/** A git operation the program does on its own behalf failed (worktree, merge, commit). */
+export class GitError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('git', message, options);
+  }
+}
+
+/** A codex worker could not be started, crashed, stalled, or returned no valid result. */
+export class WorkerError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('worker', message, options);
+  }
+}
+
+/** The model API refused or failed (401, 404, exhausted retries on 429/5xx, unreachable). */
+export class ModelApiError extends OrchestratorError {
+  readonly status: number | undefined;
+  constructor(message: string, options: { status?: number; hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('model-api', message, options);
+    this.status = options.status;
+  }
+}
+
+/** An orchestrator run ended without reaching its goal (max turns, failed merges, budget). */
+export class RunFailedError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('run', message, options);
+  }
+}
+
+/** The user or a signal stopped the run. */
+export class AbortedError extends OrchestratorError {
+  constructor(message = 'aborted', options: { context?: Record<string, unknown> } = {}) {
+    super('aborted', message, options);
+  }
+}
+
+/** The run store (state dir, database, run directory) could not be read or written. */
+export class StoreError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('store', message, options);
+  }
+}
+
+export function isOrchestratorError(e: unknown): e is OrchestratorError {
+  return e instanceof OrchestratorError;
+}

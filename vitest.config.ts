@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Integration tests spawn real git and codex processes; two cores on CI.
+    maxWorkers: 2,
+    env: { OPENAI_AGENTS_DISABLE_TRACING: '1', NO_COLOR: '1' },
+  },
+});
