@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { isOrchestratorError } from '../errors.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { printErr } from './output.js';
+import { registerExec } from './commands/exec.js';
+import { registerPolicy } from './commands/policy.js';
+
+/**
+ * `codex-orch`: one program, a subcommand per job. Every subcommand has --help;
+ * the ones that report take --json. Errors are mapped to exit codes here only.
+ */
+export function buildProgram(): Command {
+  const program = new Command('codex-orch')
+    .description('Hand a large coding task to a team of Codex CLI workers and get back merged, tested work.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerExec(program);
+  registerPolicy(program);
+  return program;
+}
+
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and --version end here with code 0; usage mistakes with 2.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (isOrchestratorError(error)) {
+      printErr(`codex-orch: ${error.toLine()}`);
+      return exitCodeFor(error.kind);
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    printErr(`codex-orch: unexpected error: ${message}`);
+    printErr('  (this is a bug; the log file in the state directory has the details)');
+    return EXIT.failed;
+  }
+}
+
+const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      printErr(`codex-orch: ${String(error)}`);
+      process.exitCode = EXIT.failed;
+    },
+  );
+}
