@@ -1,0 +1,173 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Config } from '../../config/config.js';
+import type { Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
+import { runShell } from './exec.js';
+import { appendCommandLog } from './log.js';
+import { checkCommand } from './policy.js';
+import type { Policy } from './policy-file.js';
+import { repoLockKey, withRepoLock } from './repo-lock.js';
+import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
+
+/** Runs the codex words of an approved `codex exec …` line through the worker layer. */
+export type CodexRunner = (
+  codexArgs: string[],
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+) => Promise<CommandResult>;
+
+export interface GatewayContext {
+  config: Config;
+  /** Absolute base dir holding main/ and the task-* worktrees. */
+  baseDir: string;
+  policy: Policy;
+  /** Overrides config.dryRun. */
+  dryRun?: boolean;
+  /** Overrides config.trace. */
+  trace?: boolean;
+  /** Overrides config.commandLog; null writes no log. */
+  commandLog?: string | null;
+  logger?: Logger;
+  runId?: string;
+  signal?: AbortSignal;
+  /** The codex worker layer; without it `codex exec` lines are refused as unavailable. */
+  runCodex?: CodexRunner;
+  /** Called once per call with the final result and its log entry (the run report collects these). */
+  onRecord?: (request: CommandRequest, result: CommandResult, entry: CommandLogEntry) => void;
+  /** Where trace lines go; default stderr. */
+  traceStream?: NodeJS.WritableStream;
+}
+
+function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResult {
+  return {
+    ok: decision.allowed,
+    exitCode: null,
+    stdout: '',
+    stderr: '',
+    durationMs: 0,
+    truncated: false,
+    denied: !decision.allowed,
+    rule: decision.rule,
+    reason: decision.reason,
+    dryRun,
+  };
+}
+
+function validRequest(request: unknown): request is CommandRequest {
+  const r = request as Partial<CommandRequest> | null;
+  return typeof r === 'object' && r !== null && typeof r.worktree === 'string' && typeof r.command === 'string';
+}
+
+/**
+ * `run_repo_command` as a plain function: guard → (dry run | shell | codex worker) → log.
+ * Never throws for anything the model or the command did: denials and failures are results.
+ */
+export async function runRepoCommand(request: CommandRequest, ctx: GatewayContext): Promise<CommandResult> {
+  const config = ctx.config;
+  const dryRun = ctx.dryRun ?? config.dryRun;
+  const trace = ctx.trace ?? config.trace;
+  const logger = ctx.logger ?? silentLogger;
+  const logFile = ctx.commandLog === undefined ? config.commandLog : ctx.commandLog;
+  const started = performance.now();
+
+  let decision: PolicyDecision;
+  if (!validRequest(request)) {
+    decision = { allowed: false, rule: 'input', reason: 'expected {"worktree": string, "command": string}' };
+    request = { worktree: String((request as { worktree?: unknown })?.worktree ?? ''), command: String((request as { command?: unknown })?.command ?? '') };
+  } else {
+    try {
+      decision = checkCommand(request, { baseDir: ctx.baseDir, policy: ctx.policy });
+    } catch (error) {
+      // The guard fails closed: an internal error is a denial, never a run.
+      decision = { allowed: false, rule: 'internal', reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})` };
+    }
+  }
+
+  if (trace) {
+    const verdict = decision.allowed ? (dryRun ? 'ALLOW (dry run)' : 'ALLOW') : `DENY ${decision.rule}`;
+    (ctx.traceStream ?? process.stderr).write(`[run_repo_command] ${request.worktree}$ ${request.command}\n  → ${verdict}: ${decision.reason}\n`);
+  }
+
+  let result: CommandResult;
+  let stdoutBytes: number | undefined;
+  let stderrBytes: number | undefined;
+  if (!decision.allowed || dryRun) {
+    result = decisionResult(decision, dryRun);
+  } else {
+    const cwd = fs.realpathSync(path.join(ctx.baseDir, request.worktree));
+    if (decision.codexArgs) {
+      if (!ctx.runCodex) {
+        result = { ...decisionResult(decision, false), ok: false, reason: 'codex exec is not available in this gateway (no worker layer configured)' };
+      } else {
+        result = await ctx.runCodex(decision.codexArgs, {
+          cwd,
+          config,
+          logger,
+          ...(ctx.signal ? { signal: ctx.signal } : {}),
+          ...(ctx.runId ? { runId: ctx.runId } : {}),
+          allowDangerFullAccess: ctx.policy.allowDangerFullAccess,
+        });
+        result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
+      }
+    } else {
+      const lockKey = repoLockKey(request.command, cwd);
+      const run = () =>
+        runShell(request.command, {
+          cwd,
+          timeoutMs: config.commandTimeoutMs,
+          outputCapBytes: config.outputCapBytes,
+          signal: ctx.signal,
+        });
+      const shell = lockKey ? await withRepoLock(lockKey, run) : await run();
+      stdoutBytes = shell.stdoutBytes;
+      stderrBytes = shell.stderrBytes;
+      result = {
+        ok: shell.exitCode === 0 && !shell.timedOut && !shell.aborted,
+        exitCode: shell.exitCode,
+        stdout: shell.stdout,
+        stderr: shell.timedOut
+          ? `${shell.stderr}\n[timed out after ${config.commandTimeoutMs} ms; the process group was killed]`
+          : shell.aborted
+            ? `${shell.stderr}\n[aborted; the process group was killed]`
+            : shell.stderr,
+        durationMs: shell.durationMs,
+        truncated: shell.truncated,
+        denied: false,
+        rule: null,
+        reason: decision.reason,
+        dryRun: false,
+        ...(shell.timedOut ? { timedOut: true } : {}),
+      };
+    }
+  }
+
+  const entry: CommandLogEntry = {
+    ts: new Date().toISOString(),
+    worktree: request.worktree,
+    command: request.command,
+    allowed: decision.allowed,
+    rule: decision.rule,
+    reason: result.reason,
+    exitCode: result.exitCode,
+    durationMs: result.durationMs || Math.round(performance.now() - started),
+    dryRun,
+    truncated: result.truncated,
+    timedOut: result.timedOut ?? false,
+    ...(ctx.runId ? { runId: ctx.runId } : {}),
+    ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
+    ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
+  };
+  if (logFile) {
+    try {
+      appendCommandLog(logFile, entry);
+    } catch (error) {
+      logger.error({ err: error, logFile }, 'cannot append to the command log');
+    }
+  }
+  logger.info({ cmd: entry }, decision.allowed ? 'command' : 'command denied');
+  if (trace && decision.allowed && !dryRun) {
+    (ctx.traceStream ?? process.stderr).write(`  ← exit ${result.exitCode ?? 'none'} in ${result.durationMs} ms${result.truncated ? ' (output truncated)' : ''}\n`);
+  }
+  ctx.onRecord?.(request, result, entry);
+  return result;
+}
