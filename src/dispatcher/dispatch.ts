@@ -1,0 +1,286 @@
+import path from 'node:path';
+import { OrchestratorError } from '../errors.js';
+import type {
+  DispatchEvent,
+  DispatchOptions,
+  DispatchOutcome,
+  DispatchSummary,
+  DispatchSummaryRow,
+  RunTask,
+  SourcedTask,
+  TaskSource,
+} from './types.js';
+
+interface Pending {
+  sourced: SourcedTask;
+  row: DispatchSummaryRow;
+  /** The exclusion key of its base dir. */
+  key: string;
+}
+
+const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/**
+ * Takes tasks from `source` and runs each through `runTask`:
+ * - at most `concurrency` at once, and never two on the same base dir (compared
+ *   by `baseDirKey`, default the resolved absolute path); tasks of one base dir
+ *   start in the order the source gave them;
+ * - a task with neither its own base dir nor `defaultBaseDir`, with a relative
+ *   base dir, or with an id already seen in this dispatch is failed, not run;
+ * - every task taken is acked (it ran: succeeded or failed), failed (it could
+ *   not run) or released (aborted before it started) on its source;
+ * - `signal` stops taking new tasks; running tasks see the same signal and the
+ *   dispatch waits for them, so nothing is left running when it resolves.
+ *
+ * Resolves with the summary. Rejects only when the source's iterator throws
+ * (after running tasks have finished) or on bad options.
+ */
+export async function dispatch(source: TaskSource, runTask: RunTask, options: DispatchOptions = {}): Promise<DispatchSummary> {
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new OrchestratorError('usage', `concurrency must be a whole number of at least 1, got ${concurrency}`);
+  }
+  const maxPending = options.maxPending ?? Math.max(16, concurrency * 4);
+  if (!Number.isInteger(maxPending) || maxPending < 1) {
+    throw new OrchestratorError('usage', `maxPending must be a whole number of at least 1, got ${maxPending}`);
+  }
+  if (options.defaultBaseDir !== undefined && !path.isAbsolute(options.defaultBaseDir)) {
+    throw new OrchestratorError('usage', `the default base dir must be an absolute path, got ${JSON.stringify(options.defaultBaseDir)}`);
+  }
+  const defaultBaseDir = options.defaultBaseDir === undefined ? undefined : path.resolve(options.defaultBaseDir);
+  const keyOf = options.baseDirKey ?? ((dir: string) => path.resolve(dir));
+  const now = options.now ?? Date.now;
+  const signal = options.signal ?? new AbortController().signal;
+  const emit = (event: DispatchEvent): void => {
+    try {
+      options.onEvent?.(event);
+    } catch {
+      /* a listener must not break the dispatch */
+    }
+  };
+
+  const startedAt = now();
+  const rows: DispatchSummaryRow[] = [];
+  const sourceErrors: string[] = [];
+  const seenIds = new Set<string>();
+  const pending: Pending[] = [];
+  const busy = new Set<string>();
+  const running = new Set<Promise<void>>();
+  let sourceDone = false;
+  let sourceError: { error: unknown } | undefined;
+  let abortAnnounced = false;
+
+  // One waiter at a time: the pull loop (for room in `pending`) or the final drain.
+  let wake: (() => void) | undefined;
+  const notify = (): void => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const changed = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+  let resolveAborted: (value: 'aborted') => void = () => undefined;
+  const aborted = new Promise<'aborted'>((resolve) => {
+    resolveAborted = resolve;
+  });
+  const onAbort = (): void => {
+    resolveAborted('aborted');
+    notify();
+  };
+  if (signal.aborted) resolveAborted('aborted');
+  else signal.addEventListener('abort', onAbort, { once: true });
+
+  const tell = async (task: SourcedTask, operation: 'ack' | 'fail' | 'release', call: () => Promise<void>): Promise<void> => {
+    try {
+      await call();
+    } catch (error) {
+      const text = `${source.name}: ${operation} of task ${task.id} failed: ${message(error)}`;
+      sourceErrors.push(text);
+      emit({ type: 'source-error', id: task.id, operation, error: message(error) });
+    }
+  };
+
+  const reject = async (sourced: SourcedTask, row: DispatchSummaryRow, reason: string): Promise<void> => {
+    row.status = 'failed';
+    row.error = reason;
+    emit({ type: 'task-rejected', row });
+    await tell(sourced, 'fail', () => sourced.fail(reason));
+  };
+
+  const start = (item: Pending): void => {
+    const { sourced, row, key } = item;
+    const baseDir = row.baseDir as string;
+    busy.add(key);
+    const begun = now();
+    emit({ type: 'task-started', id: row.id, task: row.task, baseDir, running: running.size + 1 });
+    const job = (async () => {
+      let outcome: DispatchOutcome | undefined;
+      let thrown: unknown;
+      try {
+        outcome = await runTask({ id: sourced.id, task: sourced.task, baseDir }, signal);
+      } catch (error) {
+        thrown = error;
+      }
+      if (outcome) {
+        row.status = outcome.status === 'succeeded' ? 'succeeded' : 'failed';
+        row.merges = outcome.merges;
+        row.tokens = outcome.tokens;
+        row.durationMs = outcome.durationMs;
+        row.error = outcome.error ?? (row.status === 'failed' ? 'the run failed without giving a reason' : null);
+        row.runId = outcome.runId ?? null;
+      } else {
+        row.status = 'failed';
+        row.durationMs = now() - begun;
+        row.error = message(thrown);
+      }
+      // The base dir is free again before the source hears back, so a slow ack
+      // does not hold up the next task of the same repository.
+      busy.delete(key);
+      pump();
+      emit({ type: 'task-finished', row });
+      if (outcome) {
+        const o = outcome;
+        await tell(sourced, 'ack', () => sourced.ack(o));
+      } else {
+        await tell(sourced, 'fail', () => sourced.fail(thrown instanceof Error ? thrown : message(thrown)));
+      }
+    })();
+    running.add(job);
+    void job.finally(() => {
+      running.delete(job);
+      notify();
+    });
+  };
+
+  /** Starts what may start: in arrival order, skipping base dirs that are busy or have an earlier waiting task. */
+  const pump = (): void => {
+    if (signal.aborted) return;
+    const blocked = new Set(busy);
+    for (let i = 0; i < pending.length && busy.size < concurrency; ) {
+      const item = pending[i] as Pending;
+      if (blocked.has(item.key)) {
+        i += 1;
+        continue;
+      }
+      blocked.add(item.key);
+      pending.splice(i, 1);
+      start(item);
+    }
+    notify();
+  };
+
+  const admit = async (sourced: SourcedTask): Promise<void> => {
+    const given = sourced.baseDir;
+    const baseDir = given !== undefined && given !== '' ? (path.isAbsolute(given) ? path.resolve(given) : undefined) : defaultBaseDir;
+    const row: DispatchSummaryRow = {
+      id: sourced.id,
+      task: sourced.task,
+      baseDir: baseDir ?? null,
+      source: source.name,
+      status: 'skipped',
+      merges: 0,
+      tokens: 0,
+      durationMs: 0,
+      error: null,
+      runId: null,
+    };
+    rows.push(row);
+    emit({ type: 'task-received', id: row.id, task: row.task, baseDir: row.baseDir, source: source.name });
+    if (seenIds.has(sourced.id)) {
+      await reject(sourced, row, `duplicate task id "${sourced.id}": a task with this id was already taken in this dispatch`);
+      return;
+    }
+    seenIds.add(sourced.id);
+    if (given !== undefined && given !== '' && baseDir === undefined) {
+      await reject(sourced, row, `base dir ${JSON.stringify(given)} is not an absolute path`);
+      return;
+    }
+    if (baseDir === undefined) {
+      await reject(sourced, row, 'no base dir: the task has none and no default was given (--base-dir or ORCHESTRATOR_BASE_DIR)');
+      return;
+    }
+    pending.push({ sourced, row, key: keyOf(baseDir) });
+    pump();
+  };
+
+  // The pull loop: take tasks while there is room, until the source ends or the signal aborts.
+  let iterator: AsyncIterator<SourcedTask> | undefined;
+  try {
+    iterator = source.tasks(signal)[Symbol.asyncIterator]();
+    while (!signal.aborted) {
+      if (pending.length >= maxPending) {
+        await Promise.race([changed(), aborted]);
+        continue;
+      }
+      const nextTask = iterator.next();
+      const next = await Promise.race([nextTask, aborted]);
+      if (next === 'aborted') {
+        // A task that arrives after the abort was never taken: hand it back.
+        void nextTask.then(
+          (late) => {
+            const release = late.done ? undefined : late.value.release;
+            if (!late.done && release) void tell(late.value, 'release', () => release.call(late.value));
+          },
+          () => undefined,
+        );
+        break;
+      }
+      if (next.done) {
+        sourceDone = true;
+        break;
+      }
+      await admit(next.value);
+    }
+  } catch (error) {
+    sourceError = { error };
+  }
+  if (!sourceDone && iterator) {
+    const it = iterator;
+    // Aborted or failed: close the iterator without waiting on it (a long-running
+    // source may be parked in next(); its own signal handling ends it).
+    void Promise.resolve()
+      .then(() => it.return?.())
+      .catch(() => undefined);
+  }
+
+  // Drain: run what is pending (unless aborted), wait for what runs.
+  for (;;) {
+    if (signal.aborted || sourceError) {
+      if (signal.aborted && !abortAnnounced) {
+        abortAnnounced = true;
+        emit({ type: 'aborting', running: running.size, pending: pending.length });
+      }
+      for (const item of pending.splice(0)) {
+        item.row.error = signal.aborted ? 'not started: the dispatch was aborted' : 'not started: the task source failed';
+        emit({ type: 'task-skipped', row: item.row });
+        const release = item.sourced.release;
+        if (release) await tell(item.sourced, 'release', () => release.call(item.sourced));
+      }
+    }
+    if (pending.length === 0 && running.size === 0) break;
+    pump();
+    if (pending.length === 0 && running.size === 0) break;
+    await changed();
+  }
+  signal.removeEventListener('abort', onAbort);
+
+  if (sourceError) throw sourceError.error;
+
+  const count = (status: DispatchSummaryRow['status']) => rows.filter((r) => r.status === status).length;
+  const failed = count('failed');
+  return {
+    status: failed > 0 ? 'failed' : signal.aborted ? 'aborted' : 'succeeded',
+    aborted: signal.aborted,
+    total: rows.length,
+    succeeded: count('succeeded'),
+    failed,
+    skipped: count('skipped'),
+    tokens: rows.reduce((n, r) => n + r.tokens, 0),
+    merges: rows.reduce((n, r) => n + r.merges, 0),
+    durationMs: now() - startedAt,
+    rows,
+    sourceErrors,
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The nouns of the Task Dispatcher (seed 001): tasks come from a `TaskSource`,
+ * each runs through an injected `RunTask` (in the product: one orchestrator
+ * run), and the source is told how it ended. The dispatcher never imports the
+ * orchestrator; the CLI hands it a `RunTask`.
+ */
+
+/** One unit of work: a task description for one base dir (a directory that holds main/). */
+export interface DispatchTask {
+  /** Stable id: given by the submitter, or a content hash (12 hex of sha256 of task + baseDir). */
+  id: string;
+  /** The task text handed to the orchestrator. */
+  task: string;
+  /** Absolute base dir; when absent the dispatcher's default base dir is used. */
+  baseDir?: string;
+}
+
+/** How one run ended. `failed` is an outcome, not an exception: the run happened and did not reach its goal. */
+export interface DispatchOutcome {
+  status: 'succeeded' | 'failed';
+  merges: number;
+  tokens: number;
+  durationMs: number;
+  error?: string;
+  runId?: string;
+}
+
+/**
+ * Runs one task to its end. The task it receives always has `baseDir` set
+ * (absolute). It should stop promptly when `signal` aborts and still resolve
+ * with an outcome; a rejection is recorded as a failed task.
+ */
+export type RunTask = (task: DispatchTask & { baseDir: string }, signal: AbortSignal) => Promise<DispatchOutcome>;
+
+/**
+ * A task as handed out by a source, with the way back to it. Exactly one of
+ * `ack`, `fail` or `release` is called for every task the dispatcher takes:
+ * - `ack(outcome)`: the task ran; the outcome says whether it succeeded or failed.
+ * - `fail(reason)`: the task could not run (no base dir, duplicate id, runner threw).
+ * - `release()`: the dispatcher stopped (abort) before starting it; the source may
+ *   offer it again later. Optional: a source without it simply forgets the task.
+ */
+export interface SourcedTask extends DispatchTask {
+  ack(outcome: DispatchOutcome): Promise<void>;
+  fail(reason: Error | string): Promise<void>;
+  release?(): Promise<void>;
+}
+
+/**
+ * Where tasks come from: an environment variable, a file inbox, an HTTP intake,
+ * a tracker. A finite source ends its iterator when it has no more tasks; a
+ * long-running one waits for new tasks and ends when `signal` aborts. Errors
+ * thrown by the iterator stop the dispatch (after running tasks have finished).
+ */
+export interface TaskSource {
+  readonly name: string;
+  tasks(signal: AbortSignal): AsyncIterable<SourcedTask>;
+}
+
+/** One line of the dispatch summary. `skipped`: taken from the source but not started because of an abort. */
+export interface DispatchSummaryRow {
+  id: string;
+  task: string;
+  /** The absolute base dir the task ran in, or null when it had none. */
+  baseDir: string | null;
+  source: string;
+  status: 'succeeded' | 'failed' | 'skipped';
+  merges: number;
+  tokens: number;
+  durationMs: number;
+  error: string | null;
+  runId: string | null;
+}
+
+export interface DispatchSummary {
+  /** `failed` when any task failed; otherwise `aborted` when the dispatch was stopped; else `succeeded`. */
+  status: 'succeeded' | 'failed' | 'aborted';
+  aborted: boolean;
+  total: number;
+  succeeded: number;
+  failed: number;
+  skipped: number;
+  tokens: number;
+  merges: number;
+  durationMs: number;
+  /** Rows in the order the tasks were received from the source. */
+  rows: DispatchSummaryRow[];
+  /** ack/fail/release calls that threw: the task's result may not be recorded by its source. */
+  sourceErrors: string[];
+}
+
+/** Progress, for a terminal or a log. Delivered synchronously; a throwing listener is ignored. */
+export type DispatchEvent =
+  | { type: 'task-received'; id: string; task: string; baseDir: string | null; source: string }
+  | { type: 'task-started'; id: string; task: string; baseDir: string; running: number }
+  | { type: 'task-finished'; row: DispatchSummaryRow }
+  | { type: 'task-rejected'; row: DispatchSummaryRow }
+  | { type: 'task-skipped'; row: DispatchSummaryRow }
+  | { type: 'source-error'; id: string; operation: 'ack' | 'fail' | 'release'; error: string }
+  | { type: 'aborting'; running: number; pending: number };
+
+export interface DispatchOptions {
+  /** How many tasks may run at once (over different base dirs). Default 1. */
+  concurrency?: number;
+  /** Absolute base dir for tasks that carry none. */
+  defaultBaseDir?: string;
+  /** Stops taking new tasks; running tasks get the same signal. */
+  signal?: AbortSignal;
+  onEvent?: (event: DispatchEvent) => void;
+  /**
+   * How many tasks may be taken from the source and wait for their base dir
+   * (or a free slot) at once. Default max(16, 4 × concurrency). Bounds what a
+   * long-running source hands over ahead of time.
+   */
+  maxPending?: number;
+  /**
+   * The key two base dirs share when they are the same directory. Default
+   * `path.resolve`; the CLI passes one that also follows symlinks.
+   */
+  baseDirKey?: (absoluteDir: string) => string;
+  /** Clock for durations; default `Date.now`. */
+  now?: () => number;
+}

@@ -1,0 +1,204 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Command, CommanderError } from 'commander';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { registerDispatch, runDispatchCommand, type MakeRunTask } from '../../src/cli/commands/dispatch.js';
+import { formatDuration, renderDispatchSummary, truncate } from '../../src/cli/render-dispatch.js';
+import type { DispatchSummary, RunTask } from '../../src/dispatcher/index.js';
+import { ConfigError, UsageError } from '../../src/errors.js';
+
+let out: string[];
+let err: string[];
+let tmp: string;
+
+beforeEach(() => {
+  out = [];
+  err = [];
+  vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    out.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    err.push(String(chunk));
+    return true;
+  });
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dispatch-cli-'));
+});
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  process.exitCode = undefined;
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const fakeRunner = (fail: string[] = []): { make: MakeRunTask; ran: string[] } => {
+  const ran: string[] = [];
+  const runTask: RunTask = async (task) => {
+    ran.push(`${task.id}@${task.baseDir}`);
+    return fail.includes(task.id)
+      ? { status: 'failed', merges: 0, tokens: 10, durationMs: 5, error: 'merge conflict in src/a.ts' }
+      : { status: 'succeeded', merges: 1, tokens: 1234, durationMs: 65_000 };
+  };
+  return { make: () => runTask, ran };
+};
+
+const deps = (make: MakeRunTask, env: NodeJS.ProcessEnv = {}) => ({ makeRunTask: make, env, dotenvDir: null, signal: new AbortController().signal });
+
+describe('codex-orch dispatch', () => {
+  it('runs the tasks of DISPATCH_TASKS and exits 0 when all succeeded', async () => {
+    const { make, ran } = fakeRunner();
+    const repoA = path.join(tmp, 'a');
+    fs.mkdirSync(repoA);
+    const env = { DISPATCH_TASKS: JSON.stringify([{ id: 'one', task: 'first', baseDir: repoA }, 'second']) };
+    const code = await runDispatchCommand({ concurrency: 2, baseDir: tmp }, deps(make, env));
+    expect(code).toBe(0);
+    expect(ran.sort()).toEqual([`one@${repoA}`, expect.stringMatching(new RegExp(`@${tmp}$`))].sort());
+    const table = out.join('');
+    expect(table).toMatch(/id\s+task\s+status\s+merges\s+tokens\s+time/);
+    expect(table).toMatch(/one\s+first\s+succeeded\s+1\s+1,234\s+1m 05s/);
+    expect(table).toContain('2 tasks: 2 succeeded; 2 merges, 2,468 tokens');
+    expect(err.join('')).toMatch(/start {2}one/);
+  });
+
+  it('exits 1 when a task failed and names the reason', async () => {
+    const { make } = fakeRunner(['bad']);
+    const code = await runDispatchCommand({ tasks: '[{"id":"bad","task":"x"},{"id":"good","task":"y"}]', baseDir: tmp, json: true }, deps(make));
+    expect(code).toBe(1);
+    const summary = JSON.parse(out.join('')) as DispatchSummary;
+    expect(summary.status).toBe('failed');
+    expect(summary.rows.map((r) => [r.id, r.status, r.error])).toEqual([
+      ['bad', 'failed', 'merge conflict in src/a.ts'],
+      ['good', 'succeeded', null],
+    ]);
+    expect(err).toEqual([]);
+  });
+
+  it('--tasks wins over DISPATCH_TASKS and is named in errors', async () => {
+    const { make } = fakeRunner();
+    const run = runDispatchCommand({ tasks: '["a", 3]' }, deps(make, { DISPATCH_TASKS: 'fine' }));
+    await expect(run).rejects.toThrow(ConfigError);
+    await expect(runDispatchCommand({ tasks: '["a", 3]' }, deps(make))).rejects.toThrow(
+      '--tasks[1]: expected a string or {task, id?, baseDir?}; got number',
+    );
+  });
+
+  it('malformed DISPATCH_TASKS is a ConfigError (exit 2) before anything runs', async () => {
+    const { make, ran } = fakeRunner();
+    await expect(runDispatchCommand({}, deps(make, { DISPATCH_TASKS: '[{"id":"x"}]' }))).rejects.toThrow(
+      'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "task" is missing',
+    );
+    expect(ran).toEqual([]);
+  });
+
+  it('no tasks at all is a usage error', async () => {
+    await expect(runDispatchCommand({}, deps(fakeRunner().make))).rejects.toThrow(UsageError);
+  });
+
+  it('a task without any base dir fails (exit 1) with the reason', async () => {
+    const { make, ran } = fakeRunner();
+    const code = await runDispatchCommand({ tasks: 'lonely task' }, deps(make));
+    expect(code).toBe(1);
+    expect(ran).toEqual([]);
+    expect(out.join('')).toContain('no base dir: the task has none and no default was given');
+  });
+
+  it('an aborted dispatch exits 130', async () => {
+    const controller = new AbortController();
+    const runTask: RunTask = async () => {
+      controller.abort();
+      return { status: 'succeeded', merges: 0, tokens: 0, durationMs: 1 };
+    };
+    const code = await runDispatchCommand(
+      { tasks: 'one\ntwo', baseDir: tmp },
+      { makeRunTask: () => runTask, env: {}, dotenvDir: null, signal: controller.signal },
+    );
+    expect(code).toBe(130);
+    expect(out.join('')).toContain('(aborted)');
+  });
+
+  it('--check lists the tasks and runs nothing; works without an orchestrator', async () => {
+    const code = await runDispatchCommand({ tasks: 'one\ntwo', baseDir: tmp, check: true, json: true }, { env: {}, dotenvDir: null });
+    expect(code).toBe(0);
+    const listed = JSON.parse(out.join('')) as { tasks: { baseDir: string }[] };
+    expect(listed.tasks.map((t) => t.baseDir)).toEqual([tmp, tmp]);
+    await expect(runDispatchCommand({ tasks: 'one', baseDir: tmp }, { env: {}, dotenvDir: null })).rejects.toThrow(/no orchestrator/);
+  });
+
+  it('registers with commander: options parsed, bad --concurrency is a usage error, --help documents the formats', async () => {
+    const { make, ran } = fakeRunner();
+    const program = new Command('codex-orch').exitOverride();
+    registerDispatch(program, make).exitOverride();
+    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toBeInstanceOf(CommanderError);
+
+    const help = program.commands.find((c) => c.name() === 'dispatch')?.helpInformation() ?? '';
+    expect(help).toContain('--concurrency <n>');
+    expect(help).toContain('--base-dir <dir>');
+    expect(help).toContain('--tasks <json-or-lines>');
+    let fullHelp = '';
+    program.commands[0]?.configureOutput({ writeOut: (s) => (fullHelp += s) });
+    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--help'])).rejects.toBeInstanceOf(CommanderError);
+    expect(fullHelp).toContain('one task per non-empty line');
+    expect(fullHelp).toContain('DISPATCH_TASKS[2]');
+    expect(ran).toEqual([]);
+  });
+});
+
+describe('renderDispatchSummary', () => {
+  const summary: DispatchSummary = {
+    status: 'failed',
+    aborted: false,
+    total: 3,
+    succeeded: 1,
+    failed: 1,
+    skipped: 1,
+    tokens: 1_500_000,
+    merges: 2,
+    durationMs: 3_723_000,
+    sourceErrors: [],
+    rows: [
+      { id: 'a', task: 'a very long task description '.repeat(10), baseDir: '/w/a', source: 's', status: 'succeeded', merges: 2, tokens: 1_499_990, durationMs: 850, error: null, runId: 'r1' },
+      { id: 'b', task: 'two\nlines', baseDir: '/w/b', source: 's', status: 'failed', merges: 0, tokens: 10, durationMs: 12_345, error: 'tests failed', runId: null },
+      { id: 'c', task: 'c', baseDir: '/w/b', source: 's', status: 'skipped', merges: 0, tokens: 0, durationMs: 0, error: 'not started: the dispatch was aborted', runId: null },
+    ],
+  };
+
+  it('renders one row per task within the width, then totals and reasons (NO_COLOR: no escapes)', () => {
+    const text = renderDispatchSummary(summary, { width: 80 });
+    // vitest.config sets NO_COLOR=1.
+    expect(text).not.toMatch(/\u001b\[/);
+    const lines = text.split('\n');
+    for (const line of lines.slice(0, 4)) expect([...line].length).toBeLessThanOrEqual(80);
+    expect(lines[1]).toMatch(/^a\s+a very long task description.*…\s+succeeded\s+2\s+1,499,990\s+850ms$/);
+    expect(lines[2]).toMatch(/^b\s+two …\s+failed\s+0\s+10\s+12\.3s$/);
+    expect(lines[3]).toMatch(/^c\s+c\s+skipped\s+0\s+0\s+-$/);
+    expect(text).toContain('3 tasks: 1 succeeded, 1 failed, 1 not started; 2 merges, 1,500,000 tokens, 1h 02m');
+    expect(text).toContain('  b in /w/b: tests failed');
+    expect(text).toContain('  c in /w/b: not started: the dispatch was aborted');
+  });
+
+  it('colours when forced', () => {
+    const previous = { NO_COLOR: process.env.NO_COLOR, FORCE_COLOR: process.env.FORCE_COLOR };
+    delete process.env.NO_COLOR;
+    process.env.FORCE_COLOR = '1';
+    try {
+      expect(renderDispatchSummary(summary)).toMatch(/\u001b\[/);
+    } finally {
+      process.env.NO_COLOR = previous.NO_COLOR;
+      if (previous.FORCE_COLOR === undefined) delete process.env.FORCE_COLOR;
+      else process.env.FORCE_COLOR = previous.FORCE_COLOR;
+    }
+  });
+
+  it('formats durations and truncates', () => {
+    expect([formatDuration(0), formatDuration(999), formatDuration(1500), formatDuration(65_000), formatDuration(3_600_000)]).toEqual([
+      '0ms',
+      '999ms',
+      '1.5s',
+      '1m 05s',
+      '1h 00m',
+    ]);
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abc', 4)).toBe('abc');
+  });
+});
