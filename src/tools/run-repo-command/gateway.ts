@@ -5,6 +5,7 @@ import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
 import { runShell } from './exec.js';
 import { appendCommandLog } from './log.js';
+import { parseLine } from './parse.js';
 import { checkCommand } from './policy.js';
 import type { Policy } from './policy-file.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
@@ -32,6 +33,8 @@ export interface GatewayContext {
   signal?: AbortSignal;
   /** The codex worker layer; without it `codex exec` lines are refused as unavailable. */
   runCodex?: CodexRunner;
+  /** Called when a call arrives, before the guard decides. */
+  onStart?: (request: CommandRequest) => void;
   /** Called once per call with the final result and its log entry (the run report collects these). */
   onRecord?: (request: CommandRequest, result: CommandResult, entry: CommandLogEntry) => void;
   /** Where trace lines go; default stderr. */
@@ -71,6 +74,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   const started = performance.now();
 
   let decision: PolicyDecision;
+  if (validRequest(request)) ctx.onStart?.(request);
   if (!validRequest(request)) {
     decision = { allowed: false, rule: 'input', reason: 'expected {"worktree": string, "command": string}' };
     request = { worktree: String((request as { worktree?: unknown })?.worktree ?? ''), command: String((request as { command?: unknown })?.command ?? '') };
@@ -110,7 +114,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
     } else {
-      const lockKey = repoLockKey(request.command, cwd);
+      const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
+      const lockKey = repoLockKey(words, ctx.baseDir);
       const run = () =>
         runShell(request.command, {
           cwd,

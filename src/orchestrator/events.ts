@@ -1,0 +1,31 @@
+/**
+ * Progress of a run, for `onEvent`, the terminal progress display and the run's
+ * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
+ */
+export type RunEvent =
+  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
+  | { type: 'agent.turn'; ts: string; turn: number }
+  | { type: 'command.started'; ts: string; worktree: string; command: string }
+  | {
+      type: 'command.finished';
+      ts: string;
+      worktree: string;
+      command: string;
+      allowed: boolean;
+      rule: string | null;
+      exitCode: number | null;
+      durationMs: number;
+      dryRun: boolean;
+      worker?: { status: string; goalMet: boolean | null; summary: string };
+    }
+  | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
+  | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
+  | { type: 'run.error'; ts: string; runId: string; kind: string; message: string };
+
+export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+
+export type RunEventListener = (event: RunEvent) => void;
+
+export function now(): string {
+  return new Date().toISOString();
+}

@@ -1,0 +1,65 @@
+import type { RunReport } from './report.js';
+
+function duration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = ms / 1000;
+  if (s < 90) return `${s.toFixed(1)} s`;
+  return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+}
+
+function short(sha: string | null): string {
+  return sha ? sha.slice(0, 9) : '—';
+}
+
+/** The report as Markdown: written to report.md and shown on the terminal. */
+export function renderReportMarkdown(r: RunReport): string {
+  const out: string[] = [];
+  const status = r.status === 'succeeded' ? 'succeeded' : r.status === 'aborted' ? 'ABORTED' : 'FAILED';
+  out.push(`# Run ${r.runId}: ${status}`);
+  out.push('');
+  out.push(`- Task: ${r.task.length > 300 ? `${r.task.slice(0, 300)}…` : r.task}`);
+  out.push(`- Base dir: ${r.baseDir} (main on \`${r.mainBranch}\`: ${short(r.mainHeadBefore)} → ${short(r.mainHeadAfter)})`);
+  out.push(`- Model: ${r.model}${r.dryRun ? ' — DRY RUN: nothing was executed' : ''}`);
+  out.push(`- Wall time: ${duration(r.wallTimeMs)}; tokens: ${r.tokens.total} (orchestrator ${r.tokens.orchestrator.input}+${r.tokens.orchestrator.output} in ${r.tokens.orchestrator.requests} requests, workers ${r.tokens.workers.input}+${r.tokens.workers.output})`);
+  if (r.error) out.push(`- Error (${r.error.kind}): ${r.error.message}`);
+  out.push('');
+  out.push('## Worktrees and branches created');
+  out.push(r.worktreesCreated.length ? r.worktreesCreated.map((w) => `- ${w}`).join('\n') : '- none');
+  if (r.branchesCreated.length) out.push(`- branches: ${r.branchesCreated.join(', ')}`);
+  out.push('');
+  out.push('## Codex workers');
+  if (r.workers.length === 0) out.push('- none');
+  for (const w of r.workers) {
+    out.push(`- ${w.worktree}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens) — ${w.summary || 'no summary'}`);
+    if (w.changedFiles.length) out.push(`  changed: ${w.changedFiles.join(', ')}`);
+    out.push(`  run dir: ${w.runDir}`);
+  }
+  out.push('');
+  out.push('## Tests');
+  if (r.tests.length === 0) out.push('- none run');
+  for (const t of r.tests) out.push(`- ${t.ok ? 'PASS' : 'FAIL'} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`);
+  out.push('');
+  out.push('## Merges into main, in order');
+  if (r.merges.length === 0) out.push('- none');
+  r.merges.forEach((m, i) => out.push(`${i + 1}. ${short(m.sha)} ${m.branch ?? '?'} — ${m.subject}`));
+  out.push('');
+  out.push('## Files touched in main');
+  out.push(r.filesTouchedInMain.length ? r.filesTouchedInMain.map((f) => `- ${f}`).join('\n') : '- none');
+  out.push('');
+  out.push(`## Commands (${r.commands.length}; ${r.denials.length} denied)`);
+  for (const c of r.commands) {
+    const verdict = c.kind === 'denied' ? `DENIED ${c.rule}` : c.kind === 'dry-run' ? 'dry-run' : `exit ${c.exitCode ?? 'none'}`;
+    out.push(`- [${verdict}] ${c.worktree}$ ${c.command.length > 160 ? `${c.command.slice(0, 160)}…` : c.command} (${duration(c.durationMs)})`);
+  }
+  if (r.denials.length) {
+    out.push('');
+    out.push('## Denied');
+    for (const d of r.denials) out.push(`- ${d.worktree}$ ${d.command} — rule ${d.rule}: ${d.reason}`);
+  }
+  out.push('');
+  out.push("## The orchestrator's answer");
+  out.push(r.finalText.trim() || '(none)');
+  out.push('');
+  out.push(`Run directory: ${r.runDir}`);
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,194 @@
+import { parseLine } from '../tools/run-repo-command/parse.js';
+import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
+import type { RunStatus } from './events.js';
+import type { GitSnapshot, MainHistory } from './git-snapshot.js';
+
+/** One gateway call as the run recorded it. */
+export interface CommandRecord {
+  request: CommandRequest;
+  result: CommandResult;
+  entry: CommandLogEntry;
+}
+
+export interface ReportCommand {
+  ts: string;
+  worktree: string;
+  command: string;
+  allowed: boolean;
+  rule: string | null;
+  reason: string;
+  exitCode: number | null;
+  durationMs: number;
+  dryRun: boolean;
+  kind: 'shell' | 'codex' | 'denied' | 'dry-run';
+}
+
+export interface ReportWorker {
+  worktree: string;
+  command: string;
+  status: string;
+  threadId: string | null;
+  goalMet: boolean | null;
+  summary: string;
+  changedFiles: string[];
+  usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number };
+  runDir: string;
+  durationMs: number;
+}
+
+export interface ReportTest {
+  worktree: string;
+  command: string;
+  exitCode: number | null;
+  ok: boolean;
+  durationMs: number;
+}
+
+export interface ReportMerge {
+  sha: string;
+  branch: string | null;
+  subject: string;
+}
+
+/** What happened in a run, built from what the program recorded — never from the model's prose. */
+export interface RunReport {
+  version: 1;
+  runId: string;
+  task: string;
+  baseDir: string;
+  mainBranch: string;
+  model: string;
+  dryRun: boolean;
+  status: RunStatus;
+  startedAt: string;
+  finishedAt: string;
+  wallTimeMs: number;
+  mainHeadBefore: string | null;
+  mainHeadAfter: string | null;
+  worktreesCreated: string[];
+  branchesCreated: string[];
+  commands: ReportCommand[];
+  denials: { worktree: string; command: string; rule: string | null; reason: string }[];
+  workers: ReportWorker[];
+  tests: ReportTest[];
+  merges: ReportMerge[];
+  filesTouchedInMain: string[];
+  tokens: {
+    orchestrator: { input: number; output: number; requests: number };
+    workers: { input: number; cachedInput: number; output: number };
+    total: number;
+  };
+  finalText: string;
+  error: { kind: string; message: string } | null;
+  runDir: string;
+}
+
+const TEST_PROGRAMS = new Set(['pytest', 'vitest', 'jest', 'mocha', 'tsc']);
+
+/** Whether one simple command (its words) runs a project's tests. */
+export function isTestCommand(words: readonly string[]): boolean {
+  const [p, a, b] = words;
+  if (p === undefined) return false;
+  if (TEST_PROGRAMS.has(p)) return true;
+  if ((p === 'npm' || p === 'yarn' || p === 'pnpm') && (a === 'test' || a === 't' || (a === 'run' && b !== undefined && /^test/.test(b)) || (p === 'yarn' && a !== undefined && /^test/.test(a)))) return true;
+  if ((p === 'make' || p === 'cargo' || p === 'go') && a === 'test') return true;
+  if ((p === 'python' || p === 'python3') && a === '-m' && (b === 'pytest' || b === 'unittest')) return true;
+  if (p === 'node' && a === '--test') return true;
+  return false;
+}
+
+function lineRunsTests(command: string): boolean {
+  return parseLine(command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
+}
+
+export interface ReportInput {
+  runId: string;
+  task: string;
+  baseDir: string;
+  model: string;
+  dryRun: boolean;
+  status: RunStatus;
+  startedAt: Date;
+  finishedAt: Date;
+  records: readonly CommandRecord[];
+  before: GitSnapshot;
+  after: GitSnapshot;
+  history: MainHistory;
+  orchestratorUsage: { input: number; output: number; requests: number };
+  finalText: string;
+  error: { kind: string; message: string } | null;
+  runDir: string;
+}
+
+/** Pure: records + git facts → RunReport. */
+export function buildReport(input: ReportInput): RunReport {
+  const commands: ReportCommand[] = input.records.map(({ request, result, entry }) => ({
+    ts: entry.ts,
+    worktree: request.worktree,
+    command: request.command,
+    allowed: entry.allowed,
+    rule: entry.rule,
+    reason: entry.reason,
+    exitCode: entry.exitCode,
+    durationMs: entry.durationMs,
+    dryRun: entry.dryRun,
+    kind: !entry.allowed ? 'denied' : entry.dryRun ? 'dry-run' : result.worker ? 'codex' : 'shell',
+  }));
+  const workers: ReportWorker[] = input.records
+    .filter((r) => r.result.worker)
+    .map(({ request, result }) => {
+      const w = result.worker as NonNullable<CommandResult['worker']>;
+      return {
+        worktree: request.worktree,
+        command: request.command,
+        status: w.status,
+        threadId: w.threadId,
+        goalMet: w.goalMet,
+        summary: w.summary,
+        changedFiles: w.changedFiles,
+        usage: w.usage,
+        runDir: w.runDir,
+        durationMs: result.durationMs,
+      };
+    });
+  const tests: ReportTest[] = input.records
+    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && lineRunsTests(r.request.command))
+    .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs }));
+  const workerTokens = workers.reduce(
+    (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
+    { input: 0, cachedInput: 0, output: 0 },
+  );
+  const beforeWorktrees = new Set(input.before.worktrees);
+  const beforeBranches = new Set(input.before.branches);
+  return {
+    version: 1,
+    runId: input.runId,
+    task: input.task,
+    baseDir: input.baseDir,
+    mainBranch: input.before.mainBranch,
+    model: input.model,
+    dryRun: input.dryRun,
+    status: input.status,
+    startedAt: input.startedAt.toISOString(),
+    finishedAt: input.finishedAt.toISOString(),
+    wallTimeMs: input.finishedAt.getTime() - input.startedAt.getTime(),
+    mainHeadBefore: input.before.head,
+    mainHeadAfter: input.after.head,
+    worktreesCreated: input.after.worktrees.filter((w) => !beforeWorktrees.has(w)),
+    branchesCreated: input.after.branches.filter((b) => !beforeBranches.has(b)),
+    commands,
+    denials: commands.filter((c) => !c.allowed).map((c) => ({ worktree: c.worktree, command: c.command, rule: c.rule, reason: c.reason })),
+    workers,
+    tests,
+    merges: input.history.merges,
+    filesTouchedInMain: input.history.filesTouched,
+    tokens: {
+      orchestrator: input.orchestratorUsage,
+      workers: workerTokens,
+      total: input.orchestratorUsage.input + input.orchestratorUsage.output + workerTokens.input + workerTokens.output,
+    },
+    finalText: input.finalText,
+    error: input.error,
+    runDir: input.runDir,
+  };
+}
