@@ -5,6 +5,9 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { printErr } from './output.js';
 import { registerExec } from './commands/exec.js';
 import { registerPolicy } from './commands/policy.js';
+import { registerRun } from './commands/run.js';
+import { registerDispatch } from './commands/dispatch.js';
+import { makeRunTask } from '../orchestrator/run-task.js';
 
 /**
  * `codex-orch`: one program, a subcommand per job. Every subcommand has --help;
@@ -18,6 +21,8 @@ export function buildProgram(): Command {
     .exitOverride();
   registerExec(program);
   registerPolicy(program);
+  registerRun(program);
+  registerDispatch(program, makeRunTask);
   return program;
 }
 

@@ -29,6 +29,8 @@ export interface Config {
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
   readonly disableTracing: boolean;
+  /** Whether the state dir and command log were given, or derived from the base dir. */
+  readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
 }
 
 export const DEFAULTS = {
@@ -124,8 +126,20 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
     disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+    explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);
+}
+
+/**
+ * The same config for another base dir (the dispatcher runs tasks in several):
+ * a state dir and command log derived from the old base dir follow the new one;
+ * explicitly configured ones stay.
+ */
+export function withBaseDir(config: Config, baseDir: string): Config {
+  const stateDir = config.explicit.stateDir ? config.stateDir : path.join(baseDir, '.codex-orchestrator');
+  const commandLog = config.explicit.commandLog ? config.commandLog : stateDir ? path.join(stateDir, 'run_repo_command.log') : undefined;
+  return Object.freeze({ ...config, baseDir: path.resolve(baseDir), stateDir, commandLog });
 }
 
 /** The base dir, or a ConfigError that says how to give one. */

@@ -83,3 +83,16 @@ describe('config', () => {
     expect(example).toBe(renderEnvExample());
   });
 });
+
+describe('withBaseDir', () => {
+  it('moves a derived state dir and log with the base dir, keeps explicit ones', async () => {
+    const { withBaseDir } = await import('../../src/config/config.js');
+    const derived = withBaseDir(load({ ORCHESTRATOR_BASE_DIR: '/a' }), '/b');
+    expect(derived.stateDir).toBe('/b/.codex-orchestrator');
+    expect(derived.commandLog).toBe('/b/.codex-orchestrator/run_repo_command.log');
+    const explicit = withBaseDir(load({ ORCHESTRATOR_BASE_DIR: '/a', ORCHESTRATOR_STATE_DIR: '/s', ORCHESTRATOR_COMMAND_LOG: '/l.log' }), '/b');
+    expect(explicit.baseDir).toBe('/b');
+    expect(explicit.stateDir).toBe('/s');
+    expect(explicit.commandLog).toBe('/l.log');
+  });
+});

@@ -1,0 +1,106 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/config.js';
+import { UsageError } from '../../errors.js';
+import type { RunReport } from '../../orchestrator/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import { runOrchestrator } from '../../orchestrator/run.js';
+import { EXIT, exitCodeFor } from '../exit-codes.js';
+import { paint, printErr } from '../output.js';
+import { createProgress } from '../progress.js';
+
+export interface RunCommandOptions {
+  baseDir?: string;
+  model?: string;
+  dryRun?: boolean;
+  maxTurns?: string;
+  json?: boolean;
+  taskFile?: string;
+  quiet?: boolean;
+}
+
+export function readTask(words: string[], taskFile: string | undefined): string {
+  if (taskFile) {
+    if (words.length > 0) throw new UsageError('give the task either as an argument or with --task-file, not both');
+    let text: string;
+    try {
+      text = fs.readFileSync(taskFile, 'utf8');
+    } catch {
+      throw new UsageError(`--task-file ${taskFile}: cannot be read`);
+    }
+    if (text.trim() === '') throw new UsageError(`--task-file ${taskFile} is empty`);
+    return text.trim();
+  }
+  const task = words.join(' ').trim();
+  if (task === '') throw new UsageError('no task given', { hint: 'codex-orch run "<task>" or codex-orch run --task-file task.md' });
+  return task;
+}
+
+/** Exit code of a finished run: 0 when it succeeded, else by the kind of error. */
+export function exitCodeOfReport(report: RunReport): number {
+  if (report.status === 'succeeded') return EXIT.ok;
+  if (report.status === 'aborted') return EXIT.aborted;
+  return report.error ? exitCodeFor(report.error.kind as Parameters<typeof exitCodeFor>[0]) : EXIT.failed;
+}
+
+export function interruptedLine(report: RunReport): string {
+  const done = `${report.commands.length} commands ran, ${report.merges.length} merge(s) into main`;
+  const left = report.worktreesCreated.length ? `worktrees kept for inspection or resume: ${report.worktreesCreated.join(', ')}` : 'no worktrees were left';
+  return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md`;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .summary('run the Orchestrator Agent on a task (also: yarn orchestrator "<task>")')
+    .description(
+      'Plans the task, creates task-<slug> worktrees beside main/, runs Codex workers in parallel, tests, and merges into main one branch at a time. Never pushes.\n' +
+        'Exit codes: 0 succeeded; 1 run failed; 2 usage/config; 4 model API; 5 worker; 6 git; 130 interrupted.',
+    )
+    .argument('[task...]', 'the task, in your words')
+    .option('-b, --base-dir <dir>', 'base dir holding main/ (default: ORCHESTRATOR_BASE_DIR)')
+    .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
+    .option('--dry-run', 'check and log every command, execute none')
+    .option('--max-turns <n>', 'maximum orchestrator model turns (default: ORCHESTRATOR_MAX_TURNS)')
+    .option('--task-file <path>', 'read a long task from a file')
+    .option('--json', 'print one JSON report object on stdout instead of the human report')
+    .option('-q, --quiet', 'no progress display')
+    .action(async (words: string[], opts: RunCommandOptions) => {
+      const task = readTask(words, opts.taskFile);
+      const config = loadConfig({
+        overrides: {
+          ORCHESTRATOR_BASE_DIR: opts.baseDir,
+          ORCHESTRATOR_MODEL: opts.model,
+          ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+          ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
+        },
+      });
+      const progress = createProgress({ quiet: Boolean(opts.quiet) });
+      const controller = new AbortController();
+      let interrupts = 0;
+      const onSignal = (signal: NodeJS.Signals) => {
+        interrupts++;
+        if (interrupts === 1) {
+          printErr(paint('yellow', `\n${signal}: stopping the run (workers and commands are being killed; press Ctrl-C again to quit at once)`, process.stderr));
+          controller.abort();
+        } else {
+          process.exit(EXIT.aborted);
+        }
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
+      try {
+        const report = await runOrchestrator({ task, config, signal: controller.signal, onEvent: (e) => progress.onEvent(e) });
+        progress.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else process.stdout.write(renderReportMarkdown(report));
+        if (report.status === 'aborted') printErr(interruptedLine(report));
+        else if (report.error) printErr(`codex-orch: ${report.error.message}`);
+        process.exitCode = exitCodeOfReport(report);
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      }
+    });
+}

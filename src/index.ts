@@ -1,0 +1,40 @@
+/**
+ * The public API of codex-orchestrator. Everything a program embedding it may
+ * use is exported here by name; anything else is internal and may change.
+ */
+export { runOrchestrator } from './orchestrator/run.js';
+export type { RunOrchestratorOptions } from './orchestrator/run.js';
+export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report.js';
+export type { RunEvent, RunEventListener, RunStatus } from './orchestrator/events.js';
+export { renderReportMarkdown } from './orchestrator/report-text.js';
+export { makeRunTask } from './orchestrator/run-task.js';
+
+export { loadConfig, withBaseDir } from './config/config.js';
+export type { Config, ConfigOverrides, LoadConfigOptions } from './config/config.js';
+
+export {
+  OrchestratorError,
+  UsageError,
+  ConfigError,
+  PolicyDeniedError,
+  CommandFailedError,
+  GitError,
+  WorkerError,
+  ModelApiError,
+  RunFailedError,
+  AbortedError,
+  StoreError,
+  isOrchestratorError,
+} from './errors.js';
+export type { ErrorKind } from './errors.js';
+
+export { runRepoCommand } from './tools/run-repo-command/gateway.js';
+export type { GatewayContext, CodexRunner } from './tools/run-repo-command/gateway.js';
+export { createRunRepoCommandTool } from './tools/run-repo-command/tool.js';
+export { checkCommand } from './tools/run-repo-command/policy.js';
+export { loadPolicy, summarizePolicy } from './tools/run-repo-command/policy-file.js';
+export type { Policy } from './tools/run-repo-command/policy-file.js';
+export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } from './tools/run-repo-command/types.js';
+
+export { dispatch, envTaskSource, listTaskSource, parseDispatchTasks } from './dispatcher/index.js';
+export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
