@@ -6,6 +6,7 @@ import { printErr } from './output.js';
 import { registerExec } from './commands/exec.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
+import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   registerExec(program);
   registerPolicy(program);
   registerRun(program);
+  registerDemo(program);
   registerDispatch(program, makeRunTask);
   return program;
 }

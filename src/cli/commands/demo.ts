@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { runDemo } from '../../demo/run-demo.js';
+import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import { paint, printErr } from '../output.js';
+import { createProgress } from '../progress.js';
+import { exitCodeOfReport, interruptedLine } from './run.js';
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .summary('run the whole scenario on a bundled sample repository, offline')
+    .description(
+      'Creates a small sample repository under a temp base dir and runs the seed scenario on it: the Orchestrator Agent plans two subtasks, ' +
+        'creates two worktrees, runs two real codex workers in parallel, commits, tests, and merges both branches into main one at a time.\n' +
+        'Offline (default): scripted model servers on 127.0.0.1 stand in for the models; no API key, no network. --live: the real models.',
+    )
+    .option('--live', 'use the real models: OPENAI_API_KEY for the orchestrator, your codex login for the workers')
+    .option('-b, --base-dir <dir>', 'create the sample here (an empty or new directory) instead of a temp dir')
+    .option('--json', 'print the JSON report on stdout')
+    .option('-q, --quiet', 'no progress display')
+    .action(async (opts: { live?: boolean; baseDir?: string; json?: boolean; quiet?: boolean }) => {
+      const progress = createProgress({ quiet: Boolean(opts.quiet) });
+      const controller = new AbortController();
+      const onSignal = () => controller.abort();
+      process.once('SIGINT', onSignal);
+      try {
+        const { report, baseDir } = await runDemo({
+          ...(opts.live ? { live: true } : {}),
+          ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
+          signal: controller.signal,
+          onEvent: (e) => progress.onEvent(e),
+        });
+        progress.stop();
+        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        else {
+          process.stdout.write(renderReportMarkdown(report));
+          process.stdout.write(
+            `\n${paint('bold', 'Result:')} ${baseDir}/main (try: git -C ${baseDir}/main log --oneline --graph)\n` +
+              `Command log: ${baseDir}/.codex-orchestrator/run_repo_command.log\n`,
+          );
+        }
+        if (report.status === 'aborted') printErr(interruptedLine(report));
+        else if (report.error) printErr(`codex-orch: ${report.error.message}`);
+        process.exitCode = exitCodeOfReport(report);
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+      }
+    });
+}
