@@ -96,3 +96,10 @@ describe('withBaseDir', () => {
     expect(explicit.commandLog).toBe('/l.log');
   });
 });
+
+describe('README', () => {
+  it('documents every environment variable', () => {
+    const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+    for (const v of ENV_VARS) expect(readme).toContain(`\`${v.name}\``);
+  });
+});
