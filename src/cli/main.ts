@@ -4,6 +4,8 @@ import { isOrchestratorError } from '../errors.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { printErr } from './output.js';
 import { registerExec } from './commands/exec.js';
+import { registerWorker } from './commands/worker.js';
+import { registerDoctor } from './commands/doctor.js';
 import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
   registerExec(program);
+  registerWorker(program);
+  registerDoctor(program);
   registerPolicy(program);
   registerRun(program);
   registerDemo(program);
