@@ -77,8 +77,10 @@ export function orchestratorScript(turns: ScriptedToolCall[][] = orchestratorTur
   };
 }
 
-function shellQuoteHeredoc(file: string, content: string): string {
-  return `mkdir -p "$(dirname '${file}')" && cat > '${file}' <<'DEMO_EOF'\n${content}DEMO_EOF`;
+/** One shell command writing `content` to `file` (the demo contents have no single quotes). */
+function writeFileCommand(file: string, content: string): string {
+  if (content.includes("'") || file.includes("'")) throw new Error(`demo content for ${file} must not contain single quotes`);
+  return `mkdir -p "$(dirname '${file}')" && printf '%s' '${content}' > '${file}'`;
 }
 
 /**
@@ -93,7 +95,7 @@ export function codexScript(edits: Edit[] = DEMO_EDITS): Script {
     const edit = edits.find((e) => e.slug === slug);
     if (toolOutputs(body).size === 0 && edit) {
       const cmd = Object.entries(edit.files)
-        .map(([file, content]) => shellQuoteHeredoc(file, content))
+        .map(([file, content]) => writeFileCommand(file, content))
         .join(' && ');
       return { toolCalls: [{ name: 'exec_command', arguments: { cmd: `${cmd} && npm test --silent` } }] };
     }

@@ -131,6 +131,7 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     runId,
     signal: controller.signal,
     runCodex: options.runCodex ?? runCodexFromGateway,
+    plannedWorktrees: new Set<string>(),
     onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
     onRecord: (request, result, entry) => {
       records.push({ request, result, entry });

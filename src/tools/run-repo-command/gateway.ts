@@ -8,7 +8,7 @@ import { appendCommandLog } from './log.js';
 import { parseLine } from './parse.js';
 import { checkCommand } from './policy.js';
 import type { Policy } from './policy-file.js';
-import { repoLockKey, withRepoLock } from './repo-lock.js';
+import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
 import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
@@ -37,6 +37,12 @@ export interface GatewayContext {
   onStart?: (request: CommandRequest) => void;
   /** Called once per call with the final result and its log entry (the run report collects these). */
   onRecord?: (request: CommandRequest, result: CommandResult, entry: CommandLogEntry) => void;
+  /**
+   * Dry run only: worktrees that approved `git worktree add` lines would have
+   * created. Commands in them are checked as if run in main/ (their future
+   * contents), so a dry run judges the whole plan, not just its first step.
+   */
+  plannedWorktrees?: Set<string>;
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
 }
@@ -54,6 +60,29 @@ function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResul
     reason: decision.reason,
     dryRun,
   };
+}
+
+/** Names of base-dir worktrees that `git worktree add <path>` commands of a line create. */
+function worktreesAdded(command: string, cwd: string, baseDir: string): string[] {
+  const names: string[] = [];
+  for (const c of parseLine(command).commands) {
+    const words = c.name ? [c.name.value, ...c.args.map((a) => a.value)] : [];
+    if (gitSubcommand(words) !== 'worktree') continue;
+    const i = words.indexOf('add');
+    if (i < 0) continue;
+    for (let j = i + 1; j < words.length; j++) {
+      const w = words[j] as string;
+      if (['-b', '-B', '--reason', '--orphan'].includes(w)) {
+        j++;
+        continue;
+      }
+      if (w.startsWith('-')) continue;
+      const target = path.resolve(cwd, w);
+      if (path.dirname(target) === path.resolve(baseDir)) names.push(path.basename(target));
+      break;
+    }
+  }
+  return names;
 }
 
 function validRequest(request: unknown): request is CommandRequest {
@@ -80,7 +109,12 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     request = { worktree: String((request as { worktree?: unknown })?.worktree ?? ''), command: String((request as { command?: unknown })?.command ?? '') };
   } else {
     try {
-      decision = checkCommand(request, { baseDir: ctx.baseDir, policy: ctx.policy });
+      const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
+      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, { baseDir: ctx.baseDir, policy: ctx.policy });
+      if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
+      if (dryRun && decision.allowed && ctx.plannedWorktrees) {
+        for (const name of worktreesAdded(request.command, path.join(ctx.baseDir, planned ? 'main' : request.worktree), ctx.baseDir)) ctx.plannedWorktrees.add(name);
+      }
     } catch (error) {
       // The guard fails closed: an internal error is a denial, never a run.
       decision = { allowed: false, rule: 'internal', reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})` };
