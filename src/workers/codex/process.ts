@@ -70,13 +70,40 @@ function signalGroup(pid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
-function groupAlive(pid: number): boolean {
+/**
+ * Whether the group still has a live member. Zombies do not count: codex leaves
+ * short-lived children (e.g. `git`) that linger as zombies until init reaps them,
+ * and waiting for those would add a second to every worker. On Linux the group
+ * is read from /proc; elsewhere `kill(-pgid, 0)` decides.
+ */
+export function groupAlive(pgid: number): boolean {
   try {
-    process.kill(-pid, 0);
-    return true;
+    process.kill(-pgid, 0);
   } catch {
     return false;
   }
+  if (process.platform !== 'linux') return true;
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return true;
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const close = stat.lastIndexOf(')');
+    const fields = stat.slice(close + 2).split(' ');
+    // fields[0] state, [1] ppid, [2] pgrp
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+  }
+  return false;
 }
 
 /** TERM the whole group, then KILL what is left after `graceMs`. Resolves when the group is gone (or KILLed). */
@@ -164,6 +191,7 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   o.onSpawn?.(child.pid);
 
   let lastEventAt = Date.now();
+  let waitingDrain = false;
   let killing: Promise<void> | null = null;
   const kill = (reason: KillReason) => {
     if (killing || child.pid === undefined) return;
@@ -198,9 +226,13 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
       if (out.malformedLines <= 5) o.logger.warn({ line: line.slice(0, 200) }, 'codex printed a line that is not JSON');
       return;
     }
-    if (!events.write(`${line}\n`)) {
+    if (!events.write(`${line}\n`) && !waitingDrain) {
+      waitingDrain = true;
       child.stdout?.pause();
-      events.once('drain', () => child.stdout?.resume());
+      events.once('drain', () => {
+        waitingDrain = false;
+        child.stdout?.resume();
+      });
     }
     out.eventCount++;
     switch (event.type) {
