@@ -1,0 +1,58 @@
+export {
+  runGit,
+  gitEnv,
+  currentBranch,
+  headSha,
+  resolveCommit,
+  isAncestor,
+  statusSnapshot,
+  dirtyFiles,
+  isDirty,
+  listWorktrees,
+  parseWorktreeList,
+  listBranches,
+  branchExists,
+  unmergedFiles,
+  type GitResult,
+  type StatusSnapshot,
+  type WorktreeInfo,
+} from './repo.js';
+export {
+  taskBranch,
+  worktreePath,
+  createWorktree,
+  removeWorktree,
+  commitAll,
+  assertIdentity,
+  changedFiles,
+  diffAgainst,
+  parseNameStatus,
+  type CreatedWorktree,
+  type RemovedWorktree,
+  type ChangedFile,
+  type DiffFile,
+  type BoundedDiff,
+} from './worktrees.js';
+export {
+  MergeQueue,
+  type MergeQueueOptions,
+  type MergeMeta,
+  type MergeOutcome,
+  type MergeDecision,
+  type MergeDecisionAction,
+  type MainDirtyReason,
+  type SmokeFn,
+  type SmokeResult,
+} from './merge-queue.js';
+export {
+  prepareConflictRework,
+  finishConflictRework,
+  abortConflictRework,
+  prepareSmokeRework,
+  filesWithConflictMarkers,
+  type ConflictRework,
+  type SmokeRework,
+  type CommitInfo,
+} from './rework.js';
+export { loadRepoSettings, repoSettingsSchema, REPO_SETTINGS_FILE, type RepoSettings } from './repo-settings.js';
+export { withGitLock } from './lock.js';

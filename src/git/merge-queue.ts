@@ -1,0 +1,441 @@
+/**
+ * The merge queue: task branches go into main's checked-out branch one at a
+ * time, in the order they were enqueued, each as a `--no-ff` merge commit,
+ * followed by the smoke test. Every failure path leaves main's branch and
+ * working tree as they were or moves history forward only: a conflict is
+ * undone with `git merge --abort` (the merge was never committed), a failed
+ * smoke test with `git revert -m 1` (a new commit). Nothing here resets,
+ * rebases, stashes, checks out, forces or pushes.
+ *
+ * The user's uncommitted work in main/ is never touched: while main/ has
+ * uncommitted changes (untracked files included) or a half-done git operation,
+ * the queue waits (bounded, announced through onDecision) and then answers
+ * `main-dirty` for that branch. It also refuses a merge that would silently
+ * overwrite an ignored file in main/ (git treats ignored files as expendable).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { GitError } from '../errors.js';
+import { withGitLock } from './lock.js';
+import { assertIdentity } from './worktrees.js';
+import {
+  commonGitDir,
+  currentBranch,
+  firstLines,
+  gitDir,
+  headSha,
+  isAncestor,
+  operationInProgress,
+  resolveCommit,
+  runGit,
+  splitZ,
+  statusSnapshot,
+  unmergedFiles,
+  type StatusSnapshot,
+} from './repo.js';
+
+export interface SmokeResult {
+  ok: boolean;
+  log: string;
+}
+
+/** Runs the repository's smoke test in main/ (through the guarded gateway; the caller decides how). */
+export type SmokeFn = (mainDir: string) => Promise<SmokeResult>;
+
+export interface MergeMeta {
+  /** One line for the merge commit message: `Merge <branch>: <title>`. */
+  title: string;
+  /** The plan's subtask id, carried into decisions. */
+  taskId?: string;
+}
+
+export type MainDirtyReason = 'uncommitted-changes' | 'operation-in-progress' | 'ignored-files-in-the-way' | 'wrong-branch';
+
+export type MergeOutcome =
+  | { status: 'merged'; branch: string; sha: string; mainSha: string; branchSha: string; alreadyMerged: boolean; smokeLog?: string }
+  | { status: 'conflict'; branch: string; files: string[]; mainSha: string; branchSha: string }
+  | { status: 'smoke-failed'; branch: string; mergeSha: string; revertSha: string; mainSha: string; branchSha: string; log: string }
+  | { status: 'main-dirty'; branch: string; reason: MainDirtyReason; files: string[]; waitedMs: number; message: string }
+  | { status: 'error'; branch: string; message: string; error: GitError };
+
+export type MergeDecisionAction =
+  | 'queued'
+  | 'waiting'
+  | 'merging'
+  | 'merged'
+  | 'conflict'
+  | 'smoke-started'
+  | 'smoke-failed'
+  | 'main-dirty'
+  | 'error';
+
+/** One thing the queue decided and why; the caller appends these to decisions.jsonl. */
+export interface MergeDecision {
+  at: string;
+  /** Enqueue order, from 1. */
+  seq: number;
+  branch: string;
+  taskId?: string;
+  action: MergeDecisionAction;
+  reason: string;
+  sha?: string;
+  files?: string[];
+}
+
+export interface MergeQueueOptions {
+  baseDir: string;
+  /** The user's checkout; default `<baseDir>/main`. */
+  mainDir?: string;
+  /** The branch to merge into; default: whatever main/ has checked out at the first merge. */
+  targetBranch?: string;
+  smoke?: SmokeFn;
+  onDecision?: (d: MergeDecision) => void;
+  /** How long one merge waits for main/ to become clean before answering main-dirty (default 5 minutes; 0: do not wait). */
+  dirtyWaitMs?: number;
+  /** How often main/ is looked at while waiting (default 2 s). */
+  dirtyPollMs?: number;
+  /** Stops waiting for a dirty main/ (the pending merge answers main-dirty). */
+  signal?: AbortSignal;
+}
+
+interface Item {
+  seq: number;
+  branch: string;
+  meta: MergeMeta;
+}
+
+type Clean = { ok: true; snap: StatusSnapshot; waited: boolean } | { ok: false; outcome: MergeOutcome };
+
+export class MergeQueue {
+  readonly baseDir: string;
+  readonly mainDir: string;
+  private readonly smoke: SmokeFn | undefined;
+  private readonly onDecisionFn: ((d: MergeDecision) => void) | undefined;
+  private readonly dirtyWaitMs: number;
+  private readonly dirtyPollMs: number;
+  private readonly signal: AbortSignal | undefined;
+  private targetBranch: string | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+  private seq = 0;
+  private inFlight = 0;
+  private mainGitDir: string | undefined;
+  private commonDir: string | undefined;
+  private identityChecked = false;
+  /** Branches whose merge this queue reverted, with the revert commit. */
+  private readonly reverted = new Map<string, string>();
+
+  constructor(options: MergeQueueOptions) {
+    this.baseDir = path.resolve(options.baseDir);
+    this.mainDir = path.resolve(options.mainDir ?? path.join(this.baseDir, 'main'));
+    this.smoke = options.smoke;
+    this.onDecisionFn = options.onDecision;
+    this.dirtyWaitMs = Math.max(0, options.dirtyWaitMs ?? 5 * 60_000);
+    this.dirtyPollMs = Math.max(10, options.dirtyPollMs ?? 2_000);
+    this.signal = options.signal;
+    this.targetBranch = options.targetBranch;
+  }
+
+  /** Merges still queued or running. */
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /**
+   * Queues a branch; resolves when its merge is done, whatever the outcome
+   * (never rejects). Merges run strictly one at a time, first in, first out.
+   */
+  enqueue(branch: string, meta: MergeMeta): Promise<MergeOutcome> {
+    const item: Item = { seq: ++this.seq, branch, meta };
+    this.inFlight++;
+    this.decide(item, 'queued', `position ${this.inFlight} in the merge queue`);
+    const run = this.tail.then(() => this.process(item));
+    this.tail = run.catch(() => undefined);
+    return run.finally(() => {
+      this.inFlight--;
+    });
+  }
+
+  /** Resolves when every merge enqueued so far is done. */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
+  /** The revert commit of a branch whose merge this queue reverted after a failed smoke test. */
+  revertOf(branch: string): string | undefined {
+    return this.reverted.get(branch);
+  }
+
+  private decide(item: Item, action: MergeDecisionAction, reason: string, extra: { sha?: string; files?: string[] } = {}): void {
+    if (!this.onDecisionFn) return;
+    const d: MergeDecision = { at: new Date().toISOString(), seq: item.seq, branch: item.branch, action, reason, ...extra };
+    if (item.meta.taskId !== undefined) d.taskId = item.meta.taskId;
+    try {
+      this.onDecisionFn(d);
+    } catch {
+      // A failing observer must not stop the queue.
+    }
+  }
+
+  private async process(item: Item): Promise<MergeOutcome> {
+    let outcome: MergeOutcome;
+    try {
+      outcome = await withGitLock(`merge:${mainKey(this.mainDir)}`, () => this.mergeOne(item));
+    } catch (e) {
+      const error = e instanceof GitError
+        ? e
+        : new GitError(`merging ${item.branch} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      outcome = { status: 'error', branch: item.branch, message: error.message, error };
+    }
+    switch (outcome.status) {
+      case 'merged':
+        this.decide(item, 'merged', outcome.alreadyMerged ? 'already contained in main; nothing to merge' : 'merged and smoke test passed', { sha: outcome.sha });
+        break;
+      case 'conflict':
+        this.decide(item, 'conflict', `conflicts in ${outcome.files.length} file(s); merge aborted, main unchanged`, { files: outcome.files });
+        break;
+      case 'smoke-failed':
+        this.decide(item, 'smoke-failed', `smoke test failed; merge ${short(outcome.mergeSha)} reverted by ${short(outcome.revertSha)}`, { sha: outcome.revertSha });
+        break;
+      case 'main-dirty':
+        this.decide(item, 'main-dirty', outcome.message, { files: outcome.files });
+        break;
+      case 'error':
+        this.decide(item, 'error', outcome.message);
+        break;
+    }
+    return outcome;
+  }
+
+  private async mergeOne(item: Item): Promise<MergeOutcome> {
+    const { branch, meta } = item;
+    const mainDir = this.mainDir;
+    const fail = (message: string, hint?: string, context: Record<string, unknown> = {}): MergeOutcome => {
+      const error = new GitError(message, { ...(hint ? { hint } : {}), context: { branch, mainDir, ...context } });
+      return { status: 'error', branch, message, error };
+    };
+    this.mainGitDir ??= await gitDir(mainDir);
+    if (!this.identityChecked) {
+      await assertIdentity(mainDir);
+      this.identityChecked = true;
+    }
+    if (this.targetBranch === undefined) {
+      const b = await currentBranch(mainDir);
+      if (b === null) return fail(`${mainDir} has a detached HEAD; the merge queue merges into a branch`, `check out your branch in ${mainDir}`);
+      this.targetBranch = b;
+    }
+    this.commonDir ??= await commonGitDir(mainDir);
+    const branchSha = readLooseRef(this.commonDir, branch) ?? (await resolveCommit(mainDir, `refs/heads/${branch}`));
+    if (!branchSha) return fail(`branch ${branch} does not exist in ${mainDir}`);
+
+    const revertSha = this.reverted.get(branch);
+    if (revertSha && !(await isAncestor(mainDir, revertSha, branchSha))) {
+      return fail(
+        `${branch} was merged and reverted after a failed smoke test; merging it again would bring back only its new commits`,
+        'call prepareSmokeRework for the branch before the worker fixes it, then enqueue it again',
+        { revertSha },
+      );
+    }
+
+    // Both only read; the second is wasted only when main/ turns out dirty.
+    const [clean, addedEarly] = await Promise.all([this.waitForCleanMain(item), this.addedFiles('HEAD', branchSha)]);
+    if (!clean.ok) return clean.outcome;
+    const mainSha = clean.snap.head;
+    if (!mainSha) return fail(`${mainDir} has no commits yet`);
+    const added = clean.waited ? await this.addedFiles(mainSha, branchSha) : addedEarly;
+
+    // git overwrites ignored files (a user's .env, local config) without a word when a merge adds them.
+    const inTheWay = added.filter((p) => exists(path.join(mainDir, p)));
+    if (inTheWay.length > 0) {
+      const message = `merging ${branch} would overwrite ${inTheWay.length} ignored file(s) in ${mainDir}: ${preview(inTheWay)}`;
+      return { status: 'main-dirty', branch, reason: 'ignored-files-in-the-way', files: inTheWay, waitedMs: 0, message };
+    }
+
+    this.decide(item, 'merging', `merging ${short(branchSha)} into ${this.targetBranch} at ${short(mainSha)}`, { sha: branchSha });
+    const message = `Merge ${branch}: ${oneLine(meta.title)}`;
+    const r = await runGit(mainDir, ['merge', '--no-ff', '--no-edit', '-m', message, branchSha], { allowFail: true });
+    if (r.exitCode !== 0) return this.undoFailedMerge(branch, mainSha, branchSha, r.stderr || r.stdout);
+
+    const mergeSha = readLooseRef(this.commonDir, this.targetBranch) ?? (await headSha(mainDir));
+    if (mergeSha === mainSha) return { status: 'merged', branch, sha: mainSha, mainSha, branchSha, alreadyMerged: true };
+    if (!this.smoke) return { status: 'merged', branch, sha: mergeSha, mainSha, branchSha, alreadyMerged: false };
+
+    this.decide(item, 'smoke-started', `running the smoke test on ${short(mergeSha)}`, { sha: mergeSha });
+    let smoke: SmokeResult;
+    try {
+      smoke = await this.smoke(mainDir);
+    } catch (e) {
+      smoke = { ok: false, log: `the smoke test could not run: ${e instanceof Error ? e.message : String(e)}` };
+    }
+    if (smoke.ok) return { status: 'merged', branch, sha: mergeSha, mainSha, branchSha, alreadyMerged: false, smokeLog: smoke.log };
+
+    const now = await headSha(mainDir);
+    if (now !== mergeSha) {
+      return fail(
+        `the smoke test failed for ${branch}, but ${this.targetBranch} moved from ${short(mergeSha)} to ${short(now)} meanwhile; not reverting`,
+        `revert the merge yourself if it is wrong: git revert -m 1 ${mergeSha}`,
+        { mergeSha, smokeLog: smoke.log },
+      );
+    }
+    const rv = await runGit(mainDir, ['revert', '-m', '1', '--no-edit', mergeSha], { allowFail: true });
+    if (rv.exitCode !== 0) {
+      if (operationInProgress(this.mainGitDir) === 'a revert') await runGit(mainDir, ['revert', '--abort'], { allowFail: true });
+      return fail(
+        `the smoke test failed for ${branch} and reverting merge ${short(mergeSha)} failed: ${firstLines(rv.stderr || rv.stdout)}`,
+        `main/ is at the merge commit; did the smoke test leave changes behind? Revert it yourself with: git revert -m 1 ${mergeSha}`,
+        { mergeSha, smokeLog: smoke.log },
+      );
+    }
+    const revert = await headSha(mainDir);
+    this.reverted.set(branch, revert);
+    return { status: 'smoke-failed', branch, mergeSha, revertSha: revert, mainSha, branchSha, log: smoke.log };
+  }
+
+  /** After a failed `git merge`: abort it if git left one half-done, and report conflict or error. */
+  private async undoFailedMerge(branch: string, mainSha: string, branchSha: string, output: string): Promise<MergeOutcome> {
+    const mainDir = this.mainDir;
+    const inMerge = operationInProgress(this.mainGitDir as string) === 'a merge';
+    const files = inMerge ? await unmergedFiles(mainDir) : [];
+    if (inMerge) {
+      const abort = await runGit(mainDir, ['merge', '--abort'], { allowFail: true });
+      if (abort.exitCode !== 0) {
+        const message = `merging ${branch} failed and git merge --abort failed too: ${firstLines(abort.stderr)}`;
+        return {
+          status: 'error',
+          branch,
+          message,
+          error: new GitError(message, { hint: `look at ${mainDir} with git status; finish with git merge --abort`, context: { branch, mainDir } }),
+        };
+      }
+    }
+    const now = await headSha(mainDir);
+    if (now !== mainSha) {
+      const message = `after a failed merge of ${branch}, HEAD of ${mainDir} is ${short(now)}, expected ${short(mainSha)}`;
+      return { status: 'error', branch, message, error: new GitError(message, { context: { branch, mainDir } }) };
+    }
+    if (files.length > 0) return { status: 'conflict', branch, files, mainSha, branchSha };
+    const inTheWay = overwrittenUntracked(output);
+    if (!inMerge && inTheWay.length > 0) {
+      // main was clean (untracked files included) just before, so these are ignored files.
+      const message = `merging ${branch} would overwrite ${inTheWay.length} ignored file(s) in ${mainDir}: ${preview(inTheWay)}`;
+      return { status: 'main-dirty', branch, reason: 'ignored-files-in-the-way', files: inTheWay, waitedMs: 0, message };
+    }
+    const message = `git merge ${branch} failed in ${mainDir}: ${firstLines(output)}`;
+    return {
+      status: 'error',
+      branch,
+      message,
+      error: new GitError(message, { hint: 'main is unchanged; a hook may have refused the merge', context: { branch, mainDir, output } }),
+    };
+  }
+
+  /** Paths the branch has and main's tip lacks: the merge would add them. */
+  private async addedFiles(mainRev: string, branchSha: string): Promise<string[]> {
+    const r = await runGit(this.mainDir, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', mainRev, branchSha]);
+    return splitZ(r.stdout);
+  }
+
+  private async waitForCleanMain(item: Item): Promise<Clean> {
+    const started = Date.now();
+    let announced = false;
+    for (;;) {
+      const snap = await statusSnapshot(this.mainDir);
+      const op = operationInProgress(this.mainGitDir as string);
+      let reason: MainDirtyReason | null = null;
+      let message = '';
+      if (op) {
+        reason = 'operation-in-progress';
+        message = `${this.mainDir} is in the middle of ${op}; finish or abort it`;
+      } else if (snap.dirty.length > 0) {
+        reason = 'uncommitted-changes';
+        message = `${this.mainDir} has uncommitted changes in ${snap.dirty.length} file(s): ${preview(snap.dirty)}; commit or move them and the queue goes on`;
+      } else if (snap.branch !== this.targetBranch) {
+        reason = 'wrong-branch';
+        message = `${this.mainDir} has ${snap.branch ?? 'a detached HEAD'} checked out; the queue merges into ${this.targetBranch} and never checks out branches`;
+      }
+      if (reason === null) return { ok: true, snap, waited: announced };
+      const waitedMs = Date.now() - started;
+      const remaining = this.dirtyWaitMs - waitedMs;
+      if (remaining <= 0 || this.signal?.aborted) {
+        return { ok: false, outcome: { status: 'main-dirty', branch: item.branch, reason, files: snap.dirty, waitedMs, message } };
+      }
+      if (!announced) {
+        this.decide(item, 'waiting', `waiting up to ${Math.round(remaining / 1000)} s: ${message}`, { files: snap.dirty });
+        announced = true;
+      }
+      await sleep(Math.min(this.dirtyPollMs, remaining), this.signal);
+    }
+  }
+
+}
+
+function exists(p: string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const SIMPLE_REF = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+
+/**
+ * A branch's sha read straight from its loose ref file, or null (packed,
+ * reftable, odd name): git writes a loose ref on every update, so right after
+ * a merge this saves a process; everything else falls back to rev-parse.
+ */
+function readLooseRef(commonDir: string, branch: string): string | null {
+  if (!SIMPLE_REF.test(branch) || branch.includes('..') || branch.includes('//')) return null;
+  try {
+    const text = fs.readFileSync(path.join(commonDir, 'refs', 'heads', branch), 'utf8').trim();
+    return /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/.test(text) ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The paths git lists after "untracked working tree files would be overwritten by merge:". */
+function overwrittenUntracked(output: string): string[] {
+  const lines = output.split('\n');
+  const at = lines.findIndex((l) => /untracked working tree files would be (?:overwritten|removed) by merge/.test(l));
+  if (at === -1) return [];
+  const files: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (!l.startsWith('\t')) break;
+    files.push(l.slice(1).trim());
+  }
+  return files;
+}
+
+function mainKey(mainDir: string): string {
+  try {
+    return fs.realpathSync(mainDir);
+  } catch {
+    return mainDir;
+  }
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+function short(sha: string): string {
+  return sha.slice(0, 10);
+}
+
+function oneLine(title: string): string {
+  const t = title.replace(/\s+/g, ' ').trim();
+  return t.length > 200 ? `${t.slice(0, 197)}...` : t || '(untitled)';
+}
+
+function preview(files: readonly string[], n = 10): string {
+  return files.length <= n ? files.join(', ') : `${files.slice(0, n).join(', ')} and ${files.length - n} more`;
+}

@@ -1,0 +1,283 @@
+/**
+ * Small read-mostly helpers over the git CLI. Every git process the program
+ * starts on its own behalf goes through `runGit`: stdin closed, no prompts, no
+ * pager, no editor, C locale (messages are parsed), and none of the inherited
+ * `GIT_DIR`-style variables that would point a command at another repository
+ * (they are set when the program itself runs from inside a git hook).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { GitError } from '../errors.js';
+
+export interface GitResult {
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+}
+
+const STRIPPED_ENV = [
+  'GIT_DIR',
+  'GIT_WORK_TREE',
+  'GIT_INDEX_FILE',
+  'GIT_OBJECT_DIRECTORY',
+  'GIT_ALTERNATE_OBJECT_DIRECTORIES',
+  'GIT_COMMON_DIR',
+  'GIT_PREFIX',
+  'GIT_NAMESPACE',
+];
+
+/** The environment of every git process the program starts (see the file comment). */
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k)) env[k] = v;
+  env.GIT_TERMINAL_PROMPT = '0';
+  env.GIT_PAGER = 'cat';
+  env.PAGER = 'cat';
+  env.GIT_EDITOR = 'true';
+  env.GIT_SEQUENCE_EDITOR = 'true';
+  env.GIT_MERGE_AUTOEDIT = 'no';
+  env.GIT_ASKPASS = '';
+  env.SSH_ASKPASS = '';
+  env.LC_ALL = 'C';
+  env.LANGUAGE = 'C';
+  return env;
+}
+
+/**
+ * Runs `git <args>` in `cwd`. Throws a GitError on a non-zero exit unless
+ * `allowFail` is set, in which case the caller inspects `exitCode`.
+ */
+export async function runGit(cwd: string, args: readonly string[], options: { allowFail?: boolean } = {}): Promise<GitResult> {
+  const out = await spawnGit(cwd, args);
+  if (out.exitCode !== 0 && !options.allowFail) {
+    throw new GitError(`git ${args.join(' ')} failed in ${cwd}: ${firstLines(out.stderr || out.stdout)}`, {
+      context: { cwd, args, exitCode: out.exitCode, stderr: out.stderr },
+    });
+  }
+  return out;
+}
+
+/**
+ * node's execFile rather than execa: the merge queue spawns several git
+ * processes per merge and execa's per-call overhead (about 6 ms here, as much
+ * as `git rev-parse` itself) showed in the merge benchmark.
+ */
+function spawnGit(cwd: string, args: readonly string[]): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(
+      'git',
+      [...args],
+      { cwd, env: gitEnv(), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
+      (error, stdout, stderr) => {
+        const code = error ? (error as NodeJS.ErrnoException & { code?: unknown }).code : 0;
+        if (error && typeof code !== 'number') {
+          const missingDir = !fs.existsSync(cwd);
+          reject(
+            new GitError(`could not run git ${args[0] ?? ''} in ${cwd}: ${error.message}`, {
+              hint: missingDir ? `the directory ${cwd} does not exist` : 'is git installed and on PATH?',
+              cause: error,
+              context: { cwd, args },
+            }),
+          );
+          return;
+        }
+        resolve({ stdout, stderr, exitCode: typeof code === 'number' ? code : 0 });
+      },
+    );
+    child.stdin?.end();
+  });
+}
+
+/** The first few non-empty lines of git's output, for one-line messages. */
+export function firstLines(text: string, n = 3): string {
+  return text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .slice(0, n)
+    .join(' / ');
+}
+
+/** Splits NUL-separated git output, dropping empty fields. */
+export function splitZ(text: string): string[] {
+  return text.split('\0').filter((s) => s.length > 0);
+}
+
+/** The checked-out branch of `dir` (short name), or null when HEAD is detached. */
+export async function currentBranch(dir: string): Promise<string | null> {
+  const r = await runGit(dir, ['symbolic-ref', '--quiet', '--short', 'HEAD'], { allowFail: true });
+  if (r.exitCode === 0) return r.stdout.trim();
+  if (r.exitCode === 1) return null;
+  throw new GitError(`${dir} is not a git checkout: ${firstLines(r.stderr)}`, { context: { dir } });
+}
+
+/** The commit sha of HEAD in `dir`. */
+export async function headSha(dir: string): Promise<string> {
+  return (await runGit(dir, ['rev-parse', '--verify', 'HEAD^{commit}'])).stdout.trim();
+}
+
+/** The commit sha a ref names, or null when it names no commit. */
+export async function resolveCommit(dir: string, ref: string): Promise<string | null> {
+  const r = await runGit(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${ref}^{commit}`], { allowFail: true });
+  return r.exitCode === 0 ? r.stdout.trim() : null;
+}
+
+/** True when `ancestor` is reachable from `descendant` (or equal to it). */
+export async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
+  const r = await runGit(dir, ['merge-base', '--is-ancestor', ancestor, descendant], { allowFail: true });
+  if (r.exitCode === 0) return true;
+  if (r.exitCode === 1) return false;
+  throw new GitError(`git merge-base --is-ancestor failed in ${dir}: ${firstLines(r.stderr)}`, { context: { dir, ancestor, descendant } });
+}
+
+export interface StatusSnapshot {
+  /** Short branch name, or null when HEAD is detached. */
+  branch: string | null;
+  /** HEAD's sha, or null in a repository without commits. */
+  head: string | null;
+  /** Paths with uncommitted changes: staged, unstaged, unmerged or untracked (not ignored). */
+  dirty: string[];
+}
+
+/**
+ * One `git status` call: branch, HEAD and every uncommitted path, untracked
+ * files included (`--untracked-files=all`). Ignored files are not reported; they
+ * are what the repository itself says nobody needs to keep (build output, caches).
+ */
+export async function statusSnapshot(dir: string): Promise<StatusSnapshot> {
+  const r = await runGit(dir, ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--ignore-submodules=none']);
+  let branch: string | null = null;
+  let head: string | null = null;
+  const dirty: string[] = [];
+  const records = r.stdout.split('\0');
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i] as string;
+    if (rec === '') continue;
+    if (rec.startsWith('# branch.oid ')) {
+      const oid = rec.slice('# branch.oid '.length);
+      head = oid === '(initial)' ? null : oid;
+    } else if (rec.startsWith('# branch.head ')) {
+      const name = rec.slice('# branch.head '.length);
+      branch = name === '(detached)' ? null : name;
+    } else if (rec.startsWith('# ')) {
+      continue;
+    } else if (rec.startsWith('1 ')) {
+      dirty.push(rec.split(' ').slice(8).join(' '));
+    } else if (rec.startsWith('2 ')) {
+      dirty.push(rec.split(' ').slice(9).join(' '));
+      i++; // the rename's original path follows as its own record
+    } else if (rec.startsWith('u ')) {
+      dirty.push(rec.split(' ').slice(10).join(' '));
+    } else if (rec.startsWith('? ')) {
+      dirty.push(rec.slice(2));
+    }
+  }
+  return { branch, head, dirty };
+}
+
+/** The uncommitted paths of `dir` (see `statusSnapshot`). */
+export async function dirtyFiles(dir: string): Promise<string[]> {
+  return (await statusSnapshot(dir)).dirty;
+}
+
+/** True when `dir` has uncommitted changes, untracked files included. */
+export async function isDirty(dir: string): Promise<boolean> {
+  return (await dirtyFiles(dir)).length > 0;
+}
+
+/** The absolute git dir of a checkout (for a linked worktree, its own admin dir). */
+export async function gitDir(dir: string): Promise<string> {
+  const r = await runGit(dir, ['rev-parse', '--absolute-git-dir']);
+  return r.stdout.trim();
+}
+
+/** The absolute common git dir (shared by every worktree of a repository). */
+export async function commonGitDir(dir: string): Promise<string> {
+  const r = await runGit(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
+  return r.stdout.trim();
+}
+
+/** An operation git has half-done in a checkout (the user's or ours), if any. */
+export function operationInProgress(gitDirPath: string): string | null {
+  const markers: [string, string][] = [
+    ['MERGE_HEAD', 'a merge'],
+    ['CHERRY_PICK_HEAD', 'a cherry-pick'],
+    ['REVERT_HEAD', 'a revert'],
+    ['rebase-merge', 'a rebase'],
+    ['rebase-apply', 'a rebase or am'],
+    ['BISECT_LOG', 'a bisect'],
+  ];
+  for (const [file, what] of markers) if (fs.existsSync(path.join(gitDirPath, file))) return what;
+  return null;
+}
+
+export interface WorktreeInfo {
+  path: string;
+  head: string | null;
+  /** Short branch name, or null when detached or bare. */
+  branch: string | null;
+  bare: boolean;
+  detached: boolean;
+  locked: boolean;
+  prunable: boolean;
+}
+
+/** Parses `git worktree list --porcelain -z` output. */
+export function parseWorktreeList(text: string): WorktreeInfo[] {
+  const out: WorktreeInfo[] = [];
+  let cur: WorktreeInfo | null = null;
+  for (const field of text.split('\0')) {
+    if (field === '') {
+      if (cur) out.push(cur);
+      cur = null;
+      continue;
+    }
+    const sp = field.indexOf(' ');
+    const key = sp === -1 ? field : field.slice(0, sp);
+    const value = sp === -1 ? '' : field.slice(sp + 1);
+    if (key === 'worktree') {
+      if (cur) out.push(cur);
+      cur = { path: value, head: null, branch: null, bare: false, detached: false, locked: false, prunable: false };
+      continue;
+    }
+    if (!cur) continue;
+    if (key === 'HEAD') cur.head = value;
+    else if (key === 'branch') cur.branch = value.replace(/^refs\/heads\//, '');
+    else if (key === 'bare') cur.bare = true;
+    else if (key === 'detached') cur.detached = true;
+    else if (key === 'locked') cur.locked = true;
+    else if (key === 'prunable') cur.prunable = true;
+  }
+  if (cur) out.push(cur);
+  return out;
+}
+
+/** Every worktree of the repository `dir` belongs to (the main one first). */
+export async function listWorktrees(dir: string): Promise<WorktreeInfo[]> {
+  const r = await runGit(dir, ['worktree', 'list', '--porcelain', '-z']);
+  return parseWorktreeList(r.stdout);
+}
+
+/** Local branch names, sorted. */
+export async function listBranches(dir: string): Promise<string[]> {
+  // Branch names cannot contain newlines, so one per line is unambiguous.
+  const r = await runGit(dir, ['for-each-ref', '--format=%(refname:short)', 'refs/heads/']);
+  return r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .sort();
+}
+
+/** True when the local branch exists. */
+export async function branchExists(dir: string, branch: string): Promise<boolean> {
+  const r = await runGit(dir, ['show-ref', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
+  return r.exitCode === 0;
+}
+
+/** Paths with unmerged (conflicted) index entries. */
+export async function unmergedFiles(dir: string): Promise<string[]> {
+  const r = await runGit(dir, ['diff', '--name-only', '--diff-filter=U', '-z']);
+  return [...new Set(splitZ(r.stdout))].sort();
+}

@@ -1,0 +1,218 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { GitError } from '../../src/errors.js';
+import {
+  changedFiles,
+  commitAll,
+  createWorktree,
+  currentBranch,
+  diffAgainst,
+  headSha,
+  isDirty,
+  listBranches,
+  listWorktrees,
+  removeWorktree,
+  statusSnapshot,
+} from '../../src/git/index.js';
+import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
+
+let base: TempBase;
+let originRefs: string;
+
+function setup(files?: Record<string, string>): TempBase {
+  base = makeTempBase(files);
+  originRefs = refsFingerprint(base.origin);
+  return base;
+}
+
+afterEach(() => {
+  if (!base) return;
+  expect(refsFingerprint(base.origin)).toBe(originRefs);
+  base.cleanup();
+});
+
+describe('repo helpers', () => {
+  it('reports branch, HEAD, dirtiness (untracked included), worktrees and branches', async () => {
+    const b = setup();
+    expect(await currentBranch(b.main)).toBe('main');
+    expect(await headSha(b.main)).toBe(git(b.main, 'rev-parse', 'HEAD'));
+    expect(await isDirty(b.main)).toBe(false);
+    fs.writeFileSync(path.join(b.main, 'new file.txt'), 'x');
+    expect(await isDirty(b.main)).toBe(true);
+    expect((await statusSnapshot(b.main)).dirty).toEqual(['new file.txt']);
+    fs.rmSync(path.join(b.main, 'new file.txt'));
+    fs.appendFileSync(path.join(b.main, 'README.md'), 'more\n');
+    expect((await statusSnapshot(b.main)).dirty).toEqual(['README.md']);
+    git(b.main, 'checkout', '--', 'README.md');
+
+    await createWorktree(b.baseDir, 'alpha');
+    const wts = await listWorktrees(b.main);
+    expect(wts.map((w) => w.branch)).toEqual(['main', 'task-alpha']);
+    expect(wts[1]?.path).toBe(path.join(b.baseDir, 'task-alpha'));
+    expect(await listBranches(b.main)).toEqual(['main', 'task-alpha']);
+  });
+
+  it('reads the branch main/ has checked out, whatever its name', async () => {
+    const b = setup();
+    git(b.main, 'checkout', '-q', '-b', 'trunk');
+    expect(await currentBranch(b.main)).toBe('trunk');
+    git(b.main, 'checkout', '-q', '--detach');
+    expect(await currentBranch(b.main)).toBeNull();
+  });
+});
+
+describe('createWorktree / removeWorktree', () => {
+  it('creates task-<slug> from main HEAD, reuses it on a retry, removes it keeping the branch', async () => {
+    const b = setup();
+    const mainHead = git(b.main, 'rev-parse', 'HEAD');
+    const first = await createWorktree(b.baseDir, 'alpha');
+    expect(first).toEqual({ path: path.join(b.baseDir, 'task-alpha'), branch: 'task-alpha', head: mainHead, state: 'new' });
+    expect(git(first.path, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('task-alpha');
+    expect(fs.readFileSync(path.join(first.path, 'README.md'), 'utf8')).toBe('# sample\n');
+
+    const again = await createWorktree(b.baseDir, 'alpha');
+    expect(again.state).toBe('reused-worktree');
+    expect(again.path).toBe(first.path);
+
+    fs.writeFileSync(path.join(first.path, 'a.txt'), 'a\n');
+    const sha = await commitAll(first.path, 'add a');
+    expect(sha).toBe(git(first.path, 'rev-parse', 'HEAD'));
+
+    const removed = await removeWorktree(b.baseDir, 'alpha', { keepBranch: true });
+    expect(removed).toEqual({ path: first.path, branch: 'task-alpha', removed: true });
+    expect(fs.existsSync(first.path)).toBe(false);
+    expect(git(b.main, 'rev-parse', 'task-alpha')).toBe(sha);
+    expect((await removeWorktree(b.baseDir, 'alpha')).removed).toBe(false);
+
+    const back = await createWorktree(b.baseDir, 'alpha');
+    expect(back.state).toBe('reused-branch');
+    expect(back.head).toBe(sha);
+    expect(fs.readFileSync(path.join(back.path, 'a.txt'), 'utf8')).toBe('a\n');
+  });
+
+  it('creates from a given ref', async () => {
+    const b = setup();
+    const first = git(b.main, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(b.main, 'later.txt'), 'later\n');
+    git(b.main, 'add', 'later.txt');
+    git(b.main, 'commit', '-q', '-m', 'later');
+    const wt = await createWorktree(b.baseDir, 'old', { from: first });
+    expect(wt.head).toBe(first);
+    expect(fs.existsSync(path.join(wt.path, 'later.txt'))).toBe(false);
+  });
+
+  it('recovers when an earlier attempt left a worktree record whose directory was deleted', async () => {
+    const b = setup();
+    const wt = await createWorktree(b.baseDir, 'gone');
+    fs.rmSync(wt.path, { recursive: true, force: true });
+    const again = await createWorktree(b.baseDir, 'gone');
+    expect(again.state).toBe('reused-branch');
+    expect(fs.existsSync(path.join(again.path, 'README.md'))).toBe(true);
+  });
+
+  it('refuses slugs that would leave the base dir, and paths it did not create', async () => {
+    const b = setup();
+    for (const slug of ['../escape', 'a/b', '..', '-x', '', 'x.lock']) {
+      await expect(createWorktree(b.baseDir, slug)).rejects.toBeInstanceOf(GitError);
+    }
+    fs.mkdirSync(path.join(b.baseDir, 'task-taken'));
+    fs.writeFileSync(path.join(b.baseDir, 'task-taken', 'mine.txt'), 'user data');
+    await expect(createWorktree(b.baseDir, 'taken')).rejects.toThrow(/already exists and is not a worktree/);
+    expect(fs.readFileSync(path.join(b.baseDir, 'task-taken', 'mine.txt'), 'utf8')).toBe('user data');
+    expect(fs.readdirSync(path.dirname(b.baseDir)).sort()).toEqual(['base', 'origin.git']);
+  });
+
+  it('never removes a worktree with uncommitted or untracked work', async () => {
+    const b = setup();
+    const wt = await createWorktree(b.baseDir, 'busy');
+    fs.writeFileSync(path.join(wt.path, 'draft.txt'), 'precious');
+    const err = await removeWorktree(b.baseDir, 'busy').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(GitError);
+    expect((err as GitError).message).toMatch(/uncommitted changes.*draft\.txt/);
+    expect(fs.readFileSync(path.join(wt.path, 'draft.txt'), 'utf8')).toBe('precious');
+
+    fs.rmSync(path.join(wt.path, 'draft.txt'));
+    fs.appendFileSync(path.join(wt.path, 'README.md'), 'edit\n');
+    await expect(removeWorktree(b.baseDir, 'busy')).rejects.toThrow(/README\.md/);
+    expect(fs.readFileSync(path.join(wt.path, 'README.md'), 'utf8')).toBe('# sample\nedit\n');
+  });
+});
+
+describe('commitAll', () => {
+  it('commits everything with the repository identity, and returns null when there is nothing', async () => {
+    const b = setup();
+    const wt = await createWorktree(b.baseDir, 'c');
+    expect(await commitAll(wt.path, 'nothing')).toBeNull();
+    fs.mkdirSync(path.join(wt.path, 'src'));
+    fs.writeFileSync(path.join(wt.path, 'src', 'x.ts'), 'export {};\n');
+    fs.writeFileSync(path.join(wt.path, '.gitignore'), 'out/\n');
+    fs.mkdirSync(path.join(wt.path, 'out'));
+    fs.writeFileSync(path.join(wt.path, 'out', 'build.js'), 'ignored');
+    const sha = await commitAll(wt.path, 'add x');
+    expect(sha).toMatch(/^[0-9a-f]{40}$/);
+    expect(git(wt.path, 'log', '-1', '--format=%an <%ae>|%s')).toBe('Test User <test@example.invalid>|add x');
+    expect(git(wt.path, 'show', '--name-only', '--format=', 'HEAD').split('\n').sort()).toEqual(['.gitignore', 'src/x.ts']);
+    expect(await isDirty(wt.path)).toBe(false);
+  });
+
+  it('fails with a clear GitError when no identity is configured anywhere', async () => {
+    const b = setup();
+    const repo = path.join(b.root, 'noident');
+    fs.mkdirSync(repo);
+    const saved = { ...process.env };
+    try {
+      process.env.GIT_CONFIG_GLOBAL = path.join(b.root, 'empty-gitconfig');
+      process.env.GIT_CONFIG_NOSYSTEM = '1';
+      for (const k of ['GIT_AUTHOR_NAME', 'GIT_AUTHOR_EMAIL', 'GIT_COMMITTER_NAME', 'GIT_COMMITTER_EMAIL', 'EMAIL']) delete process.env[k];
+      git(repo, 'init', '-q', '-b', 'main');
+      fs.writeFileSync(path.join(repo, 'f.txt'), 'f');
+      const err = await commitAll(repo, 'first').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GitError);
+      expect((err as GitError).message).toMatch(/no commit identity \(user\.name and user\.email not set\)/);
+      expect((err as GitError).hint).toMatch(/git config --global user\.name/);
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+  });
+});
+
+describe('changedFiles / diffAgainst', () => {
+  it('lists the branch changes since it forked and bounds the diff', async () => {
+    const b = setup({ 'README.md': '# sample\n', 'old.txt': 'old\n'.repeat(50), 'gone.txt': 'bye\n' });
+    const wt = await createWorktree(b.baseDir, 'd');
+    fs.writeFileSync(path.join(wt.path, 'big.txt'), Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n'));
+    fs.renameSync(path.join(wt.path, 'old.txt'), path.join(wt.path, 'new.txt'));
+    fs.rmSync(path.join(wt.path, 'gone.txt'));
+    fs.appendFileSync(path.join(wt.path, 'README.md'), 'more\n');
+    await commitAll(wt.path, 'changes');
+    // main moves on meanwhile; the branch's diff must not include main's own change
+    fs.writeFileSync(path.join(b.main, 'main-only.txt'), 'm\n');
+    git(b.main, 'add', '.');
+    git(b.main, 'commit', '-q', '-m', 'main moves');
+
+    const files = await changedFiles(wt.path, 'main');
+    expect(files).toEqual([
+      { status: 'M', path: 'README.md' },
+      { status: 'A', path: 'big.txt' },
+      { status: 'D', path: 'gone.txt' },
+      { status: 'R', path: 'new.txt', from: 'old.txt' },
+    ]);
+
+    const full = await diffAgainst(wt.path, 'main', { maxBytes: 1_000_000 });
+    expect(full.truncated).toBe(false);
+    expect(full.diff).toContain('+line 4999');
+    expect(full.files.find((f) => f.path === 'big.txt')).toMatchObject({ additions: 5000, deletions: 0 });
+    expect(full.files.find((f) => f.path === 'README.md')).toMatchObject({ additions: 1, deletions: 0 });
+    expect(full.diff).not.toContain('main-only');
+
+    const small = await diffAgainst(wt.path, 'main', { maxBytes: 4096 });
+    expect(small.truncated).toBe(true);
+    expect(small.files).toHaveLength(4);
+    expect(small.diff).toMatch(/\[diff truncated at 4096 bytes; 4 file\(s\) changed in total/);
+    const body = small.diff.slice(0, small.diff.indexOf('\n[diff truncated'));
+    expect(Buffer.byteLength(body)).toBeLessThanOrEqual(4096);
+    expect(body.endsWith('\n')).toBe(true);
+  });
+});
