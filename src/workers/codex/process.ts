@@ -310,9 +310,12 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   });
 
   // When codex itself exits, kill what it left behind in its group so pipes close.
+  let groupChecked = false;
   child.on('exit', () => {
     const pid = child.pid;
-    if (pid !== undefined && !killing && groupAlive(pid)) {
+    if (pid === undefined || killing) return;
+    groupChecked = true;
+    if (groupAlive(pid)) {
       o.logger.info({ pid }, 'codex exited and left processes in its group; killing them');
       killing = killProcessGroup(pid, o.killGraceMs);
     }
@@ -325,7 +328,8 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   if (pending.length > 0 && !dropping) handleLine(Buffer.concat(pending));
   if (killing) await killing;
   if (child.pid !== undefined) {
-    if (groupAlive(child.pid)) await killProcessGroup(child.pid, o.killGraceMs);
+    // Checked once more unless the exit hook already found the group empty.
+    if ((killing || !groupChecked) && groupAlive(child.pid)) await killProcessGroup(child.pid, o.killGraceMs);
     liveGroups.delete(child.pid);
   }
   out.exitCode = typeof result.exitCode === 'number' ? result.exitCode : null;
