@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCodexFromGateway, runCodexWorker, type CodexEvent } from '../../src/workers/codex/index.js';
+import { doctor, runCodexFromGateway, runCodexWorker, type CodexEvent } from '../../src/workers/codex/index.js';
 import { makeTempBase, type TempBase } from '../helpers/git-repo.js';
 import { lastUserText, resultText, toolOutputs, userText, type Script } from '../helpers/model-server.js';
 import { pidAlive, readJsonl, readMeta, startCodexRig, workerConfig, type CodexRig } from '../helpers/codex-worker-env.js';
@@ -165,6 +165,17 @@ describe('codex worker on the real codex binary', () => {
       if (prev.key === undefined) delete process.env.OPENAI_API_KEY;
       else process.env.OPENAI_API_KEY = prev.key;
     }
+  });
+
+  it('doctor finds the native binary, its flags and the scripted model endpoint', async () => {
+    const report = await doctor(config(), { timeoutMs: 2000 });
+    expect(report.problems).toEqual([]);
+    expect(report.ok).toBe(true);
+    expect(report.binary?.native).toBe(true);
+    expect(report.version).toBe('0.171.0');
+    expect(report.mapping.fullAuto).toBe('--sandbox workspace-write');
+    expect(report.model).toMatchObject({ baseUrl: rig.server.url, reachable: true, status: 200 });
+    expect(rig.server.requests.some((r) => r.method === 'GET' && r.path === '/v1/models')).toBe(true);
   });
 
   it('refuses danger-full-access through the gateway unless allowed', async () => {
