@@ -12,6 +12,8 @@ export interface Config {
   readonly openaiBaseUrl: string | undefined;
   readonly model: string;
   readonly maxTurns: number;
+  readonly reasoningEffort: 'minimal' | 'low' | 'medium' | 'high' | undefined;
+  readonly temperature: number | undefined;
   readonly trace: boolean;
   readonly dryRun: boolean;
   /** Absolute path of the policy file. */
@@ -112,6 +114,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     openaiBaseUrl: raw.OPENAI_BASE_URL as string | undefined,
     model: (raw.ORCHESTRATOR_MODEL as string | undefined) ?? DEFAULTS.model,
     maxTurns: (raw.ORCHESTRATOR_MAX_TURNS as number | undefined) ?? DEFAULTS.maxTurns,
+    reasoningEffort: raw.ORCHESTRATOR_REASONING_EFFORT as Config['reasoningEffort'],
+    temperature: raw.ORCHESTRATOR_TEMPERATURE as number | undefined,
     trace: (raw.ORCHESTRATOR_TRACE as boolean | undefined) ?? false,
     dryRun: (raw.ORCHESTRATOR_DRY_RUN as boolean | undefined) ?? false,
     policyFile: abs(raw.ORCHESTRATOR_POLICY as string | undefined) ?? path.join(packageRoot(), 'policies', 'default.json'),

@@ -153,6 +153,10 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     name: 'Orchestrator',
     instructions,
     model: config.model,
+    modelSettings: {
+      ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
+      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    },
     tools: [createRunRepoCommandTool(gateway)],
   });
   const runner = new Runner({ modelProvider: provider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
