@@ -1,4 +1,5 @@
-import { Agent, MaxTurnsExceededError, ModelBehaviorError, Runner } from '@openai/agents';
+import { Agent, MaxTurnsExceededError, ModelBehaviorError, Runner, type Model, type ModelProvider } from '@openai/agents';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import { AbortedError, RunFailedError } from '../../errors.js';
@@ -69,9 +70,30 @@ function isInvalidOutput(error: unknown): error is ModelBehaviorError | MaxTurns
   return error instanceof ModelBehaviorError || error instanceof MaxTurnsExceededError;
 }
 
-function usageOf(state: unknown): { input: number; output: number } {
-  const u = (state as { usage?: { inputTokens?: number; outputTokens?: number } } | undefined)?.usage;
-  return { input: u?.inputTokens ?? 0, output: u?.outputTokens ?? 0 };
+/**
+ * A provider whose models report each response's usage. A run that fails on
+ * invalid output carries no usable usage, yet its tokens were spent, so usage
+ * is counted per model response rather than read from the run result.
+ */
+function countingProvider(inner: ModelProvider, onUsage: (input: number, output: number) => void): ModelProvider {
+  return {
+    async getModel(name?: string): Promise<Model> {
+      const model = await inner.getModel(name);
+      return new Proxy(model, {
+        get(target, prop) {
+          if (prop === 'getResponse') {
+            return async (request: Parameters<Model['getResponse']>[0]) => {
+              const response = await target.getResponse(request);
+              onUsage(response.usage?.inputTokens ?? 0, response.usage?.outputTokens ?? 0);
+              return response;
+            };
+          }
+          const value: unknown = Reflect.get(target, prop, target);
+          return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+    },
+  };
 }
 
 function retryNote(error: string): string {
@@ -109,32 +131,33 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
     outputType: reviewVerdictSchema,
     tools: [],
   });
-  const runner = new Runner({ modelProvider: provider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator review' });
+  // Usage per review call: the reviews of one reviewer may run concurrently, so
+  // the counter is chosen by an async-local slot set around each call.
+  const counters = new AsyncLocalStorage<{ input: number; output: number }>();
+  const counted = countingProvider(provider, (input, output) => {
+    const c = counters.getStore();
+    if (c) {
+      c.input += input;
+      c.output += output;
+    }
+  });
+  const runner = new Runner({ modelProvider: counted, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator review' });
 
-  return async (input: ReviewInput, signal?: AbortSignal) => {
-    const signals = [options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
-    const combined = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+  async function attempts(input: ReviewInput, signal: AbortSignal | undefined, tokens: { input: number; output: number }) {
     const material = formatReviewInput(input, limits);
-    const tokens = { input: 0, output: 0 };
     let lastError = '';
     for (let attempt = 1; attempt <= REVIEW_ATTEMPTS; attempt++) {
-      if (combined?.aborted) throw new AbortedError('the review was interrupted');
+      if (signal?.aborted) throw new AbortedError('the review was interrupted');
       const prompt = attempt === 1 ? material : material + retryNote(lastError);
       try {
-        const result = await runner.run(agent, prompt, { maxTurns: 1, ...(combined ? { signal: combined } : {}) });
-        const used = usageOf(result.state);
-        tokens.input += used.input;
-        tokens.output += used.output;
+        const result = await runner.run(agent, prompt, { maxTurns: 1, ...(signal ? { signal } : {}) });
         // The SDK already validated finalOutput against the schema; parse again so the type is exact.
         const verdict = reviewVerdictSchema.parse(result.finalOutput);
         log.info({ subtask: input.subtask.id, round: input.round, attempt, verdict: verdict.verdict, risk: verdict.risk }, 'review');
-        return { ...verdict, tokens };
+        return { ...verdict, tokens: { ...tokens } };
       } catch (error) {
-        if (combined?.aborted) throw new AbortedError('the review was interrupted');
-        if (!isInvalidOutput(error)) throw classifyRunError(error, { ...config, model }, combined);
-        const used = usageOf(error.state);
-        tokens.input += used.input;
-        tokens.output += used.output;
+        if (signal?.aborted) throw new AbortedError('the review was interrupted');
+        if (!isInvalidOutput(error)) throw classifyRunError(error, { ...config, model }, signal);
         lastError = error.message.replace(/\s+/g, ' ').slice(0, 300);
         log.warn({ subtask: input.subtask.id, round: input.round, attempt, error: lastError }, 'reviewer answer invalid');
         if (attempt < REVIEW_ATTEMPTS) options.onRetry?.({ kind: 'invalid-output', subtaskId: input.subtask.id, error: lastError });
@@ -142,7 +165,14 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
     }
     throw new RunFailedError(`the reviewer gave no valid verdict for subtask ${input.subtask.id} (round ${input.round}) in ${REVIEW_ATTEMPTS} answers: ${lastError}`, {
       hint: `the reviewer model (${model}) must answer with ${REVIEW_OUTPUT_FORMAT}; try another model or run with --no-review`,
-      context: { subtaskId: input.subtask.id, round: input.round, tokens },
+      context: { subtaskId: input.subtask.id, round: input.round, tokens: { ...tokens } },
     });
+  }
+
+  return async (input: ReviewInput, signal?: AbortSignal) => {
+    const signals = [options.signal, signal].filter((s): s is AbortSignal => s !== undefined);
+    const combined = signals.length === 0 ? undefined : signals.length === 1 ? signals[0] : AbortSignal.any(signals);
+    const tokens = { input: 0, output: 0 };
+    return counters.run(tokens, () => attempts(input, combined, tokens));
   };
 }
