@@ -55,6 +55,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
 const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (invokedDirectly) {
+  // A closed pipe (`codex-orch … | head`) ends the program quietly, like other CLIs.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   main().then(
     (code) => {
       process.exitCode = code;
