@@ -128,6 +128,11 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
     name: 'Reviewer',
     instructions,
     model,
+    // Same settings as the orchestrator model (ORCHESTRATOR_REASONING_EFFORT / _TEMPERATURE).
+    modelSettings: {
+      ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
+      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
+    },
     outputType: reviewVerdictSchema,
     tools: [],
   });
