@@ -21,6 +21,17 @@ interface Pending {
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /**
+ * Whether an outcome means "stopped by the abort, not finished": the runner said
+ * so, or the run failed after the dispatch's signal had aborted (a run stopped
+ * by Ctrl-C/SIGTERM reports `failed`/`aborted`; it is offered again, not filed
+ * as a failure).
+ */
+export function isInterrupted(outcome: DispatchOutcome, signal: AbortSignal): boolean {
+  if (outcome.interrupted !== undefined) return outcome.interrupted;
+  return outcome.status === 'failed' && signal.aborted && outcome.duplicate !== true;
+}
+
+/**
  * Takes tasks from `source` and runs each through `runTask`:
  * - at most `concurrency` at once, and never two on the same base dir (compared
  *   by `baseDirKey`, default the resolved absolute path); tasks of one base dir
@@ -114,6 +125,11 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     const baseDir = row.baseDir as string;
     busy.add(key);
     const begun = now();
+    try {
+      sourced.onStart?.();
+    } catch {
+      /* a source's start hook must not break the dispatch */
+    }
     emit({ type: 'task-started', id: row.id, task: row.task, baseDir, running: running.size + 1 });
     const job = (async () => {
       let outcome: DispatchOutcome | undefined;
@@ -123,13 +139,15 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       } catch (error) {
         thrown = error;
       }
+      const interrupted = outcome !== undefined && isInterrupted(outcome, signal);
       if (outcome) {
-        row.status = outcome.status === 'succeeded' ? 'succeeded' : 'failed';
+        row.status = interrupted ? 'interrupted' : outcome.status === 'succeeded' ? 'succeeded' : 'failed';
         row.merges = outcome.merges;
         row.tokens = outcome.tokens;
         row.durationMs = outcome.durationMs;
-        row.error = outcome.error ?? (row.status === 'failed' ? 'the run failed without giving a reason' : null);
+        row.error = outcome.error ?? (row.status === 'failed' ? 'the run failed without giving a reason' : interrupted ? 'interrupted' : null);
         row.runId = outcome.runId ?? null;
+        row.duplicate = outcome.duplicate === true;
       } else {
         row.status = 'failed';
         row.durationMs = now() - begun;
@@ -140,7 +158,10 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       busy.delete(key);
       pump();
       emit({ type: 'task-finished', row });
-      if (outcome) {
+      const release = sourced.release;
+      if (interrupted && release) {
+        await tell(sourced, 'release', () => release.call(sourced));
+      } else if (outcome) {
         const o = outcome;
         await tell(sourced, 'ack', () => sourced.ack(o));
       } else {
@@ -178,17 +199,18 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       id: sourced.id,
       task: sourced.task,
       baseDir: baseDir ?? null,
-      source: source.name,
+      source: sourced.source ?? source.name,
       status: 'skipped',
       merges: 0,
       tokens: 0,
       durationMs: 0,
       error: null,
       runId: null,
+      duplicate: false,
     };
     rows.push(row);
-    emit({ type: 'task-received', id: row.id, task: row.task, baseDir: row.baseDir, source: source.name });
-    if (seenIds.has(sourced.id)) {
+    emit({ type: 'task-received', id: row.id, task: row.task, baseDir: row.baseDir, source: row.source });
+    if (!options.allowRepeatIds && seenIds.has(sourced.id)) {
       await reject(sourced, row, `duplicate task id "${sourced.id}": a task with this id was already taken in this dispatch`);
       return;
     }
@@ -277,6 +299,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     succeeded: count('succeeded'),
     failed,
     skipped: count('skipped'),
+    interrupted: count('interrupted'),
     tokens: rows.reduce((n, r) => n + r.tokens, 0),
     merges: rows.reduce((n, r) => n + r.merges, 0),
     durationMs: now() - startedAt,

@@ -58,6 +58,28 @@ function issueText(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/** Whether `id` is a valid explicit task id (1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit). */
+export function isValidTaskId(id: string): boolean {
+  return ID_PATTERN.test(id);
+}
+
+/**
+ * One `{task, id?, baseDir?}` object (inbox `*.json`, HTTP intake body), with
+ * the same rules as a DISPATCH_TASKS item; the id defaults to the content hash.
+ */
+export function parseTaskObject(value: unknown): { ok: true; task: DispatchTask; explicitId: boolean } | { ok: false; error: string } {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: `expected an object {task, id?, baseDir?}, got ${typeName(value)}` };
+  const result = taskObject.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    return { ok: false, error: issue ? issueText(issue) : 'invalid task object' };
+  }
+  const { id, task, baseDir } = result.data;
+  const entry: DispatchTask = { id: id ?? taskContentId(task, baseDir), task };
+  if (baseDir !== undefined) entry.baseDir = baseDir;
+  return { ok: true, task: entry, explicitId: id !== undefined };
+}
+
 /**
  * Parses a DISPATCH_TASKS value into tasks. A value starting with `[` is a JSON
  * array of strings or {task, id?, baseDir?} objects; anything else is one task

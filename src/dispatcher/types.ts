@@ -23,6 +23,14 @@ export interface DispatchOutcome {
   durationMs: number;
   error?: string;
   runId?: string;
+  /**
+   * The run was stopped by the abort signal before it reached its end; it may be
+   * offered again or resumed. When absent, a `failed` outcome that arrives after
+   * the dispatch's signal aborted counts as interrupted (see `isInterrupted`).
+   */
+  interrupted?: boolean;
+  /** Not run now: the task id already ran (or is running) and this is that run's outcome (the idempotency ledger). */
+  duplicate?: boolean;
 }
 
 /**
@@ -37,10 +45,16 @@ export type RunTask = (task: DispatchTask & { baseDir: string }, signal: AbortSi
  * `ack`, `fail` or `release` is called for every task the dispatcher takes:
  * - `ack(outcome)`: the task ran; the outcome says whether it succeeded or failed.
  * - `fail(reason)`: the task could not run (no base dir, duplicate id, runner threw).
- * - `release()`: the dispatcher stopped (abort) before starting it; the source may
- *   offer it again later. Optional: a source without it simply forgets the task.
+ * - `release()`: the dispatcher stopped (abort) before starting it, or the run was
+ *   interrupted by the abort; the source may offer it again later. Optional: a
+ *   source without it simply forgets a task not started, and is acked with the
+ *   outcome of an interrupted one.
  */
 export interface SourcedTask extends DispatchTask {
+  /** The name of the source it came from, when it differs from the TaskSource's (merged sources). */
+  source?: string;
+  /** Told when the task starts running (synchronously; a throw is ignored). */
+  onStart?(): void;
   ack(outcome: DispatchOutcome): Promise<void>;
   fail(reason: Error | string): Promise<void>;
   release?(): Promise<void>;
@@ -57,19 +71,25 @@ export interface TaskSource {
   tasks(signal: AbortSignal): AsyncIterable<SourcedTask>;
 }
 
-/** One line of the dispatch summary. `skipped`: taken from the source but not started because of an abort. */
+/**
+ * One line of the dispatch summary. `skipped`: taken from the source but not
+ * started because of an abort. `interrupted`: started, then stopped by the abort
+ * before its end (released back to its source when it can take it).
+ */
 export interface DispatchSummaryRow {
   id: string;
   task: string;
   /** The absolute base dir the task ran in, or null when it had none. */
   baseDir: string | null;
   source: string;
-  status: 'succeeded' | 'failed' | 'skipped';
+  status: 'succeeded' | 'failed' | 'skipped' | 'interrupted';
   merges: number;
   tokens: number;
   durationMs: number;
   error: string | null;
   runId: string | null;
+  /** The outcome is an earlier run's (the task id had already run); nothing ran now. */
+  duplicate: boolean;
 }
 
 export interface DispatchSummary {
@@ -80,6 +100,7 @@ export interface DispatchSummary {
   succeeded: number;
   failed: number;
   skipped: number;
+  interrupted: number;
   tokens: number;
   merges: number;
   durationMs: number;
@@ -118,6 +139,12 @@ export interface DispatchOptions {
    * `path.resolve`; the CLI passes one that also follows symlinks.
    */
   baseDirKey?: (absoluteDir: string) => string;
+  /**
+   * Let a task whose id was already taken in this dispatch through to the runner
+   * instead of failing it (for an idempotent runner, see `withIdempotency`, which
+   * answers it with the earlier run's outcome). Default false.
+   */
+  allowRepeatIds?: boolean;
   /** Clock for durations; default `Date.now`. */
   now?: () => number;
 }

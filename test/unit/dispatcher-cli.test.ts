@@ -152,14 +152,15 @@ describe('renderDispatchSummary', () => {
     succeeded: 1,
     failed: 1,
     skipped: 1,
+    interrupted: 0,
     tokens: 1_500_000,
     merges: 2,
     durationMs: 3_723_000,
     sourceErrors: [],
     rows: [
-      { id: 'a', task: 'a very long task description '.repeat(10), baseDir: '/w/a', source: 's', status: 'succeeded', merges: 2, tokens: 1_499_990, durationMs: 850, error: null, runId: 'r1' },
-      { id: 'b', task: 'two\nlines', baseDir: '/w/b', source: 's', status: 'failed', merges: 0, tokens: 10, durationMs: 12_345, error: 'tests failed', runId: null },
-      { id: 'c', task: 'c', baseDir: '/w/b', source: 's', status: 'skipped', merges: 0, tokens: 0, durationMs: 0, error: 'not started: the dispatch was aborted', runId: null },
+      { id: 'a', task: 'a very long task description '.repeat(10), baseDir: '/w/a', source: 's', status: 'succeeded', merges: 2, tokens: 1_499_990, durationMs: 850, error: null, runId: 'r1', duplicate: false },
+      { id: 'b', task: 'two\nlines', baseDir: '/w/b', source: 's', status: 'failed', merges: 0, tokens: 10, durationMs: 12_345, error: 'tests failed', runId: null, duplicate: false },
+      { id: 'c', task: 'c', baseDir: '/w/b', source: 's', status: 'skipped', merges: 0, tokens: 0, durationMs: 0, error: 'not started: the dispatch was aborted', runId: null, duplicate: false },
     ],
   };
 

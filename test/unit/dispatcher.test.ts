@@ -77,9 +77,9 @@ describe('dispatch: per-base-dir exclusion with concurrency', () => {
     expect(summary.aborted).toBe(false);
     expect(summary).toMatchObject({ total: 3, succeeded: 3, failed: 0, skipped: 0, merges: 6, tokens: 300 });
     expect(summary.rows).toEqual([
-      { id: 'a1', task: 'first change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a1' },
-      { id: 'a2', task: 'second change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a2' },
-      { id: 'b1', task: 'change in repo B', baseDir: '/work/b', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-b1' },
+      { id: 'a1', task: 'first change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a1', duplicate: false },
+      { id: 'a2', task: 'second change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a2', duplicate: false },
+      { id: 'b1', task: 'change in repo B', baseDir: '/work/b', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-b1', duplicate: false },
     ]);
     expect(['a1', 'a2', 'b1'].map((id) => source.results().get(id)?.state)).toEqual(['acked', 'acked', 'acked']);
   });
@@ -275,8 +275,11 @@ describe('dispatch: abort', () => {
     expect(intervals.map((i) => i.id)).toEqual(['t1']);
     expect(sawAbort).toBe(true);
     expect(summary.aborted).toBe(true);
-    expect(summary.status).toBe('failed');
-    expect(summary.rows.find((r) => r.id === 't1')).toMatchObject({ status: 'failed', error: 'aborted' });
+    // A run that fails after the abort counts as interrupted, not failed, and goes back to its source.
+    expect(summary.status).toBe('aborted');
+    expect(summary).toMatchObject({ failed: 0, interrupted: 1 });
+    expect(summary.rows.find((r) => r.id === 't1')).toMatchObject({ status: 'interrupted', error: 'aborted' });
+    expect(source.results().get('t1')).toEqual({ id: 't1', state: 'released' });
     const notStarted = summary.rows.filter((r) => r.id !== 't1');
     // Whatever had been taken from the source but not started is skipped and released.
     for (const row of notStarted) {

@@ -1,0 +1,361 @@
+/**
+ * The HTTP intake (`codex-orch dispatch --http <port>`): a JSON API on the
+ * loopback interface only, the building block for chat-bot and tracker
+ * integrations.
+ *
+ *   POST /tasks      {task, id?, baseDir?}  → 202 {created: true, task}   (queued)
+ *                                            → 200 {created: false, task} (the id is known: the existing record, no second run)
+ *                                            → 409 same id, different task text or base dir
+ *   GET  /tasks/:id  → 200 {task} | 404
+ *   GET  /tasks      → 200 {tasks: [...]} (newest first)
+ *
+ * Every request needs `Authorization: Bearer <ORCHESTRATOR_DISPATCH_TOKEN>`
+ * (compared in constant time) → 401. Bodies over `maxBodyBytes` → 413, bad JSON
+ * or schema → 400 with the problem, unknown route → 404, wrong method → 405.
+ * Records live in memory: after a restart, duplicates are still recognised
+ * through the idempotency ledger (`lookup`), but queued tasks that never
+ * started are gone and must be submitted again.
+ */
+import crypto from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ConfigError } from '../errors.js';
+import { parseTaskObject } from './env-source.js';
+import type { DispatchOutcome, DispatchTask, SourcedTask, TaskSource } from './types.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+export const DISPATCH_TOKEN_VAR = 'ORCHESTRATOR_DISPATCH_TOKEN';
+
+export type IntakeState = 'queued' | 'running' | 'succeeded' | 'failed' | 'rejected' | 'interrupted';
+
+/** What GET /tasks/:id returns (inside `{task: …}`). */
+export interface IntakeRecord {
+  id: string;
+  task: string;
+  /** The base dir it runs in: its own, else the dispatcher's default, else null (it will be rejected). */
+  baseDir: string | null;
+  state: IntakeState;
+  submittedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  runId: string | null;
+  outcome: DispatchOutcome | null;
+  error: string | null;
+  /** Where the record comes from: this intake, or the ledger of an earlier dispatcher. */
+  origin: 'intake' | 'ledger';
+}
+
+/** An earlier run of a task id, found in the idempotency ledger. */
+export interface KnownTask {
+  state: 'running' | 'succeeded' | 'failed' | 'interrupted';
+  task: string;
+  baseDir: string;
+  runId?: string;
+  outcome?: DispatchOutcome;
+  claimedAt: string;
+  updatedAt: string;
+}
+
+export interface HttpSourceOptions {
+  /** The bearer token; empty or missing is a ConfigError (the intake never runs open). */
+  token: string | undefined;
+  /** 0 = a free port. */
+  port: number;
+  /** Loopback only: 127.0.0.1 (default), ::1 or localhost; anything else is a ConfigError. */
+  host?: string;
+  maxBodyBytes?: number;
+  /** Base dir of tasks that give none (for ids and the ledger lookup). */
+  defaultBaseDir?: string;
+  /** Finds an earlier run of a task id (the dispatcher ledger), so a duplicate across restarts is answered, not run. */
+  lookup?: (id: string, baseDir: string) => KnownTask | undefined;
+  name?: string;
+}
+
+export interface HttpTaskSource extends TaskSource {
+  /** Binds the server; resolves with its URL (`http://127.0.0.1:<port>`). */
+  start(): Promise<string>;
+  readonly url: string | undefined;
+  /** A copy of one record. */
+  get(id: string): IntakeRecord | undefined;
+  list(): IntakeRecord[];
+  /** Stops accepting (POST → 503) but keeps answering GETs; `close` stops the server. */
+  stopAccepting(): void;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+  }
+}
+
+/** Constant-time comparison of the presented token with the configured one (hashing first evens out the lengths). */
+export function tokenMatches(presented: string, expected: string): boolean {
+  const a = crypto.createHash('sha256').update(presented).digest();
+  const b = crypto.createHash('sha256').update(expected).digest();
+  return crypto.timingSafeEqual(a, b) && presented.length === expected.length;
+}
+
+function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      reject(new HttpError(413, `the body is ${declared} bytes; the limit is ${limit}`));
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let failed = false;
+    req.on('data', (chunk: Buffer) => {
+      if (failed) return;
+      size += chunk.length;
+      if (size > limit) {
+        failed = true;
+        reject(new HttpError(413, `the body is over the limit of ${limit} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (!failed) resolve(Buffer.concat(chunks));
+    });
+    req.on('error', (e) => {
+      if (!failed) reject(e);
+    });
+  });
+}
+
+export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
+  const token = options.token?.trim();
+  if (!token) {
+    throw new ConfigError(`${DISPATCH_TOKEN_VAR}: not set; the HTTP intake needs a bearer token`, {
+      variable: DISPATCH_TOKEN_VAR,
+      hint: `set ${DISPATCH_TOKEN_VAR} to a long random secret (e.g. openssl rand -hex 32) and send it as "Authorization: Bearer <token>"`,
+    });
+  }
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.has(host)) {
+    throw new ConfigError(`dispatch --http: refusing to listen on ${host}; the intake binds to the loopback interface only (127.0.0.1, ::1)`, {
+      hint: 'put a reverse proxy with TLS in front of it to reach it from elsewhere',
+    });
+  }
+  if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
+    throw new ConfigError(`dispatch --http: expected a port from 0 to 65535, got ${options.port}`);
+  }
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const name = options.name ?? 'http';
+  const defaultBaseDir = options.defaultBaseDir === undefined ? undefined : path.resolve(options.defaultBaseDir);
+
+  const records = new Map<string, IntakeRecord>();
+  const queue: SourcedTask[] = [];
+  let wake: (() => void) | undefined;
+  let accepting = true;
+  let url: string | undefined;
+  const server = http.createServer();
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  const copy = (r: IntakeRecord): IntakeRecord => JSON.parse(JSON.stringify(r)) as IntakeRecord;
+  const now = (): string => new Date().toISOString();
+
+  const fromLedger = (id: string, known: KnownTask): IntakeRecord => ({
+    id,
+    task: known.task,
+    baseDir: known.baseDir,
+    state: known.state,
+    submittedAt: known.claimedAt,
+    startedAt: known.claimedAt,
+    finishedAt: known.state === 'running' ? null : known.updatedAt,
+    runId: known.runId ?? null,
+    outcome: known.outcome ?? null,
+    error: known.outcome?.error ?? null,
+    origin: 'ledger',
+  });
+
+  const enqueue = (task: DispatchTask, record: IntakeRecord): void => {
+    const finish = (state: IntakeState, outcome: DispatchOutcome | null, error: string | null): void => {
+      record.state = state;
+      record.finishedAt = now();
+      record.outcome = outcome;
+      record.runId = outcome?.runId ?? record.runId;
+      record.error = error;
+    };
+    const sourced: SourcedTask = {
+      ...task,
+      source: name,
+      onStart: () => {
+        record.state = 'running';
+        record.startedAt = now();
+      },
+      ack: async (outcome) => finish(outcome.status, outcome, outcome.error ?? null),
+      fail: async (reason) => finish('rejected', null, reason instanceof Error ? reason.message : reason),
+      release: async () => {
+        // Interrupted (or not started) by a shutdown: kept as a record; it is offered again only if
+        // the dispatch goes on (it does not: release happens on abort), so a client re-submits it.
+        record.state = record.startedAt ? 'interrupted' : 'queued';
+        if (record.startedAt) record.finishedAt = now();
+      },
+    };
+    queue.push(sourced);
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+
+  const submit = (body: unknown): { status: number; body: unknown } => {
+    const parsed = parseTaskObject(body);
+    if (!parsed.ok) throw new HttpError(400, `invalid task: ${parsed.error}`);
+    const task = parsed.task;
+    const baseDir = task.baseDir ?? defaultBaseDir ?? null;
+    const existing = records.get(task.id);
+    if (existing) {
+      if (existing.task !== task.task || existing.baseDir !== baseDir) {
+        return { status: 409, body: { error: `task id "${task.id}" is already used by a different task`, task: copy(existing) } };
+      }
+      return { status: 200, body: { created: false, task: copy(existing) } };
+    }
+    const known = baseDir !== null ? options.lookup?.(task.id, baseDir) : undefined;
+    if (known && known.state !== 'interrupted') {
+      if (known.task !== task.task || path.resolve(known.baseDir) !== baseDir) {
+        return { status: 409, body: { error: `task id "${task.id}" is already used by a different task`, task: fromLedger(task.id, known) } };
+      }
+      const record = fromLedger(task.id, known);
+      records.set(task.id, record);
+      return { status: 200, body: { created: false, task: copy(record) } };
+    }
+    const record: IntakeRecord = {
+      id: task.id,
+      task: task.task,
+      baseDir,
+      state: 'queued',
+      submittedAt: now(),
+      startedAt: null,
+      finishedAt: null,
+      runId: known?.runId ?? null,
+      outcome: null,
+      error: null,
+      origin: 'intake',
+    };
+    records.set(task.id, record);
+    enqueue(task, record);
+    return { status: 202, body: { created: true, task: copy(record) } };
+  };
+
+  const handle = async (req: http.IncomingMessage): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
+    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    const item = /^\/tasks\/([^/]+)$/.exec(pathname);
+    const allowed = pathname === '/tasks' ? ['GET', 'POST'] : item ? ['GET'] : undefined;
+    if (!allowed) throw new HttpError(404, `no route ${pathname}; use POST /tasks, GET /tasks or GET /tasks/:id`);
+    if (!allowed.includes(req.method ?? '')) throw new HttpError(405, `${req.method} is not allowed on ${pathname}`, { allow: allowed.join(', ') });
+    const auth = req.headers.authorization ?? '';
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (!m || !tokenMatches(m[1] as string, token)) {
+      throw new HttpError(401, m ? 'bad token' : 'missing "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer realm="codex-orchestrator"' });
+    }
+    if (req.method === 'GET') {
+      if (item) {
+        const id = decodeURIComponent(item[1] as string);
+        const record = records.get(id);
+        if (!record) throw new HttpError(404, `no task with id "${id}"`);
+        return { status: 200, body: { task: copy(record) } };
+      }
+      const all = [...records.values()].sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0)).map(copy);
+      return { status: 200, body: { tasks: all } };
+    }
+    if (!accepting) throw new HttpError(503, 'the dispatcher is shutting down; submit again later', { 'retry-after': '5' });
+    const raw = await readBody(req, maxBody);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new HttpError(400, `the body is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+    }
+    return submit(body);
+  };
+
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
+      if (res.headersSent) return;
+      const text = JSON.stringify(body);
+      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
+      res.end(text);
+    };
+    handle(req).then(
+      (r) => send(r.status, r.body, r.headers),
+      (e: unknown) => {
+        if (e instanceof HttpError) {
+          // After a refused body, do not keep reading it: close the connection once answered.
+          const close: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
+          send(e.status, { error: e.message }, { ...e.headers, ...close });
+          if (e.status === 413) req.resume();
+        } else {
+          send(500, { error: `internal error: ${e instanceof Error ? e.message : String(e)}` });
+        }
+      },
+    );
+  });
+
+  return {
+    name,
+    get url() {
+      return url;
+    },
+    start: () =>
+      new Promise<string>((resolve, reject) => {
+        const onError = (e: NodeJS.ErrnoException): void => {
+          reject(new ConfigError(`dispatch --http: cannot listen on ${host}:${options.port} (${e.code ?? e.message})`, { cause: e }));
+        };
+        server.once('error', onError);
+        server.listen(options.port, host, () => {
+          server.off('error', onError);
+          const address = server.address() as AddressInfo;
+          const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          url = `http://${shown}:${address.port}`;
+          resolve(url);
+        });
+      }),
+    get: (id) => {
+      const r = records.get(id);
+      return r ? copy(r) : undefined;
+    },
+    list: () => [...records.values()].map(copy),
+    stopAccepting: () => {
+      accepting = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        accepting = false;
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+        for (const s of sockets) s.destroy();
+      }),
+    async *tasks(signal: AbortSignal): AsyncGenerator<SourcedTask> {
+      const aborted = new Promise<void>((resolve) => {
+        if (signal.aborted) resolve();
+        else signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      for (;;) {
+        if (signal.aborted) {
+          accepting = false;
+          return;
+        }
+        const next = queue.shift();
+        if (next) {
+          yield next;
+          continue;
+        }
+        await Promise.race([new Promise<void>((resolve) => (wake = resolve)), aborted]);
+      }
+    },
+  };
+}
