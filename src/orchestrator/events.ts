@@ -20,7 +20,23 @@ export type RunEvent =
     }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
   | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
-  | { type: 'run.error'; ts: string; runId: string; kind: string; message: string };
+  | { type: 'run.error'; ts: string; runId: string; kind: string; message: string }
+  // The plan road (src/orchestrator/plan/): the program runs a plan itself.
+  | { type: 'plan.started'; ts: string; runId: string; task: string; tasks: number; maxParallel: number }
+  | { type: 'subtask.status'; ts: string; taskId: string; status: string; reason: string | null; attempts: number }
+  | {
+      type: 'plan.worker';
+      ts: string;
+      taskId: string;
+      workerId: string;
+      /** initial, heal, acceptance, review, conflict or smoke. */
+      purpose: string;
+      phase: 'started' | 'finished';
+      status?: string;
+      tokens?: number;
+    }
+  | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
+  | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 export type RunStatus = 'succeeded' | 'failed' | 'aborted';
 

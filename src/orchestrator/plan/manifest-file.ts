@@ -1,0 +1,52 @@
+import fs from 'node:fs';
+import { ConfigError } from '../../errors.js';
+import { manifestFromPlan, validateManifest, type Manifest, type Plan } from '../../scheduler/index.js';
+import { writeJsonAtomic } from '../../store/run-dir.js';
+
+/**
+ * Reads and validates a manifest a person wrote (or a saved one, to resume).
+ * Errors name the file and every problem with its path, all at once:
+ * `plan.json: phases[0].tasks[1].dependsOn[0]: unknown task id "t9"`.
+ */
+export function loadManifestFile(file: string): Manifest {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`${file}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { cause, variable: '--plan' });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`${file}: not valid JSON: ${(cause as Error).message}`, {
+      cause,
+      variable: '--plan',
+      hint: 'expected {"version": 1, "task": "…", "phases": [{"name": "…", "tasks": [{"id": "t1", "title": "…", "prompt": "…"}]}]}',
+    });
+  }
+  return parseManifest(raw, file);
+}
+
+/** Validates a manifest value; `source` names it in errors. */
+export function parseManifest(raw: unknown, source = 'manifest'): Manifest {
+  const checked = validateManifest(raw);
+  if (!checked.ok) {
+    throw new ConfigError(`${source}: invalid plan:\n${checked.errors.map((e) => `  ${e}`).join('\n')}`, { variable: '--plan' });
+  }
+  return checked.plan;
+}
+
+/** A plan or a manifest as a manifest (a plan gets every task pending). */
+export function toManifest(input: Plan | Manifest): Manifest {
+  const first = input.phases[0]?.tasks[0] as Partial<Manifest['phases'][number]['tasks'][number]> | undefined;
+  if (first && 'status' in first) return structuredClone(input as Manifest);
+  const checked = validateManifest(input);
+  if (checked.ok) return structuredClone(checked.plan);
+  return manifestFromPlan(input as Plan);
+}
+
+/** Saves the manifest atomically (temp file, fsync, rename). */
+export function saveManifest(file: string, manifest: Manifest): void {
+  writeJsonAtomic(file, manifest);
+}
