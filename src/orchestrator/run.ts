@@ -1,7 +1,6 @@
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Agent, Runner } from '@openai/agents';
+import { Agent, Runner, type AgentInputItem } from '@openai/agents';
 import { loadConfig, requireBaseDir, requireStateDir, type Config, type ConfigOverrides } from '../config/config.js';
 import { AbortedError, ConfigError, UsageError, type OrchestratorError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
@@ -16,6 +15,10 @@ import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
 import { buildReport, type CommandRecord, type RunReport } from './report.js';
 import { renderReportMarkdown } from './report-text.js';
+import { ensureRunDir, type Store } from '../store/index.js';
+import { observeModelProvider, observeTools, ConversationJournal } from './conversation.js';
+import { prepareResume } from './recovery.js';
+import { beginRun, initialSnapshot, recordCommand, slimRecord, storedRecords, storedTurns, syncMerges } from './run-record.js';
 
 export interface RunOrchestratorOptions {
   /** The task, in the person's words. */
@@ -36,13 +39,15 @@ export interface RunOrchestratorOptions {
   /** Environment for loading config (default process.env). */
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** The run store (default: SQLite in the state dir, `openSqliteStore(stateDir)`); a given store is not closed. */
+  store?: Store;
+  /**
+   * Resume this run (an id or a prefix) instead of starting one: use `resumeRun`
+   * (resume.ts), which fills task and base dir from the store.
+   */
+  resume?: string;
   /** Replace the codex worker layer (tests, embedding). */
   runCodex?: CodexRunner;
-}
-
-function newRunId(): string {
-  const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  return `${t}-${crypto.randomBytes(3).toString('hex')}`;
 }
 
 function resolveConfig(options: RunOrchestratorOptions): Config {
@@ -71,9 +76,15 @@ function checkMainRepo(baseDir: string): void {
 
 /**
  * Runs the Orchestrator Agent on a task. Rejects only when the run cannot start
- * (bad task, config, base dir, prompt or policy file); once it has started it
- * always resolves with a RunReport whose `status` and `error` say how it ended,
- * and whose files (report.json, report.md, events.jsonl) are in the run directory.
+ * (bad task, config, base dir, prompt or policy file, a base dir or run held by
+ * another live process); once it has started it always resolves with a
+ * RunReport whose `status` and `error` say how it ended, and whose files
+ * (report.json, report.md, events.jsonl) are in the run directory.
+ *
+ * The run is durable: the store (state.db) gets the run and its status, every
+ * command, worker, merge and event, and the agent's conversation, each written
+ * before the step it records is reported done — so `resumeRun` can continue it
+ * after the process is killed at any point.
  */
 export async function runOrchestrator(options: RunOrchestratorOptions): Promise<RunReport> {
   const task = (options.task ?? '').trim();
@@ -83,27 +94,74 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
   checkMainRepo(baseDir);
   const stateDir = requireStateDir(config);
   const policy = loadPolicy(config.policyFile);
-  const runId = newRunId();
-  const runDir = path.join(stateDir, 'runs', runId);
-  fs.mkdirSync(runDir, { recursive: true });
   const logger = options.logger ?? createLogger({ stateDir, level: config.logLevel });
-  const log = logger.child({ runId });
+
+  // The run's own controller: the caller's signal aborts it, and so does losing the run's lock.
+  const controller = new AbortController();
+  const active = beginRun({
+    ...(options.store ? { store: options.store } : {}),
+    stateDir,
+    baseDir,
+    task,
+    model: config.model,
+    dryRun: config.dryRun,
+    ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    onLost: (error) => {
+      logger.error({ err: error }, 'the run lock was taken by another process; stopping');
+      controller.abort();
+    },
+  });
+  try {
+    return await driveRun(options, { task, config, baseDir, stateDir, policy, logger, controller, active });
+  } finally {
+    active.release();
+  }
+}
+
+async function driveRun(
+  options: RunOrchestratorOptions,
+  ctx: {
+    task: string;
+    config: Config;
+    baseDir: string;
+    stateDir: string;
+    policy: ReturnType<typeof loadPolicy>;
+    logger: Logger;
+    controller: AbortController;
+    active: ReturnType<typeof beginRun>;
+  },
+): Promise<RunReport> {
+  const { task, config, baseDir, stateDir, policy, controller } = ctx;
+  const { store, resumed } = ctx.active;
+  const runId = ctx.active.run.id;
+  const runDir = ensureRunDir(stateDir, runId).root;
+  const log = ctx.logger.child({ runId });
   const eventsFile = path.join(runDir, 'events.jsonl');
-  const emit = (event: RunEvent) => {
+  /** Store first, then events.jsonl, then the listener; `extra` goes to the store only. */
+  const emit = (event: RunEvent | { type: string; ts: string; [key: string]: unknown }, extra: Record<string, unknown> = {}) => {
+    try {
+      store.appendEvent(runId, { type: event.type, ts: event.ts, data: { ...event, ...extra } });
+    } catch (error) {
+      log.error({ err: error }, 'cannot record an event in the store');
+    }
     fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`);
     try {
-      options.onEvent?.(event);
+      options.onEvent?.(event as RunEvent);
     } catch (error) {
       log.warn({ err: error }, 'onEvent listener threw');
     }
   };
 
-  const before = await takeSnapshot(baseDir);
+  // What earlier processes of this run did (a resume): the report covers the whole run.
+  const priorRecords = resumed ? storedRecords(store, runId) : [];
+  const priorTurns = resumed ? storedTurns(store, runId) : 0;
+  const current = await takeSnapshot(baseDir);
+  const before = (resumed ? initialSnapshot(store, runId) : undefined) ?? current;
   const instructions = loadOrchestratorPrompt({
     baseDir,
-    mainBranch: before.mainBranch,
-    worktrees: before.worktrees.length ? before.worktrees.map((w) => `\`${w}\``).join(', ') : '(none)',
-    branches: before.branches.length ? before.branches.map((b) => `\`${b}\``).join(', ') : '(none)',
+    mainBranch: current.mainBranch,
+    worktrees: current.worktrees.length ? current.worktrees.map((w) => `\`${w}\``).join(', ') : '(none)',
+    branches: current.branches.length ? current.branches.map((b) => `\`${b}\``).join(', ') : '(none)',
     runId,
     dryRunNote: config.dryRun ? '\n- DRY RUN: every command is checked and logged but none is executed; plan as usual.' : '',
     policySummary: summarizePolicy(policy),
@@ -115,9 +173,17 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
       if (status === 429 || status >= 500) emit({ type: 'model.retry', ts: now(), attempt, status, delayMs: 0 });
     },
   });
+  const journal = new ConversationJournal(store, runId);
+  let turn = priorTurns;
+  const modelProvider = observeModelProvider(provider, {
+    onRequest: (request) => journal.recordRequest(request.input),
+    onResponse: (request, response) => {
+      journal.recordResponse(request.input, response);
+      store.addRunTokens(runId, { input: response.usage.inputTokens, output: response.usage.outputTokens });
+      emit({ type: 'agent.turn', ts: now(), turn: ++turn });
+    },
+  });
 
-  // The run's own controller: the caller's signal aborts it, and so does nothing else.
-  const controller = new AbortController();
   const onAbort = () => controller.abort();
   if (options.signal?.aborted) controller.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -134,20 +200,42 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     plannedWorktrees: new Set<string>(),
     onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
     onRecord: (request, result, entry) => {
-      records.push({ request, result, entry });
-      emit({
-        type: 'command.finished',
-        ts: now(),
-        worktree: request.worktree,
-        command: request.command,
-        allowed: entry.allowed,
-        rule: entry.rule,
-        exitCode: entry.exitCode,
-        durationMs: entry.durationMs,
-        dryRun: entry.dryRun,
-        ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
-      });
+      const record = { request, result, entry };
+      records.push(record);
+      try {
+        recordCommand(store, runId, request, result, entry, controller.signal.aborted);
+      } catch (error) {
+        log.error({ err: error }, 'cannot record a command in the store');
+      }
+      emit(
+        {
+          type: 'command.finished',
+          ts: now(),
+          worktree: request.worktree,
+          command: request.command,
+          allowed: entry.allowed,
+          rule: entry.rule,
+          exitCode: entry.exitCode,
+          durationMs: entry.durationMs,
+          dryRun: entry.dryRun,
+          ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
+        },
+        { record: slimRecord(record) },
+      );
     },
+  };
+  /** After every tool call, before its answer goes back to the model: merges, then the conversation. */
+  const afterTool = async (call: { callId: string | undefined; name: string; input: string }, output: unknown) => {
+    let worktree: unknown;
+    try {
+      worktree = (JSON.parse(call.input) as { worktree?: unknown }).worktree;
+    } catch {
+      worktree = undefined;
+    }
+    if (!config.dryRun && (call.name !== 'run_repo_command' || worktree === 'main')) {
+      await syncMerges(store, runId, baseDir, before.head).catch((error: unknown) => log.warn({ err: error }, 'cannot record merges'));
+    }
+    if (call.callId) journal.recordToolResult(call.callId, call.name, typeof output === 'string' ? output : JSON.stringify(output));
   };
   const agent = new Agent({
     name: 'Orchestrator',
@@ -157,14 +245,20 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
       ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
       ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
     },
-    tools: [createRunRepoCommandTool(gateway)],
+    tools: observeTools([createRunRepoCommandTool(gateway)], afterTool),
   });
-  const runner = new Runner({ modelProvider: provider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
+  const runner = new Runner({ modelProvider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
 
-  const startedAt = new Date();
-  emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model });
-  fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
-  log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
+  const startedAt = resumed ? new Date(ctx.active.run.createdAt) : new Date();
+  if (resumed) {
+    const took = ctx.active.tookOver;
+    emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
+    log.info({ task, baseDir, tookOver: took }, 'run resumed');
+  } else {
+    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model }, { snapshot: before });
+    fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
+    log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
+  }
 
   let status: RunStatus = 'succeeded';
   let finalText = '';
@@ -172,7 +266,22 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
   let usage = { input: 0, output: 0, requests: 0 };
   try {
     if (controller.signal.aborted) throw new AbortedError('the run was interrupted before it started');
-    const result = await runner.run(agent, task, { maxTurns: config.maxTurns, signal: controller.signal });
+    let input: string | AgentInputItem[] = task;
+    if (resumed) {
+      const prepared = await prepareResume({ store, run: store.requireRun(runId), stateDir, gateway, worktrees: current.worktrees, logger: log });
+      input = prepared.items;
+      journal.append(...prepared.items);
+      emit({
+        type: 'run.recovered',
+        ts: now(),
+        runId,
+        conversationRestored: prepared.summary.conversationRestored,
+        workers: prepared.summary.workers.map((w) => ({ workerId: w.workerId, status: w.status, threadId: w.threadId, killed: w.killed })),
+        answered: prepared.summary.answered,
+      });
+      if (controller.signal.aborted) throw new AbortedError('the run was interrupted');
+    }
+    const result = await runner.run(agent, input, { maxTurns: config.maxTurns, signal: controller.signal });
     finalText = typeof result.finalOutput === 'string' ? result.finalOutput : JSON.stringify(result.finalOutput ?? '');
     const u = result.state.usage;
     usage = { input: u.inputTokens, output: u.outputTokens, requests: u.requests };
@@ -186,7 +295,11 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     options.signal?.removeEventListener('abort', onAbort);
   }
   if (usage.requests === 0) usage.requests = requests;
+  // Tokens of every process of the run, as the store counted them per model response.
+  const stored = store.requireRun(runId);
+  usage = { input: stored.tokens.input, output: stored.tokens.output, requests: priorTurns + usage.requests };
 
+  if (!config.dryRun) await syncMerges(store, runId, baseDir, before.head).catch((error: unknown) => log.warn({ err: error }, 'cannot record merges'));
   const after = await takeSnapshot(baseDir);
   const history = await mainHistory(baseDir, before.head, after.head);
   const finishedAt = new Date();
@@ -199,7 +312,7 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     status,
     startedAt,
     finishedAt,
-    records,
+    records: [...priorRecords, ...records],
     before,
     after,
     history,
@@ -210,6 +323,12 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
   });
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
+  store.updateRun(runId, {
+    status,
+    error: failure ? failure.toLine() : null,
+    summary: finalText ? finalText.slice(0, 2000) : null,
+    finishedAt: finishedAt.toISOString(),
+  });
   emit({ type: 'run.finished', ts: now(), runId, status, wallTimeMs: report.wallTimeMs });
   log.info({ status, wallTimeMs: report.wallTimeMs, merges: report.merges.length }, 'run finished');
   return report;
