@@ -27,7 +27,7 @@ export function truncate(text: string, width: number): string {
 type Stream = NodeJS.WriteStream;
 
 function statusCell(status: DispatchSummaryRow['status'], stream: Stream): string {
-  const text = status.padEnd(9);
+  const text = (status === 'interrupted' ? 'stopped' : status).padEnd(9);
   if (status === 'succeeded') return paint('green', text, stream);
   if (status === 'failed') return paint('red', text, stream);
   return paint('yellow', text, stream);
@@ -74,7 +74,10 @@ export function renderDispatchSummary(summary: DispatchSummary, options: RenderO
   }
   const parts = [`${summary.succeeded} succeeded`];
   if (summary.failed > 0) parts.push(paint('red', `${summary.failed} failed`, stream));
+  if (summary.interrupted > 0) parts.push(paint('yellow', `${summary.interrupted} interrupted`, stream));
   if (summary.skipped > 0) parts.push(paint('yellow', `${summary.skipped} not started`, stream));
+  const duplicates = summary.rows.filter((r) => r.duplicate).length;
+  if (duplicates > 0) parts.push(`${duplicates} already run before (earlier outcome shown)`);
   const noun = summary.total === 1 ? 'task' : 'tasks';
   lines.push(
     '',
@@ -90,6 +93,24 @@ export function renderDispatchSummary(summary: DispatchSummary, options: RenderO
   return lines.join('\n');
 }
 
+/**
+ * The line printed when a dispatch was stopped (SIGINT/SIGTERM): what was done
+ * and what was left, and where the left-over tasks are.
+ */
+export function renderShutdownLine(summary: DispatchSummary, options: { inbox?: boolean } = {}): string {
+  const finished = summary.succeeded + summary.failed;
+  const done = `${finished} finished (${summary.succeeded} succeeded, ${summary.failed} failed)`;
+  const left: string[] = [];
+  if (summary.interrupted > 0) {
+    const runs = summary.rows.filter((r) => r.status === 'interrupted' && r.runId).map((r) => r.runId as string);
+    left.push(
+      `${summary.interrupted} interrupted (state recorded${runs.length > 0 ? `; runs ${runs.join(', ')}` : ''}; they run again when offered again${options.inbox ? ', inbox files are back in the inbox' : ''})`,
+    );
+  }
+  if (summary.skipped > 0) left.push(`${summary.skipped} not started (handed back to their source)`);
+  return `stopped: ${done}; ${left.length > 0 ? left.join('; ') : 'nothing left running'}`;
+}
+
 /** One progress line for stderr, or undefined for events not worth a line. */
 export function renderDispatchEvent(event: DispatchEvent, stream: Stream = process.stderr): string | undefined {
   switch (event.type) {
@@ -97,9 +118,10 @@ export function renderDispatchEvent(event: DispatchEvent, stream: Stream = proce
       return `${paint('cyan', 'start', stream)}  ${event.id}  ${event.baseDir}  ${truncate(event.task, 60)}`;
     case 'task-finished': {
       const { row } = event;
-      const word = row.status === 'succeeded' ? paint('green', 'done ', stream) : paint('red', 'fail ', stream);
-      const tail = row.status === 'succeeded' ? `${row.merges} merge${row.merges === 1 ? '' : 's'}, ${formatDuration(row.durationMs)}` : (row.error ?? 'failed');
-      return `${word}  ${row.id}  ${tail}`;
+      const word =
+        row.status === 'succeeded' ? paint('green', 'done ', stream) : row.status === 'interrupted' ? paint('yellow', 'stop ', stream) : paint('red', 'fail ', stream);
+      const tail = row.status === 'succeeded' ? `${row.merges} merge${row.merges === 1 ? '' : 's'}, ${formatDuration(row.durationMs)}` : (row.error ?? row.status);
+      return `${word}  ${row.id}  ${tail}${row.duplicate ? ' (already run before: earlier outcome)' : ''}`;
     }
     case 'task-rejected':
       return `${paint('red', 'skip ', stream)}  ${event.row.id}  ${event.row.error ?? ''}`;

@@ -1,18 +1,31 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig, type Config } from '../../config/config.js';
+import { loadConfig, withBaseDir, type Config } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import {
+  DEFAULT_INBOX_POLL_MS,
   DISPATCH_TASKS_VAR,
+  DISPATCH_TOKEN_VAR,
   dispatch,
   envTaskSource,
+  httpTaskSource,
+  inboxTaskSource,
+  ledgerSet,
+  mergeSources,
+  withIdempotency,
   type DispatchSummary,
+  type HttpTaskSource,
+  type LedgerSet,
   type RunTask,
+  type TaskSource,
 } from '../../dispatcher/index.js';
 import { EXIT } from '../exit-codes.js';
 import { printErr, printOut } from '../output.js';
-import { renderDispatchEvent, renderDispatchSummary, truncate } from '../render-dispatch.js';
+import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
 
 /** Builds the per-task runner (in the product: one `runOrchestrator` call per task) from the loaded config. */
 export type MakeRunTask = (config: Config) => RunTask | Promise<RunTask>;
@@ -23,6 +36,16 @@ export interface DispatchCommandOptions {
   json?: boolean;
   tasks?: string;
   check?: boolean;
+  /** Inbox directory of *.md / *.json task files. */
+  inbox?: string;
+  /** HTTP intake: a port (0 = any free one) or host:port with a loopback host. */
+  http?: string;
+  /** Keep polling the sources until SIGINT/SIGTERM. */
+  watch?: boolean;
+  /** Inbox poll interval in watch mode. */
+  pollMs?: number;
+  /** false (`--no-ledger`): no idempotency ledger; a task id may run again in a later dispatch. */
+  ledger?: boolean;
 }
 
 export interface DispatchCommandDeps {
@@ -33,6 +56,8 @@ export interface DispatchCommandDeps {
   signal?: AbortSignal;
   /** Directory of the `.env` file loadConfig reads; default process.cwd(), null to skip. */
   dotenvDir?: string | null;
+  /** Told the HTTP intake's URL once it listens (tests). */
+  onListening?: (url: string) => void;
 }
 
 const HELP_AFTER = `
@@ -45,22 +70,73 @@ Tasks (--tasks, else ${DISPATCH_TASKS_VAR}):
   A malformed value is an error naming the position, e.g. ${DISPATCH_TASKS_VAR}[2]; a task listed twice
   (same id, or same text and baseDir) is an error too.
 
+Inbox (--inbox <dir>):
+  Drop *.json files ({task, id?, baseDir?}) or *.md files (the task text; optional first lines
+  "id: <id>" and "baseDir: /abs/dir"). Write them under another name and rename them in: only
+  *.md / *.json are picked up. Each is claimed into <dir>/processing/, then moved to done/ or
+  failed/ with <file>.result.json beside it (status, runId, merges, tokens, durationMs, error).
+  Malformed files go to failed/ with the reason. Without --watch: takes what is there, then ends.
+
+HTTP intake (--http <port>, 0 = any free port; implies --watch; 127.0.0.1 only):
+  needs ${DISPATCH_TOKEN_VAR}; every request carries "Authorization: Bearer <token>".
+  POST /tasks {task, id?, baseDir?} → 202 queued, 200 already known (the existing record), 400, 401, 413
+  GET /tasks/<id>, GET /tasks → the records (state, runId, outcome)
+
+Idempotency: a task id (given, or a hash of task + baseDir) runs once per state dir; a duplicate
+  gets the earlier run's outcome. The ledger is <stateDir>/dispatch.db (--no-ledger: off).
+
 Scheduling:
   Up to --concurrency tasks run at once, never two on the same base dir; tasks of one base dir
-  run in the order given. Ctrl-C stops taking new tasks and waits for running ones to stop.
+  run in the order given. Ctrl-C / SIGTERM stops taking new tasks, aborts the running ones (they
+  record their state) and waits for them; interrupted inbox tasks go back to the inbox.
 
-Exit codes: 0 all tasks succeeded; 1 a task failed; 2 bad input (tasks, options, config); 130 interrupted.
+Exit codes: 0 all tasks succeeded (or --watch stopped while idle); 1 a task failed; 2 bad input
+  (tasks, options, config); 130 interrupted (a task was stopped or not started).
 
 Examples:
   ${DISPATCH_TASKS_VAR}='["add a --verbose flag","document the config file"]' codex-orch dispatch --base-dir /work/app
   codex-orch dispatch --concurrency 2 --tasks '[{"task":"fix #12","baseDir":"/w/a"},{"task":"fix #3","baseDir":"/w/b"}]'
-  codex-orch dispatch --check --json     # validate and list the tasks, run nothing`;
+  codex-orch dispatch --check --json     # validate and list the tasks, run nothing
+  codex-orch dispatch --watch --inbox ~/tasks --base-dir /work/app
+  ${DISPATCH_TOKEN_VAR}=... codex-orch dispatch --http 8750 --base-dir /work/app
+  curl -H "Authorization: Bearer $${DISPATCH_TOKEN_VAR}" -d '{"task":"fix #12"}' http://127.0.0.1:8750/tasks`;
 
 function parseConcurrency(value: string): number {
   if (!/^\s*\d+\s*$/.test(value) || Number.parseInt(value, 10) < 1) {
     throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
   }
   return Number.parseInt(value, 10);
+}
+
+function parsePollMs(value: string): number {
+  if (!/^\s*\d+\s*$/.test(value) || Number.parseInt(value, 10) < 10) {
+    throw new InvalidArgumentError(`expected a whole number of milliseconds of at least 10, got ${JSON.stringify(value)}`);
+  }
+  return Number.parseInt(value, 10);
+}
+
+/** `--http` value: `<port>` or `<host>:<port>` (the host is checked to be loopback by the intake). */
+export function parseHttpAddress(value: string): { host: string; port: number } {
+  const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value.trim());
+  const port = m ? Number.parseInt(m[2] as string, 10) : Number.NaN;
+  if (!m || port > 65535) throw new UsageError(`--http: expected a port (0 = any free one) or 127.0.0.1:<port>, got ${JSON.stringify(value)}`);
+  const host = (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+  return { host, port };
+}
+
+/**
+ * The intake token: ${DISPATCH_TOKEN_VAR} from the environment, else the `.env`
+ * file (the same precedence as loadConfig, which has already validated it).
+ */
+function readDispatchToken(env: NodeJS.ProcessEnv, dotenvDir: string | null | undefined): string | undefined {
+  const fromEnv = env[DISPATCH_TOKEN_VAR];
+  if (fromEnv !== undefined && fromEnv.trim() !== '') return fromEnv.trim();
+  const dir = dotenvDir === undefined ? process.cwd() : dotenvDir;
+  if (!dir) return undefined;
+  const file = path.join(dir, '.env');
+  if (!fs.existsSync(file)) return undefined;
+  const value = parseDotenv(fs.readFileSync(file))[DISPATCH_TOKEN_VAR];
+  return value !== undefined && value.trim() !== '' ? value.trim() : undefined;
 }
 
 /** Two spellings of one directory (symlinks, `..`) share a key; a missing dir falls back to its resolved path. */
@@ -75,8 +151,16 @@ function realBaseDirKey(dir: string): string {
 /** The command's work, separated from commander so it can be tested; resolves with the exit code. */
 export async function runDispatchCommand(opts: DispatchCommandOptions, deps: DispatchCommandDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  const source =
-    opts.tasks !== undefined ? envTaskSource({ value: opts.tasks, variable: '--tasks' }) : envTaskSourceOrUsage(env);
+  const longRunning = opts.inbox !== undefined || opts.http !== undefined;
+  if (opts.watch && !longRunning) {
+    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir> and/or --http <port>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
+  }
+  if (opts.check && longRunning) {
+    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http' });
+  }
+  const watch = opts.watch === true || opts.http !== undefined;
+  const hasEnvTasks = opts.tasks !== undefined || (env[DISPATCH_TASKS_VAR] ?? '').trim() !== '';
+  const envSource = opts.tasks !== undefined ? envTaskSource({ value: opts.tasks, variable: '--tasks' }) : hasEnvTasks || !longRunning ? envTaskSourceOrUsage(env) : undefined;
   const config = loadConfig({
     env,
     dotenvDir: deps.dotenvDir,
@@ -85,6 +169,7 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   const defaultBaseDir = config.baseDir;
 
   if (opts.check) {
+    const source = envSource as TaskSource;
     const tasks = [];
     for await (const t of source.tasks(new AbortController().signal)) tasks.push({ id: t.id, task: t.task, baseDir: t.baseDir ?? defaultBaseDir ?? null });
     if (opts.json) {
@@ -99,7 +184,29 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   if (!deps.makeRunTask) {
     throw new UsageError('dispatch: this build has no orchestrator to run tasks with', { hint: 'use --check to validate the task list' });
   }
-  const runTask = await deps.makeRunTask(config);
+
+  // The idempotency ledger of each task's state dir (the config's, re-derived for the task's base dir).
+  const ledgers: LedgerSet | undefined = opts.ledger === false ? undefined : ledgerSet((baseDir) => withBaseDir(config, baseDir).stateDir as string);
+  let http: HttpTaskSource | undefined;
+  const sources: TaskSource[] = [];
+  if (envSource) sources.push(envSource);
+  if (opts.inbox !== undefined) {
+    const inbox = inboxTaskSource({ dir: path.resolve(opts.inbox), watch, pollMs: opts.pollMs ?? DEFAULT_INBOX_POLL_MS });
+    const recovered = inbox.recover();
+    if (recovered.length > 0) printErr(`inbox: ${recovered.length} file${recovered.length === 1 ? '' : 's'} left in processing/ by a dispatcher that is gone, put back: ${recovered.join(', ')}`);
+    sources.push(inbox);
+  }
+  if (opts.http !== undefined) {
+    const { host, port } = parseHttpAddress(opts.http);
+    http = httpTaskSource({
+      token: readDispatchToken(env, deps.dotenvDir),
+      host,
+      port,
+      ...(defaultBaseDir !== undefined ? { defaultBaseDir } : {}),
+      ...(ledgers ? { lookup: (id: string, baseDir: string) => ledgers.lookup(id, baseDir) } : {}),
+    });
+    sources.push(http);
+  }
 
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
@@ -111,13 +218,26 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   }
+  controller.signal.addEventListener('abort', () => http?.stopAccepting(), { once: true });
+
   let summary: DispatchSummary;
   try {
-    summary = await dispatch(source, runTask, {
+    const baseRunTask = await deps.makeRunTask(config);
+    const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
+    const runTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner) : baseRunTask;
+    if (http) {
+      const url = await http.start();
+      printErr(`http intake on ${url}: POST /tasks, GET /tasks, GET /tasks/<id> (Authorization: Bearer $${DISPATCH_TOKEN_VAR})`);
+      deps.onListening?.(url);
+    }
+    if (opts.inbox !== undefined && watch) printErr(`watching ${path.resolve(opts.inbox)} every ${opts.pollMs ?? DEFAULT_INBOX_POLL_MS} ms`);
+    if (watch) printErr('press Ctrl-C (or send SIGTERM) to stop taking tasks and shut down');
+    summary = await dispatch(mergeSources(sources), runTask, {
       concurrency: opts.concurrency ?? 1,
       defaultBaseDir,
       signal: controller.signal,
       baseDirKey: realBaseDirKey,
+      allowRepeatIds: ledgers !== undefined,
       onEvent: opts.json
         ? undefined
         : (event) => {
@@ -129,11 +249,23 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
     external?.removeEventListener('abort', onSignal);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await http?.close();
+    ledgers?.close();
   }
 
   if (opts.json) printOut(JSON.stringify(summary, null, 2));
   else printOut(renderDispatchSummary(summary, { width: process.stdout.columns ?? 100, stream: process.stdout }));
-  if (summary.aborted) return EXIT.aborted;
+  if (summary.aborted) printErr(renderShutdownLine(summary, { inbox: opts.inbox !== undefined }));
+  return exitCodeOf(summary, watch);
+}
+
+/**
+ * 130 when the abort stopped work (a run interrupted or a task not started);
+ * in watch mode an abort while idle is the normal way to stop (0, or 1 if a
+ * task failed); otherwise 1 when a task failed, else 0.
+ */
+export function exitCodeOf(summary: DispatchSummary, watch: boolean): number {
+  if (summary.aborted && (!watch || summary.interrupted > 0 || summary.skipped > 0)) return EXIT.aborted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
 }
 
@@ -152,15 +284,20 @@ function envTaskSourceOrUsage(env: NodeJS.ProcessEnv) {
 export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): Command {
   return program
     .command('dispatch')
-    .summary('run a list of tasks through the orchestrator, several repositories at once')
+    .summary('run tasks (a list, an inbox directory, an HTTP intake) through the orchestrator, several repositories at once')
     .description(
-      `Runs each task of ${DISPATCH_TASKS_VAR} (or --tasks) as its own orchestrator run, at most --concurrency at once and never two ` +
-        'on the same base dir, then prints a summary table (task, status, merges, tokens, time).',
+      `Runs each task of ${DISPATCH_TASKS_VAR} (or --tasks), of an --inbox directory and of an --http intake as its own orchestrator ` +
+        'run, at most --concurrency at once and never two on the same base dir, then prints a summary table (task, status, merges, tokens, time).',
     )
     .option('-c, --concurrency <n>', 'how many tasks may run at once (on different base dirs)', parseConcurrency, 1)
     .option('-b, --base-dir <dir>', 'base dir for tasks that give none (default: ORCHESTRATOR_BASE_DIR)')
     .option('--tasks <json-or-lines>', `the task list, instead of ${DISPATCH_TASKS_VAR}`)
     .option('--check', 'validate and list the tasks, run nothing')
+    .option('--inbox <dir>', 'take *.md / *.json task files from this directory (results in done/ and failed/)')
+    .option('--http <port>', `HTTP intake on 127.0.0.1:<port> (0 = any free port; needs ${DISPATCH_TOKEN_VAR}; implies --watch)`)
+    .option('-w, --watch', 'keep polling the sources until SIGINT/SIGTERM')
+    .option('--poll-ms <ms>', 'inbox poll interval in watch mode', parsePollMs, DEFAULT_INBOX_POLL_MS)
+    .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
     .option('--json', 'print the summary as JSON on stdout (no progress lines)')
     .addHelpText('after', HELP_AFTER)
     .action(async (opts: DispatchCommandOptions) => {
