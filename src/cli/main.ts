@@ -10,6 +10,7 @@ import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
+import { registerRuns } from './commands/runs.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 
 /**
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerDemo(program);
   registerDispatch(program, makeRunTask);
+  registerRuns(program);
   return program;
 }
 

@@ -1,0 +1,496 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
+import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
+import { removeWorktree, runGit } from '../../git/index.js';
+import type { RunReport } from '../../orchestrator/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import { resumeRun } from '../../orchestrator/resume.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import {
+  FINISHED_RUN_STATUSES,
+  RUN_STATUSES,
+  openSqliteStore,
+  pruneStaleLocks,
+  readJsonFile,
+  runDir,
+  runLockKey,
+  runsRoot,
+  type EventRecord,
+  type RunRecord,
+  type RunStatus,
+  type Store,
+} from '../../store/index.js';
+import { EXIT } from '../exit-codes.js';
+import { paint, printErr, printOut } from '../output.js';
+import { createProgress } from '../progress.js';
+import { exitCodeOfReport, interruptedLine } from './run.js';
+
+/**
+ * `codex-orch runs …`: see and manage every run of a state dir (list, show,
+ * tail, report, resume, merge, clean, prune), and `codex-orch resume <id>`.
+ * Ids may be abbreviated (a prefix of the id or of its random suffix).
+ */
+
+interface StoreOptions {
+  baseDir?: string;
+  stateDir?: string;
+  json?: boolean;
+}
+
+function configFrom(opts: StoreOptions): Config {
+  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir } });
+}
+
+/** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
+function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
+  const config = configFrom(opts);
+  const stateDir = requireStateDir(config);
+  if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
+    throw new StoreError(`no run store in ${stateDir} (no state.db)`, { hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR to where the runs were made' });
+  }
+  const store = openSqliteStore(stateDir);
+  return Promise.resolve()
+    .then(() => fn(store, stateDir, config))
+    .finally(() => store.close());
+}
+
+const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+
+function age(iso: string, now = Date.now()): string {
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.round(s / 60)}m`;
+  if (s < 86400) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+const short = (s: string, n: number) => {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length > n ? `${one.slice(0, n - 1)}…` : one;
+};
+
+function statusColor(status: RunStatus): string {
+  const style = status === 'succeeded' ? 'green' : status === 'running' ? 'cyan' : status === 'interrupted' ? 'yellow' : status === 'pending' ? 'dim' : 'red';
+  return paint(style, status);
+}
+
+/** The row of `runs list --json`. */
+export interface RunListRow {
+  id: string;
+  task: string;
+  status: RunStatus;
+  baseDir: string;
+  subtasks: { done: number; total: number };
+  merges: number;
+  tokens: { input: number; output: number; total: number };
+  createdAt: string;
+  finishedAt: string | null;
+  live: boolean;
+}
+
+function listRow(store: Store, run: RunRecord): RunListRow {
+  const subtasks = store.listSubtasks(run.id);
+  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
+  return {
+    id: run.id,
+    task: run.task,
+    status: run.status,
+    baseDir: run.baseDir,
+    subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
+    merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
+    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
+    createdAt: run.createdAt,
+    finishedAt: run.finishedAt ?? null,
+    live: runIsLive(store, run.id),
+  };
+}
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => stripAnsi(r[i] ?? '').length)));
+  for (const r of rows) printOut(r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length))).join('  ').trimEnd());
+}
+
+// eslint-disable-next-line no-control-regex
+const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
+
+function runRecordForJson(run: RunRecord): Omit<RunRecord, 'agentState'> & { hasConversation: boolean } {
+  const { agentState, ...rest } = run;
+  return { ...rest, hasConversation: Boolean(agentState) };
+}
+
+/** Worktree directory names (directly in the base dir) that a run worked in. */
+export function runWorktrees(store: Store, stateDir: string, run: RunRecord): string[] {
+  const names = new Set<string>();
+  for (const c of store.listCommands({ runId: run.id })) {
+    if (c.worktree.startsWith('task-')) names.add(c.worktree);
+    for (const m of c.command.matchAll(/worktree\s+add\s+(?:-\S+\s+)*(?:\S+\/)?(task-[A-Za-z0-9._-]+)/g)) names.add(m[1]!);
+  }
+  for (const t of store.listSubtasks(run.id)) if (t.worktree) names.add(path.basename(t.worktree));
+  const report = readJsonFile(runDir(stateDir, run.id).report) as Partial<RunReport> | undefined;
+  for (const w of report?.worktreesCreated ?? []) if (w.startsWith('task-')) names.add(w);
+  return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
+}
+
+export interface CleanResult {
+  runId: string;
+  removed: string[];
+  kept: { worktree: string; reason: string }[];
+  branchesDeleted: string[];
+  branchesKept: { branch: string; reason: string }[];
+}
+
+/**
+ * Removes a run's task worktrees (never one with uncommitted changes: the git
+ * layer refuses) and, with `branches`, deletes their branches with `git branch -d`
+ * (git refuses a branch that is not merged; never -D).
+ */
+export async function cleanRun(store: Store, stateDir: string, run: RunRecord, options: { branches?: boolean } = {}): Promise<CleanResult> {
+  if (runIsLive(store, run.id)) {
+    const lock = store.getLock(runLockKey(run.id));
+    throw new StoreError(`run ${run.id} is running (pid ${lock?.pid}); its worktrees are in use`, { hint: 'wait for it to finish or stop it first' });
+  }
+  const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
+  const mainDir = path.join(run.baseDir, 'main');
+  for (const name of runWorktrees(store, stateDir, run)) {
+    const slug = name.slice('task-'.length);
+    let gone = false;
+    try {
+      const r = await removeWorktree(run.baseDir, slug);
+      if (r.removed) result.removed.push(name);
+      gone = true;
+    } catch (error) {
+      result.kept.push({ worktree: name, reason: isOrchestratorError(error) ? error.message : String(error) });
+    }
+    if (gone && options.branches) {
+      const branch = name;
+      const exists = await runGit(mainDir, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
+      if (exists.exitCode !== 0) continue;
+      const del = await runGit(mainDir, ['branch', '-d', branch], { allowFail: true });
+      if (del.exitCode === 0) result.branchesDeleted.push(branch);
+      else result.branchesKept.push({ branch, reason: (del.stderr || del.stdout).trim().split('\n')[0] ?? 'git branch -d refused' });
+    }
+  }
+  return result;
+}
+
+export interface PruneResult {
+  worktreesRemoved: { runId: string; worktree: string }[];
+  worktreesKept: { runId: string; worktree: string; reason: string }[];
+  locksRemoved: { key: string; pid: number }[];
+  runsDeleted: string[];
+  dirsDeleted: string[];
+}
+
+/** Worktrees of finished runs, stale locks, and runs (rows and directories) finished more than `olderThanDays` ago. */
+export async function pruneRuns(store: Store, stateDir: string, options: { olderThanDays: number; now?: number }): Promise<PruneResult> {
+  const now = options.now ?? Date.now();
+  const cutoff = now - options.olderThanDays * 86_400_000;
+  const result: PruneResult = { worktreesRemoved: [], worktreesKept: [], locksRemoved: [], runsDeleted: [], dirsDeleted: [] };
+  result.locksRemoved = pruneStaleLocks(store).map((l) => ({ key: l.key, pid: l.pid }));
+  for (const listed of store.listRuns()) {
+    const run = reconcileRunStatus(store, listed);
+    if (!FINISHED_RUN_STATUSES.includes(run.status)) continue;
+    const cleaned = await cleanRun(store, stateDir, run);
+    for (const w of cleaned.removed) result.worktreesRemoved.push({ runId: run.id, worktree: w });
+    for (const k of cleaned.kept) result.worktreesKept.push({ runId: run.id, ...k });
+    const finished = Date.parse(run.finishedAt ?? run.updatedAt);
+    if (finished < cutoff && cleaned.kept.length === 0) {
+      fs.rmSync(runDir(stateDir, run.id).root, { recursive: true, force: true });
+      store.deleteRun(run.id);
+      result.runsDeleted.push(run.id);
+    }
+  }
+  // Run directories the store does not know (a deleted database, a crash before the run was recorded).
+  let dirs: string[] = [];
+  try {
+    dirs = fs.readdirSync(runsRoot(stateDir));
+  } catch {
+    dirs = [];
+  }
+  for (const d of dirs) {
+    const full = path.join(runsRoot(stateDir), d);
+    let known = true;
+    try {
+      known = store.getRun(d)?.id === d;
+    } catch {
+      known = true;
+    }
+    if (known) continue;
+    const mtime = fs.statSync(full).mtimeMs;
+    if (mtime < cutoff) {
+      fs.rmSync(full, { recursive: true, force: true });
+      result.dirsDeleted.push(d);
+    }
+  }
+  return result;
+}
+
+function eventLine(e: EventRecord): string {
+  const t = e.ts.slice(11, 19);
+  const d = (e.data ?? {}) as Record<string, unknown>;
+  let text: string;
+  switch (e.type) {
+    case 'command.started':
+      text = `${d.worktree}$ ${d.command}`;
+      break;
+    case 'command.finished':
+      text = `${d.worktree}$ ${d.command} → ${d.allowed === false ? `DENIED (${d.rule})` : d.dryRun ? 'dry run' : `exit ${d.exitCode}`} ${d.durationMs} ms`;
+      break;
+    case 'run.started':
+      text = `${d.task}`;
+      break;
+    case 'run.finished':
+      text = `${d.status} in ${Math.round(Number(d.wallTimeMs) / 1000)} s`;
+      break;
+    case 'run.error':
+      text = `${d.kind}: ${d.message}`;
+      break;
+    default: {
+      const { ts: _ts, type: _type, record: _r, snapshot: _s, ...rest } = d;
+      text = JSON.stringify(rest);
+    }
+  }
+  return `${t} ${String(e.seq).padStart(4)} ${paint('cyan', e.type)} ${text}`;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function tailRun(store: Store, runId: string, opts: { follow?: boolean; json?: boolean; intervalMs?: number }): Promise<void> {
+  let since = 0;
+  let stop = false;
+  const onSig = () => {
+    stop = true;
+  };
+  process.once('SIGINT', onSig);
+  try {
+    for (;;) {
+      const events = store.listEvents(runId, { since });
+      for (const e of events) {
+        process.stdout.write(opts.json ? `${JSON.stringify(e)}\n` : `${eventLine(e)}\n`);
+        since = e.seq;
+      }
+      if (!opts.follow || stop) return;
+      if (events.length === 0) {
+        const run = store.requireRun(runId);
+        if (run.status !== 'running' && run.status !== 'pending') return;
+        if (!runIsLive(store, runId)) return; // its process died: nothing more will come
+      }
+      await sleep(opts.intervalMs ?? 300);
+    }
+  } finally {
+    process.off('SIGINT', onSig);
+  }
+}
+
+async function tailWorker(stateDir: string, runId: string, workerId: string, follow: boolean): Promise<void> {
+  const file = path.join(runDir(stateDir, runId).worker(workerId), 'events.jsonl');
+  if (!fs.existsSync(file)) throw new StoreError(`run ${runId} has no worker ${workerId}`, { hint: `see codex-orch runs show ${runId}` });
+  let pos = 0;
+  let idle = 0;
+  for (;;) {
+    const size = fs.statSync(file).size;
+    if (size > pos) {
+      const fd = fs.openSync(file, 'r');
+      const buf = Buffer.alloc(size - pos);
+      fs.readSync(fd, buf, 0, buf.length, pos);
+      fs.closeSync(fd);
+      process.stdout.write(buf);
+      pos = size;
+      idle = 0;
+    }
+    if (!follow) return;
+    const meta = readJsonFile(path.join(path.dirname(file), 'meta.json')) as { status?: string } | undefined;
+    if (meta?.status && ['complete', 'error', 'stuck'].includes(meta.status) && ++idle > 1) return;
+    await sleep(300);
+  }
+}
+
+async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string }): Promise<void> {
+  const config = loadConfig({
+    overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_MAX_TURNS: opts.maxTurns },
+  });
+  const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      printErr(paint('yellow', `\n${signal}: stopping the run (press Ctrl-C again to quit at once)`, process.stderr));
+      controller.abort();
+    } else {
+      process.exit(EXIT.aborted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
+    const report = await resumeRun({ runId: id, config, signal: controller.signal, onEvent: (e) => progress.onEvent(e) });
+    progress.stop();
+    if (opts.json) json(report);
+    else process.stdout.write(renderReportMarkdown(report));
+    if (report.status === 'aborted') printErr(interruptedLine(report));
+    else if (report.error) printErr(`codex-orch: ${report.error.message}`);
+    process.exitCode = exitCodeOfReport(report);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function storeOptions(cmd: Command): Command {
+  return cmd
+    .option('-b, --base-dir <dir>', 'base dir whose runs to use (default: ORCHESTRATOR_BASE_DIR)')
+    .option('--state-dir <dir>', 'state dir holding state.db (default: ORCHESTRATOR_STATE_DIR or <base dir>/.codex-orchestrator)')
+    .option('--json', 'machine-readable output on stdout');
+}
+
+function resumeOptions(cmd: Command): Command {
+  return storeOptions(cmd)
+    .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
+    .option('--max-turns <n>', 'maximum orchestrator model turns for this process')
+    .option('-q, --quiet', 'no progress display');
+}
+
+export function registerRuns(program: Command): void {
+  const runs = program
+    .command('runs')
+    .summary('list, inspect, tail, resume and clean up runs')
+    .description('Runs of a state dir (selected by --base-dir, ORCHESTRATOR_BASE_DIR or ORCHESTRATOR_STATE_DIR). Ids may be abbreviated: a prefix of the id or of its last part.');
+
+  storeOptions(runs.command('list').description('runs, newest first: id, task, status, subtasks done/total, merges, tokens, age'))
+    .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
+    .option('--limit <n>', 'at most n runs')
+    .action(async (opts: StoreOptions & { status?: string; limit?: string }) => {
+      if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus)) throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
+      const limit = opts.limit === undefined ? undefined : Number(opts.limit);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
+      await withStore(opts, (store) => {
+        const rows = store
+          .listRuns()
+          .map((r) => reconcileRunStatus(store, r))
+          .filter((r) => !opts.status || r.status === opts.status)
+          .slice(0, limit)
+          .map((r) => listRow(store, r));
+        if (opts.json) return json({ runs: rows });
+        if (rows.length === 0) return printOut('no runs');
+        printTable([
+          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'AGE', 'TASK'].map((h) => paint('bold', h)),
+          ...rows.map((r) => [r.id, statusColor(r.status), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
+        ]);
+      });
+    });
+
+  storeOptions(runs.command('show').argument('<id>', 'run id or prefix').description('one run: status, lock, workers, merges, subtasks, files'))
+    .action(async (id: string, opts: StoreOptions) => {
+      await withStore(opts, (store, stateDir) => {
+        const run = reconcileRunStatus(store, store.requireRun(id));
+        const lock = store.getLock(runLockKey(run.id));
+        const files = runDir(stateDir, run.id);
+        const workers = store.listWorkers(run.id);
+        const merges = store.listMerges(run.id);
+        const subtasks = store.listSubtasks(run.id);
+        const commands = store.listCommands({ runId: run.id });
+        const shown = {
+          run: runRecordForJson(run),
+          live: runIsLive(store, run.id),
+          lock: lock ?? null,
+          commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
+          workers,
+          merges,
+          subtasks,
+          worktrees: runWorktrees(store, stateDir, run),
+          files: { root: files.root, report: fs.existsSync(files.report) ? files.report : null, events: files.events },
+        };
+        if (opts.json) return json(shown);
+        printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
+        printOut(`task:      ${short(run.task, 200)}`);
+        printOut(`base dir:  ${run.baseDir}`);
+        printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
+        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}; tokens in ${run.tokens.input}, out ${run.tokens.output}`);
+        printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
+        if (run.error) printOut(`error:     ${run.error}`);
+        if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
+        printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);
+        printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
+        for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
+        printOut(`files:     ${files.root}`);
+        if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
+      });
+    });
+
+  storeOptions(runs.command('tail').argument('<id>', 'run id or prefix').description('events of the run (or of one worker with --worker); -f follows until the run ends'))
+    .option('-f, --follow', 'keep printing new events until the run ends')
+    .option('--worker <workerId>', "a worker's codex events (its events.jsonl)")
+    .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string }) => {
+      await withStore(opts, async (store, stateDir) => {
+        const run = store.requireRun(id);
+        if (opts.worker) return tailWorker(stateDir, run.id, opts.worker, Boolean(opts.follow));
+        return tailRun(store, run.id, { follow: Boolean(opts.follow), json: Boolean(opts.json) });
+      });
+    });
+
+  storeOptions(runs.command('report').argument('<id>', 'run id or prefix').description("the run's report (report.md, or report.json with --json)"))
+    .action(async (id: string, opts: StoreOptions) => {
+      await withStore(opts, (store, stateDir) => {
+        const run = reconcileRunStatus(store, store.requireRun(id));
+        const report = readJsonFile(runDir(stateDir, run.id).report) as RunReport | undefined;
+        if (!report) {
+          throw new StoreError(`run ${run.id} has no report yet (status ${run.status})`, {
+            hint: run.status === 'running' ? `follow it with codex-orch runs tail ${run.id} -f` : `resume it with codex-orch resume ${run.id}`,
+          });
+        }
+        if (opts.json) json(report);
+        else process.stdout.write(renderReportMarkdown(report));
+      });
+    });
+
+  resumeOptions(runs.command('resume').argument('<id>', 'run id or prefix').description('continue a run whose process died or was stopped (same as codex-orch resume)')).action(resumeCommand);
+
+  storeOptions(runs.command('merge').argument('<id>', 'run id or prefix').description('run the merge queue of a run now'))
+    .action(async (id: string, opts: StoreOptions) => {
+      await withStore(opts, (store) => {
+        const run = store.requireRun(id);
+        const hint = `codex-orch resume ${run.id} continues the run, which merges its completed work`;
+        if (run.manifest === undefined) throw new UsageError(`runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id})`, { hint });
+        throw new UsageError(`runs merge is not available yet: the plan executor has no separate merge-queue entry point (run ${run.id})`, { hint });
+      });
+    });
+
+  storeOptions(runs.command('clean').argument('<id>', 'run id or prefix').description("remove the run's task worktrees (never ones with uncommitted changes); keeps branches unless --branches"))
+    .option('--branches', 'also delete their branches when merged (git branch -d; unmerged branches are kept)')
+    .action(async (id: string, opts: StoreOptions & { branches?: boolean }) => {
+      await withStore(opts, async (store, stateDir) => {
+        const run = store.requireRun(id);
+        const r = await cleanRun(store, stateDir, run, { branches: Boolean(opts.branches) });
+        if (opts.json) json(r);
+        else {
+          printOut(`run ${run.id}: removed ${r.removed.length} worktree(s)${r.removed.length ? `: ${r.removed.join(', ')}` : ''}`);
+          for (const k of r.kept) printOut(paint('yellow', `kept ${k.worktree}: ${k.reason}`));
+          if (opts.branches) {
+            if (r.branchesDeleted.length) printOut(`deleted branches: ${r.branchesDeleted.join(', ')}`);
+            for (const b of r.branchesKept) printOut(paint('yellow', `kept branch ${b.branch}: ${b.reason}`));
+          }
+        }
+        if (r.kept.length > 0) process.exitCode = EXIT.failed;
+      });
+    });
+
+  storeOptions(runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'))
+    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago', '30')
+    .action(async (opts: StoreOptions & { olderThan: string }) => {
+      const days = Number(opts.olderThan);
+      if (!(Number.isFinite(days) && days >= 0)) throw new UsageError(`--older-than ${opts.olderThan}: expected a number of days`);
+      await withStore(opts, async (store, stateDir) => {
+        const r = await pruneRuns(store, stateDir, { olderThanDays: days });
+        if (opts.json) return json(r);
+        printOut(`removed ${r.worktreesRemoved.length} worktree(s), ${r.locksRemoved.length} stale lock(s), ${r.runsDeleted.length + r.dirsDeleted.length} old run(s)`);
+        for (const k of r.worktreesKept) printOut(paint('yellow', `kept ${k.worktree} of ${k.runId}: ${k.reason}`));
+      });
+    });
+
+  resumeOptions(program.command('resume').argument('<id>', 'run id or prefix').summary('continue a run whose process died or was stopped (alias of runs resume)')).action(resumeCommand);
+}
