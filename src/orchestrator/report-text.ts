@@ -35,6 +35,22 @@ export function renderReportMarkdown(r: RunReport): string {
     out.push(`  run dir: ${w.runDir}`);
   }
   out.push('');
+  if (r.plan) {
+    const p = r.plan;
+    out.push(`## Plan (${p.status}; ${p.submissions} submission${p.submissions === 1 ? '' : 's'}, ${p.rejections.length} rejected)`);
+    if (p.manifestFile) out.push(`- manifest: ${p.manifestFile}`);
+    if (p.error) out.push(`- error: ${p.error}`);
+    const res = p.result;
+    if (res) {
+      out.push(`- ${res.allMerged ? 'every subtask merged' : `${res.left.length} subtask(s) not merged`}${res.stoppedBy ? `; stopped: ${res.stoppedBy}` : ''}; ${res.workers.length} worker run(s); review tokens ${res.tokens.review.input}+${res.tokens.review.output}`);
+      for (const s of res.subtasks) {
+        const review = s.reviews.length ? `, review ${s.reviews.map((x) => x.verdict).join(' → ')}` : '';
+        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review})${s.reason ? ` — ${s.reason}` : ''}`);
+      }
+      out.push(`- decisions: ${res.decisionsFile}`);
+    }
+    out.push('');
+  }
   out.push('## Tests');
   if (r.tests.length === 0) out.push('- none run');
   for (const t of r.tests) out.push(`- ${t.ok ? 'PASS' : 'FAIL'} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`);

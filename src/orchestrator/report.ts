@@ -1,6 +1,7 @@
 import { parseLine } from '../tools/run-repo-command/parse.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
 import type { RunStatus } from './events.js';
+import type { ReportPlan } from './plan-tools.js';
 import type { GitSnapshot, MainHistory } from './git-snapshot.js';
 
 /** One gateway call as the run recorded it. */
@@ -81,6 +82,13 @@ export interface RunReport {
   finalText: string;
   error: { kind: string; message: string } | null;
   runDir: string;
+  /**
+   * The plan road, when the model called submit_plan: submissions, the plan
+   * executor's per-subtask summaries, merges, workers and tokens. Plan workers
+   * and reviews are counted in `tokens` (workers / total); their merges are in
+   * `merges` like any other (read from main's history).
+   */
+  plan?: ReportPlan;
 }
 
 const TEST_PROGRAMS = new Set(['pytest', 'vitest', 'jest', 'mocha', 'tsc']);
@@ -118,6 +126,7 @@ export interface ReportInput {
   finalText: string;
   error: { kind: string; message: string } | null;
   runDir: string;
+  plan?: ReportPlan | undefined;
 }
 
 /** Pure: records + git facts → RunReport. */
@@ -158,6 +167,13 @@ export function buildReport(input: ReportInput): RunReport {
     (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
     { input: 0, cachedInput: 0, output: 0 },
   );
+  const planTokens = input.plan?.result?.tokens;
+  if (planTokens) {
+    workerTokens.input += planTokens.workers.input;
+    workerTokens.cachedInput += planTokens.workers.cachedInput;
+    workerTokens.output += planTokens.workers.output;
+  }
+  const reviewTokens = planTokens ? planTokens.review.input + planTokens.review.output : 0;
   const beforeWorktrees = new Set(input.before.worktrees);
   const beforeBranches = new Set(input.before.branches);
   return {
@@ -185,10 +201,11 @@ export function buildReport(input: ReportInput): RunReport {
     tokens: {
       orchestrator: input.orchestratorUsage,
       workers: workerTokens,
-      total: input.orchestratorUsage.input + input.orchestratorUsage.output + workerTokens.input + workerTokens.output,
+      total: input.orchestratorUsage.input + input.orchestratorUsage.output + workerTokens.input + workerTokens.output + reviewTokens,
     },
     finalText: input.finalText,
     error: input.error,
     runDir: input.runDir,
+    ...(input.plan ? { plan: input.plan } : {}),
   };
 }

@@ -15,6 +15,8 @@ import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
 import { buildReport, type CommandRecord, type RunReport } from './report.js';
 import { renderReportMarkdown } from './report-text.js';
+import { createPlanTools, planReportSection } from './plan-tools.js';
+import { createReviewer } from './review/reviewer.js';
 import { ensureRunDir, type Store } from '../store/index.js';
 import { observeModelProvider, observeTools, ConversationJournal } from './conversation.js';
 import { prepareResume } from './recovery.js';
@@ -237,6 +239,19 @@ async function driveRun(
     }
     if (call.callId) journal.recordToolResult(call.callId, call.name, typeof output === 'string' ? output : JSON.stringify(output));
   };
+  // The plan road beside run_repo_command: submit_plan / run_plan; a second agent reviews each subtask.
+  const planTools = createPlanTools({
+    config,
+    baseDir,
+    runId,
+    runDir,
+    gateway,
+    review: createReviewer(config, { signal: controller.signal, logger: log }),
+    signal: controller.signal,
+    logger: log,
+    onEvent: emit,
+    store,
+  });
   const agent = new Agent({
     name: 'Orchestrator',
     instructions,
@@ -245,7 +260,7 @@ async function driveRun(
       ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
       ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
     },
-    tools: observeTools([createRunRepoCommandTool(gateway)], afterTool),
+    tools: observeTools([createRunRepoCommandTool(gateway), ...planTools.tools], afterTool),
   });
   const runner = new Runner({ modelProvider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
 
@@ -320,6 +335,7 @@ async function driveRun(
     finalText,
     error: failure ? { kind: failure.kind, message: failure.toLine() } : null,
     runDir,
+    plan: planReportSection(planTools.state),
   });
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));

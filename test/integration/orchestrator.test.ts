@@ -102,8 +102,8 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     // The run directory has the report files.
     expect(JSON.parse(fs.readFileSync(path.join(report.runDir, 'report.json'), 'utf8')).runId).toBe(report.runId);
     expect(fs.readFileSync(path.join(report.runDir, 'report.md'), 'utf8')).toContain('task-truncate');
-    // The orchestrator agent had exactly one tool.
-    expect(orch.requests[0]!.body.tools?.map((x) => x.name)).toEqual(['run_repo_command']);
+    // The orchestrator agent has the low-level tool and the plan road's two.
+    expect(orch.requests[0]!.body.tools?.map((x) => x.name)).toEqual(['run_repo_command', 'submit_plan', 'run_plan']);
   });
 
   it('dry run executes nothing and still logs every decision', async () => {
