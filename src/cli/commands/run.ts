@@ -5,6 +5,10 @@ import { UsageError } from '../../errors.js';
 import type { RunReport } from '../../orchestrator/report.js';
 import { renderReportMarkdown } from '../../orchestrator/report-text.js';
 import { runOrchestrator } from '../../orchestrator/run.js';
+import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
+import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
+import { createReviewer } from '../../orchestrator/review/reviewer.js';
+import type { RunEvent } from '../../orchestrator/events.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
 import { createProgress } from '../progress.js';
@@ -17,6 +21,33 @@ export interface RunCommandOptions {
   json?: boolean;
   taskFile?: string;
   quiet?: boolean;
+  plan?: string;
+  maxParallel?: string;
+  /** false with --no-review. */
+  review?: boolean;
+}
+
+/** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
+export function planEventLine(e: RunEvent): string | null {
+  switch (e.type) {
+    case 'plan.started':
+      return `plan: ${e.tasks} subtask(s), up to ${e.maxParallel} at once`;
+    case 'subtask.status':
+      return `  ${e.taskId}: ${e.status}${e.reason ? ` — ${e.reason.split('\n')[0]}` : ''}`;
+    case 'plan.decision':
+      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}` : null;
+    case 'plan.finished':
+      return `plan: ${e.merged}/${e.total} merged${e.stoppedBy ? `; stopped: ${e.stoppedBy}` : ''}`;
+    default:
+      return null;
+  }
+}
+
+function parseMaxParallel(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-parallel must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  return n;
 }
 
 export function readTask(words: string[], taskFile: string | undefined): string {
@@ -65,7 +96,15 @@ export function registerRun(program: Command): void {
     .option('--task-file <path>', 'read a long task from a file')
     .option('--json', 'print one JSON report object on stdout instead of the human report')
     .option('-q, --quiet', 'no progress display')
+    .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
+    .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
+    .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
     .action(async (words: string[], opts: RunCommandOptions) => {
+      if (opts.plan !== undefined) {
+        await runPlanCommand(words, opts);
+        return;
+      }
+      if (opts.maxParallel !== undefined || opts.review === false) throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
       const task = readTask(words, opts.taskFile);
       const config = loadConfig({
         overrides: {
@@ -103,4 +142,55 @@ export function registerRun(program: Command): void {
         process.off('SIGTERM', onSignal);
       }
     });
+}
+
+/** `run --plan <manifest.json>`: the user's own plan, no planning model. */
+async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise<void> {
+  if (words.length > 0 || opts.taskFile) throw new UsageError('give either a task or --plan <manifest.json>, not both', { hint: 'the manifest has its own "task"' });
+  if (opts.dryRun) throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
+  if (opts.maxTurns !== undefined) throw new UsageError('--max-turns is for the planning model; --plan runs without one');
+  if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
+  const maxParallel = parseMaxParallel(opts.maxParallel);
+  const manifest = loadManifestFile(opts.plan as string);
+  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model } });
+  // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
+  const review = opts.review === false ? undefined : createReviewer(config);
+  const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts === 1) {
+      printErr(paint('yellow', `\n${signal}: stopping the plan (workers and commands are being killed; press Ctrl-C again to quit at once)`, process.stderr));
+      controller.abort();
+    } else {
+      process.exit(EXIT.aborted);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const { report } = await runPlanManifest({
+      manifest,
+      config,
+      ...(review ? { review } : {}),
+      ...(maxParallel !== undefined ? { maxParallel } : {}),
+      signal: controller.signal,
+      onEvent: (e) => {
+        progress.onEvent(e);
+        const line = opts.quiet ? null : planEventLine(e);
+        if (line) printErr(line);
+      },
+    });
+    progress.stop();
+    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else process.stdout.write(renderReportMarkdown(report));
+    if (report.status === 'aborted') printErr(interruptedLine(report));
+    else if (report.error) printErr(`codex-orch: ${report.error.message}`);
+    process.exitCode = exitCodeOfReport(report);
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
 }
