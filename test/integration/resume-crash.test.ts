@@ -45,7 +45,7 @@ function processesIn(dir: string): number {
   return n;
 }
 
-describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch resume)', () => {
+describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch resume)', { timeout: 240_000 }, () => {
   let baselineTree: string;
   let baselineMerges: string[];
 
@@ -85,7 +85,7 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
       await codex.close();
       t.cleanup();
     }
-  });
+  }, 180_000);
 
   let t: TempBase;
   let orch: ScriptedModelServer | undefined;

@@ -24,7 +24,7 @@ const TURNS: ScriptedToolCall[][] = [
   [call('main', 'git merge --no-ff task-a -m "Merge task-a: add a"')],
 ];
 
-describe('codex-orch runs (real runs, the CLI in a child process)', () => {
+describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 240_000 }, () => {
   let t: TempBase;
   let orch: ScriptedModelServer;
   let runId: string;
@@ -50,11 +50,11 @@ describe('codex-orch runs (real runs, the CLI in a child process)', () => {
     expect(report.status).toBe('succeeded');
     expect(report.commands.every((c) => c.exitCode === 0)).toBe(true);
     runId = report.runId;
-  });
+  }, 180_000);
   afterAll(async () => {
     await orch.close();
     t.cleanup();
-  });
+  }, 60_000);
 
   it('list, show, report and tail a run, with abbreviated ids and --json shapes', async () => {
     const suffix = runId.split('-').pop()!.slice(0, 3);
