@@ -247,7 +247,7 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       origin: 'intake',
     };
     records.set(task.id, record);
-    enqueue(task, record);
+    enqueue(baseDir !== null ? { ...task, baseDir } : task, record);
     return { status: 202, body: { created: true, task: copy(record) } };
   };
 
