@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { registerDispatch, runDispatchCommand, type MakeRunTask } from '../../src/cli/commands/dispatch.js';
-import { formatDuration, renderDispatchSummary, truncate } from '../../src/cli/render-dispatch.js';
+import { exitCodeOf, parseHttpAddress, registerDispatch, runDispatchCommand, type MakeRunTask } from '../../src/cli/commands/dispatch.js';
+import { formatDuration, renderDispatchSummary, renderShutdownLine, truncate } from '../../src/cli/render-dispatch.js';
 import type { DispatchSummary, RunTask } from '../../src/dispatcher/index.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 
@@ -141,6 +141,103 @@ describe('codex-orch dispatch', () => {
     expect(fullHelp).toContain('one task per non-empty line');
     expect(fullHelp).toContain('DISPATCH_TASKS[2]');
     expect(ran).toEqual([]);
+  });
+});
+
+describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
+  const TOKEN = 'cli-token-0123456789abcdef';
+
+  it('--inbox takes the files, records results, and a second dispatch answers a re-dropped task from the ledger', async () => {
+    const inbox = path.join(tmp, 'inbox');
+    fs.mkdirSync(inbox);
+    fs.writeFileSync(path.join(inbox, 'one.md'), 'first task');
+    fs.writeFileSync(path.join(inbox, 'two.json'), JSON.stringify({ id: 'two', task: 'second task' }));
+    const { make, ran } = fakeRunner();
+    expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true }, deps(make))).toBe(0);
+    expect(ran).toHaveLength(2);
+    expect(fs.readdirSync(path.join(inbox, 'done')).sort()).toEqual(['one.md', 'one.md.result.json', 'two.json', 'two.json.result.json']);
+    // The ledger is in the base dir's state dir.
+    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'dispatch.db'))).toBe(true);
+
+    fs.writeFileSync(path.join(inbox, 'again.md'), 'first task');
+    out = [];
+    expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true }, deps(make))).toBe(0);
+    expect(ran).toHaveLength(2);
+    const summary = JSON.parse(out.join('')) as DispatchSummary;
+    expect(summary.rows[0]).toMatchObject({ status: 'succeeded', duplicate: true });
+    // --no-ledger runs it again.
+    fs.writeFileSync(path.join(inbox, 'third.md'), 'first task');
+    expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true, ledger: false }, deps(make))).toBe(0);
+    expect(ran).toHaveLength(3);
+  });
+
+  it('--inbox with DISPATCH_TASKS set takes both, merged', async () => {
+    const inbox = path.join(tmp, 'inbox');
+    fs.mkdirSync(inbox);
+    fs.writeFileSync(path.join(inbox, 'file.md'), 'from a file');
+    const { make, ran } = fakeRunner();
+    expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true, concurrency: 1 }, deps(make, { DISPATCH_TASKS: 'from the env' }))).toBe(0);
+    expect(ran).toHaveLength(2);
+    const summary = JSON.parse(out.join('')) as DispatchSummary;
+    expect(summary.rows.map((r) => r.source).sort()).toEqual(['DISPATCH_TASKS', 'inbox']);
+  });
+
+  it('--watch without --inbox/--http, --check with --inbox, --http without a token: clear errors', async () => {
+    const { make } = fakeRunner();
+    await expect(runDispatchCommand({ watch: true, tasks: 'x', baseDir: tmp }, deps(make))).rejects.toThrow(/nothing to watch/);
+    await expect(runDispatchCommand({ check: true, inbox: tmp }, deps(make))).rejects.toThrow(UsageError);
+    const noToken = runDispatchCommand({ http: '0', baseDir: tmp }, deps(make));
+    await expect(noToken).rejects.toThrow(ConfigError);
+    await expect(runDispatchCommand({ http: '0', baseDir: tmp }, deps(make))).rejects.toThrow(/ORCHESTRATOR_DISPATCH_TOKEN: not set/);
+    await expect(runDispatchCommand({ http: '0.0.0.0:0', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN }))).rejects.toThrow(/loopback/);
+    await expect(runDispatchCommand({ http: 'abc', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN }))).rejects.toThrow(/--http: expected a port/);
+  });
+
+  it('the token may come from .env; --http prints the URL, takes a POST, and a stop while idle exits 0', async () => {
+    const envDir = path.join(tmp, 'cfg');
+    fs.mkdirSync(envDir);
+    fs.writeFileSync(path.join(envDir, '.env'), `ORCHESTRATOR_DISPATCH_TOKEN=${TOKEN}\n`);
+    const controller = new AbortController();
+    const { make, ran } = fakeRunner();
+    let posted: Promise<unknown> = Promise.resolve();
+    const done = runDispatchCommand(
+      { http: '127.0.0.1:0', baseDir: tmp, json: true },
+      {
+        makeRunTask: () => async (task, signal) => {
+          const outcome = await (await make({} as never))(task, signal);
+          // Stop once the submitted task has run: the dispatcher is idle again.
+          setImmediate(() => controller.abort());
+          return outcome;
+        },
+        env: {},
+        dotenvDir: envDir,
+        signal: controller.signal,
+        onListening: (url) => {
+          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
+        },
+      },
+    );
+    expect(await done).toBe(0);
+    expect(await posted).toBe(202);
+    expect(ran).toEqual([`web@${tmp}`]);
+    expect(err.join('')).toMatch(/http intake on http:\/\/127\.0\.0\.1:\d+/);
+    expect(err.join('')).toContain('stopped: 1 finished (1 succeeded, 0 failed); nothing left running');
+  });
+
+  it('parseHttpAddress and the exit code rules', () => {
+    expect(parseHttpAddress('8080')).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(parseHttpAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
+    expect(() => parseHttpAddress('99999')).toThrow(UsageError);
+    const base = { status: 'aborted', aborted: true, total: 0, succeeded: 0, failed: 0, skipped: 0, interrupted: 0, tokens: 0, merges: 0, durationMs: 0, rows: [], sourceErrors: [] } as DispatchSummary;
+    expect(exitCodeOf(base, true)).toBe(0);
+    expect(exitCodeOf({ ...base, failed: 1 }, true)).toBe(1);
+    expect(exitCodeOf({ ...base, interrupted: 1 }, true)).toBe(130);
+    expect(exitCodeOf({ ...base, skipped: 1 }, true)).toBe(130);
+    expect(exitCodeOf(base, false)).toBe(130);
+    expect(exitCodeOf({ ...base, aborted: false, status: 'succeeded' }, false)).toBe(0);
+    expect(renderShutdownLine({ ...base, succeeded: 2, interrupted: 1, skipped: 1, rows: [{ status: 'interrupted', runId: 'r-9' } as DispatchSummary['rows'][number]] }, { inbox: true })).toBe(
+      'stopped: 2 finished (2 succeeded, 0 failed); 1 interrupted (state recorded; runs r-9; they run again when offered again, inbox files are back in the inbox); 1 not started (handed back to their source)',
+    );
   });
 });
 
