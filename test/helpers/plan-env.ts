@@ -42,7 +42,7 @@ export interface PlanRig {
   ctx: PlanRunContext;
 }
 
-export function makePlanRig(options: { files?: Record<string, string>; settings?: object; codexBin?: string; codexArgs?: string[] } = {}): PlanRig {
+export function makePlanRig(options: { files?: Record<string, string>; settings?: object; realCodex?: boolean; codexArgs?: string[]; workerEnv?: NodeJS.ProcessEnv } = {}): PlanRig {
   const files: Record<string, string> = { 'README.md': '# sample\n', ...(options.files ?? {}) };
   if (options.settings) files['.codex-orchestrator.json'] = `${JSON.stringify(options.settings, null, 2)}\n`;
   const base = makeTempBase(files);
@@ -54,7 +54,7 @@ export function makePlanRig(options: { files?: Record<string, string>; settings?
     overrides: {
       ORCHESTRATOR_BASE_DIR: base.baseDir,
       ORCHESTRATOR_STATE_DIR: base.stateDir,
-      CODEX_BIN: options.codexBin ?? PLAN_FAKE_CODEX,
+      CODEX_BIN: options.realCodex ? undefined : PLAN_FAKE_CODEX,
       ORCHESTRATOR_CODEX_ARGS: JSON.stringify(options.codexArgs ?? []),
     },
   });
@@ -66,7 +66,7 @@ export function makePlanRig(options: { files?: Record<string, string>; settings?
     runId,
     runDir,
     gateway: { config, baseDir: base.baseDir, policy: loadPolicy(config.policyFile), commandLog: null },
-    workerEnv: { PLAN_FAKE_STATE: fakeState },
+    workerEnv: { PLAN_FAKE_STATE: fakeState, ...options.workerEnv },
     dirtyWaitMs: 0,
   };
   return { base, config, fakeState, ctx };
