@@ -116,4 +116,15 @@ describe('review agent (real SDK, scripted reviewer model)', () => {
     await createReviewer(configFor(s), { model: 'review-model' })(input);
     expect(s.requests[0]!.body.model).toBe('review-model');
   });
+
+  it('concurrent reviews of one reviewer keep their token counts apart', async () => {
+    const s = await start(({ body }) => {
+      const big = inputText(body).includes('- id: big');
+      return { text: JSON.stringify({ verdict: 'approve', comments: 'ok', risk: 'low' }), usage: { input_tokens: big ? 9000 : 100, output_tokens: big ? 90 : 10 }, delayMs: 50 };
+    });
+    const review = createReviewer(configFor(s));
+    const [a, b] = await Promise.all([review({ ...input, subtask: { ...input.subtask, id: 'big' } }), review({ ...input, subtask: { ...input.subtask, id: 'small' } })]);
+    expect(a.tokens).toEqual({ input: 9000, output: 90 });
+    expect(b.tokens).toEqual({ input: 100, output: 10 });
+  });
 });
