@@ -30,7 +30,7 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push('## Codex workers');
   if (r.workers.length === 0) out.push('- none');
   for (const w of r.workers) {
-    out.push(`- ${w.worktree}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens) — ${w.summary || 'no summary'}`);
+    out.push(`- ${w.worktree}${w.via === 'plan' ? ` (plan ${w.purpose ?? ''} worker, not through the gateway)` : ''}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens) — ${w.summary || 'no summary'}`);
     if (w.changedFiles.length) out.push(`  changed: ${w.changedFiles.join(', ')}`);
     out.push(`  run dir: ${w.runDir}`);
   }
@@ -45,7 +45,10 @@ export function renderReportMarkdown(r: RunReport): string {
       out.push(`- ${res.allMerged ? 'every subtask merged' : `${res.left.length} subtask(s) not merged`}${res.stoppedBy ? `; stopped: ${res.stoppedBy}` : ''}; ${res.workers.length} worker run(s); review tokens ${res.tokens.review.input}+${res.tokens.review.output}`);
       for (const s of res.subtasks) {
         const review = s.reviews.length ? `, review ${s.reviews.map((x) => x.verdict).join(' → ')}` : '';
-        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review})${s.reason ? ` — ${s.reason}` : ''}`);
+        const m = s.merge;
+        const rework = [m.conflicts ? `${m.conflicts} conflict rework(s)` : '', m.smokeFailures ? `${m.smokeFailures} smoke failure(s)` : ''].filter(Boolean).join(', ');
+        const merge = m.sha ? `, merged ${short(m.sha)}${m.attempts > 1 ? ` on attempt ${m.attempts}` : ''}` : m.outcome ? `, merge ${m.outcome}` : '';
+        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${s.reason ? ` — ${s.reason}` : ''}`);
       }
       out.push(`- decisions: ${res.decisionsFile}`);
     }

@@ -35,6 +35,11 @@ export interface ReportWorker {
   usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number };
   runDir: string;
   durationMs: number;
+  /** 'plan': started by the plan executor directly, not through the gateway (absent: a gateway `codex exec`). */
+  via?: 'plan';
+  /** Plan workers: the subtask, and why the worker ran (initial, heal, acceptance, review, conflict, smoke). */
+  taskId?: string;
+  purpose?: string;
 }
 
 export interface ReportTest {
@@ -174,6 +179,11 @@ export function buildReport(input: ReportInput): RunReport {
     workerTokens.output += planTokens.workers.output;
   }
   const reviewTokens = planTokens ? planTokens.review.input + planTokens.review.output : 0;
+  // Plan workers did not go through the gateway; list them too (their tokens are already counted just above).
+  for (const w of input.plan?.result?.workers ?? []) {
+    const { taskId, purpose, worktree, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs } = w;
+    workers.push({ worktree, command: `(plan) ${purpose} worker of ${taskId}`, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs, via: 'plan', taskId, purpose });
+  }
   const beforeWorktrees = new Set(input.before.worktrees);
   const beforeBranches = new Set(input.before.branches);
   return {

@@ -43,7 +43,8 @@ function cli(base: TempBase, args: string[]) {
 
 const task = (id: string, extra: object) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }), files: [`${id}.txt`], ...extra });
 
-describe('codex-orch run --plan', () => {
+// Each case spawns the CLI through tsx (seconds on a loaded machine): a generous per-test limit, not a timing assertion.
+describe('codex-orch run --plan', { timeout: 180_000 }, () => {
   it('--no-review --json: runs the manifest, prints the RunReport with the plan section, exits 0 when every subtask merged', () => {
     const { base, file } = setup({ version: 1, task: 'two files', phases: [{ name: 'P1', tasks: [task('a', { acceptance: 'test -f a.txt' }), task('b', { dependsOn: ['a'] })] }] });
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review', '--json', '--max-parallel', '2']);
@@ -59,6 +60,11 @@ describe('codex-orch run --plan', () => {
     expect(report.merges.map((m: any) => m.branch)).toEqual(['task-a', 'task-b']);
     expect(report.tokens.workers).toMatchObject({ input: 200, output: 40 });
     expect(report.tests).toEqual([]);
+    // plan workers are listed although they did not go through the gateway
+    expect(report.workers.map((w: any) => [w.via, w.taskId, w.purpose, w.status])).toEqual([
+      ['plan', 'a', 'initial', 'complete'],
+      ['plan', 'b', 'initial', 'complete'],
+    ]);
     for (const f of ['manifest.json', 'decisions.jsonl', 'report.json', 'report.md', 'events.jsonl']) expect(fs.existsSync(path.join(report.runDir, f)), f).toBe(true);
     const saved = JSON.parse(fs.readFileSync(path.join(report.runDir, 'manifest.json'), 'utf8'));
     expect(saved.phases[0].tasks.map((t: any) => t.status)).toEqual(['merged', 'merged']);
@@ -71,6 +77,8 @@ describe('codex-orch run --plan', () => {
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('## Plan');
     expect(r.stdout).toMatch(/bad: error/);
+    expect(r.stdout).toMatch(/ok: merged \(attempts 1, 1 worker run\(s\), merged [0-9a-f]{9}\)/);
+    expect(r.stdout).toMatch(/task-bad \(plan acceptance worker, not through the gateway\)/);
     expect(r.stderr).toMatch(/1 of 2 subtask\(s\) not merged: bad \(error\)/);
     expect(git(base.main, 'log', '--merges', '--format=%s')).toBe('Merge task-ok: Task ok');
   });
