@@ -210,13 +210,25 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
 
   const controller = new AbortController();
   const onSignal = (): void => controller.abort();
+  // Listeners stay until the dispatch ends (`on`, not `once`): the Agents SDK's own
+  // SIGTERM handler exits the process when it finds no other listener left. A
+  // second signal exits at once, without waiting for running tasks.
+  let signals = 0;
+  const onProcessSignal = (sig: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals > 1) {
+      printErr(`dispatch: second ${sig}: exiting now; running tasks were not waited for`);
+      process.exit(EXIT.aborted);
+    }
+    controller.abort();
+  };
   const external = deps.signal;
   if (external) {
     if (external.aborted) controller.abort();
     else external.addEventListener('abort', onSignal, { once: true });
   } else {
-    process.once('SIGINT', onSignal);
-    process.once('SIGTERM', onSignal);
+    process.on('SIGINT', onProcessSignal);
+    process.on('SIGTERM', onProcessSignal);
   }
   controller.signal.addEventListener('abort', () => http?.stopAccepting(), { once: true });
 
@@ -247,8 +259,8 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
     });
   } finally {
     external?.removeEventListener('abort', onSignal);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onProcessSignal);
+    process.off('SIGTERM', onProcessSignal);
     await http?.close();
     ledgers?.close();
   }
