@@ -92,16 +92,29 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     new Promise<void>((resolve) => {
       wake = resolve;
     });
-  let resolveAborted: (value: 'aborted') => void = () => undefined;
-  const aborted = new Promise<'aborted'>((resolve) => {
-    resolveAborted = resolve;
-  });
-  const onAbort = (): void => {
-    resolveAborted('aborted');
-    notify();
-  };
-  if (signal.aborted) resolveAborted('aborted');
-  else signal.addEventListener('abort', onAbort, { once: true });
+  const onAbort = (): void => notify();
+  if (!signal.aborted) signal.addEventListener('abort', onAbort, { once: true });
+  /**
+   * `p`, or 'aborted' when the signal fires first. Not `Promise.race([p, aborted])`:
+   * every race would leave a reaction on the long-lived `aborted` promise, which a
+   * long-running dispatch (--watch) would pile up for every task.
+   */
+  const untilAborted = <T>(p: Promise<T>): Promise<T | 'aborted'> =>
+    new Promise<T | 'aborted'>((resolve, rejectRace) => {
+      if (signal.aborted) return resolve('aborted');
+      const stop = (): void => resolve('aborted');
+      signal.addEventListener('abort', stop, { once: true });
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', stop);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', stop);
+          rejectRace(e);
+        },
+      );
+    });
 
   const tell = async (task: SourcedTask, operation: 'ack' | 'fail' | 'release', call: () => Promise<void>): Promise<void> => {
     try {
@@ -233,11 +246,11 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     iterator = source.tasks(signal)[Symbol.asyncIterator]();
     while (!signal.aborted) {
       if (pending.length >= maxPending) {
-        await Promise.race([changed(), aborted]);
+        await untilAborted(changed());
         continue;
       }
       const nextTask = iterator.next();
-      const next = await Promise.race([nextTask, aborted]);
+      const next = await untilAborted(nextTask);
       if (next === 'aborted') {
         // A task that arrives after the abort was never taken: hand it back.
         void nextTask.then(

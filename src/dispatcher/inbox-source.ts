@@ -19,7 +19,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { isPidAlive } from '../store/run-lock.js';
-import { writeJsonAtomic } from '../store/run-dir.js';
 import { isValidTaskId, parseTaskObject, taskContentId } from './env-source.js';
 import type { DispatchOutcome, DispatchTask, SourcedTask, TaskSource } from './types.js';
 
@@ -67,6 +66,17 @@ interface Claim {
 const TASK_FILE = /^[^.].*\.(md|json)$/i;
 const CLAIM_SUFFIX = '.claim.json';
 const RESULT_SUFFIX = '.result.json';
+
+/**
+ * Writes JSON beside `file` and renames it over: readers never see half a file,
+ * and a killed process leaves the old or the new one. No fsync (like the store's
+ * synchronous=NORMAL): survives a process crash, not a power cut.
+ */
+function writeJsonReplace(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.${crypto.randomBytes(3).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  fs.renameSync(tmp, file);
+}
 
 const errno = (e: unknown): string | undefined => (e as NodeJS.ErrnoException | undefined)?.code;
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -195,7 +205,7 @@ export function inboxTaskSource(options: InboxSourceOptions): InboxTaskSource {
       throw e;
     }
     const note: Claim = { pid: process.pid, hostname, claimedAt: new Date().toISOString() };
-    writeJsonAtomic(path.join(processing, file + CLAIM_SUFFIX), note);
+    writeJsonReplace(path.join(processing, file + CLAIM_SUFFIX), note);
     return true;
   };
 
@@ -211,7 +221,7 @@ export function inboxTaskSource(options: InboxSourceOptions): InboxTaskSource {
   const settle = (file: string, into: string, result: Omit<InboxResult, 'file' | 'finishedAt'>): void => {
     const from = path.join(processing, file);
     const final = linkUnique(from, into, file);
-    writeJsonAtomic(path.join(into, final + RESULT_SUFFIX), { ...result, file: final, finishedAt: new Date().toISOString() } satisfies InboxResult);
+    writeJsonReplace(path.join(into, final + RESULT_SUFFIX), { ...result, file: final, finishedAt: new Date().toISOString() } satisfies InboxResult);
     unlinkQuiet(from);
     unlinkQuiet(from + CLAIM_SUFFIX);
   };
