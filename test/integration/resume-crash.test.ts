@@ -45,7 +45,7 @@ function processesIn(dir: string): number {
   return n;
 }
 
-describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch resume)', { timeout: 240_000 }, () => {
+describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch resume)', { timeout: 420_000 }, () => {
   let baselineTree: string;
   let baselineMerges: string[];
 

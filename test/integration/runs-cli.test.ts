@@ -24,7 +24,7 @@ const TURNS: ScriptedToolCall[][] = [
   [call('main', 'git merge --no-ff task-a -m "Merge task-a: add a"')],
 ];
 
-describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 240_000 }, () => {
+describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 420_000 }, () => {
   let t: TempBase;
   let orch: ScriptedModelServer;
   let runId: string;
