@@ -29,7 +29,7 @@ function fake(mode: string, extra: Partial<Parameters<typeof runCodexWorker>[0]>
 
 describe('codex worker faults (fake-codex)', () => {
   it('kills a stalled worker (no events) with its whole process group and marks it stuck', async () => {
-    const { run, pidfile } = fake('stall', { stallMs: 400 });
+    const { run, pidfile } = fake('stall', { stallMs: 3000 });
     const r = await run;
     expect(r.status).toBe('stuck');
     expect(r.reason).toMatch(/stall/);
@@ -42,7 +42,7 @@ describe('codex worker faults (fake-codex)', () => {
   });
 
   it('escalates TERM to KILL for a worker that ignores SIGTERM', async () => {
-    const { run, pidfile } = fake('ignore-term', { stallMs: 400 });
+    const { run, pidfile } = fake('ignore-term', { stallMs: 3000 });
     const r = await run;
     expect(r.status).toBe('stuck');
     const pids = readPids(pidfile);
@@ -51,7 +51,7 @@ describe('codex worker faults (fake-codex)', () => {
   });
 
   it('stops a worker at its wall-clock budget', async () => {
-    const { run, pidfile } = fake('stall', { stallMs: 60_000, timeoutMs: 500 });
+    const { run, pidfile } = fake('stall', { stallMs: 60_000, timeoutMs: 3000 });
     const r = await run;
     expect(r.status).toBe('stuck');
     expect(r.reason).toMatch(/wall-clock budget/);
