@@ -154,7 +154,7 @@ describe('executePlan', () => {
     const r = rig();
     const result = await executePlan(
       plan([{ id: 'slow', title: 'Slow one', prompt: fakePrompt('Write.', { write: { 'slow.txt': 'done\n' }, stallFirst: true }), acceptance: 'test -f slow.txt' }]),
-      { ...r.ctx, workerStallMs: 800 },
+      { ...r.ctx, workerStallMs: 3000 },
     );
     expect(result.allMerged).toBe(true);
     expect(result.workers.map((w) => [w.purpose, w.status])).toEqual([
@@ -176,7 +176,7 @@ describe('executePlan', () => {
         { id: 'after', title: 'Needs stuck', prompt: fakePrompt('Write.', { write: { 'a.txt': 'a\n' } }), files: ['a.txt'], dependsOn: ['stuck'] },
         { id: 'free', title: 'Independent', prompt: fakePrompt('Write.', { write: { 'f.txt': 'f\n' } }), files: ['f.txt'] },
       ]),
-      { ...r.ctx, workerStallMs: 800, maxHeals: 0 },
+      { ...r.ctx, workerStallMs: 3000, maxHeals: 0 },
     );
     expect(result.allMerged).toBe(false);
     const status = Object.fromEntries(result.subtasks.map((s) => [s.id, s.status]));
