@@ -38,3 +38,20 @@ export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } f
 
 export { dispatch, envTaskSource, listTaskSource, parseDispatchTasks } from './dispatcher/index.js';
 export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
+
+export { resumeRun } from './orchestrator/resume.js';
+export type { ResumeRunOptions } from './orchestrator/resume.js';
+export { executePlan } from './orchestrator/plan/execute-plan.js';
+export type { PlanRunContext, PlanRunResult, SubtaskSummary } from './orchestrator/plan/execute-plan.js';
+export { runPlanManifest } from './orchestrator/plan/run-manifest.js';
+export type { RunManifestOptions, RunManifestResult } from './orchestrator/plan/run-manifest.js';
+export { createReviewer } from './orchestrator/review/reviewer.js';
+export type { ReviewFn, ReviewInput, ReviewVerdict } from './orchestrator/review/types.js';
+export { validatePlan, createSchedule, nextRunnable, simulate } from './scheduler/index.js';
+export type { Plan, PlanTask, Manifest, ManifestTask, TaskStatus } from './scheduler/index.js';
+
+export { openSqliteStore, createMemoryStore } from './store/index.js';
+export type { Store, RunRecord } from './store/index.js';
+
+export { runCodexWorker, resolveCodexBinary, detectCapabilities } from './workers/codex/index.js';
+export type { WorkerRun, WorkerResult, CodexEvent } from './workers/codex/index.js';

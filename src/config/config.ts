@@ -12,6 +12,8 @@ export interface Config {
   readonly openaiBaseUrl: string | undefined;
   readonly model: string;
   readonly maxTurns: number;
+  /** Model of the review agent; undefined: the orchestrator model. */
+  readonly reviewModel: string | undefined;
   readonly reasoningEffort: 'minimal' | 'low' | 'medium' | 'high' | undefined;
   readonly temperature: number | undefined;
   readonly trace: boolean;
@@ -114,6 +116,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     openaiBaseUrl: raw.OPENAI_BASE_URL as string | undefined,
     model: (raw.ORCHESTRATOR_MODEL as string | undefined) ?? DEFAULTS.model,
     maxTurns: (raw.ORCHESTRATOR_MAX_TURNS as number | undefined) ?? DEFAULTS.maxTurns,
+    reviewModel: raw.ORCHESTRATOR_REVIEW_MODEL as string | undefined,
     reasoningEffort: raw.ORCHESTRATOR_REASONING_EFFORT as Config['reasoningEffort'],
     temperature: raw.ORCHESTRATOR_TEMPERATURE as number | undefined,
     trace: (raw.ORCHESTRATOR_TRACE as boolean | undefined) ?? false,

@@ -118,7 +118,7 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
   const instructions = loadReviewerPrompt(options.promptsDir);
   const limits: ReviewLimits = { ...DEFAULT_REVIEW_LIMITS, ...options.limits };
   const log = options.logger ?? silentLogger;
-  const model = options.model ?? config.model;
+  const model = options.model ?? config.reviewModel ?? config.model;
   const { provider } = createModelProvider(config, {
     onResponse: (status, attempt) => {
       if (status === 429 || status >= 500) options.onRetry?.({ kind: 'http', status, attempt });
