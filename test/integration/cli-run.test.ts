@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { codexScript, orchestratorScript } from '../../src/demo/demo-scripts.js';
+import { orchestratorScript } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
 import { codexProviderArgs, startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
 import { makeTempBase, type TempBase } from '../helpers/git-repo.js';

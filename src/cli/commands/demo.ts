@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
 import { runDemo } from '../../demo/run-demo.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import { withInterrupt } from '../interrupt.js';
 import { paint, printErr } from '../output.js';
 import { createProgress } from '../progress.js';
-import { exitCodeOfReport, interruptedLine } from './run.js';
+import { printReport } from './run.js';
 
 export function registerDemo(program: Command): void {
   program
@@ -20,31 +20,25 @@ export function registerDemo(program: Command): void {
     .option('-q, --quiet', 'no progress display')
     .action(async (opts: { live?: boolean; baseDir?: string; json?: boolean; quiet?: boolean }) => {
       const progress = createProgress({ quiet: Boolean(opts.quiet) });
-      const controller = new AbortController();
-      const onSignal = () => controller.abort();
-      process.once('SIGINT', onSignal);
       try {
-        const { report, baseDir } = await runDemo({
-          ...(opts.live ? { live: true } : {}),
-          ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
-          signal: controller.signal,
-          onEvent: (e) => progress.onEvent(e),
-        });
+        const { report, baseDir } = await withInterrupt('the demo', (signal) =>
+          runDemo({
+            ...(opts.live ? { live: true } : {}),
+            ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
+            signal,
+            onEvent: (e) => progress.onEvent(e),
+          }),
+        );
         progress.stop();
-        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else {
-          process.stdout.write(renderReportMarkdown(report));
-          process.stdout.write(
-            `\n${paint('bold', 'Result:')} ${baseDir}/main (try: git -C ${baseDir}/main log --oneline --graph)\n` +
-              `Command log: ${baseDir}/.codex-orchestrator/run_repo_command.log\n`,
+        printReport(report, Boolean(opts.json));
+        if (!opts.json) {
+          printErr(
+            `\n${paint('bold', 'Result:', process.stderr)} ${baseDir}/main (try: git -C ${baseDir}/main log --oneline --graph)\n` +
+              `Command log: ${baseDir}/.codex-orchestrator/run_repo_command.log`,
           );
         }
-        if (report.status === 'aborted') printErr(interruptedLine(report));
-        else if (report.error) printErr(`codex-orch: ${report.error.message}`);
-        process.exitCode = exitCodeOfReport(report);
       } finally {
         progress.stop();
-        process.off('SIGINT', onSignal);
       }
     });
 }

@@ -10,8 +10,9 @@ import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
 import type { RunEvent } from '../../orchestrator/events.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { paint, printErr } from '../output.js';
+import { printErr } from '../output.js';
 import { createProgress } from '../progress.js';
+import { withInterrupt } from '../interrupt.js';
 
 export interface RunCommandOptions {
   baseDir?: string;
@@ -80,6 +81,15 @@ export function interruptedLine(report: RunReport): string {
   return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md`;
 }
 
+/** Prints a finished run's report (JSON on stdout, or Markdown), its one-line outcome on stderr, and sets the exit code. */
+export function printReport(report: RunReport, json: boolean): void {
+  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else process.stdout.write(renderReportMarkdown(report));
+  if (report.status === 'aborted') printErr(interruptedLine(report));
+  else if (report.error) printErr(`codex-orch: ${report.error.message}`);
+  process.exitCode = exitCodeOfReport(report);
+}
+
 export function registerRun(program: Command): void {
   program
     .command('run')
@@ -115,31 +125,12 @@ export function registerRun(program: Command): void {
         },
       });
       const progress = createProgress({ quiet: Boolean(opts.quiet) });
-      const controller = new AbortController();
-      let interrupts = 0;
-      const onSignal = (signal: NodeJS.Signals) => {
-        interrupts++;
-        if (interrupts === 1) {
-          printErr(paint('yellow', `\n${signal}: stopping the run (workers and commands are being killed; press Ctrl-C again to quit at once)`, process.stderr));
-          controller.abort();
-        } else {
-          process.exit(EXIT.aborted);
-        }
-      };
-      process.on('SIGINT', onSignal);
-      process.on('SIGTERM', onSignal);
       try {
-        const report = await runOrchestrator({ task, config, signal: controller.signal, onEvent: (e) => progress.onEvent(e) });
+        const report = await withInterrupt('the run', (signal) => runOrchestrator({ task, config, signal, onEvent: (e) => progress.onEvent(e) }));
         progress.stop();
-        if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-        else process.stdout.write(renderReportMarkdown(report));
-        if (report.status === 'aborted') printErr(interruptedLine(report));
-        else if (report.error) printErr(`codex-orch: ${report.error.message}`);
-        process.exitCode = exitCodeOfReport(report);
+        printReport(report, Boolean(opts.json));
       } finally {
         progress.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
       }
     });
 }
@@ -156,41 +147,24 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      printErr(paint('yellow', `\n${signal}: stopping the plan (workers and commands are being killed; press Ctrl-C again to quit at once)`, process.stderr));
-      controller.abort();
-    } else {
-      process.exit(EXIT.aborted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
-    const { report } = await runPlanManifest({
-      manifest,
-      config,
-      ...(review ? { review } : {}),
-      ...(maxParallel !== undefined ? { maxParallel } : {}),
-      signal: controller.signal,
-      onEvent: (e) => {
-        progress.onEvent(e);
-        const line = opts.quiet ? null : planEventLine(e);
-        if (line) printErr(line);
-      },
-    });
+    const { report } = await withInterrupt('the plan', (signal) =>
+      runPlanManifest({
+        manifest,
+        config,
+        ...(review ? { review } : {}),
+        ...(maxParallel !== undefined ? { maxParallel } : {}),
+        signal,
+        onEvent: (e) => {
+          progress.onEvent(e);
+          const line = opts.quiet ? null : planEventLine(e);
+          if (line) printErr(line);
+        },
+      }),
+    );
     progress.stop();
-    if (opts.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else process.stdout.write(renderReportMarkdown(report));
-    if (report.status === 'aborted') printErr(interruptedLine(report));
-    else if (report.error) printErr(`codex-orch: ${report.error.message}`);
-    process.exitCode = exitCodeOfReport(report);
+    printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }

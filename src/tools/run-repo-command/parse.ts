@@ -121,8 +121,6 @@ class Analyzer {
   readonly groupRedirects: ShRedirect[] = [];
   readonly problems: ShProblem[] = [];
 
-  constructor(private readonly source: string) {}
-
   problem(rule: ProblemRule, message: string): void {
     if (this.problems.length < 20) this.problems.push({ rule, message });
   }
@@ -479,7 +477,7 @@ export function escapeGlob(s: string): string {
 
 /** Parses and analyses a shell command line. Never throws. */
 export function parseLine(source: string): ParsedLine {
-  const a = new Analyzer(source);
+  const a = new Analyzer();
   if (CONTROL.test(source)) {
     a.problem('parse', 'the command contains control characters');
     return { source, commands: [], groupRedirects: [], problems: a.problems, single: false };

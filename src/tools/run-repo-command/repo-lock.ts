@@ -1,3 +1,5 @@
+import { withGitLock } from '../../git/lock.js';
+
 /**
  * Git commands that take a repository's locks (index, refs, worktree admin) are
  * queued per repository so that concurrent tool calls of one turn do not fail on
@@ -35,20 +37,5 @@ export function repoLockKey(commands: readonly (readonly string[])[], repoKey: s
   return undefined;
 }
 
-const tails = new Map<string, Promise<unknown>>();
-
-/** Runs `fn` after every earlier holder of `key` has finished (FIFO, no starvation). */
-export async function withRepoLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
-  const previous = tails.get(key) ?? Promise.resolve();
-  let release!: () => void;
-  const mine = new Promise<void>((resolve) => (release = resolve));
-  const tail = previous.then(() => mine);
-  tails.set(key, tail);
-  await previous.catch(() => undefined);
-  try {
-    return await fn();
-  } finally {
-    release();
-    if (tails.get(key) === tail) tails.delete(key);
-  }
-}
+/** Runs `fn` after every earlier holder of `key` has finished (the git layer's FIFO lock, shared so the two never race). */
+export const withRepoLock = withGitLock;
