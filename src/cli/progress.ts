@@ -20,7 +20,11 @@ export function createProgress(options: { quiet?: boolean; stream?: NodeJS.Write
   const line = (text: string) => {
     if (options.quiet) return;
     if (spinner) spinner.clear();
-    stream.write(`${text}\n`);
+    // On a terminal one event is one line: cut to the width (colour codes do not count).
+    // eslint-disable-next-line no-control-regex
+    const visible = text.replace(/\u001b\[[0-9;]*m/g, '');
+    const width = interactive && stream.columns ? stream.columns - 1 : Infinity;
+    stream.write(`${visible.length > width ? `${visible.slice(0, width - 1)}…` : text}\n`);
     if (spinner) spinner.render();
   };
   const short = (s: string, n = 90) => (s.length > n ? `${s.slice(0, n - 1)}…` : s);
