@@ -19,7 +19,7 @@ import { writeResult } from './write-result.js';
 
 const FILES = 10_000;
 const BRANCHES = 30;
-const ROUNDS = 2;
+const ROUNDS = 3;
 const WORKTREES = 4;
 
 function git(cwd: string, ...args: string[]): string {
@@ -74,17 +74,34 @@ function rawMerges(baseDir: string, checked = false): number {
   return ms;
 }
 
-async function queueMerges(baseDir: string): Promise<number> {
+/** Per-merge phases seen through the queue's decisions: clean check + added-files check, git merge, smoke. */
+interface Phases {
+  checkMs: number[];
+  mergeMs: number[];
+  smokeMs: number[];
+}
+
+async function queueMerges(baseDir: string, phases: Phases): Promise<number> {
   const main = path.join(baseDir, 'main');
+  let last = performance.now();
   const queue = new MergeQueue({
     baseDir,
     dirtyWaitMs: 0,
+    onDecision: (d) => {
+      const now = performance.now();
+      if (d.action === 'merging') phases.checkMs.push(now - last);
+      else if (d.action === 'smoke-started') phases.mergeMs.push(now - last);
+      else if (d.action === 'merged') phases.smokeMs.push(now - last);
+      else return;
+      last = now;
+    },
     smoke: (dir) =>
       new Promise((resolve) => {
         execFile('true', [], { cwd: dir }, (error) => resolve({ ok: !error, log: '' }));
       }),
   });
   const t0 = performance.now();
+  last = t0;
   const outcomes = await Promise.all(branches.map((b) => queue.enqueue(b, { title: 'bench' })));
   const ms = performance.now() - t0;
   const bad = outcomes.filter((o) => o.status !== 'merged');
@@ -110,6 +127,10 @@ async function worktrees(baseDir: string): Promise<{ raw: number[]; ours: number
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[s.length >> 1] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
 export async function run(): Promise<void> {
@@ -122,9 +143,10 @@ export async function run(): Promise<void> {
     const rawMs: number[] = [];
     const queueMs: number[] = [];
     const checkedMs: number[] = [];
+    const phases: Phases = { checkMs: [], mergeMs: [], smokeMs: [] };
     for (let r = 0; r < ROUNDS; r++) {
       rawMs.push(rawMerges(copyOf(template, `raw-${r}`)));
-      queueMs.push(await queueMerges(copyOf(template, `queue-${r}`)));
+      queueMs.push(await queueMerges(copyOf(template, `queue-${r}`), phases));
       checkedMs.push(rawMerges(copyOf(template, `checked-${r}`), true));
     }
     t0 = performance.now();
@@ -149,6 +171,9 @@ export async function run(): Promise<void> {
         // How much of the gap is the safety check itself (a clean main/ must be proven before each merge).
         rawWithSafetyChecksMsPerMerge: round(sum(checkedMs) / (BRANCHES * ROUNDS), 1),
         ratioVsRawWithSafetyChecks: round(sum(checkedMs) / sum(queueMs)),
+        // Median per merge through the queue, from its decisions: clean check (git status) + added-files
+        // check until 'merging', git merge until 'smoke-started', smoke test until 'merged'.
+        queuePhaseMedianMs: { check: round(median(phases.checkMs), 1), merge: round(median(phases.mergeMs), 1), smoke: round(median(phases.smokeMs), 1) },
         roundsMs: { raw: rawMs.map((x) => Math.round(x)), queue: queueMs.map((x) => Math.round(x)), rawWithSafetyChecks: checkedMs.map((x) => Math.round(x)) },
       },
       worktrees: {
@@ -166,6 +191,8 @@ export async function run(): Promise<void> {
         `(ratio ${result.merges.ratio}, target >= 0.7: ${result.merges.pass ? 'ok' : 'MISSED'}); ` +
         `raw loop with the same safety reads: ${result.merges.rawWithSafetyChecksMsPerMerge} ms/merge (queue/that ratio ${result.merges.ratioVsRawWithSafetyChecks})`,
     );
+    const ph = result.merges.queuePhaseMedianMs;
+    console.log(`queue per merge (median ms): check ${ph.check}, merge ${ph.merge}, smoke ${ph.smoke}; raw ${result.merges.rawMsPerMerge} ms/merge`);
     console.log(`worktree: createWorktree ${result.worktrees.createWorktreeMsEach} ms vs git worktree add ${result.worktrees.rawMsEach} ms (ratio ${result.worktrees.ratio})`);
     console.log(`written ${file}`);
   } finally {

@@ -123,6 +123,10 @@ export class MergeQueue {
   private identityChecked = false;
   /** Branches whose merge this queue reverted, with the revert commit. */
   private readonly reverted = new Map<string, string>();
+  /** Enqueued items whose merge has not started yet, in order. */
+  private readonly waiting: Item[] = [];
+  /** Added paths of the next branch, computed ahead (see prefetchAdded). */
+  private prefetched: { mainSha: string; branchSha: string; promise: Promise<string[] | null> } | undefined;
 
   constructor(options: MergeQueueOptions) {
     this.baseDir = path.resolve(options.baseDir);
@@ -148,7 +152,12 @@ export class MergeQueue {
     const item: Item = { seq: ++this.seq, branch, meta };
     this.inFlight++;
     this.decide(item, 'queued', `position ${this.inFlight} in the merge queue`);
-    const run = this.tail.then(() => this.process(item));
+    this.waiting.push(item);
+    const run = this.tail.then(() => {
+      const at = this.waiting.indexOf(item);
+      if (at !== -1) this.waiting.splice(at, 1);
+      return this.process(item);
+    });
     this.tail = run.catch(() => undefined);
     return run.finally(() => {
       this.inFlight--;
@@ -236,12 +245,18 @@ export class MergeQueue {
       );
     }
 
-    // Both only read; the second is wasted only when main/ turns out dirty.
-    const [clean, addedEarly] = await Promise.all([this.waitForCleanMain(item), this.addedFiles('HEAD', branchSha)]);
+    // The paths the merge would add, computed against the tip main/ is expected to be at: usually
+    // already done while the previous merge's smoke test ran (prefetchAdded), otherwise alongside
+    // the clean check. Both only read; the result is used only if the clean check then finds main/
+    // at exactly that commit, else it is computed again against the commit found.
+    const expectedSha = readLooseRef(this.commonDir, this.targetBranch);
+    const early = expectedSha ? this.takeAdded(expectedSha, branchSha) : null;
+    const clean = await this.waitForCleanMain(item);
+    const addedEarly = early ? await early : null;
     if (!clean.ok) return clean.outcome;
     const mainSha = clean.snap.head;
     if (!mainSha) return fail(`${mainDir} has no commits yet`);
-    const added = clean.waited ? await this.addedFiles(mainSha, branchSha) : addedEarly;
+    const added = addedEarly !== null && expectedSha === mainSha ? addedEarly : await this.addedFiles(mainSha, branchSha);
 
     // git overwrites ignored files (a user's .env, local config) without a word when a merge adds them.
     const inTheWay = added.filter((p) => exists(path.join(mainDir, p)));
@@ -252,11 +267,13 @@ export class MergeQueue {
 
     this.decide(item, 'merging', `merging ${short(branchSha)} into ${this.targetBranch} at ${short(mainSha)}`, { sha: branchSha });
     const message = `Merge ${branch}: ${oneLine(meta.title)}`;
-    const r = await runGit(mainDir, ['merge', '--no-ff', '--no-edit', '-m', message, branchSha], { allowFail: true });
+    // --no-stat: the diffstat is only printed, never read here. Hooks run as usual (no --no-verify).
+    const r = await runGit(mainDir, ['merge', '--no-ff', '--no-edit', '--no-stat', '-m', message, branchSha], { allowFail: true });
     if (r.exitCode !== 0) return this.undoFailedMerge(branch, mainSha, branchSha, r.stderr || r.stdout);
 
     const mergeSha = readLooseRef(this.commonDir, this.targetBranch) ?? (await headSha(mainDir));
     if (mergeSha === mainSha) return { status: 'merged', branch, sha: mainSha, mainSha, branchSha, alreadyMerged: true };
+    this.prefetchAdded(mergeSha);
     if (!this.smoke) return { status: 'merged', branch, sha: mergeSha, mainSha, branchSha, alreadyMerged: false };
 
     this.decide(item, 'smoke-started', `running the smoke test on ${short(mergeSha)}`, { sha: mergeSha });
@@ -326,6 +343,29 @@ export class MergeQueue {
       message,
       error: new GitError(message, { hint: 'main is unchanged; a hook may have refused the merge', context: { branch, mainDir, output } }),
     };
+  }
+
+  /**
+   * Starts computing, for the next queued branch, the paths it would add on top of `mainSha`
+   * (a read-only `git diff` of two commits), so that it runs during the smoke test instead of
+   * on the next merge's critical path. A wrong guess costs nothing but the diff: the next merge
+   * uses it only for exactly that pair of commits and exactly the commit its clean check finds.
+   */
+  private prefetchAdded(mainSha: string): void {
+    const next = this.waiting[0];
+    if (!next || !this.commonDir) return;
+    const branchSha = readLooseRef(this.commonDir, next.branch);
+    if (!branchSha) return;
+    const promise = this.addedFiles(mainSha, branchSha).catch(() => null);
+    this.prefetched = { mainSha, branchSha, promise };
+  }
+
+  /** The prefetched added paths for this pair of commits if there are any, else a diff started now; null when it failed. */
+  private takeAdded(mainSha: string, branchSha: string): Promise<string[] | null> {
+    const p = this.prefetched;
+    this.prefetched = undefined;
+    if (p && p.mainSha === mainSha && p.branchSha === branchSha) return p.promise;
+    return this.addedFiles(mainSha, branchSha).catch(() => null);
   }
 
   /** Paths the branch has and main's tip lacks: the merge would add them. */

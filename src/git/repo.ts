@@ -146,7 +146,17 @@ export interface StatusSnapshot {
  * are what the repository itself says nobody needs to keep (build output, caches).
  */
 export async function statusSnapshot(dir: string): Promise<StatusSnapshot> {
-  const r = await runGit(dir, ['--no-optional-locks', 'status', '--porcelain=v2', '--branch', '-z', '--untracked-files=all', '--ignore-submodules=none']);
+  // --no-ahead-behind: with an upstream, counting commits ahead/behind is a history walk nobody here reads.
+  const r = await runGit(dir, [
+    '--no-optional-locks',
+    'status',
+    '--porcelain=v2',
+    '--branch',
+    '--no-ahead-behind',
+    '-z',
+    '--untracked-files=all',
+    '--ignore-submodules=none',
+  ]);
   let branch: string | null = null;
   let head: string | null = null;
   const dirty: string[] = [];

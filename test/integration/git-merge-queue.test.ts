@@ -277,6 +277,85 @@ describe('MergeQueue', () => {
     expect(fs.readFileSync(path.join(b.main, 'settings.local'), 'utf8')).toBe('user secret\n');
   });
 
+  it('sees what the user drops into or edits in main/ between two merges of one queue (no cached clean state)', async () => {
+    const b = setup({ 'README.md': '# sample\n', 'notes.txt': 'tracked\n' });
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const two = await task(b, 'two', { 'two.txt': '2\n' });
+    const three = await task(b, 'three', { 'three.txt': '3\n' });
+    let step = 0;
+    const q = new MergeQueue({
+      baseDir: b.baseDir,
+      dirtyWaitMs: 0,
+      // runs in main/ after each merge, while the queue holds main/: the user acts right then
+      smoke: async (mainDir) => {
+        step++;
+        if (step === 1) fs.writeFileSync(path.join(mainDir, 'dropped.txt'), 'user file\n');
+        if (step === 2) fs.writeFileSync(path.join(mainDir, 'notes.txt'), 'tracked, edited by the user\n');
+        return { ok: true, log: '' };
+      },
+    });
+    const [r1, r2] = await Promise.all([q.enqueue(one, { title: 'one' }), q.enqueue(two, { title: 'two' })]);
+    expect(r1.status).toBe('merged');
+    expect(r2).toMatchObject({ status: 'main-dirty', reason: 'uncommitted-changes', files: ['dropped.txt'] });
+    expect(fs.readFileSync(path.join(b.main, 'dropped.txt'), 'utf8')).toBe('user file\n');
+    const head = git(b.main, 'rev-parse', 'HEAD');
+    expect(head).toBe((r1 as { sha: string }).sha);
+
+    fs.rmSync(path.join(b.main, 'dropped.txt'));
+    const [r3, r4] = await Promise.all([q.enqueue(two, { title: 'two' }), q.enqueue(three, { title: 'three' })]);
+    expect(r3.status).toBe('merged');
+    // a tracked file edited between merges (same size class, same directory: no new entry, index untouched)
+    expect(r4).toMatchObject({ status: 'main-dirty', reason: 'uncommitted-changes', files: ['notes.txt'] });
+    expect(fs.readFileSync(path.join(b.main, 'notes.txt'), 'utf8')).toBe('tracked, edited by the user\n');
+    expect(git(b.main, 'rev-parse', 'HEAD')).toBe((r3 as { sha: string }).sha);
+  });
+
+  it('refuses an ignored file the user drops into main/ between two merges, though the added paths were computed ahead', async () => {
+    const b = setup({ 'README.md': '# sample\n', '.gitignore': '*.local\n' });
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const two = await task(b, 'two', { 'two.txt': '2\n' });
+    const wt = path.join(b.baseDir, 'task-two');
+    fs.writeFileSync(path.join(wt, 'settings.local'), 'from branch\n');
+    git(wt, 'add', '-f', 'settings.local');
+    git(wt, 'commit', '-q', '-m', 'force-add an ignored file');
+    const q = new MergeQueue({
+      baseDir: b.baseDir,
+      dirtyWaitMs: 0,
+      smoke: async (mainDir) => {
+        if (!fs.existsSync(path.join(mainDir, 'settings.local'))) fs.writeFileSync(path.join(mainDir, 'settings.local'), 'user secret\n');
+        return { ok: true, log: '' };
+      },
+    });
+    const [r1, r2] = await Promise.all([q.enqueue(one, { title: 'one' }), q.enqueue(two, { title: 'two' })]);
+    expect(r1.status).toBe('merged');
+    expect(r2).toMatchObject({ status: 'main-dirty', reason: 'ignored-files-in-the-way', files: ['settings.local'] });
+    expect(fs.readFileSync(path.join(b.main, 'settings.local'), 'utf8')).toBe('user secret\n');
+  });
+
+  it('computes the added paths again when main/ moved after they were computed ahead', async () => {
+    const b = setup({ 'README.md': '# sample\n', '.gitignore': '*.local\n' });
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const two = await task(b, 'two', { 'two.txt': '2\n', 'shared.txt': 'same\n' });
+    const q = new MergeQueue({
+      baseDir: b.baseDir,
+      dirtyWaitMs: 0,
+      smoke: async (mainDir) => {
+        // the user commits, on main, the same file the next branch adds: it is no longer "added"
+        if (!fs.existsSync(path.join(mainDir, 'shared.txt'))) {
+          fs.writeFileSync(path.join(mainDir, 'shared.txt'), 'same\n');
+          git(mainDir, 'add', 'shared.txt');
+          git(mainDir, 'commit', '-q', '-m', 'user adds shared.txt');
+        }
+        return { ok: true, log: '' };
+      },
+    });
+    const [r1, r2] = await Promise.all([q.enqueue(one, { title: 'one' }), q.enqueue(two, { title: 'two' })]);
+    expect(r1.status).toBe('merged');
+    expect(r2).toMatchObject({ status: 'merged', alreadyMerged: false });
+    expect(firstParentSubjects(b.main)).toEqual(['Merge task-two: two', 'user adds shared.txt', 'Merge task-one: one', 'initial commit']);
+    expectMainClean(b);
+  });
+
   it('refuses while the user has a merge of their own in progress in main/', async () => {
     const b = setup({ 'README.md': '# sample\n', 'x.txt': 'x\n' });
     git(b.main, 'checkout', '-q', '-b', 'side');
