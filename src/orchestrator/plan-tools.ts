@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { tool } from '@openai/agents';
+import { tool, type AgentInputItem } from '@openai/agents';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { isOrchestratorError } from '../errors.js';
@@ -40,7 +40,8 @@ import type { ReviewFn } from './review/types.js';
  * would overwrite it. Follow-up fixes go through `run_repo_command`.
  */
 
-export type ExecutePlanFn = (plan: Plan, ctx: PlanRunContext) => Promise<PlanRunResult>;
+/** Runs a plan, or resumes a saved manifest (after a restart). */
+export type ExecutePlanFn = (plan: Plan | Manifest, ctx: PlanRunContext) => Promise<PlanRunResult>;
 
 export interface PlanToolsContext {
   config: Config;
@@ -66,12 +67,43 @@ export interface PlanToolsState {
   submissions: number;
   /** Problems of each rejected submission, in order. */
   rejections: string[][];
-  plan: Plan | null;
+  /** The accepted plan, or (after a restart) the saved manifest run_plan resumes. */
+  plan: Plan | Manifest | null;
   manifestFile: string | null;
   status: 'none' | 'accepted' | 'running' | 'finished' | 'failed';
   result: PlanRunResult | null;
   /** Why run_plan failed, when it threw. */
   error: string | null;
+  /** Set when the state was restored from an earlier process of the run (a resume). */
+  restored?: { fromManifest: string; cutOffRunPlan: boolean; executed: boolean };
+}
+
+/** What a resumed run knows about its plan road: the saved manifest and the restored conversation. */
+export interface PlanToolsRestore {
+  manifest: Manifest;
+  manifestFile: string;
+  /** The restored conversation (submit_plan / run_plan calls and their answers). */
+  items: readonly AgentInputItem[];
+  /** Whether an earlier process started the executor (decisions.jsonl exists or a subtask left `pending`). */
+  executed: boolean;
+}
+
+function outputText(item: AgentInputItem): string {
+  if (item.type !== 'function_call_result') return '';
+  const out = item.output as unknown;
+  if (typeof out === 'string') return out;
+  if (out && typeof out === 'object' && 'text' in out && typeof (out as { text: unknown }).text === 'string') return (out as { text: string }).text;
+  return '';
+}
+
+/** One line per subtask of a saved manifest, for a model asking run_plan again after a restart. */
+export function renderManifestForModel(manifest: Manifest): string {
+  const tasks = manifest.phases.flatMap((p) => p.tasks);
+  const merged = tasks.filter((t) => t.status === 'merged').length;
+  return [
+    `PLAN ${merged === tasks.length ? 'DONE' : 'INCOMPLETE'}: ${merged}/${tasks.length} subtask(s) merged (from the saved manifest).`,
+    ...tasks.map((t) => `- ${t.id} ${t.status}${t.attempts > 1 ? `, attempts ${t.attempts}` : ''}${t.status !== 'merged' && t.reason ? ` — reason: ${oneLine(t.reason)}` : ''}`),
+  ].join('\n');
 }
 
 export const SUBMIT_PLAN_DESCRIPTION = [
@@ -174,7 +206,7 @@ export function createPlanTools(ctx: PlanToolsContext) {
     strict: true,
     execute: async (args: SubmitPlanArgs) => {
       state.submissions++;
-      if (state.status === 'running' || state.status === 'finished' || state.status === 'failed') {
+      if (state.status === 'running' || state.status === 'finished' || state.status === 'failed' || state.restored?.executed) {
         return 'REJECTED: a plan has already been run in this run (one plan per run). Finish or fix the remaining work with run_repo_command, or end with your report.';
       }
       const checked = validatePlan(submitPlanToPlan(args));
@@ -211,39 +243,92 @@ export function createPlanTools(ctx: PlanToolsContext) {
       if (state.status === 'none') return 'ERROR: no accepted plan. Call submit_plan first and wait for ACCEPTED.';
       if (state.status === 'running') return 'ERROR: the plan is already running (call run_plan once).';
       if (state.status === 'finished' && state.result) return `The plan has already run; its result:\n${renderPlanResultForModel(state.result)}`;
+      if (state.status === 'finished' && state.plan && 'version' in state.plan) return `The plan has already run (before the orchestrator restarted); its state:\n${renderManifestForModel(state.plan as Manifest)}`;
       if (state.status === 'failed') return `ERROR: the plan run already failed: ${state.error ?? 'unknown error'}`;
       if (ctx.gateway.dryRun ?? ctx.config.dryRun) {
         return 'DRY RUN: the plan was checked and saved as the manifest but is not run (the plan road creates worktrees and merges by itself). End with your report.';
       }
-      const plan = state.plan as Plan;
-      state.status = 'running';
-      try {
-        const result = await run(plan, {
-          config: ctx.config,
-          baseDir: ctx.baseDir,
-          runId: ctx.runId,
-          runDir: ctx.runDir,
-          gateway: ctx.gateway,
-          ...(ctx.review ? { review: ctx.review } : {}),
-          ...(ctx.maxParallel !== undefined ? { maxParallel: ctx.maxParallel } : {}),
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-          ...(ctx.logger ? { logger: ctx.logger } : {}),
-          ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
-          ...(ctx.store ? { store: ctx.store } : {}),
-          ...(ctx.budgets ? { budgets: ctx.budgets } : {}),
-        });
-        state.result = result;
-        state.status = 'finished';
-        return renderPlanResultForModel(result);
-      } catch (error) {
-        state.status = 'failed';
-        state.error = errorLine(error);
-        log.error({ err: error }, 'run_plan failed');
-        return `ERROR: the plan run failed: ${state.error}`;
-      }
+      return execute();
     },
     errorFunction: (_c, error) => `ERROR: run_plan failed: ${errorLine(error)}`,
   });
 
-  return { tools: [submitPlan, runPlan] as const, state };
+  /** Runs (or, with a saved manifest as the plan, resumes) the executor and answers like run_plan. */
+  async function execute(): Promise<string> {
+    const plan = state.plan as Plan | Manifest;
+    state.status = 'running';
+    try {
+      const result = await run(plan, {
+        config: ctx.config,
+        baseDir: ctx.baseDir,
+        runId: ctx.runId,
+        runDir: ctx.runDir,
+        gateway: ctx.gateway,
+        ...(ctx.review ? { review: ctx.review } : {}),
+        ...(ctx.maxParallel !== undefined ? { maxParallel: ctx.maxParallel } : {}),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        ...(ctx.logger ? { logger: ctx.logger } : {}),
+        ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
+        ...(ctx.store ? { store: ctx.store } : {}),
+        ...(ctx.budgets ? { budgets: ctx.budgets } : {}),
+      });
+      state.result = result;
+      state.status = 'finished';
+      return renderPlanResultForModel(result);
+    } catch (error) {
+      state.status = 'failed';
+      state.error = errorLine(error);
+      log.error({ err: error }, 'run_plan failed');
+      return `ERROR: the plan run failed: ${state.error}`;
+    }
+  }
+
+  /**
+   * A resumed run: the plan tools pick up where the earlier process left them.
+   * submissions and rejections are counted from the restored conversation; a
+   * plan that was accepted but never run, or stopped part way (abort, budget),
+   * runs when run_plan is called (again); a run_plan call that was cut off is
+   * answered by `resumeCutOffRunPlan`; a plan that ran to its end is not run
+   * again (a later call gets the manifest's statuses).
+   */
+  function restore(r: PlanToolsRestore): void {
+    const calls = r.items.filter((i): i is Extract<AgentInputItem, { type: 'function_call' }> => i.type === 'function_call');
+    const results = new Map(r.items.filter((i) => i.type === 'function_call_result').map((i) => [(i as { callId: string }).callId, i]));
+    state.submissions = calls.filter((c) => c.name === 'submit_plan').length;
+    state.rejections = [];
+    for (const c of calls.filter((x) => x.name === 'submit_plan')) {
+      const text = results.has(c.callId) ? outputText(results.get(c.callId) as AgentInputItem) : '';
+      if (text.startsWith('REJECTED: the plan has')) state.rejections.push(text.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2)));
+    }
+    const runCalls = calls.filter((c) => c.name === 'run_plan');
+    const cutOff = runCalls.some((c) => !results.has(c.callId));
+    const answered = runCalls.some((c) => results.has(c.callId) && !/^(ERROR: no accepted plan|DRY RUN)/.test(outputText(results.get(c.callId) as AgentInputItem)));
+    const executed = answered || r.executed;
+    // A plan stopped part way (an abort, a budget) can be resumed by calling run_plan again; a finished one is not re-run.
+    const resumable = r.manifest.phases.some((p) => p.tasks.some((t) => t.status === 'pending' || t.status === 'running' || t.status === 'complete'));
+    state.plan = r.manifest;
+    state.manifestFile = r.manifestFile;
+    state.status = cutOff ? 'running' : executed && !resumable ? 'finished' : 'accepted';
+    state.restored = { fromManifest: r.manifestFile, cutOffRunPlan: cutOff, executed };
+    log.info({ status: state.status, submissions: state.submissions, cutOff }, 'plan tools restored from the saved manifest');
+  }
+
+  /**
+   * The answer to a run_plan call the dead process left without one: the
+   * executor resumes the saved manifest (merged subtasks stay merged, complete
+   * ones go to the merge queue, running ones resume their codex thread), and
+   * its real result answers the call.
+   */
+  async function resumeCutOffRunPlan(): Promise<string> {
+    if (!state.restored?.cutOffRunPlan || !state.plan) return 'ERROR: there is no cut-off plan run to resume. Call run_plan if a plan is accepted.';
+    state.restored.cutOffRunPlan = false;
+    if (ctx.gateway.dryRun ?? ctx.config.dryRun) {
+      state.status = 'accepted';
+      return 'DRY RUN: the plan was checked and saved as the manifest but is not run (the plan road creates worktrees and merges by itself). End with your report.';
+    }
+    const answer = await execute();
+    return `NOTE: the orchestrator restarted while run_plan ran; the plan was resumed from ${state.manifestFile} (merged subtasks were kept, complete ones merged, running ones restarted on their branch and codex thread).\n${answer}`;
+  }
+
+  return { tools: [submitPlan, runPlan] as const, state, restore, resumeCutOffRunPlan };
 }

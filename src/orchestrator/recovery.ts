@@ -10,8 +10,10 @@
  *    none — the task again. Tool calls without a result were running when the
  *    process died: a codex worker line resumes its thread through the gateway
  *    (`codex exec resume <thread> …`, or runs again when no thread started), and
- *    its real result answers the call; any other line is answered `INTERRUPTED`
- *    (its effect is unknown: the model checks before running it again).
+ *    its real result answers the call; a cut-off `run_plan` is answered by the
+ *    plan executor resuming the saved manifest (`resumeRunPlan`); any other line
+ *    is answered `INTERRUPTED` (its effect is unknown: the model checks before
+ *    running it again).
  * 3. A note built from the store (commands, worktrees, merges, workers and
  *    thread ids) is added as a user message, so merged work is not redone.
  */
@@ -156,7 +158,7 @@ export const RESUME_WORKER_PROMPT =
 export interface RecoverySummary {
   conversationRestored: boolean;
   workers: RecoveredWorker[];
-  answered: { callId: string; worktree: string; command: string; how: 'worker-resumed' | 'worker-rerun' | 'worker-finished' | 'interrupted' }[];
+  answered: { callId: string; worktree: string; command: string; how: 'worker-resumed' | 'worker-rerun' | 'worker-finished' | 'interrupted' | 'plan-resumed' }[];
 }
 
 function parseArgs(args: string): { worktree: string; command: string } | undefined {
@@ -174,10 +176,16 @@ async function answerDangling(
   workers: RecoveredWorker[],
   gateway: GatewayContext,
   summary: RecoverySummary,
+  resumeRunPlan?: () => Promise<string>,
 ): Promise<AgentInputItem[]> {
   const used = new Set<string>();
   const answers: AgentInputItem[] = [];
   for (const call of danglingCalls(items)) {
+    if (call.name === 'run_plan' && resumeRunPlan) {
+      answers.push(functionResultItem(call.callId, call.name, await resumeRunPlan()));
+      summary.answered.push({ callId: call.callId, worktree: 'main', command: 'run_plan', how: 'plan-resumed' });
+      continue;
+    }
     const args = parseArgs(call.arguments);
     if (call.name !== 'run_repo_command' || !args) {
       answers.push(functionResultItem(call.callId, call.name, 'INTERRUPTED: the orchestrator process stopped while this tool call ran; call it again if it is still needed.'));
@@ -229,6 +237,10 @@ export function resumeNote(store: Store, run: RunRecord, summary: RecoverySummar
     `- workers: ${workers.map((w) => `${w.workerId}${w.subtaskId ? `/${w.subtaskId}` : ''} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}`).join('; ') || 'none'}`,
   ];
   for (const a of summary.answered) {
+    if (a.how === 'plan-resumed') {
+      lines.push('- the run_plan call was cut off: the plan executor resumed the saved manifest and its answer above is the real result (merged subtasks were not redone)');
+      continue;
+    }
     lines.push(`- the call \`${a.worktree}$ ${a.command}\` was cut off: ${a.how === 'interrupted' ? 'answered INTERRUPTED' : a.how === 'worker-resumed' ? 'its codex thread was resumed and finished' : a.how === 'worker-finished' ? 'its worker had finished' : 'it was run again'}`);
   }
   lines.push(summary.conversationRestored ? 'Your conversation above is restored. Continue the task from where it stopped.' : 'Your earlier conversation could not be restored. Continue the task from this state.');
@@ -247,13 +259,15 @@ export async function prepareResume(args: {
   gateway: GatewayContext;
   worktrees: readonly string[];
   logger?: Logger;
+  /** Answers a cut-off run_plan call by resuming the plan executor from the saved manifest. */
+  resumeRunPlan?: () => Promise<string>;
 }): Promise<{ items: AgentInputItem[]; summary: RecoverySummary }> {
   const { store, run, gateway } = args;
   const workers = await recoverWorkers(store, run, args.stateDir, args.logger);
   const saved = parseConversation(run.agentState);
   const summary: RecoverySummary = { conversationRestored: saved !== undefined && saved.length > 0, workers, answered: [] };
   const items: AgentInputItem[] = summary.conversationRestored ? [...(saved as AgentInputItem[])] : [{ type: 'message', role: 'user', content: run.task }];
-  items.push(...(await answerDangling(items, workers, gateway, summary)));
+  items.push(...(await answerDangling(items, workers, gateway, summary, args.resumeRunPlan)));
   items.push({ type: 'message', role: 'user', content: resumeNote(store, run, summary, args.worktrees) });
   return { items, summary };
 }

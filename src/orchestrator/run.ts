@@ -18,7 +18,9 @@ import { renderReportMarkdown } from './report-text.js';
 import { createPlanTools, planReportSection } from './plan-tools.js';
 import { createReviewer } from './review/reviewer.js';
 import { ensureRunDir, type Store } from '../store/index.js';
-import { observeModelProvider, observeTools, ConversationJournal } from './conversation.js';
+import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './conversation.js';
+import { readDecisionsFile } from './plan/decisions-log.js';
+import { loadManifestFile } from './plan/manifest-file.js';
 import { prepareResume } from './recovery.js';
 import { beginRun, initialSnapshot, recordCommand, slimRecord, storedRecords, storedTurns, syncMerges } from './run-record.js';
 
@@ -74,6 +76,28 @@ function checkMainRepo(baseDir: string): void {
   if (!fs.existsSync(path.join(main, '.git'))) {
     throw new ConfigError(`${main} is not a git repository`, { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'main/ must be a git checkout (git init or git clone)' });
   }
+}
+
+/**
+ * A resumed run whose earlier process used the plan road: the plan tools get
+ * the saved `<runDir>/manifest.json` back (and what the conversation says
+ * about submit_plan / run_plan), so a cut-off run_plan is resumed by the
+ * executor instead of the model resubmitting. Returns false when there is no
+ * (readable) manifest: the plan tools start empty.
+ */
+function restorePlanTools(planTools: ReturnType<typeof createPlanTools>, runDir: string, agentState: string | undefined, log: Logger): boolean {
+  const manifestFile = path.join(runDir, 'manifest.json');
+  if (!fs.existsSync(manifestFile)) return false;
+  let manifest;
+  try {
+    manifest = loadManifestFile(manifestFile);
+  } catch (error) {
+    log.error({ err: error }, 'the saved manifest.json cannot be read; the plan tools start empty');
+    return false;
+  }
+  const executed = readDecisionsFile(path.join(runDir, 'decisions.jsonl')).length > 0 || manifest.phases.some((p) => p.tasks.some((t) => t.status !== 'pending'));
+  planTools.restore({ manifest, manifestFile, items: parseConversation(agentState) ?? [], executed });
+  return true;
 }
 
 /**
@@ -283,7 +307,17 @@ async function driveRun(
     if (controller.signal.aborted) throw new AbortedError('the run was interrupted before it started');
     let input: string | AgentInputItem[] = task;
     if (resumed) {
-      const prepared = await prepareResume({ store, run: store.requireRun(runId), stateDir, gateway, worktrees: current.worktrees, logger: log });
+      const run = store.requireRun(runId);
+      const restoredPlan = restorePlanTools(planTools, runDir, run.agentState, log);
+      const prepared = await prepareResume({
+        store,
+        run,
+        stateDir,
+        gateway,
+        worktrees: current.worktrees,
+        logger: log,
+        ...(restoredPlan ? { resumeRunPlan: planTools.resumeCutOffRunPlan } : {}),
+      });
       input = prepared.items;
       journal.append(...prepared.items);
       emit({

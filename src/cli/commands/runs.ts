@@ -6,6 +6,7 @@ import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
 import type { RunReport } from '../../orchestrator/report.js';
 import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
 import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
 import {
@@ -450,13 +451,34 @@ export function registerRuns(program: Command): void {
 
   resumeOptions(runs.command('resume').argument('<id>', 'run id or prefix').description('continue a run whose process died or was stopped (same as codex-orch resume)')).action(resumeCommand);
 
-  storeOptions(runs.command('merge').argument('<id>', 'run id or prefix').description('run the merge queue of a run now'))
+  storeOptions(
+    runs
+      .command('merge')
+      .argument('<id>', 'run id or prefix')
+      .description("plan-road runs: merge the stopped run's complete-but-unmerged subtasks now (merge queue + smoke test; no model, no workers)"),
+  )
     .action(async (id: string, opts: StoreOptions) => {
-      await withStore(opts, (store) => {
-        const run = store.requireRun(id);
-        const hint = `codex-orch resume ${run.id} continues the run, which merges its completed work`;
-        if (run.manifest === undefined) throw new UsageError(`runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id})`, { hint });
-        throw new UsageError(`runs merge is not available yet: the plan executor has no separate merge-queue entry point (run ${run.id})`, { hint });
+      await withStore(opts, async (store, stateDir, config) => {
+        const run = reconcileRunStatus(store, store.requireRun(id));
+        const controller = new AbortController();
+        const onSignal = () => controller.abort();
+        process.once('SIGINT', onSignal);
+        process.once('SIGTERM', onSignal);
+        let r: MergeRunResult;
+        try {
+          r = await mergeRunNow({ store, stateDir, config, run, signal: controller.signal });
+        } finally {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+        }
+        if (r.notMerged.length > 0) process.exitCode = EXIT.failed;
+        if (opts.json) return json(r);
+        if (r.candidates.length === 0) {
+          printOut(`run ${run.id}: nothing to merge (no subtask is complete and unmerged; ${r.subtasks.map((t) => `${t.id}=${t.status}`).join(', ')})`);
+          return;
+        }
+        printOut(`run ${run.id}: merged ${r.merged.length} of ${r.candidates.length} complete subtask(s)${r.merged.length ? `: ${r.merged.map((m) => `${m.taskId} (${m.branch} ${m.sha.slice(0, 10)})`).join(', ')}` : ''}`);
+        for (const l of r.notMerged) printOut(paint('yellow', `not merged ${l.id}: ${l.reason ?? l.status}`));
       });
     });
 

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { appendJsonLine } from '../../store/run-dir.js';
 
 /** What a decision is about (seed 003's decisions log). */
@@ -21,13 +22,21 @@ export class DecisionsLog {
   private seq = 0;
   readonly entries: Decision[] = [];
 
+  /** Decisions already in the file (an earlier process of the same run), oldest first. */
+  readonly prior: Decision[];
+
   constructor(
     readonly file: string,
     private readonly onDecision?: (d: Decision) => void,
-  ) {}
+  ) {
+    // A resumed run appends to the same file: its seq goes on from the last line there.
+    this.prior = readDecisionsFile(file);
+    this.seq = this.prior.reduce((m, d) => Math.max(m, d.seq), 0);
+  }
 
+  /** Decisions written by this log (not the prior ones). */
   get count(): number {
-    return this.seq;
+    return this.entries.length;
   }
 
   add(kind: DecisionKind, action: string, reason: string, extra: { taskId?: string | undefined; data?: Record<string, unknown> } = {}): Decision {
@@ -42,4 +51,25 @@ export class DecisionsLog {
     }
     return d;
   }
+}
+
+/** The decisions of a decisions.jsonl; a missing file is none, a torn last line (a crash mid-write) is skipped. */
+export function readDecisionsFile(file: string): Decision[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: Decision[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const d = JSON.parse(line) as Decision;
+      if (typeof d.seq === 'number' && typeof d.kind === 'string') out.push(d);
+    } catch {
+      /* a torn line */
+    }
+  }
+  return out;
 }

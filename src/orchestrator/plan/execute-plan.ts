@@ -56,7 +56,7 @@ import type { ReviewFn, ReviewVerdict } from '../review/types.js';
 import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
 import { parseManifest, saveManifest } from './manifest-file.js';
-import { acceptancePrompt, conflictPrompt, healPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
+import { acceptancePrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
 
 export type { PlanBudgets } from './budgets.js';
@@ -101,6 +101,14 @@ export interface PlanRunContext {
   dirtyPollMs?: number;
   /** Where the task templates are (default prompts/templates of the package). */
   templatesDir?: string;
+  /**
+   * Merge only (`codex-orch runs merge`): of a saved manifest, only the `complete`
+   * subtasks are handled — straight to the merge queue, no worker, no review.
+   * Nothing else is started or changed (a `running` one stays as it is). A
+   * merge that needs rework (conflict, failed smoke test) or cannot happen
+   * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
+   */
+  mergeOnly?: boolean;
 }
 
 export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
@@ -174,6 +182,8 @@ export interface PlanRunResult {
 
 /** Thrown inside a subtask job when the run is stopping (abort or budget): the subtask is left for later. */
 class Interrupted extends Error {}
+/** Thrown in merge-only mode: the subtask stays `complete` (its branch is ready) with this reason. */
+class LeftComplete extends Error {}
 /** Thrown inside a subtask job for an outcome that ends the subtask as stuck or error. */
 class TaskFailure extends Error {
   constructor(
@@ -213,6 +223,46 @@ function short(sha: string | null | undefined): string {
 function commandLog(r: CommandResult): string {
   if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
   return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
+}
+
+/**
+ * The workers an earlier process of this run launched for a subtask
+ * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
+ * it, so no worker directory is reused) and the newest codex thread id (from
+ * meta.json, or the `thread.started` event when the process died before
+ * meta.json had it).
+ */
+function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(runDir, 'workers'));
+  } catch {
+    return { seq: 0, threadId: null };
+  }
+  const prefix = `${slug}-`;
+  const seqs = names
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => b - a);
+  for (const n of seqs) {
+    const dir = path.join(runDir, 'workers', `${prefix}${n}`);
+    let threadId: string | null = null;
+    try {
+      threadId = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { threadId?: string | null }).threadId ?? null;
+    } catch {
+      /* no meta.json yet */
+    }
+    if (!threadId) {
+      try {
+        const m = /"thread_id"\s*:\s*"([^"]+)"/.exec(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
+        threadId = m?.[1] ?? null;
+      } catch {
+        /* no events */
+      }
+    }
+    if (threadId) return { seq: seqs[0] ?? 0, threadId };
+  }
+  return { seq: seqs[0] ?? 0, threadId: null };
 }
 
 function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
@@ -299,14 +349,26 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   // --- scheduler state, mirrored into the manifest after every transition.
   const byId = new Map<string, ManifestTask>();
   for (const phase of manifest.phases) for (const t of phase.tasks) byId.set(t.id, t);
-  // A saved manifest from a run that was killed: running and complete work is restarted (its branch is reused).
+  const mergeOnly = ctx.mergeOnly === true;
+  // A saved manifest from a run that stopped (killed, aborted, out of budget): merged work stays merged;
+  // complete work (accepted and reviewed, committed on its branch) goes to the merge queue without a worker;
+  // running work is restarted on its branch, resuming its codex thread. In merge-only mode only complete work is touched.
+  const resumedComplete = new Set<string>();
+  const resumedRunning = new Set<string>();
   for (const t of byId.values()) {
-    if (t.status === 'running' || t.status === 'complete') {
-      t.reason = `restarted: it was ${t.status} when an earlier run stopped`;
+    if (t.status === 'complete') {
+      resumedComplete.add(t.id);
+      t.reason = 'resumed: it was complete when an earlier run stopped; its branch goes to the merge queue';
+      t.status = 'pending';
+    } else if (t.status === 'running' && !mergeOnly) {
+      resumedRunning.add(t.id);
+      t.reason = 'restarted: it was running when an earlier run stopped';
       t.status = 'pending';
     }
   }
-  let state: ScheduleState = createSchedule(manifest, { wip: maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  let state: ScheduleState = createSchedule(manifest, { wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  /** Subtasks that end this run still `complete` (merge-only, or stopped while queued), with why. */
+  const leftComplete = new Map<string, string>();
 
   const save = () => {
     try {
@@ -587,7 +649,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     await acceptAndReview(t);
   };
 
-  const smokeRework = async (t: TaskRun, out: Extract<MergeOutcome, { status: 'smoke-failed' }>) => {
+  const smokeRework = async (t: TaskRun, out: Pick<Extract<MergeOutcome, { status: 'smoke-failed' }>, 'revertSha' | 'log'>) => {
     const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
     const files = sr.status === 'conflict' ? sr.files : [];
     decide('merge', 'rework-smoke', `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`, t.id);
@@ -623,31 +685,76 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       switch (out.status) {
         case 'merged':
           t.merge.sha = out.sha;
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'merged', sha: out.sha }));
+          // After a resume the branch may already be recorded (merged just before the earlier process died): never twice.
+          withStore('merge', (s) => {
+            if (!s.hasMerged(ctx.runId, t.branch)) s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'merged', sha: out.sha });
+          });
           merges.push({ taskId: t.id, branch: t.branch, sha: out.sha, at: now(), attempt });
           transition(scheduleEvent.merged(t.id), `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`, { sha: out.sha, attempt });
           await removeMerged(t);
           return;
         case 'main-dirty':
+          // A stop (abort, budget) cuts the queue's wait for main/ short: that is not the person's edits failing the subtask.
+          checkpoint();
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'skipped', detail: out.message }));
+          if (mergeOnly) throw new LeftComplete(`not merged: ${out.message}. main/ was left untouched; merge again when it is clean`);
           throw new TaskFailure(`not merged: ${out.message}. main/ was left untouched; ${t.branch} is kept — merge it when main/ is clean (or re-run the plan)`);
         case 'error':
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'failed', detail: out.message }));
+          if (mergeOnly) throw new LeftComplete(`merge failed: ${out.message}`);
           throw new TaskFailure(`merge failed: ${out.message}`);
         case 'conflict':
           t.merge.conflicts++;
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'conflict', detail: out.files.join(', ') }));
+          if (mergeOnly) throw new LeftComplete(`merge conflict in ${out.files.join(', ')} (merge aborted, main unchanged); a worker must rework it: codex-orch resume ${ctx.runId}`);
           if (attempt >= maxMergeAttempts) throw new TaskFailure(`merge conflict in ${out.files.join(', ')} after ${attempt} merge attempt(s)`);
           await conflictRework(t);
           break;
         case 'smoke-failed':
           t.merge.smokeFailures++;
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'smoke-failed', sha: out.revertSha, detail: tail(out.log, 2000) }));
+          if (mergeOnly) throw new LeftComplete(`the smoke test failed after the merge, which was reverted (${short(out.revertSha)}); a worker must rework it: codex-orch resume ${ctx.runId}`);
           if (attempt >= maxMergeAttempts) throw new TaskFailure(`smoke test \`${smokeCommand}\` failed after ${attempt} merge attempt(s) (each merge reverted): ${tail(out.log, 400)}`);
           await smokeRework(t, out);
           break;
       }
     }
+  };
+
+  /**
+   * What a subtask that was `complete` when an earlier process stopped still
+   * needs before it can be merged, read from that process's decisions: the
+   * last merge outcome after it became complete. A failed smoke test (its merge
+   * was reverted in main) or a conflict means its rework was cut off and is
+   * done again (both git preparations are idempotent); otherwise its branch
+   * only waits for the queue.
+   */
+  const pendingRework = (id: string): { kind: 'smoke'; revertSha: string } | { kind: 'conflict' } | null => {
+    const prior = decisions.prior;
+    let from = -1;
+    prior.forEach((d, i) => {
+      if (d.taskId === id && d.kind === 'schedule' && d.action === 'completed') from = i;
+    });
+    const outcomes = prior.slice(from + 1).filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
+    const last = outcomes[outcomes.length - 1];
+    if (last?.action === 'smoke-failed' && typeof last.data?.sha === 'string') return { kind: 'smoke', revertSha: last.data.sha };
+    if (last?.action === 'conflict') return { kind: 'conflict' };
+    return null;
+  };
+
+  /** A subtask that was complete when an earlier process stopped: to the merge queue (after its cut-off rework, if any). */
+  const resumeComplete = async (t: TaskRun) => {
+    const rework = pendingRework(t.id);
+    transition(
+      scheduleEvent.completed(t.id),
+      `it was complete when an earlier run stopped${rework ? `; its ${rework.kind} rework was cut off` : ''}; ${mergeOnly ? 'merge only: no worker, no review' : rework ? 'redoing that rework, then' : 'no worker:'} queued for merge`,
+    );
+    if (rework && mergeOnly) {
+      throw new LeftComplete(`its last merge ${rework.kind === 'smoke' ? 'failed the smoke test and was reverted' : 'had conflicts'}; a worker must rework it: codex-orch resume ${ctx.runId}`);
+    }
+    if (rework?.kind === 'smoke') await smokeRework(t, { revertSha: rework.revertSha, log: '(the log of the failed smoke test was lost when the earlier run stopped; run the smoke test yourself)' });
+    else if (rework?.kind === 'conflict') await conflictRework(t);
+    await mergeLoop(t);
   };
 
   const runTask = async (t: TaskRun) => {
@@ -656,6 +763,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     t.mt.branch = wt.branch;
     save();
     decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
+    if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new') {
       for (const cmd of settings.setup) {
         checkpoint();
@@ -665,7 +773,8 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         if (!r.ok) throw new TaskFailure(`setup command \`${cmd}\` failed: ${tail(commandLog(r), 500)}`);
       }
     }
-    await work(t, 'initial', t.prompt);
+    // A restarted subtask continues on its thread (or, without one, from what its worktree holds), told why.
+    await work(t, 'initial', resumedRunning.delete(t.id) ? restartPrompt(t.prompt) : t.prompt);
     await acceptAndReview(t);
     transition(scheduleEvent.completed(t.id), ctx.review ? 'accepted and approved; queued for merge' : 'accepted; queued for merge');
     await mergeLoop(t);
@@ -688,6 +797,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     let t = runs.get(id);
     if (!t) {
       const acceptance = mt.acceptance ?? settings.acceptance;
+      const previous = previousWorkers(ctx.runDir, slug);
       t = {
         id,
         slug,
@@ -697,8 +807,8 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         mt,
         prompt: renderTaskPrompt(templates, mt, { planTask: manifest.task, acceptance }),
         acceptance,
-        threadId: mt.threadId,
-        workerSeq: 0,
+        threadId: mt.threadId ?? previous.threadId,
+        workerSeq: previous.seq,
         workerCount: 0,
         acceptanceFixes: 0,
         reviewReworks: 0,
@@ -718,6 +828,13 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     const job = runTask(task)
       .catch((error: unknown) => {
         const status = state.tasks[id]?.status;
+        if (error instanceof LeftComplete || (error instanceof Interrupted && status === 'complete')) {
+          // Its branch is ready (accepted and reviewed): it stays complete, so a resume or `runs merge` merges it without a worker.
+          const why = error instanceof Interrupted ? `left: ${error.message}; its branch waits for the merge queue` : error.message;
+          leftComplete.set(id, why);
+          decide('schedule', 'left-complete', why, id);
+          return;
+        }
         if (error instanceof Interrupted) {
           if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${error.message}`), `stopped before it finished (${error.message}); its worktree and branch are kept for a resume`);
           return;
@@ -735,13 +852,14 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   };
 
   emit({ type: 'plan.started', ts: now(), runId: ctx.runId, task: manifest.task, tasks: byId.size, maxParallel });
-  decide('run', 'start', `${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`);
+  decide('run', 'start', `${mergeOnly ? `merge only: ${resumedComplete.size} complete subtask(s) to merge; ` : ''}${resumedComplete.size || resumedRunning.size ? `resumed (${resumedComplete.size} complete, ${resumedRunning.size} running); ` : ''}${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`);
   budget.start();
   try {
     for (;;) {
       if (!stopping()) {
         for (const id of nextRunnable(state)) {
-          if (stopping() || !budget.canLaunchWorker()) break;
+          if (mergeOnly && !resumedComplete.has(id)) continue;
+          if (stopping() || (!resumedComplete.has(id) && !budget.canLaunchWorker())) break;
           start(id);
         }
       }
@@ -755,6 +873,11 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     ctx.signal?.removeEventListener('abort', onAbort);
   }
 
+  for (const [id, why] of leftComplete) {
+    const mt = byId.get(id) as ManifestTask;
+    if (mt.status === 'complete') mt.reason = why;
+  }
+  // Merge only: whatever was not complete is exactly as it was (pending stays pending, without a reason).
   const left = [...byId.values()].filter((t) => t.status !== 'merged').map((t) => ({ id: t.id, status: t.status, reason: t.reason }));
   for (const l of left) {
     if (l.status === 'pending' && stoppedBy && !l.reason) {

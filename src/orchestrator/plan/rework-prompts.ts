@@ -17,6 +17,17 @@ export function healPrompt(reason: string, original: string | null): string {
   return lines.join('\n');
 }
 
+/** For a worker that was running when the orchestrator process died: its thread (if any) is resumed with this. */
+export function restartPrompt(original: string): string {
+  return [
+    'The orchestrator was restarted while you worked on this task, so your previous run was stopped.',
+    'Check what is already in the worktree (files, git status, git log), continue where you stopped, finish the task and run its tests.',
+    '',
+    'The task, as you were given it:',
+    original,
+  ].join('\n');
+}
+
 export function acceptancePrompt(command: string, exitCode: number | null, log: string): string {
   return [
     `The acceptance command \`${command}\` failed in your worktree (exit ${exitCode ?? 'none'}).`,
