@@ -1,3 +1,5 @@
+import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
+
 /**
  * Progress of a run, for `onEvent`, the terminal progress display and the run's
  * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
@@ -44,4 +46,24 @@ export type RunEventListener = (event: RunEvent) => void;
 
 export function now(): string {
   return new Date().toISOString();
+}
+
+/** The `command.finished` event of one gateway call. */
+export function commandFinishedEvent(
+  request: CommandRequest,
+  result: CommandResult,
+  entry: CommandLogEntry,
+): Extract<RunEvent, { type: 'command.finished' }> {
+  return {
+    type: 'command.finished',
+    ts: now(),
+    worktree: request.worktree,
+    command: request.command,
+    allowed: entry.allowed,
+    rule: entry.rule,
+    exitCode: entry.exitCode,
+    durationMs: entry.durationMs,
+    dryRun: entry.dryRun,
+    ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
+  };
 }

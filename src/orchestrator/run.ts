@@ -9,7 +9,7 @@ import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-fi
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
 import { runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './api-errors.js';
-import { now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
+import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
 import { mainHistory, takeSnapshot } from './git-snapshot.js';
 import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
@@ -233,21 +233,7 @@ async function driveRun(
       } catch (error) {
         log.error({ err: error }, 'cannot record a command in the store');
       }
-      emit(
-        {
-          type: 'command.finished',
-          ts: now(),
-          worktree: request.worktree,
-          command: request.command,
-          allowed: entry.allowed,
-          rule: entry.rule,
-          exitCode: entry.exitCode,
-          durationMs: entry.durationMs,
-          dryRun: entry.dryRun,
-          ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
-        },
-        { record: slimRecord(record) },
-      );
+      emit(commandFinishedEvent(request, result, entry), { record: slimRecord(record) });
     },
   };
   /** After every tool call, before its answer goes back to the model: merges, then the conversation. */

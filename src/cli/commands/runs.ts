@@ -26,7 +26,8 @@ import {
 import { EXIT } from '../exit-codes.js';
 import { paint, printErr, printOut } from '../output.js';
 import { createProgress } from '../progress.js';
-import { exitCodeOfReport, interruptedLine } from './run.js';
+import { withInterrupt } from '../interrupt.js';
+import { printReport } from './run.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -313,32 +314,13 @@ async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean;
     overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_MAX_TURNS: opts.maxTurns },
   });
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    interrupts++;
-    if (interrupts === 1) {
-      printErr(paint('yellow', `\n${signal}: stopping the run (press Ctrl-C again to quit at once)`, process.stderr));
-      controller.abort();
-    } else {
-      process.exit(EXIT.aborted);
-    }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await resumeRun({ runId: id, config, signal: controller.signal, onEvent: (e) => progress.onEvent(e) });
+    const report = await withInterrupt('the run', (signal) => resumeRun({ runId: id, config, signal, onEvent: (e) => progress.onEvent(e) }));
     progress.stop();
-    if (opts.json) json(report);
-    else process.stdout.write(renderReportMarkdown(report));
-    if (report.status === 'aborted') printErr(interruptedLine(report));
-    else if (report.error) printErr(`codex-orch: ${report.error.message}`);
-    process.exitCode = exitCodeOfReport(report);
+    printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
   }
 }
 
@@ -460,17 +442,7 @@ export function registerRuns(program: Command): void {
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, async (store, stateDir, config) => {
         const run = reconcileRunStatus(store, store.requireRun(id));
-        const controller = new AbortController();
-        const onSignal = () => controller.abort();
-        process.once('SIGINT', onSignal);
-        process.once('SIGTERM', onSignal);
-        let r: MergeRunResult;
-        try {
-          r = await mergeRunNow({ store, stateDir, config, run, signal: controller.signal });
-        } finally {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-        }
+        const r: MergeRunResult = await withInterrupt('the merge queue', (signal) => mergeRunNow({ store, stateDir, config, run, signal }));
         if (r.notMerged.length > 0) process.exitCode = EXIT.failed;
         if (opts.json) return json(r);
         if (r.candidates.length === 0) {

@@ -13,7 +13,7 @@ import type { Store } from '../../store/index.js';
 import { appendJsonLine, newRunId } from '../../store/run-dir.js';
 import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
-import { now, type RunEvent, type RunEventListener, type RunStatus } from '../events.js';
+import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from '../events.js';
 import { mainHistory, takeSnapshot } from '../git-snapshot.js';
 import { buildReport, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
 import { renderReportMarkdown } from '../report-text.js';
@@ -83,17 +83,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
     onRecord: (request, result, entry) => {
       records.push({ request, result, entry });
-      emit({
-        type: 'command.finished',
-        ts: now(),
-        worktree: request.worktree,
-        command: request.command,
-        allowed: entry.allowed,
-        rule: entry.rule,
-        exitCode: entry.exitCode,
-        durationMs: entry.durationMs,
-        dryRun: entry.dryRun,
-      });
+      emit(commandFinishedEvent(request, result, entry));
     },
   };
 
