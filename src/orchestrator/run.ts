@@ -15,6 +15,7 @@ import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
 import { buildReport, type CommandRecord, type RunReport } from './report.js';
 import { renderReportMarkdown } from './report-text.js';
+import { InflightTools } from './inflight.js';
 import { createPlanTools, planReportSection } from './plan-tools.js';
 import { createReviewer } from './review/reviewer.js';
 import { ensureRunDir, type Store } from '../store/index.js';
@@ -262,6 +263,7 @@ async function driveRun(
     onEvent: emit,
     store,
   });
+  const inflight = new InflightTools();
   const agent = new Agent({
     name: 'Orchestrator',
     instructions,
@@ -270,7 +272,7 @@ async function driveRun(
       ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
       ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
     },
-    tools: observeTools([createRunRepoCommandTool(gateway), ...planTools.tools], afterTool),
+    tools: inflight.wrap(observeTools([createRunRepoCommandTool(gateway), ...planTools.tools], afterTool)),
   });
   const runner = new Runner({ modelProvider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
 
@@ -329,6 +331,9 @@ async function driveRun(
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
   }
+  // Tool calls of the last turn may still be stopping their commands and workers.
+  const stillRunning = await inflight.settle(30_000);
+  if (stillRunning > 0) log.warn({ stillRunning }, 'tool calls still running 30 s after the run ended');
   if (usage.requests === 0) usage.requests = requests;
   // Tokens of every process of the run, as the store counted them per model response.
   const stored = store.requireRun(runId);

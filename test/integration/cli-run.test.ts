@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { orchestratorScript } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
 import { codexProviderArgs, startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
+import { processesIn } from '../helpers/processes.js';
 import { makeTempBase, type TempBase } from '../helpers/git-repo.js';
 
 const root = path.resolve(__dirname, '..', '..');
@@ -79,15 +80,7 @@ describe('codex-orch run (child process)', () => {
     const report = JSON.parse(r.stdout) as { status: string; error: { kind: string } };
     expect(report.status).toBe('aborted');
     expect(report.error.kind).toBe('aborted');
-    let left = 0;
-    for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (fs.readlinkSync(`/proc/${d}/cwd`).startsWith(t.baseDir)) left++;
-      } catch {
-        /* gone */
-      }
-    }
-    expect(left).toBe(0);
+    expect(processesIn(t.baseDir)).toEqual([]);
   });
 
   it('a bad config value exits 2 with one line naming the variable', async () => {

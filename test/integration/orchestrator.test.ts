@@ -10,6 +10,7 @@ import type { RunEvent } from '../../src/orchestrator/events.js';
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { readCommandLog } from '../../src/tools/run-repo-command/log.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
+import { processesIn } from '../helpers/processes.js';
 
 /**
  * The seed scenario end to end: the real Agents SDK run loop, driven by a
@@ -174,14 +175,6 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     expect(report.status).toBe('aborted');
     expect(report.error?.kind).toBe('aborted');
     await new Promise((r) => setTimeout(r, 500));
-    let left = 0;
-    for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-      try {
-        if (fs.readlinkSync(`/proc/${d}/cwd`).startsWith(t.baseDir)) left++;
-      } catch {
-        /* gone or not ours */
-      }
-    }
-    expect(left).toBe(0);
+    expect(processesIn(t.baseDir)).toEqual([]);
   });
 });

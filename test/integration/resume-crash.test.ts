@@ -10,6 +10,7 @@ import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { spawnTs, waitFor } from '../helpers/cli-child.js';
 import { git, makeTempBase, type TempBase } from '../helpers/git-repo.js';
+import { processesIn } from '../helpers/processes.js';
 
 /**
  * Crash-resume end to end: the orchestrator runs in a child process (the real
@@ -31,18 +32,6 @@ function mainTree(main: string): string {
 
 function mergeSubjects(main: string): string[] {
   return git(main, 'log', '--first-parent', '--merges', '--format=%s', 'HEAD').split('\n').filter(Boolean).reverse();
-}
-
-function processesIn(dir: string): number {
-  let n = 0;
-  for (const d of fs.readdirSync('/proc').filter((x) => /^\d+$/.test(x))) {
-    try {
-      if (fs.readlinkSync(`/proc/${d}/cwd`).startsWith(dir)) n++;
-    } catch {
-      /* gone or not ours */
-    }
-  }
-  return n;
 }
 
 describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch resume)', { timeout: 420_000 }, () => {
@@ -209,7 +198,7 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
       store.close();
     }
     expect(report.workers.filter((w) => w.status === 'complete')).toHaveLength(2);
-    expect(processesIn(t.baseDir)).toBe(0);
+    expect(processesIn(t.baseDir)).toEqual([]);
   });
 
   it('killed between the two merges: the first merge is not redone, the second happens once', async () => {

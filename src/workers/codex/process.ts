@@ -106,17 +106,67 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
-/** TERM the whole group, then KILL what is left after `graceMs`. Resolves when the group is gone (or KILLed). */
+/**
+ * Process groups of the descendants of `root` that left its group (codex starts
+ * some helpers — its login-shell environment snapshot, PTY sessions — with
+ * setsid). Read from /proc while `root` is alive, since an orphan's ancestry is
+ * lost once its parent dies. Linux only; elsewhere none are found.
+ */
+export function escapedGroups(root: number): number[] {
+  if (process.platform !== 'linux') return [];
+  const children = new Map<number, { pid: number; pgid: number }[]>();
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return [];
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') continue;
+    const ppid = Number(fields[1]);
+    const list = children.get(ppid) ?? [];
+    list.push({ pid: Number(name), pgid: Number(fields[2]) });
+    children.set(ppid, list);
+  }
+  const groups = new Set<number>();
+  const queue = [root];
+  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
+    for (const child of children.get(pid) ?? []) {
+      if (child.pgid !== root && child.pgid !== process.pid) groups.add(child.pgid);
+      queue.push(child.pid);
+    }
+  }
+  groups.delete(process.pid);
+  return [...groups];
+}
+
+/**
+ * TERM the whole group (and the groups of descendants that left it), then KILL
+ * what is left after `graceMs`. Resolves when they are gone (or KILLed).
+ */
 export async function killProcessGroup(pid: number, graceMs: number): Promise<void> {
-  if (!signalGroup(pid, 'SIGTERM')) return;
+  const escaped = escapedGroups(pid);
+  for (const g of escaped) signalGroup(g, 'SIGTERM');
+  const alive = () => groupAlive(pid) || escaped.some((g) => groupAlive(g));
+  if (!signalGroup(pid, 'SIGTERM') && escaped.length === 0) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
-    if (!groupAlive(pid)) return;
+    if (!alive()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
   signalGroup(pid, 'SIGKILL');
+  for (const g of escaped) signalGroup(g, 'SIGKILL');
   const hard = Date.now() + 2000;
-  while (Date.now() < hard && groupAlive(pid)) await new Promise((r) => setTimeout(r, 25));
+  while (Date.now() < hard && alive()) await new Promise((r) => setTimeout(r, 25));
 }
 
 /** Groups still running, killed if this process exits first (detached children outlive us otherwise). */
@@ -190,12 +240,22 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   if (child.pid !== undefined) track(child.pid);
   o.onSpawn?.(child.pid);
 
+  // Descendants that leave codex's group (setsid) are noted while codex lives,
+  // so that they can be stopped with it even after their parent is gone.
+  const escaped = new Set<number>();
+  const noteEscaped = () => {
+    if (child.pid !== undefined) for (const g of escapedGroups(child.pid)) escaped.add(g);
+  };
+  const escapeScan = setInterval(noteEscaped, 1000);
+  escapeScan.unref?.();
+
   let lastEventAt = Date.now();
   let waitingDrain = false;
   let killing: Promise<void> | null = null;
   const kill = (reason: KillReason) => {
     if (killing || child.pid === undefined) return;
     out.killedFor ??= reason;
+    noteEscaped();
     o.logger.warn({ pid: child.pid, reason }, 'killing codex process group');
     killing = killProcessGroup(child.pid, o.killGraceMs);
   };
@@ -322,8 +382,10 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   });
 
   const result = await child;
+  clearInterval(escapeScan);
   clearTimeout(stallTimer);
   clearTimeout(wallTimer);
+  await Promise.all([...escaped].filter((g) => groupAlive(g)).map((g) => killProcessGroup(g, o.killGraceMs)));
   o.signal?.removeEventListener('abort', onAbort);
   if (pending.length > 0 && !dropping) handleLine(Buffer.concat(pending));
   if (killing) await killing;
