@@ -86,6 +86,13 @@ export interface CreatedWorktree {
   state: 'new' | 'reused-worktree' | 'reused-branch';
 }
 
+/** Where a subtask's worktree and branch are, its repository's main/, and the key of that repository's lock. */
+async function subtaskWorktree(baseDir: string, slug: string, mainDirOption: string | undefined) {
+  const mainDir = mainDirOption ?? defaultMainDir(baseDir);
+  assertMainDir(mainDir);
+  return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: `repo:${await commonGitDir(mainDir)}` };
+}
+
 /**
  * Creates (or reuses) the worktree of a subtask. `from` (default: main's HEAD)
  * is used only when the branch does not exist yet; a reused branch keeps its commits.
@@ -95,11 +102,7 @@ export async function createWorktree(
   slug: string,
   options: { from?: string; mainDir?: string } = {},
 ): Promise<CreatedWorktree> {
-  const target = worktreePath(baseDir, slug);
-  const branch = taskBranch(slug);
-  const mainDir = options.mainDir ?? defaultMainDir(baseDir);
-  assertMainDir(mainDir);
-  const key = `repo:${await commonGitDir(mainDir)}`;
+  const { target, branch, mainDir, key } = await subtaskWorktree(baseDir, slug, options.mainDir);
   return withGitLock(key, async () => {
     let worktrees = await listWorktrees(mainDir);
     const atPath = worktrees.find((w) => samePath(w.path, target));
@@ -167,11 +170,7 @@ export async function removeWorktree(
   slug: string,
   options: { keepBranch?: true; mainDir?: string } = {},
 ): Promise<RemovedWorktree> {
-  const target = worktreePath(baseDir, slug);
-  const branch = taskBranch(slug);
-  const mainDir = options.mainDir ?? defaultMainDir(baseDir);
-  assertMainDir(mainDir);
-  const key = `repo:${await commonGitDir(mainDir)}`;
+  const { target, branch, mainDir, key } = await subtaskWorktree(baseDir, slug, options.mainDir);
   return withGitLock(key, async () => {
     const atPath = (await listWorktrees(mainDir)).find((w) => samePath(w.path, target));
     if (!atPath) return { path: target, branch, removed: false };

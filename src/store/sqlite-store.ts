@@ -258,6 +258,12 @@ class SqliteStore implements Store {
     if (this.closed) throw new StoreError(`${this.location}: the store is closed`);
   }
 
+  /** `UPDATE table SET` the columns whose value is defined (a patch), `WHERE` the given condition. */
+  private updateDefined(table: string, cols: readonly (readonly [string, unknown])[], where: string, ...whereParams: unknown[]): void {
+    const present = cols.filter(([, v]) => v !== undefined);
+    this.db.prepare(`UPDATE ${table} SET ${present.map(([c]) => `${c} = ?`).join(', ')} WHERE ${where}`).run(...present.map(([, v]) => v), ...whereParams);
+  }
+
   private get<T>(sql: string, ...params: unknown[]): T | undefined {
     return this.db.prepare(sql).get(...params) as T | undefined;
   }
@@ -506,10 +512,7 @@ class SqliteStore implements Store {
           ['reason', input.reason],
           ['updated_at', now],
         ];
-        const present = cols.filter(([, v]) => v !== undefined);
-        this.db
-          .prepare(`UPDATE subtasks SET ${present.map(([c]) => `${c} = ?`).join(', ')} WHERE run_id = ? AND id = ?`)
-          .run(...present.map(([, v]) => v), input.runId, input.id);
+        this.updateDefined('subtasks', cols, 'run_id = ? AND id = ?', input.runId, input.id);
       }
       return subtaskFromRow(
         this.get<Row>('SELECT * FROM subtasks WHERE run_id = ? AND id = ?', input.runId, input.id) as Row,
@@ -576,10 +579,7 @@ class SqliteStore implements Store {
           ['ended_at', input.endedAt],
           ['updated_at', now],
         ];
-        const present = cols.filter(([, v]) => v !== undefined);
-        this.db
-          .prepare(`UPDATE workers SET ${present.map(([c]) => `${c} = ?`).join(', ')} WHERE run_id = ? AND worker_id = ?`)
-          .run(...present.map(([, v]) => v), input.runId, input.workerId);
+        this.updateDefined('workers', cols, 'run_id = ? AND worker_id = ?', input.runId, input.workerId);
       }
       return workerFromRow(
         this.get<Row>('SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', input.runId, input.workerId) as Row,
