@@ -4,9 +4,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { orchestratorScript } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
-import { codexProviderArgs, startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
+import { startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
 import { processesIn } from '../helpers/processes.js';
 import { makeTempBase, type TempBase } from '../helpers/git-repo.js';
+import { scriptedRunEnv } from '../helpers/scripted-run.js';
 
 const root = path.resolve(__dirname, '..', '..');
 
@@ -47,17 +48,7 @@ describe('codex-orch run (child process)', () => {
     orch = await startScriptedModelServer(orchestratorScript());
     // Codex that never answers: the workers hang until they are killed.
     codex = await startScriptedModelServer(() => ({ text: '{}', delayMs: 120_000 }));
-    env = {
-      ORCHESTRATOR_BASE_DIR: t.baseDir,
-      ORCHESTRATOR_STATE_DIR: t.stateDir,
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: orch.url,
-      ORCHESTRATOR_MODEL: 'scripted-orchestrator',
-      ORCHESTRATOR_CODEX_ARGS: JSON.stringify(codexProviderArgs(codex.url)),
-      CODEX_HOME: path.join(t.root, 'codex-home'),
-      OPENAI_AGENTS_DISABLE_TRACING: '1',
-      NO_COLOR: '1',
-    };
+    env = { ...scriptedRunEnv(t, orch.url, codex.url), CODEX_HOME: path.join(t.root, 'codex-home'), NO_COLOR: '1' };
   });
   afterEach(async () => {
     await orch.close();

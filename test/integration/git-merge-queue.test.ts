@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   MergeQueue,
   commitAll,
@@ -13,22 +13,10 @@ import {
   type MergeDecision,
   type MergeOutcome,
 } from '../../src/git/index.js';
-import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
+import { git, type TempBase } from '../helpers/git-repo.js';
+import { useTempBase } from '../helpers/temp-base-suite.js';
 
-let base: TempBase;
-let originRefs: string;
-
-function setup(files?: Record<string, string>): TempBase {
-  base = makeTempBase(files);
-  originRefs = refsFingerprint(base.origin);
-  return base;
-}
-
-afterEach(() => {
-  if (!base) return;
-  expect(refsFingerprint(base.origin)).toBe(originRefs);
-  base.cleanup();
-});
+const { setup } = useTempBase();
 
 /** A task branch with one commit writing the given files. */
 async function task(b: TempBase, slug: string, files: Record<string, string>): Promise<string> {

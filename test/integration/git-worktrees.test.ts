@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GitError } from '../../src/errors.js';
 import {
   changedFiles,
@@ -15,22 +15,10 @@ import {
   removeWorktree,
   statusSnapshot,
 } from '../../src/git/index.js';
-import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
+import { git } from '../helpers/git-repo.js';
+import { useTempBase } from '../helpers/temp-base-suite.js';
 
-let base: TempBase;
-let originRefs: string;
-
-function setup(files?: Record<string, string>): TempBase {
-  base = makeTempBase(files);
-  originRefs = refsFingerprint(base.origin);
-  return base;
-}
-
-afterEach(() => {
-  if (!base) return;
-  expect(refsFingerprint(base.origin)).toBe(originRefs);
-  base.cleanup();
-});
+const { setup } = useTempBase();
 
 describe('repo helpers', () => {
   it('reports branch, HEAD, dirtiness (untracked included), worktrees and branches', async () => {

@@ -4,13 +4,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import { codexScript, orchestratorScript, orchestratorTurns } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
-import { codexProviderArgs, startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
+import { startScriptedModelServer, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import type { RunEvent } from '../../src/orchestrator/events.js';
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { readCommandLog } from '../../src/tools/run-repo-command/log.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 import { processesIn } from '../helpers/processes.js';
+import { scriptedRunConfig } from '../helpers/scripted-run.js';
 
 /**
  * The seed scenario end to end: the real Agents SDK run loop, driven by a
@@ -38,21 +39,7 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     t.cleanup();
   });
 
-  function configFor(server: ScriptedModelServer, extra: Record<string, string> = {}): Config {
-    return loadConfig({
-      env: {
-        ORCHESTRATOR_BASE_DIR: t.baseDir,
-        ORCHESTRATOR_STATE_DIR: t.stateDir,
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_BASE_URL: server.url,
-        ORCHESTRATOR_MODEL: 'scripted-orchestrator',
-        ORCHESTRATOR_CODEX_ARGS: JSON.stringify(codexProviderArgs(codex.url)),
-        OPENAI_AGENTS_DISABLE_TRACING: '1',
-        ...extra,
-      },
-      dotenvDir: null,
-    });
-  }
+  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config => scriptedRunConfig(t, server.url, codex.url, extra);
 
   it('plans, runs two codex workers in parallel, denies a push, merges one at a time, and reports what happened', async () => {
     orch = await startScriptedModelServer(orchestratorScript(orchestratorTurns(undefined, { tryPush: true })));

@@ -1,11 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../src/config/config.js';
+import type { Config } from '../../src/config/config.js';
 import { codexScript, DEMO_EDITS } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
 import {
-  codexProviderArgs,
   inputText,
   startScriptedModelServer,
   toolOutputs,
@@ -17,6 +16,7 @@ import {
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { manifestSchema } from '../../src/scheduler/index.js';
 import { git, makeTempBase, type TempBase } from '../helpers/git-repo.js';
+import { scriptedRunConfig } from '../helpers/scripted-run.js';
 
 /**
  * The plan road end to end: the real Agents SDK run loop with a scripted
@@ -73,21 +73,7 @@ describe('plan tools end to end (scripted models, real SDK, executor, reviewer, 
     t.cleanup();
   });
 
-  function configFor(server: ScriptedModelServer, extra: Record<string, string> = {}): Config {
-    return loadConfig({
-      env: {
-        ORCHESTRATOR_BASE_DIR: t.baseDir,
-        ORCHESTRATOR_STATE_DIR: t.stateDir,
-        OPENAI_API_KEY: 'test-key',
-        OPENAI_BASE_URL: server.url,
-        ORCHESTRATOR_MODEL: 'scripted-orchestrator',
-        ORCHESTRATOR_CODEX_ARGS: JSON.stringify(codexProviderArgs(codex.url)),
-        OPENAI_AGENTS_DISABLE_TRACING: '1',
-        ...extra,
-      },
-      dotenvDir: null,
-    });
-  }
+  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config => scriptedRunConfig(t, server.url, codex.url, extra);
 
   it('an invalid plan (cycle, unknown id) is rejected with precise errors, corrected on the second try, run, reviewed and merged', async () => {
     const invalid = {

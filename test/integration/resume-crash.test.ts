@@ -1,16 +1,16 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
 import { codexScript, orchestratorScript, orchestratorTurns } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
-import { codexProviderArgs, startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
+import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
 import type { RunReport } from '../../src/orchestrator/report.js';
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { spawnTs, waitFor } from '../helpers/cli-child.js';
 import { git, makeTempBase, type TempBase } from '../helpers/git-repo.js';
 import { processesIn } from '../helpers/processes.js';
+import { scriptedRunConfig, scriptedRunEnv } from '../helpers/scripted-run.js';
 
 /**
  * Crash-resume end to end: the orchestrator runs in a child process (the real
@@ -49,18 +49,7 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
     process.env.CODEX_HOME = codexHome;
     process.env.OPENAI_API_KEY ??= 'test-key';
     try {
-      const config = loadConfig({
-        env: {
-          ORCHESTRATOR_BASE_DIR: t.baseDir,
-          ORCHESTRATOR_STATE_DIR: t.stateDir,
-          OPENAI_API_KEY: 'test-key',
-          OPENAI_BASE_URL: orch.url,
-          ORCHESTRATOR_MODEL: 'scripted-orchestrator',
-          ORCHESTRATOR_CODEX_ARGS: JSON.stringify(codexProviderArgs(codex.url)),
-          OPENAI_AGENTS_DISABLE_TRACING: '1',
-        },
-        dotenvDir: null,
-      });
+      const config = scriptedRunConfig(t, orch.url, codex.url);
       const report = await runOrchestrator({ task: TASK, config });
       expect(report.status).toBe('succeeded');
       expect(report.workers.map((w) => w.status)).toEqual(['complete', 'complete']);
@@ -115,16 +104,7 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
     });
     const codexHome = path.join(t.root, 'codex-home');
     fs.mkdirSync(codexHome);
-    const env: NodeJS.ProcessEnv = {
-      ORCHESTRATOR_BASE_DIR: t.baseDir,
-      ORCHESTRATOR_STATE_DIR: t.stateDir,
-      OPENAI_API_KEY: 'test-key',
-      OPENAI_BASE_URL: orch.url,
-      ORCHESTRATOR_MODEL: 'scripted-orchestrator',
-      ORCHESTRATOR_CODEX_ARGS: JSON.stringify(codexProviderArgs(codex.url)),
-      OPENAI_AGENTS_DISABLE_TRACING: '1',
-      CODEX_HOME: codexHome,
-    };
+    const env: NodeJS.ProcessEnv = { ...scriptedRunEnv(t, orch.url, codex.url), CODEX_HOME: codexHome };
     return { state, env };
   }
 
