@@ -71,6 +71,42 @@ function signalGroup(pid: number, sig: NodeJS.Signals): boolean {
 }
 
 /**
+ * Live (not zombie) processes, read lazily from /proc: callers stop at the
+ * first match. Yields nothing when /proc cannot be read.
+ */
+function* liveProcesses(): Generator<{ pid: number; ppid: number; pgid: number }> {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return;
+  }
+  for (const name of entries) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    let stat: string;
+    try {
+      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
+    // After the command name in parentheses: [0] state, [1] ppid, [2] pgrp.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' || fields[0] === 'X') continue;
+    yield { pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]) };
+  }
+}
+
+function procReadable(): boolean {
+  try {
+    fs.accessSync('/proc/self/stat');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Whether the group still has a live member. Zombies do not count: codex leaves
  * short-lived children (e.g. `git`) that linger as zombies until init reaps them,
  * and waiting for those would add a second to every worker. On Linux the group
@@ -82,27 +118,8 @@ export function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-  if (process.platform !== 'linux') return true;
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return true;
-  }
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const close = stat.lastIndexOf(')');
-    const fields = stat.slice(close + 2).split(' ');
-    // fields[0] state, [1] ppid, [2] pgrp
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
-  }
+  if (process.platform !== 'linux' || !procReadable()) return true;
+  for (const p of liveProcesses()) if (p.pgid === pgid) return true;
   return false;
 }
 
@@ -115,27 +132,10 @@ export function groupAlive(pgid: number): boolean {
 export function escapedGroups(root: number): number[] {
   if (process.platform !== 'linux') return [];
   const children = new Map<number, { pid: number; pgid: number }[]>();
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return [];
-  }
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') continue;
-    const ppid = Number(fields[1]);
-    const list = children.get(ppid) ?? [];
-    list.push({ pid: Number(name), pgid: Number(fields[2]) });
-    children.set(ppid, list);
+  for (const p of liveProcesses()) {
+    const list = children.get(p.ppid) ?? [];
+    list.push({ pid: p.pid, pgid: p.pgid });
+    children.set(p.ppid, list);
   }
   const groups = new Set<number>();
   const queue = [root];
