@@ -50,7 +50,7 @@ export type { ReviewFn, ReviewInput, ReviewVerdict } from './orchestrator/review
 export { validatePlan, createSchedule, nextRunnable, simulate } from './scheduler/index.js';
 export type { Plan, PlanTask, Manifest, ManifestTask, TaskStatus } from './scheduler/index.js';
 
-export { openSqliteStore, createMemoryStore } from './store/index.js';
+export { openSqliteStore, openStore } from './store/index.js';
 export type { Store, RunRecord } from './store/index.js';
 
 export { runCodexWorker, resolveCodexBinary, detectCapabilities } from './workers/codex/index.js';

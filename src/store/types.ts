@@ -1,8 +1,8 @@
 /**
  * The run store: everything a run needs to be shown, reported and resumed after
- * a crash, behind one synchronous interface. Two implementations keep the same
- * semantics (the contract tests run against both): SQLite in the state dir
- * (`openSqliteStore`) and memory (`createMemoryStore`, for tests and `--no-store`).
+ * a crash, behind one synchronous interface, implemented once on SQLite: in the
+ * state dir (`openStore({stateDir})`) or on a private in-memory database
+ * (`openStore({memory: true})`, for tests; the contract tests run against both).
  *
  * Conventions:
  * - Timestamps are ISO-8601 UTC strings with milliseconds (`2026-11-30T00:15:23.123Z`);
