@@ -5,7 +5,7 @@
 export { runOrchestrator } from './orchestrator/run.js';
 export type { RunOrchestratorOptions } from './orchestrator/run.js';
 export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report.js';
-export type { RunEvent, RunEventListener, RunStatus } from './orchestrator/events.js';
+export type { RunEvent, RunEventListener, RunOutcome } from './orchestrator/events.js';
 export { renderReportMarkdown } from './orchestrator/report-text.js';
 export { makeRunTask } from './orchestrator/run-task.js';
 

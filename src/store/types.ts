@@ -19,7 +19,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
-/** The manifest statuses of issue 6 (seed 002). */
+/** A subtask's lifecycle (the manifest's `status` field uses the same list). */
 export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
