@@ -14,7 +14,8 @@ export type ErrorKind =
   | 'model-api'
   | 'run'
   | 'aborted'
-  | 'store';
+  | 'store'
+  | 'queue';
 
 export class OrchestratorError extends Error {
   readonly kind: ErrorKind;
@@ -125,4 +126,11 @@ export function isOrchestratorError(e: unknown): e is OrchestratorError {
 export function describeError(e: unknown): string {
   if (isOrchestratorError(e)) return e.toLine();
   return e instanceof Error ? e.message : String(e);
+}
+
+/** The job queue (Redis/BullMQ) or the artifact store it moves bundles through. */
+export class QueueError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('queue', message, options);
+  }
 }

@@ -33,8 +33,22 @@ export interface Config {
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
   readonly disableTracing: boolean;
+  /** The job queue for agents on other machines; undefined: everything runs on this machine. */
+  readonly queue: QueueConfig | undefined;
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
+}
+
+export interface QueueConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly lockMs: number;
+  readonly stalledMs: number;
+  /** A directory or URL; undefined: the orchestrator serves the artifacts itself on `artifactsListen`. */
+  readonly artifacts: string | undefined;
+  readonly artifactsListen: string;
+  readonly artifactsToken: string | undefined;
+  readonly artifactMaxBytes: number;
 }
 
 export const DEFAULTS = {
@@ -45,6 +59,11 @@ export const DEFAULTS = {
   outputCapBytes: 64 * 1024,
   workerStallSeconds: 20 * 60,
   logLevel: 'info',
+  queuePrefix: 'codex-orch',
+  queueLockMs: 5 * 60_000,
+  queueStalledMs: 30_000,
+  artifactsListen: '127.0.0.1:0',
+  artifactMaxMb: 100,
 } as const;
 
 /** The package root (where package.json, prompts/ and policies/ live), found from this file. */
@@ -133,9 +152,25 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
     disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+    queue: queueConfig(raw),
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);
+}
+
+function queueConfig(raw: Record<string, unknown>): QueueConfig | undefined {
+  const url = raw.ORCHESTRATOR_QUEUE as string | undefined;
+  if (!url) return undefined;
+  return Object.freeze({
+    url,
+    prefix: (raw.ORCHESTRATOR_QUEUE_PREFIX as string | undefined) ?? DEFAULTS.queuePrefix,
+    lockMs: (raw.ORCHESTRATOR_QUEUE_LOCK_MS as number | undefined) ?? DEFAULTS.queueLockMs,
+    stalledMs: (raw.ORCHESTRATOR_QUEUE_STALLED_MS as number | undefined) ?? DEFAULTS.queueStalledMs,
+    artifacts: raw.ORCHESTRATOR_ARTIFACTS as string | undefined,
+    artifactsListen: (raw.ORCHESTRATOR_ARTIFACTS_LISTEN as string | undefined) ?? DEFAULTS.artifactsListen,
+    artifactsToken: raw.ORCHESTRATOR_ARTIFACTS_TOKEN as string | undefined,
+    artifactMaxBytes: ((raw.ORCHESTRATOR_ARTIFACT_MAX_MB as number | undefined) ?? DEFAULTS.artifactMaxMb) * 1024 * 1024,
+  });
 }
 
 /**

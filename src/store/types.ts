@@ -231,6 +231,19 @@ export interface MergeInput {
   at?: string;
 }
 
+export interface QueueResultInput {
+  runId: string;
+  subtaskId: string;
+  attempt: number;
+  jobId: string;
+  agent: string;
+  headSha: string | null;
+}
+
+export interface QueueResultRecord extends QueueResultInput {
+  acceptedAt: string;
+}
+
 export interface CommandRecord {
   id: number;
   /** Absent for commands run outside a run (`codex-orch exec`). */
@@ -365,6 +378,13 @@ export interface Store {
   addMerge(input: MergeInput): MergeRecord;
   listMerges(runId: string): MergeRecord[];
   hasMerged(runId: string, branch: string): boolean;
+
+  /**
+   * Records the result of one remote job attempt. True for the first result of
+   * (run, subtask, attempt); false for a duplicate, which the caller ignores.
+   */
+  acceptQueueResult(input: QueueResultInput): boolean;
+  listQueueResults(runId: string): QueueResultRecord[];
 
   addCommand(input: CommandInput): CommandRecord;
   listCommands(options?: ListCommandsOptions): CommandRecord[];
