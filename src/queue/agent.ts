@@ -6,11 +6,11 @@
  * BullMQ's 30 s default) fits jobs that build and test. A dead agent's job
  * stalls and is retried by another agent, from the base commit.
  */
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Policy } from '../tools/run-repo-command/policy-file.js';
-import type { ArtifactStore } from './artifacts.js';
+import { openArtifactStore, type ArtifactStore } from './artifacts.js';
 import { redisConnection } from './connection.js';
 import { subtaskQueueName } from './names.js';
 import { subtaskJobSchema, type SubtaskProgress, type SubtaskResult } from './subtask-job.js';
@@ -22,7 +22,9 @@ export interface AgentOptions {
   url: string;
   prefix: string;
   repos: AgentRepo[];
-  artifacts: ArtifactStore;
+  /** This machine's artifact store; without it, each job's own `artifacts` location is used (with `artifactsToken`). */
+  artifacts?: ArtifactStore;
+  artifactsToken?: string;
   /** Jobs at once on this machine (each one codex process). Default 1. */
   concurrency?: number;
   lockMs: number;
@@ -53,13 +55,15 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       subtaskQueueName(repo.id),
       async (job: Job<unknown, SubtaskResult>, _token?: string, signal?: AbortSignal) => {
         const data = subtaskJobSchema.parse(job.data);
+        const artifacts = options.artifacts ?? (data.artifacts ? openArtifactStore(data.artifacts, { ...(options.artifactsToken ? { token: options.artifactsToken } : {}) }) : undefined);
+        if (!artifacts) throw new UnrecoverableError(`job ${job.id} names no artifact store and this agent has none (--artifacts)`);
         options.onJob?.({ phase: 'started', jobId: job.id ?? '', repoId: repo.id });
         const result = await runSubtaskJob(
           data,
           {
             config: options.config,
             policy: options.policy,
-            artifacts: options.artifacts,
+            artifacts,
             repo,
             agentId,
             logger: log,
