@@ -56,6 +56,8 @@ import type { ReviewFn, ReviewVerdict } from '../review/types.js';
 import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
 import { parseManifest, saveManifest } from './manifest-file.js';
+import { runRemoteWorkerStep } from './remote-worker-step.js';
+import type { RemoteWorkers } from '../../queue/remote-workers.js';
 import { acceptancePrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
 
@@ -109,6 +111,12 @@ export interface PlanRunContext {
    * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
    */
   mergeOnly?: boolean;
+  /**
+   * Agents on other machines (a job queue is configured): each worker step —
+   * worker and acceptance command on the subtask's branch — runs on an agent;
+   * review and the merge queue stay here.
+   */
+  remote?: RemoteWorkers;
 }
 
 export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
@@ -212,6 +220,10 @@ interface TaskRun {
   lastAcceptance: { passed: boolean | null; log: string };
   lastSummary: string;
   merge: SubtaskSummary['merge'];
+  /** Remote mode: the acceptance result the agent ran after the last worker, not yet consumed. */
+  remoteAcceptance?: { ok: boolean; exitCode: number | null; log: string } | null;
+  /** Remote mode: the next worker merges main into the branch first (conflict rework). */
+  remoteMergeMain?: boolean;
 }
 
 const DEFAULTS = { maxParallel: 3, maxReviewRounds: 2, maxAcceptanceFixes: 2, maxHeals: 1, maxMergeAttempts: 3, maxDiffBytes: 200_000 };
@@ -476,19 +488,52 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'started' });
     decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
     withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
-    const run = await runCodexWorker({
-      prompt,
-      cwd: t.worktree,
-      config: ctx.config,
-      profile: 'fast',
-      runId: ctx.runId,
-      workerId,
-      ...(threadId ? { threadId } : {}),
-      signal: hard.signal,
-      logger: log,
-      ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-      ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
-    });
+    let run: WorkerRun;
+    if (ctx.remote) {
+      const mergeMain = t.remoteMergeMain === true;
+      t.remoteMergeMain = false;
+      let step: Awaited<ReturnType<typeof runRemoteWorkerStep>>;
+      try {
+        step = await runRemoteWorkerStep(ctx.remote, {
+        runId: ctx.runId,
+        taskId: t.id,
+        slug: t.slug,
+        purpose,
+        prompt,
+        setup: settings.setup,
+        acceptance: t.acceptance,
+        commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
+        mainDir,
+        mainBranch,
+        branch: t.branch,
+        worktree: t.worktree,
+        mergeMain,
+        signal: hard.signal,
+        onQueued: (jobId) => decide('worker', 'queued', `${purpose} worker ${workerId} queued for an agent as job ${jobId}`, t.id, { workerId, jobId }),
+        });
+      } catch (error) {
+        // Stopped while an agent works: the job goes on, and a resume collects its result.
+        checkpoint();
+        throw new TaskFailure(`the ${purpose} worker on an agent failed: ${describeError(error)}`);
+      }
+      run = step.run;
+      t.remoteAcceptance = step.acceptance;
+      decide('worker', 'remote', `ran on agent ${step.agent} (job ${step.jobId})`, t.id, { workerId, jobId: step.jobId, agent: step.agent });
+    } else {
+      run = await runCodexWorker({
+        prompt,
+        cwd: t.worktree,
+        config: ctx.config,
+        profile: 'fast',
+        runId: ctx.runId,
+        workerId,
+        ...(threadId ? { threadId } : {}),
+        signal: hard.signal,
+        logger: log,
+        ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
+        ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+      });
+    }
     const tokens = run.usage.inputTokens + run.usage.outputTokens;
     const rec: PlanWorkerRecord = {
       taskId: t.id,
@@ -560,6 +605,13 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const acceptanceRun = async (t: TaskRun): Promise<{ ok: boolean; exitCode: number | null; log: string } | null> => {
     if (!t.acceptance) return null;
     checkpoint();
+    if (ctx.remote && t.remoteAcceptance) {
+      // The agent ran it right after the worker, in its worktree with the repository's setup done.
+      const acc = t.remoteAcceptance;
+      t.remoteAcceptance = undefined;
+      decide('acceptance', acc.ok ? 'passed' : 'failed', `\`${t.acceptance}\` exited ${acc.exitCode ?? 'none'} on the agent`, t.id, { exitCode: acc.exitCode });
+      return acc;
+    }
     const r = await runCommand(t.wtName, t.acceptance);
     checkpoint();
     const out = commandLog(r);
@@ -635,6 +687,12 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     const cr = await prepareConflictRework(baseDir, t.slug, { mainBranch });
     if (cr.status === 'clean') {
       decide('merge', 'rework-clean', `${mainBranch} merged into ${t.branch} without conflicts (${short(cr.sha)}); re-queueing`, t.id);
+    } else if (ctx.remote) {
+      // Conflict markers cannot travel in a bundle: the agent merges main itself and its worker resolves them there.
+      await abortConflictRework(baseDir, t.slug);
+      decide('merge', 'rework-conflict', `${mainBranch} conflicts with ${t.branch} in ${cr.files.join(', ')}; an agent merges ${mainBranch} into the branch and its worker resolves them`, t.id, { files: cr.files });
+      t.remoteMergeMain = true;
+      await work(t, 'conflict', conflictPrompt(cr, t.mt.title));
     } else {
       decide('merge', 'rework-conflict', `${mainBranch} merged into ${t.branch} with conflicts in ${cr.files.join(', ')}; resuming the worker with both sides' intent`, t.id, { files: cr.files });
       try {
@@ -652,6 +710,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const smokeRework = async (t: TaskRun, out: Pick<Extract<MergeOutcome, { status: 'smoke-failed' }>, 'revertSha' | 'log'>) => {
     const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
     const files = sr.status === 'conflict' ? sr.files : [];
+    if (ctx.remote && files.length) {
+      await abortConflictRework(baseDir, t.slug).catch(() => undefined);
+      throw new TaskFailure(`restoring ${t.branch} after the failed smoke test conflicts with later work in ${files.join(', ')}; with agents on other machines this rework is not automatic — rework it locally (run without ORCHESTRATOR_QUEUE) or by hand`);
+    }
     decide('merge', 'rework-smoke', `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`, t.id);
     try {
       await work(t, 'smoke', smokePrompt(smokeCommand ?? '(smoke)', out.log, files));
@@ -764,7 +826,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     save();
     decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
-    if (wt.state === 'new') {
+    if (wt.state === 'new' && !ctx.remote) {
       for (const cmd of settings.setup) {
         checkpoint();
         const r = await runCommand(t.wtName, cmd);
