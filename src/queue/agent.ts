@@ -49,8 +49,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const agentId = options.agentId ?? defaultAgentId();
   const log = (options.logger ?? silentLogger).child({ component: 'agent', agentId });
   const workers: Worker[] = [];
+  const connections: { disconnect(): void }[] = [];
   for (const repo of options.repos) {
     const connection = redisConnection({ url: options.url, onStatus: (_s, line) => options.onStatus?.(line) });
+    connections.push(connection);
     const worker = new Worker<unknown, SubtaskResult>(
       subtaskQueueName(repo.id),
       async (job: Job<unknown, SubtaskResult>, _token?: string, signal?: AbortSignal) => {
@@ -103,6 +105,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
     agentId,
     close: async (force = false) => {
       await Promise.all(workers.map((w) => w.close(force)));
+      // BullMQ does not close connections it was given.
+      for (const c of connections) c.disconnect();
     },
   };
 }

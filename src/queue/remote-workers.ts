@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { AbortedError, QueueError, describeError } from '../errors.js';
 import { advanceBranch, createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
 import { resolveCommit, runGit } from '../git/repo.js';
@@ -94,6 +95,7 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 export class RemoteWorkers {
   private readonly queue: Queue;
   private readonly events: QueueEvents;
+  private readonly connections: Redis[];
   private readonly log: Logger;
   private readonly baseBundles = new Map<string, Promise<SubtaskJobInput['baseBundle']>>();
   private readonly tmp: string;
@@ -107,8 +109,9 @@ export class RemoteWorkers {
       this.redisDown = s === 'down';
       options.onStatus?.(line);
     };
-    this.queue = new Queue(subtaskQueueName(options.repoId), { connection: redisConnection({ url: options.url, onStatus }), prefix: options.prefix });
-    this.events = new QueueEvents(subtaskQueueName(options.repoId), { connection: redisConnection({ url: options.url }), prefix: options.prefix });
+    this.connections = [redisConnection({ url: options.url, onStatus }), redisConnection({ url: options.url })];
+    this.queue = new Queue(subtaskQueueName(options.repoId), { connection: this.connections[0]!, prefix: options.prefix });
+    this.events = new QueueEvents(subtaskQueueName(options.repoId), { connection: this.connections[1]!, prefix: options.prefix });
     this.queue.on('error', (e) => this.log.debug({ err: e }, 'queue connection error'));
     this.events.on('error', (e) => this.log.debug({ err: e }, 'queue events connection error'));
     const wake = ({ jobId }: { jobId: string }) => this.wakers.get(jobId)?.();
@@ -286,6 +289,7 @@ export class RemoteWorkers {
 
   async close(): Promise<void> {
     await Promise.allSettled([this.queue.close(), this.events.close()]);
+    for (const c of this.connections) c.disconnect();
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
 }

@@ -32,8 +32,10 @@ export interface TaskQueueOptions {
 
 export class TaskQueue {
   private readonly queue: Queue;
+  private readonly connection: Redis;
   constructor(options: TaskQueueOptions) {
-    this.queue = new Queue(TASK_QUEUE, { connection: redisConnection({ url: options.url }), prefix: options.prefix });
+    this.connection = redisConnection({ url: options.url });
+    this.queue = new Queue(TASK_QUEUE, { connection: this.connection, prefix: options.prefix });
   }
 
   /** Queues a task; a task id already queued (or done) is not queued again. */
@@ -55,6 +57,7 @@ export class TaskQueue {
 
   async close(): Promise<void> {
     await this.queue.close();
+    this.connection.disconnect();
   }
 }
 
@@ -83,6 +86,7 @@ function doneKey(prefix: string, id: string): string {
 export async function startTaskConsumer(options: TaskConsumerOptions): Promise<TaskConsumer> {
   const log = (options.logger ?? silentLogger).child({ component: 'task-consumer' });
   const redis: Redis = redisConnection({ url: options.url });
+  const workerConnection = redisConnection({ url: options.url });
   const worker = new Worker(
     TASK_QUEUE,
     async (job: Job, token?: string, signal?: AbortSignal) => {
@@ -113,7 +117,7 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
       }
     },
     {
-      connection: redisConnection({ url: options.url }),
+      connection: workerConnection,
       prefix: options.prefix,
       concurrency: options.concurrency ?? 1,
       lockDuration: options.lockMs,
@@ -127,6 +131,7 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
     close: async (force = false) => {
       await worker.close(force);
       redis.disconnect();
+      workerConnection.disconnect();
     },
   };
 }
