@@ -23,6 +23,8 @@ export interface DashboardOptions {
   host?: string;
   /** 0 = a free port. Default 7420. */
   port?: number;
+  /** Host names besides loopback ones that requests may address (a reverse proxy, an /etc/hosts alias). */
+  allowedHosts?: readonly string[];
   /** Required for a non-loopback host; optional on loopback. */
   token?: string;
   /** How to start `codex-orch` for resume and submit (default: as this process was started). */
@@ -79,6 +81,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const host = options.host ?? '127.0.0.1';
   const token = options.token?.trim() || undefined;
   const loopback = isLoopbackHost(host);
+  const allowedHosts = new Set((options.allowedHosts ?? []).map((h) => h.toLowerCase()));
   if (!loopback && !token) {
     throw new ConfigError(`--host ${host} is not a loopback address; the dashboard then needs a token`, {
       variable: DASHBOARD_TOKEN_VAR,
@@ -245,7 +248,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     // DNS rebinding: on loopback, only loopback names may address the server.
     const hostHeader = req.headers.host ?? '';
     const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    if (loopback && !isLoopbackHost(hostName)) return fail(421, `Host ${hostHeader} is not this loopback dashboard`);
+    if (loopback && !isLoopbackHost(hostName) && !allowedHosts.has(hostName.toLowerCase())) return fail(421, `Host ${hostHeader} is not this loopback dashboard`);
     const presented = presentedToken(req, url);
     if (token && !tokenOk(presented.token, token)) return fail(401, `a token is needed: open the URL printed by codex-orch serve (?token=…), or send Authorization: Bearer <${DASHBOARD_TOKEN_VAR}>`);
     if (token && presented.from === 'query' && (req.method === 'GET' || req.method === 'HEAD')) {

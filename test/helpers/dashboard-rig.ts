@@ -50,3 +50,48 @@ export function startPlanRun(rig: PlanRig, plan: PlanInput, options: { maxParall
 }
 
 export { makePlanRig };
+
+/** `codex-orch serve` as its own process; resolves once it printed its first line. */
+export interface ServeChild {
+  url: string;
+  port: number;
+  pid: number;
+  firstLine: string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  output(): string;
+}
+
+export async function startServe(args: string[], env: NodeJS.ProcessEnv = {}): Promise<ServeChild> {
+  const { spawnTs } = await import('./cli-child.js');
+  const run = spawnTs(['serve', ...args], env);
+  let out = '';
+  let err = '';
+  run.child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const i = out.indexOf('\n');
+      if (i >= 0) {
+        run.child.stdout!.off('data', onData);
+        resolve(out.slice(0, i));
+      }
+    };
+    run.child.stdout!.on('data', onData);
+    run.child.once('exit', (code) => reject(new Error(`codex-orch serve exited with ${code} before printing its URL: ${err}`)));
+    setTimeout(() => reject(new Error(`codex-orch serve printed nothing in 60 s: ${err}`)), 60_000).unref();
+  });
+  const m = /^codex-orch dashboard: (http:\/\/[^/]+:(\d+)\/\S*)$/.exec(firstLine);
+  if (!m) throw new Error(`unexpected first line of codex-orch serve: ${firstLine}`);
+  return {
+    url: m[1]!,
+    port: Number(m[2]),
+    pid: run.child.pid!,
+    firstLine,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (run.child.exitCode !== null || run.child.signalCode !== null) return;
+      run.child.kill(signal);
+      await run.done;
+    },
+    output: () => `${out}${err}`,
+  };
+}

@@ -15,6 +15,7 @@ interface ServeOptions {
   host: string;
   port: string;
   token?: string;
+  allowHost: string[];
   open?: boolean;
   json?: boolean;
 }
@@ -55,6 +56,7 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = a free one)', '7420')
     .option('--token <token>', `access token (default: ${DASHBOARD_TOKEN_VAR}); required for a non-loopback --host`)
+    .option('--allow-host <name>', 'also answer requests addressed to this host name (a reverse proxy or an /etc/hosts alias; repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--open', "open the dashboard in the desktop's browser")
     .option('--json', 'print the first line as JSON ({"url": …}) instead of text')
     .action(async (opts: ServeOptions) => {
@@ -71,7 +73,7 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
         return { baseDir: abs, stateDir: dirs.length > 1 ? path.join(abs, '.codex-orchestrator') : requireStateDir(c) };
       });
       const logger = createLogger({ stateDir: sources[0]!.stateDir, level: config.logLevel });
-      const server: DashboardServer = await startDashboard({ sources, host: opts.host, port, ...(token ? { token } : {}), logger });
+      const server: DashboardServer = await startDashboard({ sources, host: opts.host, port, ...(token ? { token } : {}), allowedHosts: opts.allowHost, logger });
       const shown = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
       if (opts.json) printOut(JSON.stringify({ url: shown, port: server.port, baseDirs: sources.map((s) => s.baseDir) }));
       else printOut(`codex-orch dashboard: ${shown}`);
