@@ -99,15 +99,35 @@ export function planGraph(subtasks: readonly SubtaskRecord[], selected?: string)
   if (subtasks.length === 0) return html`<p class="empty">No plan yet: the subtasks appear here once the plan is accepted.</p>`;
   const phases: string[] = [];
   for (const t of subtasks) if (!phases.includes(t.phase ?? '')) phases.push(t.phase ?? '');
+  // Inside a phase, a subtask stands one column right of the deepest subtask it depends on.
+  const byId = new Map(subtasks.map((t) => [t.id, t]));
+  const depth = new Map<string, number>();
+  const depthOf = (t: SubtaskRecord, seen: Set<string> = new Set()): number => {
+    const known = depth.get(t.id);
+    if (known !== undefined) return known;
+    if (seen.has(t.id)) return 0;
+    seen.add(t.id);
+    let d = 0;
+    for (const dep of t.dependsOn) {
+      const u = byId.get(dep);
+      if (u && (u.phase ?? '') === (t.phase ?? '')) d = Math.max(d, depthOf(u, seen) + 1);
+    }
+    depth.set(t.id, d);
+    return d;
+  };
+  const phaseCols = phases.map((ph) => 1 + Math.max(0, ...subtasks.filter((t) => (t.phase ?? '') === ph).map((t) => depthOf(t))));
+  const phaseStart = phaseCols.map((_, i) => phaseCols.slice(0, i).reduce((a, b) => a + b, 0));
   const placed = new Map<string, Placed>();
-  const rows: number[] = phases.map(() => 0);
+  const rows = new Map<number, number>();
   for (const t of subtasks) {
-    const col = phases.indexOf(t.phase ?? '');
-    const row = rows[col]!++;
+    const col = phaseStart[phases.indexOf(t.phase ?? '')]! + depthOf(t);
+    const row = rows.get(col) ?? 0;
+    rows.set(col, row + 1);
     placed.set(t.id, { t, x: col * (NODE_W + COL_GAP), y: 28 + row * (NODE_H + ROW_GAP) });
   }
-  const width = phases.length * (NODE_W + COL_GAP) - COL_GAP;
-  const height = 28 + Math.max(...rows) * (NODE_H + ROW_GAP);
+  const totalCols = phaseCols.reduce((a, b) => a + b, 0);
+  const width = totalCols * (NODE_W + COL_GAP) - COL_GAP;
+  const height = 28 + Math.max(...rows.values()) * (NODE_H + ROW_GAP);
   const edges: Raw[] = [];
   for (const p of placed.values()) {
     for (const dep of p.t.dependsOn) {
@@ -133,7 +153,7 @@ export function planGraph(subtasks: readonly SubtaskRecord[], selected?: string)
       edges.push(html`<path class="edge overlap" data-from="${a.t.id}" data-to="${b.t.id}" d="M${a.x} ${a.y + 12} C${x - 14} ${a.y + 12} ${x - 14} ${b.y + 12} ${b.x} ${b.y + 12}"><title>${a.t.id} and ${b.t.id} share files: they run one at a time</title></path>`);
     }
   }
-  const heads = phases.map((name, i) => html`<div class="phase-head" style="left:${i * (NODE_W + COL_GAP)}px;width:${NODE_W}px">${name || 'Phase'}</div>`);
+  const heads = phases.map((name, i) => html`<div class="phase-head" style="left:${phaseStart[i]! * (NODE_W + COL_GAP)}px;width:${phaseCols[i]! * (NODE_W + COL_GAP) - COL_GAP}px">${name || 'Phase'}</div>`);
   const nodes = list.map(
     (p) => html`<button type="button" class="node s-${p.t.status}${p.t.id === selected ? ' selected' : ''}" data-task="${p.t.id}" data-status="${p.t.status}" style="left:${p.x}px;top:${p.y}px;width:${NODE_W}px;height:${NODE_H}px" aria-label="subtask ${p.t.id}: ${p.t.status}" aria-pressed="${p.t.id === selected ? 'true' : 'false'}">
 <span class="node-id">${p.t.id}</span><span class="node-status">${p.t.status}${p.t.attempts > 1 ? ` · try ${p.t.attempts}` : ''}</span><span class="node-title">${short(p.t.title, 40)}</span></button>`,
