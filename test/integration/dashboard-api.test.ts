@@ -367,8 +367,8 @@ describe('submitting a task', () => {
     const store = openStore({ stateDir: rig.base.stateDir });
     try {
       await waitFor(() => store.listRuns().some((x) => x.task === 'say hello' && x.status === 'succeeded'), 'the submitted run to finish', 90_000);
-      const log = fs.readFileSync(r.json.log, 'utf8');
-      expect(log).toContain('hello-1');
+      await waitFor(() => fs.readFileSync(r.json.log, 'utf8').includes('hello-1'), 'the dispatcher summary in the log', 60_000);
+      expect(JSON.parse(fs.readFileSync(r.json.log, 'utf8'))).toMatchObject({ status: 'succeeded' });
       const again = await post(`${dash.url}api/tasks`, { task: 'say hello', id: 'hello-1' });
       expect(again.status).toBe(202);
       await waitFor(() => fs.existsSync(again.json.log) && fs.readFileSync(again.json.log, 'utf8').includes('}'), 'the second dispatcher to finish', 90_000);
@@ -380,3 +380,27 @@ describe('submitting a task', () => {
 });
 
 
+
+describe('codex-orch serve: bad input', () => {
+  it('a non-loopback --host without a token, a bad --port, a missing base dir: exit 2 with one line saying what to do', async () => {
+    const rig = makePlanRig();
+    try {
+      const env = { ORCHESTRATOR_DASHBOARD_TOKEN: '', ORCHESTRATOR_BASE_DIR: '' };
+      const open = await spawnTs(['serve', '--host', '0.0.0.0', '--port', '0', '--base-dir', rig.base.baseDir], env).done;
+      expect(open.code).toBe(2);
+      expect(open.stderr).toMatch(/not a loopback address.*token.*ORCHESTRATOR_DASHBOARD_TOKEN/s);
+      expect(open.stdout).toBe('');
+      const port = await spawnTs(['serve', '--port', '99999', '--base-dir', rig.base.baseDir], env).done;
+      expect(port.code).toBe(2);
+      expect(port.stderr).toMatch(/--port 99999/);
+      const none = await spawnTs(['serve', '--port', '0', '--base-dir', `${rig.base.root}/nope`], env).done;
+      expect(none.code).toBe(2);
+      expect(none.stderr).toMatch(/not a directory/);
+      const short = await spawnTs(['serve', '--port', '0', '--token', 'short', '--base-dir', rig.base.baseDir], env).done;
+      expect(short.code).toBe(2);
+      expect(short.stderr).toMatch(/ORCHESTRATOR_DASHBOARD_TOKEN: expected a token of at least 16/);
+    } finally {
+      rig.base.cleanup();
+    }
+  }, 120_000);
+});
