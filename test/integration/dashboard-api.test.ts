@@ -404,3 +404,44 @@ describe('codex-orch serve: bad input', () => {
     }
   }, 120_000);
 });
+
+describe('stop and resume from the dashboard', () => {
+  it('Stop sends SIGTERM to the process holding the run lock (the run records its stop); Resume starts `runs resume` and the run finishes', async () => {
+    const rig = makePlanRig();
+    let slow = true;
+    const model = await startModelServer(() => (slow ? { text: 'thinking…', delayMs: 60_000 } : { text: 'Done: nothing else needed.' }));
+    const env = { ORCHESTRATOR_STATE_DIR: rig.base.stateDir, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: model.url, ORCHESTRATOR_MODEL: 'scripted', OPENAI_AGENTS_DISABLE_TRACING: '1' };
+    const child = spawnTs(['run', '--base-dir', rig.base.baseDir, '-q', 'wait for the model'], env);
+    const dash = await startDashboard({ sources: [{ baseDir: rig.base.baseDir, stateDir: rig.base.stateDir }], port: 0, cli: TSX_CLI, env: { ...process.env, ...env } });
+    const store = openStore({ stateDir: rig.base.stateDir });
+    try {
+      await waitFor(() => store.listRuns().length === 1 && model.requests.some((r) => r.method === 'POST'), 'the run to call its model', 60_000);
+      const runId = store.listRuns()[0]!.id;
+      const detail = await request(`${dash.url}api/runs/${runId}`);
+      expect(detail.json.live).toBe(true);
+      expect(detail.json.lock.pid).toBe(child.child.pid);
+      const stop = await post(`${dash.url}api/runs/${runId}/stop`, {});
+      expect(stop.status).toBe(202);
+      expect(stop.json).toMatchObject({ stopping: runId, pid: child.child.pid, signal: 'SIGTERM' });
+      const exited = await child.done;
+      expect(exited.signal).toBeNull(); // it handled the signal: stopped cleanly and exited
+      expect(exited.code).toBe(130);
+      const stopped = store.requireRun(runId);
+      expect(['aborted', 'interrupted']).toContain(stopped.status);
+      const again = await post(`${dash.url}api/runs/${runId}/stop`, {});
+      expect(again.status).toBe(409);
+
+      slow = false;
+      const resume = await post(`${dash.url}api/runs/${runId}/resume`, {});
+      expect(resume.status).toBe(202);
+      await waitFor(() => store.requireRun(runId).status === 'succeeded', 'the resumed run to succeed', 90_000);
+      expect(fs.readFileSync(resume.json.log, 'utf8')).not.toMatch(/error/i);
+    } finally {
+      store.close();
+      child.child.kill('SIGKILL');
+      await dash.close();
+      await model.close();
+      rig.base.cleanup();
+    }
+  }, 180_000);
+});
