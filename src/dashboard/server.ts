@@ -10,6 +10,7 @@ import { loadAssets } from './assets.js';
 import { attentionItems } from './attention.js';
 import { defaultCliCommand, resumeRunDetached, stopRun, submitTaskDetached, type CliCommand } from './actions.js';
 import { subtaskDiff } from './diff.js';
+import { workerLines } from './worker-log.js';
 import { EventFeed } from './event-feed.js';
 import { HttpError, readJson, sendHtml, sendJson, sendRaw } from './http-kit.js';
 import { DASHBOARD_TOKEN_VAR, isLoopbackHost, presentedToken, sameOrigin, tokenCookie, tokenOk } from './security.js';
@@ -167,7 +168,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         const decisions = store.listEvents(found.run.id).filter((e) => e.type === 'plan.decision' && (e.data as { taskId?: string } | null)?.taskId === t.id);
         const workers = store.listWorkers(found.run.id).filter((w) => w.subtaskId === t.id);
         const branchKnown = t.status !== 'pending' && t.status !== 'blocked';
-        return sendHtml(res, 200, taskPanel({ subtask: t, workers, decisions, diffAvailable: branchKnown }).html);
+        const workerOutput = new Map(workers.map((w) => [w.workerId, w.runDir ? workerLines(w.runDir) : []] as const));
+        return sendHtml(res, 200, taskPanel({ subtask: t, workers, decisions, diffAvailable: branchKnown, workerOutput }).html);
       }
       const diff = await subtaskDiff(found.source.store, found.run.baseDir, t);
       if (!diff) throw new HttpError(404, `subtask ${t.id} has no branch or merge yet`);

@@ -2,6 +2,7 @@ import type { RunDetail, RunListRow } from '../orchestrator/run-view.js';
 import { globsOverlap } from '../scheduler/index.js';
 import type { CommandRecord, EventRecord, MergeRecord, SubtaskRecord, WorkerRecord } from '../store/index.js';
 import type { AttentionItem } from './attention.js';
+import type { WorkerLine } from './worker-log.js';
 import { age, html, raw, type Raw } from './html.js';
 
 /** Server-rendered pages and the fragments the page's script swaps in on live updates. */
@@ -240,6 +241,8 @@ export interface TaskPanelData {
   workers: readonly WorkerRecord[];
   decisions: readonly EventRecord[];
   diffAvailable: boolean;
+  /** Each worker's readable codex output (its events.jsonl tail). */
+  workerOutput: ReadonlyMap<string, readonly WorkerLine[]>;
 }
 
 export function taskPanel(p: TaskPanelData): Raw {
@@ -269,6 +272,9 @@ ${checks.length ? html`<h4>Acceptance, review, merge</h4><ul class="checks">${ch
     const d = e.data as { kind?: string; action?: string; reason?: string };
     return html`<li class="c-${d.action ?? ''}"><span class="mono dim">${e.ts.slice(11, 19)}</span> <strong>${d.kind} ${d.action}</strong> ${d.reason ?? ''}</li>`;
   })}</ul>` : ''}
+${[...p.workerOutput].filter(([, ls]) => ls.length > 0).map(
+    ([id, ls]) => html`<h4>Worker ${id}</h4><ol class="worker-lines">${ls.map((l) => html`<li class="w-${l.kind}">${l.text}</li>`)}</ol>`,
+  )}
 <p><button type="button" class="action show-diff" data-action="diff" data-task="${t.id}" aria-label="Show diff of ${t.id}"${p.diffAvailable ? '' : ' disabled'}>Show diff</button></p>
 <div class="diff" id="diff"></div>
 </div>`;

@@ -198,6 +198,7 @@ describe('dashboard API on a finished plan run', () => {
     expect(panel.status).toBe(200);
     expect(panel.body).toContain('Show diff');
     expect(panel.body).toContain(path.join(rig.base.stateDir, 'runs', run.runId, 'workers'));
+    expect(panel.body).toMatch(/<h4>Worker [^<]+<\/h4><ol class="worker-lines"><li class="w-/);
   });
 
   it('bad ids are 404, bad bodies 400/413/415, unknown routes 404, with a JSON message', async () => {

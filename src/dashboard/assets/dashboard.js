@@ -302,6 +302,10 @@ function runPage() {
   });
 
   lastGraph = document.getElementById('graph')?.innerHTML ?? null;
+  // A running worker's own output is not a run event: poll the panel while its subtask runs.
+  setInterval(() => {
+    if (selected && document.querySelector(`.node[data-task="${CSS.escape(selected)}"]`)?.dataset.status === 'running') refreshPanel();
+  }, 2000);
 }
 
 if (body.dataset.page === 'runs') runsPage();
