@@ -25,6 +25,8 @@ export interface EventFeedOptions {
   pollMs?: number;
   /** Most events read from the store at once; default 500. */
   batch?: number;
+  /** A poll that failed (it is retried on the next tick). */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -41,9 +43,12 @@ export class EventFeed {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
 
+  private readonly onError: ((error: unknown) => void) | undefined;
+
   constructor(options: EventFeedOptions = {}) {
     this.pollMs = options.pollMs ?? 25;
     this.batch = options.batch ?? 500;
+    this.onError = options.onError;
   }
 
   /** Starts streaming `runId`'s events after seq `since` to the subscriber; returns the unsubscribe. */
@@ -100,7 +105,14 @@ export class EventFeed {
     if (this.polling) return;
     this.polling = true;
     try {
-      for (const f of this.feeds.values()) this.pollFeed(f);
+      for (const f of this.feeds.values()) {
+        try {
+          this.pollFeed(f);
+        } catch (error) {
+          // A store that cannot be read now (busy, closed, the run deleted) is tried again next tick.
+          this.onError?.(error);
+        }
+      }
     } finally {
       this.polling = false;
     }

@@ -56,6 +56,8 @@ export interface DashboardServer {
   close(): Promise<void>;
 }
 
+/** The runs list shows the newest this many (each row reads its run's records). */
+const MAX_LISTED_RUNS = 200;
 const RUN_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
@@ -91,7 +93,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   }
   if (options.sources.length === 0) throw new ConfigError('no base dir to show', { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'pass --base-dir <dir> (repeatable)' });
   const sources = new DashboardSources(options.sources);
-  const feed = new EventFeed({ ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}) });
+  const feed = new EventFeed({
+    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    onError: (err) => options.logger?.warn({ err }, 'dashboard: reading events failed; retrying'),
+  });
   const assets = loadAssets();
   const cli = options.cli ?? defaultCliCommand();
   const env = options.env ?? process.env;
@@ -121,7 +126,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   };
   const attentionOf = (found: FoundRun, subtasks = found.source.store.listSubtasks(found.run.id), merges = found.source.store.listMerges(found.run.id)) =>
     attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found));
-  const runsRows = (): RunsRow[] => sources.runs().map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
+  const runsRows = (): RunsRow[] => sources.runs().slice(0, MAX_LISTED_RUNS).map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
   const detailOf = (found: FoundRun) => {
     const commands = found.source.store.listCommands({ runId: found.run.id });
     const d = runDetail(found.source.store, found.source.stateDir, found.run, commands);
