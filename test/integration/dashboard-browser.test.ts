@@ -24,6 +24,7 @@ async function saveScreenshots(page: Page): Promise<void> {
   if (!dir) return;
   fs.mkdirSync(dir, { recursive: true });
   await page.waitForTimeout(500);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.emulateMedia({ colorScheme: 'light' });
   await page.screenshot({ path: path.join(dir, 'dashboard.png') });
   await page.emulateMedia({ colorScheme: 'dark' });
