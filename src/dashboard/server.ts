@@ -124,8 +124,10 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     const last = found.source.store.lastEventSeq(found.run.id);
     return found.source.store.listEvents(found.run.id, { since: Math.max(0, last - 200) });
   };
+  // Only the buttons this build can act on.
+  const available = new Set<string>(['resume', ...(options.approval ? ['approve', 'reject'] : []), ...(options.approval?.retry ? ['retry'] : [])]);
   const attentionOf = (found: FoundRun, subtasks = found.source.store.listSubtasks(found.run.id), merges = found.source.store.listMerges(found.run.id)) =>
-    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found));
+    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found)).map((i) => ({ ...i, actions: i.actions.filter((a) => available.has(a)) }));
   const runsRows = (): RunsRow[] => sources.runs().slice(0, MAX_LISTED_RUNS).map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
   const detailOf = (found: FoundRun) => {
     const commands = found.source.store.listCommands({ runId: found.run.id });
