@@ -124,7 +124,8 @@ export class EventFeed {
       if (f.paused.has(sub)) continue;
       let ok = true;
       while (ok && sub.last < f.last) {
-        const events = f.store.listEvents(f.runId, { since: sub.last, limit: this.batch }).filter((e) => e.seq <= f.last);
+        // Catching up reads bigger pages: fewer queries for a long replay.
+        const events = f.store.listEvents(f.runId, { since: sub.last, limit: this.batch * 4 }).filter((e) => e.seq <= f.last);
         if (events.length === 0) break;
         sub.last = events[events.length - 1]!.seq;
         ok = sub.send(events);
