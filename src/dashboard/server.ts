@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { html as diffHtml } from 'diff2html';
 import { z } from 'zod';
 import { isValidTaskId, taskContentId } from '../dispatcher/env-source.js';
-import { ConfigError, describeError } from '../errors.js';
+import { ConfigError, describeError, isOrchestratorError } from '../errors.js';
 import { runDetail, runListRow } from '../orchestrator/run-view.js';
 import type { Logger } from '../logging/logger.js';
 import { loadAssets } from './assets.js';
@@ -43,9 +43,9 @@ export interface DashboardOptions {
 /** The approve/reject/retry functions of the orchestrator, passed in so the dashboard adds no logic of its own. */
 export interface DashboardApproval {
   waiting(found: FoundRun): string[];
-  approve(found: FoundRun, taskId: string): unknown;
-  reject(found: FoundRun, taskId: string, note: string | undefined): unknown;
-  retry?(found: FoundRun, taskId: string): unknown;
+  approve(found: FoundRun, taskId: string): unknown | Promise<unknown>;
+  reject(found: FoundRun, taskId: string, note: string | undefined): unknown | Promise<unknown>;
+  retry?(found: FoundRun, taskId: string): unknown | Promise<unknown>;
 }
 
 export interface DashboardServer {
@@ -235,7 +235,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           const body = action === 'reject' ? parse(rejectBody, await readJson(req)) : (parse(emptyBody, await readJson(req)) as { note?: string });
           const a = options.approval;
           if (!a || (action === 'retry' && !a.retry)) throw new HttpError(501, `${action} is not available in this build`);
-          const result = action === 'approve' ? a.approve(found, t.id) : action === 'reject' ? a.reject(found, t.id, body.note) : a.retry!(found, t.id);
+          const result = await (action === 'approve' ? a.approve(found, t.id) : action === 'reject' ? a.reject(found, t.id, body.note) : a.retry!(found, t.id));
           return sendJson(res, 200, { [action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'retried']: t.id, result: result ?? null });
         }
       }
@@ -277,8 +277,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         return;
       }
       if (e instanceof HttpError) return fail(e.status, e.message, e.headers);
-      options.logger?.warn({ err: e }, 'dashboard request failed');
-      const status = (e as { kind?: string }).kind === 'store' ? 409 : 500;
+      // A refusal of the layers below (not waiting for approval, a run lock held…) is the state's answer, not a crash.
+      const status = isOrchestratorError(e) ? 409 : 500;
+      if (status === 500) options.logger?.warn({ err: e }, 'dashboard request failed');
       fail(status, describeError(e));
     });
   });

@@ -187,7 +187,7 @@ const ACTION_LABEL = { resume: 'Resume run', retry: 'Retry', approve: 'Approve m
 export function attentionList(items: readonly AttentionItem[], runId: string): Raw {
   if (items.length === 0) return html`<p class="empty" id="attention-empty">Nothing needs you.</p>`;
   return html`<ul class="attention">${items.map(
-    (i) => html`<li class="a-${i.kind}" data-kind="${i.kind}" data-task="${i.taskId ?? ''}"><span>${i.message}</span> ${i.actions.map(
+    (i) => html`<li class="a-${i.kind}" data-kind="${i.kind}" data-task="${i.taskId ?? ''}"><span>${i.message}</span> ${i.actions.includes('reject') ? html`<label class="note"><span class="visually-hidden">Note for ${i.taskId}</span><input type="text" class="reject-note" data-task="${i.taskId ?? ''}" maxlength="4000" placeholder="note for the worker (to reject)" aria-label="Note for ${i.taskId}"></label>` : ''}${i.actions.map(
       (a) => html`<button type="button" class="action ${a}" data-action="${a}" data-run="${runId}" data-task="${i.taskId ?? ''}" aria-label="${ACTION_LABEL[a]}${i.taskId ? ` ${i.taskId}` : ''}">${ACTION_LABEL[a]}</button>`,
     )}</li>`,
   )}</ul>`;

@@ -152,6 +152,7 @@ function runPage() {
   const MAX_EVENTS = 5000;
   let selected = null;
   let lastGraph = null;
+  const lastFragments = new Map();
   const lines = document.getElementById('event-lines');
   const lastEvent = document.createElement('span');
   lastEvent.id = 'last-event';
@@ -170,7 +171,16 @@ function runPage() {
     const f = await request('GET', `/runs/${encodeURIComponent(runId)}/fragments`);
     for (const key of ['header', 'queue', 'commands', 'attention']) {
       const el = document.getElementById(key === 'header' ? 'run-header' : key);
-      if (el && el.innerHTML !== f[key]) el.innerHTML = f[key];
+      if (!el || lastFragments.get(key) === f[key]) continue;
+      lastFragments.set(key, f[key]);
+      // What a person is typing (a rejection note) survives the swap.
+      const typed = new Map([...el.querySelectorAll('input[data-task]')].map((i) => [i.dataset.task, i.value]));
+      const focused = document.activeElement instanceof HTMLInputElement && el.contains(document.activeElement) ? document.activeElement.dataset.task : null;
+      el.innerHTML = f[key];
+      for (const i of el.querySelectorAll('input[data-task]')) {
+        if (typed.has(i.dataset.task)) i.value = typed.get(i.dataset.task);
+        if (i.dataset.task === focused) i.focus();
+      }
     }
     if (f.graph !== lastGraph) {
       lastGraph = f.graph;
@@ -291,7 +301,18 @@ function runPage() {
         return;
       }
       const url = action === 'stop' || action === 'resume' ? `/api/runs/${enc(runId)}/${action}` : `/api/runs/${enc(runId)}/tasks/${enc(task)}/${action}`;
-      await request('POST', url, {});
+      let payload = {};
+      if (action === 'reject') {
+        const input = btn.closest('li')?.querySelector('input.reject-note');
+        const note = input ? input.value.trim() : '';
+        if (!note) {
+          setConn('reject: write a note for the worker first', 'bad');
+          input?.focus();
+          return;
+        }
+        payload = { note };
+      }
+      await request('POST', url, payload);
       setConn(`${action}: done`, 'ok');
       refresh();
     } catch (e) {
