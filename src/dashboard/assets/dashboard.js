@@ -228,7 +228,7 @@ function runPage() {
     const node = document.querySelector(`.node[data-task="${CSS.escape(String(d.taskId))}"]`);
     if (!node) return;
     node.dataset.status = d.status;
-    node.className = node.className.replace(/\bs-[a-z-]+/, `s-${d.status}`);
+    node.className = node.className.replace(/\bs-[a-z_-]+/, `s-${d.status}`);
     const s = node.querySelector('.node-status');
     if (s) s.textContent = `${d.status}${d.attempts > 1 ? ` · try ${d.attempts}` : ''}`;
     node.setAttribute('aria-label', `subtask ${d.taskId}: ${d.status}`);
