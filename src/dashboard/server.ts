@@ -68,7 +68,7 @@ const submitBody = z
     id: z.string().optional(),
   })
   .strict();
-const rejectBody = z.object({ note: z.string().max(4000).optional() }).strict();
+const rejectBody = z.object({ note: z.string().trim().min(1, { message: 'say what the worker should change' }).max(4000) }).strict();
 const emptyBody = z.object({}).strict();
 
 function parse<T>(schema: z.ZodType<T>, value: unknown): T {
