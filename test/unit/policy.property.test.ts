@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkCommand } from '../../src/tools/run-repo-command/policy.js';
+import { checkCommand } from '../../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy, type Policy } from '../../src/tools/run-repo-command/policy-file.js';
 
 let base: string;
