@@ -71,6 +71,8 @@ describe('property: a denied git subcommand in command position stays denied', (
         wrapperFor,
         fc.constantFrom('', ' origin main', ' --force', ' -fdx', ' --hard HEAD~1', ' expire --all', ' --prune=now', ' fill'),
         (sub, gitMode, subMode, s1, s2, globals, before, after, separator, wrap, tail) => {
+          // Bare `git remote` only lists the remote names: a read, allowed like `git remote -v`.
+          fc.pre(!(sub === 'remote' && tail === ''));
           const git = obfuscate('git', gitMode, s1);
           const subcommand = obfuscate(sub, subMode, s2);
           const inner = [git, ...globals, subcommand].join(' ') + tail;

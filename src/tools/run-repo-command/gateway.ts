@@ -90,6 +90,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         baseDir: ctx.baseDir,
         policy: ctx.policy,
         ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+        ...(planned ? { standIn: true } : {}),
       });
       if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {

@@ -5,6 +5,7 @@
  * user's checkout: there git may only inspect, fetch, add worktrees and branches,
  * and merge a task branch (`git merge --no-ff <branch>`, `git merge --abort`).
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { ShCommand, ShWord } from '../parse.js';
 import { Deny, q, verdict, type Check, type Env } from './deny.js';
@@ -332,6 +333,7 @@ function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c
   if (path.dirname(resolved) !== env.baseReal || path.basename(resolved).startsWith('.') || inside(resolved, env.stateReal)) {
     return new Deny('git-denied', `git worktree add path ${q(target.value)} resolves to ${resolved}; a new worktree is a sibling of main/ in the base dir (../task-<slug>)`);
   }
+  if (fs.existsSync(resolved)) return new Deny('git-denied', `git worktree add path ${q(target.value)} already exists`);
   const d = checkPathValue(target.value, env, { what: 'git worktree add path', rule: 'git-denied', from: gitDir, within: env.baseReal, withinName: 'base dir', write: true });
   if (d) return d;
   return withSub('git-write', { worktreesAdded: [path.basename(resolved)] });

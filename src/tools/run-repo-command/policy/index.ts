@@ -130,6 +130,8 @@ export interface GuardContext {
   stateDir?: string;
   /** `setup` for the repository's own setup commands: package installs from the lockfile are allowed. Default `model`. */
   purpose?: 'model' | 'setup';
+  /** Dry run: main/ stands in for a planned worktree (its future contents), so main's own write boundary does not apply. */
+  standIn?: boolean;
 }
 
 /** Decides whether `req.command` may run in `req.worktree` of `ctx.baseDir` under `ctx.policy`. Never throws. */
@@ -153,7 +155,7 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
     const pr = line.problems[0]!;
     return deny(new Deny(pr.rule, pr.message));
   }
-  const env: Env = { ...wt, isMain: wt.cwd === path.join(wt.baseReal, 'main'), policy: ctx.policy, purpose: ctx.purpose ?? 'model' };
+  const env: Env = { ...wt, isMain: wt.cwd === path.join(wt.baseReal, 'main') && !ctx.standIn, policy: ctx.policy, purpose: ctx.purpose ?? 'model' };
   let lineClass: CommandClass = 'inspect';
   for (const r of line.groupRedirects) {
     const d = checkRedirect(r, env, 'a command group');

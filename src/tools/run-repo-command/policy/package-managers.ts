@@ -96,15 +96,18 @@ export function checkPackageManager(cmd: ShCommand, program: string, env: Env): 
   }
   const builtin = rules.allowed.includes(s);
   if (!builtin && !rules.scripts) return new Deny('package-manager', `${program} ${s} is not an allowed ${program} command (allowed: ${rules.allowed.join(', ')})`);
-  if (program === 'yarn') {
-    // yarn runs a package.json script, or else any binary in node_modules/.bin: only scripts.
+  // `run <x>` runs a package.json script (npm and pnpm also have a built-in `env`
+  // script that prints the environment); yarn's `<x>` also runs any binary in
+  // node_modules/.bin: only the worktree's own script names.
+  const runs = ['run', 'run-script', 'rum', 'urn'].includes(s);
+  const script = !builtin ? s : runs ? rest.find((w) => !w.value.startsWith('-'))?.value : undefined;
+  if (script !== undefined) {
     const scripts = scriptNames(projectDir);
-    const script = !builtin ? s : s === 'run' ? rest.find((w) => !w.value.startsWith('-'))?.value : undefined;
-    if (script !== undefined && !scripts.has(script)) {
-      return new Deny('package-manager', `yarn ${s === 'run' ? 'run ' : ''}${script}: ${q(script)} is not a script in package.json (yarn would run a binary of that name); scripts: ${[...scripts].join(', ') || 'none'}`);
+    if (!scripts.has(script)) {
+      return new Deny('package-manager', `${program} ${runs ? `${s} ` : ''}${script}: ${q(script)} is not a script in package.json${program === 'yarn' ? ' (yarn would run a binary of that name)' : ''}; scripts: ${[...scripts].join(', ') || 'none'}`);
     }
-    if (s === 'workspaces' && rest[0]?.value !== 'info') return new Deny('package-manager', 'yarn workspaces is only allowed as `yarn workspaces info`');
   }
+  if (program === 'yarn' && s === 'workspaces' && rest[0]?.value !== 'info') return new Deny('package-manager', 'yarn workspaces is only allowed as `yarn workspaces info`');
   for (let i = 0; i < rest.length; i++) {
     const v = rest[i]!.value;
     if (v === '--') break;

@@ -120,7 +120,7 @@ export function checkToolArgs(args: readonly ShWord[], program: string, env: Env
         if (abbreviates(name, d) || (d.startsWith('--') && name.startsWith('-') && !name.startsWith('--') && `-${name}` === d) || (single === d && d.length > 2)) {
           return new Deny(rule, `${program} option ${q(v)} is not allowed by the policy`);
         }
-        if (/^-[A-Za-z]$/.test(d) && /^-[A-Za-z]+$/.test(name) && name.slice(1).includes(d[1]!) && name.length <= 6) {
+        if (/^-[A-Za-z]$/.test(d) && !name.startsWith('--') && (name.startsWith(d) || (/^-[A-Za-z]+$/.test(name) && name.slice(1).includes(d[1]!) && name.length <= 6))) {
           return new Deny(rule, `${program} option ${q(v)} is not allowed by the policy (it contains ${d})`);
         }
       }
