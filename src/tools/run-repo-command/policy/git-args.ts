@@ -50,10 +50,27 @@ export const COMMON_LONG_OPTIONAL = ['--pretty', '--abbrev', '--track', '--conta
 /** Flags the checks look for by name, so their abbreviations are recognised too. */
 export const COMMON_FLAGS = ['--unsafe-paths', '--ignore-other-worktrees', '--unset-upstream', '--edit-description', '--update-head-ok', '--prune-tags', '--set-upstream', '--force', '--force-create', '--abort', '--no-ff', '--ff-only', '--delete', '--check', '--cached', '--index', '--list', '--all', '--remotes', '--move', '--copy', '--show-current', '--verify', '--numstat', '--summary', '--apply', '--3way', '--quiet', '--no-edit', '--log', '--no-log', '--no-stat', '--no-signoff', '--verbose', '--staged', '--detach'];
 
+interface Tables {
+  longValue: ReadonlySet<string>;
+  known: readonly string[];
+  knownSet: ReadonlySet<string>;
+}
+const tableCache = new WeakMap<GitSpec, Tables>();
+function tables(spec: GitSpec): Tables {
+  let t = tableCache.get(spec);
+  if (!t) {
+    const longValue = new Set([...(spec.long ?? []), ...COMMON_LONG]);
+    const known = [...longValue, ...(spec.longOptional ?? []), ...COMMON_LONG_OPTIONAL, ...COMMON_FLAGS];
+    t = { longValue, known, knownSet: new Set(known) };
+    tableCache.set(spec, t);
+  }
+  return t;
+}
+
 /** The known long options `name` may stand for; itself when it is exact or unknown. */
-function longCandidates(name: string, known: readonly string[]): string[] {
-  if (known.includes(name)) return [name];
-  const c = name.length >= 3 ? known.filter((o) => o.startsWith(name)) : [];
+function longCandidates(name: string, t: Tables): string[] {
+  if (t.knownSet.has(name)) return [name];
+  const c = name.length >= 3 ? t.known.filter((o) => o.startsWith(name)) : [];
   return c.length > 0 ? c : [name];
 }
 
@@ -62,8 +79,8 @@ const dynamicAt = (w: ShWord) => (w.dynamic ? w.value.search(/[$`]/) : -1);
 
 export function parseGitArgs(words: readonly ShWord[], spec: GitSpec): GitArgs {
   const out: GitArgs = { opts: [], operands: [], pathspecs: [], dynamic: [] };
-  const longValue = [...(spec.long ?? []), ...COMMON_LONG];
-  const known = [...longValue, ...(spec.longOptional ?? []), ...COMMON_LONG_OPTIONAL, ...COMMON_FLAGS];
+  const t = tables(spec);
+  const longValue = t.longValue;
   const isMessage = (name: string) => spec.message?.includes(name) ?? false;
   const takeValue = (name: string, next: ShWord | undefined): ShWord | undefined => {
     if (next && next.dynamic && !isMessage(name)) out.dynamic.push(next);
@@ -90,13 +107,13 @@ export function parseGitArgs(words: readonly ShWord[], spec: GitSpec): GitArgs {
         out.dynamic.push(w);
         continue;
       }
-      const candidates = longCandidates(name, known);
+      const candidates = longCandidates(name, t);
       const canonical = candidates.length === 1 ? candidates[0]! : name;
       if (eq >= 0) {
         const value = sub(w, v.slice(eq + 1));
         if (value.dynamic && !isMessage(canonical)) out.dynamic.push(w);
         out.opts.push({ name: canonical, candidates, value, word: w });
-      } else if (candidates.length === 1 && longValue.includes(canonical)) {
+      } else if (candidates.length === 1 && longValue.has(canonical)) {
         const value = takeValue(canonical, words[++i]);
         out.opts.push({ name: canonical, candidates, ...(value ? { value } : {}), word: w });
       } else {

@@ -52,6 +52,7 @@ const READ_PATH_LONG = ['--pathspec-from-file', '--template', '--contents', '--i
 const WRITE_PATH_LONG = ['--output'];
 
 const MSG = ['-m', '--message'];
+const NO_SPEC: GitSpec = {};
 const SPECS: Record<string, GitSpec> = {
   commit: { short: 'mFtCc', shortOptional: 'Su', long: ['--squash'], message: MSG, read: ['-F', '-t'] },
   tag: { short: 'mFu', shortOptional: 'n', message: MSG, read: ['-F'] },
@@ -155,7 +156,7 @@ export function checkGit(cmd: ShCommand, env: Env): Check {
     return d ?? withSub('inspect');
   }
 
-  const spec = SPECS[sc] ?? {};
+  const spec = SPECS[sc] ?? NO_SPEC;
   const parsed = parseGitArgs(rest, spec);
   const d0 = checkCommonArgs(sc, parsed, spec, env, gitDir);
   if (d0) return d0;

@@ -48,14 +48,30 @@ function pmOption(v: string, next: ShWord | undefined, program: string, env: Env
   return null;
 }
 
-/** The script names of the package.json in `dir` (empty when there is none). */
+const scriptCache = new Map<string, { mtimeMs: number; size: number; names: Set<string> }>();
+
+/** The script names of the package.json in `dir` (empty when there is none); cached by mtime and size. */
 function scriptNames(dir: string): Set<string> {
+  const file = path.join(dir, 'package.json');
+  let st: fs.Stats | undefined;
   try {
-    const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, unknown> };
-    return new Set(Object.keys(pkg.scripts ?? {}));
+    st = fs.statSync(file, { throwIfNoEntry: false });
   } catch {
-    return new Set();
+    st = undefined;
   }
+  if (!st) return new Set();
+  const hit = scriptCache.get(file);
+  if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit.names;
+  let names = new Set<string>();
+  try {
+    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { scripts?: Record<string, unknown> };
+    names = new Set(Object.keys(pkg.scripts ?? {}));
+  } catch {
+    // An unreadable package.json has no scripts.
+  }
+  if (scriptCache.size > 64) scriptCache.clear();
+  scriptCache.set(file, { mtimeMs: st.mtimeMs, size: st.size, names });
+  return names;
 }
 
 export function checkPackageManager(cmd: ShCommand, program: string, env: Env): Check {

@@ -13,6 +13,7 @@ const realCache = new Map<string, string>();
 export function realDir(p: string): string | null {
   const hit = realCache.get(p);
   if (hit !== undefined) return hit;
+  if (!fs.existsSync(p)) return null;
   try {
     const r = fs.realpathSync.native(p);
     if (realCache.size > 256) realCache.clear();
@@ -43,10 +44,14 @@ export function resolveReal(start: string, p: string, depth = 0): string {
       cur = next;
       continue;
     }
-    let st: fs.Stats;
+    // No exception for a missing path: most checked paths are new files, and throwing is slow.
+    let st: fs.Stats | undefined;
     try {
-      st = fs.lstatSync(next);
+      st = fs.lstatSync(next, { throwIfNoEntry: false });
     } catch {
+      st = undefined;
+    }
+    if (st === undefined) {
       missing = true;
       cur = next;
       continue;
