@@ -59,6 +59,23 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
   });
 
+  it("carries the guard's analysis and class to the result and the log; main/'s working tree stays the user's", async () => {
+    const r = await runRepoCommand({ worktree: 'main', command: 'git status --short | head -3' }, ctx);
+    expect(r.ok).toBe(true);
+    expect(r.analysis?.commands.map((c) => c.words[0])).toEqual(['git', 'head']);
+    expect(r.analysis?.commands[0]).toMatchObject({ gitSubcommand: 'status', commandClass: 'inspect' });
+    const w = await runRepoCommand({ worktree: 'main', command: 'echo pwned > pwned.txt' }, ctx);
+    expect(w).toMatchObject({ ok: false, denied: true, rule: 'main-write' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const a = await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-y -b task-y' }, ctx);
+    expect(a.ok).toBe(true);
+    const e = await runRepoCommand({ worktree: 'task-y', command: 'echo x > ../main/pwned.txt' }, ctx);
+    expect(e).toMatchObject({ denied: true, rule: 'redirect' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const log = readCommandLog(logFile);
+    expect(log.map((x) => x.commandClass ?? null)).toEqual(['inspect', null, 'git-write', null]);
+  });
+
   it('denies a push, runs nothing, leaves origin untouched, and logs the denial', async () => {
     const before = refsFingerprint(t.origin);
     fs.writeFileSync(path.join(t.main, 'f.txt'), 'f\n');

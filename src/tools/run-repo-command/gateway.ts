@@ -162,6 +162,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     }
   }
 
+  if (decision.analysis) result = { ...result, analysis: decision.analysis };
+
   const entry: CommandLogEntry = {
     ts: new Date().toISOString(),
     worktree: request.worktree,

@@ -67,6 +67,8 @@ export interface CommandResult {
   reason: string;
   dryRun: boolean;
   timedOut?: boolean;
+  /** The guard's analysis of an allowed line (the report reads its commands from it instead of parsing again). */
+  analysis?: CommandAnalysis;
   /** Set when the line ran as a codex worker: where its run directory is, and its outcome. */
   worker?: {
     status: string;
