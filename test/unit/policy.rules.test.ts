@@ -32,6 +32,8 @@ beforeAll(() => {
   fs.mkdirSync(path.join(base, '.codex-orchestrator'));
   fs.writeFileSync(path.join(base, '.codex-orchestrator', 'run_repo_command.log'), '');
   fs.symlinkSync(outside, path.join(base, 'task-a', 'out-link'));
+  // A hard link a worker could plant: main's file under a local name.
+  fs.linkSync(path.join(base, 'main', 'notes.txt'), path.join(base, 'task-a', 'hard-notes.txt'));
   policy = loadPolicy(defaultPolicyPath());
 });
 
@@ -150,7 +152,21 @@ const TABLES: Record<string, Case[]> = {
     ['go test -exec=./x ./...', 'program'],
     ['go test --toolexec=x ./...', 'program'],
     ['pytest --pd', 'program'],
+    ["make ' SHELL=/bin/x'", 'program'],
+    ["make '$(shell touch pwned)=x'", 'program'],
+    ["make 'CC=sh -c id' test", 'program'],
+    ["make 'CFLAGS=$(shell touch pwned)'", 'program'],
+    ["make 'override SHELL=x'", 'program'],
+    ['make ../main/x', 'path'],
+    ["yarn test '; touch pwned'", 'package-manager'],
+    ['npm test -- "$(echo x)"', 'dynamic'],
+    ["npm run build -- '`id`'", 'package-manager'],
+    ['git fetch origin main --refmap=+refs/heads/main:refs/heads/main', 'git-denied'],
+    ['git grep --no-index root /etc', 'git-denied'],
+    ['git apply --check /etc/passwd', 'path'],
     ['make -j4 test', null],
+    ['make CFLAGS=-O2 V=1 test', null],
+    ['npm run test -- --grep "two words"', null],
     ['make V=1 test', null],
     ['npm test --silent', null],
     ['git commit -qam "fix: x"', null],
@@ -241,6 +257,10 @@ const TABLES: Record<string, Case[]> = {
     ['cp notes.txt .git/hooks/pre-commit', 'path'],
     ['npm --prefix ../main test', 'path'],
     ['yarn --cwd ../main test', 'path'],
+    ['echo x >> hard-notes.txt', 'redirect'],
+    ['sed -i s/a/b/ hard-notes.txt', 'path'],
+    ['cp notes.txt hard-notes.txt', 'path'],
+    ['cat hard-notes.txt', null],
     ['cat ../main/notes.txt', null],
     ['git worktree add ../task-n -b task-n', null],
   ],

@@ -47,6 +47,7 @@ const DANGEROUS: Record<string, string> = {
   '--edit-description': 'it writes .git/config',
   '--update-head-ok': 'it lets fetch move the checked-out branch',
   '--prune-tags': 'it deletes local tags',
+  '--refmap': 'it maps fetched refs onto other refs (local branches too)',
 };
 const READ_PATH_LONG = ['--pathspec-from-file', '--template', '--contents', '--ignore-revs-file', '--orderfile', '--file', '--exclude-from'];
 const WRITE_PATH_LONG = ['--output'];
@@ -201,12 +202,12 @@ export function checkGit(cmd: ShCommand, env: Env): Check {
       if (env.isMain) return new Deny('main-write', `git stash${first ? ` ${first}` : ''} is not allowed in main/: it changes the user's uncommitted work`);
       return withSub('git-write');
     case 'apply':
-      if (has('--check', '--stat', '--numstat', '--summary') && !has('--apply', '--index', '--cached', '-3', '--3way')) return withSub('inspect');
-      if (env.isMain) return new Deny('main-write', "git apply is not allowed in main/: it changes the user's checkout");
-      for (const w of operands) {
+      for (const w of [...operands, ...parsed.pathspecs]) {
         const d = checkPathWord(w, env, { what: 'git apply patch file', from: gitDir, within: env.cwd, withinName: 'worktree' });
         if (d) return d;
       }
+      if (has('--check', '--stat', '--numstat', '--summary') && !has('--apply', '--index', '--cached', '-3', '--3way')) return withSub('inspect');
+      if (env.isMain) return new Deny('main-write', "git apply is not allowed in main/: it changes the user's checkout");
       return withSub('git-write');
     case 'pull':
       if (!has('--ff-only')) return new Deny('git-denied', 'git pull is only allowed with --ff-only');
@@ -231,6 +232,7 @@ export function checkGit(cmd: ShCommand, env: Env): Check {
       return withSub('git-write');
     case 'grep':
       if (has('-O', '--open-files-in-pager')) return new Deny('git-denied', 'git grep -O is not allowed: it runs a program');
+      if (has('--no-index')) return new Deny('git-denied', 'git grep --no-index searches files outside git; use grep -r');
       return withSub('inspect');
     default:
       if (INSPECT.has(sc)) return withSub(has('--output') ? 'edit' : 'inspect');

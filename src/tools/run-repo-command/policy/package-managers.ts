@@ -132,6 +132,11 @@ export function checkPackageManager(cmd: ShCommand, program: string, env: Env): 
       if (d) return d;
     }
   }
+  // Script arguments end up on the script's shell command line.
+  for (const w of rest) {
+    if (w.dynamic || w.brace) return new Deny('dynamic', `${program} ${s} argument ${q(w.text)} is built at run time`);
+    if (/[;|&$`<>(){}\\'"!#*?\n~]/.test(w.value)) return new Deny('package-manager', `${program} ${s} argument ${q(w.value)} has shell characters; ${program} passes script arguments to a shell`);
+  }
   return checkToolArgs(rest, `${program} ${s}`, env, [], 'package-manager') ?? verdict('edit');
 }
 

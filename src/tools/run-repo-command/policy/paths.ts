@@ -62,6 +62,14 @@ export function resolveReal(start: string, p: string, depth = 0): string {
   return cur;
 }
 
+function statNoThrow(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
 export function inside(child: string, parent: string): boolean {
   return child === parent || child.startsWith(parent.endsWith('/') ? parent : `${parent}/`);
 }
@@ -136,6 +144,9 @@ export function checkPathValue(value: string, env: Env, o: PathOpts): Deny | nul
     if (!inside(resolved, within)) {
       return new Deny(rule, `${o.what} ${q(value)} resolves to ${resolved}, outside the ${o.withinName ?? 'worktree'} (a command writes only inside its own worktree)`);
     }
+    // A file with a second hard link may be another worktree's file under a local name.
+    const st = statNoThrow(resolved);
+    if (st && st.isFile() && st.nlink > 1) return new Deny(rule, `${o.what} ${q(value)} is a hard-linked file (it may belong to another worktree); write a new file instead`);
     return null;
   }
   const within = o.within ?? env.baseReal;

@@ -12,7 +12,9 @@ import { checkArgShell, checkPathValue } from './paths.js';
 import type { RuleId } from './rules.js';
 
 /** `make NAME=v`, `NAME:=v`, `NAME::=v`, `NAME+=v`, `NAME?=v`, `NAME!=cmd`: a variable definition on make's command line. */
-const MAKE_ASSIGN = /^([^\s=:!?+#]+)\s*(:::=|::=|:=|\+=|\?=|!=|=)/;
+const MAKE_ASSIGN = /^\s*([^\s=:!?+#]+)\s*(:::=|::=|:=|\+=|\?=|!=|=)/;
+/** A make variable value is pasted into recipe shell lines: only characters that cannot start another command or word. */
+const MAKE_SAFE_VALUE = /^[A-Za-z0-9_.,:/=+@%^-]*$/;
 
 /** True when `arg` (`--x`, `--x=v`) names `denied` exactly or abbreviates it (getopt_long, nopt). */
 function abbreviates(arg: string, denied: string): boolean {
@@ -79,8 +81,10 @@ function checkMake(args: readonly ShWord[], env: Env, denied: readonly string[])
     }
     const m = MAKE_ASSIGN.exec(v);
     if (m) {
-      const [, name, op] = m as unknown as [string, string, string];
+      const [whole, name, op] = m as unknown as [string, string, string];
       if (op === '!=') return new Deny('program', `make variable ${q(v)} uses != , which runs a shell command`);
+      if (!/^[A-Za-z0-9_.-]+$/.test(name)) return new Deny('program', `make variable name ${q(name)} is expanded by make (it can run \$(shell …)); use a plain name`);
+      if (!MAKE_SAFE_VALUE.test(v.slice(whole.length))) return new Deny('program', `make variable value in ${q(v)} has spaces or shell characters; make pastes it into recipe command lines`);
       if (deniedVars.has(name) || isSensitiveEnv(name, env.policy)) return new Deny('program', `make variable override ${q(name)} is not allowed (it changes which programs or configuration make uses)`);
       for (const p of splitValues(v)) {
         if (p === '' || p.startsWith('-')) continue;
@@ -89,7 +93,8 @@ function checkMake(args: readonly ShWord[], env: Env, denied: readonly string[])
       }
       continue;
     }
-    const d = checkPathValue(v, env, { what: 'make target' });
+    if (v.includes('=')) return new Deny('program', `make argument ${q(v)} looks like a variable definition make would read differently; write NAME=value`);
+    const d = checkPathValue(v, env, { what: 'make target', within: env.cwd, withinName: 'worktree' });
     if (d) return d;
   }
   return null;
