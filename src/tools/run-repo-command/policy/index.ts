@@ -18,7 +18,7 @@ import { checkBuiltin, checkReader, checkWriter } from './files.js';
 import { checkGit } from './git.js';
 import { checkNode, checkPython } from './interpreters.js';
 import { checkPackageManager, checkPip } from './package-managers.js';
-import { inside, realDir } from './paths.js';
+import { checkArgShell, inside, realDir } from './paths.js';
 import { checkRedirect, isWriteRedirect } from './redirects.js';
 import { checkTool } from './tools.js';
 
@@ -85,6 +85,13 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
   if (prog.includes('/')) return new Deny('program', `${q(prog)} is a path; only bare program names from the allowlist may run`);
   if (WRAPPERS.has(prog)) return new Deny('wrapper', `${q(prog)} runs other commands or code and is never allowed`);
   if (!env.policy.programs.includes(prog)) return new Deny('program', `${q(prog)} is not an allowed program (allowed: ${env.policy.programs.join(', ')})`);
+  if (prog !== 'git' && prog !== 'codex') {
+    // Every program: no `~`, and a glob may only expand to names inside the base dir that do not look like options.
+    for (const w of cmd.args) {
+      const d = checkArgShell(w, env, prog);
+      if (d) return d;
+    }
+  }
   const v = checkerFor(prog, env.policy)(cmd, prog, env, single);
   if (v instanceof Deny) return v;
   return writes ? { ...v, commandClass: stronger(v.commandClass, 'edit') } : v;
