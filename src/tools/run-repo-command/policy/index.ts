@@ -18,7 +18,7 @@ import { checkBuiltin, checkReader, checkWriter } from './files.js';
 import { checkGit } from './git.js';
 import { checkNode, checkPython } from './interpreters.js';
 import { checkPackageManager, checkPip } from './package-managers.js';
-import { checkArgShell, inside, realDir } from './paths.js';
+import { checkArgShell, inside, realDir, startDecision } from './paths.js';
 import { checkRedirect, isWriteRedirect } from './redirects.js';
 import { checkTool } from './tools.js';
 
@@ -154,6 +154,7 @@ export function checkCommand(req: CommandRequest, ctx: GuardContext): PolicyDeci
 const deny = (d: Deny): PolicyDecision => ({ allowed: false, rule: d.rule, reason: `${d.rule}: ${d.reason}` });
 
 function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
+  startDecision();
   const wt = checkWorktree(req.worktree, ctx.baseDir, ctx.stateDir);
   if ('deny' in wt) return deny(wt.deny);
   if (typeof req.command !== 'string') return deny(new Deny('parse', 'command must be a string'));

@@ -77,8 +77,22 @@ export function inside(child: string, parent: string): boolean {
 const GLOB_SEGMENT = /(^|[^\\])(\\\\)*[*?[]|[@!+*?]\(/;
 const unescape = (s: string) => s.replace(/\\(.)/g, '$1');
 
+/** Glob expansions of the decision in progress (one line may check a glob twice: shell rules, then path rules). */
+const globMemo = new Map<string, string[] | null>();
+export function startDecision(): void {
+  globMemo.clear();
+}
+
 /** Expands a glob pattern (literal characters escaped) against the file system, like the shell would. */
 export function expandGlob(pattern: string, cwd: string, limit = 2000): string[] | null {
+  const key = `${cwd}\0${pattern}\0${limit}`;
+  if (globMemo.has(key)) return globMemo.get(key)!;
+  const r = expandGlobNow(pattern, cwd, limit);
+  globMemo.set(key, r);
+  return r;
+}
+
+function expandGlobNow(pattern: string, cwd: string, limit: number): string[] | null {
   const abs = pattern.startsWith('/');
   const segs = pattern.split('/').filter((s, i) => !(s === '' && i === 0 && abs));
   let bases: string[] = [abs ? '/' : ''];
