@@ -42,6 +42,8 @@ export interface GatewayContext {
    * contents), so a dry run judges the whole plan, not just its first step.
    */
   plannedWorktrees?: Set<string>;
+  /** `setup` for the repository's own setup commands (the guard then allows lockfile installs, class `install`). Default `model`. */
+  purpose?: 'model' | 'setup';
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
 }
@@ -91,6 +93,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         policy: ctx.policy,
         ...(config.stateDir ? { stateDir: config.stateDir } : {}),
         ...(planned ? { standIn: true } : {}),
+        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
       });
       if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {
