@@ -359,8 +359,11 @@ describe("main/ is the user's checkout", () => {
     ['git worktree add ../task-m -b task-m', null],
     ['git branch task-q', null],
     ['git fetch origin', null],
+    ['codex exec --full-auto "edit it"', 'main-write'],
+    ['codex exec -s workspace-write "edit it"', 'main-write'],
     ['npm test', null],
     ['cat src/a.ts > /dev/null', null],
+    ['codex exec -s read-only "explain the layout"', null],
   ];
   it.each(MAIN)('main: %j → %s', (command, rule) => {
     const d = check(command, 'main');

@@ -580,8 +580,8 @@ describe('codex decisions', () => {
   });
   it('danger-full-access is allowed only when the policy enables it', () => {
     const p = parsePolicy({ ...JSON.parse(fs.readFileSync(defaultPolicyPath(), 'utf8')), allowDangerFullAccess: true });
-    expect(check('codex exec --sandbox danger-full-access "x"', 'main', p).allowed).toBe(true);
-    expect(check('codex exec --dangerously-bypass-approvals-and-sandbox "x"', 'main', p).allowed).toBe(true);
+    expect(check('codex exec --sandbox danger-full-access "x"', 'task-a', p).allowed).toBe(true);
+    expect(check('codex exec --dangerously-bypass-approvals-and-sandbox "x"', 'task-a', p).allowed).toBe(true);
   });
   it('non-codex allowed lines carry no codexArgs', () => {
     expect(check('git status').codexArgs).toBeUndefined();

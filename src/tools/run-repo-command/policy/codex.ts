@@ -32,6 +32,9 @@ export function checkCodex(cmd: ShCommand, env: Env, single: boolean): Check {
   }
   const problem = seedRequestProblem(req, { cwd: env.cwd, allowDangerFullAccess: p.allowDangerFullAccess });
   if (problem) return new Deny('codex', problem);
+  if (env.isMain && req.sandbox !== 'read-only') {
+    return new Deny('main-write', "a codex worker in main/ would edit the user's checkout; run it in a task worktree, or in main/ with `-s read-only` to only look");
+  }
   for (const kv of req.config) {
     const key = kv.split('=')[0]!.trim();
     if (!matchConfigKey(key, p.codex.harmlessConfigKeys)) return new Deny('codex', `codex -c ${q(key)} is not an allowed configuration key (allowed: ${p.codex.harmlessConfigKeys.join(', ')})`);

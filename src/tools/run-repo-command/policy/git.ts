@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { ShCommand, ShWord } from '../parse.js';
+import type { ShCommand } from '../parse.js';
 import { Deny, q, verdict, type Check, type Env } from './deny.js';
 import { checkParams } from './env.js';
 import { hasOpt, parseGitArgs, type GitArgs, type GitOpt, type GitSpec } from './git-args.js';
@@ -342,4 +342,3 @@ function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c
   return withSub('git-write', { worktreesAdded: [path.basename(resolved)] });
 }
 
-export type { ShWord };
