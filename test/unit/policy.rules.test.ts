@@ -208,6 +208,8 @@ const TABLES: Record<string, Case[]> = {
     ['echo ../../*', 'path'],
     ['echo ~', 'path'],
     ['test -f ~/.ssh/id_rsa', 'path'],
+    ['test -e /root/.codex/auth.json', 'path'],
+    ['test -f src/a.ts', null],
     ['grep ~ src', 'path'],
     ['echo "$(< /etc/passwd)"', 'redirect'],
     ['git add src/*.ts', null],

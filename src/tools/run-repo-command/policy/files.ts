@@ -284,6 +284,8 @@ export function unsafeSedScript(script: string): string | null {
   return null;
 }
 
+const TEST_FILE_OPS = new Set(['-e', '-f', '-d', '-r', '-w', '-x', '-s', '-L', '-h', '-b', '-c', '-p', '-S', '-O', '-G', '-N', '-k', '-u', '-g', '-nt', '-ot', '-ef']);
+
 /** echo, true, pwd, test: builtins that only print or test; `test -v`/`-R` evaluate array subscripts. */
 export function checkBuiltin(cmd: ShCommand, program: string, env: Env): Check {
   if (program === 'echo') {
@@ -293,9 +295,16 @@ export function checkBuiltin(cmd: ShCommand, program: string, env: Env): Check {
     }
     return verdict('inspect');
   }
-  for (const w of cmd.args) {
+  for (let i = 0; i < cmd.args.length; i++) {
+    const w = cmd.args[i]!;
     if (w.dynamic) return new Deny('dynamic', `argument ${q(w.text)} of ${program} is built at run time`);
     if (program === 'test' && (w.value === '-v' || w.value === '-R')) return new Deny('program', `test ${w.value} is not allowed (bash evaluates array subscripts in it)`);
+    // A file test on a path outside the base dir would tell what exists there.
+    const next = cmd.args[i + 1];
+    if (program === 'test' && next && TEST_FILE_OPS.has(w.value)) {
+      const d = checkPathWord(next, env, { what: `file operand of test ${w.value}` });
+      if (d) return d;
+    }
   }
   return verdict('inspect');
 }
