@@ -121,7 +121,7 @@ function checkWorktree(worktree: string, baseDir: string, stateDir: string | und
   if (!inside(cwd, baseReal) || cwd === baseReal) return bad(`resolves to ${cwd}, outside the base dir`);
   const stateAbs = path.resolve(stateDir ?? path.join(baseDir, '.codex-orchestrator'));
   const stateReal = realDir(stateAbs) ?? stateAbs;
-  if (inside(cwd, stateReal) || inside(stateReal, cwd) && stateReal !== cwd && worktree.startsWith('.')) return bad("is the orchestrator's state dir, not a worktree");
+  if (inside(cwd, stateReal)) return bad("is the orchestrator's state dir, not a worktree");
   try {
     if (!fs.statSync(cwd).isDirectory()) return bad('is not a directory');
   } catch {
