@@ -24,6 +24,8 @@ export interface Env {
   policy: Policy;
   /** `setup` for the repository's own setup commands (package installs allowed), else `model`. */
   purpose: 'model' | 'setup';
+  /** Set while checking the rest of a line after a command that can create symbolic links (`git checkout`, `cp`, `npm test`, …): names it. */
+  afterLinker?: string;
 }
 
 /** What a per-program check found out about an allowed command. */

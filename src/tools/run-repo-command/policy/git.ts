@@ -337,7 +337,9 @@ function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c
     return new Deny('git-denied', `git worktree add path ${q(target.value)} resolves to ${resolved}; a new worktree is a sibling of main/ in the base dir (../task-<slug>)`);
   }
   if (fs.existsSync(resolved)) return new Deny('git-denied', `git worktree add path ${q(target.value)} already exists`);
-  const d = checkPathValue(target.value, env, { what: 'git worktree add path', rule: 'git-denied', from: gitDir, within: env.baseReal, withinName: 'base dir', write: true });
+  // A new worktree's path never exists yet; only another `git worktree add` before it on the line is harmless.
+  const envHere = env.afterLinker === '`git worktree`' ? { ...env, afterLinker: undefined } : env;
+  const d = checkPathValue(target.value, envHere, { what: 'git worktree add path', rule: 'git-denied', from: gitDir, within: env.baseReal, withinName: 'base dir', write: true });
   if (d) return d;
   return withSub('git-write', { worktreesAdded: [path.basename(resolved)] });
 }

@@ -12,7 +12,7 @@ import { parseLine, type ShCommand } from '../parse.js';
 import type { Policy } from '../policy-file.js';
 import type { AnalysedCommand, CommandClass, CommandRequest, PolicyDecision } from '../types.js';
 import { checkCodex } from './codex.js';
-import { Deny, q, stronger, verdict, type Check, type Env } from './deny.js';
+import { Deny, q, stronger, verdict, type Check, type Env, type Verdict } from './deny.js';
 import { checkAssignments } from './env.js';
 import { checkBuiltin, checkReader, checkWriter } from './files.js';
 import { checkGit } from './git.js';
@@ -97,6 +97,20 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
   return writes ? { ...v, commandClass: stronger(v.commandClass, 'edit') } : v;
 }
 
+/** Commands that only make directories, regular files or edit file contents: they cannot plant a symbolic link. */
+const NO_LINKS = new Set(['mkdir', 'touch', 'sed', 'sort', 'echo', 'true', 'pwd', 'test']);
+/** Git subcommands that do not write the working tree. */
+const GIT_NO_WORKTREE = new Set(['add', 'commit', 'branch', 'tag', 'fetch', 'config', 'remote', 'rm']);
+
+/** The name of what an allowed command runs, when it can create files of any kind (symbolic links included), else null. */
+function mayCreateLinks(cmd: ShCommand, v: Verdict): string | null {
+  if (v.commandClass === 'inspect' || !cmd.name) return null;
+  const prog = cmd.name.value;
+  if (NO_LINKS.has(prog)) return null;
+  if (prog === 'git' && (v.gitSubcommand === undefined || GIT_NO_WORKTREE.has(v.gitSubcommand))) return null;
+  return prog === 'git' ? `git ${v.gitSubcommand}` : prog;
+}
+
 interface WorktreeOk {
   baseReal: string;
   cwd: string;
@@ -176,6 +190,8 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
   for (const cmd of line.commands) {
     const v = checkSimple(cmd, env, line.single);
     if (v instanceof Deny) return deny(v);
+    const linker = mayCreateLinks(cmd, v);
+    if (linker && !env.afterLinker) env.afterLinker = `\`${linker}\``;
     lineClass = stronger(lineClass, v.commandClass);
     const program = cmd.name ? cmd.name.value : null;
     commands.push({

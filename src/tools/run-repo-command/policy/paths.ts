@@ -29,7 +29,7 @@ export function realDir(p: string): string | null {
  * following symlinks where the path exists (so `link/..` is the parent of the link's
  * target, not of the link). The part that does not exist is appended lexically.
  */
-export function resolveReal(start: string, p: string, depth = 0): string {
+export function resolveReal(start: string, p: string, depth = 0, info?: { missing: boolean }): string {
   if (depth > 40) throw new Error('too many levels of symbolic links');
   let cur = path.isAbsolute(p) ? '/' : start;
   let missing = false;
@@ -53,10 +53,11 @@ export function resolveReal(start: string, p: string, depth = 0): string {
     }
     if (st === undefined) {
       missing = true;
+      if (info) info.missing = true;
       cur = next;
       continue;
     }
-    if (st.isSymbolicLink()) cur = resolveReal(cur, fs.readlinkSync(next), depth + 1);
+    if (st.isSymbolicLink()) cur = resolveReal(cur, fs.readlinkSync(next), depth + 1, info);
     else cur = next;
   }
   return cur;
@@ -141,10 +142,15 @@ export interface PathOpts {
 export function checkPathValue(value: string, env: Env, o: PathOpts): Deny | null {
   const rule = o.rule ?? 'path';
   let resolved: string;
+  const info = { missing: false };
   try {
-    resolved = resolveReal(o.from ?? env.cwd, value);
+    resolved = resolveReal(o.from ?? env.cwd, value, 0, info);
   } catch {
     return new Deny(rule, `${o.what} ${q(value)} has a symlink loop`);
+  }
+  if (info.missing && env.afterLinker) {
+    // What does not exist now is resolved lexically; an earlier command of the line may create it as a symbolic link.
+    return new Deny(rule, `${o.what} ${q(value)} does not exist yet, and ${env.afterLinker} earlier on this line may create it (as a symbolic link too); run the commands as separate lines`);
   }
   if (o.write || o.noGit) {
     if (resolved.split('/').includes('.git')) return new Deny(rule, `${o.what} ${q(value)} ${o.write ? 'writes into' : 'points into'} a .git directory`);
