@@ -34,7 +34,12 @@ function startDetached(cli: CliCommand, args: string[], log: string, env: NodeJS
   const fd = fs.openSync(log, 'a');
   try {
     const argv = [...cli, ...args];
-    const child = spawn(argv[0]!, argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd: process.cwd(), env: { ...env, NO_COLOR: '1' } });
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ['ignore', fd, fd],
+      cwd: process.cwd(),
+      env: { ...env, NO_COLOR: '1' },
+    });
     child.unref();
     if (child.pid === undefined) throw new HttpError(500, `could not start ${argv.join(' ')}`);
     return { pid: child.pid, log, argv };
@@ -47,8 +52,10 @@ const stamp = () => new Date().toISOString().replace(/[:.]/g, '-');
 
 export function stopRun(source: DashboardSource, run: RunRecord): { pid: number; signal: 'SIGTERM' } {
   const lock = source.store.getLock(runLockKey(run.id));
-  if (!lock || !runIsLive(source.store, run.id)) throw new HttpError(409, `run ${run.id} is not running (status ${run.status}); nothing to stop`);
-  if (lock.hostname !== os.hostname()) throw new HttpError(409, `run ${run.id} is driven on ${lock.hostname} (pid ${lock.pid}); stop it there`);
+  if (!lock || !runIsLive(source.store, run.id))
+    throw new HttpError(409, `run ${run.id} is not running (status ${run.status}); nothing to stop`);
+  if (lock.hostname !== os.hostname())
+    throw new HttpError(409, `run ${run.id} is driven on ${lock.hostname} (pid ${lock.pid}); stop it there`);
   if (lock.pid === process.pid) throw new HttpError(409, `run ${run.id} is driven by the dashboard's own process; stop it from its caller`);
   try {
     process.kill(lock.pid, 'SIGTERM');

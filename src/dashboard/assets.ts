@@ -44,7 +44,11 @@ export function loadAssets(): Map<string, Asset> {
   const out = new Map<string, Asset>();
   for (const [name, file] of files) {
     const body = fs.readFileSync(file);
-    out.set(name, { body, type: TYPES[path.extname(name)]!, etag: `"${body.length.toString(16)}-${fs.statSync(file).mtimeMs.toString(16)}"` });
+    out.set(name, {
+      body,
+      type: TYPES[path.extname(name)]!,
+      etag: `"${body.length.toString(16)}-${fs.statSync(file).mtimeMs.toString(16)}"`,
+    });
   }
   return out;
 }

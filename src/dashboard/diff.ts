@@ -20,7 +20,12 @@ export const MAX_DIFF_BYTES = 512 * 1024;
  * (first parent to merge); before that, its branch against the merge base with
  * main. Undefined when it has neither yet.
  */
-export async function subtaskDiff(store: Store, baseDir: string, subtask: SubtaskRecord, maxBytes = MAX_DIFF_BYTES): Promise<SubtaskDiff | undefined> {
+export async function subtaskDiff(
+  store: Store,
+  baseDir: string,
+  subtask: SubtaskRecord,
+  maxBytes = MAX_DIFF_BYTES,
+): Promise<SubtaskDiff | undefined> {
   const main = path.join(baseDir, 'main');
   const branch = subtask.branch ?? taskWorktreeName(subtask.id);
   const merges = store.listMerges(subtask.runId).filter((m) => m.branch === branch || m.subtaskId === subtask.id);

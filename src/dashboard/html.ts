@@ -1,6 +1,9 @@
 /** Escapes text for HTML element content and double-quoted attributes. */
-export function esc(value: unknown): string {
-  return String(value ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
+export function esc(value: string | number | boolean | null | undefined): string {
+  return (value === null || value === undefined ? '' : String(value)).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
 }
 
 /** Tagged template whose interpolations are escaped unless wrapped in `raw()`. */
@@ -25,7 +28,8 @@ function render(v: unknown): string {
   if (v instanceof Raw) return v.html;
   if (Array.isArray(v)) return v.map(render).join('');
   if (v === undefined || v === null || v === false) return '';
-  return esc(v);
+  if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') return esc(v);
+  return esc(JSON.stringify(v));
 }
 
 export function age(iso: string, now = Date.now()): string {

@@ -26,7 +26,10 @@ function cookies(req: http.IncomingMessage): Map<string, string> {
 }
 
 /** The token a request presents: `Authorization: Bearer`, the cookie, or `?token=` (the link printed at start). */
-export function presentedToken(req: http.IncomingMessage, url: URL): { token: string | undefined; from: 'header' | 'cookie' | 'query' | undefined } {
+export function presentedToken(
+  req: http.IncomingMessage,
+  url: URL,
+): { token: string | undefined; from: 'header' | 'cookie' | 'query' | undefined } {
   const auth = req.headers.authorization;
   if (auth?.startsWith('Bearer ')) return { token: auth.slice('Bearer '.length).trim(), from: 'header' };
   const c = cookies(req).get(TOKEN_COOKIE);

@@ -43,9 +43,9 @@ export interface DashboardOptions {
 /** The approve/reject/retry functions of the orchestrator, passed in so the dashboard adds no logic of its own. */
 export interface DashboardApproval {
   waiting(found: FoundRun): string[];
-  approve(found: FoundRun, taskId: string): unknown | Promise<unknown>;
-  reject(found: FoundRun, taskId: string, note: string | undefined): unknown | Promise<unknown>;
-  retry?(found: FoundRun, taskId: string): unknown | Promise<unknown>;
+  approve(found: FoundRun, taskId: string): unknown;
+  reject(found: FoundRun, taskId: string, note: string | undefined): unknown;
+  retry?(found: FoundRun, taskId: string): unknown;
 }
 
 export interface DashboardServer {
@@ -91,7 +91,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       hint: `pass --token <secret> or set ${DASHBOARD_TOKEN_VAR} (e.g. openssl rand -hex 32)`,
     });
   }
-  if (options.sources.length === 0) throw new ConfigError('no base dir to show', { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'pass --base-dir <dir> (repeatable)' });
+  if (options.sources.length === 0)
+    throw new ConfigError('no base dir to show', { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'pass --base-dir <dir> (repeatable)' });
   const sources = new DashboardSources(options.sources);
   const feed = new EventFeed({
     ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
@@ -100,7 +101,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const assets = loadAssets();
   const cli = options.cli ?? defaultCliCommand();
   const env = options.env ?? process.env;
-  let port = 0;
 
   const requireRun = (id: string): FoundRun => {
     if (!RUN_ID.test(id)) throw new HttpError(404, `no run ${id}`);
@@ -125,10 +125,25 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     return found.source.store.listEvents(found.run.id, { since: Math.max(0, last - 200) });
   };
   // Only the buttons this build can act on.
-  const available = new Set<string>(['resume', ...(options.approval ? ['approve', 'reject'] : []), ...(options.approval?.retry ? ['retry'] : [])]);
-  const attentionOf = (found: FoundRun, subtasks = found.source.store.listSubtasks(found.run.id), merges = found.source.store.listMerges(found.run.id)) =>
-    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found)).map((i) => ({ ...i, actions: i.actions.filter((a) => available.has(a)) }));
-  const runsRows = (): RunsRow[] => sources.runs().slice(0, MAX_LISTED_RUNS).map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
+  const available = new Set<string>([
+    'resume',
+    ...(options.approval ? ['approve', 'reject'] : []),
+    ...(options.approval?.retry ? ['retry'] : []),
+  ]);
+  const attentionOf = (
+    found: FoundRun,
+    subtasks = found.source.store.listSubtasks(found.run.id),
+    merges = found.source.store.listMerges(found.run.id),
+  ) =>
+    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found)).map((i) => ({
+      ...i,
+      actions: i.actions.filter((a) => available.has(a)),
+    }));
+  const runsRows = (): RunsRow[] =>
+    sources
+      .runs()
+      .slice(0, MAX_LISTED_RUNS)
+      .map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
   const detailOf = (found: FoundRun) => {
     const commands = found.source.store.listCommands({ runId: found.run.id });
     const d = runDetail(found.source.store, found.source.stateDir, found.run, commands);
@@ -141,13 +156,25 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
 
   async function route(req: http.IncomingMessage, res: http.ServerResponse, url: URL): Promise<void> {
     const method = req.method ?? 'GET';
-    const parts = url.pathname.split('/').filter(Boolean).map((p) => decodeURIComponent(p));
+    const parts = url.pathname
+      .split('/')
+      .filter(Boolean)
+      .map((p) => decodeURIComponent(p));
     const get = method === 'GET' || method === 'HEAD';
     const post = method === 'POST';
 
     // ── pages ──
-    if (get && parts.length === 0) return sendHtml(res, 200, runsPage(runsRows(), sources.list.map((s) => s.baseDir)));
-    if (get && parts.length === 2 && parts[0] === 'fragments' && parts[1] === 'runs') return sendJson(res, 200, { runs: runsTable(runsRows()).html });
+    if (get && parts.length === 0)
+      return sendHtml(
+        res,
+        200,
+        runsPage(
+          runsRows(),
+          sources.list.map((s) => s.baseDir),
+        ),
+      );
+    if (get && parts.length === 2 && parts[0] === 'fragments' && parts[1] === 'runs')
+      return sendJson(res, 200, { runs: runsTable(runsRows()).html });
     if (parts[0] === 'assets' && parts.length === 2 && get) {
       const a = assets.get(parts[1]!);
       if (!a) throw new HttpError(404, `no asset ${parts[1]}`);
@@ -172,7 +199,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const t = requireTask(found, parts[3]!);
       if (parts[4] === 'panel') {
         const store = found.source.store;
-        const decisions = store.listEvents(found.run.id).filter((e) => e.type === 'plan.decision' && (e.data as { taskId?: string } | null)?.taskId === t.id);
+        const decisions = store
+          .listEvents(found.run.id)
+          .filter((e) => e.type === 'plan.decision' && (e.data as { taskId?: string } | null)?.taskId === t.id);
         const workers = store.listWorkers(found.run.id).filter((w) => w.subtaskId === t.id);
         const branchKnown = t.status !== 'pending' && t.status !== 'blocked';
         const workerOutput = new Map(workers.map((w) => [w.workerId, w.runDir ? workerLines(w.runDir) : []] as const));
@@ -180,8 +209,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       }
       const diff = await subtaskDiff(found.source.store, found.run.baseDir, t);
       if (!diff) throw new HttpError(404, `subtask ${t.id} has no branch or merge yet`);
-      const body = diff.diff.trim() === '' ? '<p class="empty">No changes.</p>' : diffHtml(diff.diff, { drawFileList: true, matching: 'lines', outputFormat: 'line-by-line' });
-      return sendHtml(res, 200, `<p class="dim">${diff.source === 'merged' ? 'merged into main as' : 'branch, not merged yet:'} <span class="mono">${diff.head.slice(0, 12)}</span>${diff.truncated ? ' (truncated)' : ''}</p>${body}`);
+      const body =
+        diff.diff.trim() === ''
+          ? '<p class="empty">No changes.</p>'
+          : diffHtml(diff.diff, { drawFileList: true, matching: 'lines', outputFormat: 'line-by-line' });
+      return sendHtml(
+        res,
+        200,
+        `<p class="dim">${diff.source === 'merged' ? 'merged into main as' : 'branch, not merged yet:'} <span class="mono">${diff.head.slice(0, 12)}</span>${diff.truncated ? ' (truncated)' : ''}</p>${body}`,
+      );
     }
 
     // ── JSON API ──
@@ -192,14 +228,27 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const runId = url.searchParams.get('run');
       if (!runId) throw new HttpError(400, 'run: give ?run=<id>');
       const found = requireRun(runId);
-      return streamRunEvents(req, res, feed, found.source.store, found.run.id, resumeSeq(req, url), options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {});
+      return streamRunEvents(
+        req,
+        res,
+        feed,
+        found.source.store,
+        found.run.id,
+        resumeSeq(req, url),
+        options.heartbeatMs !== undefined ? { heartbeatMs: options.heartbeatMs } : {},
+      );
     }
     if (api[0] === 'tasks' && api.length === 1 && post) {
       const body = parse(submitBody, await readJson(req));
       const source = body.baseDir ? sources.forBaseDir(body.baseDir) : sources.list[0];
-      if (!source) throw new HttpError(400, `baseDir: ${body.baseDir} is not served by this dashboard (${sources.list.map((s) => s.baseDir).join(', ')})`);
+      if (!source)
+        throw new HttpError(
+          400,
+          `baseDir: ${body.baseDir} is not served by this dashboard (${sources.list.map((s) => s.baseDir).join(', ')})`,
+        );
       const id = body.id?.trim() ? body.id.trim() : taskContentId(body.task, source.baseDir);
-      if (!isValidTaskId(id)) throw new HttpError(400, `id: ${id} is not a task id (letters, digits, . _ -, at most 64, starting with a letter or digit)`);
+      if (!isValidTaskId(id))
+        throw new HttpError(400, `id: ${id} is not a task id (letters, digits, . _ -, at most 64, starting with a letter or digit)`);
       const started = submitTaskDetached(source, { id, task: body.task, baseDir: source.baseDir }, cli, env);
       return sendJson(res, 202, { submitted: { id, task: body.task, baseDir: source.baseDir }, pid: started.pid, log: started.log });
     }
@@ -208,7 +257,11 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       const store = found.source.store;
       if (api.length === 2 && get) {
         const { d } = detailOf(found);
-        return sendJson(res, 200, { ...d, attention: attentionOf(found, d.subtasks, d.merges), lastEventSeq: store.lastEventSeq(found.run.id) });
+        return sendJson(res, 200, {
+          ...d,
+          attention: attentionOf(found, d.subtasks, d.merges),
+          lastEventSeq: store.lastEventSeq(found.run.id),
+        });
       }
       if (api.length === 3 && api[2] === 'commands' && get) {
         const since = Number(url.searchParams.get('since') ?? 0);
@@ -232,11 +285,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         }
         if (post && (api[4] === 'approve' || api[4] === 'reject' || api[4] === 'retry')) {
           const action = api[4];
-          const body = action === 'reject' ? parse(rejectBody, await readJson(req)) : (parse(emptyBody, await readJson(req)) as { note?: string });
+          const body =
+            action === 'reject' ? parse(rejectBody, await readJson(req)) : (parse(emptyBody, await readJson(req)) as { note?: string });
           const a = options.approval;
           if (!a || (action === 'retry' && !a.retry)) throw new HttpError(501, `${action} is not available in this build`);
-          const result = await (action === 'approve' ? a.approve(found, t.id) : action === 'reject' ? a.reject(found, t.id, body.note) : a.retry!(found, t.id));
-          return sendJson(res, 200, { [action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'retried']: t.id, result: result ?? null });
+          const result = await (action === 'approve'
+            ? a.approve(found, t.id)
+            : action === 'reject'
+              ? a.reject(found, t.id, body.note)
+              : a.retry!(found, t.id));
+          return sendJson(res, 200, {
+            [action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'retried']: t.id,
+            result: result ?? null,
+          });
         }
       }
     }
@@ -253,13 +314,20 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     }
     const isApi = url.pathname.startsWith('/api/');
     const fail = (status: number, message: string, headers: Record<string, string> = {}) =>
-      isApi || req.headers.accept?.includes('application/json') || url.pathname.includes('/fragments') ? sendJson(res, status, { error: message }, headers) : sendHtml(res, status, errorPage(status, message), headers);
+      isApi || req.headers.accept?.includes('application/json') || url.pathname.includes('/fragments')
+        ? sendJson(res, status, { error: message }, headers)
+        : sendHtml(res, status, errorPage(status, message), headers);
     // DNS rebinding: on loopback, only loopback names may address the server.
     const hostHeader = req.headers.host ?? '';
     const hostName = hostHeader.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    if (loopback && !isLoopbackHost(hostName) && !allowedHosts.has(hostName.toLowerCase())) return fail(421, `Host ${hostHeader} is not this loopback dashboard`);
+    if (loopback && !isLoopbackHost(hostName) && !allowedHosts.has(hostName.toLowerCase()))
+      return fail(421, `Host ${hostHeader} is not this loopback dashboard`);
     const presented = presentedToken(req, url);
-    if (token && !tokenOk(presented.token, token)) return fail(401, `a token is needed: open the URL printed by codex-orch serve (?token=…), or send Authorization: Bearer <${DASHBOARD_TOKEN_VAR}>`);
+    if (token && !tokenOk(presented.token, token))
+      return fail(
+        401,
+        `a token is needed: open the URL printed by codex-orch serve (?token=…), or send Authorization: Bearer <${DASHBOARD_TOKEN_VAR}>`,
+      );
     if (token && presented.from === 'query' && (req.method === 'GET' || req.method === 'HEAD')) {
       // The token from the link goes into an HttpOnly cookie and out of the address bar.
       url.searchParams.delete('token');
@@ -294,7 +362,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     );
     server.listen(options.port ?? 7420, host, () => resolve());
   });
-  port = (server.address() as AddressInfo).port;
+  const port = (server.address() as AddressInfo).port;
   const shownHost = host.includes(':') ? `[${host}]` : host;
   const url = `http://${shownHost}:${port}/`;
   return {

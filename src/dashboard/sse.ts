@@ -24,7 +24,15 @@ export function resumeSeq(req: http.IncomingMessage, url: URL): number {
 }
 
 /** Streams a run's events from `since` on as Server-Sent Events until the client goes. */
-export function streamRunEvents(req: http.IncomingMessage, res: http.ServerResponse, feed: EventFeed, store: Store, runId: string, since: number, options: SseOptions = {}): void {
+export function streamRunEvents(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  feed: EventFeed,
+  store: Store,
+  runId: string,
+  since: number,
+  options: SseOptions = {},
+): void {
   res.writeHead(200, {
     ...SECURITY_HEADERS,
     'Content-Type': 'text/event-stream; charset=utf-8',

@@ -21,11 +21,25 @@ function line(e: CodexEvent): WorkerLine | undefined {
     case 'error':
       return { kind: 'error', text: e.message };
     case 'item.completed': {
-      const it = e.item as Record<string, unknown> & { type: string };
-      if (it.type === 'agent_message') return { kind: 'message', text: String(it.text ?? '') };
-      if (it.type === 'command_execution') return { kind: 'command', text: `$ ${String(it.command)} → ${it.exit_code === undefined || it.exit_code === null ? it.status : `exit ${it.exit_code}`}` };
-      if (it.type === 'file_change') return { kind: 'file', text: (it.changes as { path: string; kind: string }[]).map((c) => `${c.kind} ${c.path}`).join(', ') };
-      if (it.type === 'error') return { kind: 'error', text: String(it.message ?? '') };
+      const it = e.item as {
+        type: string;
+        text?: unknown;
+        command?: unknown;
+        exit_code?: unknown;
+        status?: unknown;
+        changes?: unknown;
+        message?: unknown;
+      };
+      const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+      if (it.type === 'agent_message') return { kind: 'message', text: str(it.text) };
+      if (it.type === 'command_execution')
+        return {
+          kind: 'command',
+          text: `$ ${str(it.command)} → ${typeof it.exit_code === 'number' ? `exit ${it.exit_code}` : str(it.status)}`,
+        };
+      if (it.type === 'file_change' && Array.isArray(it.changes))
+        return { kind: 'file', text: (it.changes as { path: string; kind: string }[]).map((c) => `${c.kind} ${c.path}`).join(', ') };
+      if (it.type === 'error') return { kind: 'error', text: str(it.message) };
       if (it.type === 'reasoning') return undefined;
       return { kind: 'other', text: it.type };
     }

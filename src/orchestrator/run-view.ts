@@ -38,7 +38,12 @@ export interface RunListRow {
 
 export function runListRow(store: Store, run: RunRecord): RunListRow {
   const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
+  const merged = new Set(
+    store
+      .listMerges(run.id)
+      .filter((m) => m.outcome === 'merged')
+      .map((m) => m.branch),
+  );
   return {
     id: run.id,
     task: run.task,
@@ -74,7 +79,12 @@ export interface RunDetail {
   files: { root: string; report: string | null; events: string };
 }
 
-export function runDetail(store: Store, stateDir: string, run: RunRecord, commands: readonly CommandRecord[] = store.listCommands({ runId: run.id })): RunDetail {
+export function runDetail(
+  store: Store,
+  stateDir: string,
+  run: RunRecord,
+  commands: readonly CommandRecord[] = store.listCommands({ runId: run.id }),
+): RunDetail {
   const lock = store.getLock(runLockKey(run.id));
   const files = runDir(stateDir, run.id);
   return {

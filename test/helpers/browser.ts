@@ -9,7 +9,14 @@ import { chromium, type BrowserContext } from 'playwright-core';
  * own). A missing Chromium fails the test with the command that installs it:
  * the browser tests never skip.
  */
-export const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+];
 
 export function chromiumPath(): string {
   const candidates = [process.env.CHROMIUM_BIN, 'chromium', 'chromium-browser'].filter((c): c is string => Boolean(c));
@@ -25,7 +32,9 @@ export function chromiumPath(): string {
       // not on PATH
     }
   }
-  throw new Error('Chromium is not installed: the dashboard browser tests need it. Install it with `apt-get install -y chromium` (Debian; .ci/run does this), or set CHROMIUM_BIN to a Chromium binary.');
+  throw new Error(
+    'Chromium is not installed: the dashboard browser tests need it. Install it with `apt-get install -y chromium` (Debian; .ci/run does this), or set CHROMIUM_BIN to a Chromium binary.',
+  );
 }
 
 export interface Browser {
@@ -34,7 +43,9 @@ export interface Browser {
 }
 
 /** A fresh profile each time; `hostMap` sends `*.test` names to 127.0.0.1 (separate origins on one server). */
-export async function launchChromium(options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number }; mapTestHosts?: boolean } = {}): Promise<Browser> {
+export async function launchChromium(
+  options: { colorScheme?: 'light' | 'dark'; viewport?: { width: number; height: number }; mapTestHosts?: boolean } = {},
+): Promise<Browser> {
   const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'co-chromium-'));
   const args = [...CHROMIUM_ARGS];
   if (options.mapTestHosts) args.push('--host-resolver-rules=MAP *.test 127.0.0.1');

@@ -21,13 +21,22 @@ export interface DashboardRun {
   release(barrier: string): void;
 }
 
-export function startPlanRun(rig: PlanRig, plan: PlanInput, options: { maxParallel?: number; extra?: Partial<Parameters<typeof executePlan>[1]> } = {}): DashboardRun {
+export function startPlanRun(
+  rig: PlanRig,
+  plan: PlanInput,
+  options: { maxParallel?: number; extra?: Partial<Parameters<typeof executePlan>[1]> } = {},
+): DashboardRun {
   const store = openStore({ stateDir: rig.base.stateDir });
   const runId = rig.ctx.runId;
   store.createRun({ id: runId, task: plan.task, baseDir: rig.base.baseDir, status: 'running', pid: process.pid });
   const lock = acquireRunLock(store, runId);
   const emit = (e: RunEvent) => {
-    store.appendEvent(runId, { type: e.type, ts: e.ts, data: e, ...('workerId' in e && typeof e.workerId === 'string' ? { workerId: e.workerId } : {}) });
+    store.appendEvent(runId, {
+      type: e.type,
+      ts: e.ts,
+      data: e,
+      ...('workerId' in e && typeof e.workerId === 'string' ? { workerId: e.workerId } : {}),
+    });
   };
   const done = executePlan(plan, { ...rig.ctx, store, maxParallel: options.maxParallel ?? 2, onEvent: emit, ...options.extra }).then(
     (result) => {

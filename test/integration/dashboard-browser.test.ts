@@ -46,14 +46,35 @@ describe('the dashboard in Chromium', () => {
   beforeAll(async () => {
     rig = makePlanRig({ files: { 'lib/.keep': '' } });
     model = await startModelServer(() => ({ text: 'Nothing needed doing.' }));
-    env = { ORCHESTRATOR_STATE_DIR: rig.base.stateDir, OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: model.url, ORCHESTRATOR_MODEL: 'scripted' };
+    env = {
+      ORCHESTRATOR_STATE_DIR: rig.base.stateDir,
+      OPENAI_API_KEY: 'test-key',
+      OPENAI_BASE_URL: model.url,
+      ORCHESTRATOR_MODEL: 'scripted',
+    };
     run = startPlanRun(
       rig,
       plan(
         [
-          { id: 'alpha', title: 'Write alpha', prompt: fakePrompt('Write lib/alpha.txt.', { write: { 'lib/alpha.txt': 'alpha one\n' }, barrier: { name: 'alpha', count: 2 } }), files: ['lib/alpha.txt'] },
-          { id: 'beta', title: 'Write beta', prompt: fakePrompt('Write lib/beta.txt.', { write: { 'lib/beta.txt': 'beta\n' }, barrier: { name: 'beta', count: 2 } }), files: ['lib/**'], dependsOn: ['alpha'] },
-          { id: 'gamma', title: 'Docs', prompt: fakePrompt('Write docs/g.md.', { write: { 'docs/g.md': '# g\n' }, barrier: { name: 'gamma', count: 2 } }), files: ['docs/**', 'lib/alpha.txt'] },
+          {
+            id: 'alpha',
+            title: 'Write alpha',
+            prompt: fakePrompt('Write lib/alpha.txt.', { write: { 'lib/alpha.txt': 'alpha one\n' }, barrier: { name: 'alpha', count: 2 } }),
+            files: ['lib/alpha.txt'],
+          },
+          {
+            id: 'beta',
+            title: 'Write beta',
+            prompt: fakePrompt('Write lib/beta.txt.', { write: { 'lib/beta.txt': 'beta\n' }, barrier: { name: 'beta', count: 2 } }),
+            files: ['lib/**'],
+            dependsOn: ['alpha'],
+          },
+          {
+            id: 'gamma',
+            title: 'Docs',
+            prompt: fakePrompt('Write docs/g.md.', { write: { 'docs/g.md': '# g\n' }, barrier: { name: 'gamma', count: 2 } }),
+            files: ['docs/**', 'lib/alpha.txt'],
+          },
         ],
         'three subtasks for the dashboard',
       ),
@@ -88,10 +109,18 @@ describe('the dashboard in Chromium', () => {
   it('a subtask goes from running to merged without a reload; its diff opens', async () => {
     await page.goto(`${serve.url}runs/${run.runId}`);
     await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
-    await page.waitForFunction(() => document.querySelector('.node[data-task="alpha"]')?.getAttribute('data-status') === 'running', undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.querySelector('.node[data-task="alpha"]')?.getAttribute('data-status') === 'running',
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await statusOf('beta')).toBe('pending');
     run.release('alpha');
-    await page.waitForFunction(() => document.querySelector('.node[data-task="alpha"]')?.getAttribute('data-status') === 'merged', undefined, { timeout: 60_000 });
+    await page.waitForFunction(
+      () => document.querySelector('.node[data-task="alpha"]')?.getAttribute('data-status') === 'merged',
+      undefined,
+      { timeout: 60_000 },
+    );
     expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42); // the same document: no reload
     // the merge queue shows it, the dependency edge is drawn
     await page.waitForSelector('#queue li.m-merged', { timeout: 30_000 });
@@ -111,34 +140,49 @@ describe('the dashboard in Chromium', () => {
 
   it('after the server is killed and restarted on the same port the page catches up, nothing missed', async () => {
     // beta and gamma share lib/ files: one of them runs now, the other waits for it
-    await page.waitForFunction(() => document.querySelectorAll('.node[data-status="running"]').length === 1, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => document.querySelectorAll('.node[data-status="running"]').length === 1, undefined, {
+      timeout: 60_000,
+    });
     phase = 'server down';
     const port = serve.port;
     await serve.kill('SIGKILL');
-    await page.waitForFunction(() => !(window as unknown as { __dashboard: { connected: boolean } }).__dashboard.connected, undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => !(window as unknown as { __dashboard: { connected: boolean } }).__dashboard.connected, undefined, {
+      timeout: 30_000,
+    });
     // the run goes on while nobody watches
     run.release('gamma');
     run.release('beta');
     const result = await run.done;
     expect(result.allMerged).toBe(true);
     serve = await startServe(['--base-dir', rig.base.baseDir, '--port', String(port)], env);
-    await page.waitForFunction(() => (window as unknown as { __dashboard: { connected: boolean } }).__dashboard.connected, undefined, { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { __dashboard: { connected: boolean } }).__dashboard.connected, undefined, {
+      timeout: 60_000,
+    });
     phase = 'after restart';
     for (const id of ['alpha', 'beta', 'gamma']) {
-      await page.waitForFunction((t) => document.querySelector(`.node[data-task="${t}"]`)?.getAttribute('data-status') === 'merged', id, { timeout: 60_000 });
+      await page.waitForFunction((t) => document.querySelector(`.node[data-task="${t}"]`)?.getAttribute('data-status') === 'merged', id, {
+        timeout: 60_000,
+      });
     }
     const state = await page.evaluate(() => {
       const d = (window as unknown as { __dashboard: { lastSeq: number; gaps: unknown[]; duplicates: number } }).__dashboard;
       return { lastSeq: d.lastSeq, gaps: d.gaps, duplicates: d.duplicates };
     });
-    await page.waitForFunction((n) => (window as unknown as { __dashboard: { lastSeq: number } }).__dashboard.lastSeq === n, run.store.lastEventSeq(run.runId), { timeout: 30_000 });
+    await page.waitForFunction(
+      (n) => (window as unknown as { __dashboard: { lastSeq: number } }).__dashboard.lastSeq === n,
+      run.store.lastEventSeq(run.runId),
+      { timeout: 30_000 },
+    );
     expect(state.gaps).toEqual([]);
     expect(state.duplicates).toBe(0);
     expect(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker)).toBe(42);
   });
 
   it('buttons have accessible names; no console errors while the server was up', async () => {
-    const unnamed = await page.$$eval('button', (bs) => bs.filter((b) => !(b.getAttribute('aria-label') || b.textContent || '').trim()).length);
+    const unnamed = await page.$$eval(
+      'button',
+      (bs) => bs.filter((b) => !(b.getAttribute('aria-label') || b.textContent || '').trim()).length,
+    );
     expect(unnamed).toBe(0);
     expect(consoleErrors.filter((e) => e.phase !== 'server down')).toEqual([]);
   });
@@ -157,7 +201,9 @@ describe('the dashboard in Chromium', () => {
     await page.goto(serve.url);
     await page.getByLabel('Task').fill('say hello from the form');
     await page.getByRole('button', { name: 'Submit task' }).click();
-    await page.waitForFunction(() => /submitted as/.test(document.getElementById('submit-status')?.textContent ?? ''), undefined, { timeout: 30_000 });
+    await page.waitForFunction(() => /submitted as/.test(document.getElementById('submit-status')?.textContent ?? ''), undefined, {
+      timeout: 30_000,
+    });
     await page.waitForSelector('tr[data-run] >> text=say hello from the form', { timeout: 90_000 });
     expect(await page.locator('tr[data-run]').count()).toBe(2);
     expect(consoleErrors.filter((e) => e.phase !== 'server down')).toEqual([]);

@@ -44,7 +44,9 @@ describe('dashboard under load', () => {
     const store = openStore({ stateDir: base.stateDir });
     const runId = store.createRun({ task: 'a very chatty run', baseDir: base.baseDir, status: 'running' }).id;
     store.close();
-    serve = await startServe(['--base-dir', base.baseDir, '--port', '0', ...HOSTS.flatMap((h) => ['--allow-host', h])], { ORCHESTRATOR_STATE_DIR: base.stateDir });
+    serve = await startServe(['--base-dir', base.baseDir, '--port', '0', ...HOSTS.flatMap((h) => ['--allow-host', h])], {
+      ORCHESTRATOR_STATE_DIR: base.stateDir,
+    });
     browser = await launchChromium({ mapTestHosts: true });
     const pages: Page[] = [];
     for (const host of HOSTS) {
@@ -74,7 +76,9 @@ describe('dashboard under load', () => {
         },
         { runId, n: EXTRA_PER_PAGE },
       );
-      await page.waitForFunction(() => window.__dashboard.connected && window.__load.every((c: { open: boolean }) => c.open), undefined, { timeout: 60_000 });
+      await page.waitForFunction(() => window.__dashboard.connected && window.__load.every((c: { open: boolean }) => c.open), undefined, {
+        timeout: 60_000,
+      });
       expect(errors).toEqual([]);
       pages.push(page);
     }
@@ -88,11 +92,20 @@ describe('dashboard under load', () => {
     expect(total).toBe(RATE * SECONDS);
     const states = [];
     for (const page of pages) {
-      await page.waitForFunction((n) => window.__dashboard.lastSeq === n && window.__load.every((c: { last: number }) => c.last === n), total, { timeout: 180_000, polling: 500 });
+      await page.waitForFunction(
+        (n) => window.__dashboard.lastSeq === n && window.__load.every((c: { last: number }) => c.last === n),
+        total,
+        { timeout: 180_000, polling: 500 },
+      );
       states.push(
         await page.evaluate(() => ({
           page: { last: window.__dashboard.lastSeq, gaps: window.__dashboard.gaps.length, dups: window.__dashboard.duplicates },
-          clients: window.__load.map((c: { last: number; count: number; gaps: number; dups: number }) => ({ last: c.last, count: c.count, gaps: c.gaps, dups: c.dups })),
+          clients: window.__load.map((c: { last: number; count: number; gaps: number; dups: number }) => ({
+            last: c.last,
+            count: c.count,
+            gaps: c.gaps,
+            dups: c.dups,
+          })),
         })),
       );
     }
@@ -101,7 +114,9 @@ describe('dashboard under load', () => {
     expect(clients).toHaveLength(HOSTS.length * (1 + EXTRA_PER_PAGE));
     for (const c of clients) expect(c).toEqual({ last: total, count: total, gaps: 0, dups: 0 });
     const peak = Math.max(...samples);
-    console.log(`dashboard load: ${clients.length} clients × ${total} events, server RSS ${rssBefore.toFixed(0)} → peak ${peak.toFixed(0)} MiB`);
+    console.log(
+      `dashboard load: ${clients.length} clients × ${total} events, server RSS ${rssBefore.toFixed(0)} → peak ${peak.toFixed(0)} MiB`,
+    );
     expect(peak).toBeLessThan(rssBefore + 150);
   }, 400_000);
 });

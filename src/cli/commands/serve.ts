@@ -52,11 +52,21 @@ export function registerServe(program: Command): void {
 Binds to 127.0.0.1 by default. Another --host needs a token (--token or ${DASHBOARD_TOKEN_VAR}); the printed URL carries it once
 and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-orch dashboard: <url>".`,
     )
-    .option('-b, --base-dir <dir>', 'a base dir whose runs to show (repeatable; default: ORCHESTRATOR_BASE_DIR)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '-b, --base-dir <dir>',
+      'a base dir whose runs to show (repeatable; default: ORCHESTRATOR_BASE_DIR)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = a free one)', '7420')
     .option('--token <token>', `access token (default: ${DASHBOARD_TOKEN_VAR}); required for a non-loopback --host`)
-    .option('--allow-host <name>', 'also answer requests addressed to this host name (a reverse proxy or an /etc/hosts alias; repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--allow-host <name>',
+      'also answer requests addressed to this host name (a reverse proxy or an /etc/hosts alias; repeatable)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--open', "open the dashboard in the desktop's browser")
     .option('--json', 'print the first line as JSON ({"url": …}) instead of text')
     .action(async (opts: ServeOptions) => {
@@ -69,11 +79,19 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
         const abs = path.resolve(d);
         if (!fs.existsSync(abs) || !fs.statSync(abs).isDirectory()) throw new UsageError(`--base-dir ${d}: not a directory`);
         // An explicit ORCHESTRATOR_STATE_DIR names one state dir: it only applies to a single base dir.
-        const c = dirs.length > 1 ? withBaseDir(loadConfig({ overrides: { ORCHESTRATOR_STATE_DIR: undefined } }), abs) : withBaseDir(config, abs);
+        const c =
+          dirs.length > 1 ? withBaseDir(loadConfig({ overrides: { ORCHESTRATOR_STATE_DIR: undefined } }), abs) : withBaseDir(config, abs);
         return { baseDir: abs, stateDir: dirs.length > 1 ? path.join(abs, '.codex-orchestrator') : requireStateDir(c) };
       });
       const logger = createLogger({ stateDir: sources[0]!.stateDir, level: config.logLevel });
-      const server: DashboardServer = await startDashboard({ sources, host: opts.host, port, ...(token ? { token } : {}), allowedHosts: opts.allowHost, logger });
+      const server: DashboardServer = await startDashboard({
+        sources,
+        host: opts.host,
+        port,
+        ...(token ? { token } : {}),
+        allowedHosts: opts.allowHost,
+        logger,
+      });
       const shown = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
       if (opts.json) printOut(JSON.stringify({ url: shown, port: server.port, baseDirs: sources.map((s) => s.baseDir) }));
       else printOut(`codex-orch dashboard: ${shown}`);

@@ -163,7 +163,8 @@ function runPage() {
   const belongs = (e, task) => {
     const d = e.data || {};
     if (d.taskId === task) return true;
-    if ((e.type === 'command.started' || e.type === 'command.finished') && typeof d.worktree === 'string') return d.worktree === slug(task) || d.worktree.endsWith(`/${slug(task)}`);
+    if ((e.type === 'command.started' || e.type === 'command.finished') && typeof d.worktree === 'string')
+      return d.worktree === slug(task) || d.worktree.endsWith(`/${slug(task)}`);
     return false;
   };
 
@@ -175,7 +176,10 @@ function runPage() {
       lastFragments.set(key, f[key]);
       // What a person is typing (a rejection note) survives the swap.
       const typed = new Map([...el.querySelectorAll('input[data-task]')].map((i) => [i.dataset.task, i.value]));
-      const focused = document.activeElement instanceof HTMLInputElement && el.contains(document.activeElement) ? document.activeElement.dataset.task : null;
+      const focused =
+        document.activeElement instanceof HTMLInputElement && el.contains(document.activeElement)
+          ? document.activeElement.dataset.task
+          : null;
       el.innerHTML = f[key];
       for (const i of el.querySelectorAll('input[data-task]')) {
         if (typed.has(i.dataset.task)) i.value = typed.get(i.dataset.task);
@@ -212,7 +216,12 @@ function runPage() {
   }
 
   function renderLines() {
-    lines.replaceChildren(...events.filter((e) => belongs(e, selected)).slice(-300).map(eventLine));
+    lines.replaceChildren(
+      ...events
+        .filter((e) => belongs(e, selected))
+        .slice(-300)
+        .map(eventLine),
+    );
     lines.scrollTop = lines.scrollHeight;
   }
 
@@ -300,7 +309,10 @@ function runPage() {
         box.dataset.task = task;
         return;
       }
-      const url = action === 'stop' || action === 'resume' ? `/api/runs/${enc(runId)}/${action}` : `/api/runs/${enc(runId)}/tasks/${enc(task)}/${action}`;
+      const url =
+        action === 'stop' || action === 'resume'
+          ? `/api/runs/${enc(runId)}/${action}`
+          : `/api/runs/${enc(runId)}/tasks/${enc(task)}/${action}`;
       let payload = {};
       if (action === 'reject') {
         const input = btn.closest('li')?.querySelector('input.reject-note');
