@@ -11,11 +11,11 @@ import { startDashboard, type DashboardServer } from '../../dashboard/server.js'
 import { printErr, printOut } from '../output.js';
 
 interface ServeOptions {
-  baseDir: string[];
+  baseDir?: string[];
   host: string;
   port: string;
   token?: string;
-  allowHost: string[];
+  allowHost?: string[];
   open?: boolean;
   json?: boolean;
 }
@@ -50,13 +50,13 @@ export function registerServe(program: Command): void {
     .description(
       `Serves the dashboard of one or more base dirs (their state dirs' run stores) until Ctrl-C.
 Binds to 127.0.0.1 by default. Another --host needs a token (--token or ${DASHBOARD_TOKEN_VAR}); the printed URL carries it once
-and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-orch dashboard: <url>".`,
+and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-orch dashboard: <url>".
+Exit code: 0 after Ctrl-C/SIGTERM, 2 for bad flags or configuration (a port in use, no base dir, no token off loopback).`,
     )
     .option(
       '-b, --base-dir <dir>',
       'a base dir whose runs to show (repeatable; default: ORCHESTRATOR_BASE_DIR)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
     )
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--port <port>', 'port (0 = a free one)', '7420')
@@ -64,8 +64,7 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
     .option(
       '--allow-host <name>',
       'also answer requests addressed to this host name (a reverse proxy or an /etc/hosts alias; repeatable)',
-      (v: string, acc: string[]) => [...acc, v],
-      [] as string[],
+      (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
     )
     .option('--open', "open the dashboard in the desktop's browser")
     .option('--json', 'print the first line as JSON ({"url": …}) instead of text')
@@ -73,7 +72,7 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
       const port = parsePort(opts.port);
       const token = readToken(opts.token);
       const config = loadConfig({ overrides: { ORCHESTRATOR_DASHBOARD_TOKEN: token } });
-      const dirs = opts.baseDir.length > 0 ? opts.baseDir : config.baseDir ? [config.baseDir] : [];
+      const dirs = opts.baseDir?.length ? opts.baseDir : config.baseDir ? [config.baseDir] : [];
       if (dirs.length === 0) throw new UsageError('no base dir: pass --base-dir <dir> (repeatable) or set ORCHESTRATOR_BASE_DIR');
       const sources = dirs.map((d) => {
         const abs = path.resolve(d);
@@ -89,7 +88,7 @@ and the page keeps it in an HttpOnly cookie. The first line on stdout is "codex-
         host: opts.host,
         port,
         ...(token ? { token } : {}),
-        allowedHosts: opts.allowHost,
+        allowedHosts: opts.allowHost ?? [],
         logger,
       });
       const shown = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
