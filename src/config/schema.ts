@@ -81,6 +81,8 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },
   { name: 'ORCHESTRATOR_DISPATCH_TOKEN', description: 'Bearer token of the dispatcher HTTP intake (dispatch --http); the intake refuses to start without it. At least 16 characters, e.g. openssl rand -hex 32.', example: 'change-me-to-a-long-random-secret', schema: z.string().trim().min(16, 'expected a token of at least 16 characters') },
   { name: 'CODEX_BIN', description: 'The codex executable. Default: codex on PATH, else the one bundled with the @openai/codex dependency.', example: '/usr/local/bin/codex', schema: anyPath },
+  { name: 'ORCHESTRATOR_PRICES', description: 'Price table file (JSON, USD per million tokens per model) merged over pricing/models.json of this package. Models in neither show tokens only.', example: './prices.json', schema: anyPath },
+  { name: 'ORCHESTRATOR_TRACING', description: 'Set to 1 to export Agents SDK traces to OpenAI (off by default; never with a non-OpenAI OPENAI_BASE_URL).', example: '0', schema: flag },
   { name: 'OPENAI_AGENTS_DISABLE_TRACING', description: "The Agents SDK's own switch: 1 exports no traces to OpenAI.", example: '1', schema: flag },
 ] as const satisfies readonly EnvVarSpec[];
 

@@ -1,4 +1,5 @@
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
+import type { CodexActivity } from '../workers/codex/activity.js';
 
 /**
  * Progress of a run, for `onEvent`, the terminal progress display and the run's
@@ -36,8 +37,13 @@ export type RunEvent =
       phase: 'started' | 'finished';
       status?: string;
       tokens?: number;
+      /** Finished workers and reviews: their tokens by kind, and the model (for the price). */
+      usage?: { input: number; cachedInput: number; output: number };
+      model?: string | null;
     }
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
+  /** What a codex worker is doing now (from its codex events), for the live view and `runs tail`. */
+  | { type: 'worker.activity'; ts: string; worktree: string; taskId?: string; workerId?: string; activity: CodexActivity }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 export type RunStatus = 'succeeded' | 'failed' | 'aborted';

@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import type { GatewayContext, CodexRunner } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
-import { runCodexFromGateway } from '../workers/codex/index.js';
+import { codexActivity, runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './api-errors.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
 import { mainHistory, takeSnapshot } from './git-snapshot.js';
@@ -226,6 +226,10 @@ async function driveRun(
     runCodex: options.runCodex ?? runCodexFromGateway,
     plannedWorktrees: new Set<string>(),
     onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
+    onCodexEvent: (request, e) => {
+      const activity = codexActivity(e);
+      if (activity) emit({ type: 'worker.activity', ts: now(), worktree: request.worktree, activity });
+    },
     onRecord: (request, result, entry) => {
       const record = { request, result, entry };
       records.push(record);

@@ -1,6 +1,7 @@
 /**
  * Run budgets of the plan road: wall time, total tokens (workers and review),
- * and the number of codex worker launches. The tracker only counts and says
+ * money (the same tokens at the price table's prices), and the number of
+ * codex worker launches. The tracker only counts and says
  * when a budget is used up; the executor decides what stops (see execute-plan.ts).
  */
 export interface PlanBudgets {
@@ -10,6 +11,8 @@ export interface PlanBudgets {
   totalTokens?: number;
   /** Codex worker launches (first runs, self-heals and reworks each count one). */
   maxWorkers?: number;
+  /** USD of every worker and review together (priced models only; see src/cost/). */
+  maxCostUsd?: number;
 }
 
 export type BudgetName = keyof PlanBudgets;
@@ -21,6 +24,7 @@ export interface BudgetStop {
 
 export class BudgetTracker {
   tokens = 0;
+  costUsd = 0;
   workers = 0;
   exhausted: BudgetStop | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -68,6 +72,14 @@ export class BudgetTracker {
     this.tokens += n;
     const max = this.budgets.totalTokens;
     if (max !== undefined && this.tokens >= max) this.exhaust('totalTokens', `token budget of ${max} used up (${this.tokens} tokens)`);
+  }
+
+  /** Tokens and their price as they are spent (codex reports each finished turn). */
+  addUsage(tokens: number, usd: number | null): void {
+    this.costUsd += usd ?? 0;
+    this.addTokens(tokens);
+    const max = this.budgets.maxCostUsd;
+    if (max !== undefined && this.costUsd >= max) this.exhaust('maxCostUsd', `cost budget of $${max} used up ($${this.costUsd.toFixed(4)})`);
   }
 
   private exhaust(budget: BudgetName, reason: string): void {

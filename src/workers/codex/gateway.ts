@@ -5,6 +5,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import type { SandboxMode } from './capabilities.js';
 import type { ProfileName } from './profiles.js';
+import type { CodexEvent } from './events.js';
 import { runCodexWorker, type WorkerRun } from './worker.js';
 
 /** What a seed-style `codex exec …` line asks for, independent of the installed build. */
@@ -152,7 +153,7 @@ function refused(reason: string, started: number): CommandResult {
  */
 export async function runCodexFromGateway(
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
 ): Promise<CommandResult> {
   const started = Date.now();
   let req: SeedCodexRequest;
@@ -193,6 +194,7 @@ export async function runCodexFromGateway(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.runId ? { runId: options.runId } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const ok = run.status === 'complete';
   return {
