@@ -34,6 +34,8 @@ export interface Config {
   readonly logLevel: string;
   /** True unless ORCHESTRATOR_TRACING=1 with the OpenAI endpoint (and OPENAI_AGENTS_DISABLE_TRACING is not set). */
   readonly disableTracing: boolean;
+  /** Budgets from the environment (flags override them in the CLI). */
+  readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
   /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
   readonly pricesFile: string | undefined;
   /** Whether the state dir and command log were given, or derived from the base dir. */
@@ -151,6 +153,13 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       (raw.ORCHESTRATOR_TRACING as boolean | undefined) !== true ||
       !isOpenAiBaseUrl(raw.OPENAI_BASE_URL as string | undefined),
     pricesFile: abs(raw.ORCHESTRATOR_PRICES as string | undefined),
+    budgets: Object.freeze({
+      ...(raw.ORCHESTRATOR_MAX_COST !== undefined ? { maxCostUsd: raw.ORCHESTRATOR_MAX_COST as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_TOKENS !== undefined ? { totalTokens: raw.ORCHESTRATOR_MAX_TOKENS as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WALL !== undefined ? { wallMs: raw.ORCHESTRATOR_MAX_WALL as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WORKERS !== undefined ? { maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number } : {}),
+      ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
+    }),
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);

@@ -7,7 +7,7 @@ import type { CodexActivity } from '../workers/codex/activity.js';
  */
 export type RunEvent =
   | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
-  | { type: 'agent.turn'; ts: string; turn: number }
+  | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
   | {
       type: 'command.finished';
@@ -19,7 +19,7 @@ export type RunEvent =
       exitCode: number | null;
       durationMs: number;
       dryRun: boolean;
-      worker?: { status: string; goalMet: boolean | null; summary: string };
+      worker?: { status: string; goalMet: boolean | null; summary: string; usage?: { input: number; cachedInput: number; output: number } };
     }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
   | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
@@ -70,6 +70,15 @@ export function commandFinishedEvent(
     exitCode: entry.exitCode,
     durationMs: entry.durationMs,
     dryRun: entry.dryRun,
-    ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
+    ...(result.worker
+      ? {
+          worker: {
+            status: result.worker.status,
+            goalMet: result.worker.goalMet,
+            summary: result.worker.summary,
+            usage: { input: result.worker.usage.inputTokens, cachedInput: result.worker.usage.cachedInputTokens, output: result.worker.usage.outputTokens },
+          },
+        }
+      : {}),
   };
 }

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { runDemo } from '../../demo/run-demo.js';
 import { withInterrupt } from '../interrupt.js';
 import { paint, printErr } from '../output.js';
-import { createProgress } from '../progress.js';
+import { liveViewFor } from '../live/index.js';
+import { resolveFromCwd } from '../args.js';
 import { printReport } from './run.js';
 
 export function registerDemo(program: Command): void {
@@ -18,19 +19,20 @@ export function registerDemo(program: Command): void {
     .option('-b, --base-dir <dir>', 'create the sample here (an empty or new directory) instead of a temp dir')
     .option('--json', 'print the JSON report on stdout')
     .option('-q, --quiet', 'no progress display')
-    .action(async (opts: { live?: boolean; baseDir?: string; json?: boolean; quiet?: boolean }) => {
-      const progress = createProgress({ quiet: Boolean(opts.quiet) });
+    .option('--no-progress', 'plain progress lines instead of the live view')
+    .action(async (opts: { live?: boolean; baseDir?: string; json?: boolean; quiet?: boolean; progress?: boolean }) => {
+      const progress = liveViewFor(undefined, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
       try {
         const { report, baseDir } = await withInterrupt('the demo', (signal) =>
           runDemo({
             ...(opts.live ? { live: true } : {}),
-            ...(opts.baseDir ? { baseDir: opts.baseDir } : {}),
+            ...(opts.baseDir ? { baseDir: resolveFromCwd(opts.baseDir) as string } : {}),
             signal,
             onEvent: (e) => progress.onEvent(e),
           }),
         );
         progress.stop();
-        printReport(report, Boolean(opts.json));
+        printReport(report, Boolean(opts.json), { resumable: false });
         if (!opts.json) {
           printErr(
             `\n${paint('bold', 'Result:', process.stderr)} ${baseDir}/main (try: git -C ${baseDir}/main log --oneline --graph)\n` +

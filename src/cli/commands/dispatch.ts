@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseAtLeastOne } from '../args.js';
 import { loadConfig, withBaseDir, type Config } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import {
@@ -102,10 +103,7 @@ Examples:
   curl -H "Authorization: Bearer $${DISPATCH_TOKEN_VAR}" -d '{"task":"fix #12"}' http://127.0.0.1:8750/tasks`;
 
 function parseConcurrency(value: string): number {
-  if (!/^\s*\d+\s*$/.test(value) || Number.parseInt(value, 10) < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
-  }
-  return Number.parseInt(value, 10);
+  return parseAtLeastOne('--concurrency', value);
 }
 
 function parsePollMs(value: string): number {

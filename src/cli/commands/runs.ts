@@ -9,6 +9,8 @@ import { renderReportMarkdown } from '../../orchestrator/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
 import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { storedRunUsage } from '../../orchestrator/run-usage.js';
+import { formatUsd } from '../../cost/index.js';
 import {
   FINISHED_RUN_STATUSES,
   RUN_STATUSES,
@@ -86,13 +88,19 @@ export interface RunListRow {
   baseDir: string;
   subtasks: { done: number; total: number };
   merges: number;
-  tokens: { input: number; output: number; total: number };
+  /** The run's tokens (orchestrator, review and workers together), the same as the report's `usage.total`. */
+  tokens: { input: number; cachedInput: number; output: number; total: number };
+  /** USD of the priced tokens; null when none has a price. */
+  costUsd: number | null;
+  /** Models whose tokens have no price. */
+  unpriced: string[];
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
 }
 
-function listRow(store: Store, run: RunRecord): RunListRow {
+function listRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
+  const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
   const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
   return {
@@ -102,7 +110,9 @@ function listRow(store: Store, run: RunRecord): RunListRow {
     baseDir: run.baseDir,
     subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
     merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
+    tokens: { input: usage.total.input, cachedInput: usage.total.cachedInput, output: usage.total.output, total: usage.total.tokens },
+    costUsd: usage.total.costUsd,
+    unpriced: usage.total.unpriced,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
@@ -351,18 +361,27 @@ export function registerRuns(program: Command): void {
       if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus)) throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
-      await withStore(opts, (store) => {
+      await withStore(opts, (store, stateDir) => {
         const rows = store
           .listRuns()
           .map((r) => reconcileRunStatus(store, r))
           .filter((r) => !opts.status || r.status === opts.status)
           .slice(0, limit)
-          .map((r) => listRow(store, r));
+          .map((r) => listRow(store, stateDir, r));
         if (opts.json) return json({ runs: rows });
         if (rows.length === 0) return printOut('no runs');
         printTable([
-          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'AGE', 'TASK'].map((h) => paint('bold', h)),
-          ...rows.map((r) => [r.id, statusColor(r.status), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
+          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'COST', 'AGE', 'TASK'].map((h) => paint('bold', h)),
+          ...rows.map((r) => [
+            r.id,
+            statusColor(r.status),
+            r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-',
+            String(r.merges),
+            String(r.tokens.total),
+            r.costUsd !== null ? `${formatUsd(r.costUsd)}${r.unpriced.length ? '+?' : ''}` : '-',
+            age(r.createdAt),
+            short(r.task, 60),
+          ]),
         ]);
       });
     });
@@ -377,8 +396,10 @@ export function registerRuns(program: Command): void {
         const merges = store.listMerges(run.id);
         const subtasks = store.listSubtasks(run.id);
         const commands = store.listCommands({ runId: run.id });
+        const { usage, source: usageSource } = storedRunUsage(store, stateDir, run);
         const shown = {
           run: runRecordForJson(run),
+          usage: { ...usage, source: usageSource },
           live: runIsLive(store, run.id),
           lock: lock ?? null,
           commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
@@ -393,7 +414,12 @@ export function registerRuns(program: Command): void {
         printOut(`task:      ${short(run.task, 200)}`);
         printOut(`base dir:  ${run.baseDir}`);
         printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
-        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}; tokens in ${run.tokens.input}, out ${run.tokens.output}`);
+        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}`);
+        const t = usage.total;
+        printOut(
+          `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
+            `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
+        );
         printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
         if (run.error) printOut(`error:     ${run.error}`);
         if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);

@@ -13,9 +13,15 @@ export interface PlanBudgets {
   maxWorkers?: number;
   /** USD of every worker and review together (priced models only; see src/cost/). */
   maxCostUsd?: number;
+  /**
+   * What a used-up wall, token or cost budget does to the workers already
+   * running: 'stop' kills them (the default), 'finish' lets them end (their
+   * subtasks may still merge). The worker budget only ever stops launches.
+   */
+  onBudget?: 'finish' | 'stop';
 }
 
-export type BudgetName = keyof PlanBudgets;
+export type BudgetName = Exclude<keyof PlanBudgets, 'onBudget'>;
 
 export interface BudgetStop {
   budget: BudgetName;
@@ -34,6 +40,10 @@ export class BudgetTracker {
     private readonly onExhausted: (stop: BudgetStop) => void,
   ) {
     for (const [k, v] of Object.entries(budgets)) {
+      if (k === 'onBudget') {
+        if (v !== undefined && v !== 'finish' && v !== 'stop') throw new RangeError(`budget onBudget must be finish or stop, got ${String(v)}`);
+        continue;
+      }
       if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
         throw new RangeError(`budget ${k} must be a positive number, got ${String(v)}`);
       }

@@ -335,8 +335,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const budget = new BudgetTracker(ctx.budgets ?? {}, (stop: BudgetStop) => {
     if (!stoppedBy) stoppedBy = stop.reason;
-    decide('budget', 'exhausted', `${stop.reason}: no new subtask or worker is started${stop.budget === 'maxWorkers' ? '' : '; running workers and commands are stopped'}`, undefined, { budget: stop.budget });
-    if (stop.budget !== 'maxWorkers') hard.abort();
+    const kill = stop.budget !== 'maxWorkers' && ctx.budgets?.onBudget !== 'finish';
+    decide('budget', 'exhausted', `${stop.reason}: no new subtask or worker is started${kill ? '; running workers and commands are stopped' : '; running workers may finish'}`, undefined, { budget: stop.budget });
+    if (kill) hard.abort();
     wake();
   });
   // Money: the budget counts each worker's tokens as codex reports its turns, at the price table's prices.
@@ -470,7 +471,11 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         }
       : {}),
     onDecision: (d: MergeDecision) => {
-      if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') return; // the outcome lines carry the story
+      if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') {
+        // Not for decisions.jsonl (the outcome lines carry the story), but the live view shows the queue.
+        emit({ type: 'plan.decision', ts: d.at, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), kind: 'merge', action: d.action, reason: d.reason });
+        return;
+      }
       decide('merge', d.action, d.reason, d.taskId, { branch: d.branch, seq: d.seq, ...(d.sha ? { sha: d.sha } : {}), ...(d.files ? { files: d.files } : {}) });
     },
   });

@@ -15,7 +15,7 @@ import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from '../events.js';
 import { mainHistory, takeSnapshot } from '../git-snapshot.js';
-import { buildReport, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
+import { buildReport, reportPricing, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
 import { renderReportMarkdown } from '../report-text.js';
 import type { ReviewFn } from '../review/types.js';
 import { executePlan, type PlanRunContext, type PlanRunResult } from './execute-plan.js';
@@ -159,6 +159,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     error,
     runDir,
     plan,
+    pricing: reportPricing(config),
   });
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));

@@ -18,8 +18,10 @@ const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** `bash -lc 'npm test'` → `npm test`: the shell wrapper codex puts around every command says nothing. */
 export function unwrapShell(command: string): string {
-  const m = /^(?:\/\S*\/)?(?:ba|z|)sh\s+-l?c\s+(['"])([\s\S]*)\1$/.exec(command.trim());
-  return oneLine(m ? m[2]! : command);
+  const m = /^(?:\/\S*\/)?(?:ba|z|)sh\s+-l?c\s+(['"])([\s\S]*)$/.exec(command.trim());
+  if (!m) return oneLine(command);
+  const body = m[2]!;
+  return oneLine(body.endsWith(m[1]!) ? body.slice(0, -1) : body);
 }
 
 function itemActivity(item: CodexItem, phase: 'started' | 'completed'): CodexActivity | null {
