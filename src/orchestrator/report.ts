@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import { parseLine } from '../tools/run-repo-command/parse.js';
 import { codexModelName } from '../workers/codex/index.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
-import type { RunStatus } from './events.js';
+import type { RunOutcome } from './events.js';
 import type { ReportPlan } from './plan-tools.js';
 import type { GitSnapshot, MainHistory } from './git-snapshot.js';
 
@@ -68,7 +68,7 @@ export interface RunReport {
   mainBranch: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: string;
   finishedAt: string;
   wallTimeMs: number;
@@ -130,7 +130,7 @@ export interface ReportInput {
   baseDir: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: Date;
   finishedAt: Date;
   records: readonly CommandRecord[];
