@@ -65,8 +65,8 @@ export function renderReportMarkdown(r: RunReport): string {
         const rework = [m.conflicts ? `${m.conflicts} conflict rework(s)` : '', m.smokeFailures ? `${m.smokeFailures} smoke failure(s)` : ''].filter(Boolean).join(', ');
         const merge = m.sha ? `, merged ${short(m.sha)}${m.attempts > 1 ? ` on attempt ${m.attempts}` : ''}` : m.outcome ? `, merge ${m.outcome}` : '';
         const spent = r.usage?.perSubtask.find((x) => x.taskId === s.id);
-        const money = spent ? `, ${spent.tokens} tokens${spent.costUsd !== null ? ` ${formatUsd(spent.costUsd)}` : ''}` : '';
-        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${money}${review}${merge}${rework ? `; ${rework}` : ''})${s.reason ? ` — ${s.reason}` : ''}`);
+        const money = spent ? ` [${spent.tokens} tokens${spent.costUsd !== null ? `, ${formatUsd(spent.costUsd)}` : ''}]` : '';
+        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${money}${s.reason ? ` — ${s.reason}` : ''}`);
       }
       out.push(`- decisions: ${res.decisionsFile}`);
     }

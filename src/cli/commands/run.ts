@@ -12,7 +12,8 @@ import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
 import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { printErr } from '../output.js';
+import { paint, printErr } from '../output.js';
+import { preflight, type PreflightNeeds } from '../../orchestrator/preflight.js';
 import { liveViewFor } from '../live/index.js';
 import { withInterrupt } from '../interrupt.js';
 
@@ -66,6 +67,12 @@ export function budgetsOf(config: Config): PlanBudgets | undefined {
 
 function parseMaxParallel(value: string | undefined): number | undefined {
   return value === undefined ? undefined : parseAtLeastOne('--max-parallel', value);
+}
+
+/** The checks before the first worker: a failure throws (nothing started), a warning is one line on stderr. */
+export async function preflightOrExplain(config: Config, needs: PreflightNeeds, quiet: boolean): Promise<void> {
+  const warnings = await preflight(config, needs);
+  if (!quiet) for (const w of warnings) printErr(paint('yellow', `warning: ${w.detail}${w.hint ? ` (${w.hint})` : ''}`, process.stderr));
 }
 
 export function readTask(words: string[], taskFile: string | undefined): string {
@@ -147,6 +154,7 @@ export function registerRun(program: Command): void {
         },
       });
       const budgets = budgetsOf(config);
+      await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
       const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
       try {
         const report = await withInterrupt('the run', (signal) => runOrchestrator({ task, config, signal, ...(budgets ? { budgets } : {}), onEvent: (e) => progress.onEvent(e) }));
@@ -169,6 +177,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_MODEL: opts.model, ...budgetOverrides(opts) } });
   const budgets = budgetsOf(config);
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
+  await preflightOrExplain(config, { orchestrator: false, review: opts.review !== false, workers: true }, Boolean(opts.quiet));
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
   try {
