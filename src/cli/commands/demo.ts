@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { runDemo } from '../../demo/run-demo.js';
 import { withInterrupt } from '../interrupt.js';
+import { exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
 import { liveViewFor } from '../live/index.js';
 import { resolveFromCwd } from '../args.js';
@@ -11,9 +12,10 @@ export function registerDemo(program: Command): void {
     .command('demo')
     .summary('run the whole scenario on a bundled sample repository, offline')
     .description(
-      'Creates a small sample repository under a temp base dir and runs the seed scenario on it: the Orchestrator Agent plans two subtasks, ' +
+      'Creates a small sample repository under a temp base dir and runs the example scenario on it: the Orchestrator Agent plans two subtasks, ' +
         'creates two worktrees, runs two real codex workers in parallel, commits, tests, and merges both branches into main one at a time.\n' +
-        'Offline (default): scripted model servers on 127.0.0.1 stand in for the models; no API key, no network. --live: the real models.',
+        'Offline (default): scripted model servers on 127.0.0.1 stand in for the models; no API key, no network. --live: the real models.' +
+        exitCodesHelp(['ok', 'failed', 'usage', 'modelApi', 'worker', 'git', 'aborted']),
     )
     .option('--live', 'use the real models: OPENAI_API_KEY for the orchestrator, your codex login for the workers')
     .option('-b, --base-dir <dir>', 'create the sample here (an empty or new directory) instead of a temp dir')

@@ -11,7 +11,7 @@ import { runOrchestrator } from '../../orchestrator/run.js';
 import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
 import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
-import { EXIT, exitCodeFor } from '../exit-codes.js';
+import { EXIT, exitCodeFor, exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
 import { preflight, type PreflightNeeds } from '../../orchestrator/preflight.js';
 import { liveViewFor } from '../live/index.js';
@@ -122,7 +122,8 @@ export function registerRun(program: Command): void {
     .summary('run the Orchestrator Agent on a task (also: yarn orchestrator "<task>")')
     .description(
       'Plans the task, creates task-<slug> worktrees beside main/, runs Codex workers in parallel, tests, and merges into main one branch at a time. Never pushes.\n' +
-        'Exit codes: 0 succeeded; 1 run failed; 2 usage/config; 4 model API; 5 worker; 6 git; 130 interrupted.',
+        'Before the first worker it checks what the run needs (model endpoint and key, git identity, main/, policy); on a terminal it shows one live line per worker.' +
+        exitCodesHelp(['ok', 'failed', 'usage', 'modelApi', 'worker', 'git', 'store', 'aborted']),
     )
     .argument('[task...]', 'the task, in your words')
     .option('-b, --base-dir <dir>', 'base dir holding main/ (default: ORCHESTRATOR_BASE_DIR)')

@@ -521,9 +521,9 @@ export function registerRuns(program: Command): void {
     });
 
   storeOptions(runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'))
-    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago', '30')
-    .action(async (opts: StoreOptions & { olderThan: string }) => {
-      const days = Number(opts.olderThan);
+    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago (default 30)')
+    .action(async (opts: StoreOptions & { olderThan?: string }) => {
+      const days = Number(opts.olderThan ?? 30);
       if (!(Number.isFinite(days) && days >= 0)) throw new UsageError(`--older-than ${opts.olderThan}: expected a number of days`);
       await withStore(opts, async (store, stateDir) => {
         const r = await pruneRuns(store, stateDir, { olderThanDays: days });
