@@ -6,7 +6,17 @@ import type { CodexActivity } from '../workers/codex/activity.js';
  * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
  */
 export type RunEvent =
-  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
+  | {
+      type: 'run.started';
+      ts: string;
+      runId: string;
+      task: string;
+      baseDir: string;
+      dryRun: boolean;
+      model: string;
+      /** The codex workers' model as far as the program can tell (for prices); null: codex's default. */
+      workerModel?: string | null;
+    }
   | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
   | {

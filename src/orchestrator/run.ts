@@ -7,7 +7,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import type { GatewayContext, CodexRunner } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
-import { codexActivity, runCodexFromGateway } from '../workers/codex/index.js';
+import { codexActivity, codexModelName, runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './api-errors.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
 import { mainHistory, takeSnapshot } from './git-snapshot.js';
@@ -291,7 +291,7 @@ async function driveRun(
     emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
     log.info({ task, baseDir, tookOver: took }, 'run resumed');
   } else {
-    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model }, { snapshot: before });
+    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model, workerModel: codexModelName(config) }, { snapshot: before });
     fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
     log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
   }

@@ -37,7 +37,7 @@ const STATUS_STYLE: Record<RowStatus, Parameters<Painter>[0]> = {
 const ICON: Record<RowStatus, string> = { queued: '·', waiting: '·', running: '▶', reviewing: '◆', 'in merge queue': '⧗', merging: '⧗', merged: '✔', done: '✔', failed: '✖', stuck: '✖', stopped: '■' };
 
 // eslint-disable-next-line no-control-regex
-const ANSI = /\u001b\[[0-9;]*m/g;
+export const ANSI = /\u001b\[[0-9;]*m/g;
 export const visibleLength = (s: string) => s.replace(ANSI, '').length;
 
 /** Cuts plain text to n characters with an ellipsis. */
@@ -57,9 +57,9 @@ export interface RenderOptions {
   paint?: Painter;
 }
 
-function rowLine(r: LiveRow, ctx: LiveContext, o: RenderOptions, labelWidth: number, paint: Painter): string {
+function rowLine(r: LiveRow, ctx: LiveContext, o: RenderOptions, labelWidth: number, paint: Painter, state: LiveState): string {
   const elapsed = r.startedAt === null ? '-' : formatElapsed((r.endedAt ?? o.now) - r.startedAt);
-  const money = formatMoney(rowMoney(r, ctx));
+  const money = formatMoney(rowMoney(r, ctx, state));
   const label = `${ICON[r.status]} ${pad(cut(r.label, labelWidth), labelWidth)} `;
   const rest = ` ${elapsed.padStart(6)} `;
   const status = pad(r.status, 14);
@@ -82,7 +82,7 @@ export function renderLive(state: LiveState, ctx: LiveContext, o: RenderOptions)
   const counts = rows.length ? ` · ${active} running, ${merged} merged${failed ? `, ${failed} failed` : ''} of ${rows.length}` : '';
   const out: string[] = [cut(`codex-orch ${state.title || 'run'}${clock}${counts} · ${formatMoney(runMoney(state, ctx))}`, width - 1)];
   const labelWidth = Math.min(28, Math.max(8, ...rows.map((r) => r.label.length)));
-  const body = rows.map((r) => rowLine(r, ctx, { ...o, width }, labelWidth, paint));
+  const body = rows.map((r) => rowLine(r, ctx, { ...o, width }, labelWidth, paint, state));
   const extra: string[] = [];
   if (state.mergeQueue.length) {
     const names = state.mergeQueue.map((k) => state.rows.get(k)?.label ?? k);

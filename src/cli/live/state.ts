@@ -45,6 +45,8 @@ export interface LiveState {
   review: Spend[];
   commands: number;
   notes: string[];
+  /** The workers' model, when the run said (run.started). */
+  workerModel: string | null;
 }
 
 export interface LiveContext {
@@ -58,7 +60,7 @@ export interface LiveContext {
 const FINAL: ReadonlySet<RowStatus> = new Set(['merged', 'done', 'failed', 'stuck', 'stopped']);
 
 export function newLiveState(ctx: Pick<LiveContext, 'model'> = {}): LiveState {
-  return { runId: null, title: '', startedAt: null, finished: false, rows: new Map(), mergeQueue: [], denials: [], orchestrator: { model: ctx.model ?? null, tally: zeroTally() }, review: [], commands: 0, notes: [] };
+  return { runId: null, title: '', startedAt: null, finished: false, rows: new Map(), mergeQueue: [], denials: [], orchestrator: { model: ctx.model ?? null, tally: zeroTally() }, review: [], commands: 0, notes: [], workerModel: null };
 }
 
 function row(state: LiveState, key: string, label?: string, taskId?: string | null): LiveRow {
@@ -116,6 +118,7 @@ export function applyEvent(state: LiveState, e: RunEvent, at = Date.parse(e.ts) 
       state.title = `run ${e.runId}${e.dryRun ? ' (dry run)' : ''}`;
       state.startedAt ??= at;
       state.orchestrator.model = e.model;
+      if (e.workerModel) state.workerModel = e.workerModel;
       break;
     case 'plan.started':
       state.runId = e.runId;
@@ -262,11 +265,11 @@ export function spendMoney(spends: Iterable<Spend>, ctx: LiveContext, defaultMod
   return { tokens, usd, unpriced };
 }
 
-export function rowMoney(r: LiveRow, ctx: LiveContext): Money {
-  return spendMoney([...r.spent, ...r.live.values()], ctx);
+export function rowMoney(r: LiveRow, ctx: LiveContext, state?: LiveState): Money {
+  return spendMoney([...r.spent, ...r.live.values()], ctx, state?.workerModel ?? ctx.workerModel);
 }
 
 export function runMoney(state: LiveState, ctx: LiveContext): Money {
   const rows = [...state.rows.values()].flatMap((r) => [...r.spent, ...r.live.values()]);
-  return spendMoney([...rows, state.orchestrator], ctx);
+  return spendMoney([...rows, state.orchestrator], ctx, state.workerModel ?? ctx.workerModel);
 }

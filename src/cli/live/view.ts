@@ -4,7 +4,7 @@ import type { RunEvent } from '../../orchestrator/events.js';
 import { paint } from '../output.js';
 import { displayMode, type DisplayMode } from './mode.js';
 import { plainEventLine } from './plain.js';
-import { renderLive } from './render.js';
+import { ANSI, cut, renderLive, visibleLength } from './render.js';
 import { applyEvent, newLiveState, type LiveContext, type LiveState } from './state.js';
 
 /**
@@ -110,7 +110,8 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       if (stopped) return;
       if (persistent(event)) {
         const line = plainEventLine(event, painter);
-        if (line !== null) log.persist(line);
+        // One event, one line on a terminal: cut to the width (colour codes do not count) rather than wrap.
+        if (line !== null) log.persist(stream.columns > 1 && visibleLength(line) > stream.columns - 1 ? `${cut(line.replace(ANSI, ''), stream.columns - 1)}` : line);
       }
       if (!ticker && state.startedAt !== null) {
         ticker = setInterval(schedule, 1000);

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { requireBaseDir, requireStateDir, type Config } from '../../config/config.js';
 import { ConfigError, isOrchestratorError, describeError } from '../../errors.js';
+import { codexModelName } from '../../workers/codex/index.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import type { Manifest } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
@@ -90,7 +91,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   const before = await takeSnapshot(baseDir);
   const startedAt = new Date();
   const model = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
-  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model });
+  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model, workerModel: codexModelName(config) });
   fs.writeFileSync(path.join(runDir, 'task.md'), `${options.manifest.task}\n`);
 
   let result: PlanRunResult | null = null;

@@ -24,6 +24,17 @@ export function unwrapShell(command: string): string {
   return oneLine(body.endsWith(m[1]!) ? body.slice(0, -1) : body);
 }
 
+/** A worker's final message is its JSON result: show its summary, not the JSON. */
+function resultSummary(text: string): string | null {
+  if (!text.trim().startsWith('{')) return null;
+  try {
+    const v = JSON.parse(text) as { summary?: unknown };
+    return typeof v.summary === 'string' ? v.summary : null;
+  } catch {
+    return null;
+  }
+}
+
 function itemActivity(item: CodexItem, phase: 'started' | 'completed'): CodexActivity | null {
   const i = item as CodexItem & Record<string, unknown>;
   switch (i.type) {
@@ -34,7 +45,7 @@ function itemActivity(item: CodexItem, phase: 'started' | 'completed'): CodexAct
       return changes.length ? { kind: 'file', text: changes.map((c) => `${c.kind === 'add' ? '+' : c.kind === 'delete' ? '-' : '~'}${c.path}`).join(' ') } : null;
     }
     case 'agent_message':
-      return phase === 'completed' && typeof i.text === 'string' && i.text.trim() ? { kind: 'message', text: oneLine(i.text) } : null;
+      return phase === 'completed' && typeof i.text === 'string' && i.text.trim() ? { kind: 'message', text: oneLine(resultSummary(i.text) ?? i.text) } : null;
     case 'reasoning':
       return phase === 'completed' && typeof i.text === 'string' && i.text.trim() ? { kind: 'thinking', text: oneLine(i.text.replace(/\*\*/g, '')) } : null;
     case 'mcp_tool_call':
