@@ -16,7 +16,7 @@ export function formatElapsed(ms: number): string {
 }
 
 export function formatMoney(m: Money): string {
-  const usd = m.usd !== null ? formatUsd(m.usd) : '';
+  const usd = m.usd !== null && m.tokens > 0 ? formatUsd(m.usd) : '';
   return `${formatTokens(m.tokens)} tok${usd ? ` ${usd}` : ''}${m.unpriced ? (usd ? '+?' : ' (no price)') : ''}`;
 }
 
