@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -53,5 +53,15 @@ describe('live view under a real pty', () => {
     const frameLines = visible.filter((l) => /^[▶✔✖◆⧗·■] task-/.test(l));
     expect(frameLines.length).toBeGreaterThan(0);
     for (const l of frameLines) expect(l.length).toBeLessThanOrEqual(79);
+    // One token count: runs list (and show) say what the report says.
+    const runsDir = path.join(r.baseDir, '.codex-orchestrator', 'runs');
+    const report = JSON.parse(fs.readFileSync(path.join(runsDir, fs.readdirSync(runsDir)[0]!, 'report.json'), 'utf8'));
+    const list = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [CLI, 'runs', 'list', '--json', '-b', r.baseDir], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(list.status, list.stderr).toBe(0);
+    const row = JSON.parse(list.stdout).runs[0];
+    expect(report.tokens.total).toBe(report.usage.total.tokens);
+    expect(row.tokens.total).toBe(report.tokens.total);
+    expect(row.tokens.total).toBe(report.usage.orchestrator.tokens + report.usage.review.tokens + report.usage.workers.tokens);
+    expect(report.usage.workers.tokens).toBeGreaterThan(0);
   }, 300_000);
 });

@@ -83,6 +83,22 @@ describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
     expect(workerDirs(base)).toHaveLength(1);
   });
 
+  it('--max-cost stops the plan once the priced worker tokens reach it', () => {
+    const { base } = setup([task('a'), task('b'), task('c')]);
+    const prices = path.join(base.root, 'prices.json');
+    // The fake codex reports 100 input + 20 output tokens a worker: at $5,000 per million input, $0.50 plus $0.10.
+    fs.writeFileSync(prices, JSON.stringify({ models: { 'fake-model': { input: 5000, output: 5000 } } }));
+    const env = { ORCHESTRATOR_CODEX_ARGS: '["-m","fake-model"]', ORCHESTRATOR_PRICES: prices };
+    const r = cli(base, ['--plan', 'plan.json', '--base-dir', base.baseDir, '--no-review', '--max-parallel', '1', '--max-cost', '1', '--json'], env);
+    expect(r.status, r.stderr).toBe(1);
+    const report = JSON.parse(r.stdout);
+    expect(report.plan.result.stoppedBy).toMatch(/cost budget of \$1 used up/);
+    expect(report.usage.workers.model).toBe('fake-model');
+    expect(report.usage.total.costUsd).toBeGreaterThanOrEqual(1);
+    const statuses = report.plan.result.subtasks.map((s: { status: string }) => s.status);
+    expect(statuses.filter((s: string) => s === 'pending').length).toBeGreaterThanOrEqual(1);
+  });
+
   it('a bad budget value is one line naming it (exit 2)', () => {
     const { base, file } = setup([task('a')]);
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review', '--max-wall', 'soon']);
