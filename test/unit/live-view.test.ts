@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadPrices } from '../../src/cost/index.js';
 import type { RunEvent } from '../../src/orchestrator/events.js';
-import { applyEvent, createLiveView, displayMode, newLiveState, renderLive, runMoney, type LiveContext } from '../../src/cli/live/index.js';
+import { applyEvent, createLiveView, displayMode, newLiveState, renderLive, runMoney, scopeEvent, type LiveContext } from '../../src/cli/live/index.js';
 
 const ts = '2026-01-01T00:00:00.000Z';
 const ctx: LiveContext = { prices: loadPrices(), workerModel: 'gpt-5.1-codex' };
@@ -117,5 +117,36 @@ describe('display mode', () => {
     expect(out).toContain('edit ~src/x.ts');
     expect(out).toContain('$1.25');
     expect(out).toContain('\u001b['); // cursor movement / erase
+  });
+});
+
+describe('dispatch: several runs in one view', () => {
+  it('names each run\'s rows <task id>/<worktree>, so equal worktree names of two runs stay apart', () => {
+    const s = newLiveState();
+    for (const id of ['one', 'two']) {
+      applyEvent(s, scopeEvent(id, { type: 'command.started', ts, worktree: 'task-x', command: 'codex exec "x"' }));
+      applyEvent(s, scopeEvent(id, { type: 'worker.activity', ts, worktree: 'task-x', activity: { kind: 'file', text: `~${id}.ts` } }));
+    }
+    expect([...s.rows.values()].map((r) => [r.label, r.doing])).toEqual([
+      ['one/task-x', 'edit ~one.ts'],
+      ['two/task-x', 'edit ~two.ts'],
+    ]);
+    applyEvent(s, scopeEvent('one', { type: 'command.finished', ts, worktree: 'main', command: 'git merge --no-ff task-x', allowed: true, rule: 'git', exitCode: 0, durationMs: 1, dryRun: false }));
+    expect(s.rows.get('one/task-x')!.status).toBe('merged');
+    expect(s.rows.get('two/task-x')!.status).toBe('running');
+    applyEvent(s, scopeEvent('one', { type: 'run.finished', ts, runId: 'r', status: 'succeeded', wallTimeMs: 1 }));
+    expect(s.finished).toBe(false);
+  });
+
+  it('note() puts a line in the scrollback above the live block, or prints it plainly', () => {
+    const plain = fakeStream({ isTTY: false });
+    const v1 = createLiveView({ stream: plain, env: {}, prices: ctx.prices });
+    v1.note('start  t1  /base  task');
+    expect(plain.text()).toBe('start  t1  /base  task\n');
+    const tty = fakeStream({ isTTY: true, columns: 30, rows: 10 });
+    const v2 = createLiveView({ stream: tty, env: {}, prices: ctx.prices });
+    v2.note('a line far longer than the thirty columns of this terminal');
+    v2.stop();
+    expect(tty.text()).toContain('a line far longer than the t…');
   });
 });

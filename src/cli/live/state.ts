@@ -106,6 +106,9 @@ function mergedBranches(command: string): string[] {
   return [...command.matchAll(/\b(task-[A-Za-z0-9._/-]+)/g)].map((m) => m[1]!);
 }
 
+/** main/, or a dispatched run's `<task id>/main`. */
+const isMain = (worktree: string) => worktree === 'main' || worktree.endsWith('/main');
+
 const keyOfWorktree = (state: LiveState, worktree: string): string => {
   for (const r of state.rows.values()) if (r.label === worktree) return r.key;
   return worktree;
@@ -202,7 +205,7 @@ export function applyEvent(state: LiveState, e: RunEvent, at = Date.parse(e.ts) 
       } else if (e.kind === 'budget') state.notes.push(e.reason.split('\n')[0] ?? e.reason);
       break;
     case 'command.started': {
-      if (!/^\s*codex\b/.test(e.command) || e.worktree === 'main') break;
+      if (!/^\s*codex\b/.test(e.command) || isMain(e.worktree)) break;
       const r = row(state, keyOfWorktree(state, e.worktree), e.worktree);
       setStatus(r, 'running', at);
       r.doing = 'starting codex';
@@ -220,9 +223,10 @@ export function applyEvent(state: LiveState, e: RunEvent, at = Date.parse(e.ts) 
         if (tally) r.spent.push({ model: null, tally: { ...tally } });
         setStatus(r, e.worker.status === 'complete' ? 'done' : e.worker.status === 'stuck' ? 'stuck' : 'failed', at);
         r.doing = e.worker.summary.split('\n')[0] ?? '';
-      } else if (e.worktree === 'main' && e.allowed && e.exitCode === 0) {
+      } else if (isMain(e.worktree) && e.allowed && e.exitCode === 0) {
+        const scope = e.worktree.slice(0, -'main'.length);
         for (const b of mergedBranches(e.command)) {
-          const r = state.rows.get(keyOfWorktree(state, b));
+          const r = state.rows.get(keyOfWorktree(state, `${scope}${b}`));
           if (r) {
             setStatus(r, 'merged', at);
             r.doing = '';
@@ -272,4 +276,29 @@ export function rowMoney(r: LiveRow, ctx: LiveContext, state?: LiveState): Money
 export function runMoney(state: LiveState, ctx: LiveContext): Money {
   const rows = [...state.rows.values()].flatMap((r) => [...r.spent, ...r.live.values()]);
   return spendMoney([...rows, state.orchestrator], ctx, state.workerModel ?? ctx.workerModel);
+}
+
+/** One run's event among several (dispatch): its worktrees and subtasks named `<scope>/<name>` so rows of different runs never meet. */
+export function scopeEvent(scope: string, e: RunEvent): RunEvent {
+  const name = (n: string) => `${scope}/${n}`;
+  switch (e.type) {
+    case 'command.started':
+    case 'command.finished':
+      return { ...e, worktree: name(e.worktree) };
+    case 'worker.activity':
+      return { ...e, worktree: name(e.worktree), ...(e.taskId ? { taskId: name(e.taskId) } : {}) };
+    case 'subtask.status':
+    case 'plan.worker':
+      return { ...e, taskId: name(e.taskId) };
+    case 'plan.decision':
+      return e.taskId ? { ...e, taskId: name(e.taskId) } : e;
+    case 'run.started':
+      return { ...e, runId: `dispatch` };
+    case 'run.finished':
+    case 'plan.finished':
+      // One run ending is not the dispatch ending.
+      return { type: 'agent.turn', ts: e.ts, turn: 0 };
+    default:
+      return e;
+  }
 }

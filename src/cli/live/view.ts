@@ -33,6 +33,8 @@ export interface LiveView {
   readonly mode: DisplayMode;
   readonly state: LiveState;
   onEvent(event: RunEvent): void;
+  /** A line for the scrollback (above the live block; a plain line otherwise). */
+  note(line: string): void;
   /** Draws the last frame and leaves it in the scrollback; idempotent. */
   stop(): void;
 }
@@ -77,6 +79,9 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
         const line = plainEventLine(event, painter);
         if (line !== null) stream.write(`${line}\n`);
       },
+      note(line) {
+        if (mode !== 'quiet') stream.write(`${line}\n`);
+      },
       stop() {},
     };
   }
@@ -92,6 +97,7 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     lastFrame = clock();
     log(renderLive(state, context(), { now: lastFrame, width: stream.columns, height: stream.rows, paint: painter }).join('\n'));
   };
+  const persist = (line: string) => log.persist(stream.columns > 1 && visibleLength(line) > stream.columns - 1 ? cut(line.replace(ANSI, ''), stream.columns - 1) : line);
   const draw = () => {
     timer = undefined;
     if (!stopped) frame();
@@ -111,13 +117,20 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
       if (persistent(event)) {
         const line = plainEventLine(event, painter);
         // One event, one line on a terminal: cut to the width (colour codes do not count) rather than wrap.
-        if (line !== null) log.persist(stream.columns > 1 && visibleLength(line) > stream.columns - 1 ? `${cut(line.replace(ANSI, ''), stream.columns - 1)}` : line);
+        if (line !== null) persist(line);
       }
       if (!ticker && state.startedAt !== null) {
         ticker = setInterval(schedule, 1000);
         ticker.unref();
       }
       schedule();
+    },
+    note(line) {
+      if (stopped) stream.write(`${line}\n`);
+      else {
+        persist(line);
+        schedule();
+      }
     },
     stop() {
       if (stopped) return;
