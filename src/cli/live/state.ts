@@ -292,8 +292,6 @@ export function scopeEvent(scope: string, e: RunEvent): RunEvent {
       return { ...e, taskId: name(e.taskId) };
     case 'plan.decision':
       return e.taskId ? { ...e, taskId: name(e.taskId) } : e;
-    case 'run.started':
-      return { ...e, runId: `dispatch` };
     case 'run.finished':
     case 'plan.finished':
       // One run ending is not the dispatch ending.
