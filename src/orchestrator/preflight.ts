@@ -6,7 +6,7 @@ import { isOpenAiBaseUrl } from '../config/config.js';
 import { ConfigError, ModelApiError, describeError } from '../errors.js';
 import { loadRepoSettings } from '../git/repo-settings.js';
 import { runGit } from '../git/index.js';
-import { checkCommand } from '../tools/run-repo-command/policy.js';
+import { checkCommand } from '../tools/run-repo-command/policy/index.js';
 import { loadPolicy, type Policy } from '../tools/run-repo-command/policy-file.js';
 import { probeModel, resolveCodexBinary } from '../workers/codex/index.js';
 
@@ -108,7 +108,7 @@ export function policyChecks(config: Config): { checks: Check[]; policy: Policy 
   try {
     const s = loadRepoSettings(main);
     const commands = [...s.setup.map((c) => ['setup', c] as const), ...(s.acceptance ? [['acceptance', s.acceptance] as const] : []), ...(s.smoke ? [['smoke', s.smoke] as const] : []), ...(s.archive ? [['archive', s.archive] as const] : [])];
-    const denied = commands.map(([what, c]) => ({ what, c, d: checkCommand({ worktree: 'main', command: c }, { baseDir: config.baseDir as string, policy }) })).filter((x) => !x.d.allowed);
+    const denied = commands.map(([what, c]) => ({ what, c, d: checkCommand({ worktree: 'main', command: c }, { baseDir: config.baseDir as string, policy, ...(config.stateDir ? { stateDir: config.stateDir } : {}), purpose: what === 'setup' ? 'setup' : 'model' }) })).filter((x) => !x.d.allowed);
     if (!s.found) checks.push(ok('repo settings', `no ${path.basename(s.file)} (no setup, acceptance or smoke commands)`));
     else if (denied.length === 0) checks.push(ok('repo settings', `${commands.length} command(s) in ${path.basename(s.file)}, all allowed by the policy`));
     else {
