@@ -22,7 +22,9 @@ interface Pending {
   at: number;
 }
 
-async function load(draw: boolean): Promise<{ cpuMs: number; wallMs: number; events: number; latencies: number[]; bytes: number; frames: number }> {
+async function load(
+  draw: boolean,
+): Promise<{ cpuMs: number; wallMs: number; events: number; latencies: number[]; bytes: number; frames: number }> {
   const pending: Pending[][] = Array.from({ length: WORKERS }, () => []);
   const latencies: number[] = [];
   let bytes = 0;
@@ -50,7 +52,8 @@ async function load(draw: boolean): Promise<{ cpuMs: number; wallMs: number; eve
   const onEvent = draw ? (e: RunEvent) => view.onEvent(e) : () => {};
   const ts = new Date().toISOString();
   onEvent({ type: 'plan.started', ts, runId: 'bench', task: 'bench', tasks: WORKERS, maxParallel: WORKERS });
-  for (let w = 0; w < WORKERS; w++) onEvent({ type: 'plan.worker', ts, taskId: `t${w}`, workerId: `t${w}-1`, purpose: 'initial', phase: 'started' });
+  for (let w = 0; w < WORKERS; w++)
+    onEvent({ type: 'plan.worker', ts, taskId: `t${w}`, workerId: `t${w}-1`, purpose: 'initial', phase: 'started' });
   let events = 0;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -66,7 +69,12 @@ async function load(draw: boolean): Promise<{ cpuMs: number; wallMs: number; eve
         const activity =
           seq % 10 === 0
             ? ({ kind: 'usage', usage: { input: 1200, cachedInput: 800, output: 90 } } as const)
-            : ({ kind: 'command', text: `#${id}:${String(seq).padStart(6, '0')} npm test -- --run src/file-${seq % 7}.test.ts`, phase: 'started', exitCode: null } as const);
+            : ({
+                kind: 'command',
+                text: `#${id}:${String(seq).padStart(6, '0')} npm test -- --run src/file-${seq % 7}.test.ts`,
+                phase: 'started',
+                exitCode: null,
+              } as const);
         if (activity.kind === 'usage') pending[w]!.pop(); // usage changes tokens, not the marker
         onEvent({ type: 'worker.activity', ts, worktree: `task-worker-${id}`, taskId: `t${w}`, workerId: `t${w}-1`, activity });
       }, 1000 / RATE),
@@ -96,11 +104,21 @@ export async function run(): Promise<void> {
     seconds: SECONDS,
     eventsEmitted: live.events,
     eventsPerSecondMeasured: Math.round(live.events / (live.wallMs / 1000)),
-    latencyMs: { p50: Number(percentile(lat, 50).toFixed(2)), p99: Number(percentile(lat, 99).toFixed(2)), max: Number((lat.at(-1) ?? NaN).toFixed(2)), samples: lat.length },
+    latencyMs: {
+      p50: Number(percentile(lat, 50).toFixed(2)),
+      p99: Number(percentile(lat, 99).toFixed(2)),
+      max: Number((lat.at(-1) ?? NaN).toFixed(2)),
+      samples: lat.length,
+    },
     frames: live.frames,
     framesPerSecond: Number((live.frames / (live.wallMs / 1000)).toFixed(1)),
     bytesPerSecond: Math.round(live.bytes / (live.wallMs / 1000)),
-    cpu: { withViewMs: Math.round(live.cpuMs), withoutViewMs: Math.round(base.cpuMs), wallMs: Math.round(live.wallMs), displayFractionOfOneCore: Number(displayCpu.toFixed(4)) },
+    cpu: {
+      withViewMs: Math.round(live.cpuMs),
+      withoutViewMs: Math.round(base.cpuMs),
+      wallMs: Math.round(live.wallMs),
+      displayFractionOfOneCore: Number(displayCpu.toFixed(4)),
+    },
     targets: { p99Ms: 50, displayCpu: 0.05 },
     met: { p99: percentile(lat, 99) <= 50, cpu: displayCpu <= 0.05 },
   };

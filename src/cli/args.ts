@@ -9,6 +9,7 @@ export function resolveFromCwd(p: string | undefined): string | undefined {
 /** A count flag that must be a whole number ≥ 1 (--max-parallel, --concurrency): one message for all of them. */
 export function parseAtLeastOne(flag: string, value: string): number {
   const n = Number(value);
-  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
+  if (!/^\s*\d+\s*$/.test(value) || !Number.isInteger(n) || n < 1)
+    throw new UsageError(`${flag} must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
   return n;
 }

@@ -15,7 +15,9 @@ import type { TokenTally } from './tokens.js';
 const priceSchema = z.object({ input: z.number().min(0), cachedInput: z.number().min(0).optional(), output: z.number().min(0) }).strict();
 export type ModelPrice = z.infer<typeof priceSchema>;
 
-const fileSchema = z.object({ $comment: z.string().optional(), updated: z.string().optional(), models: z.record(z.string(), priceSchema) }).strict();
+const fileSchema = z
+  .object({ $comment: z.string().optional(), updated: z.string().optional(), models: z.record(z.string(), priceSchema) })
+  .strict();
 
 export interface PriceTable {
   models: Readonly<Record<string, ModelPrice>>;
@@ -70,7 +72,10 @@ export function loadPrices(overrideFile?: string): PriceTable {
 /** The price of a model: its own entry, else the entry without a date suffix (gpt-5-2025-08-07 → gpt-5). */
 export function priceOf(table: PriceTable, model: string | null | undefined): ModelPrice | null {
   if (!model) return null;
-  const name = model.trim().toLowerCase().replace(/^openai\//, '');
+  const name = model
+    .trim()
+    .toLowerCase()
+    .replace(/^openai\//, '');
   return table.models[name] ?? table.models[name.replace(/-\d{4}-\d{2}-\d{2}$/, '')] ?? null;
 }
 

@@ -57,7 +57,12 @@ const sumCost = (parts: UsagePart[]): number | null => {
 /** Pure: who spent what → tokens and USD per part, worker, subtask and run. */
 export function priceRunUsage(input: UsageInput, table: PriceTable): RunUsage {
   const unpriced = new Set<string>();
-  const perWorker: WorkerUsagePart[] = input.workers.map((w) => ({ workerId: w.workerId, worktree: w.worktree, taskId: w.taskId, ...part(table, w.model, w.tally, unpriced) }));
+  const perWorker: WorkerUsagePart[] = input.workers.map((w) => ({
+    workerId: w.workerId,
+    worktree: w.worktree,
+    taskId: w.taskId,
+    ...part(table, w.model, w.tally, unpriced),
+  }));
   const byTask = new Map<string, WorkerUsagePart[]>();
   for (const w of perWorker) if (w.taskId) byTask.set(w.taskId, [...(byTask.get(w.taskId) ?? []), w]);
   const perSubtask = [...byTask].map(([taskId, ws]) => {
@@ -67,8 +72,16 @@ export function priceRunUsage(input: UsageInput, table: PriceTable): RunUsage {
   });
   const workerTally = perWorker.reduce((acc, w) => addTally(acc, w), zeroTally());
   const workerModels = [...new Set(perWorker.map((w) => w.model))];
-  const workers: UsagePart = { model: workerModels.length === 1 ? (workerModels[0] ?? null) : null, ...workerTally, tokens: tallyTokens(workerTally), costUsd: sumCost(perWorker) };
-  const orchestrator = { ...part(table, input.orchestrator.model, input.orchestrator.tally, unpriced), requests: input.orchestrator.requests };
+  const workers: UsagePart = {
+    model: workerModels.length === 1 ? (workerModels[0] ?? null) : null,
+    ...workerTally,
+    tokens: tallyTokens(workerTally),
+    costUsd: sumCost(perWorker),
+  };
+  const orchestrator = {
+    ...part(table, input.orchestrator.model, input.orchestrator.tally, unpriced),
+    requests: input.orchestrator.requests,
+  };
   const review = part(table, input.review.model, input.review.tally, unpriced);
   const all = [orchestrator, review, workers].reduce((acc, p) => addTally(acc, p), zeroTally());
   return {

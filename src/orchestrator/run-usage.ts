@@ -20,7 +20,11 @@ export function storedRunUsage(store: Store, stateDir: string, run: RunRecord, p
   const workers = store.listWorkers(run.id);
   const usage = priceRunUsage(
     {
-      orchestrator: { model: run.model ?? null, tally: { input: run.tokens.input, cachedInput: 0, output: run.tokens.output }, requests: 0 },
+      orchestrator: {
+        model: run.model ?? null,
+        tally: { input: run.tokens.input, cachedInput: 0, output: run.tokens.output },
+        requests: 0,
+      },
       review: { model: null, tally: { input: 0, cachedInput: 0, output: 0 } },
       workers: workers.map((w) => ({
         workerId: w.workerId,

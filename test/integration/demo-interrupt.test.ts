@@ -25,7 +25,9 @@ describe('demo interrupted', () => {
     clearInterval(timer);
     expect(sent).toBe(true);
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted: \d+ commands ran, \d merge\(s\) into main; running commands and workers were stopped; .*nothing was pushed\. Report: .*report\.md/);
+    expect(r.stderr).toMatch(
+      /interrupted: \d+ commands ran, \d merge\(s\) into main; running commands and workers were stopped; .*nothing was pushed\. Report: .*report\.md/,
+    );
     expect(r.stderr).not.toMatch(/resume/);
     const runs = fs.readdirSync(path.join(baseDir, '.codex-orchestrator', 'runs'));
     expect(fs.readFileSync(path.join(baseDir, '.codex-orchestrator', 'runs', runs[0]!, 'report.md'), 'utf8')).toMatch(/ABORTED/);

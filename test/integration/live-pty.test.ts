@@ -56,7 +56,10 @@ describe('live view under a real pty', () => {
     // One token count: runs list (and show) say what the report says.
     const runsDir = path.join(r.baseDir, '.codex-orchestrator', 'runs');
     const report = JSON.parse(fs.readFileSync(path.join(runsDir, fs.readdirSync(runsDir)[0]!, 'report.json'), 'utf8'));
-    const list = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [CLI, 'runs', 'list', '--json', '-b', r.baseDir], { cwd: REPO_ROOT, encoding: 'utf8' });
+    const list = spawnSync(path.join(REPO_ROOT, 'node_modules/.bin/tsx'), [CLI, 'runs', 'list', '--json', '-b', r.baseDir], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+    });
     expect(list.status, list.stderr).toBe(0);
     const row = JSON.parse(list.stdout).runs[0];
     expect(report.tokens.total).toBe(report.usage.total.tokens);

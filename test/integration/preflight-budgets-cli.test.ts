@@ -14,7 +14,13 @@ afterEach(() => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-const task = (id: string, extra: object = {}) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }), files: [`${id}.txt`], ...extra });
+const task = (id: string, extra: object = {}) => ({
+  id,
+  title: `Task ${id}`,
+  prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }),
+  files: [`${id}.txt`],
+  ...extra,
+});
 
 function setup(tasks: object[]): { base: TempBase; file: string } {
   const base = makeTempBase();
@@ -47,7 +53,9 @@ function cli(base: TempBase, args: string[], env: NodeJS.ProcessEnv = {}) {
 const workerDirs = (base: TempBase) => {
   const runs = path.join(base.stateDir, 'runs');
   if (!fs.existsSync(runs)) return [];
-  return fs.readdirSync(runs).flatMap((r) => (fs.existsSync(path.join(runs, r, 'workers')) ? fs.readdirSync(path.join(runs, r, 'workers')) : []));
+  return fs
+    .readdirSync(runs)
+    .flatMap((r) => (fs.existsSync(path.join(runs, r, 'workers')) ? fs.readdirSync(path.join(runs, r, 'workers')) : []));
 };
 
 describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
@@ -55,7 +63,9 @@ describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
     const { base, file } = setup([task('a')]);
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir]);
     expect(r.status).toBe(4);
-    expect(r.stderr).toMatch(/cannot reach the model API \(endpoint http:\/\/127\.0\.0\.1:9\/v1\) for the review model .*nothing was started/);
+    expect(r.stderr).toMatch(
+      /cannot reach the model API \(endpoint http:\/\/127\.0\.0\.1:9\/v1\) for the review model .*nothing was started/,
+    );
     expect(workerDirs(base)).toEqual([]);
   });
 
@@ -63,7 +73,10 @@ describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
     const { base, file } = setup([task('a')]);
     const g = (...a: string[]) => spawnSync('git', ['-C', base.main, ...a], { encoding: 'utf8' });
     g('config', '--unset', 'user.name');
-    const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review'], { GIT_CONFIG_GLOBAL: '/dev/null', GIT_CONFIG_NOSYSTEM: '1' });
+    const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review'], {
+      GIT_CONFIG_GLOBAL: '/dev/null',
+      GIT_CONFIG_NOSYSTEM: '1',
+    });
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/git identity: git has no user\.name/);
     expect(workerDirs(base)).toEqual([]);
@@ -71,7 +84,16 @@ describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
 
   it('--max-workers stops launches; relative --plan and --base-dir resolve against the working directory; the report says what is left', () => {
     const { base } = setup([task('a'), task('b', { dependsOn: ['a'] })]);
-    const r = cli(base, ['--plan', 'plan.json', '--base-dir', path.relative(base.root, base.baseDir) || '.', '--no-review', '--max-workers', '1', '--json']);
+    const r = cli(base, [
+      '--plan',
+      'plan.json',
+      '--base-dir',
+      path.relative(base.root, base.baseDir) || '.',
+      '--no-review',
+      '--max-workers',
+      '1',
+      '--json',
+    ]);
     expect(r.status, r.stderr).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report.plan.result.stoppedBy).toMatch(/worker budget of 1/);
@@ -89,7 +111,11 @@ describe('run --plan: preflight, budgets, paths', { timeout: 180_000 }, () => {
     // The fake codex reports 100 input + 20 output tokens a worker: at $5,000 per million input, $0.50 plus $0.10.
     fs.writeFileSync(prices, JSON.stringify({ models: { 'fake-model': { input: 5000, output: 5000 } } }));
     const env = { ORCHESTRATOR_CODEX_ARGS: '["-m","fake-model"]', ORCHESTRATOR_PRICES: prices };
-    const r = cli(base, ['--plan', 'plan.json', '--base-dir', base.baseDir, '--no-review', '--max-parallel', '1', '--max-cost', '1', '--json'], env);
+    const r = cli(
+      base,
+      ['--plan', 'plan.json', '--base-dir', base.baseDir, '--no-review', '--max-parallel', '1', '--max-cost', '1', '--json'],
+      env,
+    );
     expect(r.status, r.stderr).toBe(1);
     const report = JSON.parse(r.stdout);
     expect(report.plan.result.stoppedBy).toMatch(/cost budget of \$1 used up/);

@@ -34,17 +34,20 @@ describe('CLI help and flags, as a new user meets them', () => {
   });
   const commands = all(buildProgram()).filter((c) => c.cmd.name() !== 'help');
 
-  it.each(commands.map((c) => [c.words.join(' '), c.words]))('%s: a description, no internal jargon, each default shown once', async (_n, words) => {
-    const out = await help(words as string[]);
-    const usage = out.indexOf('Usage:');
-    const body = out.slice(usage).split('\n').slice(1).join('\n').trim();
-    // The line after Usage is the command's own description.
-    expect(body.length).toBeGreaterThan(0);
-    expect(body.startsWith('Options:') || body.startsWith('Arguments:')).toBe(false);
-    expect(out).not.toMatch(/plan-road|seed's intents|the seed scenario/);
-    for (const line of out.split('\n')) expect((line.match(/\(default:/g) ?? []).length).toBeLessThanOrEqual(1);
-    expect(out).not.toMatch(/\(default: "\d+"\)/); // numbers, not quoted strings
-  });
+  it.each(commands.map((c) => [c.words.join(' '), c.words]))(
+    '%s: a description, no internal jargon, each default shown once',
+    async (_n, words) => {
+      const out = await help(words as string[]);
+      const usage = out.indexOf('Usage:');
+      const body = out.slice(usage).split('\n').slice(1).join('\n').trim();
+      // The line after Usage is the command's own description.
+      expect(body.length).toBeGreaterThan(0);
+      expect(body.startsWith('Options:') || body.startsWith('Arguments:')).toBe(false);
+      expect(out).not.toMatch(/plan-road|seed's intents|the seed scenario/);
+      for (const line of out.split('\n')) expect((line.match(/\(default:/g) ?? []).length).toBeLessThanOrEqual(1);
+      expect(out).not.toMatch(/\(default: "\d+"\)/); // numbers, not quoted strings
+    },
+  );
 
   it('resume has a description and lists its exit codes and budget flags', async () => {
     const out = await help(['resume']);

@@ -41,8 +41,20 @@ describe('run usage', () => {
         orchestrator: { model: 'scripted', tally: { input: 100, cachedInput: 0, output: 10 }, requests: 2 },
         review: { model: 'gpt-5.1', tally: { input: 1_000_000, cachedInput: 0, output: 0 } },
         workers: [
-          { workerId: 'a-1', worktree: 'task-a', taskId: 'a', model: 'gpt-5.1-codex', tally: { input: 1_000_000, cachedInput: 0, output: 0 } },
-          { workerId: 'a-2', worktree: 'task-a', taskId: 'a', model: 'gpt-5.1-codex', tally: { input: 0, cachedInput: 0, output: 100_000 } },
+          {
+            workerId: 'a-1',
+            worktree: 'task-a',
+            taskId: 'a',
+            model: 'gpt-5.1-codex',
+            tally: { input: 1_000_000, cachedInput: 0, output: 0 },
+          },
+          {
+            workerId: 'a-2',
+            worktree: 'task-a',
+            taskId: 'a',
+            model: 'gpt-5.1-codex',
+            tally: { input: 0, cachedInput: 0, output: 100_000 },
+          },
         ],
       },
       loadPrices(),

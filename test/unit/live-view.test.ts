@@ -2,7 +2,16 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadPrices } from '../../src/cost/index.js';
 import type { RunEvent } from '../../src/orchestrator/events.js';
-import { applyEvent, createLiveView, displayMode, newLiveState, renderLive, runMoney, scopeEvent, type LiveContext } from '../../src/cli/live/index.js';
+import {
+  applyEvent,
+  createLiveView,
+  displayMode,
+  newLiveState,
+  renderLive,
+  runMoney,
+  scopeEvent,
+  type LiveContext,
+} from '../../src/cli/live/index.js';
 
 const ts = '2026-01-01T00:00:00.000Z';
 const ctx: LiveContext = { prices: loadPrices(), workerModel: 'gpt-5.1-codex' };
@@ -24,8 +33,22 @@ const planEvents: RunEvent[] = [
   { type: 'subtask.status', ts, taskId: 'a', status: 'running', reason: null, attempts: 1 },
   { type: 'subtask.status', ts, taskId: 'b', status: 'blocked', reason: null, attempts: 0 },
   { type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'started' },
-  { type: 'worker.activity', ts, worktree: 'task-a', taskId: 'a', workerId: 'a-1', activity: { kind: 'command', text: 'npm test', phase: 'started', exitCode: null } },
-  { type: 'worker.activity', ts, worktree: 'task-a', taskId: 'a', workerId: 'a-1', activity: { kind: 'usage', usage: { input: 1_000_000, cachedInput: 0, output: 0 } } },
+  {
+    type: 'worker.activity',
+    ts,
+    worktree: 'task-a',
+    taskId: 'a',
+    workerId: 'a-1',
+    activity: { kind: 'command', text: 'npm test', phase: 'started', exitCode: null },
+  },
+  {
+    type: 'worker.activity',
+    ts,
+    worktree: 'task-a',
+    taskId: 'a',
+    workerId: 'a-1',
+    activity: { kind: 'usage', usage: { input: 1_000_000, cachedInput: 0, output: 0 } },
+  },
 ];
 
 describe('live view state', () => {
@@ -48,7 +71,20 @@ describe('live view state', () => {
     expect(a.status).toBe('merged');
     expect(s.mergeQueue).toEqual([]);
     // The final usage replaces the live count, it is not added to it.
-    applyEvent(s, { type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'finished', status: 'complete', usage: { input: 2_000_000, cachedInput: 0, output: 0 } }, 5000);
+    applyEvent(
+      s,
+      {
+        type: 'plan.worker',
+        ts,
+        taskId: 'a',
+        workerId: 'a-1',
+        purpose: 'initial',
+        phase: 'finished',
+        status: 'complete',
+        usage: { input: 2_000_000, cachedInput: 0, output: 0 },
+      },
+      5000,
+    );
     expect(runMoney(s, ctx).tokens).toBe(2_000_000);
   });
 
@@ -57,13 +93,41 @@ describe('live view state', () => {
     applyEvent(s, { type: 'command.started', ts, worktree: 'task-x', command: 'codex exec "do it"' });
     expect(s.rows.get('task-x')!.status).toBe('running');
     applyEvent(s, {
-      type: 'command.finished', ts, worktree: 'task-x', command: 'codex exec "do it"', allowed: true, rule: 'codex', exitCode: 0, durationMs: 5, dryRun: false,
+      type: 'command.finished',
+      ts,
+      worktree: 'task-x',
+      command: 'codex exec "do it"',
+      allowed: true,
+      rule: 'codex',
+      exitCode: 0,
+      durationMs: 5,
+      dryRun: false,
       worker: { status: 'complete', goalMet: true, summary: 'done it', usage: { input: 10, cachedInput: 0, output: 5 } },
     });
     expect(s.rows.get('task-x')!.status).toBe('done');
-    applyEvent(s, { type: 'command.finished', ts, worktree: 'main', command: 'git merge --no-ff task-x -m m', allowed: true, rule: 'git', exitCode: 0, durationMs: 5, dryRun: false });
+    applyEvent(s, {
+      type: 'command.finished',
+      ts,
+      worktree: 'main',
+      command: 'git merge --no-ff task-x -m m',
+      allowed: true,
+      rule: 'git',
+      exitCode: 0,
+      durationMs: 5,
+      dryRun: false,
+    });
     expect(s.rows.get('task-x')!.status).toBe('merged');
-    applyEvent(s, { type: 'command.finished', ts, worktree: 'main', command: 'rm -rf /', allowed: false, rule: 'deny-rm', exitCode: null, durationMs: 0, dryRun: false });
+    applyEvent(s, {
+      type: 'command.finished',
+      ts,
+      worktree: 'main',
+      command: 'rm -rf /',
+      allowed: false,
+      rule: 'deny-rm',
+      exitCode: null,
+      durationMs: 0,
+      dryRun: false,
+    });
     expect(s.denials).toHaveLength(1);
     expect(runMoney(s, { ...ctx, workerModel: 'no-such-model' })).toMatchObject({ tokens: 15, usd: null, unpriced: true });
   });
@@ -71,7 +135,12 @@ describe('live view state', () => {
   it('renders every line within the width, whatever the terminal size', () => {
     const s = newLiveState();
     for (const e of planEvents) applyEvent(s, e, 1000);
-    for (let i = 0; i < 30; i++) applyEvent(s, { type: 'subtask.status', ts, taskId: `task-with-a-rather-long-name-${i}`, status: 'pending', reason: null, attempts: 0 }, 1000);
+    for (let i = 0; i < 30; i++)
+      applyEvent(
+        s,
+        { type: 'subtask.status', ts, taskId: `task-with-a-rather-long-name-${i}`, status: 'pending', reason: null, attempts: 0 },
+        1000,
+      );
     for (const width of [20, 40, 80, 200]) {
       const lines = renderLive(s, ctx, { now: 65_000, width, height: 24 });
       for (const l of lines) expect(l.length).toBeLessThanOrEqual(width - 1);
@@ -109,7 +178,14 @@ describe('display mode', () => {
     const view = createLiveView({ stream, env: {}, prices: ctx.prices, workerModel: 'gpt-5.1-codex', frameMs: 5 });
     for (const e of planEvents) view.onEvent(e);
     await new Promise((r) => setTimeout(r, 50));
-    view.onEvent({ type: 'worker.activity', ts, worktree: 'task-a', taskId: 'a', workerId: 'a-1', activity: { kind: 'file', text: '~src/x.ts' } });
+    view.onEvent({
+      type: 'worker.activity',
+      ts,
+      worktree: 'task-a',
+      taskId: 'a',
+      workerId: 'a-1',
+      activity: { kind: 'file', text: '~src/x.ts' },
+    });
     view.stop();
     const out = stream.text();
     expect(view.mode).toBe('live');
@@ -121,7 +197,7 @@ describe('display mode', () => {
 });
 
 describe('dispatch: several runs in one view', () => {
-  it('names each run\'s rows <task id>/<worktree>, so equal worktree names of two runs stay apart', () => {
+  it("names each run's rows <task id>/<worktree>, so equal worktree names of two runs stay apart", () => {
     const s = newLiveState();
     for (const id of ['one', 'two']) {
       applyEvent(s, scopeEvent(id, { type: 'command.started', ts, worktree: 'task-x', command: 'codex exec "x"' }));
@@ -131,7 +207,20 @@ describe('dispatch: several runs in one view', () => {
       ['one/task-x', 'edit ~one.ts'],
       ['two/task-x', 'edit ~two.ts'],
     ]);
-    applyEvent(s, scopeEvent('one', { type: 'command.finished', ts, worktree: 'main', command: 'git merge --no-ff task-x', allowed: true, rule: 'git', exitCode: 0, durationMs: 1, dryRun: false }));
+    applyEvent(
+      s,
+      scopeEvent('one', {
+        type: 'command.finished',
+        ts,
+        worktree: 'main',
+        command: 'git merge --no-ff task-x',
+        allowed: true,
+        rule: 'git',
+        exitCode: 0,
+        durationMs: 1,
+        dryRun: false,
+      }),
+    );
     expect(s.rows.get('one/task-x')!.status).toBe('merged');
     expect(s.rows.get('two/task-x')!.status).toBe('running');
     applyEvent(s, scopeEvent('one', { type: 'run.finished', ts, runId: 'r', status: 'succeeded', wallTimeMs: 1 }));

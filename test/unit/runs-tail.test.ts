@@ -16,7 +16,17 @@ const EVENTS = [
   { type: 'thread.started', thread_id: 'th-1' },
   { type: 'turn.started' },
   { type: 'item.started', item: { id: 'i1', type: 'command_execution', command: "/bin/bash -lc 'npm test'", status: 'in_progress' } },
-  { type: 'item.completed', item: { id: 'i1', type: 'command_execution', command: "/bin/bash -lc 'npm test'", aggregated_output: 'ok 3 tests\n', exit_code: 0, status: 'completed' } },
+  {
+    type: 'item.completed',
+    item: {
+      id: 'i1',
+      type: 'command_execution',
+      command: "/bin/bash -lc 'npm test'",
+      aggregated_output: 'ok 3 tests\n',
+      exit_code: 0,
+      status: 'completed',
+    },
+  },
   { type: 'item.completed', item: { id: 'i2', type: 'file_change', changes: [{ path: 'src/a.ts', kind: 'update' }], status: 'completed' } },
   { type: 'item.completed', item: { id: 'i3', type: 'agent_message', text: 'Done: added a.' } },
   { type: 'turn.completed', usage: { input_tokens: 1200, cached_input_tokens: 800, output_tokens: 90 } },
@@ -51,7 +61,10 @@ describe('runs tail --worker', () => {
       store.upsertWorker({ runId: run.id, workerId: id, subtaskId: sub, status: 'succeeded' });
       const dir = runDir(stateDir, run.id).worker(id);
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, 'meta.json'), JSON.stringify({ cwd, status: 'complete', startedAt: `2026-01-01T00:00:0${id.endsWith('2') ? 2 : 1}Z` }));
+      fs.writeFileSync(
+        path.join(dir, 'meta.json'),
+        JSON.stringify({ cwd, status: 'complete', startedAt: `2026-01-01T00:00:0${id.endsWith('2') ? 2 : 1}Z` }),
+      );
       fs.writeFileSync(path.join(dir, 'events.jsonl'), `${EVENTS.map((e) => JSON.stringify(e)).join('\n')}\n`);
     }
     expect(resolveWorkers(store, stateDir, run.id, 'task-alpha').map((w) => w.workerId)).toEqual(['alpha-1', 'alpha-2']);
@@ -73,7 +86,12 @@ describe('runs tail --worker', () => {
     expect(human).toContain('== alpha-2 (task-alpha)');
     expect(human).toContain('$ npm test → exit 0');
     const raw = await read(true, 'beta-1');
-    expect(raw.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(EVENTS.map((e) => e.type));
+    expect(
+      raw
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).type),
+    ).toEqual(EVENTS.map((e) => e.type));
     store.close();
   });
 });

@@ -13,7 +13,11 @@ describe('tracing to OpenAI', () => {
   });
 
   it('budgets come from the environment', () => {
-    expect(load({ ORCHESTRATOR_MAX_COST: '$2.50', ORCHESTRATOR_MAX_WALL: '2h', ORCHESTRATOR_ON_BUDGET: 'finish' }).budgets).toEqual({ maxCostUsd: 2.5, wallMs: 7_200_000, onBudget: 'finish' });
+    expect(load({ ORCHESTRATOR_MAX_COST: '$2.50', ORCHESTRATOR_MAX_WALL: '2h', ORCHESTRATOR_ON_BUDGET: 'finish' }).budgets).toEqual({
+      maxCostUsd: 2.5,
+      wallMs: 7_200_000,
+      onBudget: 'finish',
+    });
     expect(() => load({ ORCHESTRATOR_MAX_COST: 'lots' })).toThrow(/ORCHESTRATOR_MAX_COST/);
   });
 });

@@ -42,7 +42,9 @@ function printChecks(title: string, checks: Check[]): void {
 
 function printCodex(r: DoctorReport): void {
   printOut(paint('bold', 'codex workers'));
-  printOut(`  binary:        ${r.binary ? `${r.binary.path} (from ${r.binary.source}${r.binary.foundAt !== r.binary.path ? `, via ${r.binary.foundAt}` : ''})` : paint('red', 'not found')}`);
+  printOut(
+    `  binary:        ${r.binary ? `${r.binary.path} (from ${r.binary.source}${r.binary.foundAt !== r.binary.path ? `, via ${r.binary.foundAt}` : ''})` : paint('red', 'not found')}`,
+  );
   printOut(`  version:       ${r.version ?? 'unknown'}`);
   if (r.capabilities) {
     printOut(`  exec flags:    ${r.capabilities.execFlags.join(' ')}`);
@@ -53,7 +55,9 @@ function printCodex(r: DoctorReport): void {
   printOut(`  events →       ${r.mapping.json}`);
   printOut(`  result →       ${r.mapping.outputSchema}`);
   printOut(`  resume →       ${r.mapping.resume}`);
-  printOut(`  worker model endpoint: ${r.model.baseUrl} (${r.model.source}) ${r.model.reachable ? paint('green', 'ok') : paint('red', 'FAIL')} ${r.model.detail}`);
+  printOut(
+    `  worker model endpoint: ${r.model.baseUrl} (${r.model.source}) ${r.model.reachable ? paint('green', 'ok') : paint('red', 'FAIL')} ${r.model.detail}`,
+  );
   printOut(`  extra args:    ${r.extraArgs.length > 0 ? JSON.stringify(r.extraArgs) : '(none)'}`);
   printOut(`  profiles:      ${r.profilesSource ?? 'invalid'}`);
   printOut(`  state dir:     ${r.stateDir}`);
@@ -67,7 +71,11 @@ export function registerDoctor(program: Command): void {
     .description(
       'Checks what a run needs, in order: the codex binary, its flags and login; the model endpoint, the key (masked), the orchestrator and review models; ' +
         'the base dir (--base-dir) with main/, its git identity and whether it is clean; the policy file and the repository settings commands it must allow.' +
-        exitCodesHelp(['ok', 'failed', 'worker'], { ok: 'nothing failed (warnings allowed)', failed: 'a check other than codex failed', worker: 'the codex binary or its endpoint failed' }),
+        exitCodesHelp(['ok', 'failed', 'worker'], {
+          ok: 'nothing failed (warnings allowed)',
+          failed: 'a check other than codex failed',
+          worker: 'the codex binary or its endpoint failed',
+        }),
     )
     .option('-b, --base-dir <dir>', 'base dir holding main/ (default: ORCHESTRATOR_BASE_DIR)')
     .option('--timeout <ms>', 'timeout of each reachability check in milliseconds (default 3000)')
@@ -82,9 +90,20 @@ export function registerDoctor(program: Command): void {
         gitChecks(config),
         codexChecks(config, timeoutMs),
       ]);
-      models.push({ name: 'models', status: 'ok', detail: `orchestrator ${config.model}, review ${review}${config.reviewModel ? '' : ' (the orchestrator model)'}` });
+      models.push({
+        name: 'models',
+        status: 'ok',
+        detail: `orchestrator ${config.model}, review ${review}${config.reviewModel ? '' : ' (the orchestrator model)'}`,
+      });
       const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: [], queue: [] };
-      const failed = [...sections.models, ...sections.repository, ...sections.policy, ...sections.login, ...sections.sandbox, ...sections.queue].filter((c) => c.status === 'fail');
+      const failed = [
+        ...sections.models,
+        ...sections.repository,
+        ...sections.policy,
+        ...sections.login,
+        ...sections.sandbox,
+        ...sections.queue,
+      ].filter((c) => c.status === 'fail');
       if (opts.json) process.stdout.write(`${JSON.stringify({ ok: codex.ok && failed.length === 0, ...sections })}\n`);
       else {
         printCodex(codex);

@@ -7,6 +7,8 @@ import { createLiveView, type LiveView } from './view.js';
 export function liveViewFor(config: Config | undefined, options: { quiet?: boolean; progress?: boolean } = {}): LiveView {
   return createLiveView({
     ...options,
-    ...(config ? { prices: loadPrices(config.pricesFile), workerModel: codexModelName(config), model: config.model } : { prices: loadPrices(process.env.ORCHESTRATOR_PRICES || undefined) }),
+    ...(config
+      ? { prices: loadPrices(config.pricesFile), workerModel: codexModelName(config), model: config.model }
+      : { prices: loadPrices(process.env.ORCHESTRATOR_PRICES || undefined) }),
   });
 }

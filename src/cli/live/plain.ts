@@ -25,7 +25,9 @@ export function plainEventLine(e: RunEvent, paint: Paint = (_s, t) => t): string
           : e.exitCode === 0
             ? paint('green', 'ok')
             : paint('red', `exit ${e.exitCode ?? 'none'}`);
-      const worker = e.worker ? ` — worker ${e.worker.status}${e.worker.goalMet === false ? ', goal not met' : ''}: ${short(e.worker.summary, 60)}` : '';
+      const worker = e.worker
+        ? ` — worker ${e.worker.status}${e.worker.goalMet === false ? ', goal not met' : ''}: ${short(e.worker.summary, 60)}`
+        : '';
       return `  [${verdict}] ${short(`${e.worktree}$ ${e.command}`)} ${paint('dim', `${(e.durationMs / 1000).toFixed(1)}s`)}${worker}`;
     }
     case 'model.retry':
@@ -42,7 +44,9 @@ export function plainEventLine(e: RunEvent, paint: Paint = (_s, t) => t): string
       return `  ${e.taskId}: ${e.purpose} worker ${e.workerId} ${e.status ?? 'finished'}${e.tokens ? paint('dim', ` (${formatTokens(e.tokens)} tokens)`) : ''}`;
     case 'plan.decision':
       if (e.kind === 'merge' && (e.action === 'queued' || e.action === 'merging' || e.action === 'smoke-started')) return null;
-      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}` : null;
+      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget'
+        ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}`
+        : null;
     case 'plan.finished':
       return `plan: ${e.merged}/${e.total} merged${e.stoppedBy ? `; stopped: ${e.stoppedBy}` : ''}`;
     default:

@@ -34,7 +34,19 @@ const STATUS_STYLE: Record<RowStatus, Parameters<Painter>[0]> = {
   stopped: 'yellow',
 };
 
-const ICON: Record<RowStatus, string> = { queued: '·', waiting: '·', running: '▶', reviewing: '◆', 'in merge queue': '⧗', merging: '⧗', merged: '✔', done: '✔', failed: '✖', stuck: '✖', stopped: '■' };
+const ICON: Record<RowStatus, string> = {
+  queued: '·',
+  waiting: '·',
+  running: '▶',
+  reviewing: '◆',
+  'in merge queue': '⧗',
+  merging: '⧗',
+  merged: '✔',
+  done: '✔',
+  failed: '✖',
+  stuck: '✖',
+  stopped: '■',
+};
 
 // eslint-disable-next-line no-control-regex
 export const ANSI = /\u001b\[[0-9;]*m/g;
@@ -96,8 +108,16 @@ export function renderLive(state: LiveState, ctx: LiveContext, o: RenderOptions)
   // A short terminal: keep the header, the extra lines and as many workers as fit, active ones first.
   const room = o.height !== undefined ? Math.max(0, o.height - 1 - out.length - extra.length) : body.length;
   if (body.length > room) {
-    const order = rows.map((r, i) => ({ i, rank: r.status === 'merged' || r.status === 'done' ? 2 : r.status === 'queued' || r.status === 'waiting' ? 1 : 0 }));
-    const keep = new Set(order.sort((a, b) => a.rank - b.rank || a.i - b.i).slice(0, Math.max(0, room - 1)).map((x) => x.i));
+    const order = rows.map((r, i) => ({
+      i,
+      rank: r.status === 'merged' || r.status === 'done' ? 2 : r.status === 'queued' || r.status === 'waiting' ? 1 : 0,
+    }));
+    const keep = new Set(
+      order
+        .sort((a, b) => a.rank - b.rank || a.i - b.i)
+        .slice(0, Math.max(0, room - 1))
+        .map((x) => x.i),
+    );
     const shown = body.filter((_, i) => keep.has(i));
     out.push(...shown, paint('dim', `… ${body.length - shown.length} more`));
   } else out.push(...body);

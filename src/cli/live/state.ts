@@ -7,7 +7,8 @@ import type { CodexActivity } from '../../workers/codex/activity.js';
  * worktree (a plan subtask, or a worktree the orchestrator ran codex in), the
  * merge queue, the denials and the money. Pure: the clock is passed in.
  */
-export type RowStatus = 'queued' | 'waiting' | 'running' | 'reviewing' | 'in merge queue' | 'merging' | 'merged' | 'done' | 'failed' | 'stuck' | 'stopped';
+export type RowStatus =
+  'queued' | 'waiting' | 'running' | 'reviewing' | 'in merge queue' | 'merging' | 'merged' | 'done' | 'failed' | 'stuck' | 'stopped';
 
 export interface Spend {
   model: string | null;
@@ -60,13 +61,37 @@ export interface LiveContext {
 const FINAL: ReadonlySet<RowStatus> = new Set(['merged', 'done', 'failed', 'stuck', 'stopped']);
 
 export function newLiveState(ctx: Pick<LiveContext, 'model'> = {}): LiveState {
-  return { runId: null, title: '', startedAt: null, finished: false, rows: new Map(), mergeQueue: [], denials: [], orchestrator: { model: ctx.model ?? null, tally: zeroTally() }, review: [], commands: 0, notes: [], workerModel: null };
+  return {
+    runId: null,
+    title: '',
+    startedAt: null,
+    finished: false,
+    rows: new Map(),
+    mergeQueue: [],
+    denials: [],
+    orchestrator: { model: ctx.model ?? null, tally: zeroTally() },
+    review: [],
+    commands: 0,
+    notes: [],
+    workerModel: null,
+  };
 }
 
 function row(state: LiveState, key: string, label?: string, taskId?: string | null): LiveRow {
   let r = state.rows.get(key);
   if (!r) {
-    r = { key, label: label ?? key, taskId: taskId ?? null, status: 'queued', startedAt: null, endedAt: null, doing: '', spent: [], live: new Map(), order: state.rows.size };
+    r = {
+      key,
+      label: label ?? key,
+      taskId: taskId ?? null,
+      status: 'queued',
+      startedAt: null,
+      endedAt: null,
+      doing: '',
+      spent: [],
+      live: new Map(),
+      order: state.rows.size,
+    };
     state.rows.set(key, r);
   } else if (label && r.label !== label) r.label = label;
   return r;
@@ -79,7 +104,15 @@ function setStatus(r: LiveRow, status: RowStatus, at: number): void {
   r.status = status;
 }
 
-const SUBTASK_STATUS: Record<string, RowStatus> = { pending: 'queued', blocked: 'waiting', running: 'running', complete: 'in merge queue', merged: 'merged', error: 'failed', stuck: 'stuck' };
+const SUBTASK_STATUS: Record<string, RowStatus> = {
+  pending: 'queued',
+  blocked: 'waiting',
+  running: 'running',
+  complete: 'in merge queue',
+  merged: 'merged',
+  error: 'failed',
+  stuck: 'stuck',
+};
 
 export function activityText(a: CodexActivity): string | null {
   switch (a.kind) {

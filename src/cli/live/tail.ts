@@ -21,7 +21,7 @@ export interface TailWorker {
 function workersOf(store: Store, stateDir: string, runId: string): TailWorker[] {
   const root = path.join(runDir(stateDir, runId).root, 'workers');
   const known = new Map(store.listWorkers(runId).map((w) => [w.workerId, w]));
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = fs.readdirSync(root);
   } catch {
@@ -32,7 +32,13 @@ function workersOf(store: Store, stateDir: string, runId: string): TailWorker[] 
     .map((workerId) => {
       const dir = path.join(root, workerId);
       const meta = readJsonFile(path.join(dir, 'meta.json')) as { cwd?: string; startedAt?: string } | undefined;
-      return { workerId, dir, worktree: meta?.cwd ? path.basename(meta.cwd) : null, subtaskId: known.get(workerId)?.subtaskId ?? null, startedAt: meta?.startedAt ?? known.get(workerId)?.startedAt ?? '' };
+      return {
+        workerId,
+        dir,
+        worktree: meta?.cwd ? path.basename(meta.cwd) : null,
+        subtaskId: known.get(workerId)?.subtaskId ?? null,
+        startedAt: meta?.startedAt ?? known.get(workerId)?.startedAt ?? '',
+      };
     })
     .filter((w) => fs.existsSync(path.join(w.dir, 'events.jsonl')))
     .sort((a, b) => a.startedAt.localeCompare(b.startedAt))
@@ -50,9 +56,15 @@ export function resolveWorkers(store: Store, stateDir: string, runId: string, na
   const byPrefix = all.filter((w) => w.workerId.startsWith(name));
   if (byPrefix.length === 1) return byPrefix;
   const list = all.map((w) => `${w.workerId}${w.worktree ? ` (${w.worktree})` : ''}`).join(', ') || 'none';
-  if (byPrefix.length > 1) throw new StoreError(`worker ${JSON.stringify(name)} is ambiguous in run ${runId}: ${byPrefix.map((w) => w.workerId).join(', ')}`, { hint: 'give more of the id' });
+  if (byPrefix.length > 1)
+    throw new StoreError(`worker ${JSON.stringify(name)} is ambiguous in run ${runId}: ${byPrefix.map((w) => w.workerId).join(', ')}`, {
+      hint: 'give more of the id',
+    });
   throw new StoreError(`run ${runId} has no worker ${JSON.stringify(name)}`, { hint: `its workers: ${list}` });
 }
+
+/** A field of a loosely typed codex item, as text ('' when it is not a string). */
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 const oneLine = (s: string, n = 160) => {
   const t = s.replace(/\s+/g, ' ').trim();
@@ -88,10 +100,13 @@ export class CodexEventFormatter {
         const took = e.type === 'item.completed' && t0 !== undefined ? ` ${((this.now() - t0) / 1000).toFixed(1)}s` : '';
         switch (item.type) {
           case 'command_execution': {
-            const cmd = oneLine(unwrapShell(String(item.command)), 120);
+            const cmd = oneLine(unwrapShell(str(item.command)), 120);
             if (e.type === 'item.started') return `$ ${cmd}`;
             const code = typeof item.exit_code === 'number' ? item.exit_code : null;
-            const out = typeof item.aggregated_output === 'string' && item.aggregated_output.trim() ? `\n    ${oneLine(item.aggregated_output.trim().split('\n').slice(-1)[0] ?? '', 120)}` : '';
+            const out =
+              typeof item.aggregated_output === 'string' && item.aggregated_output.trim()
+                ? `\n    ${oneLine(item.aggregated_output.trim().split('\n').slice(-1)[0] ?? '', 120)}`
+                : '';
             return `$ ${cmd} → exit ${code ?? '?'}${took}${out}`;
           }
           case 'file_change': {
@@ -100,15 +115,15 @@ export class CodexEventFormatter {
             return `files: ${changes.map((c) => `${c.kind} ${c.path}`).join(', ')}`;
           }
           case 'agent_message':
-            return e.type === 'item.completed' ? `message: ${oneLine(String(item.text ?? ''), 300)}` : null;
+            return e.type === 'item.completed' ? `message: ${oneLine(str(item.text), 300)}` : null;
           case 'reasoning':
-            return e.type === 'item.completed' && item.text ? `thinking: ${oneLine(String(item.text))}` : null;
+            return e.type === 'item.completed' && item.text ? `thinking: ${oneLine(str(item.text))}` : null;
           case 'error':
-            return `error: ${oneLine(String(item.message ?? ''))}`;
+            return `error: ${oneLine(str(item.message))}`;
           case 'mcp_tool_call':
-            return e.type === 'item.completed' ? `tool ${String(item.server ?? '')}.${String(item.tool ?? '')} ${String(item.status ?? '')}${took}` : null;
+            return e.type === 'item.completed' ? `tool ${str(item.server)}.${str(item.tool)} ${str(item.status)}${took}` : null;
           case 'web_search':
-            return e.type === 'item.completed' ? `web search: ${String(item.query ?? '')}` : null;
+            return e.type === 'item.completed' ? `web search: ${str(item.query)}` : null;
           case 'todo_list':
             return e.type === 'item.completed' ? `todo: ${Array.isArray(item.items) ? item.items.length : 0} item(s)` : null;
           default:

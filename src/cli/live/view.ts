@@ -53,7 +53,10 @@ function persistent(e: RunEvent): boolean {
     case 'subtask.status':
       return e.status === 'merged' || e.status === 'error' || e.status === 'stuck';
     case 'plan.decision':
-      return e.kind === 'budget' || (e.kind === 'merge' && e.action !== 'queued' && e.action !== 'merging' && e.action !== 'smoke-started' && e.action !== 'merged');
+      return (
+        e.kind === 'budget' ||
+        (e.kind === 'merge' && e.action !== 'queued' && e.action !== 'merging' && e.action !== 'smoke-started' && e.action !== 'merged')
+      );
     default:
       return false;
   }
@@ -61,7 +64,11 @@ function persistent(e: RunEvent): boolean {
 
 export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const stream = options.stream ?? process.stderr;
-  const mode = displayMode(stream, { ...(options.quiet !== undefined ? { quiet: options.quiet } : {}), ...(options.progress !== undefined ? { progress: options.progress } : {}), ...(options.env ? { env: options.env } : {}) });
+  const mode = displayMode(stream, {
+    ...(options.quiet !== undefined ? { quiet: options.quiet } : {}),
+    ...(options.progress !== undefined ? { progress: options.progress } : {}),
+    ...(options.env ? { env: options.env } : {}),
+  });
   const clock = options.now ?? Date.now;
   const state = newLiveState({ model: options.model ?? null });
   let ctx: LiveContext | undefined;
@@ -97,7 +104,8 @@ export function createLiveView(options: LiveViewOptions = {}): LiveView {
     lastFrame = clock();
     log(renderLive(state, context(), { now: lastFrame, width: stream.columns, height: stream.rows, paint: painter }).join('\n'));
   };
-  const persist = (line: string) => log.persist(stream.columns > 1 && visibleLength(line) > stream.columns - 1 ? cut(line.replace(ANSI, ''), stream.columns - 1) : line);
+  const persist = (line: string) =>
+    log.persist(stream.columns > 1 && visibleLength(line) > stream.columns - 1 ? cut(line.replace(ANSI, ''), stream.columns - 1) : line);
   const draw = () => {
     timer = undefined;
     if (!stopped) frame();

@@ -14,6 +14,9 @@ export type CodexActivity =
   | { kind: 'error'; text: string }
   | { kind: 'usage'; usage: { input: number; cachedInput: number; output: number } };
 
+/** A field of a loosely typed codex item, as text ('' when it is not a string). */
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').trim();
 
 /** `bash -lc 'npm test'` → `npm test`: the shell wrapper codex puts around every command says nothing. */
@@ -36,24 +39,35 @@ function resultSummary(text: string): string | null {
 }
 
 function itemActivity(item: CodexItem, phase: 'started' | 'completed'): CodexActivity | null {
-  const i = item as CodexItem & Record<string, unknown>;
+  const i = item as Record<string, unknown> & { type: string };
   switch (i.type) {
     case 'command_execution':
-      return { kind: 'command', text: unwrapShell(String(i.command)), phase: phase === 'started' ? 'started' : 'finished', exitCode: typeof i.exit_code === 'number' ? i.exit_code : null };
+      return {
+        kind: 'command',
+        text: unwrapShell(str(i.command)),
+        phase: phase === 'started' ? 'started' : 'finished',
+        exitCode: typeof i.exit_code === 'number' ? i.exit_code : null,
+      };
     case 'file_change': {
       const changes = Array.isArray(i.changes) ? (i.changes as { path: string; kind: string }[]) : [];
-      return changes.length ? { kind: 'file', text: changes.map((c) => `${c.kind === 'add' ? '+' : c.kind === 'delete' ? '-' : '~'}${c.path}`).join(' ') } : null;
+      return changes.length
+        ? { kind: 'file', text: changes.map((c) => `${c.kind === 'add' ? '+' : c.kind === 'delete' ? '-' : '~'}${c.path}`).join(' ') }
+        : null;
     }
     case 'agent_message':
-      return phase === 'completed' && typeof i.text === 'string' && i.text.trim() ? { kind: 'message', text: oneLine(resultSummary(i.text) ?? i.text) } : null;
+      return phase === 'completed' && typeof i.text === 'string' && i.text.trim()
+        ? { kind: 'message', text: oneLine(resultSummary(i.text) ?? i.text) }
+        : null;
     case 'reasoning':
-      return phase === 'completed' && typeof i.text === 'string' && i.text.trim() ? { kind: 'thinking', text: oneLine(i.text.replace(/\*\*/g, '')) } : null;
+      return phase === 'completed' && typeof i.text === 'string' && i.text.trim()
+        ? { kind: 'thinking', text: oneLine(i.text.replace(/\*\*/g, '')) }
+        : null;
     case 'mcp_tool_call':
-      return { kind: 'tool', text: `${String(i.server ?? '')}.${String(i.tool ?? '')}` };
+      return { kind: 'tool', text: `${str(i.server)}.${str(i.tool)}` };
     case 'web_search':
-      return { kind: 'tool', text: `web search ${String(i.query ?? '')}` };
+      return { kind: 'tool', text: `web search ${str(i.query)}` };
     case 'error':
-      return { kind: 'error', text: oneLine(String(i.message ?? '')) };
+      return { kind: 'error', text: oneLine(str(i.message)) };
     default:
       return null;
   }
@@ -66,7 +80,9 @@ export function codexActivity(e: CodexEvent): CodexActivity | null {
     case 'item.completed':
       return itemActivity(e.item, 'completed');
     case 'turn.completed':
-      return e.usage ? { kind: 'usage', usage: { input: e.usage.input_tokens, cachedInput: e.usage.cached_input_tokens, output: e.usage.output_tokens } } : null;
+      return e.usage
+        ? { kind: 'usage', usage: { input: e.usage.input_tokens, cachedInput: e.usage.cached_input_tokens, output: e.usage.output_tokens } }
+        : null;
     case 'turn.failed':
       return { kind: 'error', text: oneLine(e.error?.message ?? 'turn failed') };
     case 'error':
