@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { isValidTaskId, taskContentId } from '../dispatcher/env-source.js';
 import { ConfigError, describeError, isOrchestratorError } from '../errors.js';
 import { runDetail, runListRow } from '../orchestrator/run-view.js';
+import { storedRunUsage } from '../orchestrator/run-usage.js';
 import type { Logger } from '../logging/logger.js';
 import { loadAssets } from './assets.js';
 import { attentionItems } from './attention.js';
@@ -143,7 +144,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     sources
       .runs()
       .slice(0, MAX_LISTED_RUNS)
-      .map((f) => ({ ...runListRow(f.source.store, f.run), attention: attentionOf(f).length }));
+      .map((f) => ({ ...runListRow(f.source.store, f.source.stateDir, f.run), attention: attentionOf(f).length }));
   const detailOf = (found: FoundRun) => {
     const commands = found.source.store.listCommands({ runId: found.run.id });
     const d = runDetail(found.source.store, found.source.stateDir, found.run, commands);
@@ -205,7 +206,20 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         const workers = store.listWorkers(found.run.id).filter((w) => w.subtaskId === t.id);
         const branchKnown = t.status !== 'pending' && t.status !== 'blocked';
         const workerOutput = new Map(workers.map((w) => [w.workerId, w.runDir ? workerLines(w.runDir) : []] as const));
-        return sendHtml(res, 200, taskPanel({ subtask: t, workers, decisions, diffAvailable: branchKnown, workerOutput }).html);
+        const { usage } = storedRunUsage(store, found.source.stateDir, found.run);
+        return sendHtml(
+          res,
+          200,
+          taskPanel({
+            subtask: t,
+            workers,
+            decisions,
+            diffAvailable: branchKnown,
+            workerOutput,
+            usage: usage.perSubtask.find((u) => u.taskId === t.id),
+            workerUsage: usage.perWorker.filter((u) => u.taskId === t.id),
+          }).html,
+        );
       }
       const diff = await subtaskDiff(found.source.store, found.run.baseDir, t);
       if (!diff) throw new HttpError(404, `subtask ${t.id} has no branch or merge yet`);

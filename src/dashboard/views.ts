@@ -1,3 +1,4 @@
+import { formatUsd, type UsagePart, type WorkerUsagePart } from '../cost/index.js';
 import type { RunDetail, RunListRow } from '../orchestrator/run-view.js';
 import { globsOverlap } from '../scheduler/index.js';
 import type { CommandRecord, EventRecord, MergeRecord, SubtaskRecord, WorkerRecord } from '../store/index.js';
@@ -54,7 +55,7 @@ export function runsTable(rows: readonly RunsRow[]): Raw {
         <th scope="col">Status</th>
         <th scope="col">Task</th>
         <th scope="col">Progress</th>
-        <th scope="col">Tokens</th>
+        <th scope="col">Tokens / cost</th>
         <th scope="col">Age</th>
         <th scope="col">Run</th>
       </tr>
@@ -73,7 +74,9 @@ export function runsTable(rows: readonly RunsRow[]): Raw {
                 ${r.subtasks.done}/${r.subtasks.total}</span
               >
             </td>
-            <td class="num">${r.tokens.total.toLocaleString('en-US')}</td>
+            <td class="num">
+              ${r.tokens.total.toLocaleString('en-US')}${r.costUsd !== null ? html`<br /><span class="cost">${formatUsd(r.costUsd)}</span>` : ''}
+            </td>
             <td class="num" title="${r.createdAt}">${age(r.createdAt)}</td>
             <td class="mono">${r.id}</td>
           </tr>`,
@@ -320,9 +323,10 @@ export function runHeader(d: RunDetail): Raw {
   return html`<div class="run-head" data-status="${r.status}">
     <h1>${short(r.task, 140)}</h1>
     <p class="meta">
-      ${statusBadge(r.status)} <span class="mono">${r.id}</span> · ${merged}/${d.subtasks.length} merged · tokens
-      ${(r.tokens.input + r.tokens.output).toLocaleString('en-US')} (orchestrator) · ${age(r.createdAt)}
-      ago${d.lock && d.live ? html` · pid ${d.lock.pid}` : ''}
+      ${statusBadge(r.status)} <span class="mono">${r.id}</span> · ${merged}/${d.subtasks.length} merged ·
+      ${d.usage.total.tokens.toLocaleString('en-US')}
+      tokens${d.usage.total.costUsd !== null ? html` · <span class="cost">${formatUsd(d.usage.total.costUsd)}</span>` : ''}${d.usage.total.unpriced.length ? html` <span class="dim">(no price for ${d.usage.total.unpriced.join(', ')})</span>` : ''}
+      · ${age(r.createdAt)} ago${d.lock && d.live ? html` · pid ${d.lock.pid}` : ''}
     </p>
     <p class="run-actions">
       ${canStop ? html`<button type="button" class="action stop" data-action="stop" data-run="${r.id}" aria-label="Stop run">Stop run</button>` : ''}${canResume ? html`<button type="button" class="action resume" data-action="resume" data-run="${r.id}" aria-label="Resume run">Resume run</button>` : ''}
@@ -384,6 +388,9 @@ export interface TaskPanelData {
   workers: readonly WorkerRecord[];
   decisions: readonly EventRecord[];
   diffAvailable: boolean;
+  /** The subtask's priced usage (all its workers), when known. */
+  usage: UsagePart | undefined;
+  workerUsage: readonly WorkerUsagePart[];
   /** Each worker's readable codex output (its events.jsonl tail). */
   workerOutput: ReadonlyMap<string, readonly WorkerLine[]>;
 }
@@ -424,7 +431,10 @@ export function taskPanel(p: TaskPanelData): Raw {
           : ''
       }
       <dt>Tokens</dt>
-      <dd>${tokens.toLocaleString('en-US')} (workers)</dd>
+      <dd>
+        ${(p.usage?.tokens ?? tokens).toLocaleString('en-US')}
+        (workers${p.usage?.costUsd !== null && p.usage?.costUsd !== undefined ? html`, <span class="cost">${formatUsd(p.usage.costUsd)}</span>` : ''})
+      </dd>
       ${
         t.branch
           ? html`<dt>Branch</dt>
@@ -440,6 +450,7 @@ export function taskPanel(p: TaskPanelData): Raw {
                 <th scope="col">Worker</th>
                 <th scope="col">Status</th>
                 <th scope="col">Tokens in/out</th>
+                <th scope="col">Cost</th>
               </tr>
             </thead>
             <tbody>
@@ -451,6 +462,7 @@ export function taskPanel(p: TaskPanelData): Raw {
                     </td>
                     <td>${w.status}</td>
                     <td class="num">${w.usage ? `${w.usage.input}/${w.usage.output}` : '-'}</td>
+                    <td class="num">${formatUsd(p.workerUsage.find((u) => u.workerId === w.workerId)?.costUsd ?? null) || '-'}</td>
                   </tr>`,
               )}
             </tbody>

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { RunReport } from './report.js';
 import { runIsLive } from './run-record.js';
+import { storedRunUsage, type StoredRunUsage } from './run-usage.js';
 import {
   readJsonFile,
   runDir,
@@ -30,13 +31,19 @@ export interface RunListRow {
   baseDir: string;
   subtasks: { done: number; total: number };
   merges: number;
-  tokens: { input: number; output: number; total: number };
+  /** The run's tokens (orchestrator, review and workers together), the same as the report's `usage.total`. */
+  tokens: { input: number; cachedInput: number; output: number; total: number };
+  /** USD of the priced tokens; null when none has a price. */
+  costUsd: number | null;
+  /** Models whose tokens have no price. */
+  unpriced: string[];
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
 }
 
-export function runListRow(store: Store, run: RunRecord): RunListRow {
+export function runListRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
+  const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
   const merged = new Set(
     store
@@ -51,7 +58,9 @@ export function runListRow(store: Store, run: RunRecord): RunListRow {
     baseDir: run.baseDir,
     subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
     merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
+    tokens: { input: usage.total.input, cachedInput: usage.total.cachedInput, output: usage.total.output, total: usage.total.tokens },
+    costUsd: usage.total.costUsd,
+    unpriced: usage.total.unpriced,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
@@ -69,6 +78,8 @@ export function runRecordForJson(run: RunRecord): RunRecordView {
 /** What `runs show --json` prints and `GET /api/runs/:id` serves. */
 export interface RunDetail {
   run: RunRecordView;
+  /** Tokens and cost by part (orchestrator, review, workers), and where they were read from. */
+  usage: StoredRunUsage['usage'] & { source: StoredRunUsage['source'] };
   live: boolean;
   lock: LockRecord | null;
   commands: { total: number; denied: number };
@@ -87,8 +98,10 @@ export function runDetail(
 ): RunDetail {
   const lock = store.getLock(runLockKey(run.id));
   const files = runDir(stateDir, run.id);
+  const { usage, source } = storedRunUsage(store, stateDir, run);
   return {
     run: runRecordForJson(run),
+    usage: { ...usage, source },
     live: runIsLive(store, run.id),
     lock: lock ?? null,
     commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },

@@ -152,7 +152,7 @@ describe('dashboard API on a finished plan run', () => {
     const row = r.json.runs[0];
     expect(row).toMatchObject({ id: run.runId, status: 'succeeded', subtasks: { done: 2, total: 2 }, merges: 2, attention: 0 });
     const { attention: _a, ...shape } = row;
-    expect(shape).toEqual(runListRow(run.store, run.store.requireRun(run.runId)));
+    expect(shape).toEqual(runListRow(run.store, rig.base.stateDir, run.store.requireRun(run.runId)));
   });
 
   it('GET /api/runs/:id: the same object as `runs show --json`, plus attention and the last event seq', async () => {
