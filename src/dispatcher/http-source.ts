@@ -333,13 +333,14 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       return { status: 200, body: { tasks: all } };
     }
     if (!accepting) throw new HttpError(503, 'the dispatcher is shutting down; submit again later', { 'retry-after': '5' });
+    // Read (bounded) first, so an oversized body is a 413 whatever it claims to be.
+    const raw = await readBody(req, maxBody);
     const contentType = req.headers['content-type'];
     if (!isJsonContentType(contentType)) {
       throw new HttpError(415, `expected "content-type: application/json" (UTF-8), got ${contentType === undefined ? 'none' : JSON.stringify(contentType)}`, {
         accept: 'application/json',
       });
     }
-    const raw = await readBody(req, maxBody);
     let text: string;
     try {
       text = utf8.decode(raw);
@@ -367,11 +368,9 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       (e: unknown) => {
         if (e instanceof HttpError) {
           // After a refused body, do not keep reading it: close the connection once answered.
-          // 415: the body was never read either.
-          const unread = e.status === 413 || e.status === 415;
-          const close: Record<string, string> = unread ? { connection: 'close' } : {};
+          const close: Record<string, string> = e.status === 413 ? { connection: 'close' } : {};
           send(e.status, { error: e.message }, { ...e.headers, ...close });
-          if (unread) req.resume();
+          if (e.status === 413) req.resume();
         } else {
           send(500, { error: `internal error: ${e instanceof Error ? e.message : String(e)}` });
         }

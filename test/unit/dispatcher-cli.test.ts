@@ -156,8 +156,9 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true }, deps(make))).toBe(0);
     expect(ran).toHaveLength(2);
     expect(fs.readdirSync(path.join(inbox, 'done')).sort()).toEqual(['one.md', 'one.md.result.json', 'two.json', 'two.json.result.json']);
-    // The ledger is in the base dir's state dir.
-    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'dispatch.db'))).toBe(true);
+    // The ledger is in the base dir's state dir, in the run store.
+    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'state.db'))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'dispatch.db'))).toBe(false);
 
     fs.writeFileSync(path.join(inbox, 'again.md'), 'first task');
     out = [];
@@ -213,7 +214,7 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
         dotenvDir: envDir,
         signal: controller.signal,
         onListening: (url) => {
-          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
+          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
         },
       },
     );

@@ -73,7 +73,7 @@ describe('sqlite ledger across connections', () => {
     const dir = path.join(tmp, 'state');
     const a = openDispatchLedger(dir);
     const b = openDispatchLedger(dir);
-    expect(a.location).toBe(path.join(dir, 'dispatch.db'));
+    expect(a.location).toBe(path.join(dir, 'state.db'));
     const results = [a.claim(task, 'a').kind, b.claim(task, 'b').kind];
     expect(results.sort()).toEqual(['busy', 'claimed']);
     a.finish('t1', 'a', ok, 'succeeded');
@@ -88,7 +88,7 @@ describe('sqlite ledger across connections', () => {
     expect(set.forBaseDir('/w/a')).not.toBe(set.forBaseDir('/w/b'));
     expect(set.lookup('nope', '/w/a')).toBeUndefined();
     set.close();
-    expect(fs.existsSync(path.join(tmp, 'a', '.state', 'dispatch.db'))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, 'a', '.state', 'state.db'))).toBe(true);
   });
 });
 
