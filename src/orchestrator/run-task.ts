@@ -3,7 +3,7 @@ import path from 'node:path';
 import { requireBaseDir, withBaseDir, type Config } from '../config/config.js';
 import { failureOf } from '../dispatcher/failure.js';
 import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
-import { ConfigError, StoreError, isOrchestratorError } from '../errors.js';
+import { ConfigError, StoreError, describeError } from '../errors.js';
 import { readJsonFile, runDir } from '../store/index.js';
 import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
 import type { RunReport } from './report.js';
@@ -90,7 +90,7 @@ export function makeRunTask(config: Config, runners: TaskRunners = { run: runOrc
         merges: 0,
         tokens: 0,
         durationMs: Date.now() - started,
-        error: isOrchestratorError(error) ? error.toLine() : error instanceof Error ? error.message : String(error),
+        error: describeError(error),
         failure: failureOf(error),
         ...(task.resume !== undefined ? { runId: task.resume } : {}),
       };
