@@ -7,8 +7,8 @@
  * attempt ended and why it failed.
  */
 import path from 'node:path';
+import { openStore, type StoreTarget } from '../store/index.js';
 import {
-  openTaskLedger,
   type TaskClaim,
   type TaskEntry,
   type TaskFailure,
@@ -19,20 +19,42 @@ import {
 import { isInterrupted } from './dispatch.js';
 import type { DispatchOutcome, RunTask } from './types.js';
 
-export type DispatchLedger = TaskLedger;
+/** A task ledger with the store it was opened on: `location` is its state.db (undefined in memory); `close` closes that store. */
+export interface DispatchLedger extends TaskLedger {
+  readonly location: string | undefined;
+  close(): void;
+}
 export type LedgerEntry = TaskEntry;
 export type LedgerClaim = TaskClaim;
 export type LedgerState = TaskState;
 export type LedgerOptions = TaskLedgerOptions;
 
-/** The ledger of a state dir: the `dispatch_tasks` table of `<stateDir>/state.db` (created and migrated on first use). */
-export function openDispatchLedger(stateDir: string, options: LedgerOptions = {}): DispatchLedger {
-  return openTaskLedger(stateDir, options);
+function openLedger(target: StoreTarget, options: LedgerOptions): DispatchLedger {
+  const store = openStore(target, { taskLedger: options });
+  const tasks = store.tasks;
+  return {
+    location: store.location,
+    claim: (task, owner, claimOptions) => tasks.claim(task, owner, claimOptions),
+    linkRun: (id, owner, runId) => tasks.linkRun(id, owner, runId),
+    finish: (id, owner, outcome, state, failure) => tasks.finish(id, owner, outcome, state, failure),
+    unclaim: (id, owner, previous) => tasks.unclaim(id, owner, previous),
+    get: (id) => tasks.get(id),
+    list: () => tasks.list(),
+    addIntake: (entry) => tasks.addIntake(entry),
+    removeIntake: (id) => tasks.removeIntake(id),
+    listIntake: (source) => tasks.listIntake(source),
+    close: () => store.close(),
+  };
 }
 
-/** A ledger in memory (tests, benchmarks): the same SQL on an in-memory SQLite database. */
+/** The ledger of a state dir: `store.tasks` of `<stateDir>/state.db` (created and migrated on first use). */
+export function openDispatchLedger(stateDir: string, options: LedgerOptions = {}): DispatchLedger {
+  return openLedger({ stateDir }, options);
+}
+
+/** A ledger in memory (tests, benchmarks): the same store code on an in-memory SQLite database. */
 export function createMemoryLedger(options: LedgerOptions = {}): DispatchLedger {
-  return openTaskLedger({ memory: true }, options);
+  return openLedger({ memory: true }, options);
 }
 
 /** Ledgers by state dir, opened on first use. */

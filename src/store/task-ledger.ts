@@ -11,13 +11,10 @@
  * The old `<stateDir>/dispatch.db` of earlier versions is imported by a store
  * migration (legacy-ledger.ts).
  */
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
-import { migrate, MIGRATIONS } from './migrations.js';
-import { isPidAlive } from './run-lock.js';
+import { isPidAlive } from './pid.js';
 
 /** `running`: claimed by a live dispatcher; `interrupted`: stopped by an abort or a dead dispatcher, may run again. */
 export type TaskState = 'running' | 'succeeded' | 'failed' | 'interrupted';
@@ -86,8 +83,6 @@ export interface IntakeEntry {
 }
 
 export interface TaskLedger {
-  /** The database file, or undefined in memory. */
-  readonly location: string | undefined;
   /** `retry`: also take a task whose run failed (`dispatch --retry`); never one that succeeded or runs under a live holder. */
   claim(task: { id: string; task: string; baseDir: string }, owner: string, options?: { retry?: boolean }): TaskClaim;
   /** Links the attempt to its run as soon as the run id is known; false when the claim is no longer ours. */
@@ -109,7 +104,6 @@ export interface TaskLedger {
   removeIntake(id: string): boolean;
   /** Oldest first. */
   listIntake(source?: string): IntakeEntry[];
-  close(): void;
 }
 
 export interface TaskLedgerOptions {
@@ -187,38 +181,11 @@ export function decideClaim(
   return who.alive(entry.pid) ? 'busy' : 'retake';
 }
 
-function configure(db: Database.Database): void {
-  db.pragma('busy_timeout = 10000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-}
-
 /**
- * The task ledger of a state dir (`<stateDir>/state.db`, created and migrated on
- * first use), or one in memory (`{memory: true}`: tests, benchmarks; the same SQL).
+ * The ledger over a store's open database (`Store.tasks`); the store owns the
+ * connection, its migrations and closing it.
  */
-export function openTaskLedger(where: string | { memory: true }, options: TaskLedgerOptions = {}): TaskLedger {
-  const memory = typeof where !== 'string';
-  const file = memory ? ':memory:' : path.join(path.resolve(where), 'state.db');
-  let db: Database.Database | undefined;
-  try {
-    if (!memory) fs.mkdirSync(path.dirname(file), { recursive: true });
-    db = new Database(file);
-    configure(db);
-    migrate(db, file, MIGRATIONS);
-  } catch (cause) {
-    db?.close();
-    if (cause instanceof StoreError) throw cause;
-    throw new StoreError(`cannot open the task ledger ${file}: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-      hint: 'check that the state dir is writable (ORCHESTRATOR_STATE_DIR)',
-    });
-  }
-  return sqliteTaskLedger(db, memory ? undefined : file, options);
-}
-
-function sqliteTaskLedger(db: Database.Database, location: string | undefined, options: TaskLedgerOptions): TaskLedger {
+export function sqliteTaskLedger(db: Database.Database, location: string | undefined, options: TaskLedgerOptions = {}): TaskLedger {
   const alive = options.isPidAlive ?? isPidAlive;
   const pid = options.pid ?? process.pid;
   const hostname = options.hostname ?? os.hostname();
@@ -280,7 +247,6 @@ function sqliteTaskLedger(db: Database.Database, location: string | undefined, o
   );
   const selectIntake = db.prepare<[string], IntakeRow>('SELECT * FROM intake_tasks WHERE id = ?');
   return {
-    location,
     claim: (task, owner, claimOptions = {}) => wrap('claim', () => claimTx.immediate(task, owner, claimOptions.retry === true)),
     linkRun: (id, owner, runId) => wrap('linkRun', () => link.run({ id, owner, runId, at: new Date().toISOString() }).changes === 1),
     finish: (id, owner, outcome, state, failure) =>
@@ -335,6 +301,5 @@ function sqliteTaskLedger(db: Database.Database, location: string | undefined, o
           : db.prepare<[string], IntakeRow>('SELECT * FROM intake_tasks WHERE source = ? ORDER BY submitted_at, id').all(source)
         ).map(toIntake),
       ),
-    close: () => db.close(),
   };
 }
