@@ -185,10 +185,18 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       } catch (error) {
         thrown = error;
       }
-      if (outcome?.failure === 'busy' && !signal.aborted) {
+      if (outcome?.failure === 'busy') {
         busy.delete(key);
-        wait(item, outcome.error ?? 'the base dir is busy');
-        pump();
+        if (!signal.aborted) {
+          wait(item, outcome.error ?? 'the base dir is busy');
+          pump();
+          return;
+        }
+        // Stopped while its base dir was busy: it never started; hand it back.
+        row.error = 'not started: the dispatch was aborted';
+        emit({ type: 'task-skipped', row });
+        const giveBack = sourced.release;
+        if (giveBack) await tell(sourced, 'release', () => giveBack.call(sourced));
         return;
       }
       const interrupted = outcome !== undefined && isInterrupted(outcome, signal);

@@ -187,7 +187,7 @@ export function withIdempotency(runTask: RunTask, ledgers: Pick<LedgerSet, 'forB
       ledger.unclaim(task.id, owner, claim.previous);
       return { ...outcome, interrupted: false };
     }
-    if (outcome.failure === 'busy' && !signal.aborted) {
+    if (outcome.failure === 'busy') {
       ledger.finish(task.id, owner, outcome, 'interrupted', 'busy');
       return { ...outcome, interrupted: false };
     }

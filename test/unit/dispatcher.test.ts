@@ -446,6 +446,18 @@ describe('dispatch: a busy base dir is waited for, not a failure', () => {
     expect(source.results().get('x')?.state).toBe('released');
   });
 
+  it('a busy answer that comes after the abort is not a failure either: the task is handed back', async () => {
+    const controller = new AbortController();
+    const runTask: RunTask = async (task) => {
+      controller.abort();
+      return busy(task.baseDir);
+    };
+    const source = listTaskSource('test', [{ id: 'y', task: 'y', baseDir: '/w/y' }]);
+    const summary = await dispatch(source, runTask, { signal: controller.signal });
+    expect(summary.rows.map((r) => [r.id, r.status, r.error])).toEqual([['y', 'skipped', 'not started: the dispatch was aborted']]);
+    expect(source.results().get('y')?.state).toBe('released');
+  });
+
   it('busyDelay doubles from initialMs to maxMs with ±20 % jitter', async () => {
     const { busyDelay } = await import('../../src/dispatcher/index.js');
     expect([1, 2, 3, 10].map((n) => busyDelay(n, { initialMs: 100, maxMs: 1000 }, () => 0.5))).toEqual([100, 200, 400, 1000]);
