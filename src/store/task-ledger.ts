@@ -236,7 +236,7 @@ export function sqliteTaskLedger(db: Database.Database, location: string | undef
       default: {
         const prev = entry as TaskEntry;
         // After a busy base dir, or taking our own claim back, it is the same attempt, not a new one.
-        const step = prev.failure === 'busy' || (prev.state === 'running' && prev.owner === owner) ? 0 : 1;
+        const step = (prev.state === 'interrupted' && prev.failure === 'busy') || (prev.state === 'running' && prev.owner === owner) ? 0 : 1;
         retake.run({ id: task.id, pid, hostname, owner, at, step });
         return { kind: 'claimed', entry: toEntry(select.get(task.id) as Row), previous: prev };
       }

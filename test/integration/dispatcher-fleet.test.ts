@@ -161,17 +161,17 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
     const victim = start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '400' });
     await until(() => lines().filter((l) => l.kind === 'start' && l.pid === victim.child.pid).length >= 3, 'the victim to start three runs');
     const others = [start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' }), start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' })];
-    await until(() => lines().some((l) => l.kind === 'start' && l.pid !== victim.child.pid), 'another dispatcher to run a task');
+    // Killed while it works (its runs are 400 ms long, so it is in the middle of one or two), with the others coming up.
     victim.child.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
     const cut = lines().filter((l) => l.pid === victim.child.pid);
     const unfinished = cut.filter((l) => l.kind === 'start' && !cut.some((d) => d.kind === 'done' && d.runId === l.runId));
     expect(unfinished.length).toBeGreaterThan(0);
-    for (const e of await Promise.all(others.map((c) => c.exit))) expect(e.code, e.stderr).toBe(0);
-    // A later dispatcher takes what the dead one had claimed (its files are back in the inbox).
+    const othersExits = await Promise.all(others.map((c) => c.exit));
+    for (const e of othersExits) expect(e.code, e.stderr).toBe(0);
+    // A later dispatcher takes what the dead one had claimed (whoever scans after the kill puts its files back in the inbox).
     const last = await start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '20' }).exit;
     expect(last.code, last.stderr).toBe(0);
-    expect(last.stderr).toMatch(/left in processing\/ by a dispatcher that is gone, put back/);
 
     const log = lines();
     // Every task finished exactly once; none started twice from scratch.

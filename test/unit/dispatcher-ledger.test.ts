@@ -266,6 +266,13 @@ describe('the ledger records why a task failed', () => {
     expect(ledger.get('b')).toMatchObject({ state: 'interrupted', failure: 'busy', attempts: 1 });
     await withIdempotency(async () => ok, deps, 'o')({ ...task, id: 'b' }, signal);
     expect(ledger.get('b')).toMatchObject({ state: 'succeeded', attempts: 1 });
+    // A task that waited, then ran and was cut off (its dispatcher died): taking it over is a new attempt.
+    const dead = openDispatchLedger(path.join(tmp, 'state'), { isPidAlive: () => false });
+    await withIdempotency(failedWith('busy'), { forBaseDir: () => dead }, 'gone')({ ...task, id: 'w' }, signal);
+    dead.claim({ ...task, id: 'w' }, 'gone');
+    expect(dead.get('w')).toMatchObject({ state: 'running', attempts: 1 });
+    expect(dead.claim({ ...task, id: 'w' }, 'successor')).toMatchObject({ kind: 'claimed', entry: { attempts: 2 } });
+    dead.close();
 
     await withIdempotency(failedWith('run', 'run-r'), deps, 'o')({ ...task, id: 'r' }, signal);
     const fresh: (string | undefined)[] = [];
