@@ -155,7 +155,6 @@ export const MIGRATIONS: readonly Migration[] = [
           claimed_at  TEXT NOT NULL,
           updated_at  TEXT NOT NULL
         ) STRICT;
-        CREATE INDEX dispatch_tasks_updated ON dispatch_tasks (updated_at, id);
 
         CREATE TABLE intake_tasks (
           id           TEXT PRIMARY KEY,
