@@ -195,8 +195,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         // Stopped while its base dir was busy: it never started; hand it back.
         row.error = 'not started: the dispatch was aborted';
         emit({ type: 'task-skipped', row });
-        const giveBack = sourced.release;
-        if (giveBack) await tell(sourced, 'release', () => giveBack.call(sourced));
+        if (sourced.release) await tell(sourced, 'release', async () => sourced.release?.());
         return;
       }
       const interrupted = outcome !== undefined && isInterrupted(outcome, signal);

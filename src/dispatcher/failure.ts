@@ -27,7 +27,12 @@ function codesOf(error: unknown): string[] {
  * - `error`: anything else that kept the run from starting.
  */
 export function failureOf(error: unknown): OutcomeFailure {
-  if (error instanceof StoreError && typeof error.context.pid === 'number' && (error.context.baseDir !== undefined || error.context.runId !== undefined)) return 'busy';
+  if (
+    error instanceof StoreError &&
+    typeof error.context.pid === 'number' &&
+    (error.context.baseDir !== undefined || error.context.runId !== undefined)
+  )
+    return 'busy';
   if ((error as { name?: unknown } | undefined)?.name === 'DiskFullError' || codesOf(error).some((c) => DISK_FULL.has(c))) return 'disk';
   if (error instanceof ConfigError) return 'config';
   return 'error';

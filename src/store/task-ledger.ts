@@ -156,7 +156,13 @@ const toEntry = (r: Row): TaskEntry => {
   return e;
 };
 
-const toIntake = (r: IntakeRow): IntakeEntry => ({ id: r.id, task: r.task, baseDir: r.base_dir, source: r.source, submittedAt: r.submitted_at });
+const toIntake = (r: IntakeRow): IntakeEntry => ({
+  id: r.id,
+  task: r.task,
+  baseDir: r.base_dir,
+  source: r.source,
+  submittedAt: r.submitted_at,
+});
 
 /**
  * Decides a claim against the stored entry. A `running` entry of ours (a task
@@ -211,7 +217,9 @@ export function sqliteTaskLedger(db: Database.Database, location: string | undef
     `UPDATE dispatch_tasks SET state = 'running', attempts = attempts + @step, pid = @pid, hostname = @hostname, owner = @owner,
      claimed_at = @at, updated_at = @at WHERE id = @id`,
   );
-  const link = db.prepare(`UPDATE dispatch_tasks SET run_id = @runId, updated_at = @at WHERE id = @id AND owner = @owner AND state = 'running'`);
+  const link = db.prepare(
+    `UPDATE dispatch_tasks SET run_id = @runId, updated_at = @at WHERE id = @id AND owner = @owner AND state = 'running'`,
+  );
   const finishStmt = db.prepare(
     `UPDATE dispatch_tasks SET state = @state, failure = @failure, outcome = @outcome, run_id = COALESCE(@runId, run_id), updated_at = @at
      WHERE id = @id AND owner = @owner AND state = 'running'`,
@@ -236,7 +244,8 @@ export function sqliteTaskLedger(db: Database.Database, location: string | undef
       default: {
         const prev = entry as TaskEntry;
         // After a busy base dir, or taking our own claim back, it is the same attempt, not a new one.
-        const step = (prev.state === 'interrupted' && prev.failure === 'busy') || (prev.state === 'running' && prev.owner === owner) ? 0 : 1;
+        const step =
+          (prev.state === 'interrupted' && prev.failure === 'busy') || (prev.state === 'running' && prev.owner === owner) ? 0 : 1;
         retake.run({ id: task.id, pid, hostname, owner, at, step });
         return { kind: 'claimed', entry: toEntry(select.get(task.id) as Row), previous: prev };
       }
@@ -290,7 +299,13 @@ export function sqliteTaskLedger(db: Database.Database, location: string | undef
     list: () => wrap('list', () => db.prepare<[], Row>('SELECT * FROM dispatch_tasks ORDER BY updated_at DESC, id').all().map(toEntry)),
     addIntake: (entry) =>
       wrap('addIntake', () => {
-        insertIntake.run({ id: entry.id, task: entry.task, baseDir: entry.baseDir, source: entry.source, submittedAt: entry.submittedAt ?? new Date().toISOString() });
+        insertIntake.run({
+          id: entry.id,
+          task: entry.task,
+          baseDir: entry.baseDir,
+          source: entry.source,
+          submittedAt: entry.submittedAt ?? new Date().toISOString(),
+        });
         return toIntake(selectIntake.get(entry.id) as IntakeRow);
       }),
     removeIntake: (id) => wrap('removeIntake', () => db.prepare('DELETE FROM intake_tasks WHERE id = ?').run(id).changes === 1),

@@ -30,7 +30,11 @@ interface Child {
 }
 
 function dispatcher(args: string[], env: NodeJS.ProcessEnv): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', STAND_IN, 'dispatch', ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', STAND_IN, 'dispatch', ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -106,7 +110,10 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
     for (let i = 0; i < n; i++) {
       const task = `task number ${i}`;
       tasks.push(task);
-      fs.writeFileSync(path.join(inbox, `t${String(i).padStart(2, '0')}.json`), JSON.stringify({ id: `t${i}`, task, baseDir: bases[i % 2]!.baseDir }));
+      fs.writeFileSync(
+        path.join(inbox, `t${String(i).padStart(2, '0')}.json`),
+        JSON.stringify({ id: `t${i}`, task, baseDir: bases[i % 2]!.baseDir }),
+      );
     }
     return { inbox, tasks };
   };
@@ -120,11 +127,15 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
   it('3 dispatchers, 2 base dirs, 50 tasks: every task runs exactly once and none fails for "busy"', async () => {
     const { inbox, tasks } = fillInbox();
     // Another run holds the first base dir when the dispatchers come up: its tasks must wait, not fail.
-    const holder = spawn(process.execPath, ['--import', 'tsx', HOLD, path.join(bases[0]!.baseDir, '.codex-orchestrator'), bases[0]!.baseDir], {
-      cwd: ROOT,
-      env: env(),
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', HOLD, path.join(bases[0]!.baseDir, '.codex-orchestrator'), bases[0]!.baseDir],
+      {
+        cwd: ROOT,
+        env: env(),
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     holders.push(holder);
     let held = '';
     holder.stdout?.on('data', (c: Buffer) => (held += c.toString()));
@@ -159,8 +170,14 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
   it('one dispatcher SIGKILLed mid-way: its tasks resume their run ids, none lost, none doubled', async () => {
     const { inbox, tasks } = fillInbox();
     const victim = start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '400' });
-    await until(() => lines().filter((l) => l.kind === 'start' && l.pid === victim.child.pid).length >= 3, 'the victim to start three runs');
-    const others = [start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' }), start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' })];
+    await until(
+      () => lines().filter((l) => l.kind === 'start' && l.pid === victim.child.pid).length >= 3,
+      'the victim to start three runs',
+    );
+    const others = [
+      start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' }),
+      start(['--inbox', inbox, '--concurrency', '2'], { FAKE_RUN_MS: '50' }),
+    ];
     // Killed while it works (its runs are 400 ms long, so it is in the middle of one or two), with the others coming up.
     victim.child.kill('SIGKILL');
     expect((await victim.exit).signal).toBe('SIGKILL');
@@ -175,8 +192,18 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
 
     const log = lines();
     // Every task finished exactly once; none started twice from scratch.
-    expect(log.filter((l) => l.kind === 'done').map((l) => l.task).sort()).toEqual([...tasks].sort());
-    expect(log.filter((l) => l.kind === 'start').map((l) => l.task).sort()).toEqual([...tasks].sort());
+    expect(
+      log
+        .filter((l) => l.kind === 'done')
+        .map((l) => l.task)
+        .sort(),
+    ).toEqual([...tasks].sort());
+    expect(
+      log
+        .filter((l) => l.kind === 'start')
+        .map((l) => l.task)
+        .sort(),
+    ).toEqual([...tasks].sort());
     // The runs the victim had started and not finished were resumed under their own run ids.
     for (const cutRun of unfinished) {
       expect(log.filter((l) => l.kind === 'resume' && l.task === cutRun.task).map((l) => l.runId)).toEqual([cutRun.runId]);
@@ -204,7 +231,9 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
     const stateDir = path.join(base.baseDir, '.codex-orchestrator');
     const noKey = await start(['--tasks', '["add a flag"]', '--base-dir', base.baseDir], { OPENAI_API_KEY: undefined }).exit;
     expect(noKey.code).toBe(2);
-    expect(noKey.stderr).toMatch(/^codex-orch: OPENAI_API_KEY: not set; every dispatched task runs the orchestrator model, which needs a key/m);
+    expect(noKey.stderr).toMatch(
+      /^codex-orch: OPENAI_API_KEY: not set; every dispatched task runs the orchestrator model, which needs a key/m,
+    );
     expect(lines()).toEqual([]);
     const ledger = openDispatchLedger(stateDir);
     expect(ledger.list()).toEqual([]);
@@ -231,7 +260,11 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
       return (/http intake on (http:\/\/\S+):/.exec(c.stderr()) as RegExpExecArray)[1] as string;
     };
     const post = (url: string, id: string) =>
-      fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ id, task: `web task ${id}` }) });
+      fetch(`${url}/tasks`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ id, task: `web task ${id}` }),
+      });
 
     const first = start(['--http', '0', '--base-dir', base.baseDir], { ...httpEnv, FAKE_RUN_MS: '60000' });
     const url = await urlOf(first);
@@ -245,18 +278,30 @@ describe('dispatcher processes over shared base dirs (stand-in orchestrator, rea
     const second = start(['--http', '0', '--base-dir', base.baseDir], { ...httpEnv, FAKE_RUN_MS: '20' });
     const url2 = await urlOf(second);
     await until(() => lines().filter((l) => l.kind === 'done').length === 3, 'all three web tasks to finish');
-    const listed = (await (await fetch(`${url2}/tasks`, { headers: { authorization: `Bearer ${token}` } })).json()) as { tasks: { id: string; state: string }[] };
+    const listed = (await (await fetch(`${url2}/tasks`, { headers: { authorization: `Bearer ${token}` } })).json()) as {
+      tasks: { id: string; state: string }[];
+    };
     expect(listed.tasks.map((t) => t.id).sort()).toEqual(['w1', 'w2', 'w3']);
     second.child.kill('SIGTERM');
     expect((await second.exit).code).toBe(0);
 
     const log = lines();
-    expect(log.filter((l) => l.kind === 'done').map((l) => l.task).sort()).toEqual(['web task w1', 'web task w2', 'web task w3']);
+    expect(
+      log
+        .filter((l) => l.kind === 'done')
+        .map((l) => l.task)
+        .sort(),
+    ).toEqual(['web task w1', 'web task w2', 'web task w3']);
     expect(log.filter((l) => l.kind === 'resume').map((l) => l.runId)).toEqual([cut[0]!.runId]);
     expect(log.filter((l) => l.kind === 'start').map((l) => l.task)).toEqual(['web task w1', 'web task w2', 'web task w3']);
     const ledger = openDispatchLedger(path.join(base.baseDir, '.codex-orchestrator'));
     expect(ledger.listIntake()).toEqual([]);
-    expect(ledger.list().map((e) => [e.id, e.state]).sort()).toEqual([
+    expect(
+      ledger
+        .list()
+        .map((e) => [e.id, e.state])
+        .sort(),
+    ).toEqual([
       ['w1', 'succeeded'],
       ['w2', 'succeeded'],
       ['w3', 'succeeded'],
