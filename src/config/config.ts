@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../errors.js';
@@ -33,6 +34,12 @@ export interface Config {
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
   readonly disableTracing: boolean;
+  /** ORCHESTRATOR_SANDBOX: which OS sandbox confines gateway commands. */
+  readonly sandbox: 'auto' | 'bwrap' | 'codex' | 'unshare' | 'off';
+  /** Absolute paths hidden from sandboxed commands besides $HOME, /root, /home and /tmp. */
+  readonly sandboxSecretPaths: readonly string[];
+  /** Variable names passed into sandboxed commands besides the built-in allowlist. */
+  readonly sandboxEnv: readonly string[];
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
 }
@@ -133,6 +140,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
     disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+    sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
+    sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
+    sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { GitError } from '../errors.js';
+import { checkWorktreePointer, hardenedGitConfigEnv } from './git-hardening.js';
 
 export interface GitResult {
   stdout: string;
@@ -25,12 +26,20 @@ const STRIPPED_ENV = [
   'GIT_COMMON_DIR',
   'GIT_PREFIX',
   'GIT_NAMESPACE',
+  'GIT_CONFIG',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_EXEC_PATH',
+  'GIT_SSH',
+  'GIT_SSH_COMMAND',
+  'GIT_EXTERNAL_DIFF',
 ];
 
 /** The environment of every git process the program starts (see the file comment). */
 export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k) && !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)) env[k] = v;
+  // No system config, an identity-only global config, no hooks/fsmonitor/helpers/transports.
+  Object.assign(env, hardenedGitConfigEnv());
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_PAGER = 'cat';
   env.PAGER = 'cat';
@@ -49,6 +58,7 @@ export function gitEnv(): Record<string, string> {
  * `allowFail` is set, in which case the caller inspects `exitCode`.
  */
 export async function runGit(cwd: string, args: readonly string[], options: { allowFail?: boolean } = {}): Promise<GitResult> {
+  checkWorktreePointer(cwd);
   const out = await spawnGit(cwd, args);
   if (out.exitCode !== 0 && !options.allowFail) {
     throw new GitError(`git ${args.join(' ')} failed in ${cwd}: ${firstLines(out.stderr || out.stdout)}`, {

@@ -3,13 +3,15 @@ import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
-import { runShell } from './exec.js';
+import { gitLayout, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
+import { sandboxFor, type Sandbox, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
 import { parseLine } from './parse.js';
 import { checkCommand } from './policy.js';
 import type { Policy } from './policy-file.js';
 import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
-import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
+import { effectiveClass, integrityAllowance, sandboxProfile } from './sandbox-profile.js';
+import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
 export type CodexRunner = (
@@ -45,6 +47,49 @@ export interface GatewayContext {
   plannedWorktrees?: Set<string>;
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
+  /** The OS sandbox; default: the one probed for config.sandbox (once per process). */
+  sandbox?: Sandbox;
+}
+
+/** The sandbox a gateway context runs commands in. */
+export function gatewaySandbox(ctx: Pick<GatewayContext, 'config' | 'sandbox'>): Sandbox {
+  return ctx.sandbox ?? sandboxFor(ctx.config.sandbox, ctx.config.codexBin);
+}
+
+/** Output lines that show the sandbox refusing something (a read-only mount, no network, a hidden path). */
+const DENIAL = /Read-only file system|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
+
+function denialLines(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (DENIAL.test(line) && !out.includes(line.trim())) out.push(line.trim().slice(0, 300));
+    if (out.length >= 5) break;
+  }
+  return out;
+}
+
+/** The tool of a package-install line, whose lifecycle scripts run in a second, offline step. */
+function installTool(command: string): 'npm' | 'yarn' | 'pnpm' | null {
+  const m = /^\s*(npm|yarn|pnpm)\b/.exec(command);
+  return m ? (m[1] as 'npm' | 'yarn' | 'pnpm') : null;
+}
+
+const INSTALL_SCRIPTS = {
+  npm: 'npm rebuild && npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare',
+  yarn: 'npm rebuild && npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare',
+  pnpm: 'pnpm rebuild',
+} as const;
+
+function concat(a: SandboxRunResult, b: SandboxRunResult): SandboxRunResult {
+  return {
+    ...b,
+    stdout: `${a.stdout}${b.stdout}`,
+    stderr: `${a.stderr}${b.stderr}`,
+    truncated: a.truncated || b.truncated,
+    durationMs: a.durationMs + b.durationMs,
+    stdoutBytes: a.stdoutBytes + b.stdoutBytes,
+    stderrBytes: a.stderrBytes + b.stderrBytes,
+  };
 }
 
 function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResult {
@@ -150,31 +195,79 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     } else {
       const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
       const lockKey = repoLockKey(words, ctx.baseDir);
-      const run = () =>
-        runShell(request.command, {
-          cwd,
-          timeoutMs: config.commandTimeoutMs,
-          outputCapBytes: config.outputCapBytes,
-          signal: ctx.signal,
-        });
-      const shell = lockKey ? await withRepoLock(lockKey, run) : await run();
+      const cls: CommandClass = effectiveClass(decision.commandClass);
+      const sandbox = gatewaySandbox(ctx);
+      const at = {
+        baseDir: ctx.baseDir,
+        worktree: request.worktree.split('/')[0] as string,
+        cwd,
+        stateDir: config.stateDir,
+        secretPaths: config.sandboxSecretPaths,
+        extraEnv: config.sandboxEnv,
+      };
+      const profile = sandboxProfile(cls, at);
+      const layout = gitLayout(path.join(ctx.baseDir, at.worktree));
+      const mainRef = gitLayout(path.join(ctx.baseDir, 'main'))?.branchRef ?? null;
+      const runOpts = { cwd, timeoutMs: config.commandTimeoutMs, outputCapBytes: config.outputCapBytes, signal: ctx.signal };
+      const run = async (): Promise<{ shell: SandboxRunResult; security?: string }> => {
+        const snap = layout ? snapshotRepo(layout.common) : undefined;
+        let shell: SandboxRunResult;
+        const tool = cls === 'install' ? installTool(request.command) : null;
+        if (tool) {
+          // Fetch with the network and no lifecycle scripts, then run the scripts offline.
+          const fetchProfile = { ...profile, env: { ...profile.env, npm_config_ignore_scripts: 'true', YARN_IGNORE_SCRIPTS: 'true' } };
+          shell = await sandbox.run(request.command, fetchProfile, runOpts);
+          if (shell.exitCode === 0 && !shell.timedOut && !shell.aborted) {
+            shell = concat(shell, await sandbox.run(INSTALL_SCRIPTS[tool], sandboxProfile('edit', at), runOpts));
+          }
+        } else {
+          shell = await sandbox.run(request.command, profile, runOpts);
+        }
+        if (!snap) return { shell };
+        // Behind bwrap, edit/inspect/install cannot write .git at all; their refs are not compared, so the
+        // program's own concurrent commits and merges are never mistaken for (and "restored" from) an attack.
+        const refsConfined = sandbox.backend.name === 'bwrap' && !profile.gitWrites;
+        const allow = integrityAllowance(cls, layout, mainRef);
+        const changes = unexpectedChanges(snap, allow).filter((c) => !(refsConfined && c.path.startsWith('refs' + path.sep)));
+        if (changes.length === 0) return { shell };
+        const failed = restoreRepo(snap, changes);
+        const list = changes.map((c) => `${c.path} ${c.kind}`).join(', ');
+        return {
+          shell,
+          security: `the command changed repository metadata it may not (${list}); ${failed.length ? `could NOT restore ${failed.join(', ')}` : 'restored from the snapshot'}`,
+        };
+      };
+      const { shell, security } = lockKey ? await withRepoLock(lockKey, run) : await run();
       stdoutBytes = shell.stdoutBytes;
       stderrBytes = shell.stderrBytes;
+      const sandboxInfo: CommandSandbox = {
+        backend: sandbox.backend.name,
+        profile: profile.name,
+        denials: shell.refused ? [] : denialLines(`${shell.stderr}\n${shell.stdout}`),
+        ...(shell.refused ? { refused: shell.refused } : {}),
+      };
+      if (security) logger.error({ worktree: request.worktree, command: request.command, security }, 'security event');
       result = {
-        ok: shell.exitCode === 0 && !shell.timedOut && !shell.aborted,
+        ok: shell.exitCode === 0 && !shell.timedOut && !shell.aborted && !security && !shell.refused,
         exitCode: shell.exitCode,
         stdout: shell.stdout,
         stderr: shell.timedOut
           ? `${shell.stderr}\n[timed out after ${config.commandTimeoutMs} ms; the process group was killed]`
           : shell.aborted
             ? `${shell.stderr}\n[aborted; the process group was killed]`
-            : shell.stderr,
+            : shell.refused
+              ? `[the sandbox (${sandbox.backend.name}) refused to run this: ${shell.refused}]`
+              : security
+                ? `${shell.stderr}\n[SECURITY: ${security}]`
+                : shell.stderr,
         durationMs: shell.durationMs,
         truncated: shell.truncated,
         denied: false,
         rule: null,
         reason: decision.reason,
         dryRun: false,
+        sandbox: sandboxInfo,
+        ...(security ? { securityEvent: security } : {}),
         ...(shell.timedOut ? { timedOut: true } : {}),
       };
     }
@@ -195,6 +288,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     ...(ctx.runId ? { runId: ctx.runId } : {}),
     ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
     ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
+    ...(result.sandbox ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` } : {}),
+    ...(result.securityEvent ? { securityEvent: result.securityEvent } : {}),
   };
   if (logFile) {
     try {

@@ -6,6 +6,8 @@ export interface CommandRequest {
   command: string;
 }
 
+export type CommandClass = 'inspect' | 'edit' | 'git-write' | 'install' | 'merge' | 'codex';
+
 /**
  * The guard's answer. `rule` names the rule that denied the line (null when allowed).
  * `codexArgs` is set when the whole line is one `codex exec …` command: the words after
@@ -16,6 +18,7 @@ export interface PolicyDecision {
   rule: string | null;
   reason: string;
   codexArgs?: string[];
+  commandClass?: CommandClass;
 }
 
 /** What running (or refusing) a request produced. Success and failure share this shape. */
@@ -41,6 +44,20 @@ export interface CommandResult {
     changedFiles: string[];
     usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number };
   };
+  /** How the OS sandbox ran the line (absent for denials, dry runs and codex workers). */
+  sandbox?: CommandSandbox;
+  /** Set when the call changed repository metadata it may not (restored; the subtask stops). */
+  securityEvent?: string;
+}
+
+/** The sandbox a command ran in, and what it refused (lines of the command's output that show a denial). */
+export interface CommandSandbox {
+  backend: string;
+  profile: string;
+  /** e.g. "Read-only file system", "Network is unreachable": what the command tried and could not do. */
+  denials: string[];
+  /** Set when the backend would not run the line at all (then nothing ran). */
+  refused?: string;
 }
 
 /** One line of the JSON Lines command log. */
@@ -61,4 +78,6 @@ export interface CommandLogEntry {
   stdoutBytes?: number;
   stderrBytes?: number;
   workerRunDir?: string;
+  sandbox?: string;
+  securityEvent?: string;
 }

@@ -1,0 +1,149 @@
+/**
+ * Command class (decided by the guard) + where it runs → the sandbox profile.
+ *
+ *   inspect    nothing writable
+ *   edit       the worktree writable, its `.git` pointer and all of `.git` read-only
+ *   install    edit + network (lifecycle scripts then run in an edit profile)
+ *   git-write  + objects, the worktree's own gitdir, refs/heads and logs; never
+ *              config, hooks/, info/, packed-refs (other branches: integrity check)
+ *   merge      main/ writable (its `git merge --no-ff` of a task branch), config,
+ *              hooks/, info/, packed-refs, tags and remotes read-only
+ * In main/ (the user's checkout) edit and install run on a throwaway overlay:
+ * tests there cannot change the user's files. The state dir is always hidden.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { gitLayout, identityConfigFile, type GitLayout, type IntegrityAllowance } from '../../git/index.js';
+import { sandboxEnv, type SandboxProfile } from '../../sandbox/index.js';
+import type { CommandClass } from './types.js';
+
+export interface ProfileContext {
+  baseDir: string;
+  /** The worktree directory name inside the base dir (main, task-x). */
+  worktree: string;
+  /** The real path the command runs in. */
+  cwd: string;
+  stateDir?: string | undefined;
+  secretPaths?: readonly string[];
+  extraEnv?: readonly string[];
+}
+
+function real(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function under(child: string, parent: string): boolean {
+  const rel = path.relative(parent, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** The class a decision carries, or the strongest sensible default for one that carries none. */
+export function effectiveClass(cls: CommandClass | undefined): CommandClass {
+  return cls ?? 'edit';
+}
+
+/** Tool directories on PATH that a hidden directory would swallow (node under ~/.nvm, ~/.local/bin). */
+function toolDirs(hidden: string[]): string[] {
+  const out = new Set<string>();
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), path.dirname(process.execPath)];
+  for (const d of dirs) {
+    if (!d || !path.isAbsolute(d)) continue;
+    const r = real(d);
+    if (!hidden.some((h) => under(r, h))) continue;
+    // A bin/ directory's links point into its prefix (../lib/node_modules/npm/…).
+    out.add(path.basename(r) === 'bin' ? path.dirname(r) : r);
+  }
+  return [...out];
+}
+
+export function gitProtected(common: string): string[] {
+  return ['config', 'config.worktree', 'hooks', 'info', 'packed-refs', 'refs/tags', 'refs/remotes', 'shallow', 'modules'].map((f) => path.join(common, f));
+}
+
+export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxProfile {
+  const baseDir = real(at.baseDir);
+  const cwd = real(at.cwd);
+  const wtRoot = real(path.join(baseDir, at.worktree));
+  const inMain = at.worktree === 'main';
+  const layout = gitLayout(wtRoot);
+  const network = cls === 'install';
+  const home = process.env.HOME && process.env.HOME !== '/' ? real(process.env.HOME) : undefined;
+
+  const hidden = ['/tmp', '/var/tmp', '/home', '/root', ...(home ? [home] : []), ...(network ? [] : ['/run', '/var/run'])]
+    .filter((p) => fs.existsSync(p))
+    .map(real);
+  const secrets = (at.secretPaths ?? []).filter((p) => fs.existsSync(p)).map(real);
+  const stateDir = at.stateDir && fs.existsSync(at.stateDir) ? real(at.stateDir) : undefined;
+  // The repository must stay readable (the code, git objects) even when it lives under /tmp or $HOME.
+  const reexposed = [baseDir, ...(layout && !under(real(layout.common), baseDir) ? [real(layout.common)] : []), ...toolDirs(hidden), identityConfigFile()];
+  if (network) {
+    const resolv = real('/etc/resolv.conf');
+    if (!resolv.startsWith('/etc/')) reexposed.push(path.dirname(resolv));
+  }
+
+  const binds: SandboxProfile['binds'] = [];
+  const overlay: string[] = [];
+  const rw = (p: string) => binds.push({ path: p, mode: 'rw' });
+  const ro = (p: string) => binds.push({ path: p, mode: 'ro' });
+  const common = layout ? real(layout.common) : undefined;
+
+  switch (cls) {
+    case 'inspect':
+    case 'codex':
+      break;
+    case 'edit':
+    case 'install':
+      if (inMain) overlay.push(wtRoot);
+      else rw(wtRoot);
+      break;
+    case 'merge':
+      rw(wtRoot);
+      if (common && !under(common, wtRoot)) rw(common);
+      break;
+    case 'git-write':
+      if (inMain) {
+        // `git worktree add ../task-x`, `git branch x`: new entries in the base dir and in .git, nothing of main/'s files.
+        rw(baseDir);
+        for (const e of fs.readdirSync(baseDir)) if (e !== 'main' && !(stateDir && real(path.join(baseDir, e)) === stateDir)) ro(path.join(baseDir, e));
+        ro(wtRoot);
+        if (common) rw(common);
+      } else {
+        rw(wtRoot);
+        if (common && layout) {
+          for (const d of ['refs/heads', 'logs/refs/heads']) fs.mkdirSync(path.join(common, d), { recursive: true });
+          rw(path.join(common, 'objects'));
+          rw(real(layout.gitdir));
+          rw(path.join(common, 'refs', 'heads'));
+          rw(path.join(common, 'logs'));
+        }
+      }
+      break;
+  }
+  // Always read-only again, wherever a writable bind put them.
+  if (layout && !inMain) ro(path.join(wtRoot, '.git'));
+  if (common) for (const p of gitProtected(common)) ro(p);
+  if (layout?.linked && cls !== 'git-write') ro(real(layout.gitdir));
+
+  return {
+    name: cls,
+    network,
+    binds,
+    hidden: [...hidden, ...secrets, ...(stateDir && !under(cwd, stateDir) ? [stateDir] : [])],
+    reexposed: [...new Set(reexposed)],
+    overlay,
+    gitWrites: cls === 'git-write' || cls === 'merge',
+    env: sandboxEnv({ network, extra: at.extraEnv ?? [] }),
+  };
+}
+
+/** What a call of this class may change in the repository's refs (the rest is restored). */
+export function integrityAllowance(cls: CommandClass, layout: GitLayout | null, mainBranchRef: string | null): IntegrityAllowance {
+  if (cls === 'git-write') return { refs: layout?.branchRef ? [layout.branchRef] : [], newBranches: true };
+  if (cls === 'merge') return { refs: mainBranchRef ? [mainBranchRef] : [], newBranches: false };
+  return { refs: [], newBranches: false };
+}
+
