@@ -195,7 +195,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     } else {
       const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
       const lockKey = repoLockKey(words, ctx.baseDir);
-      const cls: CommandClass = effectiveClass(decision.commandClass);
+      const cls: CommandClass = effectiveClass(decision.commandClass, words);
       const sandbox = gatewaySandbox(ctx);
       const at = {
         baseDir: ctx.baseDir,

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { gitLayout, identityConfigFile, type GitLayout, type IntegrityAllowance } from '../../git/index.js';
 import { sandboxEnv, type SandboxProfile } from '../../sandbox/index.js';
+import { gitSubcommand } from './repo-lock.js';
 import type { CommandClass } from './types.js';
 
 export interface ProfileContext {
@@ -41,9 +42,22 @@ function under(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-/** The class a decision carries, or the strongest sensible default for one that carries none. */
-export function effectiveClass(cls: CommandClass | undefined): CommandClass {
-  return cls ?? 'edit';
+const GIT_INSPECT = new Set(['status', 'log', 'diff', 'show', 'rev-parse', 'ls-files', 'blame', 'grep', 'describe', 'shortlog', 'cat-file', 'for-each-ref', 'show-ref', 'merge-base', 'rev-list']);
+const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
+
+/**
+ * The class a decision carries; for one that carries none, lines made only of
+ * git commands get the git profile they need (git runs no repository code
+ * with hooks and fsmonitor off) and everything else the edit profile.
+ */
+export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = []): CommandClass {
+  if (cls) return cls;
+  const subs = commands.filter((w) => w.length > 0).map((w) => gitSubcommand(w));
+  if (subs.length === 0 || subs.some((s) => s === undefined)) return 'edit';
+  if (subs.every((s) => GIT_INSPECT.has(s as string))) return 'inspect';
+  if (subs.length === 1 && subs[0] === 'merge') return 'merge';
+  if (subs.every((s) => GIT_WRITE.has(s as string) || GIT_INSPECT.has(s as string))) return 'git-write';
+  return 'edit';
 }
 
 /** Tool directories on PATH that a hidden directory would swallow (node under ~/.nvm, ~/.local/bin). */
