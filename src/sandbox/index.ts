@@ -6,3 +6,4 @@ export { runProcess, bashArgv, type ShellRunOptions, type ShellRunResult } from 
 export { describeProfile, type SandboxProfile } from './profile.js';
 export { Sandbox, SANDBOX_MODES, bundledBwrap, probeSandbox, sandboxFor, systemBwrap, type SandboxMode, type SandboxRunOptions, type SandboxRunResult } from './sandbox.js';
 export { codexSandboxBackend, noneBackend, offBackend, unshareBackend } from './weak-backends.js';
+export { sandboxStatus, type SandboxStatus } from './status.js';

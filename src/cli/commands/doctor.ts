@@ -1,8 +1,17 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+import { sandboxStatus, type SandboxStatus } from '../../sandbox/index.js';
 import { doctor, type DoctorReport } from '../../workers/codex/index.js';
 import { EXIT } from '../exit-codes.js';
 import { paint, printOut } from '../output.js';
+
+function printSandbox(s: SandboxStatus): void {
+  const strong = s.backend === 'bwrap';
+  printOut(`sandbox:       ${paint(strong ? 'green' : 'red', s.backend)} — ${s.description} (ORCHESTRATOR_SANDBOX=${s.mode})`);
+  for (const g of s.gaps) printOut(`${paint('red', 'sandbox gap')}: ${g}`);
+  for (const n of s.notes) printOut(`sandbox probe: ${n}`);
+  for (const w of s.warnings) printOut(`${paint('yellow', 'warning')}: ${w}`);
+}
 
 function printHuman(r: DoctorReport): void {
   const ok = (b: boolean) => (b ? paint('green', 'ok') : paint('red', 'FAIL'));
@@ -28,16 +37,23 @@ function printHuman(r: DoctorReport): void {
 export function registerDoctor(program: Command): void {
   program
     .command('doctor')
-    .summary('check the codex binary, its flags and its model endpoint')
-    .description('Prints which codex binary the workers use, its version, the flags it accepts, how the seed\'s intents map onto them, and whether the model endpoint answers.\nExit code: 0 when all is well, 5 otherwise.')
+    .summary('check the sandbox, the codex binary, its flags and its model endpoint')
+    .description('Prints the OS sandbox backend commands run in (and what it does not confine), which codex binary the workers use, its version, the flags it accepts, how the seed\'s intents map onto them, and whether the model endpoint answers.\nExit code: 0 when all is well, 5 otherwise.')
     .option('--timeout <ms>', 'model reachability timeout in milliseconds', '3000')
     .option('--json', 'print the report as JSON')
     .action(async (opts: { json?: boolean; timeout: string }) => {
       const config = loadConfig();
       const timeoutMs = Number.parseInt(opts.timeout, 10) || 3000;
       const report = await doctor(config, { timeoutMs });
-      if (opts.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-      else printHuman(report);
-      process.exitCode = report.ok ? EXIT.ok : EXIT.worker;
+      const sandbox = sandboxStatus(config);
+      // No sandbox at all (and not opted out) is a problem: build and test commands will be refused.
+      if (sandbox.backend === 'none') report.problems.push(`no sandbox: ${sandbox.description}`);
+      const ok = report.ok && sandbox.backend !== 'none';
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...report, ok, sandbox })}\n`);
+      else {
+        printSandbox(sandbox);
+        printHuman({ ...report, ok });
+      }
+      process.exitCode = ok ? EXIT.ok : EXIT.worker;
     });
 }

@@ -14,7 +14,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { gitLayout, identityConfigFile, type GitLayout, type IntegrityAllowance } from '../../git/index.js';
-import { sandboxEnv, type SandboxProfile } from '../../sandbox/index.js';
+import { describeProfile, sandboxEnv, type Sandbox, type SandboxProfile } from '../../sandbox/index.js';
 import { gitSubcommand } from './repo-lock.js';
 import type { CommandClass } from './types.js';
 
@@ -60,7 +60,11 @@ export function effectiveClass(cls: CommandClass | undefined, commands: readonly
   return 'edit';
 }
 
-/** Tool directories on PATH that a hidden directory would swallow (node under ~/.nvm, ~/.local/bin). */
+/**
+ * Tool directories on PATH that a hidden directory would swallow (node under
+ * ~/.nvm, ~/.local/bin, pyenv shims, cargo). Only the tool directories come
+ * back, never their parents: `~/.cargo` holds registry credentials.
+ */
 function toolDirs(hidden: string[]): string[] {
   const out = new Set<string>();
   const dirs = [...(process.env.PATH ?? '').split(path.delimiter), path.dirname(process.execPath)];
@@ -68,8 +72,14 @@ function toolDirs(hidden: string[]): string[] {
     if (!d || !path.isAbsolute(d)) continue;
     const r = real(d);
     if (!hidden.some((h) => under(r, h))) continue;
-    // A bin/ directory's links point into its prefix (../lib/node_modules/npm/…).
-    out.add(path.basename(r) === 'bin' ? path.dirname(r) : r);
+    out.add(r);
+    const parent = path.dirname(r);
+    // A node prefix's bin/ links into ../lib/node_modules (npm, npx, global tools).
+    if (path.basename(r) === 'bin' && fs.existsSync(path.join(parent, 'lib', 'node_modules'))) out.add(path.join(parent, 'lib', 'node_modules'));
+    // pyenv's shims call back into the pyenv install; it holds interpreters, no credentials.
+    if (path.basename(r) === 'shims') out.add(parent);
+    // rustup's proxies in ~/.cargo/bin need the toolchains in ~/.rustup.
+    if (r.endsWith(`${path.sep}.cargo${path.sep}bin`) && fs.existsSync(path.join(path.dirname(parent), '.rustup'))) out.add(path.join(path.dirname(parent), '.rustup'));
   }
   return [...out];
 }
@@ -146,7 +156,7 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
     name: cls,
     network,
     binds,
-    hidden: [...hidden, ...secrets, ...(stateDir && !under(cwd, stateDir) ? [stateDir] : [])],
+    hidden: [...new Set([...hidden, ...secrets, ...(stateDir && !under(cwd, stateDir) ? [stateDir] : [])])],
     reexposed: [...new Set(reexposed)],
     overlay,
     gitWrites: cls === 'git-write' || cls === 'merge',
@@ -161,3 +171,17 @@ export function integrityAllowance(cls: CommandClass, layout: GitLayout | null, 
   return { refs: [], newBranches: false };
 }
 
+
+/** What `policy check --explain` shows for an allowed line: its class, the backend and the profile it would run under. */
+export function explainSandbox(
+  sandbox: Sandbox,
+  command: string,
+  cls: CommandClass,
+  at: ProfileContext,
+): { class: CommandClass; backend: string; gaps: readonly string[]; profile: string[]; argv: string[] | string } {
+  if (cls === 'codex') {
+    return { class: cls, backend: 'codex worker', gaps: [], profile: ['runs as a codex worker in codex\'s own sandbox (see docs/security.md)'], argv: 'codex exec …' };
+  }
+  const profile = sandboxProfile(cls, at);
+  return { class: cls, backend: sandbox.backend.description, gaps: sandbox.backend.gaps, profile: describeProfile(profile), argv: sandbox.argv(command, profile, at.cwd) };
+}
