@@ -34,6 +34,7 @@ export function createProgress(options: { quiet?: boolean; stream?: NodeJS.Write
       switch (event.type) {
         case 'run.started':
           line(`${paint('bold', 'codex-orchestrator', stream)} run ${event.runId} on ${event.baseDir}${event.dryRun ? paint('yellow', ' (dry run)', stream) : ''}`);
+          if (event.sandbox) line(`  sandbox: ${/^bwrap/.test(event.sandbox) ? paint('dim', event.sandbox, stream) : paint('red', event.sandbox, stream)}`);
           if (interactive) spinner = ora({ stream, text: status(), color: 'cyan', isEnabled: true, discardStdin: false }).start();
           if (spinner && !colorEnabled(stream)) spinner.color = 'white';
           break;
@@ -57,6 +58,9 @@ export function createProgress(options: { quiet?: boolean; stream?: NodeJS.Write
           if (spinner) spinner.text = status();
           break;
         }
+        case 'command.security':
+          line(paint('red', `  SECURITY ${event.worktree}$ ${short(event.command, 60)}: ${event.detail}`, stream));
+          break;
         case 'model.retry':
           line(paint('yellow', `  model API answered ${event.status}; retrying (attempt ${event.attempt})`, stream));
           break;

@@ -5,7 +5,7 @@ import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/ru
  * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
  */
 export type RunEvent =
-  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
+  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string; sandbox?: string }
   | { type: 'agent.turn'; ts: string; turn: number }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
   | {
@@ -20,6 +20,7 @@ export type RunEvent =
       dryRun: boolean;
       worker?: { status: string; goalMet: boolean | null; summary: string };
     }
+  | { type: 'command.security'; ts: string; worktree: string; command: string; detail: string }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
   | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
   | { type: 'run.error'; ts: string; runId: string; kind: string; message: string }
@@ -66,4 +67,10 @@ export function commandFinishedEvent(
     dryRun: entry.dryRun,
     ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
   };
+}
+
+/** The `command.security` event of a gateway call that changed repository metadata it may not, or null. */
+export function commandSecurityEvent(request: CommandRequest, result: CommandResult): Extract<RunEvent, { type: 'command.security' }> | null {
+  if (!result.securityEvent) return null;
+  return { type: 'command.security', ts: now(), worktree: request.worktree, command: request.command, detail: result.securityEvent };
 }
