@@ -1,6 +1,7 @@
 export {
   runGit,
   gitEnv,
+  programRefWrites,
   currentBranch,
   headSha,
   resolveCommit,

@@ -53,13 +53,33 @@ export function gitEnv(): Record<string, string> {
   return env;
 }
 
+const REF_WRITERS = new Set(['commit', 'merge', 'revert', 'worktree', 'branch', 'update-ref', 'tag', 'checkout', 'switch', 'cherry-pick', 'stash']);
+let refWrites = 0;
+
+/**
+ * A counter that moves whenever the program's own git starts or ends a command
+ * that may move refs. The gateway's integrity check compares it across a call:
+ * ref changes made while the program itself was writing refs cannot be told
+ * apart from the command's, so they are not "restored" over the program's work.
+ */
+export function programRefWrites(): number {
+  return refWrites;
+}
+
 /**
  * Runs `git <args>` in `cwd`. Throws a GitError on a non-zero exit unless
  * `allowFail` is set, in which case the caller inspects `exitCode`.
  */
 export async function runGit(cwd: string, args: readonly string[], options: { allowFail?: boolean } = {}): Promise<GitResult> {
   checkWorktreePointer(cwd);
-  const out = await spawnGit(cwd, args);
+  const writes = REF_WRITERS.has(args[0] ?? '');
+  if (writes) refWrites++;
+  let out: GitResult;
+  try {
+    out = await spawnGit(cwd, args);
+  } finally {
+    if (writes) refWrites++;
+  }
   if (out.exitCode !== 0 && !options.allowFail) {
     throw new GitError(`git ${args.join(' ')} failed in ${cwd}: ${firstLines(out.stderr || out.stdout)}`, {
       context: { cwd, args, exitCode: out.exitCode, stderr: out.stderr },

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
-import { gitLayout, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
+import { gitLayout, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
 import { sandboxFor, type Sandbox, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
 import { parseLine } from './parse.js';
@@ -211,6 +211,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
       const runOpts = { cwd, timeoutMs: config.commandTimeoutMs, outputCapBytes: config.outputCapBytes, signal: ctx.signal };
       const run = async (): Promise<{ shell: SandboxRunResult; security?: string }> => {
         const snap = layout ? snapshotRepo(layout.common) : undefined;
+        const programWrites = programRefWrites();
         let shell: SandboxRunResult;
         const tool = cls === 'install' ? installTool(request.command) : null;
         if (tool) {
@@ -226,7 +227,9 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         if (!snap) return { shell };
         // Behind bwrap, edit/inspect/install cannot write .git at all; their refs are not compared, so the
         // program's own concurrent commits and merges are never mistaken for (and "restored" from) an attack.
-        const refsConfined = sandbox.backend.name === 'bwrap' && !profile.gitWrites;
+        // …and when the program's own git moved refs meanwhile (a commit or merge of another subtask), ref changes
+        // cannot be attributed; config, hooks and info are still checked.
+        const refsConfined = (sandbox.backend.name === 'bwrap' && !profile.gitWrites) || programRefWrites() !== programWrites;
         const allow = integrityAllowance(cls, layout, mainRef);
         const changes = unexpectedChanges(snap, allow).filter((c) => !(refsConfined && c.path.startsWith('refs' + path.sep)));
         if (changes.length === 0) return { shell };
