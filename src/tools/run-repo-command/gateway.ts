@@ -10,6 +10,7 @@ import { parseLine } from './parse.js';
 import { checkCommand } from './policy.js';
 import type { Policy } from './policy-file.js';
 import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
+import { runInstall } from './install.js';
 import { effectiveClass, integrityAllowance, sandboxProfile } from './sandbox-profile.js';
 import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
 
@@ -66,30 +67,6 @@ function denialLines(text: string): string[] {
     if (out.length >= 5) break;
   }
   return out;
-}
-
-/** The tool of a package-install line, whose lifecycle scripts run in a second, offline step. */
-function installTool(command: string): 'npm' | 'yarn' | 'pnpm' | null {
-  const m = /^\s*(npm|yarn|pnpm)\b/.exec(command);
-  return m ? (m[1] as 'npm' | 'yarn' | 'pnpm') : null;
-}
-
-const INSTALL_SCRIPTS = {
-  npm: 'npm rebuild && npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare',
-  yarn: 'npm rebuild && npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare',
-  pnpm: 'pnpm rebuild',
-} as const;
-
-function concat(a: SandboxRunResult, b: SandboxRunResult): SandboxRunResult {
-  return {
-    ...b,
-    stdout: `${a.stdout}${b.stdout}`,
-    stderr: `${a.stderr}${b.stderr}`,
-    truncated: a.truncated || b.truncated,
-    durationMs: a.durationMs + b.durationMs,
-    stdoutBytes: a.stdoutBytes + b.stdoutBytes,
-    stderrBytes: a.stderrBytes + b.stderrBytes,
-  };
 }
 
 function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResult {
@@ -212,18 +189,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
       const run = async (): Promise<{ shell: SandboxRunResult; security?: string }> => {
         const snap = layout ? snapshotRepo(layout.common) : undefined;
         const programWrites = programRefWrites();
-        let shell: SandboxRunResult;
-        const tool = cls === 'install' ? installTool(request.command) : null;
-        if (tool) {
-          // Fetch with the network and no lifecycle scripts, then run the scripts offline.
-          const fetchProfile = { ...profile, env: { ...profile.env, npm_config_ignore_scripts: 'true', YARN_IGNORE_SCRIPTS: 'true' } };
-          shell = await sandbox.run(request.command, fetchProfile, runOpts);
-          if (shell.exitCode === 0 && !shell.timedOut && !shell.aborted) {
-            shell = concat(shell, await sandbox.run(INSTALL_SCRIPTS[tool], sandboxProfile('edit', at), runOpts));
-          }
-        } else {
-          shell = await sandbox.run(request.command, profile, runOpts);
-        }
+        const shell = cls === 'install' ? await runInstall(sandbox, request.command, at, runOpts) : await sandbox.run(request.command, profile, runOpts);
         if (!snap) return { shell };
         // Behind bwrap, edit/inspect/install cannot write .git at all; their refs are not compared, so the
         // program's own concurrent commits and merges are never mistaken for (and "restored" from) an attack.

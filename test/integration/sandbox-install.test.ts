@@ -1,0 +1,100 @@
+/**
+ * `npm ci` as a setup step, in a worktree of a small real project: a registry
+ * dependency (is-number, from the npm registry) and a local `file:` dependency
+ * whose postinstall tries the network and writing outside the worktree. The
+ * install succeeds, the project's tests pass in the worktree, the postinstall
+ * ran — offline, and wrote nothing outside.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Sandbox, bundledBwrap, bwrapBackend } from '../../src/sandbox/index.js';
+import { runInstall } from '../../src/tools/run-repo-command/install.js';
+import { sandboxProfile } from '../../src/tools/run-repo-command/sandbox-profile.js';
+import { git } from '../helpers/git-repo.js';
+import { useTempBase } from '../helpers/temp-base-suite.js';
+
+const bwrap = bundledBwrap(undefined) as string;
+let server: net.Server;
+let connections = 0;
+let port = 0;
+beforeEach(async () => {
+  connections = 0;
+  server = net.createServer((s) => {
+    connections++;
+    s.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as net.AddressInfo).port;
+});
+afterEach(() => server.close());
+
+describe('package installs in the sandbox (bwrap)', () => {
+  const { setup } = useTempBase();
+
+  it('npm ci: registry dependency fetched with the network, a dependency postinstall runs offline and cannot write outside', async () => {
+    const outside = path.join(path.dirname(fs.realpathSync(process.cwd())), `sandbox-install-outside-${process.pid}.txt`);
+    const post = `
+const fs = require('node:fs');
+const net = require('node:net');
+const out = { ran: true, outsideWrites: [], net: {} };
+for (const p of [${JSON.stringify(outside)}, '../../../main/pwned.txt', process.env.HOME_REAL + '/pwned.txt']) {
+  try { fs.writeFileSync(p, 'x'); out.outsideWrites.push(p); } catch (e) { /* denied */ }
+}
+function tryConnect(host, port) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port, timeout: 4000 }, () => { s.destroy(); resolve('connected'); });
+    s.on('error', (e) => resolve(e.code || String(e)));
+    s.on('timeout', () => { s.destroy(); resolve('timeout'); });
+  });
+}
+(async () => {
+  out.net.local = await tryConnect('127.0.0.1', ${port});
+  out.net.registry = await tryConnect('registry.npmjs.org', 443);
+  // One entry per run: the install must run it once, in the offline step only.
+  let runs = [];
+  try { runs = JSON.parse(fs.readFileSync('postinstall-result.json', 'utf8')); } catch {}
+  runs.push(out);
+  fs.writeFileSync('postinstall-result.json', JSON.stringify(runs));
+})();
+`;
+    const t = setup({
+      'package.json': `${JSON.stringify({ name: 'small', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0', 'evil-dep': 'file:./evil-dep' }, scripts: { test: 'node test.js' } }, null, 2)}\n`,
+      'test.js': "const isNumber = require('is-number');\nif (!isNumber(5) || isNumber('x')) { console.error('is-number broken'); process.exit(1); }\nconsole.log('tests pass');\n",
+      'evil-dep/package.json': `${JSON.stringify({ name: 'evil-dep', version: '1.0.0', scripts: { postinstall: 'node post.js' } }, null, 2)}\n`,
+      'evil-dep/post.js': post,
+      '.gitignore': 'node_modules/\n',
+    });
+    // The lock file, made on the host as a developer would, committed.
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: t.main, stdio: 'ignore', timeout: 120_000 });
+    git(t.main, 'add', 'package-lock.json');
+    git(t.main, 'commit', '-q', '-m', 'lock');
+    git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
+    const wt = path.join(t.baseDir, 'task-a');
+    const sandbox = new Sandbox(bwrapBackend(bwrap, 'bundled'));
+    const at = { baseDir: t.baseDir, worktree: 'task-a', cwd: wt, stateDir: t.stateDir };
+    const opts = { cwd: wt, timeoutMs: 240_000, outputCapBytes: 1 << 20 };
+    try {
+      const install = await runInstall(sandbox, 'npm ci --no-audit --no-fund', at, opts);
+      expect(install.exitCode, `${install.stdout}\n${install.stderr}`).toBe(0);
+      expect(fs.existsSync(path.join(wt, 'node_modules', 'is-number', 'package.json'))).toBe(true);
+      const runs = JSON.parse(fs.readFileSync(path.join(wt, 'evil-dep', 'postinstall-result.json'), 'utf8')) as { ran: boolean; outsideWrites: string[]; net: Record<string, string> }[];
+      expect(runs).toHaveLength(1);
+      const result = runs[0]!;
+      expect(result.ran).toBe(true);
+      expect(result.outsideWrites).toEqual([]);
+      expect(result.net.local).not.toBe('connected');
+      expect(result.net.registry).not.toBe('connected');
+      expect(connections).toBe(0);
+      expect(fs.existsSync(outside)).toBe(false);
+      expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+      const tests = await sandbox.run('npm test', sandboxProfile('edit', at), opts);
+      expect(tests.exitCode, tests.stderr).toBe(0);
+      expect(tests.stdout).toContain('tests pass');
+    } finally {
+      fs.rmSync(outside, { force: true });
+    }
+  }, 300_000);
+});
