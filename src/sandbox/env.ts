@@ -32,6 +32,11 @@ export function sandboxEnv(options: { network: boolean; extra: readonly string[]
   env.GIT_PAGER = 'cat';
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_EDITOR = 'true';
+  // The private home has no npmrc: without these npm spends ~0.5 s per call trying to reach the registry to nag.
+  env.npm_config_update_notifier = 'false';
+  env.NO_UPDATE_NOTIFIER = '1';
+  env.npm_config_fund = 'false';
+  if (!options.network) env.npm_config_audit = 'false';
   Object.assign(env, hardenedGitConfigEnv());
   return env;
 }
