@@ -59,4 +59,4 @@ export { loadRepoSettings, repoSettingsSchema, REPO_SETTINGS_FILE, type RepoSett
 export { withGitLock } from './lock.js';
 export { checkWorktreePointer, hardenedGitConfigEnv, identityConfigFile, HARDENED_GIT_CONFIG } from './git-hardening.js';
 export { gitLayout, type GitLayout } from './worktree-layout.js';
-export { restoreRepo, snapshotRepo, unexpectedChanges, type IntegrityAllowance, type IntegrityChange, type RepoSnapshot } from './repo-integrity.js';
+export { isRefState, restoreRepo, snapshotRepo, unexpectedChanges, type IntegrityAllowance, type IntegrityChange, type RepoSnapshot } from './repo-integrity.js';

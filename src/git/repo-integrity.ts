@@ -16,7 +16,9 @@ export interface RepoSnapshot {
 }
 
 const WATCHED_DIRS = ['hooks', 'info', 'refs'];
-const WATCHED_FILES = ['config', 'packed-refs', 'commondir'];
+const WATCHED_FILES = ['config', 'packed-refs', 'commondir', 'HEAD'];
+/** Per linked worktree: what it points at (not its index or logs, which change with every commit). */
+const WORKTREE_FILES = ['HEAD', 'commondir', 'gitdir', 'config.worktree'];
 
 function walk(root: string, rel: string, out: Map<string, { content: Buffer; mode: number }>, depth = 0): void {
   if (depth > 32) return;
@@ -42,6 +44,12 @@ function walk(root: string, rel: string, out: Map<string, { content: Buffer; mod
   }
 }
 
+/** Paths that the program's own git moves too (refs, HEADs, worktree metadata): see `programRefWrites`. */
+export function isRefState(rel: string): boolean {
+  const p = rel.split(path.sep).join('/');
+  return p.startsWith('refs/') || p === 'HEAD' || p.startsWith('worktrees/');
+}
+
 export function snapshotRepo(common: string): RepoSnapshot {
   const files = new Map<string, { content: Buffer; mode: number }>();
   for (const f of WATCHED_FILES) {
@@ -54,6 +62,22 @@ export function snapshotRepo(common: string): RepoSnapshot {
     }
   }
   for (const d of WATCHED_DIRS) walk(common, d, files);
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(path.join(common, 'worktrees'));
+  } catch {
+    /* no linked worktrees */
+  }
+  for (const n of names) {
+    for (const f of WORKTREE_FILES) {
+      const rel = path.join('worktrees', n, f);
+      try {
+        files.set(rel, { content: fs.readFileSync(path.join(common, rel)), mode: fs.lstatSync(path.join(common, rel)).mode });
+      } catch {
+        /* absent */
+      }
+    }
+  }
   return { common, files };
 }
 
@@ -76,7 +100,8 @@ export interface IntegrityAllowance {
 function allowed(change: IntegrityChange, allow: IntegrityAllowance): boolean {
   const p = change.path.split(path.sep).join('/');
   if (allow.refs.includes(p)) return true;
-  if (allow.newBranches && change.kind === 'added' && p.startsWith('refs/heads/')) return true;
+  // `git worktree add -b x`: a new branch and the new worktree's metadata.
+  if (allow.newBranches && change.kind === 'added' && (p.startsWith('refs/heads/') || p.startsWith('worktrees/'))) return true;
   if (allow.packedRefs && p === 'packed-refs') return true;
   return false;
 }

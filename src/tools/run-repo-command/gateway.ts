@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
-import { gitLayout, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
+import { gitLayout, isRefState, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
 import { sandboxFor, type Sandbox, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
 import { parseLine } from './parse.js';
@@ -197,7 +197,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         // cannot be attributed; config, hooks and info are still checked.
         const refsConfined = (sandbox.backend.name === 'bwrap' && !profile.gitWrites) || programRefWrites() !== programWrites;
         const allow = integrityAllowance(cls, layout, mainRef);
-        const changes = unexpectedChanges(snap, allow).filter((c) => !(refsConfined && c.path.startsWith('refs' + path.sep)));
+        const changes = unexpectedChanges(snap, allow).filter((c) => !(refsConfined && isRefState(c.path)));
         if (changes.length === 0) return { shell };
         const failed = restoreRepo(snap, changes);
         const list = changes.map((c) => `${c.path} ${c.kind}`).join(', ');

@@ -52,11 +52,15 @@ const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
  */
 export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = []): CommandClass {
   if (cls) return cls;
-  const subs = commands.filter((w) => w.length > 0).map((w) => gitSubcommand(w));
-  if (subs.length === 0 || subs.some((s) => s === undefined)) return 'edit';
-  if (subs.every((s) => GIT_INSPECT.has(s as string))) return 'inspect';
-  if (subs.length === 1 && subs[0] === 'merge') return 'merge';
-  if (subs.every((s) => GIT_WRITE.has(s as string) || GIT_INSPECT.has(s as string))) return 'git-write';
+  const words = commands.filter((w) => w.length > 0);
+  const subs = words.map((w) => gitSubcommand(w));
+  const git = subs.filter((s): s is string => s !== undefined);
+  if (git.length === 0) return 'edit';
+  if (git.length === subs.length && git.every((s) => GIT_INSPECT.has(s))) return 'inspect';
+  if (subs.length === 1 && git[0] === 'merge') return 'merge';
+  // `git add -A && git commit -m … && npm test`: the commit needs the git profile; the integrity
+  // check and the read-only gitdir files keep the rest of the line from abusing it.
+  if (git.every((s) => GIT_WRITE.has(s) || GIT_INSPECT.has(s)) && git.some((s) => GIT_WRITE.has(s))) return 'git-write';
   return 'edit';
 }
 
@@ -140,7 +144,10 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
         if (common && layout) {
           for (const d of ['refs/heads', 'logs/refs/heads']) fs.mkdirSync(path.join(common, d), { recursive: true });
           rw(path.join(common, 'objects'));
-          rw(real(layout.gitdir));
+          const gitdir = real(layout.gitdir);
+          rw(gitdir);
+          // Its index yes; what it points at no: HEAD (which branch the program commits to), commondir, gitdir.
+          for (const f of ['HEAD', 'commondir', 'gitdir', 'config.worktree']) ro(path.join(gitdir, f));
           rw(path.join(common, 'refs', 'heads'));
           rw(path.join(common, 'logs'));
         }
