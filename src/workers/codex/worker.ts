@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import type { Config } from '../../config/config.js';
 import { checkWorktreePointer } from '../../git/git-hardening.js';
 import { gitEnv } from '../../git/repo.js';
-import { WorkerError, isOrchestratorError } from '../../errors.js';
+import { WorkerError, isOrchestratorError, describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
 import { detectCapabilities, filterExtraArgs, mapIntents, type CodexCapabilities, type SandboxMode } from './capabilities.js';
@@ -15,7 +15,8 @@ import { parseWorkerResult, repairPrompt, RESULT_INSTRUCTIONS, WORKER_RESULT_JSO
 import { ensureWorkerDir, newRunId, newWorkerId, workerStateDir, writeJsonAtomic } from './run-dir.js';
 
 /** Seed 002 statuses. */
-export type WorkerStatus = 'pending' | 'running' | 'stuck' | 'error' | 'complete';
+/** How one codex process ended (the store keeps a finer `WorkerStatus` per worker record). */
+export type WorkerProcessStatus = 'pending' | 'running' | 'stuck' | 'error' | 'complete';
 
 export interface WorkerAttempt {
   n: number;
@@ -35,7 +36,7 @@ export interface WorkerAttempt {
 }
 
 export interface WorkerRun {
-  status: WorkerStatus;
+  status: WorkerProcessStatus;
   result: WorkerResult | null;
   threadId: string | null;
   runDir: string;
@@ -88,7 +89,7 @@ export interface RunCodexWorkerOptions {
 }
 
 interface Meta {
-  status: WorkerStatus;
+  status: WorkerProcessStatus;
   reason?: string;
   runId: string;
   workerId: string;
@@ -254,7 +255,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
   const saveMeta = () => writeJsonAtomic(files.meta, meta);
   saveMeta();
 
-  const finish = async (status: WorkerStatus, reason?: string): Promise<WorkerRun> => {
+  const finish = async (status: WorkerProcessStatus, reason?: string): Promise<WorkerRun> => {
     meta.status = status;
     if (reason !== undefined) meta.reason = reason;
     else delete meta.reason;
@@ -292,7 +293,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
     caps = await detectCapabilities(bin.path);
     profiles = loadProfiles(config);
   } catch (error) {
-    const reason = isOrchestratorError(error) ? error.toLine() : (error as Error).message;
+    const reason = describeError(error);
     fs.appendFileSync(files.stderr, `${reason}\n`);
     return finish('error', reason);
   }
@@ -391,7 +392,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
     }
   };
 
-  const failure = (o: CodexProcessOutcome): { status: WorkerStatus; reason: string } | null => {
+  const failure = (o: CodexProcessOutcome): { status: WorkerProcessStatus; reason: string } | null => {
     if (o.killedFor === 'abort') return { status: 'error', reason: 'aborted' };
     if (o.killedFor === 'stall') return { status: 'stuck', reason: `no event from codex for ${Math.round(stallMs / 1000)} s (stall timeout); process group killed` };
     if (o.killedFor === 'timeout') return { status: 'stuck', reason: `wall-clock budget of ${Math.round((options.timeoutMs ?? config.codexTimeoutMs) / 1000)} s used up; process group killed` };
