@@ -18,6 +18,7 @@ function hostHome(): string {
   return privateHome;
 }
 
+/** Commands that may write in main/ need bwrap's overlay; the gateway runs them on a temporary worktree instead. */
 const OVERLAY_REFUSED = 'commands that may write in main/ run on a throwaway overlay, which needs bwrap; ' + INSTALL_HINT;
 
 /** Lines that run only git (git writes, merges) or read: no repository code runs in them. */

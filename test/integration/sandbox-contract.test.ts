@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import {
   Sandbox,
   bundledBwrap,
@@ -18,6 +19,8 @@ import {
   unshareBackend,
   type SandboxBackend,
 } from '../../src/sandbox/index.js';
+import { runRepoCommand } from '../../src/tools/run-repo-command/gateway.js';
+import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import { sandboxProfile } from '../../src/tools/run-repo-command/sandbox-profile.js';
 import { bundledLauncher, nativeBehindLauncher } from '../../src/workers/codex/binary.js';
 import { git, type TempBase } from '../helpers/git-repo.js';
@@ -184,4 +187,24 @@ describe('no sandbox available', () => {
     expect(inspect.exitCode).toBe(0);
     expect(inspect.stdout).toContain('initial commit');
   });
+});
+
+describe('main/ is the user\'s on every backend', () => {
+  const { setup } = useTempBase();
+  for (const { backend } of backends.filter((b) => b.backend.name !== 'off')) {
+    it(`${backend.name}: a test in main/ runs on a throwaway copy; main/ and its worktree list are unchanged`, async () => {
+      const t = setup({ 'README.md': '# sample\n', Makefile: 'smoke:\n\t@echo from-smoke > written.txt && cat written.txt && echo x >> README.md\n' });
+      const config = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir } });
+      const r = await runRepoCommand(
+        { worktree: 'main', command: 'make smoke' },
+        { config, baseDir: t.baseDir, policy: loadPolicy(config.policyFile), commandLog: null, sandbox: new Sandbox(backend) },
+      );
+      expect(r.exitCode, r.stderr).toBe(0);
+      expect(r.stdout).toContain('from-smoke');
+      expect(fs.existsSync(path.join(t.main, 'written.txt'))).toBe(false);
+      expect(fs.readFileSync(path.join(t.main, 'README.md'), 'utf8')).toBe('# sample\n');
+      expect(git(t.main, 'status', '--porcelain')).toBe('');
+      expect(git(t.main, 'worktree', 'list', '--porcelain').split('\n').filter((l) => l.startsWith('worktree ')).length).toBe(1);
+    }, TIMEOUT);
+  }
 });

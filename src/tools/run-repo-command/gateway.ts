@@ -4,14 +4,15 @@ import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
 import { gitLayout, isRefState, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
-import { sandboxFor, type Sandbox, type SandboxRunResult } from '../../sandbox/index.js';
+import { sandboxFor, type Sandbox, type SandboxRunOptions, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
 import { parseLine } from './parse.js';
 import { checkCommand } from './policy.js';
 import type { Policy } from './policy-file.js';
 import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
 import { runInstall } from './install.js';
-import { effectiveClass, integrityAllowance, sandboxProfile } from './sandbox-profile.js';
+import { runOnMainCopy } from './main-copy.js';
+import { effectiveClass, integrityAllowance, sandboxProfile, type ProfileContext } from './sandbox-profile.js';
 import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
@@ -189,7 +190,13 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
       const run = async (): Promise<{ shell: SandboxRunResult; security?: string }> => {
         const snap = layout ? snapshotRepo(layout.common) : undefined;
         const programWrites = programRefWrites();
-        const shell = cls === 'install' ? await runInstall(sandbox, request.command, at, runOpts) : await sandbox.run(request.command, profile, runOpts);
+        const runAt = (command: string, where: ProfileContext, opts: SandboxRunOptions) =>
+          cls === 'install' ? runInstall(sandbox, command, where, opts) : sandbox.run(command, sandboxProfile(cls, where), opts);
+        // main/ without an overlay (weaker backends): on a temporary worktree at main's HEAD instead.
+        const shell =
+          profile.overlay.length > 0 && sandbox.backend.name !== 'bwrap' && sandbox.backend.name !== 'none'
+            ? await runOnMainCopy(request.command, at, runOpts, runAt)
+            : await runAt(request.command, at, runOpts);
         if (!snap) return { shell };
         // Behind bwrap, edit/inspect/install cannot write .git at all; their refs are not compared, so the
         // program's own concurrent commits and merges are never mistaken for (and "restored" from) an attack.
