@@ -15,6 +15,9 @@ describe('effectiveClass', () => {
     expect(effectiveClass(undefined, [['git', '-C', 'x', 'diff']])).toBe('inspect');
     expect(effectiveClass(undefined, [['git', 'worktree', 'add', '../t', '-b', 't']])).toBe('git-write');
     expect(effectiveClass(undefined, [['git', 'add', '-A'], ['git', 'commit', '-m', 'x'], ['npm', 'test']])).toBe('git-write');
+    // in main/ the git profile is for git alone
+    expect(effectiveClass(undefined, [['git', 'add', '-A'], ['git', 'commit', '-m', 'x'], ['npm', 'test']], true)).toBe('edit');
+    expect(effectiveClass(undefined, [['git', 'worktree', 'add', '../t', '-b', 't']], true)).toBe('git-write');
     expect(effectiveClass(undefined, [['git', 'merge', '--no-ff', 't']])).toBe('merge');
     expect(effectiveClass(undefined, [['git', 'merge', 't'], ['npm', 'test']])).toBe('edit');
     expect(effectiveClass(undefined, [['git', 'stash']])).toBe('edit');

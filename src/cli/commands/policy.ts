@@ -60,7 +60,7 @@ export function registerPolicy(program: Command): void {
         if (opts.explain && decision.allowed && !malformed) {
           const req = JSON.parse(line) as { worktree: string; command: string };
           const words = parseLine(req.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
-          const cls = decision.codexArgs ? 'codex' : effectiveClass(decision.commandClass, words);
+          const cls = decision.codexArgs ? 'codex' : effectiveClass(decision.commandClass, words, req.worktree.split('/')[0] === 'main');
           out.sandbox = explainSandbox(gatewaySandbox({ config }), req.command, cls, {
             baseDir,
             worktree: req.worktree.split('/')[0] as string,

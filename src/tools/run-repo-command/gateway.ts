@@ -173,7 +173,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     } else {
       const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
       const lockKey = repoLockKey(words, ctx.baseDir);
-      const cls: CommandClass = effectiveClass(decision.commandClass, words);
+      const cls: CommandClass = effectiveClass(decision.commandClass, words, request.worktree.split('/')[0] === 'main');
       const sandbox = gatewaySandbox(ctx);
       const at = {
         baseDir: ctx.baseDir,

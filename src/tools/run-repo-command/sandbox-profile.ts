@@ -50,7 +50,7 @@ const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
  * git commands get the git profile they need (git runs no repository code
  * with hooks and fsmonitor off) and everything else the edit profile.
  */
-export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = []): CommandClass {
+export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = [], inMain = false): CommandClass {
   if (cls) return cls;
   const words = commands.filter((w) => w.length > 0);
   const subs = words.map((w) => gitSubcommand(w));
@@ -60,6 +60,8 @@ export function effectiveClass(cls: CommandClass | undefined, commands: readonly
   if (subs.length === 1 && git[0] === 'merge') return 'merge';
   // `git add -A && git commit -m … && npm test`: the commit needs the git profile; the integrity
   // check and the read-only gitdir files keep the rest of the line from abusing it.
+  // In main/ only a line of git alone: there the git profile makes the base dir and main's .git writable.
+  if (inMain && git.length !== subs.length) return 'edit';
   if (git.every((s) => GIT_WRITE.has(s) || GIT_INSPECT.has(s)) && git.some((s) => GIT_WRITE.has(s))) return 'git-write';
   return 'edit';
 }
@@ -138,7 +140,10 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
         rw(baseDir);
         for (const e of fs.readdirSync(baseDir)) if (e !== 'main' && !(stateDir && real(path.join(baseDir, e)) === stateDir)) ro(path.join(baseDir, e));
         ro(wtRoot);
-        if (common) rw(common);
+        if (common) {
+          rw(common);
+          ro(path.join(common, 'HEAD'));
+        }
       } else {
         rw(wtRoot);
         if (common && layout) {
@@ -173,7 +178,8 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
 
 /** What a call of this class may change in the repository's refs (the rest is restored). */
 export function integrityAllowance(cls: CommandClass, layout: GitLayout | null, mainBranchRef: string | null): IntegrityAllowance {
-  if (cls === 'git-write') return { refs: layout?.branchRef ? [layout.branchRef] : [], newBranches: true };
+  // In main/ (`git worktree add -b`, `git branch x`) new branches only: main's own branch does not move.
+  if (cls === 'git-write') return { refs: layout?.linked && layout.branchRef ? [layout.branchRef] : [], newBranches: true };
   if (cls === 'merge') return { refs: mainBranchRef ? [mainBranchRef] : [], newBranches: false };
   return { refs: [], newBranches: false };
 }
