@@ -2,7 +2,8 @@
  * bubblewrap: the strong backend. Read-only root, fresh /dev and /proc, tmpfs
  * over $HOME, /tmp, /run and the listed secrets, the profile's binds, every
  * namespace unshared (no network, own PID namespace so detached children die
- * with the command), a new session (no TIOCSTI into the caller's terminal).
+ * with the command), no capabilities and no nested user namespaces (so the
+ * mounts cannot be undone), a new session (no TIOCSTI into the caller's terminal).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -44,7 +45,9 @@ export function bwrapArgs(profile: SandboxProfile, cwd: string): string[] {
   // A bind brings back what lies under it on the host (the state dir under a writable base dir): hide it again.
   for (const h of narrow) if (profile.binds.some((b) => under(h, b.path) && h !== b.path)) a.push(...hide(h));
   a.push('--dir', SANDBOX_HOME);
-  a.push('--unshare-all');
+  // No capabilities and no nested user namespace: as root, bwrap keeps every capability by default
+  // and `umount $HOME` would bring back the real home.
+  a.push('--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL');
   if (profile.network) a.push('--share-net');
   a.push('--die-with-parent', '--new-session', '--chdir', cwd);
   return a;

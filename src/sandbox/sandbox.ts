@@ -65,7 +65,7 @@ export function bwrapSupportsOverlay(bin: string): boolean {
 }
 
 function bwrapRuns(bin: string): boolean {
-  return works(bin, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-all', '--die-with-parent', '--new-session', '--', 'true']);
+  return works(bin, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--', 'true']);
 }
 
 /** The native codex executables we could find: the configured one and the bundled dependency. */

@@ -101,6 +101,7 @@ for (const { backend, claims } of backends) {
         const otherBefore = git(t.main, 'rev-parse', 'refs/heads/other');
         const r = await run(
           [
+            `umount ${t.main}/.git/config; umount ${t.main}/.git/hooks; umount /; mount -o remount,rw ${t.main}`,
             'echo x > ../main/x',
             `echo x > ${home}/.ssh/x`,
             `echo '[core]' >> ${t.main}/.git/config`,
@@ -120,8 +121,8 @@ for (const { backend, claims } of backends) {
     }
 
     if (claims.includes('reads')) {
-      it('cannot read ~/.ssh/id_rsa or a listed secret', async () => {
-        const r = await run(`cat ${home}/.ssh/id_rsa; cat ~/.ssh/id_rsa; cat ${secret}; ls -a ~; echo done`);
+      it('cannot read ~/.ssh/id_rsa or a listed secret, not even by unmounting what hides them', async () => {
+        const r = await run(`umount ${home}; umount ${secret}; umount /tmp; cat ${home}/.ssh/id_rsa; cat ~/.ssh/id_rsa; cat ${secret}; ls -a ~; echo done`);
         expect(r.stdout).toContain('done');
         expect(`${r.stdout}${r.stderr}`).not.toContain('PRIVATE-KEY-7f3a');
         expect(`${r.stdout}${r.stderr}`).not.toContain('LISTED-SECRET-91c2');
