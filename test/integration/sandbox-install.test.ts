@@ -98,3 +98,27 @@ function tryConnect(host, port) {
     }
   }, 300_000);
 });
+
+describe('install settings that would run project code with the network', () => {
+  const { setup } = useTempBase();
+  it('refuses an install whose project .yarnrc or .npmrc points yarn/git/node at a file of the project; nothing runs', async () => {
+    const t = setup();
+    const sandbox = new Sandbox(bwrapBackend(bwrap, 'bundled'));
+    const at = { baseDir: t.baseDir, worktree: 'main', cwd: t.main };
+    const opts = { cwd: t.main, timeoutMs: 60_000, outputCapBytes: 1 << 16 };
+    for (const [file, text] of [
+      ['.yarnrc', 'yarn-path "./evil.js"\n'],
+      ['.yarnrc.yml', 'yarnPath: ./evil.cjs\n'],
+      ['.npmrc', 'git=./evil.sh\n'],
+      ['.npmrc', 'node-options=--require ./evil.js\n'],
+    ] as const) {
+      fs.writeFileSync(path.join(t.main, file), text);
+      const r = await runInstall(sandbox, 'yarn install --frozen-lockfile', at, opts);
+      expect(r.refused, file).toMatch(/would run project code with the network on/);
+      expect(r.exitCode).toBeNull();
+      fs.rmSync(path.join(t.main, file));
+    }
+    fs.writeFileSync(path.join(t.main, '.npmrc'), 'fund=false\naudit=false\n');
+    expect((await runInstall(sandbox, 'npm --version', at, opts)).refused).toBeUndefined();
+  }, 120_000);
+});

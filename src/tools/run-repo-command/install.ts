@@ -7,6 +7,8 @@
  * `postinstall` therefore runs like any build step: worktree writable, no
  * network, no secrets.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { type Sandbox, type SandboxRunOptions, type SandboxRunResult } from '../../sandbox/index.js';
 import { sandboxProfile, type ProfileContext } from './sandbox-profile.js';
 
@@ -37,7 +39,36 @@ function concat(a: SandboxRunResult, b: SandboxRunResult): SandboxRunResult {
   };
 }
 
+/**
+ * Package-manager settings in the project that make the networked step run
+ * the project's code: yarn's `yarn-path`/`yarnPath` (runs a file as yarn),
+ * npm's `git` (the git binary for git dependencies), `node-options`,
+ * `script-shell`, `onload-script`. The project's rc files are the worker's to
+ * write, so they are read here, not trusted.
+ */
+const RISKY_RC = /^\s*["']?(yarn-path|yarnPath|git|node-options|script-shell|shell|onload-script|globalconfig|userconfig|init-module)["']?\s*[=:\s]/m;
+
+export function riskyInstallSettings(dir: string): string | null {
+  for (const f of ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pnpmrc']) {
+    let text: string;
+    try {
+      text = fs.readFileSync(path.join(dir, f), 'utf8');
+    } catch {
+      continue;
+    }
+    const m = RISKY_RC.exec(text);
+    if (m) return `${f} sets ${m[1]}, which would run project code with the network on during the install`;
+  }
+  return null;
+}
+
+function refused(why: string): SandboxRunResult {
+  return { exitCode: null, stdout: '', stderr: why, truncated: false, timedOut: false, aborted: false, durationMs: 0, stdoutBytes: 0, stderrBytes: 0, refused: why };
+}
+
 export async function runInstall(sandbox: Sandbox, command: string, at: ProfileContext, options: SandboxRunOptions): Promise<SandboxRunResult> {
+  const risky = riskyInstallSettings(at.cwd);
+  if (risky) return refused(`${risky}; remove that setting (the install runs with the network) and run it again`);
   const fetchProfile = sandboxProfile('install', at);
   fetchProfile.env = { ...fetchProfile.env, ...IGNORE_SCRIPTS };
   const fetched = await sandbox.run(command, fetchProfile, options);
