@@ -13,6 +13,7 @@ import { restoreRepo, snapshotRepo, unexpectedChanges } from '../../src/git/inde
 import { Sandbox, offBackend } from '../../src/sandbox/index.js';
 import { runRepoCommand } from '../../src/tools/run-repo-command/gateway.js';
 import { readCommandLog } from '../../src/tools/run-repo-command/log.js';
+import { renderForModel } from '../../src/tools/run-repo-command/render.js';
 import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import { git } from '../helpers/git-repo.js';
 import { useTempBase } from '../helpers/temp-base-suite.js';
@@ -81,5 +82,17 @@ describe('repository integrity check', () => {
     const entry = readCommandLog(logFile).at(-1);
     expect(entry?.securityEvent).toMatch(/restored/);
     expect(entry?.sandbox).toBe('off/edit');
+    expect(renderForModel(r)).toMatch(/SECURITY: the command changed repository metadata/);
+  }, 60_000);
+
+  it('tells the model when the sandbox blocked a write (default backend)', async () => {
+    const t = setup();
+    git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
+    const config0 = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir } });
+    const r = await runRepoCommand({ worktree: 'task-a', command: 'echo x > ../main/x' }, { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: null });
+    expect(r.ok).toBe(false);
+    expect(fs.existsSync(path.join(t.main, 'x'))).toBe(false);
+    expect(r.sandbox?.backend).toBe('bwrap');
+    expect(renderForModel(r)).toMatch(/--- sandbox \(edit\): .*blocked here: .*Read-only file system/);
   }, 60_000);
 });
