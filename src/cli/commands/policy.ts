@@ -3,8 +3,7 @@ import type { Command } from 'commander';
 import { loadConfig, requireBaseDir } from '../../config/config.js';
 import path from 'node:path';
 import { gatewaySandbox } from '../../tools/run-repo-command/gateway.js';
-import { parseLine } from '../../tools/run-repo-command/parse.js';
-import { checkCommand } from '../../tools/run-repo-command/policy.js';
+import { checkCommand } from '../../tools/run-repo-command/policy/index.js';
 import { effectiveClass, explainSandbox } from '../../tools/run-repo-command/sandbox-profile.js';
 import { loadPolicy, summarizePolicy } from '../../tools/run-repo-command/policy-file.js';
 import type { PolicyDecision } from '../../tools/run-repo-command/types.js';
@@ -59,7 +58,7 @@ export function registerPolicy(program: Command): void {
         const out: Record<string, unknown> = { allowed: decision.allowed, rule: decision.rule, reason: decision.reason };
         if (opts.explain && decision.allowed && !malformed) {
           const req = JSON.parse(line) as { worktree: string; command: string };
-          const words = parseLine(req.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
+          const words = (decision.analysis?.commands ?? []).map((c) => c.words);
           const cls = decision.codexArgs ? 'codex' : effectiveClass(decision.commandClass, words, req.worktree.split('/')[0] === 'main');
           out.sandbox = explainSandbox(gatewaySandbox({ config }), req.command, cls, {
             baseDir,

@@ -353,8 +353,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
 
   const gateway: GatewayContext = { ...ctx.gateway, baseDir, signal: hard.signal, runId: ctx.gateway.runId ?? ctx.runId };
   /** A gateway call; one that changed repository metadata it may not stops its subtask (after the restore). */
-  const runCommand = async (worktree: string, command: string, taskId?: string) => {
-    const r = await runRepoCommand({ worktree, command }, gateway);
+  const runCommand = async (worktree: string, command: string, taskId?: string, purpose?: 'setup') => {
+    // `setup` lines are the repository's own install steps: the guard allows lockfile installs there (class install).
+    const r = await runRepoCommand({ worktree, command }, purpose ? { ...gateway, purpose } : gateway);
     if (r.securityEvent) {
       decide('security', 'stopped', `\`${command}\` in ${worktree}: ${r.securityEvent}`, taskId);
       throw new TaskFailure(`security: \`${command}\` ${r.securityEvent}`);
@@ -785,7 +786,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     if (wt.state === 'new') {
       for (const cmd of settings.setup) {
         checkpoint();
-        const r = await runCommand(t.wtName, cmd, t.id);
+        const r = await runCommand(t.wtName, cmd, t.id, 'setup');
         checkpoint();
         decide('worker', r.ok ? 'setup' : 'setup-failed', `\`${cmd}\` ${commandOutcome(r)}`, t.id);
         if (!r.ok) throw new TaskFailure(`setup command \`${cmd}\` failed: ${tail(commandLog(r), 500)}`);

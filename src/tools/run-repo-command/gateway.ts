@@ -6,10 +6,9 @@ import { silentLogger } from '../../logging/logger.js';
 import { gitLayout, isRefState, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
 import { sandboxFor, type Sandbox, type SandboxRunOptions, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
-import { parseLine } from './parse.js';
-import { checkCommand } from './policy.js';
+import { checkCommand } from './policy/index.js';
 import type { Policy } from './policy-file.js';
-import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
+import { repoLockKey, withRepoLock } from './repo-lock.js';
 import { runInstall } from './install.js';
 import { runOnMainCopy } from './main-copy.js';
 import { effectiveClass, integrityAllowance, sandboxProfile, type ProfileContext } from './sandbox-profile.js';
@@ -47,6 +46,8 @@ export interface GatewayContext {
    * contents), so a dry run judges the whole plan, not just its first step.
    */
   plannedWorktrees?: Set<string>;
+  /** `setup` for the repository's own setup commands (the guard then allows lockfile installs, class `install`). Default `model`. */
+  purpose?: 'model' | 'setup';
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
   /** The OS sandbox; default: the one probed for config.sandbox (once per process). */
@@ -85,29 +86,6 @@ function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResul
   };
 }
 
-/** Names of base-dir worktrees that `git worktree add <path>` commands of a line create. */
-function worktreesAdded(command: string, cwd: string, baseDir: string): string[] {
-  const names: string[] = [];
-  for (const c of parseLine(command).commands) {
-    const words = c.name ? [c.name.value, ...c.args.map((a) => a.value)] : [];
-    if (gitSubcommand(words) !== 'worktree') continue;
-    const i = words.indexOf('add');
-    if (i < 0) continue;
-    for (let j = i + 1; j < words.length; j++) {
-      const w = words[j] as string;
-      if (['-b', '-B', '--reason', '--orphan'].includes(w)) {
-        j++;
-        continue;
-      }
-      if (w.startsWith('-')) continue;
-      const target = path.resolve(cwd, w);
-      if (path.dirname(target) === path.resolve(baseDir)) names.push(path.basename(target));
-      break;
-    }
-  }
-  return names;
-}
-
 function validRequest(request: unknown): request is CommandRequest {
   const r = request as Partial<CommandRequest> | null;
   return typeof r === 'object' && r !== null && typeof r.worktree === 'string' && typeof r.command === 'string';
@@ -133,10 +111,16 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   } else {
     try {
       const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
-      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, { baseDir: ctx.baseDir, policy: ctx.policy });
+      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, {
+        baseDir: ctx.baseDir,
+        policy: ctx.policy,
+        ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+        ...(planned ? { standIn: true } : {}),
+        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
+      });
       if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {
-        for (const name of worktreesAdded(request.command, path.join(ctx.baseDir, planned ? 'main' : request.worktree), ctx.baseDir)) ctx.plannedWorktrees.add(name);
+        for (const name of decision.analysis?.worktreesAdded ?? []) ctx.plannedWorktrees.add(name);
       }
     } catch (error) {
       // The guard fails closed: an internal error is a denial, never a run.
@@ -171,7 +155,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
     } else {
-      const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
+      // The guard's analysis of the line: it is parsed once.
+      const words = (decision.analysis?.commands ?? []).map((c) => c.words);
       const lockKey = repoLockKey(words, ctx.baseDir);
       const cls: CommandClass = effectiveClass(decision.commandClass, words, request.worktree.split('/')[0] === 'main');
       const sandbox = gatewaySandbox(ctx);
@@ -249,6 +234,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     }
   }
 
+  if (decision.analysis) result = { ...result, analysis: decision.analysis };
+
   const entry: CommandLogEntry = {
     ts: new Date().toISOString(),
     worktree: request.worktree,
@@ -264,6 +251,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     ...(ctx.runId ? { runId: ctx.runId } : {}),
     ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
     ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
+    ...(decision.commandClass ? { commandClass: decision.commandClass } : {}),
     ...(result.sandbox ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` } : {}),
     ...(result.securityEvent ? { securityEvent: result.securityEvent } : {}),
   };
