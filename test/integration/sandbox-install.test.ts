@@ -13,7 +13,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Sandbox, bundledBwrap, bwrapBackend } from '../../src/sandbox/index.js';
 import { runInstall } from '../../src/tools/run-repo-command/install.js';
 import { sandboxProfile } from '../../src/tools/run-repo-command/sandbox-profile.js';
+import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
 import { git } from '../helpers/git-repo.js';
+import { fakePrompt, makePlanRig, plan, readDecisions, type PlanRig } from '../helpers/plan-env.js';
 import { useTempBase } from '../helpers/temp-base-suite.js';
 
 const bwrap = bundledBwrap(undefined) as string;
@@ -121,4 +123,36 @@ describe('install settings that would run project code with the network', () => 
     fs.writeFileSync(path.join(t.main, '.npmrc'), 'fund=false\naudit=false\n');
     expect((await runInstall(sandbox, 'npm --version', at, opts)).refused).toBeUndefined();
   }, 120_000);
+});
+
+describe('setup `npm ci` through the plan road', () => {
+  const rigs: PlanRig[] = [];
+  afterEach(() => {
+    for (const r of rigs.splice(0)) r.base.cleanup();
+  });
+
+  it('each new worktree installs its registry dependency in the sandbox and its acceptance `npm test` passes', async () => {
+    const r = makePlanRig({
+      files: {
+        'package.json': `${JSON.stringify({ name: 'small', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0' }, scripts: { test: 'node test.js' } }, null, 2)}\n`,
+        'test.js': "const isNumber = require('is-number');\nif (!isNumber(5)) process.exit(1);\nrequire('node:fs').accessSync('feature.txt');\nconsole.log('tests pass');\n",
+        '.gitignore': 'node_modules/\n',
+      },
+      settings: { setup: ['npm ci --no-audit --no-fund'] },
+    });
+    rigs.push(r);
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: r.base.main, stdio: 'ignore', timeout: 120_000 });
+    git(r.base.main, 'add', 'package-lock.json');
+    git(r.base.main, 'commit', '-q', '-m', 'lock');
+    const result = await executePlan(
+      plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write feature.txt.', { write: { 'feature.txt': 'f\n' } }), files: ['feature.txt'], acceptance: 'npm test' }]),
+      r.ctx,
+    );
+    const ds = readDecisions(r.ctx.runDir);
+    expect(ds.find((d) => d.action === 'setup' || d.action === 'setup-failed')?.action, JSON.stringify(ds.filter((d) => d.taskId === 'feat').map((d) => d.reason))).toBe('setup');
+    expect(ds.some((d) => d.kind === 'acceptance' && d.action === 'passed')).toBe(true);
+    expect(result.allMerged).toBe(true);
+    // node_modules stayed in the (ignored) worktree: nothing of it reached main/.
+    expect(fs.existsSync(path.join(r.base.main, 'node_modules'))).toBe(false);
+  }, 300_000);
 });

@@ -89,7 +89,9 @@ describe('repository integrity check', () => {
     const t = setup();
     git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
     const config0 = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir } });
-    const r = await runRepoCommand({ worktree: 'task-a', command: 'echo x > ../main/x' }, { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: null });
+    // The guard denies `echo x > ../main/x` itself; a build step it cannot see into does the same.
+    fs.writeFileSync(path.join(t.baseDir, 'task-a', 'Makefile'), 'w:\n\t@echo x > ../main/x\n');
+    const r = await runRepoCommand({ worktree: 'task-a', command: 'make w' }, { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: null });
     expect(r.ok).toBe(false);
     expect(fs.existsSync(path.join(t.main, 'x'))).toBe(false);
     expect(r.sandbox?.backend).toBe('bwrap');
