@@ -10,7 +10,16 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Sandbox, bundledBwrap, bwrapBackend, codexSandboxBackend, offBackend, unshareBackend, which, type SandboxBackend } from '../src/sandbox/index.js';
+import {
+  Sandbox,
+  bundledBwrap,
+  bwrapBackend,
+  codexSandboxBackend,
+  offBackend,
+  unshareBackend,
+  which,
+  type SandboxBackend,
+} from '../src/sandbox/index.js';
 import { sandboxProfile } from '../src/tools/run-repo-command/sandbox-profile.js';
 import { bundledLauncher, nativeBehindLauncher } from '../src/workers/codex/binary.js';
 import { percentile, writeResult } from './write-result.js';
@@ -30,7 +39,10 @@ export async function run(): Promise<void> {
   git(main, 'init', '-q', '-b', 'main');
   git(main, 'config', 'user.name', 'Bench');
   git(main, 'config', 'user.email', 'bench@example.invalid');
-  fs.writeFileSync(path.join(main, 'package.json'), JSON.stringify({ name: 'small', version: '1.0.0', private: true, scripts: { test: 'node test.js' } }));
+  fs.writeFileSync(
+    path.join(main, 'package.json'),
+    JSON.stringify({ name: 'small', version: '1.0.0', private: true, scripts: { test: 'node test.js' } }),
+  );
   fs.writeFileSync(path.join(main, 'test.js'), "const assert = require('node:assert');\nassert.strictEqual(1 + 1, 2);\n");
   for (let i = 0; i < 200; i++) fs.writeFileSync(path.join(main, `f${i}.txt`), `${i}\n`);
   git(main, 'add', '-A');
@@ -65,15 +77,28 @@ export async function run(): Promise<void> {
   }
   fs.rmSync(root, { recursive: true, force: true });
 
-  const med = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
-  const p90 = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 90);
+  const med = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      50,
+    );
+  const p90 = (xs: number[]) =>
+    percentile(
+      [...xs].sort((a, b) => a - b),
+      90,
+    );
   const results: Record<string, Record<string, { medianMs: number; p90Ms: number; ratio: number; addedMs: number }>> = {};
   for (const b of backends) {
     results[b.name] = {};
     for (const cmd of COMMANDS) {
       const base = med(times.off![cmd]!);
       const m = med(times[b.name]![cmd]!);
-      results[b.name]![cmd] = { medianMs: +m.toFixed(1), p90Ms: +p90(times[b.name]![cmd]!).toFixed(1), ratio: +(m / base).toFixed(2), addedMs: +(m - base).toFixed(1) };
+      results[b.name]![cmd] = {
+        medianMs: +m.toFixed(1),
+        p90Ms: +p90(times[b.name]![cmd]!).toFixed(1),
+        ratio: +(m / base).toFixed(2),
+        addedMs: +(m - base).toFixed(1),
+      };
     }
   }
   const file = writeResult('sandbox', {
@@ -84,7 +109,8 @@ export async function run(): Promise<void> {
     target: 'bwrap adds <= 30 ms per command',
   });
   for (const [name, per] of Object.entries(results)) {
-    for (const [cmd, r] of Object.entries(per)) console.log(`${name.padEnd(8)} ${cmd.padEnd(20)} median ${String(r.medianMs).padStart(7)} ms  x${r.ratio}  +${r.addedMs} ms`);
+    for (const [cmd, r] of Object.entries(per))
+      console.log(`${name.padEnd(8)} ${cmd.padEnd(20)} median ${String(r.medianMs).padStart(7)} ms  x${r.ratio}  +${r.addedMs} ms`);
   }
   console.log(`→ ${file}`);
 }

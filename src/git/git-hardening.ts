@@ -36,8 +36,18 @@ function readUserConfig(key: string, all = false): string[] {
   const out: string[] = [];
   for (const scope of ['--global', ...(env.GIT_CONFIG_NOSYSTEM ? [] : ['--system'])]) {
     try {
-      const v = execFileSync('git', ['config', scope, all ? '--get-all' : '--get', key], { cwd: os.homedir(), env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      out.push(...v.split('\n').map((l) => l.trim()).filter(Boolean));
+      const v = execFileSync('git', ['config', scope, all ? '--get-all' : '--get', key], {
+        cwd: os.homedir(),
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      out.push(
+        ...v
+          .split('\n')
+          .map((l) => l.trim())
+          .filter(Boolean),
+      );
       if (!all && out.length) break;
     } catch {
       /* not set in this scope */
@@ -117,7 +127,7 @@ export function checkWorktreePointer(dir: string): void {
   if (st.isDirectory()) return;
   const bad = (why: string) =>
     new GitError(`${dotGit} does not point at this repository's worktree metadata (${why}); refusing to run git there`, {
-      hint: 'a command or worker rewrote the worktree\'s .git file; remove the worktree (git worktree remove --force) and create it again',
+      hint: "a command or worker rewrote the worktree's .git file; remove the worktree (git worktree remove --force) and create it again",
       context: { dir },
     });
   if (!st.isFile()) throw bad('not a regular file');

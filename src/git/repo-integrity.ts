@@ -36,7 +36,10 @@ function walk(root: string, rel: string, out: Map<string, { content: Buffer; mod
       try {
         const full = path.join(root, r);
         const st = fs.lstatSync(full);
-        out.set(r, { content: st.isSymbolicLink() ? Buffer.from(`symlink:${fs.readlinkSync(full)}`) : fs.readFileSync(full), mode: st.mode });
+        out.set(r, {
+          content: st.isSymbolicLink() ? Buffer.from(`symlink:${fs.readlinkSync(full)}`) : fs.readFileSync(full),
+          mode: st.mode,
+        });
       } catch {
         /* vanished meanwhile */
       }
@@ -56,7 +59,10 @@ export function snapshotRepo(common: string): RepoSnapshot {
     try {
       const full = path.join(common, f);
       const st = fs.lstatSync(full);
-      files.set(f, { content: st.isSymbolicLink() ? Buffer.from(`symlink:${fs.readlinkSync(full)}`) : fs.readFileSync(full), mode: st.mode });
+      files.set(f, {
+        content: st.isSymbolicLink() ? Buffer.from(`symlink:${fs.readlinkSync(full)}`) : fs.readFileSync(full),
+        mode: st.mode,
+      });
     } catch {
       /* absent */
     }
@@ -113,7 +119,8 @@ export function unexpectedChanges(snap: RepoSnapshot, allow: IntegrityAllowance)
   for (const [p, before] of snap.files) {
     const after = now.files.get(p);
     if (!after) changes.push({ path: p, kind: 'removed' });
-    else if (!after.content.equals(before.content) || (after.mode & 0o777) !== (before.mode & 0o777)) changes.push({ path: p, kind: 'changed' });
+    else if (!after.content.equals(before.content) || (after.mode & 0o777) !== (before.mode & 0o777))
+      changes.push({ path: p, kind: 'changed' });
   }
   for (const p of now.files.keys()) if (!snap.files.has(p)) changes.push({ path: p, kind: 'added' });
   return changes.filter((c) => !allowed(c, allow));

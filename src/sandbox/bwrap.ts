@@ -60,7 +60,10 @@ export function bwrapBackend(bin: string, origin: string): SandboxBackend {
     description: `bwrap (${origin}: ${bin})`,
     gaps: [],
     wrap(command, profile, cwd) {
-      return { argv: [bin, ...bwrapArgs(profile, cwd), '--', ...bashArgv(command)], env: { ...profile.env, HOME: SANDBOX_HOME, TMPDIR: '/tmp' } };
+      return {
+        argv: [bin, ...bwrapArgs(profile, cwd), '--', ...bashArgv(command)],
+        env: { ...profile.env, HOME: SANDBOX_HOME, TMPDIR: '/tmp' },
+      };
     },
   };
 }

@@ -8,11 +8,25 @@
  */
 import { hardenedGitConfigEnv } from '../git/git-hardening.js';
 
-const ALWAYS = ['PATH', 'LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'TERM', 'CI', 'TZ', 'NO_COLOR', 'FORCE_COLOR', 'COLORTERM'];
+const ALWAYS = [
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'LC_ALL',
+  'LC_CTYPE',
+  'LC_MESSAGES',
+  'TERM',
+  'CI',
+  'TZ',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'COLORTERM',
+];
 /** Package installs need the registry through the user's proxy, nothing more. */
 const NETWORK = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'no_proxy', 'npm_config_registry', 'YARN_REGISTRY'];
 /** Never passed, even when the user lists them: what the sandbox exists to keep away. */
-const NEVER = /^(OPENAI_API_KEY|SSH_AUTH_SOCK|GIT_ASKPASS|SSH_ASKPASS|LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|BASH_ENV|ENV|GCONV_PATH|GIT_.*|.*TOKEN.*|.*SECRET.*|.*PASSWORD.*|.*_API_KEY|NODE_OPTIONS)$/i;
+const NEVER =
+  /^(OPENAI_API_KEY|SSH_AUTH_SOCK|GIT_ASKPASS|SSH_ASKPASS|LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|BASH_ENV|ENV|GCONV_PATH|GIT_.*|.*TOKEN.*|.*SECRET.*|.*PASSWORD.*|.*_API_KEY|NODE_OPTIONS)$/i;
 
 /** Names the user listed that the sandbox refuses to pass (shown by doctor). */
 export function refusedEnvNames(extra: readonly string[]): string[] {

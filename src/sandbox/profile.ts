@@ -35,6 +35,10 @@ export function describeProfile(p: SandboxProfile): string[] {
     ...(p.overlay.length ? [`throwaway overlay (writes discarded): ${list(p.overlay)}`] : []),
     `read-only again: ${list(p.binds.filter((b) => b.mode === 'ro').map((b) => b.path))}`,
     `hidden (empty tmpfs or /dev/null): ${list(p.hidden)}`,
-    `environment: ${list(Object.keys(p.env).filter((k) => !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)).sort())}`,
+    `environment: ${list(
+      Object.keys(p.env)
+        .filter((k) => !/^GIT_CONFIG_(KEY|VALUE)_/.test(k))
+        .sort(),
+    )}`,
   ];
 }

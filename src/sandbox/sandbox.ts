@@ -41,9 +41,26 @@ export class Sandbox {
   async run(command: string, profile: SandboxProfile, options: SandboxRunOptions): Promise<SandboxRunResult> {
     const w = this.backend.wrap(command, profile, options.cwd);
     if ('refused' in w) {
-      return { exitCode: null, stdout: '', stderr: w.refused, truncated: false, timedOut: false, aborted: false, durationMs: 0, stdoutBytes: 0, stderrBytes: 0, refused: w.refused };
+      return {
+        exitCode: null,
+        stdout: '',
+        stderr: w.refused,
+        truncated: false,
+        timedOut: false,
+        aborted: false,
+        durationMs: 0,
+        stdoutBytes: 0,
+        stderrBytes: 0,
+        refused: w.refused,
+      };
     }
-    return runProcess(w.argv, { cwd: options.cwd, timeoutMs: options.timeoutMs, outputCapBytes: options.outputCapBytes, signal: options.signal, env: w.env });
+    return runProcess(w.argv, {
+      cwd: options.cwd,
+      timeoutMs: options.timeoutMs,
+      outputCapBytes: options.outputCapBytes,
+      signal: options.signal,
+      env: w.env,
+    });
   }
 
   /** The argv a line would run as (for `policy check --explain`). */
@@ -65,7 +82,26 @@ export function bwrapSupportsOverlay(bin: string): boolean {
 }
 
 function bwrapRuns(bin: string): boolean {
-  return works(bin, ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--unshare-all', '--unshare-user', '--disable-userns', '--cap-drop', 'ALL', '--die-with-parent', '--new-session', '--', 'true']);
+  return works(bin, [
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--proc',
+    '/proc',
+    '--tmpfs',
+    '/tmp',
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--cap-drop',
+    'ALL',
+    '--die-with-parent',
+    '--new-session',
+    '--',
+    'true',
+  ]);
 }
 
 /** The native codex executables we could find: the configured one and the bundled dependency. */
@@ -120,23 +156,39 @@ export function probeSandbox(mode: SandboxMode, codexBin: string | undefined): S
   if (mode === 'auto' || mode === 'bwrap') {
     const bundled = bundledBwrap(codexBin);
     if (bundled && bwrapRuns(bundled)) return new Sandbox(bwrapBackend(bundled, 'bundled with @openai/codex'), notes);
-    notes.push(bundled ? `the bundled bwrap ${bundled} cannot create namespaces here (user namespaces disabled?)` : 'no bwrap bundled with @openai/codex was found');
+    notes.push(
+      bundled
+        ? `the bundled bwrap ${bundled} cannot create namespaces here (user namespaces disabled?)`
+        : 'no bwrap bundled with @openai/codex was found',
+    );
     const sys = systemBwrap();
     if (sys && !sys.newEnough) notes.push(`system ${sys.path} (${sys.version}) is too old: no --tmp-overlay`);
     if (sys?.newEnough && bwrapRuns(sys.path)) return new Sandbox(bwrapBackend(sys.path, `system, ${sys.version}`), notes);
     if (sys?.newEnough) notes.push(`system ${sys.path} cannot create namespaces here`);
-    if (mode === 'bwrap') throw new ConfigError(`ORCHESTRATOR_SANDBOX=bwrap: no working bwrap (${notes.join('; ')})`, { variable: 'ORCHESTRATOR_SANDBOX', hint: INSTALL_HINT });
+    if (mode === 'bwrap')
+      throw new ConfigError(`ORCHESTRATOR_SANDBOX=bwrap: no working bwrap (${notes.join('; ')})`, {
+        variable: 'ORCHESTRATOR_SANDBOX',
+        hint: INSTALL_HINT,
+      });
   }
   if (mode === 'auto' || mode === 'codex') {
     const native = codexNatives(codexBin).find((c) => works(c, ['sandbox', '-c', 'sandbox_mode="read-only"', '--', 'true']));
     if (native) return new Sandbox(codexSandboxBackend(native), notes);
     notes.push('codex sandbox did not run');
-    if (mode === 'codex') throw new ConfigError(`ORCHESTRATOR_SANDBOX=codex: codex sandbox does not run here (${notes.join('; ')})`, { variable: 'ORCHESTRATOR_SANDBOX', hint: INSTALL_HINT });
+    if (mode === 'codex')
+      throw new ConfigError(`ORCHESTRATOR_SANDBOX=codex: codex sandbox does not run here (${notes.join('; ')})`, {
+        variable: 'ORCHESTRATOR_SANDBOX',
+        hint: INSTALL_HINT,
+      });
   }
   const un = which('unshare');
   if (un && works(un, ['-rn', '--fork', '--pid', '--mount-proc', '--kill-child', 'true'])) return new Sandbox(unshareBackend(un), notes);
   notes.push('unshare -rn did not run');
-  if (mode === 'unshare') throw new ConfigError(`ORCHESTRATOR_SANDBOX=unshare: unshare -rn does not run here`, { variable: 'ORCHESTRATOR_SANDBOX', hint: INSTALL_HINT });
+  if (mode === 'unshare')
+    throw new ConfigError(`ORCHESTRATOR_SANDBOX=unshare: unshare -rn does not run here`, {
+      variable: 'ORCHESTRATOR_SANDBOX',
+      hint: INSTALL_HINT,
+    });
   return new Sandbox(noneBackend(), notes);
 }
 

@@ -17,7 +17,11 @@ export interface SandboxStatus {
   confined: boolean;
 }
 
-export function sandboxStatus(config: { sandbox: SandboxMode; codexBin: string | undefined; sandboxEnv: readonly string[] }): SandboxStatus {
+export function sandboxStatus(config: {
+  sandbox: SandboxMode;
+  codexBin: string | undefined;
+  sandboxEnv: readonly string[];
+}): SandboxStatus {
   const warnings: string[] = [];
   let backend: string;
   let description: string;
@@ -35,11 +39,21 @@ export function sandboxStatus(config: { sandbox: SandboxMode; codexBin: string |
   }
   const sys = systemBwrap();
   if (sys && !sys.newEnough) {
-    warnings.push(`the system bwrap ${sys.path} (${sys.version}) is too old: codex picks it up for its own command sandbox and commands its model runs then fail; upgrade it to 0.10+ or remove it (the bwrap bundled with @openai/codex is used otherwise)`);
+    warnings.push(
+      `the system bwrap ${sys.path} (${sys.version}) is too old: codex picks it up for its own command sandbox and commands its model runs then fail; upgrade it to 0.10+ or remove it (the bwrap bundled with @openai/codex is used otherwise)`,
+    );
   }
   const refused = refusedEnvNames(config.sandboxEnv);
   if (refused.length) warnings.push(`ORCHESTRATOR_SANDBOX_ENV: never passed into the sandbox: ${refused.join(', ')}`);
   if (backend === 'off') warnings.push('ORCHESTRATOR_SANDBOX=off: every command runs unconfined');
   if (backend === 'unshare') warnings.push('only the network is confined (unshare -rn): install bubblewrap');
-  return { mode: config.sandbox, backend, description, gaps, notes, warnings, confined: backend === 'bwrap' || backend === 'codex' || backend === 'unshare' };
+  return {
+    mode: config.sandbox,
+    backend,
+    description,
+    gaps,
+    notes,
+    warnings,
+    confined: backend === 'bwrap' || backend === 'codex' || backend === 'unshare',
+  };
 }

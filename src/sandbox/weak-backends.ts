@@ -35,7 +35,10 @@ export function codexSandboxBackend(codexBin: string): SandboxBackend {
     name: 'codex',
     path: codexBin,
     description: `codex sandbox (${codexBin}); bwrap is not available`,
-    gaps: ['reads are not confined: files under $HOME (keys, tokens) are readable', 'git writes run outside it (git only, hardened, checked after each call)'],
+    gaps: [
+      'reads are not confined: files under $HOME (keys, tokens) are readable',
+      'git writes run outside it (git only, hardened, checked after each call)',
+    ],
     wrap(command, profile, cwd) {
       if (profile.gitWrites) return unconfined(command, profile);
       if (profile.overlay.length) return { refused: OVERLAY_REFUSED };
@@ -70,7 +73,10 @@ export function unshareBackend(bin: string): SandboxBackend {
     wrap(command, profile) {
       if (profile.overlay.length) return { refused: OVERLAY_REFUSED };
       const ns = profile.network ? ['-r'] : ['-rn'];
-      return { argv: [bin, ...ns, '--fork', '--pid', '--mount-proc', '--kill-child', ...bashArgv(command)], env: { ...profile.env, HOME: hostHome(), TMPDIR: os.tmpdir() } };
+      return {
+        argv: [bin, ...ns, '--fork', '--pid', '--mount-proc', '--kill-child', ...bashArgv(command)],
+        env: { ...profile.env, HOME: hostHome(), TMPDIR: os.tmpdir() },
+      };
     },
   };
 }

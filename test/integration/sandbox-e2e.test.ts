@@ -90,14 +90,24 @@ describe('the sandbox end to end (plan road, fake codex)', () => {
     const originBefore = refsFingerprint(r.base.origin);
     const configBefore = fs.readFileSync(path.join(r.base.main, '.git', 'config'), 'utf8');
     const result = await executePlan(
-      plan([{ id: 'evil', title: 'Add tests', prompt: fakePrompt('Write package.json.', { write: { 'package.json': evilPackage(home) } }), files: ['package.json'], acceptance: 'npm test' }]),
+      plan([
+        {
+          id: 'evil',
+          title: 'Add tests',
+          prompt: fakePrompt('Write package.json.', { write: { 'package.json': evilPackage(home) } }),
+          files: ['package.json'],
+          acceptance: 'npm test',
+        },
+      ]),
       { ...r.ctx },
     );
     // The attack "passed" its own test and was merged; then the smoke test ran the same script in main/.
     expect(result.allMerged).toBe(true);
     const ds = readDecisions(r.ctx.runDir);
     const acceptance = ds.find((d) => d.kind === 'acceptance' && d.action === 'passed');
-    expect(acceptance?.reason).toMatch(/the sandbox \((bwrap|codex|unshare)[^)]*\) blocked: .*(Read-only file system|Connection refused|Couldn't connect)/);
+    expect(acceptance?.reason).toMatch(
+      /the sandbox \((bwrap|codex|unshare)[^)]*\) blocked: .*(Read-only file system|Connection refused|Couldn't connect)/,
+    );
     expect(ds.some((d) => d.kind === 'merge' && d.action === 'merged')).toBe(true);
     assertNoDamage(r, originBefore, configBefore);
     // The files the script wrote in main/ during the smoke test went to the overlay, not to the user's checkout.
@@ -115,7 +125,16 @@ describe('the sandbox end to end (plan road, fake codex)', () => {
         {
           id: 'pointer',
           title: 'Rewrite the pointer',
-          prompt: fakePrompt('Plant.', { write: { 'a.txt': 'a\n', '.git': 'gitdir: evil\n', 'evil/config': evilConfig, 'evil/HEAD': 'ref: refs/heads/main\n', 'evil/objects/.keep': '', 'evil/refs/heads/.keep': '' } }),
+          prompt: fakePrompt('Plant.', {
+            write: {
+              'a.txt': 'a\n',
+              '.git': 'gitdir: evil\n',
+              'evil/config': evilConfig,
+              'evil/HEAD': 'ref: refs/heads/main\n',
+              'evil/objects/.keep': '',
+              'evil/refs/heads/.keep': '',
+            },
+          }),
           files: ['a.txt', 'evil/**'],
         },
       ]),
@@ -134,13 +153,28 @@ describe('the sandbox end to end (plan road, fake codex)', () => {
     const marker = path.join(r.base.root, 'planted-ran');
     const hooks = path.join(r.base.root, 'evil-hooks');
     fs.mkdirSync(hooks);
-    for (const h of ['pre-commit', 'post-commit', 'pre-merge-commit', 'post-merge', 'commit-msg', 'post-checkout', 'reference-transaction']) {
+    for (const h of [
+      'pre-commit',
+      'post-commit',
+      'pre-merge-commit',
+      'post-merge',
+      'commit-msg',
+      'post-checkout',
+      'reference-transaction',
+    ]) {
       fs.writeFileSync(path.join(hooks, h), `#!/bin/sh\necho ${h} >> ${marker}\n`, { mode: 0o755 });
     }
     // As if a worker had got past its own sandbox and planted these for the program's next git call.
     const planted = `[core]\n\tfsmonitor = "echo fsmonitor >> ${marker}"\n\thooksPath = ${hooks}\n`;
     const result = await executePlan(
-      plan([{ id: 'plant', title: 'Plant', prompt: fakePrompt('Plant.', { write: { 'a.txt': 'a\n' }, append: { '../main/.git/config': planted } }), files: ['a.txt'] }]),
+      plan([
+        {
+          id: 'plant',
+          title: 'Plant',
+          prompt: fakePrompt('Plant.', { write: { 'a.txt': 'a\n' }, append: { '../main/.git/config': planted } }),
+          files: ['a.txt'],
+        },
+      ]),
       r.ctx,
     );
     expect(result.allMerged).toBe(true);

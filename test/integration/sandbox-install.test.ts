@@ -64,13 +64,18 @@ function tryConnect(host, port) {
 `;
     const t = setup({
       'package.json': `${JSON.stringify({ name: 'small', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0', 'evil-dep': 'file:./evil-dep' }, scripts: { test: 'node test.js' } }, null, 2)}\n`,
-      'test.js': "const isNumber = require('is-number');\nif (!isNumber(5) || isNumber('x')) { console.error('is-number broken'); process.exit(1); }\nconsole.log('tests pass');\n",
+      'test.js':
+        "const isNumber = require('is-number');\nif (!isNumber(5) || isNumber('x')) { console.error('is-number broken'); process.exit(1); }\nconsole.log('tests pass');\n",
       'evil-dep/package.json': `${JSON.stringify({ name: 'evil-dep', version: '1.0.0', scripts: { postinstall: 'node post.js' } }, null, 2)}\n`,
       'evil-dep/post.js': post,
       '.gitignore': 'node_modules/\n',
     });
     // The lock file, made on the host as a developer would, committed.
-    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: t.main, stdio: 'ignore', timeout: 120_000 });
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: t.main,
+      stdio: 'ignore',
+      timeout: 120_000,
+    });
     git(t.main, 'add', 'package-lock.json');
     git(t.main, 'commit', '-q', '-m', 'lock');
     git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
@@ -82,7 +87,11 @@ function tryConnect(host, port) {
       const install = await runInstall(sandbox, 'npm ci --no-audit --no-fund', at, opts);
       expect(install.exitCode, `${install.stdout}\n${install.stderr}`).toBe(0);
       expect(fs.existsSync(path.join(wt, 'node_modules', 'is-number', 'package.json'))).toBe(true);
-      const runs = JSON.parse(fs.readFileSync(path.join(wt, 'evil-dep', 'postinstall-result.json'), 'utf8')) as { ran: boolean; outsideWrites: string[]; net: Record<string, string> }[];
+      const runs = JSON.parse(fs.readFileSync(path.join(wt, 'evil-dep', 'postinstall-result.json'), 'utf8')) as {
+        ran: boolean;
+        outsideWrites: string[];
+        net: Record<string, string>;
+      }[];
       expect(runs).toHaveLength(1);
       const result = runs[0]!;
       expect(result.ran).toBe(true);
@@ -135,21 +144,37 @@ describe('setup `npm ci` through the plan road', () => {
     const r = makePlanRig({
       files: {
         'package.json': `${JSON.stringify({ name: 'small', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0' }, scripts: { test: 'node test.js' } }, null, 2)}\n`,
-        'test.js': "const isNumber = require('is-number');\nif (!isNumber(5)) process.exit(1);\nrequire('node:fs').accessSync('feature.txt');\nconsole.log('tests pass');\n",
+        'test.js':
+          "const isNumber = require('is-number');\nif (!isNumber(5)) process.exit(1);\nrequire('node:fs').accessSync('feature.txt');\nconsole.log('tests pass');\n",
         '.gitignore': 'node_modules/\n',
       },
       settings: { setup: ['npm ci --no-audit --no-fund'] },
     });
     rigs.push(r);
-    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: r.base.main, stdio: 'ignore', timeout: 120_000 });
+    execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+      cwd: r.base.main,
+      stdio: 'ignore',
+      timeout: 120_000,
+    });
     git(r.base.main, 'add', 'package-lock.json');
     git(r.base.main, 'commit', '-q', '-m', 'lock');
     const result = await executePlan(
-      plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write feature.txt.', { write: { 'feature.txt': 'f\n' } }), files: ['feature.txt'], acceptance: 'npm test' }]),
+      plan([
+        {
+          id: 'feat',
+          title: 'Feature',
+          prompt: fakePrompt('Write feature.txt.', { write: { 'feature.txt': 'f\n' } }),
+          files: ['feature.txt'],
+          acceptance: 'npm test',
+        },
+      ]),
       r.ctx,
     );
     const ds = readDecisions(r.ctx.runDir);
-    expect(ds.find((d) => d.action === 'setup' || d.action === 'setup-failed')?.action, JSON.stringify(ds.filter((d) => d.taskId === 'feat').map((d) => d.reason))).toBe('setup');
+    expect(
+      ds.find((d) => d.action === 'setup' || d.action === 'setup-failed')?.action,
+      JSON.stringify(ds.filter((d) => d.taskId === 'feat').map((d) => d.reason)),
+    ).toBe('setup');
     expect(ds.some((d) => d.kind === 'acceptance' && d.action === 'passed')).toBe(true);
     expect(result.allMerged).toBe(true);
     // node_modules stayed in the (ignored) worktree: nothing of it reached main/.

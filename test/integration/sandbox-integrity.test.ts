@@ -66,10 +66,20 @@ describe('repository integrity check', () => {
       `build:\n\t@printf '[core]\\n\\tfsmonitor = evil\\n' >> ${common}/config\n\t@git commit -q --allow-empty -m evil && git rev-parse HEAD > ${common}/refs/heads/other\n\t@echo built\n`,
     );
     const logFile = path.join(t.root, 'cmd.log');
-    const config0 = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir, ORCHESTRATOR_SANDBOX: 'off' } });
+    const config0 = loadConfig({
+      env: {},
+      dotenvDir: null,
+      overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir, ORCHESTRATOR_SANDBOX: 'off' },
+    });
     const r = await runRepoCommand(
       { worktree: 'task-a', command: 'make build' },
-      { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: logFile, sandbox: new Sandbox(offBackend()) },
+      {
+        config: config0,
+        baseDir: t.baseDir,
+        policy: loadPolicy(config0.policyFile),
+        commandLog: logFile,
+        sandbox: new Sandbox(offBackend()),
+      },
     );
     expect(r.denied).toBe(false);
     expect(r.stdout).toContain('built');
@@ -88,10 +98,17 @@ describe('repository integrity check', () => {
   it('tells the model when the sandbox blocked a write (default backend)', async () => {
     const t = setup();
     git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
-    const config0 = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir } });
+    const config0 = loadConfig({
+      env: {},
+      dotenvDir: null,
+      overrides: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir },
+    });
     // The guard denies `echo x > ../main/x` itself; a build step it cannot see into does the same.
     fs.writeFileSync(path.join(t.baseDir, 'task-a', 'Makefile'), 'w:\n\t@echo x > ../main/x\n');
-    const r = await runRepoCommand({ worktree: 'task-a', command: 'make w' }, { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: null });
+    const r = await runRepoCommand(
+      { worktree: 'task-a', command: 'make w' },
+      { config: config0, baseDir: t.baseDir, policy: loadPolicy(config0.policyFile), commandLog: null },
+    );
     expect(r.ok).toBe(false);
     expect(fs.existsSync(path.join(t.main, 'x'))).toBe(false);
     expect(r.sandbox?.backend).toBe('bwrap');

@@ -11,15 +11,41 @@ describe('effectiveClass', () => {
   it("keeps the guard's class; without one, git-only lines get the git profile they need and the rest edit", () => {
     expect(effectiveClass('install', [['npm', 'ci']])).toBe('install');
     expect(effectiveClass(undefined, [['npm', 'test']])).toBe('edit');
-    expect(effectiveClass(undefined, [['git', 'status'], ['git', 'log', '-3']])).toBe('inspect');
+    expect(
+      effectiveClass(undefined, [
+        ['git', 'status'],
+        ['git', 'log', '-3'],
+      ]),
+    ).toBe('inspect');
     expect(effectiveClass(undefined, [['git', '-C', 'x', 'diff']])).toBe('inspect');
     expect(effectiveClass(undefined, [['git', 'worktree', 'add', '../t', '-b', 't']])).toBe('git-write');
-    expect(effectiveClass(undefined, [['git', 'add', '-A'], ['git', 'commit', '-m', 'x'], ['npm', 'test']])).toBe('git-write');
+    expect(
+      effectiveClass(undefined, [
+        ['git', 'add', '-A'],
+        ['git', 'commit', '-m', 'x'],
+        ['npm', 'test'],
+      ]),
+    ).toBe('git-write');
     // in main/ the git profile is for git alone
-    expect(effectiveClass(undefined, [['git', 'add', '-A'], ['git', 'commit', '-m', 'x'], ['npm', 'test']], true)).toBe('edit');
+    expect(
+      effectiveClass(
+        undefined,
+        [
+          ['git', 'add', '-A'],
+          ['git', 'commit', '-m', 'x'],
+          ['npm', 'test'],
+        ],
+        true,
+      ),
+    ).toBe('edit');
     expect(effectiveClass(undefined, [['git', 'worktree', 'add', '../t', '-b', 't']], true)).toBe('git-write');
     expect(effectiveClass(undefined, [['git', 'merge', '--no-ff', 't']])).toBe('merge');
-    expect(effectiveClass(undefined, [['git', 'merge', 't'], ['npm', 'test']])).toBe('edit');
+    expect(
+      effectiveClass(undefined, [
+        ['git', 'merge', 't'],
+        ['npm', 'test'],
+      ]),
+    ).toBe('edit');
     expect(effectiveClass(undefined, [['git', 'stash']])).toBe('edit');
     expect(effectiveClass(undefined, [])).toBe('edit');
   });
@@ -27,11 +53,22 @@ describe('effectiveClass', () => {
 
 describe('sandboxEnv', () => {
   it('passes only the allowlist and listed names, never keys, tokens, the agent or loader variables', () => {
-    const base = { PATH: '/bin', LANG: 'C.UTF-8', OPENAI_API_KEY: 'sk', GITHUB_TOKEN: 't', SSH_AUTH_SOCK: '/s', LD_PRELOAD: '/x.so', NODE_ENV: 'test', DATABASE_URL: 'pg://', HTTPS_PROXY: 'http://p' };
+    const base = {
+      PATH: '/bin',
+      LANG: 'C.UTF-8',
+      OPENAI_API_KEY: 'sk',
+      GITHUB_TOKEN: 't',
+      SSH_AUTH_SOCK: '/s',
+      LD_PRELOAD: '/x.so',
+      NODE_ENV: 'test',
+      DATABASE_URL: 'pg://',
+      HTTPS_PROXY: 'http://p',
+    };
     const env = sandboxEnv({ network: false, extra: ['NODE_ENV', 'OPENAI_API_KEY', 'MY_SECRET'], base });
     expect(env.PATH).toBe('/bin');
     expect(env.NODE_ENV).toBe('test');
-    for (const k of ['OPENAI_API_KEY', 'GITHUB_TOKEN', 'SSH_AUTH_SOCK', 'LD_PRELOAD', 'DATABASE_URL', 'HTTPS_PROXY', 'MY_SECRET', 'HOME']) expect(env[k], k).toBeUndefined();
+    for (const k of ['OPENAI_API_KEY', 'GITHUB_TOKEN', 'SSH_AUTH_SOCK', 'LD_PRELOAD', 'DATABASE_URL', 'HTTPS_PROXY', 'MY_SECRET', 'HOME'])
+      expect(env[k], k).toBeUndefined();
     expect(env.GIT_CONFIG_NOSYSTEM).toBe('1');
     expect(sandboxEnv({ network: true, extra: [], base }).HTTPS_PROXY).toBe('http://p');
     expect(refusedEnvNames(['NODE_ENV', 'OPENAI_API_KEY', 'NPM_TOKEN'])).toEqual(['OPENAI_API_KEY', 'NPM_TOKEN']);

@@ -16,7 +16,11 @@ describe('sandboxStatus (doctor)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'old-bwrap-'));
     dirs.push(dir);
     // Debian 0.8.0's answers: a version, and a help text without the overlay options.
-    fs.writeFileSync(path.join(dir, 'bwrap'), '#!/bin/sh\ncase "$1" in --version) echo "bubblewrap 0.8.0";; --help) echo "usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]";; *) exit 1;; esac\n', { mode: 0o755 });
+    fs.writeFileSync(
+      path.join(dir, 'bwrap'),
+      '#!/bin/sh\ncase "$1" in --version) echo "bubblewrap 0.8.0";; --help) echo "usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]";; *) exit 1;; esac\n',
+      { mode: 0o755 },
+    );
     process.env.PATH = `${dir}${path.delimiter}${savedPath ?? ''}`;
     const s = sandboxStatus({ sandbox: 'auto', codexBin: undefined, sandboxEnv: ['NODE_ENV', 'NPM_TOKEN'] });
     expect(s.backend).toBe('bwrap');

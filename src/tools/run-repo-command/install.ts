@@ -18,7 +18,8 @@ export function installTool(command: string): 'npm' | 'yarn' | 'pnpm' | null {
   return m ? (m[1] as 'npm' | 'yarn' | 'pnpm') : null;
 }
 
-const PROJECT_SCRIPTS = 'npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare';
+const PROJECT_SCRIPTS =
+  'npm run --if-present preinstall && npm run --if-present install && npm run --if-present postinstall && npm run --if-present prepare';
 export const INSTALL_SCRIPTS = {
   npm: `npm rebuild && ${PROJECT_SCRIPTS}`,
   yarn: `npm rebuild && ${PROJECT_SCRIPTS}`,
@@ -46,7 +47,8 @@ function concat(a: SandboxRunResult, b: SandboxRunResult): SandboxRunResult {
  * `script-shell`, `onload-script`. The project's rc files are the worker's to
  * write, so they are read here, not trusted.
  */
-const RISKY_RC = /^\s*["']?(yarn-path|yarnPath|git|node-options|script-shell|shell|onload-script|globalconfig|userconfig|init-module)["']?\s*[=:\s]/m;
+const RISKY_RC =
+  /^\s*["']?(yarn-path|yarnPath|git|node-options|script-shell|shell|onload-script|globalconfig|userconfig|init-module)["']?\s*[=:\s]/m;
 
 export function riskyInstallSettings(dir: string): string | null {
   for (const f of ['.npmrc', '.yarnrc', '.yarnrc.yml', '.pnpmrc']) {
@@ -63,10 +65,26 @@ export function riskyInstallSettings(dir: string): string | null {
 }
 
 function refused(why: string): SandboxRunResult {
-  return { exitCode: null, stdout: '', stderr: why, truncated: false, timedOut: false, aborted: false, durationMs: 0, stdoutBytes: 0, stderrBytes: 0, refused: why };
+  return {
+    exitCode: null,
+    stdout: '',
+    stderr: why,
+    truncated: false,
+    timedOut: false,
+    aborted: false,
+    durationMs: 0,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    refused: why,
+  };
 }
 
-export async function runInstall(sandbox: Sandbox, command: string, at: ProfileContext, options: SandboxRunOptions): Promise<SandboxRunResult> {
+export async function runInstall(
+  sandbox: Sandbox,
+  command: string,
+  at: ProfileContext,
+  options: SandboxRunOptions,
+): Promise<SandboxRunResult> {
   const risky = riskyInstallSettings(at.cwd);
   if (risky) return refused(`${risky}; remove that setting (the install runs with the network) and run it again`);
   const fetchProfile = sandboxProfile('install', at);

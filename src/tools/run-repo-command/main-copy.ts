@@ -27,7 +27,10 @@ export async function runOnMainCopy(
     const cwd = path.join(copy, rel.startsWith('..') ? '' : rel);
     const copyAt: ProfileContext = { ...at, baseDir: holder, worktree: 'main-copy', cwd };
     const r = await run(command, copyAt, { ...options, cwd });
-    return { ...r, stderr: `${r.stderr}${r.stderr.endsWith('\n') || r.stderr === '' ? '' : '\n'}[ran on a temporary worktree at main's HEAD: this sandbox has no overlay]\n` };
+    return {
+      ...r,
+      stderr: `${r.stderr}${r.stderr.endsWith('\n') || r.stderr === '' ? '' : '\n'}[ran on a temporary worktree at main's HEAD: this sandbox has no overlay]\n`,
+    };
   } finally {
     await runGit(mainDir, ['worktree', 'remove', '--force', copy], { allowFail: true }).catch(() => undefined);
     fs.rmSync(holder, { recursive: true, force: true });

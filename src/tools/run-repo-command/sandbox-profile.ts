@@ -42,7 +42,23 @@ function under(child: string, parent: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
 
-const GIT_INSPECT = new Set(['status', 'log', 'diff', 'show', 'rev-parse', 'ls-files', 'blame', 'grep', 'describe', 'shortlog', 'cat-file', 'for-each-ref', 'show-ref', 'merge-base', 'rev-list']);
+const GIT_INSPECT = new Set([
+  'status',
+  'log',
+  'diff',
+  'show',
+  'rev-parse',
+  'ls-files',
+  'blame',
+  'grep',
+  'describe',
+  'shortlog',
+  'cat-file',
+  'for-each-ref',
+  'show-ref',
+  'merge-base',
+  'rev-list',
+]);
 const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
 
 /**
@@ -81,17 +97,21 @@ function toolDirs(hidden: string[]): string[] {
     out.add(r);
     const parent = path.dirname(r);
     // A node prefix's bin/ links into ../lib/node_modules (npm, npx, global tools).
-    if (path.basename(r) === 'bin' && fs.existsSync(path.join(parent, 'lib', 'node_modules'))) out.add(path.join(parent, 'lib', 'node_modules'));
+    if (path.basename(r) === 'bin' && fs.existsSync(path.join(parent, 'lib', 'node_modules')))
+      out.add(path.join(parent, 'lib', 'node_modules'));
     // pyenv's shims call back into the pyenv install; it holds interpreters, no credentials.
     if (path.basename(r) === 'shims') out.add(parent);
     // rustup's proxies in ~/.cargo/bin need the toolchains in ~/.rustup.
-    if (r.endsWith(`${path.sep}.cargo${path.sep}bin`) && fs.existsSync(path.join(path.dirname(parent), '.rustup'))) out.add(path.join(path.dirname(parent), '.rustup'));
+    if (r.endsWith(`${path.sep}.cargo${path.sep}bin`) && fs.existsSync(path.join(path.dirname(parent), '.rustup')))
+      out.add(path.join(path.dirname(parent), '.rustup'));
   }
   return [...out];
 }
 
 export function gitProtected(common: string): string[] {
-  return ['config', 'config.worktree', 'hooks', 'info', 'packed-refs', 'refs/tags', 'refs/remotes', 'shallow', 'modules'].map((f) => path.join(common, f));
+  return ['config', 'config.worktree', 'hooks', 'info', 'packed-refs', 'refs/tags', 'refs/remotes', 'shallow', 'modules'].map((f) =>
+    path.join(common, f),
+  );
 }
 
 export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxProfile {
@@ -109,7 +129,12 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
   const secrets = (at.secretPaths ?? []).filter((p) => fs.existsSync(p)).map(real);
   const stateDir = at.stateDir && fs.existsSync(at.stateDir) ? real(at.stateDir) : undefined;
   // The repository must stay readable (the code, git objects) even when it lives under /tmp or $HOME.
-  const reexposed = [baseDir, ...(layout && !under(real(layout.common), baseDir) ? [real(layout.common)] : []), ...toolDirs(hidden), identityConfigFile()];
+  const reexposed = [
+    baseDir,
+    ...(layout && !under(real(layout.common), baseDir) ? [real(layout.common)] : []),
+    ...toolDirs(hidden),
+    identityConfigFile(),
+  ];
   if (network) {
     const resolv = real('/etc/resolv.conf');
     if (!resolv.startsWith('/etc/')) reexposed.push(path.dirname(resolv));
@@ -138,7 +163,8 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
       if (inMain) {
         // `git worktree add ../task-x`, `git branch x`: new entries in the base dir and in .git, nothing of main/'s files.
         rw(baseDir);
-        for (const e of fs.readdirSync(baseDir)) if (e !== 'main' && !(stateDir && real(path.join(baseDir, e)) === stateDir)) ro(path.join(baseDir, e));
+        for (const e of fs.readdirSync(baseDir))
+          if (e !== 'main' && !(stateDir && real(path.join(baseDir, e)) === stateDir)) ro(path.join(baseDir, e));
         ro(wtRoot);
         if (common) {
           rw(common);
@@ -184,7 +210,6 @@ export function integrityAllowance(cls: CommandClass, layout: GitLayout | null, 
   return { refs: [], newBranches: false };
 }
 
-
 /** What `policy check --explain` shows for an allowed line: its class, the backend and the profile it would run under. */
 export function explainSandbox(
   sandbox: Sandbox,
@@ -193,8 +218,20 @@ export function explainSandbox(
   at: ProfileContext,
 ): { class: CommandClass; backend: string; gaps: readonly string[]; profile: string[]; argv: string[] | string } {
   if (cls === 'codex') {
-    return { class: cls, backend: 'codex worker', gaps: [], profile: ['runs as a codex worker in codex\'s own sandbox (see docs/security.md)'], argv: 'codex exec …' };
+    return {
+      class: cls,
+      backend: 'codex worker',
+      gaps: [],
+      profile: ["runs as a codex worker in codex's own sandbox (see docs/security.md)"],
+      argv: 'codex exec …',
+    };
   }
   const profile = sandboxProfile(cls, at);
-  return { class: cls, backend: sandbox.backend.description, gaps: sandbox.backend.gaps, profile: describeProfile(profile), argv: sandbox.argv(command, profile, at.cwd) };
+  return {
+    class: cls,
+    backend: sandbox.backend.description,
+    gaps: sandbox.backend.gaps,
+    profile: describeProfile(profile),
+    argv: sandbox.argv(command, profile, at.cwd),
+  };
 }
