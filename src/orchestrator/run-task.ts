@@ -1,6 +1,7 @@
 import { withBaseDir, type Config } from '../config/config.js';
 import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
 import { describeError } from '../errors.js';
+import type { RunEvent } from './events.js';
 import { runOrchestrator } from './run.js';
 
 /**
@@ -8,12 +9,13 @@ import { runOrchestrator } from './run.js';
  * the task's own base dir (state dir and command log follow it unless they
  * were set explicitly). Resolves with an outcome; never rejects.
  */
-export function makeRunTask(config: Config): RunTask {
+export function makeRunTask(config: Config, options: { onEvent?: (taskId: string, event: RunEvent) => void } = {}): RunTask {
   return async (task, signal): Promise<DispatchOutcome> => {
     const started = Date.now();
     const taskConfig = withBaseDir(config, task.baseDir);
+    const onEvent = options.onEvent;
     try {
-      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal });
+      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal, ...(onEvent ? { onEvent: (e: RunEvent) => onEvent(task.id, e) } : {}) });
       return {
         status: report.status === 'succeeded' ? 'succeeded' : 'failed',
         merges: report.merges.length,

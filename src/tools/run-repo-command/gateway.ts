@@ -13,11 +13,12 @@ import { runInstall } from './install.js';
 import { runOnMainCopy } from './main-copy.js';
 import { effectiveClass, integrityAllowance, sandboxProfile, type ProfileContext } from './sandbox-profile.js';
 import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
+import type { CodexEvent } from '../../workers/codex/events.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
 export type CodexRunner = (
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
 ) => Promise<CommandResult>;
 
 export interface GatewayContext {
@@ -36,6 +37,8 @@ export interface GatewayContext {
   signal?: AbortSignal;
   /** The codex worker layer; without it `codex exec` lines are refused as unavailable. */
   runCodex?: CodexRunner;
+  /** Each codex event of a `codex exec` call's worker, as it arrives (the live view). */
+  onCodexEvent?: (request: CommandRequest, event: CodexEvent) => void;
   /** Called when a call arrives, before the guard decides. */
   onStart?: (request: CommandRequest) => void;
   /** Called once per call with the final result and its log entry (the run report collects these). */
@@ -151,6 +154,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.runId ? { runId: ctx.runId } : {}),
           allowDangerFullAccess: ctx.policy.allowDangerFullAccess,
+          ...(ctx.onCodexEvent ? { onEvent: (e: CodexEvent) => ctx.onCodexEvent?.(request, e) } : {}),
         });
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
