@@ -63,7 +63,7 @@ export function gatewaySandbox(ctx: Pick<GatewayContext, 'config' | 'sandbox'>):
 }
 
 /** Output lines that show the sandbox refusing something (a read-only mount, no network, a hidden path). */
-const DENIAL = /Read-only file system|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
+const DENIAL = /Read-only file system|transport '[a-z0-9+-]+' not allowed|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
 
 function denialLines(text: string): string[] {
   const out: string[] = [];
