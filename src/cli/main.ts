@@ -11,6 +11,7 @@ import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
+import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 
 /**
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerDispatch(program, makeRunTask);
   registerRuns(program);
+  registerMcp(program);
   return program;
 }
 
