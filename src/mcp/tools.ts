@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { requireBaseDir, requireStateDir } from '../config/config.js';
-import { isOrchestratorError, StoreError, UsageError } from '../errors.js';
+import { describeError, StoreError, UsageError } from '../errors.js';
 import { parseManifest } from '../orchestrator/plan/manifest-file.js';
 import { reconcileRunStatus, runIsLive } from '../orchestrator/run-record.js';
 import { runListRow, runView } from '../orchestrator/run-view.js';
@@ -40,11 +40,6 @@ interface ToolOutput {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export function errorLine(error: unknown): string {
-  if (isOrchestratorError(error)) return error.toLine();
-  return error instanceof Error ? error.message : String(error);
-}
 
 function withDeadline<T>(name: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -113,7 +108,7 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
           const out = await withDeadline(name, fn(args as z.infer<S>));
           return { content: [{ type: 'text' as const, text: out.text }], structuredContent: out.structured };
         } catch (error) {
-          return { content: [{ type: 'text' as const, text: `${name}: ${errorLine(error)}` }], isError: true };
+          return { content: [{ type: 'text' as const, text: `${name}: ${describeError(error)}` }], isError: true };
         }
       },
     );
