@@ -1,0 +1,141 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CLI, REPO_ROOT } from '../helpers/cli-child.js';
+import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
+import { PLAN_FAKE_CODEX, fakePrompt } from '../helpers/plan-env.js';
+
+/**
+ * The real `codex-orch mcp` process over stdio, driven by the MCP SDK's own
+ * client; runs it starts are real detached `codex-orch run --plan` children
+ * with the plan fake codex as workers.
+ */
+const tsx = path.join(REPO_ROOT, 'node_modules', '.bin', 'tsx');
+let base: TempBase;
+let originRefs: string;
+let client: Client;
+let transport: StdioClientTransport;
+let stderr = '';
+
+function serverEnv(b: TempBase): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ORCHESTRATOR_')) env[k] = v;
+  return {
+    ...env,
+    ORCHESTRATOR_STATE_DIR: b.stateDir,
+    CODEX_BIN: PLAN_FAKE_CODEX,
+    ORCHESTRATOR_CODEX_ARGS: '[]',
+    PLAN_FAKE_STATE: path.join(b.root, 'fake-state'),
+    OPENAI_API_KEY: '',
+    OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+    OPENAI_AGENTS_DISABLE_TRACING: '1',
+  };
+}
+
+type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: any };
+const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args }, { timeout: 70_000 })) as ToolResult;
+const text = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
+
+beforeAll(async () => {
+  base = makeTempBase({ 'README.md': '# sample\n' });
+  originRefs = refsFingerprint(base.origin);
+  transport = new StdioClientTransport({ command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env: serverEnv(base), cwd: base.root, stderr: 'pipe' });
+  (transport.stderr as NodeJS.ReadableStream | null)?.on('data', (c: Buffer) => (stderr += c.toString()));
+  client = new Client({ name: 'mcp-test', version: '1.0.0' });
+  await client.connect(transport);
+}, 120_000);
+
+afterAll(async () => {
+  await client?.close();
+  if (base) {
+    expect(refsFingerprint(base.origin)).toBe(originRefs);
+    base.cleanup();
+  }
+});
+
+describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
+  it('lists every tool with an input schema; the read-only ones say so', async () => {
+    const { tools } = await client.listTools();
+    const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
+    for (const n of ['start_run', 'get_run', 'wait_run', 'list_runs', 'get_diff', 'stop_run', 'resume_run', 'check_command']) {
+      expect(byName[n], n).toBeDefined();
+      expect(byName[n]!.inputSchema.type).toBe('object');
+    }
+    for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
+    for (const n of ['start_run', 'stop_run', 'resume_run']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
+  });
+
+  it('check_command: a push is denied, git status is allowed; nothing runs', async () => {
+    const push = await call('check_command', { worktree: 'main', command: 'git push origin main' });
+    expect(push.isError).toBeFalsy();
+    expect(push.structuredContent).toMatchObject({ allowed: false });
+    expect(push.structuredContent.rule).toMatch(/git/);
+    const status = await call('check_command', { worktree: 'main', command: 'git status' });
+    expect(status.structuredContent).toMatchObject({ allowed: true });
+    expect(text(status)).toMatch(/^allowed/);
+  });
+
+  it('malformed arguments and unknown runs are tool errors with one line; the server stays up', async () => {
+    const bad = await call('check_command', { worktree: 5 });
+    expect(bad.isError).toBe(true);
+    expect(text(bad)).toMatch(/worktree/);
+    const both = await call('start_run', { task: 'x', plan: { version: 1 } });
+    expect(both.isError).toBe(true);
+    expect(text(both)).toMatch(/either task or plan/);
+    const badPlan = await call('start_run', { plan: { version: 1, task: 't', phases: [{ name: 'P', tasks: [{ id: 'a', title: 'A', prompt: '' }] }] } });
+    expect(badPlan.isError).toBe(true);
+    expect(text(badPlan)).toMatch(/phases\[0\]\.tasks\[0\]\.prompt/);
+    const wait = await call('wait_run', { runId: 'x', timeoutSeconds: 999 });
+    expect(wait.isError).toBe(true);
+    const none = await call('get_run', { runId: 'no-such-run' });
+    expect(none.isError).toBe(true);
+    expect(text(none)).toMatch(/no run|no run store/);
+    expect(text(none).split('\n')).toHaveLength(1);
+    // still answering
+    expect((await call('check_command', { worktree: 'main', command: 'ls' })).structuredContent.allowed).toBe(true);
+  });
+
+  it('start_run a plan, wait_run until it ends, get_run shows every subtask merged, get_diff returns the diff', async () => {
+    const task = (id: string, extra: object = {}) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }), files: [`${id}.txt`], ...extra });
+    const started = await call('start_run', { plan: { version: 1, task: 'two files over mcp', phases: [{ name: 'P1', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }] }, review: false, maxParallel: 2 });
+    expect(started.isError, text(started) + stderr).toBeFalsy();
+    const runId = started.structuredContent.runId as string;
+    expect(runId).toMatch(/\S/);
+
+    let waited: ToolResult;
+    for (let i = 0; ; i++) {
+      waited = await call('wait_run', { runId, timeoutSeconds: 20 });
+      expect(waited.isError, text(waited)).toBeFalsy();
+      if (waited.structuredContent.reason === 'ended') break;
+      expect(i, `run still ${waited.structuredContent.run.status}: ${fs.readFileSync(started.structuredContent.log, 'utf8')}`).toBeLessThan(10);
+    }
+    expect(waited.structuredContent.run.status, fs.readFileSync(started.structuredContent.log, 'utf8')).toBe('succeeded');
+
+    const shown = await call('get_run', { runId });
+    expect(shown.structuredContent.run.id).toBe(runId);
+    expect(shown.structuredContent.subtasks.map((t: any) => [t.id, t.status])).toEqual([
+      ['a', 'merged'],
+      ['b', 'merged'],
+    ]);
+    expect(shown.structuredContent.merges.filter((m: any) => m.outcome === 'merged').map((m: any) => m.branch)).toEqual(['task-a', 'task-b']);
+    expect(shown.structuredContent.cost.tokens.workers).toBeGreaterThan(0);
+    expect(text(shown)).toMatch(/succeeded/);
+
+    const diff = await call('get_diff', { runId, task: 'b' });
+    expect(diff.isError, text(diff)).toBeFalsy();
+    expect(diff.structuredContent).toMatchObject({ task: 'b', branch: 'task-b', source: 'merged' });
+    expect(diff.structuredContent.files.map((f: any) => f.path)).toEqual(['b.txt']);
+    expect(diff.structuredContent.diff).toContain('+b');
+    expect(diff.structuredContent.head).toBe(git(base.main, 'log', '--merges', '-1', '--format=%H'));
+
+    const missing = await call('get_diff', { runId, task: 'zz' });
+    expect(missing.isError).toBe(true);
+    expect(text(missing)).toMatch(/no subtask "zz".*a, b/);
+
+    const listed = await call('list_runs', {});
+    expect(listed.structuredContent.runs.map((r: any) => r.id)).toContain(runId);
+    expect(fs.readFileSync(path.join(base.main, 'b.txt'), 'utf8')).toBe('b\n');
+  });
+});
