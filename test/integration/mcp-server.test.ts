@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CLI, REPO_ROOT } from '../helpers/cli-child.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 import { PLAN_FAKE_CODEX, fakePrompt } from '../helpers/plan-env.js';
+import { startScriptedModelServer, toolOutputs, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
+import { openSqliteStore } from '../../src/store/index.js';
+import { waitFor } from '../helpers/cli-child.js';
 
 /**
  * The real `codex-orch mcp` process over stdio, driven by the MCP SDK's own
@@ -18,6 +21,7 @@ let originRefs: string;
 let client: Client;
 let transport: StdioClientTransport;
 let stderr = '';
+let orch: ScriptedModelServer;
 
 function serverEnv(b: TempBase): Record<string, string> {
   const env: Record<string, string> = {};
@@ -28,8 +32,9 @@ function serverEnv(b: TempBase): Record<string, string> {
     CODEX_BIN: PLAN_FAKE_CODEX,
     ORCHESTRATOR_CODEX_ARGS: '[]',
     PLAN_FAKE_STATE: path.join(b.root, 'fake-state'),
-    OPENAI_API_KEY: '',
-    OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
+    OPENAI_API_KEY: 'test-key',
+    OPENAI_BASE_URL: orch.url,
+    ORCHESTRATOR_MODEL: 'scripted-orchestrator',
     OPENAI_AGENTS_DISABLE_TRACING: '1',
   };
 }
@@ -38,7 +43,20 @@ type ToolResult = { isError?: boolean; content: { type: string; text?: string }[
 const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args }, { timeout: 70_000 })) as ToolResult;
 const text = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
 
+const LATE_PLAN = {
+  task: 'Add late.txt',
+  phases: [{ name: 'Only', tasks: [{ id: 'late', title: 'Write late.txt', kind: 'feature', prompt: fakePrompt('Write late.txt.', { write: { 'late.txt': 'late\n' } }), files: ['late.txt'], dependsOn: [], acceptance: null }] }],
+};
+
 beforeAll(async () => {
+  // The orchestrator model of task runs: submit a plan, run it, finish (slowly, so the client is gone first).
+  orch = await startScriptedModelServer((r) => {
+    if ((r.body.instructions ?? '').includes('You are the Reviewer')) return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
+    const done = toolOutputs(r.body).size;
+    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: LATE_PLAN }], delayMs: 1500 };
+    if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
+    return { text: 'Done.' };
+  });
   base = makeTempBase({ 'README.md': '# sample\n' });
   originRefs = refsFingerprint(base.origin);
   transport = new StdioClientTransport({ command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env: serverEnv(base), cwd: base.root, stderr: 'pipe' });
@@ -49,6 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
+  await orch?.close();
   if (base) {
     expect(refsFingerprint(base.origin)).toBe(originRefs);
     base.cleanup();
@@ -137,5 +156,34 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     const listed = await call('list_runs', {});
     expect(listed.structuredContent.runs.map((r: any) => r.id)).toContain(runId);
     expect(fs.readFileSync(path.join(base.main, 'b.txt'), 'utf8')).toBe('b\n');
+  });
+
+  it('a run started over MCP goes on after the client and the server have exited', async () => {
+    const own = new Client({ name: 'short-lived', version: '1.0.0' });
+    const t = new StdioClientTransport({ command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env: serverEnv(base), cwd: base.root, stderr: 'ignore' });
+    await own.connect(t);
+    const started = (await own.callTool({ name: 'start_run', arguments: { task: 'Add late.txt' } }, { timeout: 70_000 })) as ToolResult;
+    expect(started.isError, text(started)).toBeFalsy();
+    const runId = started.structuredContent.runId as string;
+    const serverPid = t.pid;
+    await own.close();
+    // The server is gone; the run is not.
+    await waitFor(() => {
+      try {
+        process.kill(serverPid!, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    }, 'the MCP server to exit', 30_000);
+    await waitFor(() => fs.existsSync(path.join(base.main, 'late.txt')), 'the run to merge late.txt', 180_000);
+    const store = openSqliteStore(base.stateDir);
+    try {
+      await waitFor(() => store.requireRun(runId).status !== 'running', 'the run to end', 60_000);
+      expect(store.requireRun(runId).status).toBe('succeeded');
+      expect(store.requireRun(runId).task).toBe('Add late.txt');
+    } finally {
+      store.close();
+    }
   });
 });
