@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { inputText, startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
 import { openSqliteStore } from '../../src/store/index.js';
-import { spawnTs } from '../helpers/cli-child.js';
+import { spawnTs, waitFor } from '../helpers/cli-child.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 import { PLAN_FAKE_CODEX, fakePrompt } from '../helpers/plan-env.js';
 
@@ -54,7 +54,7 @@ async function rig(issues: object[]): Promise<Rig> {
     if (text.includes('FAILME')) return { status: 400 };
     const n = /octo\/app#(\d+)/.exec(text)?.[1] ?? '0';
     const done = toolOutputs(r.body).size;
-    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: plan(`issue-${n}`, `issue-${n}.txt`) }] };
+    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: plan(`issue-${n}`, `issue-${n}.txt`) }], delayMs: text.includes('SLOW') ? 4000 : 0 };
     if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
     return { text: 'Done.' };
   });
@@ -142,5 +142,32 @@ describe('codex-orch dispatch --github', { timeout: 300_000 }, () => {
     const noLabel = await spawnTs(['dispatch', '--github', 'octo/app', '--base-dir', r.t.baseDir], r.env).done;
     expect(noLabel.code).toBe(2);
     expect(noLabel.stderr).toMatch(/needs --label/);
+  });
+
+  it('a dispatcher killed mid-run: the restarted one takes the issue back, runs it to the end, and edits the same comment', async () => {
+    const r = await rig([{ number: 8, title: 'Add issue-8.txt', body: 'SLOW please', labels: ['codex'], author: 'alice' }]);
+    const args = ['dispatch', '--github', 'octo/app', '--label', 'codex', '--base-dir', r.t.baseDir, '--json'];
+    const first = spawnTs(args, r.env);
+    let exited = false;
+    void first.done.then(() => (exited = true));
+    // Killed while its run waits for the (slow) first model answer.
+    await waitFor(() => exited || r.orch.requests.some((q) => JSON.stringify(q.body.input ?? '').includes('octo/app#8')), 'the run to ask the model', 120_000);
+    expect(exited).toBe(false);
+    first.child.kill('SIGKILL');
+    await first.done;
+    expect(ghState(r).issues[0]!.labels).toEqual(['codex:running']);
+    expect(fs.existsSync(path.join(r.t.main, 'issue-8.txt'))).toBe(false);
+
+    const second = await spawnTs(args, r.env).done;
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toMatch(/#8 was claimed by an earlier dispatcher that stopped; offering it again as gh\.octo\.app\.8/);
+    expect(JSON.parse(second.stdout).rows.map((x: any) => [x.id, x.status])).toEqual([['gh.octo.app.8', 'succeeded']]);
+    const s = ghState(r);
+    expect(s.issues[0]!.labels).toEqual(['codex:done']);
+    const comments = s.comments!.filter((c) => c.issue === 8);
+    expect(comments).toHaveLength(1);
+    expect(comments[0]!.body).toMatch(/Done/);
+    expect(fs.readFileSync(path.join(r.t.main, 'issue-8.txt'), 'utf8')).toBe('issue-8\n');
+    expect(git(r.t.main, 'log', '--merges', '--format=%s').split('\n').filter(Boolean)).toHaveLength(1);
   });
 });
