@@ -48,12 +48,24 @@ const LATE_PLAN = {
   phases: [{ name: 'Only', tasks: [{ id: 'late', title: 'Write late.txt', kind: 'feature', prompt: fakePrompt('Write late.txt.', { write: { 'late.txt': 'late\n' } }), files: ['late.txt'], dependsOn: [], acceptance: null }] }],
 };
 
+const STOP_PLAN = {
+  task: 'Add stop.txt',
+  phases: [{ name: 'Only', tasks: [{ id: 'stop', title: 'Write stop.txt', kind: 'feature', prompt: fakePrompt('Write stop.txt.', { write: { 'stop.txt': 'stop\n' } }), files: ['stop.txt'], dependsOn: [], acceptance: null }] }],
+};
+let asked = 0;
+let resumed = false;
+
 beforeAll(async () => {
   // The orchestrator model of task runs: submit a plan, run it, finish (slowly, so the client is gone first).
   orch = await startScriptedModelServer((r) => {
     if ((r.body.instructions ?? '').includes('You are the Reviewer')) return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
     const done = toolOutputs(r.body).size;
-    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: LATE_PLAN }], delayMs: 1500 };
+    const stopMe = JSON.stringify(r.body.input ?? '').includes('STOPME');
+    if (stopMe && done === 0 && !resumed) {
+      asked += 1;
+      return { text: 'never seen: the run is stopped first', delayMs: 30_000 };
+    }
+    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: stopMe ? STOP_PLAN : LATE_PLAN }], delayMs: 1500 };
     if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
     return { text: 'Done.' };
   });
@@ -185,5 +197,38 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     } finally {
       store.close();
     }
+  });
+
+  it('stop_run stops a live run (it records its state); resume_run continues it to the end', async () => {
+    const started = await call('start_run', { task: 'STOPME add stop.txt' });
+    expect(started.isError, text(started)).toBeFalsy();
+    const runId = started.structuredContent.runId as string;
+    await waitFor(() => asked > 0, 'the run to ask its model', 120_000);
+    const live = await call('get_run', { runId });
+    expect(live.structuredContent.live).toBe(true);
+    expect(live.structuredContent.run.status).toBe('running');
+
+    const stopped = await call('stop_run', { runId });
+    expect(stopped.isError, text(stopped)).toBeFalsy();
+    expect(stopped.structuredContent.stopped).toBe(true);
+    expect(['aborted', 'interrupted']).toContain(stopped.structuredContent.status);
+    const again = await call('stop_run', { runId });
+    expect(again.isError).toBe(true);
+    expect(text(again)).toMatch(/is not running/);
+
+    resumed = true;
+    const resumedRun = await call('resume_run', { runId });
+    expect(resumedRun.isError, text(resumedRun)).toBeFalsy();
+    let waited: ToolResult;
+    for (let i = 0; ; i++) {
+      waited = await call('wait_run', { runId, timeoutSeconds: 30 });
+      if (waited.structuredContent?.reason === 'ended') break;
+      expect(i, text(waited)).toBeLessThan(8);
+    }
+    expect(waited.structuredContent.run.status, fs.readFileSync(resumedRun.structuredContent.log, 'utf8')).toBe('succeeded');
+    expect(fs.readFileSync(path.join(base.main, 'stop.txt'), 'utf8')).toBe('stop\n');
+    const finished = await call('resume_run', { runId });
+    expect(finished.isError).toBe(true);
+    expect(text(finished)).toMatch(/already succeeded/);
   });
 });
