@@ -16,7 +16,7 @@ import { parseManifest } from '../orchestrator/plan/manifest-file.js';
 import { reconcileRunStatus, runIsLive } from '../orchestrator/run-record.js';
 import { runListRow, runView } from '../orchestrator/run-view.js';
 import { FINISHED_RUN_STATUSES, RUN_STATUSES, runLockKey, type RunRecord, type Store } from '../store/index.js';
-import { checkCommand } from '../tools/run-repo-command/policy.js';
+import { checkCommand } from '../tools/run-repo-command/policy/index.js';
 import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
 import { launchRun, type CliCommand } from './launch.js';
 import type { RunsAccess } from './runs-access.js';
