@@ -33,7 +33,13 @@ const RATE_LIMIT = /rate limit|secondary rate|abuse detection|HTTP 429/i;
 const AUTH = /not logged in|gh auth login|authentication required|HTTP 401|bad credentials/i;
 
 function firstLine(text: string): string {
-  return text.trim().split('\n').find((l) => l.trim() !== '')?.trim() ?? '';
+  return (
+    text
+      .trim()
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim() ?? ''
+  );
 }
 
 /** Classifies a failed gh call by its output. */
@@ -48,17 +54,26 @@ export function ghRunner(options: { bin?: string; env?: NodeJS.ProcessEnv; timeo
   const bin = options.bin ?? (env[GH_BIN_VAR]?.trim() || 'gh');
   return (args, stdin) =>
     new Promise<GhResult>((resolve, reject) => {
-      const child = execFile(bin, [...args], { env, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024, timeout: options.timeoutMs ?? 60_000 }, (error, stdout, stderr) => {
-        if (!error) return resolve({ stdout, stderr });
-        const code = (error as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') {
-          return reject(new GhError('missing', `the GitHub CLI (${bin}) was not found`, { hint: `install gh (https://cli.github.com) or set ${GH_BIN_VAR} to its path` }));
-        }
-        const text = stderr || stdout || error.message;
-        const failure = classifyGhFailure(text);
-        const what = `gh ${args.slice(0, 2).join(' ')}`;
-        reject(new GhError(failure, `${what} failed: ${firstLine(text) || `exit ${String(code)}`}`, { context: { args, stderr } }));
-      });
+      const child = execFile(
+        bin,
+        [...args],
+        { env, encoding: 'utf8', maxBuffer: 32 * 1024 * 1024, timeout: options.timeoutMs ?? 60_000 },
+        (error, stdout, stderr) => {
+          if (!error) return resolve({ stdout, stderr });
+          const code = (error as NodeJS.ErrnoException).code;
+          if (code === 'ENOENT') {
+            return reject(
+              new GhError('missing', `the GitHub CLI (${bin}) was not found`, {
+                hint: `install gh (https://cli.github.com) or set ${GH_BIN_VAR} to its path`,
+              }),
+            );
+          }
+          const text = stderr || stdout || error.message;
+          const failure = classifyGhFailure(text);
+          const what = `gh ${args.slice(0, 2).join(' ')}`;
+          reject(new GhError(failure, `${what} failed: ${firstLine(text) || `exit ${String(code)}`}`, { context: { args, stderr } }));
+        },
+      );
       child.stdin?.on('error', () => undefined);
       if (stdin !== undefined) child.stdin?.end(stdin);
       else child.stdin?.end();
@@ -71,6 +86,8 @@ export async function checkGhAuth(gh: GhRunner): Promise<void> {
     await gh(['auth', 'status']);
   } catch (error) {
     if (error instanceof GhError && error.failure === 'missing') throw error;
-    throw new ConfigError(`gh is not logged in to GitHub: ${error instanceof Error ? error.message : String(error)}`, { hint: 'run gh auth login (or set GH_TOKEN), then try again' });
+    throw new ConfigError(`gh is not logged in to GitHub: ${error instanceof Error ? error.message : String(error)}`, {
+      hint: 'run gh auth login (or set GH_TOKEN), then try again',
+    });
   }
 }

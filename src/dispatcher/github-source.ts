@@ -96,12 +96,16 @@ const LABEL = /^[^\s,:][^,]{0,40}$/;
 
 export function parseRepo(value: string): { owner: string; name: string } {
   const m = REPO.exec(value.trim());
-  if (!m || m[2] === '.' || m[2] === '..') throw new UsageError(`--github: expected <owner>/<repo>, got ${JSON.stringify(value)}`, { hint: 'e.g. --github octo-org/app' });
+  if (!m || m[2] === '.' || m[2] === '..')
+    throw new UsageError(`--github: expected <owner>/<repo>, got ${JSON.stringify(value)}`, { hint: 'e.g. --github octo-org/app' });
   return { owner: m[1]!, name: m[2]! };
 }
 
 export function checkLabel(label: string): string {
-  if (!LABEL.test(label) || label.trim() !== label) throw new UsageError(`--label: expected a GitHub label without commas or a leading colon, got ${JSON.stringify(label)}`, { hint: 'e.g. --label codex' });
+  if (!LABEL.test(label) || label.trim() !== label)
+    throw new UsageError(`--label: expected a GitHub label without commas or a leading colon, got ${JSON.stringify(label)}`, {
+      hint: 'e.g. --label codex',
+    });
   return label;
 }
 
@@ -143,8 +147,17 @@ function parseIssues(stdout: string): GitHubIssue[] {
   }
   if (!Array.isArray(raw)) throw new GhError('failed', 'gh issue list did not print a JSON array');
   return raw
-    .filter((i): i is GitHubIssue => typeof i === 'object' && i !== null && Number.isInteger((i as GitHubIssue).number) && typeof (i as GitHubIssue).title === 'string')
-    .map((i) => ({ ...i, body: typeof i.body === 'string' ? i.body : '', labels: Array.isArray(i.labels) ? i.labels : [], author: { login: String(i.author?.login ?? 'unknown') }, url: String(i.url ?? '') }))
+    .filter(
+      (i): i is GitHubIssue =>
+        typeof i === 'object' && i !== null && Number.isInteger((i as GitHubIssue).number) && typeof (i as GitHubIssue).title === 'string',
+    )
+    .map((i) => ({
+      ...i,
+      body: typeof i.body === 'string' ? i.body : '',
+      labels: Array.isArray(i.labels) ? i.labels : [],
+      author: { login: String(i.author?.login ?? 'unknown') },
+      url: String(i.url ?? ''),
+    }))
     .sort((a, b) => a.number - b.number);
 }
 
@@ -152,14 +165,40 @@ const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
 function finalBody(outcome: DispatchOutcome, summary: GitHubRunSummary | undefined, label: string): string[] {
   const ok = outcome.status === 'succeeded';
-  const lines = [ok ? `**Done.** The work is merged into \`main\` of the local clone on the machine that ran codex-orch${summary ? ` (\`${summary.mainDir}\`)` : ''}. **Nothing was pushed**: review it there and push it yourself.` : `**Failed**: ${oneLine(outcome.error ?? 'the run did not reach its goal')}`];
+  const lines = [
+    ok
+      ? `**Done.** The work is merged into \`main\` of the local clone on the machine that ran codex-orch${summary ? ` (\`${summary.mainDir}\`)` : ''}. **Nothing was pushed**: review it there and push it yourself.`
+      : `**Failed**: ${oneLine(outcome.error ?? 'the run did not reach its goal')}`,
+  ];
   lines.push('');
   if (outcome.runId) lines.push(`- run: \`${outcome.runId}\` (\`codex-orch runs show ${outcome.runId}\`)`);
   if (summary?.subtasks.length) lines.push(`- subtasks: ${summary.subtasks.map((s) => `\`${s.id}\` ${s.status}`).join(', ')}`);
-  if (summary) lines.push(`- files changed in main: ${summary.files.length ? summary.files.slice(0, 30).map((f) => `\`${f}\``).join(', ') + (summary.files.length > 30 ? `, … (${summary.files.length} in all)` : '') : 'none'}`);
-  if (summary) lines.push(`- tests: ${summary.tests.length ? summary.tests.slice(0, 10).map((t) => `\`${oneLine(t.command).slice(0, 80)}\` ${t.ok ? 'passed' : 'failed'}`).join(', ') : 'none run'}`);
+  if (summary)
+    lines.push(
+      `- files changed in main: ${
+        summary.files.length
+          ? summary.files
+              .slice(0, 30)
+              .map((f) => `\`${f}\``)
+              .join(', ') + (summary.files.length > 30 ? `, … (${summary.files.length} in all)` : '')
+          : 'none'
+      }`,
+    );
+  if (summary)
+    lines.push(
+      `- tests: ${
+        summary.tests.length
+          ? summary.tests
+              .slice(0, 10)
+              .map((t) => `\`${oneLine(t.command).slice(0, 80)}\` ${t.ok ? 'passed' : 'failed'}`)
+              .join(', ')
+          : 'none run'
+      }`,
+    );
   const merges = summary?.merges ?? [];
-  lines.push(`- merge commits: ${merges.length ? merges.map((m) => `\`${m.sha.slice(0, 10)}\`${m.branch ? ` (${m.branch})` : ''}`).join(', ') : plural(outcome.merges, 'merge')}`);
+  lines.push(
+    `- merge commits: ${merges.length ? merges.map((m) => `\`${m.sha.slice(0, 10)}\`${m.branch ? ` (${m.branch})` : ''}`).join(', ') : plural(outcome.merges, 'merge')}`,
+  );
   lines.push(`- cost: ${summary?.tokens ?? outcome.tokens} tokens, ${Math.round(outcome.durationMs / 1000)} s`);
   if (!ok) lines.push('', `Label \`${label}\` again to run it once more.`);
   return lines;
@@ -211,8 +250,27 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
     writeJsonAtomic(options.stateFile, state);
   };
 
-  const list = async (which: string) => parseIssues((await gh(['issue', 'list', '-R', repo, '--label', which, '--state', 'open', '--json', 'number,title,body,labels,author,url', '--limit', String(limit)])).stdout);
-  const moveLabels = (n: number, add: string, remove: string) => gh(['issue', 'edit', String(n), '-R', repo, '--add-label', add, '--remove-label', remove]);
+  const list = async (which: string) =>
+    parseIssues(
+      (
+        await gh([
+          'issue',
+          'list',
+          '-R',
+          repo,
+          '--label',
+          which,
+          '--state',
+          'open',
+          '--json',
+          'number,title,body,labels,author,url',
+          '--limit',
+          String(limit),
+        ])
+      ).stdout,
+    );
+  const moveLabels = (n: number, add: string, remove: string) =>
+    gh(['issue', 'edit', String(n), '-R', repo, '--add-label', add, '--remove-label', remove]);
 
   /** Creates the issue's status comment, or edits it in place once it exists. */
   const writeComment = async (issue: { number: number; url: string }, taskId: string, lines: string[]): Promise<void> => {
@@ -242,7 +300,10 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
   const queues = new Map<number, Promise<void>>();
   const serial = (n: number, fn: () => Promise<void>): Promise<void> => {
     const next = (queues.get(n) ?? Promise.resolve()).then(fn, fn);
-    queues.set(n, next.catch(() => undefined));
+    queues.set(
+      n,
+      next.catch(() => undefined),
+    );
     return next;
   };
   const inFlight = new Set<number>();
@@ -264,15 +325,22 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
       task,
       baseDir: options.baseDir,
       onStart: () => {
-        void serial(n, () => writeComment(issue, taskId, [`**Running** on the maintainer's machine (base dir \`${options.baseDir}\`). This comment is updated when the run ends.`])).catch((e: unknown) =>
-          notice(`#${n}: status comment not updated: ${e instanceof Error ? e.message : String(e)}`),
-        );
+        void serial(n, () =>
+          writeComment(issue, taskId, [
+            `**Running** on the maintainer's machine (base dir \`${options.baseDir}\`). This comment is updated when the run ends.`,
+          ]),
+        ).catch((e: unknown) => notice(`#${n}: status comment not updated: ${e instanceof Error ? e.message : String(e)}`));
       },
       ack: finish,
-      fail: (reason) => finish({ status: 'failed', merges: 0, tokens: 0, durationMs: 0, error: reason instanceof Error ? reason.message : reason }),
+      fail: (reason) =>
+        finish({ status: 'failed', merges: 0, tokens: 0, durationMs: 0, error: reason instanceof Error ? reason.message : reason }),
       release: () =>
         serial(n, async () => {
-          await writeComment(issue, taskId, ['**Interrupted**: the dispatcher stopped before the run ended. It is picked up again when the dispatcher restarts (the label stays `' + running + '`).']);
+          await writeComment(issue, taskId, [
+            '**Interrupted**: the dispatcher stopped before the run ended. It is picked up again when the dispatcher restarts (the label stays `' +
+              running +
+              '`).',
+          ]);
           inFlight.delete(n);
         }),
     };
@@ -285,9 +353,11 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
       if (!rec || rec.state !== 'running' || inFlight.has(issue.number)) continue;
       inFlight.add(issue.number);
       notice(`#${issue.number} was claimed by an earlier dispatcher that stopped; offering it again as ${rec.taskId}`);
-      await serial(issue.number, () => writeComment(issue, rec.taskId, ['**Resuming**: the dispatcher restarted while this issue was running; it runs again under the same task id.'])).catch((e: unknown) =>
-        notice(`#${issue.number}: status comment not updated: ${e instanceof Error ? e.message : String(e)}`),
-      );
+      await serial(issue.number, () =>
+        writeComment(issue, rec.taskId, [
+          '**Resuming**: the dispatcher restarted while this issue was running; it runs again under the same task id.',
+        ]),
+      ).catch((e: unknown) => notice(`#${issue.number}: status comment not updated: ${e instanceof Error ? e.message : String(e)}`));
       yield sourced(issue, issueTaskText(repo, issue), rec.taskId);
     }
   }
@@ -319,9 +389,11 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
       save(n, { taskId, url: issue.url, state: 'running' });
       notice(`#${n} claimed as ${taskId}`);
       // Claimed is claimed: a comment that cannot be written now is written by the next status update.
-      await serial(n, () => writeComment(issue, taskId, [`**Claimed**: queued to run on the maintainer's machine. The work will be merged into the local clone's \`main\`; nothing is pushed.`])).catch((e: unknown) =>
-        notice(`#${n}: status comment not written: ${e instanceof Error ? e.message : String(e)}`),
-      );
+      await serial(n, () =>
+        writeComment(issue, taskId, [
+          `**Claimed**: queued to run on the maintainer's machine. The work will be merged into the local clone's \`main\`; nothing is pushed.`,
+        ]),
+      ).catch((e: unknown) => notice(`#${n}: status comment not written: ${e instanceof Error ? e.message : String(e)}`));
       yield sourced(issue, issueTaskText(repo, issue), taskId);
     }
   }
@@ -349,12 +421,15 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
           backoff = 0;
           failures = 0;
         } catch (error) {
-          const retry = error instanceof GhError && (error.failure === 'rate-limit' || (options.watch === true && error.failure === 'failed'));
+          const retry =
+            error instanceof GhError && (error.failure === 'rate-limit' || (options.watch === true && error.failure === 'failed'));
           failures += 1;
           // Without --watch a rate limit is waited out a few times, then the dispatch ends with the error.
           if (!retry || (!options.watch && failures > 4)) throw error;
           backoff = backoff === 0 ? base : Math.min(max, backoff * 2);
-          notice(`${(error as GhError).failure === 'rate-limit' ? 'rate limited' : 'gh failed'} (${(error as Error).message}); trying again in ${Math.round(backoff / 1000)} s`);
+          notice(
+            `${error.failure === 'rate-limit' ? 'rate limited' : 'gh failed'} (${error.message}); trying again in ${Math.round(backoff / 1000)} s`,
+          );
           await sleep(backoff, signal);
           continue;
         }

@@ -29,13 +29,21 @@ function tokenMatches(header: string | undefined, token: string): boolean {
 
 export async function serveMcpHttp(options: McpServerOptions & { host?: string; port: number; token: string }): Promise<McpHttpServer> {
   const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.has(host)) throw new UsageError(`mcp --http listens on loopback only, not ${host}`, { hint: 'use 127.0.0.1; put a proxy in front to reach it from elsewhere' });
-  if (options.token.trim().length < 16) throw new UsageError('mcp --http needs a bearer token of at least 16 characters', { hint: 'set CODEX_ORCH_MCP_TOKEN, e.g. to $(openssl rand -hex 24)' });
+  if (!LOOPBACK.has(host))
+    throw new UsageError(`mcp --http listens on loopback only, not ${host}`, {
+      hint: 'use 127.0.0.1; put a proxy in front to reach it from elsewhere',
+    });
+  if (options.token.trim().length < 16)
+    throw new UsageError('mcp --http needs a bearer token of at least 16 characters', {
+      hint: 'set CODEX_ORCH_MCP_TOKEN, e.g. to $(openssl rand -hex 24)',
+    });
   const handler = createMcpHandler(mcpServerFactory(options));
   const server = http.createServer((req, res) => {
     void (async () => {
       if (!tokenMatches(req.headers.authorization, options.token)) {
-        res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'missing or wrong bearer token' }));
+        res
+          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+          .end(JSON.stringify({ error: 'missing or wrong bearer token' }));
         return;
       }
       const chunks: Buffer[] = [];
@@ -51,10 +59,14 @@ export async function serveMcpHttp(options: McpServerOptions & { host?: string; 
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v);
       const method = req.method ?? 'GET';
-      const request = new Request(`http://${host}${req.url ?? '/'}`, { method, headers, ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }) });
+      const request = new Request(`http://${host}${req.url ?? '/'}`, {
+        method,
+        headers,
+        ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
+      });
       const response = await handler.fetch(request);
       res.writeHead(response.status, Object.fromEntries(response.headers.entries()));
-      if (response.body) Readable.fromWeb(response.body as import('node:stream/web').ReadableStream).pipe(res);
+      if (response.body) Readable.fromWeb(response.body).pipe(res);
       else res.end();
     })().catch((error: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });

@@ -94,14 +94,20 @@ export async function launchRun(options: LaunchOptions): Promise<Launched> {
       const id = options.runId ?? runIdFromLog(text);
       // It may have finished already (a tiny plan): then the run is there to be read.
       if (id && exited.code !== 2 && pid !== undefined) return { runId: id, pid, log };
-      throw new RunFailedError(`codex-orch ${options.argv[0]} exited with ${exited.code ?? exited.signal} before starting a run: ${lastLines(text, 3) || '(no output)'}`, {
-        hint: `its output is in ${log}`,
-      });
+      throw new RunFailedError(
+        `codex-orch ${options.argv[0]} exited with ${exited.code ?? exited.signal} before starting a run: ${lastLines(text, 3) || '(no output)'}`,
+        {
+          hint: `its output is in ${log}`,
+        },
+      );
     }
     if (Date.now() > deadline) {
-      throw new RunFailedError(`codex-orch ${options.argv[0]} (pid ${pid}) has not started a run after ${Math.round((options.waitMs ?? 30_000) / 1000)} s`, {
-        hint: `it may still be starting; see ${log} and list_runs`,
-      });
+      throw new RunFailedError(
+        `codex-orch ${options.argv[0]} (pid ${pid}) has not started a run after ${Math.round((options.waitMs ?? 30_000) / 1000)} s`,
+        {
+          hint: `it may still be starting; see ${log} and list_runs`,
+        },
+      );
     }
     await sleep(150);
   }

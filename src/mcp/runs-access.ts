@@ -18,7 +18,10 @@ export class RunsAccess {
   /** The config for a base dir given in a call (absolute), or the server's. */
   configFor(baseDir: string | undefined): Config {
     if (baseDir === undefined) return this.config;
-    if (!path.isAbsolute(baseDir)) throw new ConfigError(`baseDir must be an absolute path, got ${JSON.stringify(baseDir)}`, { hint: 'give the directory that holds main/' });
+    if (!path.isAbsolute(baseDir))
+      throw new ConfigError(`baseDir must be an absolute path, got ${JSON.stringify(baseDir)}`, {
+        hint: 'give the directory that holds main/',
+      });
     return withBaseDir(this.config, baseDir);
   }
 
@@ -40,7 +43,9 @@ export class RunsAccess {
   async withStore<T>(config: Config, fn: (store: Store, stateDir: string) => Promise<T> | T): Promise<T> {
     const stateDir = requireStateDir(config);
     if (!fs.existsSync(path.join(stateDir, STATE_DB))) {
-      throw new StoreError(`no run store in ${stateDir} (no state.db)`, { hint: 'pass baseDir (the directory holding main/) of the runs, or start one with start_run' });
+      throw new StoreError(`no run store in ${stateDir} (no state.db)`, {
+        hint: 'pass baseDir (the directory holding main/) of the runs, or start one with start_run',
+      });
     }
     const store = openSqliteStore(stateDir);
     try {

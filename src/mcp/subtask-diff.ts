@@ -29,7 +29,9 @@ export async function subtaskDiff(store: Store, run: RunRecord, task: string): P
   const branch = subtask?.branch ?? merges.find((m) => m.subtaskId === task)?.branch ?? `task-${task}`;
   if (!subtask && !merges.some((m) => m.branch === branch)) {
     const known = store.listSubtasks(run.id).map((t) => t.id);
-    throw new UsageError(`run ${run.id} has no subtask ${JSON.stringify(task)}`, { hint: known.length ? `its subtasks: ${known.join(', ')}` : 'it has no subtasks (not a plan run?)' });
+    throw new UsageError(`run ${run.id} has no subtask ${JSON.stringify(task)}`, {
+      hint: known.length ? `its subtasks: ${known.join(', ')}` : 'it has no subtasks (not a plan run?)',
+    });
   }
   const main = path.join(run.baseDir, 'main');
   const merged = [...merges].reverse().find((m) => m.branch === branch && m.outcome === 'merged' && m.sha);
@@ -42,7 +44,10 @@ export async function subtaskDiff(store: Store, run: RunRecord, task: string): P
     range = [base, head];
   } else {
     const tip = await runGit(main, ['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], { allowFail: true });
-    if (tip.exitCode !== 0) throw new StoreError(`subtask ${task} of run ${run.id} has no branch ${branch} in ${main} and no merge`, { hint: 'it has not produced a commit yet' });
+    if (tip.exitCode !== 0)
+      throw new StoreError(`subtask ${task} of run ${run.id} has no branch ${branch} in ${main} and no merge`, {
+        hint: 'it has not produced a commit yet',
+      });
     head = tip.stdout.trim();
     base = (await runGit(main, ['merge-base', 'HEAD', head])).stdout.trim();
     range = [base, head];
@@ -57,6 +62,8 @@ export async function subtaskDiff(store: Store, run: RunRecord, task: string): P
     });
   const full = (await runGit(main, ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', ...range])).stdout;
   const truncated = Buffer.byteLength(full) > MAX_DIFF_BYTES;
-  const diff = truncated ? `${full.slice(0, full.lastIndexOf('\n', MAX_DIFF_BYTES))}\n[diff truncated at ${MAX_DIFF_BYTES} bytes; ${files.length} file(s) changed]\n` : full;
+  const diff = truncated
+    ? `${full.slice(0, full.lastIndexOf('\n', MAX_DIFF_BYTES))}\n[diff truncated at ${MAX_DIFF_BYTES} bytes; ${files.length} file(s) changed]\n`
+    : full;
   return { runId: run.id, task, branch, source: merged ? 'merged' : 'branch', base, head, files, diff, truncated };
 }

@@ -44,13 +44,26 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 function withDeadline<T>(name: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreError(`${name} did not finish within ${TOOL_DEADLINE_MS / 1000} s`, { hint: 'try again; runs go on in their own processes' })), TOOL_DEADLINE_MS);
+    timer = setTimeout(
+      () =>
+        reject(
+          new StoreError(`${name} did not finish within ${TOOL_DEADLINE_MS / 1000} s`, {
+            hint: 'try again; runs go on in their own processes',
+          }),
+        ),
+      TOOL_DEADLINE_MS,
+    );
   });
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 const runId = z.string().min(1).max(200).describe('run id, or an unambiguous prefix of it (or of its last part)');
-const baseDir = z.string().min(1).describe('absolute base dir holding main/ (default: the server\'s --base-dir / ORCHESTRATOR_BASE_DIR, or where this server started the run)');
+const baseDir = z
+  .string()
+  .min(1)
+  .describe(
+    "absolute base dir holding main/ (default: the server's --base-dir / ORCHESTRATOR_BASE_DIR, or where this server started the run)",
+  );
 const taskId = z.string().min(1).max(100).describe('subtask id in the plan');
 
 /** Tokens spent by a run: the orchestrator model (run record) and the codex workers (worker records). */
@@ -68,7 +81,8 @@ function runCost(store: Store, run: RunRecord) {
 /** What in a running run waits for a person: stuck subtasks, workers waiting for input. */
 function attentionOf(store: Store, run: RunRecord): string[] {
   const out: string[] = [];
-  for (const t of store.listSubtasks(run.id)) if (t.status === 'stuck') out.push(`subtask ${t.id} is stuck${t.reason ? `: ${t.reason.split('\n')[0]}` : ''}`);
+  for (const t of store.listSubtasks(run.id))
+    if (t.status === 'stuck') out.push(`subtask ${t.id} is stuck${t.reason ? `: ${t.reason.split('\n')[0]}` : ''}`);
   for (const w of store.listWorkers(run.id)) if (w.status === 'waiting-for-input') out.push(`worker ${w.workerId} waits for input`);
   return out;
 }
@@ -91,9 +105,18 @@ function viewText(v: ReturnType<typeof fullView>): string {
 export function registerTools(server: McpServer, deps: ToolDeps): string[] {
   const names: string[] = [];
   // The SDK's overloads do not infer through a generic schema; every tool here is a z.object.
-  const register = server.registerTool.bind(server) as unknown as (name: string, config: Record<string, unknown>, cb: (args: unknown) => Promise<CallToolResult>) => void;
+  const register = server.registerTool.bind(server) as unknown as (
+    name: string,
+    config: Record<string, unknown>,
+    cb: (args: unknown) => Promise<CallToolResult>,
+  ) => void;
   const pollMs = deps.pollMs ?? 500;
-  const add = <S extends z.ZodObject>(name: string, meta: { title: string; description: string; readOnly: boolean; destructive?: boolean }, input: S, fn: (args: z.infer<S>) => Promise<ToolOutput>): void => {
+  const add = <S extends z.ZodObject>(
+    name: string,
+    meta: { title: string; description: string; readOnly: boolean; destructive?: boolean },
+    input: S,
+    fn: (args: z.infer<S>) => Promise<ToolOutput>,
+  ): void => {
     names.push(name);
     register(
       name,
@@ -115,7 +138,11 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
   };
 
   const { runs } = deps;
-  const withRun = <T>(id: string, dir: string | undefined, fn: (store: Store, stateDir: string, run: RunRecord) => Promise<T> | T): Promise<T> => {
+  const withRun = <T>(
+    id: string,
+    dir: string | undefined,
+    fn: (store: Store, stateDir: string, run: RunRecord) => Promise<T> | T,
+  ): Promise<T> => {
     const config = runs.configFor(runs.baseDirFor(id, dir));
     return runs.withStore(config, (store, stateDir) => fn(store, stateDir, reconcileRunStatus(store, store.requireRun(id))));
   };
@@ -124,23 +151,39 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
     'check_command',
     {
       title: 'Check a command against the guard',
-      description: 'Asks the command guard whether run_repo_command would allow this shell line in this worktree (main, or task-<slug> beside it). Nothing is executed. Returns {allowed, rule, reason}.',
+      description:
+        'Asks the command guard whether run_repo_command would allow this shell line in this worktree (main, or task-<slug> beside it). Nothing is executed. Returns {allowed, rule, reason}.',
       readOnly: true,
     },
-    z.strictObject({ worktree: z.string().min(1).describe('main, or a task-<slug> worktree name'), command: z.string().min(1).describe('the shell line'), baseDir: baseDir.optional() }),
-    async (a) => {
+    z.strictObject({
+      worktree: z.string().min(1).describe('main, or a task-<slug> worktree name'),
+      command: z.string().min(1).describe('the shell line'),
+      baseDir: baseDir.optional(),
+    }),
+    (a) => {
       const config = runs.configFor(a.baseDir);
       const dir = requireBaseDir(config);
       const decision = checkCommand({ worktree: a.worktree, command: a.command }, { baseDir: dir, policy: loadPolicy(config.policyFile) });
       const structured = { allowed: decision.allowed, rule: decision.rule ?? null, reason: decision.reason };
-      return { structured, text: `${decision.allowed ? 'allowed' : 'denied'}${decision.rule ? ` (${decision.rule})` : ''}: ${decision.reason}` };
+      return Promise.resolve({
+        structured,
+        text: `${decision.allowed ? 'allowed' : 'denied'}${decision.rule ? ` (${decision.rule})` : ''}: ${decision.reason}`,
+      });
     },
   );
 
   add(
     'list_runs',
-    { title: 'List runs', description: 'Runs of a base dir, newest first: id, task, status, subtasks done/total, merges, tokens, live.', readOnly: true },
-    z.strictObject({ baseDir: baseDir.optional(), status: z.enum(RUN_STATUSES).optional(), limit: z.number().int().min(1).max(500).optional() }),
+    {
+      title: 'List runs',
+      description: 'Runs of a base dir, newest first: id, task, status, subtasks done/total, merges, tokens, live.',
+      readOnly: true,
+    },
+    z.strictObject({
+      baseDir: baseDir.optional(),
+      status: z.enum(RUN_STATUSES).optional(),
+      limit: z.number().int().min(1).max(500).optional(),
+    }),
     async (a) =>
       runs.withStore(runs.configFor(a.baseDir), (store) => {
         const rows = store
@@ -149,14 +192,26 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
           .filter((r) => !a.status || r.status === a.status)
           .slice(0, a.limit ?? 50)
           .map((r) => runListRow(store, r));
-        const text = rows.length ? rows.map((r) => `${r.id} ${r.status} ${r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total} ` : ''}${r.task.replace(/\s+/g, ' ').slice(0, 80)}`).join('\n') : 'no runs';
+        const text = rows.length
+          ? rows
+              .map(
+                (r) =>
+                  `${r.id} ${r.status} ${r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total} ` : ''}${r.task.replace(/\s+/g, ' ').slice(0, 80)}`,
+              )
+              .join('\n')
+          : 'no runs';
         return { structured: { runs: rows }, text };
       }),
   );
 
   add(
     'get_run',
-    { title: 'Show a run', description: 'One run as `codex-orch runs show --json` gives it (record, live, lock, workers, merges, subtasks with status, worktrees, files), plus cost (tokens), mergeQueue (complete subtasks waiting to merge) and attention.', readOnly: true },
+    {
+      title: 'Show a run',
+      description:
+        'One run as `codex-orch runs show --json` gives it (record, live, lock, workers, merges, subtasks with status, worktrees, files), plus cost (tokens), mergeQueue (complete subtasks waiting to merge) and attention.',
+      readOnly: true,
+    },
     z.strictObject({ runId, baseDir: baseDir.optional() }),
     async (a) =>
       withRun(a.runId, a.baseDir, (store, stateDir, run) => {
@@ -167,7 +222,11 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
 
   add(
     'wait_run',
-    { title: 'Wait for a run', description: `Waits until the run ends, needs attention, or timeoutSeconds (at most ${MAX_WAIT_SECONDS}) pass; returns why it returned and the run (as get_run). Call again to keep waiting.`, readOnly: true },
+    {
+      title: 'Wait for a run',
+      description: `Waits until the run ends, needs attention, or timeoutSeconds (at most ${MAX_WAIT_SECONDS}) pass; returns why it returned and the run (as get_run). Call again to keep waiting.`,
+      readOnly: true,
+    },
     z.strictObject({ runId, timeoutSeconds: z.number().min(0).max(MAX_WAIT_SECONDS).default(30), baseDir: baseDir.optional() }),
     async (a) => {
       const deadline = Date.now() + a.timeoutSeconds * 1000;
@@ -186,7 +245,12 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
 
   add(
     'get_diff',
-    { title: "A subtask's diff", description: 'The unified diff of one subtask of a plan run: what its merge brought into main, or its branch since it forked from main when not merged yet. Files with line counts; the diff is cut at 200 kB.', readOnly: true },
+    {
+      title: "A subtask's diff",
+      description:
+        'The unified diff of one subtask of a plan run: what its merge brought into main, or its branch since it forked from main when not merged yet. Files with line counts; the diff is cut at 200 kB.',
+      readOnly: true,
+    },
     z.strictObject({ runId, task: taskId, baseDir: baseDir.optional() }),
     async (a) =>
       withRun(a.runId, a.baseDir, async (store, _stateDir, run) => {
@@ -222,11 +286,14 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
         .optional(),
     }),
     async (a) => {
-      if ((a.task === undefined) === (a.plan === undefined)) throw new UsageError('start_run: give either task or plan', { hint: 'plan is a manifest object; task is text' });
-      if (a.plan === undefined && (a.maxParallel !== undefined || a.review !== undefined)) throw new UsageError('maxParallel and review go with plan');
+      if ((a.task === undefined) === (a.plan === undefined))
+        throw new UsageError('start_run: give either task or plan', { hint: 'plan is a manifest object; task is text' });
+      if (a.plan === undefined && (a.maxParallel !== undefined || a.review !== undefined))
+        throw new UsageError('maxParallel and review go with plan');
       const config = runs.configFor(a.baseDir);
       const dir = requireBaseDir(config);
-      if (!fs.existsSync(path.join(dir, 'main', '.git'))) throw new UsageError(`${dir} has no main/ git repository`, { hint: 'baseDir must hold your repository as main/' });
+      if (!fs.existsSync(path.join(dir, 'main', '.git')))
+        throw new UsageError(`${dir} has no main/ git repository`, { hint: 'baseDir must hold your repository as main/' });
       const stateDir = requireStateDir(config);
       const argv = ['run', '--base-dir', dir, '--json'];
       if (a.plan !== undefined) {
@@ -257,15 +324,24 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
 
   add(
     'stop_run',
-    { title: 'Stop a run', description: 'Sends SIGTERM to the process driving the run: running workers are stopped, its state and report are written, and it can be resumed with resume_run. Waits up to 20 s for it to stop.', readOnly: false, destructive: true },
+    {
+      title: 'Stop a run',
+      description:
+        'Sends SIGTERM to the process driving the run: running workers are stopped, its state and report are written, and it can be resumed with resume_run. Waits up to 20 s for it to stop.',
+      readOnly: false,
+      destructive: true,
+    },
     z.strictObject({ runId, baseDir: baseDir.optional() }),
     async (a) => {
       const target = await withRun(a.runId, a.baseDir, (store, _s, run) => {
         const lock = store.getLock(runLockKey(run.id));
         if (FINISHED_RUN_STATUSES.includes(run.status) || !lock || !runIsLive(store, run.id)) {
-          throw new UsageError(`run ${run.id} is not running (status ${run.status})`, { hint: run.status === 'interrupted' ? 'resume it with resume_run' : 'nothing to stop' });
+          throw new UsageError(`run ${run.id} is not running (status ${run.status})`, {
+            hint: run.status === 'interrupted' ? 'resume it with resume_run' : 'nothing to stop',
+          });
         }
-        if (lock.hostname !== os.hostname()) throw new UsageError(`run ${run.id} is driven by pid ${lock.pid} on ${lock.hostname}, not this machine`);
+        if (lock.hostname !== os.hostname())
+          throw new UsageError(`run ${run.id} is driven by pid ${lock.pid} on ${lock.hostname}, not this machine`);
         return { id: run.id, pid: lock.pid };
       });
       try {
@@ -276,8 +352,13 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
       const deadline = Date.now() + 20_000;
       for (;;) {
         const status = await withRun(target.id, a.baseDir, (store, _s, run) => (runIsLive(store, run.id) ? undefined : run.status));
-        if (status !== undefined) return { structured: { runId: target.id, pid: target.pid, stopped: true, status }, text: `run ${target.id} stopped (${status})` };
-        if (Date.now() > deadline) return { structured: { runId: target.id, pid: target.pid, stopped: false, status: 'running' }, text: `run ${target.id}: SIGTERM sent to pid ${target.pid}; still stopping` };
+        if (status !== undefined)
+          return { structured: { runId: target.id, pid: target.pid, stopped: true, status }, text: `run ${target.id} stopped (${status})` };
+        if (Date.now() > deadline)
+          return {
+            structured: { runId: target.id, pid: target.pid, stopped: false, status: 'running' },
+            text: `run ${target.id}: SIGTERM sent to pid ${target.pid}; still stopping`,
+          };
         await sleep(pollMs);
       }
     },
@@ -285,17 +366,31 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
 
   add(
     'resume_run',
-    { title: 'Resume a run', description: 'Continues an interrupted or stopped run in its own process (codex-orch resume <id>).', readOnly: false },
+    {
+      title: 'Resume a run',
+      description: 'Continues an interrupted or stopped run in its own process (codex-orch resume <id>).',
+      readOnly: false,
+    },
     z.strictObject({ runId, baseDir: baseDir.optional() }),
     async (a) => {
       const found = await withRun(a.runId, a.baseDir, (store, stateDir, run) => {
-        if (runIsLive(store, run.id)) throw new UsageError(`run ${run.id} is running already (pid ${store.getLock(runLockKey(run.id))?.pid})`);
+        if (runIsLive(store, run.id))
+          throw new UsageError(`run ${run.id} is running already (pid ${store.getLock(runLockKey(run.id))?.pid})`);
         if (run.status === 'succeeded') throw new UsageError(`run ${run.id} already succeeded; there is nothing to resume`);
         return { id: run.id, baseDir: run.baseDir, stateDir };
       });
-      const launched = await launchRun({ cli: deps.cli, argv: ['resume', found.id, '--base-dir', found.baseDir, '--json'], stateDir: found.stateDir, env: deps.env, runId: found.id });
+      const launched = await launchRun({
+        cli: deps.cli,
+        argv: ['resume', found.id, '--base-dir', found.baseDir, '--json'],
+        stateDir: found.stateDir,
+        env: deps.env,
+        runId: found.id,
+      });
       runs.remember(found.id, found.baseDir);
-      return { structured: { runId: found.id, pid: launched.pid, log: launched.log }, text: `resuming run ${found.id} (pid ${launched.pid})` };
+      return {
+        structured: { runId: found.id, pid: launched.pid, log: launched.log },
+        text: `resuming run ${found.id} (pid ${launched.pid})`,
+      };
     },
   );
 

@@ -25,7 +25,12 @@ export interface RunListRow {
 
 export function runListRow(store: Store, run: RunRecord): RunListRow {
   const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
+  const merged = new Set(
+    store
+      .listMerges(run.id)
+      .filter((m) => m.outcome === 'merged')
+      .map((m) => m.branch),
+  );
   return {
     id: run.id,
     task: run.task,

@@ -2,7 +2,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { inputText, startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
+import {
+  inputText,
+  startScriptedModelServer,
+  toolOutputs,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+} from '../../src/demo/scripted-model-server.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { spawnTs, waitFor } from '../helpers/cli-child.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
@@ -36,7 +42,22 @@ afterEach(async () => {
 
 const plan = (id: string, file: string) => ({
   task: `write ${file}`,
-  phases: [{ name: 'Only', tasks: [{ id, title: `Write ${file}`, kind: 'feature', prompt: fakePrompt(`Write ${file}.`, { write: { [file]: `${id}\n` } }), files: [file], dependsOn: [], acceptance: `test -f ${file}` }] }],
+  phases: [
+    {
+      name: 'Only',
+      tasks: [
+        {
+          id,
+          title: `Write ${file}`,
+          kind: 'feature',
+          prompt: fakePrompt(`Write ${file}.`, { write: { [file]: `${id}\n` } }),
+          files: [file],
+          dependsOn: [],
+          acceptance: `test -f ${file}`,
+        },
+      ],
+    },
+  ],
 });
 
 async function rig(issues: object[]): Promise<Rig> {
@@ -49,12 +70,17 @@ async function rig(issues: object[]): Promise<Rig> {
   fs.writeFileSync(ghState, JSON.stringify({ repo: 'octo/app', issues, permissions: { alice: 'admin' } }));
   // Per issue: submit a plan writing <issue>.txt, run it, finish; an issue saying FAILME gets a 400 from the model.
   const orch = await startScriptedModelServer((r: ScriptedRequest) => {
-    if ((r.body.instructions ?? '').includes(REVIEWER)) return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
+    if ((r.body.instructions ?? '').includes(REVIEWER))
+      return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
     const text = inputText(r.body);
     if (text.includes('FAILME')) return { status: 400 };
     const n = /octo\/app#(\d+)/.exec(text)?.[1] ?? '0';
     const done = toolOutputs(r.body).size;
-    if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: plan(`issue-${n}`, `issue-${n}.txt`) }], delayMs: text.includes('SLOW') ? 4000 : 0 };
+    if (done === 0)
+      return {
+        toolCalls: [{ name: 'submit_plan', arguments: plan(`issue-${n}`, `issue-${n}.txt`) }],
+        delayMs: text.includes('SLOW') ? 4000 : 0,
+      };
     if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
     return { text: 'Done.' };
   });
@@ -78,7 +104,11 @@ async function rig(issues: object[]): Promise<Rig> {
   return r;
 }
 
-const ghState = (r: Rig) => JSON.parse(fs.readFileSync(r.ghState, 'utf8')) as { issues: { number: number; labels: string[] }[]; comments?: { issue: number; body: string; edits: number }[] };
+const ghState = (r: Rig) =>
+  JSON.parse(fs.readFileSync(r.ghState, 'utf8')) as {
+    issues: { number: number; labels: string[] }[];
+    comments?: { issue: number; body: string; edits: number }[];
+  };
 
 describe('codex-orch dispatch --github', { timeout: 300_000 }, () => {
   it('claims the labelled issues, runs them, merges into the local main/ only, reports on each issue; a failing one gets :failed with the reason', async () => {
@@ -151,7 +181,11 @@ describe('codex-orch dispatch --github', { timeout: 300_000 }, () => {
     let exited = false;
     void first.done.then(() => (exited = true));
     // Killed while its run waits for the (slow) first model answer.
-    await waitFor(() => exited || r.orch.requests.some((q) => JSON.stringify(q.body.input ?? '').includes('octo/app#8')), 'the run to ask the model', 120_000);
+    await waitFor(
+      () => exited || r.orch.requests.some((q) => JSON.stringify(q.body.input ?? '').includes('octo/app#8')),
+      'the run to ask the model',
+      120_000,
+    );
     expect(exited).toBe(false);
     first.child.kill('SIGKILL');
     await first.done;

@@ -83,13 +83,29 @@ function rig(state: Partial<FakeState> = {}): Rig {
             .filter(Boolean)
             .map((l) => JSON.parse(l))
         : [],
-    options: (extra = {}) => ({ repo: REPO, label: 'codex', baseDir: path.join(dir, 'base'), stateFile: r.sourceState, gh, backoffMs: 20, maxBackoffMs: 80, ...extra }),
+    options: (extra = {}) => ({
+      repo: REPO,
+      label: 'codex',
+      baseDir: path.join(dir, 'base'),
+      stateFile: r.sourceState,
+      gh,
+      backoffMs: 20,
+      maxBackoffMs: 80,
+      ...extra,
+    }),
   };
   rigs.push(r);
   return r;
 }
 
-const ok = (runId: string, extra: Partial<DispatchOutcome> = {}): DispatchOutcome => ({ status: 'succeeded', merges: 1, tokens: 1234, durationMs: 4200, runId, ...extra });
+const ok = (runId: string, extra: Partial<DispatchOutcome> = {}): DispatchOutcome => ({
+  status: 'succeeded',
+  merges: 1,
+  tokens: 1234,
+  durationMs: 4200,
+  runId,
+  ...extra,
+});
 
 /** Every gh call must be one of the invocations the source is allowed to make. */
 const ALLOWED: RegExp[] = [
@@ -103,13 +119,20 @@ const ALLOWED: RegExp[] = [
 function expectOnlyAllowedCalls(r: Rig): void {
   for (const c of r.calls()) {
     const line = c.argv.join(' ');
-    expect(ALLOWED.some((re) => re.test(line)), line).toBe(true);
+    expect(
+      ALLOWED.some((re) => re.test(line)),
+      line,
+    ).toBe(true);
     expect(line).not.toContain('push');
     expect(line).not.toContain('Please add');
   }
 }
 
-const labelsOf = (r: Rig, n: number) => r.read().issues.find((i) => i.number === n)!.labels.sort();
+const labelsOf = (r: Rig, n: number) =>
+  r
+    .read()
+    .issues.find((i) => i.number === n)!
+    .labels.sort();
 const commentsOf = (r: Rig, n: number) => (r.read().comments ?? []).filter((c) => c.issue === n);
 
 describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
@@ -123,7 +146,14 @@ describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
     const summary = await dispatch(
       githubTaskSource(
         r.options({
-          summarize: () => ({ subtasks: [{ id: 'greet', status: 'merged' }], files: ['hello.txt'], tests: [{ command: 'npm test', ok: true }], merges: [{ branch: 'task-greet', sha: 'a1b2c3d4e5f60718' }], tokens: 1234, mainDir: '/w/app/main' }),
+          summarize: () => ({
+            subtasks: [{ id: 'greet', status: 'merged' }],
+            files: ['hello.txt'],
+            tests: [{ command: 'npm test', ok: true }],
+            merges: [{ branch: 'task-greet', sha: 'a1b2c3d4e5f60718' }],
+            tokens: 1234,
+            mainDir: '/w/app/main',
+          }),
         }),
       ),
       runTask,
@@ -232,13 +262,29 @@ describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
 
   it('gh not logged in, or missing: a clear error up front', async () => {
     const r = rig({ auth: false });
-    await expect(checkGhAuth(r.gh)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/^gh is not logged in to GitHub: .*not logged into any GitHub hosts/), hint: expect.stringMatching(/gh auth login/) });
+    await expect(checkGhAuth(r.gh)).rejects.toMatchObject({
+      kind: 'config',
+      message: expect.stringMatching(/^gh is not logged in to GitHub: .*not logged into any GitHub hosts/),
+      hint: expect.stringMatching(/gh auth login/),
+    });
     const missing = ghRunner({ bin: path.join(r.dir, 'no-such-gh') });
-    await expect(checkGhAuth(missing)).rejects.toMatchObject({ kind: 'config', message: expect.stringMatching(/GitHub CLI .* was not found/), hint: expect.stringMatching(/GH_BIN/) });
+    await expect(checkGhAuth(missing)).rejects.toMatchObject({
+      kind: 'config',
+      message: expect.stringMatching(/GitHub CLI .* was not found/),
+      hint: expect.stringMatching(/GH_BIN/),
+    });
   });
 
   it('a rate limit is waited out with backoff; another gh failure ends a one-shot dispatch with its message', async () => {
-    const r = rig({ faults: [{ match: '--label codex --state', times: 2, stderr: 'HTTP 403: API rate limit exceeded for user ID 1. (https://api.github.com/graphql)' }] });
+    const r = rig({
+      faults: [
+        {
+          match: '--label codex --state',
+          times: 2,
+          stderr: 'HTTP 403: API rate limit exceeded for user ID 1. (https://api.github.com/graphql)',
+        },
+      ],
+    });
     const notices: string[] = [];
     const summary = await dispatch(githubTaskSource(r.options({ onNotice: (l) => notices.push(l) })), async () => ok('run-rl'));
     expect(summary.rows.map((x) => x.status)).toEqual(['succeeded']);
@@ -246,7 +292,9 @@ describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
     expect(r.calls().filter((c) => c.argv.join(' ').includes('--label codex --state'))).toHaveLength(3);
 
     const broken = rig({ faults: [{ match: 'issue list', times: 5, stderr: 'error connecting to api.github.com' }] });
-    await expect(dispatch(githubTaskSource(broken.options()), async () => ok('never'))).rejects.toThrow(/gh issue list failed: error connecting to api\.github\.com/);
+    await expect(dispatch(githubTaskSource(broken.options()), async () => ok('never'))).rejects.toThrow(
+      /gh issue list failed: error connecting to api\.github\.com/,
+    );
     expect(broken.read().comments ?? []).toEqual([]);
   });
 
@@ -254,16 +302,20 @@ describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
     const r = rig({ faults: [{ match: 'issue comment', times: 1, stderr: 'HTTP 502: Bad Gateway' }] });
     const controller = new AbortController();
     const ran: string[] = [];
-    const done = dispatch(githubTaskSource(r.options({ watch: true, pollMs: 30 })), async (t) => {
-      ran.push(t.id);
-      if (ran.length === 1) {
-        const s = r.read();
-        s.issues.push({ number: 12, title: 'Second', body: 'later', labels: ['codex'], author: 'alice' });
-        r.write(s);
-      }
-      if (ran.length === 2) setTimeout(() => controller.abort(), 10);
-      return ok(`run-${ran.length}`);
-    }, { signal: controller.signal });
+    const done = dispatch(
+      githubTaskSource(r.options({ watch: true, pollMs: 30 })),
+      async (t) => {
+        ran.push(t.id);
+        if (ran.length === 1) {
+          const s = r.read();
+          s.issues.push({ number: 12, title: 'Second', body: 'later', labels: ['codex'], author: 'alice' });
+          r.write(s);
+        }
+        if (ran.length === 2) setTimeout(() => controller.abort(), 10);
+        return ok(`run-${ran.length}`);
+      },
+      { signal: controller.signal },
+    );
     const summary = await done;
     expect(ran).toEqual(['gh.octo.app.7', 'gh.octo.app.12']);
     expect(summary.rows.filter((x) => x.status === 'succeeded')).toHaveLength(2);

@@ -3,7 +3,13 @@ import path from 'node:path';
 import { Agent, MCPServerStdio, OpenAIProvider, Runner } from '@openai/agents';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest, type ScriptedTurn } from '../../src/demo/scripted-model-server.js';
+import {
+  startScriptedModelServer,
+  toolOutputs,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+  type ScriptedTurn,
+} from '../../src/demo/scripted-model-server.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { CLI, REPO_ROOT } from '../helpers/cli-child.js';
 import { makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
@@ -26,13 +32,29 @@ let orch: ScriptedModelServer;
 
 const PLAN = {
   task: 'Add agent.txt',
-  phases: [{ name: 'Only', tasks: [{ id: 'agent-file', title: 'Write agent.txt', kind: 'feature', prompt: fakePrompt('Write agent.txt.', { write: { 'agent.txt': 'from the agent\n' } }), files: ['agent.txt'], dependsOn: [], acceptance: 'test -f agent.txt' }] }],
+  phases: [
+    {
+      name: 'Only',
+      tasks: [
+        {
+          id: 'agent-file',
+          title: 'Write agent.txt',
+          kind: 'feature',
+          prompt: fakePrompt('Write agent.txt.', { write: { 'agent.txt': 'from the agent\n' } }),
+          files: ['agent.txt'],
+          dependsOn: [],
+          acceptance: 'test -f agent.txt',
+        },
+      ],
+    },
+  ],
 };
 
 /** The client agent: check_command, start_run, wait_run until ended, get_run, then a final answer naming the run. */
 function agentTurn(r: ScriptedRequest): ScriptedTurn {
   const outs = toolOutputs(r.body);
-  if (!outs.has('c-check')) return { toolCalls: [{ name: 'check_command', callId: 'c-check', arguments: { worktree: 'main', command: 'git push origin main' } }] };
+  if (!outs.has('c-check'))
+    return { toolCalls: [{ name: 'check_command', callId: 'c-check', arguments: { worktree: 'main', command: 'git push origin main' } }] };
   if (!outs.has('c-start')) return { toolCalls: [{ name: 'start_run', callId: 'c-start', arguments: { task: 'Add agent.txt' } }] };
   const runId = /"runId":"([^"]+)"|run (\S+) \(pid/.exec(outs.get('c-start')!)?.slice(1).find(Boolean);
   if (!runId) return { text: `no run id in ${outs.get('c-start')}` };
@@ -80,11 +102,27 @@ describe('an Agents SDK agent drives codex-orch mcp over MCPServerStdio', { time
       PLAN_FAKE_STATE: path.join(base.root, 'fake-state'),
       OPENAI_AGENTS_DISABLE_TRACING: '1',
     });
-    const server = new MCPServerStdio({ name: 'codex-orch', command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env, cwd: base.root, clientSessionTimeoutSeconds: 70, timeout: 70_000 });
+    const server = new MCPServerStdio({
+      name: 'codex-orch',
+      command: tsx,
+      args: [CLI, 'mcp', '--base-dir', base.baseDir],
+      env,
+      cwd: base.root,
+      clientSessionTimeoutSeconds: 70,
+      timeout: 70_000,
+    });
     await server.connect();
     try {
-      const agent = new Agent({ name: 'client', instructions: `${AGENT}. Use the codex-orch tools.`, model: 'scripted-client', mcpServers: [server] });
-      const runner = new Runner({ modelProvider: new OpenAIProvider({ openAIClient: new OpenAI({ apiKey: 'k', baseURL: orch.url }), useResponses: true }), tracingDisabled: true });
+      const agent = new Agent({
+        name: 'client',
+        instructions: `${AGENT}. Use the codex-orch tools.`,
+        model: 'scripted-client',
+        mcpServers: [server],
+      });
+      const runner = new Runner({
+        modelProvider: new OpenAIProvider({ openAIClient: new OpenAI({ apiKey: 'k', baseURL: orch.url }), useResponses: true }),
+        tracingDisabled: true,
+      });
       const result = await runner.run(agent, 'Add agent.txt to the repository through codex-orch.', { maxTurns: 20 });
       const final = String(result.finalOutput);
       expect(final).toMatch(/^FINAL run=/);
@@ -94,7 +132,9 @@ describe('an Agents SDK agent drives codex-orch mcp over MCPServerStdio', { time
 
       // The agent saw the MCP tools; the run is an ordinary run in the store, merged.
       const agentRequest = orch.requests.find((q) => (q.body.instructions ?? '').includes(AGENT))!;
-      expect(agentRequest.body.tools?.map((t) => t.name)).toEqual(expect.arrayContaining(['start_run', 'wait_run', 'get_run', 'check_command', 'get_diff']));
+      expect(agentRequest.body.tools?.map((t) => t.name)).toEqual(
+        expect.arrayContaining(['start_run', 'wait_run', 'get_run', 'check_command', 'get_diff']),
+      );
       const store = openSqliteStore(path.join(base.baseDir, '.codex-orchestrator'));
       try {
         const run = store.requireRun(runId);

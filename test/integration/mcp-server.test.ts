@@ -40,17 +40,48 @@ function serverEnv(b: TempBase): Record<string, string> {
 }
 
 type ToolResult = { isError?: boolean; content: { type: string; text?: string }[]; structuredContent?: any };
-const call = async (name: string, args: Record<string, unknown>) => (await client.callTool({ name, arguments: args }, { timeout: 70_000 })) as ToolResult;
+const call = async (name: string, args: Record<string, unknown>) =>
+  (await client.callTool({ name, arguments: args }, { timeout: 70_000 })) as ToolResult;
 const text = (r: ToolResult) => r.content.map((c) => c.text ?? '').join('\n');
 
 const LATE_PLAN = {
   task: 'Add late.txt',
-  phases: [{ name: 'Only', tasks: [{ id: 'late', title: 'Write late.txt', kind: 'feature', prompt: fakePrompt('Write late.txt.', { write: { 'late.txt': 'late\n' } }), files: ['late.txt'], dependsOn: [], acceptance: null }] }],
+  phases: [
+    {
+      name: 'Only',
+      tasks: [
+        {
+          id: 'late',
+          title: 'Write late.txt',
+          kind: 'feature',
+          prompt: fakePrompt('Write late.txt.', { write: { 'late.txt': 'late\n' } }),
+          files: ['late.txt'],
+          dependsOn: [],
+          acceptance: null,
+        },
+      ],
+    },
+  ],
 };
 
 const STOP_PLAN = {
   task: 'Add stop.txt',
-  phases: [{ name: 'Only', tasks: [{ id: 'stop', title: 'Write stop.txt', kind: 'feature', prompt: fakePrompt('Write stop.txt.', { write: { 'stop.txt': 'stop\n' } }), files: ['stop.txt'], dependsOn: [], acceptance: null }] }],
+  phases: [
+    {
+      name: 'Only',
+      tasks: [
+        {
+          id: 'stop',
+          title: 'Write stop.txt',
+          kind: 'feature',
+          prompt: fakePrompt('Write stop.txt.', { write: { 'stop.txt': 'stop\n' } }),
+          files: ['stop.txt'],
+          dependsOn: [],
+          acceptance: null,
+        },
+      ],
+    },
+  ],
 };
 let asked = 0;
 let resumed = false;
@@ -58,7 +89,8 @@ let resumed = false;
 beforeAll(async () => {
   // The orchestrator model of task runs: submit a plan, run it, finish (slowly, so the client is gone first).
   orch = await startScriptedModelServer((r) => {
-    if ((r.body.instructions ?? '').includes('You are the Reviewer')) return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
+    if ((r.body.instructions ?? '').includes('You are the Reviewer'))
+      return { text: JSON.stringify({ verdict: 'approve', comments: 'fine', risk: 'low' }) };
     const done = toolOutputs(r.body).size;
     const stopMe = JSON.stringify(r.body.input ?? '').includes('STOPME');
     if (stopMe && done === 0 && !resumed) {
@@ -71,7 +103,13 @@ beforeAll(async () => {
   });
   base = makeTempBase({ 'README.md': '# sample\n' });
   originRefs = refsFingerprint(base.origin);
-  transport = new StdioClientTransport({ command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env: serverEnv(base), cwd: base.root, stderr: 'pipe' });
+  transport = new StdioClientTransport({
+    command: tsx,
+    args: [CLI, 'mcp', '--base-dir', base.baseDir],
+    env: serverEnv(base),
+    cwd: base.root,
+    stderr: 'pipe',
+  });
   (transport.stderr as NodeJS.ReadableStream | null)?.on('data', (c: Buffer) => (stderr += c.toString()));
   client = new Client({ name: 'mcp-test', version: '1.0.0' });
   await client.connect(transport);
@@ -94,7 +132,8 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       expect(byName[n], n).toBeDefined();
       expect(byName[n]!.inputSchema.type).toBe('object');
     }
-    for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
+    for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command'])
+      expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
     for (const n of ['start_run', 'stop_run', 'resume_run']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
   });
 
@@ -115,7 +154,9 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     const both = await call('start_run', { task: 'x', plan: { version: 1 } });
     expect(both.isError).toBe(true);
     expect(text(both)).toMatch(/either task or plan/);
-    const badPlan = await call('start_run', { plan: { version: 1, task: 't', phases: [{ name: 'P', tasks: [{ id: 'a', title: 'A', prompt: '' }] }] } });
+    const badPlan = await call('start_run', {
+      plan: { version: 1, task: 't', phases: [{ name: 'P', tasks: [{ id: 'a', title: 'A', prompt: '' }] }] },
+    });
     expect(badPlan.isError).toBe(true);
     expect(text(badPlan)).toMatch(/phases\[0\]\.tasks\[0\]\.prompt/);
     const wait = await call('wait_run', { runId: 'x', timeoutSeconds: 999 });
@@ -129,8 +170,18 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
   });
 
   it('start_run a plan, wait_run until it ends, get_run shows every subtask merged, get_diff returns the diff', async () => {
-    const task = (id: string, extra: object = {}) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }), files: [`${id}.txt`], ...extra });
-    const started = await call('start_run', { plan: { version: 1, task: 'two files over mcp', phases: [{ name: 'P1', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }] }, review: false, maxParallel: 2 });
+    const task = (id: string, extra: object = {}) => ({
+      id,
+      title: `Task ${id}`,
+      prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }),
+      files: [`${id}.txt`],
+      ...extra,
+    });
+    const started = await call('start_run', {
+      plan: { version: 1, task: 'two files over mcp', phases: [{ name: 'P1', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }] },
+      review: false,
+      maxParallel: 2,
+    });
     expect(started.isError, text(started) + stderr).toBeFalsy();
     const runId = started.structuredContent.runId as string;
     expect(runId).toMatch(/\S/);
@@ -140,7 +191,9 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       waited = await call('wait_run', { runId, timeoutSeconds: 20 });
       expect(waited.isError, text(waited)).toBeFalsy();
       if (waited.structuredContent.reason === 'ended') break;
-      expect(i, `run still ${waited.structuredContent.run.status}: ${fs.readFileSync(started.structuredContent.log, 'utf8')}`).toBeLessThan(10);
+      expect(i, `run still ${waited.structuredContent.run.status}: ${fs.readFileSync(started.structuredContent.log, 'utf8')}`).toBeLessThan(
+        10,
+      );
     }
     expect(waited.structuredContent.run.status, fs.readFileSync(started.structuredContent.log, 'utf8')).toBe('succeeded');
 
@@ -150,7 +203,10 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       ['a', 'merged'],
       ['b', 'merged'],
     ]);
-    expect(shown.structuredContent.merges.filter((m: any) => m.outcome === 'merged').map((m: any) => m.branch)).toEqual(['task-a', 'task-b']);
+    expect(shown.structuredContent.merges.filter((m: any) => m.outcome === 'merged').map((m: any) => m.branch)).toEqual([
+      'task-a',
+      'task-b',
+    ]);
     expect(shown.structuredContent.cost.tokens.workers).toBeGreaterThan(0);
     expect(text(shown)).toMatch(/succeeded/);
 
@@ -172,7 +228,13 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
 
   it('a run started over MCP goes on after the client and the server have exited', async () => {
     const own = new Client({ name: 'short-lived', version: '1.0.0' });
-    const t = new StdioClientTransport({ command: tsx, args: [CLI, 'mcp', '--base-dir', base.baseDir], env: serverEnv(base), cwd: base.root, stderr: 'ignore' });
+    const t = new StdioClientTransport({
+      command: tsx,
+      args: [CLI, 'mcp', '--base-dir', base.baseDir],
+      env: serverEnv(base),
+      cwd: base.root,
+      stderr: 'ignore',
+    });
     await own.connect(t);
     const started = (await own.callTool({ name: 'start_run', arguments: { task: 'Add late.txt' } }, { timeout: 70_000 })) as ToolResult;
     expect(started.isError, text(started)).toBeFalsy();
@@ -180,14 +242,18 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     const serverPid = t.pid;
     await own.close();
     // The server is gone; the run is not.
-    await waitFor(() => {
-      try {
-        process.kill(serverPid!, 0);
-        return false;
-      } catch {
-        return true;
-      }
-    }, 'the MCP server to exit', 30_000);
+    await waitFor(
+      () => {
+        try {
+          process.kill(serverPid!, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      'the MCP server to exit',
+      30_000,
+    );
     await waitFor(() => fs.existsSync(path.join(base.main, 'late.txt')), 'the run to merge late.txt', 180_000);
     const store = openSqliteStore(base.stateDir);
     try {

@@ -27,7 +27,10 @@ export function parseGitHubTarget(value: string, defaultBaseDir: string | undefi
   const dirPart = eq < 0 ? undefined : value.slice(eq + 1);
   const { owner, name } = parseRepo(repoPart);
   const baseDir = dirPart !== undefined && dirPart !== '' ? path.resolve(dirPart) : defaultBaseDir;
-  if (!baseDir) throw new UsageError(`--github ${value}: no base dir for ${owner}/${name}`, { hint: `pass --base-dir <dir> or --github ${owner}/${name}=<dir> (the dir holding your clone as main/)` });
+  if (!baseDir)
+    throw new UsageError(`--github ${value}: no base dir for ${owner}/${name}`, {
+      hint: `pass --base-dir <dir> or --github ${owner}/${name}=<dir> (the dir holding your clone as main/)`,
+    });
   return { repo: `${owner}/${name}`, baseDir };
 }
 
@@ -50,7 +53,10 @@ function summarizeFrom(stateDir: string, baseDir: string): (outcome: DispatchOut
 
 /** The GitHub task source of `dispatch --github`, after checking that gh is there and logged in. */
 export async function githubIntake(options: GitHubIntakeOptions): Promise<GitHubTaskSource> {
-  if (options.label === undefined) throw new UsageError('dispatch --github needs --label <label>: the label that asks for work on an issue', { hint: 'e.g. --label codex' });
+  if (options.label === undefined)
+    throw new UsageError('dispatch --github needs --label <label>: the label that asks for work on an issue', {
+      hint: 'e.g. --label codex',
+    });
   const { repo, baseDir } = parseGitHubTarget(options.github, options.defaultBaseDir);
   const gh = ghRunner({ env: options.env });
   await checkGhAuth(gh);

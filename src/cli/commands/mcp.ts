@@ -28,7 +28,8 @@ interface McpCommandOptions {
 }
 
 function parsePort(value: string): number {
-  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535) throw new UsageError(`--http: expected a port (0 = any free one), got ${JSON.stringify(value)}`);
+  if (!/^\d{1,5}$/.test(value.trim()) || Number(value) > 65535)
+    throw new UsageError(`--http: expected a port (0 = any free one), got ${JSON.stringify(value)}`);
   return Number(value);
 }
 
@@ -41,11 +42,16 @@ export function registerMcp(program: Command): Command {
     .option('--http <port>', `serve streamable HTTP on 127.0.0.1:<port> instead of stdio (needs ${MCP_TOKEN_VAR})`)
     .addHelpText('after', HELP_AFTER)
     .action(async (opts: McpCommandOptions) => {
-      const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir === undefined ? undefined : path.resolve(opts.baseDir) } });
+      const config = loadConfig({
+        overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir === undefined ? undefined : path.resolve(opts.baseDir) },
+      });
       if (opts.http !== undefined) {
         const port = parsePort(opts.http);
         const token = process.env[MCP_TOKEN_VAR]?.trim();
-        if (!token) throw new UsageError(`${MCP_TOKEN_VAR}: not set; mcp --http needs a bearer token`, { hint: `${MCP_TOKEN_VAR}=$(openssl rand -hex 24) codex-orch mcp --http ${port}` });
+        if (!token)
+          throw new UsageError(`${MCP_TOKEN_VAR}: not set; mcp --http needs a bearer token`, {
+            hint: `${MCP_TOKEN_VAR}=$(openssl rand -hex 24) codex-orch mcp --http ${port}`,
+          });
         const server = await serveMcpHttp({ config, port, token });
         printErr(`codex-orch mcp: listening on ${server.url} (Authorization: Bearer $${MCP_TOKEN_VAR}); Ctrl-C to stop`);
         await new Promise<void>((resolve) => {
