@@ -83,6 +83,22 @@ const STOP_PLAN = {
     },
   ],
 };
+const fileTask = (id: string, extra: object = {}) => ({
+  id,
+  title: `Task ${id}`,
+  kind: 'feature',
+  prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }),
+  files: [`${id}.txt`],
+  dependsOn: [],
+  acceptance: null,
+  ...extra,
+});
+/** A manifest task as a person writes one for `run --plan` (the optional fields left out). */
+const manifestTask = (id: string, extra: object = {}) => {
+  const { kind: _kind, acceptance: _acceptance, dependsOn: _dependsOn, ...rest } = fileTask(id);
+  return { ...rest, ...extra };
+};
+const TWO_PLAN = { task: 'two files', phases: [{ name: 'P1', tasks: [fileTask('a'), fileTask('b', { dependsOn: ['a'] })] }] };
 let asked = 0;
 let resumed = false;
 
@@ -96,6 +112,11 @@ beforeAll(async () => {
     if (stopMe && done === 0 && !resumed) {
       asked += 1;
       return { text: 'never seen: the run is stopped first', delayMs: 30_000 };
+    }
+    if (JSON.stringify(r.body.input ?? '').includes('TWOFILES')) {
+      if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: TWO_PLAN }] };
+      if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
+      return { text: 'Done: a and b merged.' };
     }
     if (done === 0) return { toolCalls: [{ name: 'submit_plan', arguments: stopMe ? STOP_PLAN : LATE_PLAN }], delayMs: 1500 };
     if (done === 1) return { toolCalls: [{ name: 'run_plan', arguments: {} }] };
@@ -169,19 +190,31 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     expect((await call('check_command', { worktree: 'main', command: 'ls' })).structuredContent.allowed).toBe(true);
   });
 
-  it('start_run a plan, wait_run until it ends, get_run shows every subtask merged, get_diff returns the diff', async () => {
-    const task = (id: string, extra: object = {}) => ({
-      id,
-      title: `Task ${id}`,
-      prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }),
-      files: [`${id}.txt`],
-      ...extra,
-    });
+  it('start_run a plan object: the plan runs to its end in its own process, with no model', async () => {
     const started = await call('start_run', {
-      plan: { version: 1, task: 'two files over mcp', phases: [{ name: 'P1', tasks: [task('a'), task('b', { dependsOn: ['a'] })] }] },
+      plan: {
+        version: 1,
+        task: 'two files over mcp',
+        phases: [{ name: 'P1', tasks: [manifestTask('p1'), manifestTask('p2', { dependsOn: ['p1'] })] }],
+      },
       review: false,
       maxParallel: 2,
     });
+    expect(started.isError, text(started) + stderr).toBeFalsy();
+    const runId = started.structuredContent.runId as string;
+    const report = path.join(base.stateDir, 'runs', runId, 'report.json');
+    await waitFor(() => fs.existsSync(report), `the plan run's report (${started.structuredContent.log})`, 180_000);
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    expect(r.status).toBe('succeeded');
+    expect(r.plan.result.subtasks.map((t: any) => [t.id, t.status])).toEqual([
+      ['p1', 'merged'],
+      ['p2', 'merged'],
+    ]);
+    expect(fs.readFileSync(path.join(base.main, 'p2.txt'), 'utf8')).toBe('p2\n');
+  });
+
+  it('start_run a task, wait_run until it ends, get_run shows every subtask merged, get_diff returns the diff', async () => {
+    const started = await call('start_run', { task: 'TWOFILES: add a.txt and b.txt' });
     expect(started.isError, text(started) + stderr).toBeFalsy();
     const runId = started.structuredContent.runId as string;
     expect(runId).toMatch(/\S/);
@@ -208,6 +241,7 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       'task-b',
     ]);
     expect(shown.structuredContent.cost.tokens.workers).toBeGreaterThan(0);
+    expect(shown.structuredContent.mergeQueue).toEqual([]);
     expect(text(shown)).toMatch(/succeeded/);
 
     const diff = await call('get_diff', { runId, task: 'b' });
