@@ -66,18 +66,6 @@ const baseDir = z
   );
 const taskId = z.string().min(1).max(100).describe('subtask id in the plan');
 
-/** Tokens spent by a run: the orchestrator model (run record) and the codex workers (worker records). */
-function runCost(store: Store, run: RunRecord) {
-  let input = 0;
-  let output = 0;
-  for (const w of store.listWorkers(run.id)) {
-    input += w.usage?.input ?? 0;
-    output += w.usage?.output ?? 0;
-  }
-  const orchestrator = run.tokens.input + run.tokens.output;
-  return { tokens: { orchestrator, workers: input + output, total: orchestrator + input + output } };
-}
-
 /** What in a running run waits for a person: stuck subtasks, workers waiting for input. */
 function attentionOf(store: Store, run: RunRecord): string[] {
   const out: string[] = [];
@@ -90,7 +78,10 @@ function attentionOf(store: Store, run: RunRecord): string[] {
 function fullView(store: Store, stateDir: string, run: RunRecord) {
   const view = runView(store, stateDir, run);
   const mergeQueue = view.subtasks.filter((t) => t.status === 'complete').map((t) => t.id);
-  return { ...view, cost: runCost(store, run), mergeQueue, attention: attentionOf(store, run) };
+  const t = view.usage.total;
+  // The headline of `usage`: what the run has cost so far (tokens, and USD where the models have a price).
+  const cost = { tokens: { orchestrator: view.usage.orchestrator.tokens, review: view.usage.review.tokens, workers: view.usage.workers.tokens, total: t.tokens }, usd: t.costUsd, unpriced: t.unpriced };
+  return { ...view, cost, mergeQueue, attention: attentionOf(store, run) };
 }
 
 function viewText(v: ReturnType<typeof fullView>): string {
@@ -99,7 +90,7 @@ function viewText(v: ReturnType<typeof fullView>): string {
   const merges = v.merges.filter((m) => m.outcome === 'merged').length;
   const err = r.error ? `; error: ${r.error}` : '';
   const att = v.attention.length ? `; needs attention: ${v.attention.join('; ')}` : '';
-  return `run ${r.id} ${r.status}${v.live ? ' (live)' : ''}${subtasks}; ${merges} merge(s); ${v.cost.tokens.total} tokens${err}${att}`;
+  return `run ${r.id} ${r.status}${v.live ? ' (live)' : ''}${subtasks}; ${merges} merge(s); ${v.cost.tokens.total} tokens${v.cost.usd !== null ? ` ($${v.cost.usd.toFixed(2)})` : ''}${err}${att}`;
 }
 
 export function registerTools(server: McpServer, deps: ToolDeps): string[] {
@@ -185,13 +176,13 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
       limit: z.number().int().min(1).max(500).optional(),
     }),
     async (a) =>
-      runs.withStore(runs.configFor(a.baseDir), (store) => {
+      runs.withStore(runs.configFor(a.baseDir), (store, stateDir) => {
         const rows = store
           .listRuns()
           .map((r) => reconcileRunStatus(store, r))
           .filter((r) => !a.status || r.status === a.status)
           .slice(0, a.limit ?? 50)
-          .map((r) => runListRow(store, r));
+          .map((r) => runListRow(store, stateDir, r));
         const text = rows.length
           ? rows
               .map(

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { readJsonFile, runDir, runLockKey, type RunRecord, type RunStatus, type Store } from '../store/index.js';
 import type { RunReport } from './report.js';
 import { runIsLive } from './run-record.js';
+import { storedRunUsage } from './run-usage.js';
 
 /** The row of `runs list --json`. */
 export interface RunListRow {
@@ -17,20 +18,21 @@ export interface RunListRow {
   baseDir: string;
   subtasks: { done: number; total: number };
   merges: number;
-  tokens: { input: number; output: number; total: number };
+  /** The run's tokens (orchestrator, review and workers together), the same as the report's `usage.total`. */
+  tokens: { input: number; cachedInput: number; output: number; total: number };
+  /** USD of the priced tokens; null when none has a price. */
+  costUsd: number | null;
+  /** Models whose tokens have no price. */
+  unpriced: string[];
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
 }
 
-export function runListRow(store: Store, run: RunRecord): RunListRow {
+export function runListRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
+  const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(
-    store
-      .listMerges(run.id)
-      .filter((m) => m.outcome === 'merged')
-      .map((m) => m.branch),
-  );
+  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
   return {
     id: run.id,
     task: run.task,
@@ -38,7 +40,9 @@ export function runListRow(store: Store, run: RunRecord): RunListRow {
     baseDir: run.baseDir,
     subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
     merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
+    tokens: { input: usage.total.input, cachedInput: usage.total.cachedInput, output: usage.total.output, total: usage.total.tokens },
+    costUsd: usage.total.costUsd,
+    unpriced: usage.total.unpriced,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
@@ -64,13 +68,15 @@ export function runWorktrees(store: Store, stateDir: string, run: RunRecord): st
   return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
 }
 
-/** `runs show --json`: the record, liveness, lock, command counts, workers, merges, subtasks, worktrees, files. */
+/** `runs show --json`: the record, usage and cost (the report's, or from the store while running), liveness, lock, command counts, workers, merges, subtasks, worktrees, files. */
 export function runView(store: Store, stateDir: string, run: RunRecord) {
   const lock = store.getLock(runLockKey(run.id));
   const files = runDir(stateDir, run.id);
   const commands = store.listCommands({ runId: run.id });
+  const { usage, source } = storedRunUsage(store, stateDir, run);
   return {
     run: runRecordForJson(run),
+    usage: { ...usage, source },
     live: runIsLive(store, run.id),
     lock: lock ?? null,
     commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
