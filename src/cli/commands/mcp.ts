@@ -9,8 +9,7 @@ import { printErr } from '../output.js';
 export const MCP_TOKEN_VAR = 'ORCHESTRATOR_MCP_TOKEN';
 
 const HELP_AFTER = `
-Tools: start_run, get_run, wait_run, list_runs, get_diff, approve_merge, reject_merge, stop_run,
-  resume_run, check_command (read-only ones carry readOnlyHint). Every tool answers within 60 s;
+Tools: start_run, get_run, wait_run, list_runs, get_diff, stop_run, resume_run, check_command (read-only ones carry readOnlyHint). Every tool answers within 60 s;
   wait_run waits at most 50 s per call.
 Runs started here are ordinary runs in their own detached process: they go on when this server
   (or its client) exits, and show in codex-orch runs list / runs tail.
