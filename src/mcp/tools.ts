@@ -80,7 +80,16 @@ function fullView(store: Store, stateDir: string, run: RunRecord) {
   const mergeQueue = view.subtasks.filter((t) => t.status === 'complete').map((t) => t.id);
   const t = view.usage.total;
   // The headline of `usage`: what the run has cost so far (tokens, and USD where the models have a price).
-  const cost = { tokens: { orchestrator: view.usage.orchestrator.tokens, review: view.usage.review.tokens, workers: view.usage.workers.tokens, total: t.tokens }, usd: t.costUsd, unpriced: t.unpriced };
+  const cost = {
+    tokens: {
+      orchestrator: view.usage.orchestrator.tokens,
+      review: view.usage.review.tokens,
+      workers: view.usage.workers.tokens,
+      total: t.tokens,
+    },
+    usd: t.costUsd,
+    unpriced: t.unpriced,
+  };
   return { ...view, cost, mergeQueue, attention: attentionOf(store, run) };
 }
 

@@ -213,6 +213,25 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     expect(fs.readFileSync(path.join(base.main, 'p2.txt'), 'utf8')).toBe('p2\n');
   });
 
+  it('start_run budgets reach the run: a worker budget of 1 stops a 2-subtask plan after the first', async () => {
+    const started = await call('start_run', {
+      plan: {
+        version: 1,
+        task: 'budgeted',
+        phases: [{ name: 'P1', tasks: [manifestTask('q1'), manifestTask('q2', { dependsOn: ['q1'] })] }],
+      },
+      review: false,
+      budgets: { maxWorkers: 1 },
+    });
+    expect(started.isError, text(started)).toBeFalsy();
+    const report = path.join(base.stateDir, 'runs', started.structuredContent.runId as string, 'report.json');
+    await waitFor(() => fs.existsSync(report), `the plan run's report (${started.structuredContent.log})`, 180_000);
+    const r = JSON.parse(fs.readFileSync(report, 'utf8'));
+    expect(r.status).not.toBe('succeeded');
+    expect(JSON.stringify(r.plan.result.stoppedBy)).toMatch(/worker/);
+    expect(fs.existsSync(path.join(base.main, 'q2.txt'))).toBe(false);
+  });
+
   it('start_run a task, wait_run until it ends, get_run shows every subtask merged, get_diff returns the diff', async () => {
     const started = await call('start_run', { task: 'TWOFILES: add a.txt and b.txt' });
     expect(started.isError, text(started) + stderr).toBeFalsy();
