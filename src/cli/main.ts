@@ -12,6 +12,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
 import { registerServe } from './commands/serve.js';
+import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 
 /**
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerDispatch(program, makeRunTask);
   registerRuns(program);
   registerServe(program);
+  registerMcp(program);
   return program;
 }
 

@@ -4,7 +4,7 @@ import { html as diffHtml } from 'diff2html';
 import { z } from 'zod';
 import { isValidTaskId, taskContentId } from '../dispatcher/env-source.js';
 import { ConfigError, describeError, isOrchestratorError } from '../errors.js';
-import { runDetail, runListRow } from '../orchestrator/run-view.js';
+import { runListRow, runView } from '../orchestrator/run-view.js';
 import { storedRunUsage } from '../orchestrator/run-usage.js';
 import type { Logger } from '../logging/logger.js';
 import { loadAssets } from './assets.js';
@@ -147,7 +147,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       .map((f) => ({ ...runListRow(f.source.store, f.source.stateDir, f.run), attention: attentionOf(f).length }));
   const detailOf = (found: FoundRun) => {
     const commands = found.source.store.listCommands({ runId: found.run.id });
-    const d = runDetail(found.source.store, found.source.stateDir, found.run, commands);
+    const d = runView(found.source.store, found.source.stateDir, found.run);
     return { d, commands };
   };
   const fragmentsOf = (found: FoundRun) => {

@@ -1,5 +1,5 @@
 import { formatUsd, type UsagePart, type WorkerUsagePart } from '../cost/index.js';
-import type { RunDetail, RunListRow } from '../orchestrator/run-view.js';
+import type { RunListRow, RunView } from '../orchestrator/run-view.js';
 import { globsOverlap } from '../scheduler/index.js';
 import type { CommandRecord, EventRecord, MergeRecord, SubtaskRecord, WorkerRecord } from '../store/index.js';
 import type { AttentionItem } from './attention.js';
@@ -315,7 +315,7 @@ export function attentionList(items: readonly AttentionItem[], runId: string): R
   </ul>`;
 }
 
-export function runHeader(d: RunDetail): Raw {
+export function runHeader(d: RunView): Raw {
   const r = d.run;
   const merged = d.subtasks.filter((t) => t.status === 'merged').length;
   const canStop = d.live;
@@ -343,7 +343,7 @@ export interface RunFragments {
   attention: string;
 }
 
-export function runFragments(d: RunDetail, commands: readonly CommandRecord[], attention: readonly AttentionItem[]): RunFragments {
+export function runFragments(d: RunView, commands: readonly CommandRecord[], attention: readonly AttentionItem[]): RunFragments {
   return {
     header: runHeader(d).html,
     graph: planGraph(d.subtasks).html,
@@ -353,7 +353,7 @@ export function runFragments(d: RunDetail, commands: readonly CommandRecord[], a
   };
 }
 
-export function runPage(d: RunDetail, f: RunFragments, lastSeq: number): string {
+export function runPage(d: RunView, f: RunFragments, lastSeq: number): string {
   const body = html`<nav class="crumbs"><a href="/">Runs</a> / <span class="mono">${d.run.id}</span></nav>
     <section id="run-header">${raw(f.header)}</section>
     <div class="run-grid">

@@ -1,29 +1,16 @@
+/**
+ * What a run looks like to someone outside it: the shape of `runs show --json`
+ * and of a `runs list --json` row, built from the store and the run dir. The
+ * CLI prints these and the MCP server returns them, so both say the same.
+ */
 import fs from 'node:fs';
 import path from 'node:path';
+import { readJsonFile, runDir, runLockKey, type RunRecord, type RunStatus, type Store } from '../store/index.js';
 import type { RunReport } from './report.js';
 import { runIsLive } from './run-record.js';
-import { storedRunUsage, type StoredRunUsage } from './run-usage.js';
-import {
-  readJsonFile,
-  runDir,
-  runLockKey,
-  type CommandRecord,
-  type LockRecord,
-  type MergeRecord,
-  type RunRecord,
-  type RunStatus,
-  type Store,
-  type SubtaskRecord,
-  type WorkerRecord,
-} from '../store/index.js';
+import { storedRunUsage } from './run-usage.js';
 
-/**
- * What a person (or a program) sees of a run: the shapes `runs list --json` and
- * `runs show --json` print and the dashboard's JSON API serves. Built from the
- * store only, in one place, so the CLI and the dashboard cannot drift apart.
- */
-
-/** The row of `runs list --json` and `GET /api/runs`. */
+/** The row of `runs list --json`. */
 export interface RunListRow {
   id: string;
   task: string;
@@ -45,12 +32,7 @@ export interface RunListRow {
 export function runListRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
   const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(
-    store
-      .listMerges(run.id)
-      .filter((m) => m.outcome === 'merged')
-      .map((m) => m.branch),
-  );
+  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
   return {
     id: run.id,
     task: run.task,
@@ -67,37 +49,30 @@ export function runListRow(store: Store, stateDir: string, run: RunRecord): RunL
   };
 }
 
-/** The run record without the serialised conversation (large, and not for display). */
-export type RunRecordView = Omit<RunRecord, 'agentState'> & { hasConversation: boolean };
-
-export function runRecordForJson(run: RunRecord): RunRecordView {
+/** The run record without the (large, internal) serialised agent state. */
+export function runRecordForJson(run: RunRecord): Omit<RunRecord, 'agentState'> & { hasConversation: boolean } {
   const { agentState, ...rest } = run;
   return { ...rest, hasConversation: Boolean(agentState) };
 }
 
-/** What `runs show --json` prints and `GET /api/runs/:id` serves. */
-export interface RunDetail {
-  run: RunRecordView;
-  /** Tokens and cost by part (orchestrator, review, workers), and where they were read from. */
-  usage: StoredRunUsage['usage'] & { source: StoredRunUsage['source'] };
-  live: boolean;
-  lock: LockRecord | null;
-  commands: { total: number; denied: number };
-  workers: WorkerRecord[];
-  merges: MergeRecord[];
-  subtasks: SubtaskRecord[];
-  worktrees: string[];
-  files: { root: string; report: string | null; events: string };
+/** Worktree directory names (directly in the base dir) that a run worked in. */
+export function runWorktrees(store: Store, stateDir: string, run: RunRecord): string[] {
+  const names = new Set<string>();
+  for (const c of store.listCommands({ runId: run.id })) {
+    if (c.worktree.startsWith('task-')) names.add(c.worktree);
+    for (const m of c.command.matchAll(/worktree\s+add\s+(?:-\S+\s+)*(?:\S+\/)?(task-[A-Za-z0-9._-]+)/g)) names.add(m[1]!);
+  }
+  for (const t of store.listSubtasks(run.id)) if (t.worktree) names.add(path.basename(t.worktree));
+  const report = readJsonFile(runDir(stateDir, run.id).report) as Partial<RunReport> | undefined;
+  for (const w of report?.worktreesCreated ?? []) if (w.startsWith('task-')) names.add(w);
+  return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
 }
 
-export function runDetail(
-  store: Store,
-  stateDir: string,
-  run: RunRecord,
-  commands: readonly CommandRecord[] = store.listCommands({ runId: run.id }),
-): RunDetail {
+/** `runs show --json`: the record, usage and cost (the report's, or from the store while running), liveness, lock, command counts, workers, merges, subtasks, worktrees, files. */
+export function runView(store: Store, stateDir: string, run: RunRecord) {
   const lock = store.getLock(runLockKey(run.id));
   const files = runDir(stateDir, run.id);
+  const commands = store.listCommands({ runId: run.id });
   const { usage, source } = storedRunUsage(store, stateDir, run);
   return {
     run: runRecordForJson(run),
@@ -113,15 +88,4 @@ export function runDetail(
   };
 }
 
-/** Worktree directory names (directly in the base dir) that a run worked in. */
-export function runWorktrees(store: Store, stateDir: string, run: RunRecord): string[] {
-  const names = new Set<string>();
-  for (const c of store.listCommands({ runId: run.id })) {
-    if (c.worktree.startsWith('task-')) names.add(c.worktree);
-    for (const m of c.command.matchAll(/worktree\s+add\s+(?:-\S+\s+)*(?:\S+\/)?(task-[A-Za-z0-9._-]+)/g)) names.add(m[1]!);
-  }
-  for (const t of store.listSubtasks(run.id)) if (t.worktree) names.add(path.basename(t.worktree));
-  const report = readJsonFile(runDir(stateDir, run.id).report) as Partial<RunReport> | undefined;
-  for (const w of report?.worktreesCreated ?? []) if (w.startsWith('task-')) names.add(w);
-  return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
-}
+export type RunView = ReturnType<typeof runView>;

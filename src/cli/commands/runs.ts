@@ -9,7 +9,9 @@ import { renderReportMarkdown } from '../../orchestrator/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
 import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
-import { runDetail, runListRow, runWorktrees } from '../../orchestrator/run-view.js';
+import { runListRow, runView, runWorktrees } from '../../orchestrator/run-view.js';
+
+export { runWorktrees, type RunListRow } from '../../orchestrator/run-view.js';
 import type { RunEvent } from '../../orchestrator/events.js';
 import type { CodexActivity } from '../../workers/codex/index.js';
 import { activityText, liveViewFor, plainEventLine, resolveWorkers, tailWorkers } from '../live/index.js';
@@ -90,8 +92,6 @@ function printTable(rows: string[][]): void {
 
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
-
-export { runWorktrees };
 
 export interface CleanResult {
   runId: string;
@@ -340,12 +340,9 @@ export function registerRuns(program: Command): void {
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, (store, stateDir) => {
         const run = reconcileRunStatus(store, store.requireRun(id));
-        const lock = store.getLock(runLockKey(run.id));
-        const commands = store.listCommands({ runId: run.id });
-        const shown = runDetail(store, stateDir, run, commands);
-        const { workers, merges, subtasks, usage } = shown;
-        const usageSource = usage.source;
-        const files = runDir(stateDir, run.id);
+        const shown = runView(store, stateDir, run);
+        const { lock, workers, merges, subtasks, files } = shown;
+        const { source: usageSource, ...usage } = shown.usage;
         if (opts.json) return json(shown);
         printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
         printOut(`task:      ${short(run.task, 200)}`);
@@ -357,7 +354,7 @@ export function registerRuns(program: Command): void {
           `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
             `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
         );
-        printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
+        printOut(`commands:  ${shown.commands.total}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
         if (run.error) printOut(`error:     ${run.error}`);
         if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
         printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);
