@@ -117,6 +117,17 @@ export class StoreError extends OrchestratorError {
   }
 }
 
+/**
+ * `runs approve` / `runs reject` on something that is not waiting for a
+ * person: an unknown run or subtask, or a subtask that is not (or no longer)
+ * waiting for approval. A user-causable condition, so a usage error.
+ */
+export class ApprovalError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; context?: Record<string, unknown> } = {}) {
+    super('usage', message, options);
+  }
+}
+
 export function isOrchestratorError(e: unknown): e is OrchestratorError {
   return e instanceof OrchestratorError;
 }

@@ -19,8 +19,13 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
-/** The manifest statuses of issue 6 (seed 002). */
-export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
+/**
+ * The manifest statuses of the plan road, plus `awaiting_approval`: a
+ * `complete` subtask whose merge waits for a person (`run --approve`). That one
+ * lives in the store only (the manifest keeps `complete`), so a resume finds
+ * the branch ready and the wait still recorded.
+ */
+export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'awaiting_approval', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
 export const WORKER_STATUSES = [
