@@ -56,3 +56,4 @@ export {
 } from './rework.js';
 export { loadRepoSettings, repoSettingsSchema, REPO_SETTINGS_FILE, type RepoSettings } from './repo-settings.js';
 export { withGitLock } from './lock.js';
+export { parseUnifiedDiff, branchDiff, type BranchDiff, type FileDiff, type DiffHunk, type DiffLine, type DiffLineKind, type FileChangeStatus } from './diff.js';

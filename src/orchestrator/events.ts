@@ -38,6 +38,9 @@ export type RunEvent =
       tokens?: number;
     }
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
+  // The merge gate of `run --approve` (src/orchestrator/approval-gate.ts).
+  | { type: 'approval.requested'; ts: string; runId: string; taskId: string; branch: string; head: string | null }
+  | { type: 'approval.decided'; ts: string; runId: string; taskId: string; decision: 'approved' | 'rejected'; note: string | null }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 export type RunStatus = 'succeeded' | 'failed' | 'aborted';

@@ -28,6 +28,8 @@ import { paint, printErr, printOut } from '../output.js';
 import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { printReport } from './run.js';
+import { registerRunsApproval } from './runs-approval.js';
+import { registerRunsDiff } from './runs-diff.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -35,7 +37,7 @@ import { printReport } from './run.js';
  * Ids may be abbreviated (a prefix of the id or of its random suffix).
  */
 
-interface StoreOptions {
+export interface StoreOptions {
   baseDir?: string;
   stateDir?: string;
   json?: boolean;
@@ -46,7 +48,7 @@ function configFrom(opts: StoreOptions): Config {
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
-function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
+export function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(opts);
   const stateDir = requireStateDir(config);
   if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
@@ -58,7 +60,7 @@ function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, c
     .finally(() => store.close());
 }
 
-const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -90,6 +92,8 @@ export interface RunListRow {
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
+  /** Subtasks waiting for a person's approval before their merge (run --approve). */
+  awaitingApproval: number;
 }
 
 function listRow(store: Store, run: RunRecord): RunListRow {
@@ -106,6 +110,7 @@ function listRow(store: Store, run: RunRecord): RunListRow {
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
+    awaitingApproval: subtasks.filter((t) => t.status === 'awaiting_approval').length,
   };
 }
 
@@ -324,7 +329,7 @@ async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean;
   }
 }
 
-function storeOptions(cmd: Command): Command {
+export function storeOptions(cmd: Command): Command {
   return cmd
     .option('-b, --base-dir <dir>', 'base dir whose runs to use (default: ORCHESTRATOR_BASE_DIR)')
     .option('--state-dir <dir>', 'state dir holding state.db (default: ORCHESTRATOR_STATE_DIR or <base dir>/.codex-orchestrator)')
@@ -362,7 +367,7 @@ export function registerRuns(program: Command): void {
         if (rows.length === 0) return printOut('no runs');
         printTable([
           ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'AGE', 'TASK'].map((h) => paint('bold', h)),
-          ...rows.map((r) => [r.id, statusColor(r.status), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
+          ...rows.map((r) => [r.id, statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
         ]);
       });
     });
@@ -485,6 +490,9 @@ export function registerRuns(program: Command): void {
         for (const k of r.worktreesKept) printOut(paint('yellow', `kept ${k.worktree} of ${k.runId}: ${k.reason}`));
       });
     });
+
+  registerRunsDiff(runs);
+  registerRunsApproval(runs);
 
   resumeOptions(program.command('resume').argument('<id>', 'run id or prefix').summary('continue a run whose process died or was stopped (alias of runs resume)')).action(resumeCommand);
 }

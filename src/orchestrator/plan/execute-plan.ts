@@ -26,6 +26,7 @@ import {
   prepareConflictRework,
   prepareSmokeRework,
   removeWorktree,
+  resolveCommit,
   type MergeDecision,
   type MergeOutcome,
   type RepoSettings,
@@ -51,12 +52,13 @@ import type { Store, WorkerStatus as StoreWorkerStatus } from '../../store/index
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import { runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
+import { ApprovalGate } from '../approval-gate.js';
 import { now, type RunEvent, type RunEventListener } from '../events.js';
 import type { ReviewFn, ReviewVerdict } from '../review/types.js';
 import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
 import { parseManifest, saveManifest } from './manifest-file.js';
-import { acceptancePrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
+import { acceptancePrompt, approvalPrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
 
 export type { PlanBudgets } from './budgets.js';
@@ -109,9 +111,17 @@ export interface PlanRunContext {
    * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
    */
   mergeOnly?: boolean;
+  /**
+   * Stop before each merge until a person approves it in the store
+   * (`codex-orch runs approve|reject`); default: the repository settings'
+   * `approve`. Needs `store`.
+   */
+  approve?: boolean;
+  /** How often a waiting merge reads the store for the decision (default 500 ms). */
+  approvalPollMs?: number;
 }
 
-export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
+export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'approval' | 'conflict' | 'smoke';
 
 export interface PlanWorkerRecord {
   taskId: string;
@@ -293,6 +303,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const maxAcceptanceFixes = ctx.maxAcceptanceFixes ?? DEFAULTS.maxAcceptanceFixes;
   const maxHeals = ctx.maxHeals ?? DEFAULTS.maxHeals;
   const maxMergeAttempts = ctx.maxMergeAttempts ?? DEFAULTS.maxMergeAttempts;
+  const approve = ctx.approve ?? settings.approve ?? false;
+  if (approve && !ctx.store) throw new OrchestratorError('config', 'approval before merge needs the run store (it keeps the wait across restarts)', { hint: 'run without --no-store, or without --approve' });
+  const gate = approve && ctx.store ? new ApprovalGate({ store: ctx.store, runId: ctx.runId, ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}) }) : undefined;
 
   fs.mkdirSync(ctx.runDir, { recursive: true });
   const manifestFile = path.join(ctx.runDir, 'manifest.json');
@@ -676,9 +689,36 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     }
   };
 
+  /** The approval gate before a merge: waits for a person; a rejection goes to the worker on its thread, then it asks again. */
+  const awaitApproval = async (t: TaskRun, g: ApprovalGate) => {
+    for (;;) {
+      const head = await resolveCommit(mainDir, t.branch);
+      const outcome = await g
+        .wait({ taskId: t.id, branch: t.branch, head }, hard.signal, (fresh) => {
+          decide('merge', 'awaiting-approval', `${fresh ? 'waiting' : 'still waiting'} for a person: codex-orch runs approve ${ctx.runId} ${t.id} (or runs reject ${ctx.runId} ${t.id} --note "…")`, t.id, { head });
+          emit({ type: 'approval.requested', ts: now(), runId: ctx.runId, taskId: t.id, branch: t.branch, head });
+        })
+        .catch((error: unknown) => {
+          checkpoint();
+          throw error;
+        });
+      emit({ type: 'approval.decided', ts: now(), runId: ctx.runId, taskId: t.id, decision: outcome.decision, note: outcome.decision === 'rejected' ? outcome.note : null });
+      if (outcome.decision === 'approved') {
+        decide('merge', 'approved', `a person approved ${t.branch} at ${short(head)}`, t.id, { head });
+        return;
+      }
+      decide('merge', 'rejected', `a person rejected ${t.branch} at ${short(head)}: ${tail(outcome.note, 300)}; sending the note to the worker`, t.id, { head });
+      if (mergeOnly) throw new LeftComplete(`rejected before merge: ${tail(outcome.note, 300)}; a worker must rework it: codex-orch resume ${ctx.runId}`);
+      await work(t, 'approval', approvalPrompt(outcome.note));
+      await acceptAndReview(t);
+      g.reworked(t.id);
+    }
+  };
+
   const mergeLoop = async (t: TaskRun) => {
     for (let attempt = 1; ; attempt++) {
       checkpoint();
+      if (gate) await awaitApproval(t, gate);
       t.merge.attempts = attempt;
       const out = await queue.enqueue(t.branch, { title: t.mt.title, taskId: t.id });
       t.merge.outcome = out.status;
