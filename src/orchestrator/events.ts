@@ -21,7 +21,7 @@ export type RunEvent =
       worker?: { status: string; goalMet: boolean | null; summary: string };
     }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
-  | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
+  | { type: 'run.finished'; ts: string; runId: string; status: RunOutcome; wallTimeMs: number }
   | { type: 'run.error'; ts: string; runId: string; kind: string; message: string }
   // The plan road (src/orchestrator/plan/): the program runs a plan itself.
   | { type: 'plan.started'; ts: string; runId: string; task: string; tasks: number; maxParallel: number }
@@ -43,7 +43,8 @@ export type RunEvent =
   | { type: 'approval.decided'; ts: string; runId: string; taskId: string; decision: 'approved' | 'rejected'; note: string | null }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
-export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+/** How a run ended, as the report and the `run.finished` event say it (the store's `RunStatus` has the in-between states too). */
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted';
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -1,6 +1,6 @@
 import { parseLine } from '../tools/run-repo-command/parse.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
-import type { RunStatus } from './events.js';
+import type { RunOutcome } from './events.js';
 import type { ReportPlan } from './plan-tools.js';
 import type { GitSnapshot, MainHistory } from './git-snapshot.js';
 
@@ -65,7 +65,7 @@ export interface RunReport {
   mainBranch: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: string;
   finishedAt: string;
   wallTimeMs: number;
@@ -120,7 +120,7 @@ export interface ReportInput {
   baseDir: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: Date;
   finishedAt: Date;
   records: readonly CommandRecord[];

@@ -1,8 +1,8 @@
 /**
  * The run store: everything a run needs to be shown, reported and resumed after
- * a crash, behind one synchronous interface. Two implementations keep the same
- * semantics (the contract tests run against both): SQLite in the state dir
- * (`openSqliteStore`) and memory (`createMemoryStore`, for tests and `--no-store`).
+ * a crash, behind one synchronous interface, implemented once on SQLite: in the
+ * state dir (`openStore({stateDir})`) or on a private in-memory database
+ * (`openStore({memory: true})`, for tests; the contract tests run against both).
  *
  * Conventions:
  * - Timestamps are ISO-8601 UTC strings with milliseconds (`2026-11-30T00:15:23.123Z`);
@@ -20,10 +20,11 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
 /**
- * The manifest statuses of the plan road, plus `awaiting_approval`: a
- * `complete` subtask whose merge waits for a person (`run --approve`). That one
- * lives in the store only (the manifest keeps `complete`), so a resume finds
- * the branch ready and the wait still recorded.
+ * A subtask's lifecycle (the manifest's `status` field uses the same list).
+ * `awaiting_approval` is a `complete` subtask whose merge waits for a person
+ * (`run --approve`); only the approval gate writes it, in the store — the
+ * scheduler and the manifest keep `complete` — so a resume finds the branch
+ * ready and the wait still recorded.
  */
 export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'awaiting_approval', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
