@@ -33,6 +33,15 @@ export interface Config {
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
   readonly disableTracing: boolean;
+  /** Stop before each plan merge until a person approves it. */
+  readonly approve: boolean;
+  /** Where run notifications are POSTed, and the HMAC secret that signs them. */
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly webhookTimeoutMs: number;
+  /** A user-level notification hook (argv, no shell). */
+  readonly notifyCommand: readonly string[];
+  readonly notifyDesktop: boolean;
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
 }
@@ -45,6 +54,7 @@ export const DEFAULTS = {
   outputCapBytes: 64 * 1024,
   workerStallSeconds: 20 * 60,
   logLevel: 'info',
+  webhookTimeoutMs: 5_000,
 } as const;
 
 /** The package root (where package.json, prompts/ and policies/ live), found from this file. */
@@ -133,6 +143,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
     disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+    approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
+    webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
+    webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,
+    webhookTimeoutMs: (raw.ORCHESTRATOR_WEBHOOK_TIMEOUT_MS as number | undefined) ?? DEFAULTS.webhookTimeoutMs,
+    notifyCommand: Object.freeze([...((raw.ORCHESTRATOR_NOTIFY_COMMAND as string[] | undefined) ?? [])]),
+    notifyDesktop: (raw.ORCHESTRATOR_NOTIFY_DESKTOP as boolean | undefined) ?? false,
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);

@@ -24,6 +24,8 @@ export const APPROVAL_RECORD = {
   request: 'approval.request',
   decision: 'approval.decision',
   rework: 'approval.rework',
+  /** The run merges only with approval (written once, when its executor first starts with the gate on). */
+  mode: 'approval.mode',
 } as const;
 
 export type ApprovalDecision = 'approved' | 'rejected';
@@ -34,7 +36,15 @@ export type GateState =
   | { kind: 'decided'; seq: number; at: string; decision: ApprovalDecision; note: string | null; head: string | null }
   | { kind: 'reworked'; seq: number; at: string };
 
-const RECORD_TYPES = new Set<string>(Object.values(APPROVAL_RECORD));
+const RECORD_TYPES = new Set<string>([APPROVAL_RECORD.request, APPROVAL_RECORD.decision, APPROVAL_RECORD.rework]);
+
+export function approvalModeOn(store: Store, runId: string): boolean {
+  return store.listEvents(runId).some((e) => e.type === APPROVAL_RECORD.mode);
+}
+
+export function recordApprovalMode(store: Store, runId: string): void {
+  if (!approvalModeOn(store, runId)) store.appendEvent(runId, { type: APPROVAL_RECORD.mode, data: { approve: true } });
+}
 
 function field(data: unknown, key: string): unknown {
   return data !== null && typeof data === 'object' ? (data as Record<string, unknown>)[key] : undefined;

@@ -26,6 +26,8 @@ export interface RunCommandOptions {
   maxParallel?: string;
   /** false with --no-review. */
   review?: boolean;
+  /** Stop before each merge until a person approves it. */
+  approve?: boolean;
 }
 
 /** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
@@ -37,6 +39,10 @@ export function planEventLine(e: RunEvent): string | null {
       return `  ${e.taskId}: ${e.status}${e.reason ? ` — ${e.reason.split('\n')[0]}` : ''}`;
     case 'plan.decision':
       return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}` : null;
+    case 'approval.requested':
+      return `  ${e.taskId}: waiting for your approval — codex-orch runs diff ${e.runId} ${e.taskId}; codex-orch runs approve ${e.runId} ${e.taskId} (or runs reject … --note "…")`;
+    case 'approval.decided':
+      return `  ${e.taskId}: ${e.decision}${e.note ? ` — ${e.note.split('\n')[0]}` : ''}`;
     case 'plan.finished':
       return `plan: ${e.merged}/${e.total} merged${e.stoppedBy ? `; stopped: ${e.stoppedBy}` : ''}`;
     default:
@@ -108,6 +114,7 @@ export function registerRun(program: Command): void {
     .option('-q, --quiet', 'no progress display')
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
+    .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
@@ -122,6 +129,7 @@ export function registerRun(program: Command): void {
           ORCHESTRATOR_MODEL: opts.model,
           ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
           ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
+          ...(opts.approve ? { ORCHESTRATOR_APPROVE: '1' } : {}),
         },
       });
       const progress = createProgress({ quiet: Boolean(opts.quiet) });
@@ -143,7 +151,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
   const maxParallel = parseMaxParallel(opts.maxParallel);
   const manifest = loadManifestFile(opts.plan as string);
-  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model } });
+  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model, ...(opts.approve ? { ORCHESTRATOR_APPROVE: '1' } : {}) } });
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = createProgress({ quiet: Boolean(opts.quiet) });

@@ -52,7 +52,7 @@ import type { Store, WorkerStatus as StoreWorkerStatus } from '../../store/index
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import { runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
-import { ApprovalGate } from '../approval-gate.js';
+import { ApprovalGate, approvalModeOn, recordApprovalMode } from '../approval-gate.js';
 import { now, type RunEvent, type RunEventListener } from '../events.js';
 import type { ReviewFn, ReviewVerdict } from '../review/types.js';
 import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
@@ -303,8 +303,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const maxAcceptanceFixes = ctx.maxAcceptanceFixes ?? DEFAULTS.maxAcceptanceFixes;
   const maxHeals = ctx.maxHeals ?? DEFAULTS.maxHeals;
   const maxMergeAttempts = ctx.maxMergeAttempts ?? DEFAULTS.maxMergeAttempts;
-  const approve = ctx.approve ?? settings.approve ?? false;
+  // Once a run has asked for approval, it keeps asking after a restart without the flag.
+  const approve = ctx.approve ?? (ctx.config.approve || settings.approve === true || (ctx.store !== undefined && approvalModeOn(ctx.store, ctx.runId)));
   if (approve && !ctx.store) throw new OrchestratorError('config', 'approval before merge needs the run store (it keeps the wait across restarts)', { hint: 'run without --no-store, or without --approve' });
+  if (approve && ctx.store) recordApprovalMode(ctx.store, ctx.runId);
   const gate = approve && ctx.store ? new ApprovalGate({ store: ctx.store, runId: ctx.runId, ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}) }) : undefined;
 
   fs.mkdirSync(ctx.runDir, { recursive: true });

@@ -18,6 +18,8 @@ import { mainHistory, takeSnapshot } from '../git-snapshot.js';
 import { buildReport, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
 import { renderReportMarkdown } from '../report-text.js';
 import type { ReviewFn } from '../review/types.js';
+import { loadRepoSettings } from '../../git/index.js';
+import { beginRun } from '../run-record.js';
 import { executePlan, type PlanRunContext, type PlanRunResult } from './execute-plan.js';
 
 export interface RunManifestOptions {
@@ -59,7 +61,11 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   checkMain(baseDir);
   const stateDir = requireStateDir(config);
   const policy = loadPolicy(config.policyFile);
-  const runId = newRunId();
+  // The approval gate keeps its wait in the store, so a gated plan run gets a store row (and its locks).
+  const gated = config.approve || loadRepoSettings(path.join(baseDir, 'main')).approve === true;
+  const active = gated && !options.store ? beginRun({ stateDir, baseDir, task: options.manifest.task, model: 'none (--plan)', dryRun: false }) : undefined;
+  const store = options.store ?? active?.store;
+  const runId = active?.run.id ?? newRunId();
   const runDir = path.join(stateDir, 'runs', runId);
   fs.mkdirSync(runDir, { recursive: true });
   const logger = options.logger ?? createLogger({ stateDir, level: config.logLevel });
@@ -108,12 +114,18 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
       ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
       ...(options.budgets ? { budgets: options.budgets } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.store ? { store: options.store } : {}),
+      ...(store ? { store } : {}),
       ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
       ...options.executor,
     });
   } catch (e) {
-    if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage')) throw e;
+    if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage')) {
+      if (active) {
+        active.store.updateRun(runId, { status: 'failed', error: e.message });
+        active.release();
+      }
+      throw e;
+    }
     error = { kind: isOrchestratorError(e) ? e.kind : 'run', message: describeError(e) };
     log.error({ err: e }, 'plan run failed');
     emit({ type: 'run.error', ts: now(), runId, kind: error.kind, message: error.message });
@@ -163,5 +175,12 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
   emit({ type: 'run.finished', ts: now(), runId, status, wallTimeMs: report.wallTimeMs });
+  if (active) {
+    try {
+      active.store.updateRun(runId, { status: status === 'aborted' ? 'interrupted' : status, summary: report.finalText || null, ...(error ? { error: error.message } : {}) });
+    } finally {
+      active.release();
+    }
+  }
   return { report, result };
 }
