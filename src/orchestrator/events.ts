@@ -36,6 +36,8 @@ export type RunEvent =
       phase: 'started' | 'finished';
       status?: string;
       tokens?: number;
+      /** Why a finished worker did not complete (stall, crash, `aborted`). */
+      reason?: string;
     }
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
   // The merge gate of `run --approve` (src/orchestrator/approval-gate.ts).

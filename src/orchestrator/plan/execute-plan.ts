@@ -542,7 +542,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         ...(run.reason !== undefined ? { error: run.reason } : {}),
       }),
     );
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens });
+    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}) });
     decide('worker', run.status, run.status === 'complete' ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}` : (run.reason ?? run.status), t.id, {
       workerId,
       threadId: run.threadId,
