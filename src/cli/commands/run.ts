@@ -13,6 +13,7 @@ import { EXIT, exitCodeFor } from '../exit-codes.js';
 import { printErr } from '../output.js';
 import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
+import { startNotifier } from '../notifications.js';
 
 export interface RunCommandOptions {
   baseDir?: string;
@@ -28,6 +29,8 @@ export interface RunCommandOptions {
   review?: boolean;
   /** Stop before each merge until a person approves it. */
   approve?: boolean;
+  /** Desktop notifications (notify-send). */
+  desktop?: boolean;
 }
 
 /** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
@@ -115,6 +118,7 @@ export function registerRun(program: Command): void {
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
     .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
+    .option('--desktop', 'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
@@ -133,12 +137,24 @@ export function registerRun(program: Command): void {
         },
       });
       const progress = createProgress({ quiet: Boolean(opts.quiet) });
+      const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop) });
       try {
-        const report = await withInterrupt('the run', (signal) => runOrchestrator({ task, config, signal, onEvent: (e) => progress.onEvent(e) }));
+        const report = await withInterrupt('the run', (signal) =>
+          runOrchestrator({
+            task,
+            config,
+            signal,
+            onEvent: (e) => {
+              progress.onEvent(e);
+              notifier.onEvent(e);
+            },
+          }),
+        );
         progress.stop();
         printReport(report, Boolean(opts.json));
       } finally {
         progress.stop();
+        await notifier.flush();
       }
     });
 }
@@ -155,6 +171,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop) });
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
@@ -165,6 +182,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
         signal,
         onEvent: (e) => {
           progress.onEvent(e);
+          notifier.onEvent(e);
           const line = opts.quiet ? null : planEventLine(e);
           if (line) printErr(line);
         },
@@ -174,5 +192,6 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await notifier.flush();
   }
 }

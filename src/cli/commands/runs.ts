@@ -27,6 +27,7 @@ import { EXIT } from '../exit-codes.js';
 import { paint, printErr, printOut } from '../output.js';
 import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
+import { startNotifier } from '../notifications.js';
 import { printReport } from './run.js';
 import { registerRunsApproval } from './runs-approval.js';
 import { registerRunsDiff } from './runs-diff.js';
@@ -319,13 +320,25 @@ async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean;
     overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_MAX_TURNS: opts.maxTurns },
   });
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) => resumeRun({ runId: id, config, signal, onEvent: (e) => progress.onEvent(e) }));
+    const report = await withInterrupt('the run', (signal) =>
+      resumeRun({
+        runId: id,
+        config,
+        signal,
+        onEvent: (e) => {
+          progress.onEvent(e);
+          notifier.onEvent(e);
+        },
+      }),
+    );
     progress.stop();
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await notifier.flush();
   }
 }
 
