@@ -31,6 +31,7 @@ import { startNotifier } from '../notifications.js';
 import { printReport } from './run.js';
 import { registerRunsApproval } from './runs-approval.js';
 import { registerRunsDiff } from './runs-diff.js';
+import { registerRunsTmux } from './runs-tmux.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -506,6 +507,7 @@ export function registerRuns(program: Command): void {
 
   registerRunsDiff(runs);
   registerRunsApproval(runs);
+  registerRunsTmux(runs);
 
   resumeOptions(program.command('resume').argument('<id>', 'run id or prefix').summary('continue a run whose process died or was stopped (alias of runs resume)')).action(resumeCommand);
 }

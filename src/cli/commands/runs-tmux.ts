@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process';
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { insideTmux, tmuxAvailable, type TmuxTarget } from '../../tmux/tmux.js';
+import { printOut } from '../output.js';
+import { addWorkerWindows, ensureRunSession, followWorker, runStatusWindow } from '../tmux-run.js';
+import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
+
+/** `codex-orch runs attach <id>`: the run's tmux session (made on first use), then attach to it. */
+
+type TmuxOptions = StoreOptions & { socket?: string; attach?: boolean };
+
+function requireTmux(): void {
+  if (!tmuxAvailable()) throw new UsageError('tmux is not installed (or does not run)', { hint: 'install tmux, or follow the run with codex-orch runs tail <id> -f' });
+}
+
+export function registerRunsTmux(runs: Command): void {
+  storeOptions(
+    runs
+      .command('attach')
+      .argument('<id>', 'run id or prefix')
+      .description("open the run's tmux session: a status window and a window per worker with its events live (made now if the run was started without --tmux)"),
+  )
+    .option('--socket <name>', 'a named tmux server (tmux -L name) instead of the default one')
+    .option('--no-attach', 'only make the session and print its name')
+    .action(async (id: string, opts: TmuxOptions) => {
+      requireTmux();
+      const target: TmuxTarget = { socket: opts.socket };
+      await withStore(opts, async (store, stateDir) => {
+        const run = store.requireRun(id);
+        const { session, created } = await ensureRunSession({ target, runId: run.id, stateDir });
+        const windows = await addWorkerWindows({ target, runId: run.id, stateDir });
+        if (opts.json) return json({ runId: run.id, session, created, windowsAdded: windows });
+        const attachArgs = [...(opts.socket ? ['-L', opts.socket] : []), insideTmux() ? 'switch-client' : 'attach-session', '-t', `=${session}`];
+        if (opts.attach === false || !process.stdout.isTTY) {
+          printOut(`${created ? 'made' : 'found'} tmux session ${session}; attach with: tmux ${attachArgs.join(' ')}`);
+          return;
+        }
+        const r = spawnSync('tmux', attachArgs, { stdio: 'inherit' });
+        if (r.status !== 0) throw new UsageError(`tmux ${attachArgs.join(' ')} failed`, { hint: `attach yourself: tmux ${attachArgs.join(' ')}` });
+      });
+    });
+
+  // The processes inside the session's windows (started by the commands above).
+  runs
+    .command('tmux-status', { hidden: true })
+    .argument('<id>')
+    .requiredOption('--state-dir <dir>')
+    .option('--socket <name>')
+    .action(async (id: string, opts: { stateDir: string; socket?: string }) => {
+      await runStatusWindow({ target: { socket: opts.socket }, runId: id, stateDir: opts.stateDir });
+    });
+  runs
+    .command('tmux-worker', { hidden: true })
+    .argument('<id>')
+    .argument('<worker>')
+    .requiredOption('--state-dir <dir>')
+    .action(async (id: string, worker: string, opts: { stateDir: string }) => {
+      await followWorker(opts.stateDir, id, worker, (line) => printOut(line));
+    });
+}
+
+/** For `run --tmux`: the session of a run that just started (the windows follow it). */
+export async function openRunSession(stateDir: string, runId: string, socket: string | undefined): Promise<string> {
+  requireTmux();
+  const { session } = await ensureRunSession({ target: { socket }, runId, stateDir });
+  return session;
+}
