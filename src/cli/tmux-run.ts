@@ -12,7 +12,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pendingApprovals } from '../orchestrator/approval.js';
 import { reconcileRunStatus } from '../orchestrator/run-record.js';
 import { FINISHED_RUN_STATUSES, openSqliteStore, readJsonFile, runDir, type Store } from '../store/index.js';
-import { displayMessage, hasSession, listWindows, tmux, type TmuxTarget } from '../tmux/tmux.js';
+import { UsageError } from '../errors.js';
+import { displayMessage, hasSession, listWindows, tmux, tmuxAvailable, type TmuxTarget } from '../tmux/tmux.js';
 import { parseEventLine } from '../workers/codex/index.js';
 import { workerEventLine } from './worker-event-line.js';
 
@@ -45,11 +46,22 @@ export async function ensureRunSession(o: RunSessionOptions): Promise<{ session:
   if (await hasSession(o.target, session)) return { session, created: false };
   const self = o.self ?? selfArgv();
   const statusCmd = [...self, 'runs', 'tmux-status', o.runId, '--state-dir', o.stateDir, ...socketArgs(o.target)];
-  const r = await tmux(o.target, ['new-session', '-d', '-s', session, '-n', 'status', '-x', '160', '-y', '48', ...statusCmd]);
+  const r = await keptWindow(o.target, ['new-session', '-d', '-s', session, '-n', 'status', '-x', '160', '-y', '48'], statusCmd);
   if (!r.ok && !(await hasSession(o.target, session))) throw new Error(`tmux new-session failed: ${r.stderr.trim()}`);
-  // A window whose follower ended stays readable.
-  await tmux(o.target, ['set-option', '-t', `=${session}`, 'remain-on-exit', 'on']);
   return { session, created: r.ok };
+}
+
+/**
+ * Makes a window (or session) whose pane stays readable after its command
+ * ends: it starts on a placeholder, gets remain-on-exit, then the real command
+ * replaces the placeholder — so even a command that ends at once is kept.
+ */
+async function keptWindow(target: TmuxTarget, create: string[], command: string[]) {
+  const made = await tmux(target, [...create, '-P', '-F', '#{pane_id}', 'sleep', '86400']);
+  if (!made.ok) return made;
+  const pane = made.stdout.trim();
+  await tmux(target, ['set-option', '-w', '-t', pane, 'remain-on-exit', 'on']);
+  return tmux(target, ['respawn-pane', '-k', '-t', pane, ...command]);
 }
 
 /** Adds a window for every worker of the run that has none yet (by worker id). */
@@ -68,7 +80,7 @@ export async function addWorkerWindows(o: RunSessionOptions): Promise<string[]> 
   for (const w of workers) {
     if (have.has(w)) continue;
     const cmd = [...self, 'runs', 'tmux-worker', o.runId, w, '--state-dir', o.stateDir];
-    const r = await tmux(o.target, ['new-window', '-d', '-t', `=${session}:`, '-n', w, ...cmd]);
+    const r = await keptWindow(o.target, ['new-window', '-d', '-t', `=${session}:`, '-n', w], cmd);
     if (r.ok) added.push(w);
   }
   return added;
@@ -151,8 +163,19 @@ export async function runStatusWindow(o: RunSessionOptions & { pollMs?: number; 
   };
   try {
     for (;;) {
-      const run = reconcileRunStatus(store, store.requireRun(o.runId));
-      write(`\x1b[H\x1b[2J${statusText(store, o.runId)}\n`);
+      const found = store.getRun(o.runId);
+      if (!found) {
+        // A run the store does not hold (yet): its run directory still has the workers and, at the end, the report.
+        const report = readJsonFile(runDir(o.stateDir, o.runId).report) as { status?: string } | undefined;
+        write(`\x1b[2J\x1b[Hrun ${o.runId}  ${report?.status ?? 'running'}\n(not in the run store: only its workers are shown)\n`);
+        await addWorkerWindows(o);
+        if (report?.status) return say('run', `run ${o.runId} ${report.status}`);
+        if (o.signal?.aborted) return;
+        await sleep(o.pollMs ?? 1000);
+        continue;
+      }
+      const run = reconcileRunStatus(store, found);
+      write(`\x1b[2J\x1b[H${statusText(store, o.runId)}\n`);
       await addWorkerWindows(o);
       for (const p of pendingApprovals(store, o.runId)) await say(`approval:${p.taskId}:${p.head ?? ''}`, `${p.taskId} waits for your approval (runs approve ${o.runId} ${p.taskId})`);
       for (const w of store.listWorkers(o.runId)) {
@@ -168,4 +191,15 @@ export async function runStatusWindow(o: RunSessionOptions & { pollMs?: number; 
   } finally {
     store.close();
   }
+}
+
+export function requireTmux(): void {
+  if (!tmuxAvailable()) throw new UsageError('tmux is not installed (or does not run)', { hint: 'install tmux, or follow the run with codex-orch runs tail <id> -f' });
+}
+
+/** For `run --tmux`: the session of a run that just started (its windows follow the run by themselves). */
+export async function openRunSession(stateDir: string, runId: string, socket: string | undefined): Promise<string> {
+  requireTmux();
+  const { session } = await ensureRunSession({ target: { socket }, runId, stateDir });
+  return session;
 }

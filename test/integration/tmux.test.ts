@@ -28,7 +28,8 @@ afterEach(() => {
   for (const r of rigs.splice(0)) r.base.cleanup();
 });
 
-const pane = (target: string) => tmux('capture-pane', '-p', '-J', '-t', target).stdout;
+// With its history: a dead pane's closing line scrolls the screen by one.
+const pane = (target: string) => tmux('capture-pane', '-p', '-J', '-S', '-', '-t', target).stdout;
 
 describe('tmux', { timeout: 240_000 }, () => {
   it('runs attach: a session per run with a status window and a live window per worker; display-message when approval is needed', async () => {
@@ -88,5 +89,35 @@ describe('tmux', { timeout: 240_000 }, () => {
     await waitFor(() => pane(`=${session}:status`).includes(`run ${r.ctx.runId}  succeeded`), 'the final status', 60_000);
     expect(pane(`=${session}:status`)).toMatch(/greet\s+merged/);
     await waitFor(() => fs.readFileSync(screen, 'utf8').includes(`run ${r.ctx.runId} succeeded`), 'the display-message of the end', 60_000);
+  });
+
+  it('run --plan --tmux: the run makes its session; the worker window shows the worker; the windows stay after the run', async () => {
+    const r = makePlanRig();
+    rigs.push(r);
+    const manifest = path.join(r.base.root, 'plan.json');
+    fs.writeFileSync(manifest, JSON.stringify({ version: 1, task: 'greet', phases: [{ name: 'P1', tasks: [{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'hello\n' } }), files: ['hello.txt'] }] }] }));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'run', '--plan', manifest, '--no-review', '--tmux', '--tmux-socket', socket, '-q'], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: {
+        ...process.env,
+        TMUX: '',
+        NO_COLOR: '1',
+        ORCHESTRATOR_BASE_DIR: r.base.baseDir,
+        ORCHESTRATOR_STATE_DIR: r.base.stateDir,
+        CODEX_BIN: r.config.codexBin,
+        ORCHESTRATOR_CODEX_ARGS: '[]',
+        PLAN_FAKE_STATE: r.fakeState,
+        OPENAI_AGENTS_DISABLE_TRACING: '1',
+      },
+    });
+    expect(run.status).toBe(0);
+    const m = /tmux session (codex-orch-\S+): codex-orch runs attach (\S+) --socket/.exec(run.stderr);
+    expect(m, run.stderr).not.toBeNull();
+    const session = m![1]!;
+    await waitFor(() => tmux('list-windows', '-t', `=${session}`, '-F', '#{window_name}').stdout.split('\n').includes('greet-1'), 'the worker window', 60_000);
+    await waitFor(() => pane(`=${session}:greet-1`).includes('ended: complete'), 'the worker window text', 60_000);
+    expect(pane(`=${session}:greet-1`)).toContain('$ edit hello.txt  → exit 0');
+    await waitFor(() => pane(`=${session}:status`).includes(`run ${m![2]}`), "the status window", 60_000);
   });
 });

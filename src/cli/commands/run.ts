@@ -14,6 +14,7 @@ import { printErr } from '../output.js';
 import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
 import { startNotifier } from '../notifications.js';
+import { openRunSession } from '../tmux-run.js';
 
 export interface RunCommandOptions {
   baseDir?: string;
@@ -31,6 +32,27 @@ export interface RunCommandOptions {
   approve?: boolean;
   /** Desktop notifications (notify-send). */
   desktop?: boolean;
+  /** A tmux session for the run (`runs attach`), on this tmux server socket when given. */
+  tmux?: boolean;
+  tmuxSocket?: string;
+}
+
+/**
+ * `--tmux`: once the run has an id, its tmux session is made (detached; the
+ * windows follow the run by themselves) and the attach command printed.
+ */
+function tmuxOpener(opts: RunCommandOptions, stateDir: string | undefined): { onEvent: (e: RunEvent) => void; done: () => Promise<void> } {
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    onEvent: (e) => {
+      if (!opts.tmux || e.type !== 'run.started' || !stateDir) return;
+      pending = openRunSession(stateDir, e.runId, opts.tmuxSocket).then(
+        (session) => printErr(`codex-orch: tmux session ${session}: codex-orch runs attach ${e.runId}${opts.tmuxSocket ? ` --socket ${opts.tmuxSocket}` : ''}`),
+        (error: unknown) => printErr(`codex-orch: no tmux session: ${(error as Error).message}`),
+      );
+    },
+    done: () => pending,
+  };
 }
 
 /** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
@@ -119,6 +141,8 @@ export function registerRun(program: Command): void {
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
     .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
     .option('--desktop', 'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)')
+    .option('--tmux', 'also open a tmux session for the run: a status window and a live window per worker (codex-orch runs attach <id>)')
+    .option('--tmux-socket <name>', 'with --tmux: a named tmux server (tmux -L name)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
@@ -138,6 +162,7 @@ export function registerRun(program: Command): void {
       });
       const progress = createProgress({ quiet: Boolean(opts.quiet) });
       const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop) });
+      const tmux = tmuxOpener(opts, config.stateDir);
       try {
         const report = await withInterrupt('the run', (signal) =>
           runOrchestrator({
@@ -147,6 +172,7 @@ export function registerRun(program: Command): void {
             onEvent: (e) => {
               progress.onEvent(e);
               notifier.onEvent(e);
+              tmux.onEvent(e);
             },
           }),
         );
@@ -154,6 +180,7 @@ export function registerRun(program: Command): void {
         printReport(report, Boolean(opts.json));
       } finally {
         progress.stop();
+        await tmux.done();
         await notifier.flush();
       }
     });
@@ -172,6 +199,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
   const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop) });
+  const tmux = tmuxOpener(opts, config.stateDir);
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
@@ -183,6 +211,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
         onEvent: (e) => {
           progress.onEvent(e);
           notifier.onEvent(e);
+          tmux.onEvent(e);
           const line = opts.quiet ? null : planEventLine(e);
           if (line) printErr(line);
         },
@@ -192,6 +221,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await tmux.done();
     await notifier.flush();
   }
 }

@@ -1,18 +1,15 @@
 import { spawnSync } from 'node:child_process';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { insideTmux, tmuxAvailable, type TmuxTarget } from '../../tmux/tmux.js';
+import { insideTmux, type TmuxTarget } from '../../tmux/tmux.js';
 import { printOut } from '../output.js';
-import { addWorkerWindows, ensureRunSession, followWorker, runStatusWindow } from '../tmux-run.js';
+import { addWorkerWindows, ensureRunSession, followWorker, requireTmux, runStatusWindow } from '../tmux-run.js';
 import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
 
 /** `codex-orch runs attach <id>`: the run's tmux session (made on first use), then attach to it. */
 
 type TmuxOptions = StoreOptions & { socket?: string; attach?: boolean };
 
-function requireTmux(): void {
-  if (!tmuxAvailable()) throw new UsageError('tmux is not installed (or does not run)', { hint: 'install tmux, or follow the run with codex-orch runs tail <id> -f' });
-}
 
 export function registerRunsTmux(runs: Command): void {
   storeOptions(
@@ -58,11 +55,4 @@ export function registerRunsTmux(runs: Command): void {
     .action(async (id: string, worker: string, opts: { stateDir: string }) => {
       await followWorker(opts.stateDir, id, worker, (line) => printOut(line));
     });
-}
-
-/** For `run --tmux`: the session of a run that just started (the windows follow it). */
-export async function openRunSession(stateDir: string, runId: string, socket: string | undefined): Promise<string> {
-  requireTmux();
-  const { session } = await ensureRunSession({ target: { socket }, runId, stateDir });
-  return session;
 }
