@@ -84,7 +84,7 @@ export class NotificationTracker {
       case 'approval.requested':
         this.#runId ||= e.runId;
         this.#awaiting.add(e.taskId);
-        return this.#make('approval.needed', `${e.taskId} waits for your approval: codex-orch runs approve ${e.runId} ${e.taskId}`, e.ts, e.taskId, null);
+        return this.#make('approval.needed', `${e.taskId} waits for your approval: codex-orch runs diff ${e.runId} ${e.taskId}, then runs approve (or reject --note "…") ${e.runId} ${e.taskId}`, e.ts, e.taskId, null);
       case 'approval.decided':
         this.#awaiting.delete(e.taskId);
         return null;

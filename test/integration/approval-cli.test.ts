@@ -77,7 +77,7 @@ describe('codex-orch run --approve', { timeout: 240_000 }, () => {
     expect(approve.status).toBe(0);
     expect(approve.stdout).toContain('the run merges it now');
     const done = await run.done;
-    expect(done.stderr).toContain('greet: waiting for your approval');
+    expect(done.stderr).toContain('codex-orch: greet waits for your approval: codex-orch runs diff');
     expect(done.code).toBe(0);
     expect(fs.readFileSync(path.join(base.main, 'hello.txt'), 'utf8')).toBe('hello\n');
     expect(git(base.main, 'log', '--first-parent', '--oneline').split('\n')).toHaveLength(2);

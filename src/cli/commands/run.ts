@@ -63,9 +63,10 @@ export function planEventLine(e: RunEvent): string | null {
     case 'subtask.status':
       return `  ${e.taskId}: ${e.status}${e.reason ? ` — ${e.reason.split('\n')[0]}` : ''}`;
     case 'plan.decision':
+      if (e.kind === 'merge' && ['awaiting-approval', 'approved', 'rejected'].includes(e.action)) return null; // the approval events say it
       return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}` : null;
     case 'approval.requested':
-      return `  ${e.taskId}: waiting for your approval — codex-orch runs diff ${e.runId} ${e.taskId}; codex-orch runs approve ${e.runId} ${e.taskId} (or runs reject … --note "…")`;
+      return null; // the notification line (with its bell) says it
     case 'approval.decided':
       return `  ${e.taskId}: ${e.decision}${e.note ? ` — ${e.note.split('\n')[0]}` : ''}`;
     case 'plan.finished':
