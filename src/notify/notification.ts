@@ -76,7 +76,7 @@ export class NotificationTracker {
         return null;
       case 'command.finished':
         if (e.worker?.status === 'stuck') return this.#make('worker.stuck', `worker in ${e.worktree} is stuck: ${firstLine(e.worker.summary)}`, e.ts, null, null);
-        if (e.worker?.status === 'error') return this.#make('worker.crashed', `worker in ${e.worktree} failed: ${firstLine(e.worker.summary)}`, e.ts, null, null);
+        if (e.worker?.status === 'error' && e.worker.summary !== 'aborted') return this.#make('worker.crashed', `worker in ${e.worktree} failed: ${firstLine(e.worker.summary)}`, e.ts, null, null);
         return null;
       case 'plan.decision':
         if (e.kind === 'budget' && e.action === 'exhausted') return this.#make('budget.reached', `budget reached: ${firstLine(e.reason)}`, e.ts, null, null);
