@@ -114,4 +114,11 @@ describe('approval before merge', () => {
     await approveMerge(store, r.ctx.runId, 'task-greet');
     expect((await running).allMerged).toBe(true);
   });
+
+  it('the gate without a run store refuses to start, saying why', async () => {
+    const r = makePlanRig();
+    rigs.push(r);
+    await expect(executePlan(greet(), { ...r.ctx, approve: true })).rejects.toThrow('approval before merge needs the run store');
+    expect(git(r.base.main, 'log', '--oneline').split('\n')).toHaveLength(1);
+  });
 });

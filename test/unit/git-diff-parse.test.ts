@@ -77,3 +77,36 @@ describe('parseUnifiedDiff', () => {
     expect(parseUnifiedDiff('hello\n@@ -1 +1 @@\n+x\n')).toEqual([]);
   });
 });
+
+describe('runs diff rendering', () => {
+  it('colours added, deleted and hunk lines when colour is on, and not otherwise', async () => {
+    const { diffLines, statLines } = await import('../../src/cli/commands/runs-diff.js');
+    const files = parseUnifiedDiff(DIFF);
+    const saved = { FORCE_COLOR: process.env.FORCE_COLOR, NO_COLOR: process.env.NO_COLOR };
+    try {
+      delete process.env.NO_COLOR;
+      process.env.FORCE_COLOR = '1';
+      const coloured = diffLines(files).join('\n');
+      expect(coloured).toContain('\u001b[32m+const b = 3;');
+      expect(coloured).toContain('\u001b[31m-const b = 2;');
+      expect(coloured).toContain('\u001b[36m@@ -1,4 +1,5 @@');
+      process.env.FORCE_COLOR = '0';
+      const plain = diffLines(files);
+      expect(plain.join('\n')).not.toContain('\u001b[');
+      expect(plain.slice(0, 4)).toEqual(['--- a/src/app.ts', '+++ b/src/app.ts', '@@ -1,4 +1,5 @@ export function main() {', ' const a = 1;']);
+      expect(statLines(files)).toEqual([
+        ' src/app.ts                   | 5 +++--',
+        ' old name.txt => new name.txt | 2 +-',
+        ' gone.txt                     | 2 --',
+        ' img.png                      | Bin',
+        ' späce.txt                    | 1 +',
+        ' 5 files changed, 5 insertions(+), 5 deletions(-)',
+      ]);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+});
