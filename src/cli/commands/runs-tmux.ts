@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
+import { RUN_ID_PATTERN, runDir } from '../../store/index.js';
 import { insideTmux, type TmuxTarget } from '../../tmux/tmux.js';
 import { printOut } from '../output.js';
 import { addWorkerWindows, ensureRunSession, followWorker, requireTmux, runStatusWindow } from '../tmux-run.js';
@@ -24,7 +26,8 @@ export function registerRunsTmux(runs: Command): void {
       requireTmux();
       const target: TmuxTarget = { socket: opts.socket };
       await withStore(opts, async (store, stateDir) => {
-        const run = store.requireRun(id);
+        // A run the store does not hold (a plan run before the store had every run) still has its run directory.
+        const run = store.getRun(id) ?? (RUN_ID_PATTERN.test(id) && fs.existsSync(runDir(stateDir, id).root) ? { id } : store.requireRun(id));
         const { session, created } = await ensureRunSession({ target, runId: run.id, stateDir });
         const windows = await addWorkerWindows({ target, runId: run.id, stateDir });
         if (opts.json) return json({ runId: run.id, session, created, windowsAdded: windows });
