@@ -420,6 +420,9 @@ export function registerRuns(program: Command): void {
         printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
         for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
         printOut(`files:     ${files.root}`);
+        for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
+          printOut(paint('yellow', `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`));
+        }
         if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
       });
     });
