@@ -50,6 +50,7 @@ describe('codex-orch run --approve', { timeout: 240_000 }, () => {
     const listJson = JSON.parse(cli(base, ['runs', 'list', '--json']).stdout) as { runs: { id: string; awaitingApproval: number }[] };
     expect(listJson.runs[0]).toMatchObject({ id: runId, awaitingApproval: 1 });
 
+    expect(cli(base, ['runs', 'show', runId]).stdout).toContain(`waiting for approval: greet — codex-orch runs diff ${runId} greet`);
     const stat = cli(base, ['runs', 'diff', runId, 'greet', '--stat']);
     expect(stat.status).toBe(0);
     expect(stat.stdout).toContain(' hello.txt | 1 +');
