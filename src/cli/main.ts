@@ -12,6 +12,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
+import { startNotifier } from './notifications.js';
 
 /**
  * `codex-orch`: one program, a subcommand per job. Every subcommand has --help;
@@ -29,7 +30,8 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerRun(program);
   registerDemo(program);
-  registerDispatch(program, makeRunTask);
+  // Each dispatched run notifies like a run (webhook, hooks, tmux); the dispatch prints its own lines.
+  registerDispatch(program, (config) => makeRunTask(config, { observe: (c) => startNotifier(c, { quiet: true }) }));
   registerRuns(program);
   return program;
 }

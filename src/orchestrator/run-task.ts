@@ -1,6 +1,7 @@
 import { withBaseDir, type Config } from '../config/config.js';
 import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
 import { describeError } from '../errors.js';
+import type { RunEventListener } from './events.js';
 import { runOrchestrator } from './run.js';
 
 /**
@@ -8,12 +9,19 @@ import { runOrchestrator } from './run.js';
  * the task's own base dir (state dir and command log follow it unless they
  * were set explicitly). Resolves with an outcome; never rejects.
  */
-export function makeRunTask(config: Config): RunTask {
+export interface RunObserver {
+  onEvent: RunEventListener;
+  /** Called once the run has ended (e.g. notifications still being delivered). */
+  flush(): Promise<void>;
+}
+
+export function makeRunTask(config: Config, options: { observe?: (config: Config) => RunObserver } = {}): RunTask {
   return async (task, signal): Promise<DispatchOutcome> => {
     const started = Date.now();
     const taskConfig = withBaseDir(config, task.baseDir);
+    const observer = options.observe?.(taskConfig);
     try {
-      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal });
+      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal, ...(observer ? { onEvent: observer.onEvent } : {}) });
       return {
         status: report.status === 'succeeded' ? 'succeeded' : 'failed',
         merges: report.merges.length,
@@ -30,6 +38,8 @@ export function makeRunTask(config: Config): RunTask {
         durationMs: Date.now() - started,
         error: describeError(error),
       };
+    } finally {
+      await observer?.flush();
     }
   };
 }
