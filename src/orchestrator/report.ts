@@ -110,8 +110,11 @@ export function isTestCommand(words: readonly string[]): boolean {
   return false;
 }
 
-function lineRunsTests(command: string): boolean {
-  return parseLine(command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
+function lineRunsTests(record: CommandRecord): boolean {
+  // The guard's analysis when the record has it; records stored before it existed are parsed.
+  const analysed = record.result.analysis?.commands;
+  if (analysed) return analysed.some((c) => isTestCommand(c.words));
+  return parseLine(record.request.command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
 }
 
 export interface ReportInput {
@@ -166,7 +169,7 @@ export function buildReport(input: ReportInput): RunReport {
       };
     });
   const tests: ReportTest[] = input.records
-    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && lineRunsTests(r.request.command))
+    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && lineRunsTests(r))
     .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs }));
   const workerTokens = workers.reduce(
     (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
