@@ -25,13 +25,14 @@ export function workerEventLine(e: CodexEvent): string | null {
       return e.item.type === 'command_execution' ? `$ ${one((e.item as { command: string }).command)}` : null;
     case 'item.completed': {
       const item = e.item as { type: string; [k: string]: unknown };
-      if (item.type === 'command_execution') return `$ ${one(String(item.command))}  → exit ${item.exit_code ?? '?'}`;
-      if (item.type === 'file_change') return `files: ${((item.changes as { path: string; kind: string }[]) ?? []).map((c) => `${c.kind} ${c.path}`).join(', ')}`;
-      if (item.type === 'agent_message') return `says: ${one(String(item.text ?? ''), 400)}`;
-      if (item.type === 'reasoning') return item.text ? `thinks: ${one(String(item.text))}` : null;
-      if (item.type === 'error') return `error: ${one(String(item.message ?? ''))}`;
-      if (item.type === 'mcp_tool_call') return `tool ${String(item.server ?? '')}.${String(item.tool ?? '')}`;
-      if (item.type === 'web_search') return `search: ${one(String(item.query ?? ''))}`;
+      const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
+      if (item.type === 'command_execution') return `$ ${one(str(item.command))}  → exit ${str(item.exit_code) || '?'}`;
+      if (item.type === 'file_change') return `files: ${((item.changes as { path: string; kind: string }[] | undefined) ?? []).map((c) => `${c.kind} ${c.path}`).join(', ')}`;
+      if (item.type === 'agent_message') return `says: ${one(str(item.text), 400)}`;
+      if (item.type === 'reasoning') return str(item.text) ? `thinks: ${one(str(item.text))}` : null;
+      if (item.type === 'error') return `error: ${one(str(item.message))}`;
+      if (item.type === 'mcp_tool_call') return `tool ${str(item.server)}.${str(item.tool)}`;
+      if (item.type === 'web_search') return `search: ${one(str(item.query))}`;
       return null;
     }
     default:

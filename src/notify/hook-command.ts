@@ -30,13 +30,13 @@ export function runHookCommand(argv: readonly string[], payload: unknown, option
       child.kill('SIGKILL');
       done({ ok: false, exitCode: null, error: `hook did not finish within ${timeoutMs} ms; killed` });
     }, timeoutMs);
-    child.stderr!.on('data', (c: Buffer) => {
+    child.stderr.on('data', (c: Buffer) => {
       if (stderr.length < 2000) stderr += c.toString('utf8');
     });
     child.on('error', (e) => done({ ok: false, exitCode: null, error: `cannot run ${program}: ${e.message}` }));
     child.on('close', (code) => done({ ok: code === 0, exitCode: code, error: code === 0 ? null : `exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` }));
     // A hook that does not read its stdin must not crash the run with EPIPE.
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(`${JSON.stringify(payload)}\n`);
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(`${JSON.stringify(payload)}\n`);
   });
 }

@@ -58,8 +58,8 @@ export async function postWebhook(payload: { event: string }, options: WebhookOp
   if (options.secret) headers[SIGNATURE_HEADER] = signBody(body, options.secret);
   const retries = options.retries ?? 3;
   let delay = options.backoffMs ?? 500;
-  let status: number | null = null;
-  let error: string | null = null;
+  let status: number | null;
+  let error: string | null;
   for (let attempt = 1; ; attempt++) {
     try {
       const signals = [AbortSignal.timeout(options.timeoutMs ?? 5000), ...(options.signal ? [options.signal] : [])];

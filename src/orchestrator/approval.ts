@@ -68,7 +68,7 @@ function notWaiting(run: RunRecord, t: SubtaskRecord, waiting: string[]): Approv
   });
 }
 
-async function decide(store: Store, runId: string, taskId: string, decision: ApprovalDecision, note: string | null): Promise<ApprovalResult> {
+function decide(store: Store, runId: string, taskId: string, decision: ApprovalDecision, note: string | null): ApprovalResult {
   const run = findRun(store, runId);
   const event = store.transaction(() => {
     const t = findSubtask(store, run, taskId);
@@ -89,15 +89,16 @@ async function decide(store: Store, runId: string, taskId: string, decision: App
 }
 
 /** Lets a waiting subtask's branch be merged. */
+// Async so that a store behind a network (or the dashboard's server) can implement it later without a signature change.
 export async function approveMerge(store: Store, runId: string, taskId: string): Promise<ApprovalResult> {
-  return decide(store, runId, taskId, 'approved', null);
+  return Promise.resolve().then(() => decide(store, runId, taskId, 'approved', null));
 }
 
 /** Sends a waiting subtask back to its worker with `note`; it is asked about again after the rework. */
 export async function rejectMerge(store: Store, runId: string, taskId: string, note: string): Promise<ApprovalResult> {
   const trimmed = note.trim();
   if (trimmed === '') throw new ApprovalError('a rejection needs a note for the worker', { hint: 'say what to change: --note "…"' });
-  return decide(store, runId, taskId, 'rejected', trimmed);
+  return Promise.resolve().then(() => decide(store, runId, taskId, 'rejected', trimmed));
 }
 
 /** Every subtask waiting for approval (of one run, or of every run in the store), oldest wait first. */

@@ -25,7 +25,7 @@ function argvFor(target: TmuxTarget, args: readonly string[]): string[] {
 export function tmux(target: TmuxTarget, args: readonly string[]): Promise<TmuxResult> {
   return new Promise((resolve) => {
     execFile('tmux', argvFor(target, args), { encoding: 'utf8', timeout: 10_000 }, (error, stdout, stderr) => {
-      resolve({ ok: !error, stdout: String(stdout ?? ''), stderr: String(stderr ?? (error as Error | null)?.message ?? '') });
+      resolve({ ok: !error, stdout, stderr: stderr || (error?.message ?? '') });
     });
   });
 }

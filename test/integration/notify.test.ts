@@ -100,10 +100,10 @@ describe('notifications', { timeout: 60_000 }, () => {
       cost: { tokens: 120, usd: null },
       reportPath: path.join('/state', 'runs', 'r-1', 'report.md'),
     });
-    expect(JSON.parse(r.hits[1]!.body)).toMatchObject({ event: 'approval.needed', taskId: 'b', summary: 'b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note \"…\") r-1 b', reportPath: null });
+    expect(JSON.parse(r.hits[1]!.body)).toMatchObject({ event: 'approval.needed', taskId: 'b', summary: 'b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note "…") r-1 b', reportPath: null });
     expect(lines).toEqual([
       'codex-orch: worker a-1 of a is stuck: no event from codex for 5 s\n',
-      'codex-orch: b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note \"…\") r-1 b\n',
+      'codex-orch: b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note "…") r-1 b\n',
       'codex-orch: run r-1 failed after 4 s; 1/2 subtask(s) merged\n',
     ]);
     expect(n.deliveries.filter((d) => d.channel === 'webhook').every((d) => d.ok && d.attempts === 1)).toBe(true);
