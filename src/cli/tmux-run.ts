@@ -70,7 +70,10 @@ export async function addWorkerWindows(o: RunSessionOptions): Promise<string[]> 
   const dir = path.join(runDir(o.stateDir, o.runId).root, 'workers');
   let workers: string[];
   try {
-    workers = fs.readdirSync(dir).filter((n) => fs.statSync(path.join(dir, n)).isDirectory()).sort();
+    workers = fs
+      .readdirSync(dir)
+      .filter((n) => fs.statSync(path.join(dir, n)).isDirectory())
+      .sort();
   } catch {
     return [];
   }
@@ -87,7 +90,13 @@ export async function addWorkerWindows(o: RunSessionOptions): Promise<string[]> 
 }
 
 /** Follows one worker's events.jsonl as readable lines until the worker has ended. */
-export async function followWorker(stateDir: string, runId: string, workerId: string, out: (line: string) => void, options: { pollMs?: number; signal?: AbortSignal } = {}): Promise<void> {
+export async function followWorker(
+  stateDir: string,
+  runId: string,
+  workerId: string,
+  out: (line: string) => void,
+  options: { pollMs?: number; signal?: AbortSignal } = {},
+): Promise<void> {
   const dir = runDir(stateDir, runId).worker(workerId);
   const file = path.join(dir, 'events.jsonl');
   out(`worker ${workerId} of run ${runId}`);
@@ -140,10 +149,14 @@ export function statusText(store: Store, runId: string): string {
   const workers = store.listWorkers(run.id);
   if (workers.length) {
     lines.push('workers:');
-    for (const w of workers) lines.push(`  ${w.workerId.padEnd(24)} ${w.status.padEnd(18)} ${w.usage ? `tokens ${w.usage.input + w.usage.output}` : ''}`);
+    for (const w of workers)
+      lines.push(`  ${w.workerId.padEnd(24)} ${w.status.padEnd(18)} ${w.usage ? `tokens ${w.usage.input + w.usage.output}` : ''}`);
     lines.push('');
   }
-  for (const p of pendingApprovals(store, run.id)) lines.push(`WAITING FOR APPROVAL: ${p.taskId} — codex-orch runs diff ${run.id} ${p.taskId}; codex-orch runs approve ${run.id} ${p.taskId}`);
+  for (const p of pendingApprovals(store, run.id))
+    lines.push(
+      `WAITING FOR APPROVAL: ${p.taskId} — codex-orch runs diff ${run.id} ${p.taskId}; codex-orch runs approve ${run.id} ${p.taskId}`,
+    );
   return lines.join('\n');
 }
 
@@ -152,7 +165,9 @@ export function statusText(store: Store, runId: string): string {
  * status line what needs a person. Ends (leaving the last screen) once the run
  * has finished.
  */
-export async function runStatusWindow(o: RunSessionOptions & { pollMs?: number; write?: (s: string) => void; signal?: AbortSignal }): Promise<void> {
+export async function runStatusWindow(
+  o: RunSessionOptions & { pollMs?: number; write?: (s: string) => void; signal?: AbortSignal },
+): Promise<void> {
   const write = o.write ?? ((s: string) => process.stdout.write(s));
   const store = openSqliteStore(o.stateDir);
   const told = new Set<string>();
@@ -177,9 +192,11 @@ export async function runStatusWindow(o: RunSessionOptions & { pollMs?: number; 
       const run = reconcileRunStatus(store, found);
       write(`\x1b[2J\x1b[H${statusText(store, o.runId)}\n`);
       await addWorkerWindows(o);
-      for (const p of pendingApprovals(store, o.runId)) await say(`approval:${p.taskId}:${p.head ?? ''}`, `${p.taskId} waits for your approval (runs approve ${o.runId} ${p.taskId})`);
+      for (const p of pendingApprovals(store, o.runId))
+        await say(`approval:${p.taskId}:${p.head ?? ''}`, `${p.taskId} waits for your approval (runs approve ${o.runId} ${p.taskId})`);
       for (const w of store.listWorkers(o.runId)) {
-        if (w.status === 'stalled' || w.status === 'crashed' || w.status === 'failed') await say(`worker:${w.workerId}:${w.status}`, `worker ${w.workerId} ${w.status}`);
+        if (w.status === 'stalled' || w.status === 'crashed' || w.status === 'failed')
+          await say(`worker:${w.workerId}:${w.status}`, `worker ${w.workerId} ${w.status}`);
       }
       if (FINISHED_RUN_STATUSES.includes(run.status) || run.status === 'interrupted') {
         await say('run', `run ${o.runId} ${run.status}`);
@@ -194,7 +211,10 @@ export async function runStatusWindow(o: RunSessionOptions & { pollMs?: number; 
 }
 
 export function requireTmux(): void {
-  if (!tmuxAvailable()) throw new UsageError('tmux is not installed (or does not run)', { hint: 'install tmux, or follow the run with codex-orch runs tail <id> -f' });
+  if (!tmuxAvailable())
+    throw new UsageError('tmux is not installed (or does not run)', {
+      hint: 'install tmux, or follow the run with codex-orch runs tail <id> -f',
+    });
 }
 
 /** For `run --tmux`: the session of a run that just started (its windows follow the run by themselves). */

@@ -16,7 +16,9 @@ export function workerEventLine(e: CodexEvent): string | null {
     case 'turn.started':
       return 'turn started';
     case 'turn.completed':
-      return e.usage ? `turn done: tokens in ${e.usage.input_tokens} (cached ${e.usage.cached_input_tokens}), out ${e.usage.output_tokens}` : 'turn done';
+      return e.usage
+        ? `turn done: tokens in ${e.usage.input_tokens} (cached ${e.usage.cached_input_tokens}), out ${e.usage.output_tokens}`
+        : 'turn done';
     case 'turn.failed':
       return `turn FAILED: ${one(e.error?.message ?? 'unknown error')}`;
     case 'error':
@@ -27,7 +29,8 @@ export function workerEventLine(e: CodexEvent): string | null {
       const item = e.item as { type: string; [k: string]: unknown };
       const str = (v: unknown) => (typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '');
       if (item.type === 'command_execution') return `$ ${one(str(item.command))}  → exit ${str(item.exit_code) || '?'}`;
-      if (item.type === 'file_change') return `files: ${((item.changes as { path: string; kind: string }[] | undefined) ?? []).map((c) => `${c.kind} ${c.path}`).join(', ')}`;
+      if (item.type === 'file_change')
+        return `files: ${((item.changes as { path: string; kind: string }[] | undefined) ?? []).map((c) => `${c.kind} ${c.path}`).join(', ')}`;
       if (item.type === 'agent_message') return `says: ${one(str(item.text), 400)}`;
       if (item.type === 'reasoning') return str(item.text) ? `thinks: ${one(str(item.text))}` : null;
       if (item.type === 'error') return `error: ${one(str(item.message))}`;

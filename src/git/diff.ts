@@ -130,7 +130,17 @@ export function parseUnifiedDiff(text: string): FileDiff[] {
     }
     if (line.startsWith('diff --git ')) {
       const { a, b } = gitLinePaths(line.slice('diff --git '.length));
-      file = { path: b, oldPath: a, status: 'modified', binary: false, oldMode: null, newMode: null, additions: 0, deletions: 0, hunks: [] };
+      file = {
+        path: b,
+        oldPath: a,
+        status: 'modified',
+        binary: false,
+        oldMode: null,
+        newMode: null,
+        additions: 0,
+        deletions: 0,
+        hunks: [],
+      };
       files.push(file);
       hunk = undefined;
       continue;
@@ -191,7 +201,8 @@ export interface BranchDiff {
 export async function branchDiff(repoDir: string, base: string, head: string): Promise<BranchDiff> {
   const [baseSha, headSha] = await Promise.all([resolveCommit(repoDir, base), resolveCommit(repoDir, head)]);
   if (!baseSha) throw new GitError(`${base} names no commit in ${repoDir}`, { context: { repoDir, base } });
-  if (!headSha) throw new GitError(`${head} names no commit in ${repoDir}`, { hint: 'the branch may have been deleted', context: { repoDir, head } });
+  if (!headSha)
+    throw new GitError(`${head} names no commit in ${repoDir}`, { hint: 'the branch may have been deleted', context: { repoDir, head } });
   const mb = await runGit(repoDir, ['merge-base', baseSha, headSha], { allowFail: true });
   const forkPoint = mb.exitCode === 0 ? mb.stdout.trim() : baseSha;
   const out = await runGit(repoDir, ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', `${forkPoint}..${headSha}`]);

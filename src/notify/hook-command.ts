@@ -12,7 +12,11 @@ export interface HookResult {
   error: string | null;
 }
 
-export function runHookCommand(argv: readonly string[], payload: unknown, options: { timeoutMs?: number; cwd?: string } = {}): Promise<HookResult> {
+export function runHookCommand(
+  argv: readonly string[],
+  payload: unknown,
+  options: { timeoutMs?: number; cwd?: string } = {},
+): Promise<HookResult> {
   return new Promise((resolve) => {
     const [program, ...args] = argv;
     if (!program) return resolve({ ok: false, exitCode: null, error: 'empty hook command' });
@@ -34,7 +38,13 @@ export function runHookCommand(argv: readonly string[], payload: unknown, option
       if (stderr.length < 2000) stderr += c.toString('utf8');
     });
     child.on('error', (e) => done({ ok: false, exitCode: null, error: `cannot run ${program}: ${e.message}` }));
-    child.on('close', (code) => done({ ok: code === 0, exitCode: code, error: code === 0 ? null : `exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}` }));
+    child.on('close', (code) =>
+      done({
+        ok: code === 0,
+        exitCode: code,
+        error: code === 0 ? null : `exited ${code}${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`,
+      }),
+    );
     // A hook that does not read its stdin must not crash the run with EPIPE.
     child.stdin.on('error', () => undefined);
     child.stdin.end(`${JSON.stringify(payload)}\n`);

@@ -7,7 +7,15 @@
 import path from 'node:path';
 import type { RunEvent } from '../orchestrator/events.js';
 
-export const NOTIFICATION_EVENTS = ['run.succeeded', 'run.failed', 'run.interrupted', 'worker.stuck', 'worker.crashed', 'budget.reached', 'approval.needed'] as const;
+export const NOTIFICATION_EVENTS = [
+  'run.succeeded',
+  'run.failed',
+  'run.interrupted',
+  'worker.stuck',
+  'worker.crashed',
+  'budget.reached',
+  'approval.needed',
+] as const;
 export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 export interface Notification {
@@ -71,29 +79,60 @@ export class NotificationTracker {
         }
         this.#tokens += e.tokens ?? 0;
         if (e.purpose === 'review') return null;
-        if (e.status === 'stuck') return this.#make('worker.stuck', `worker ${e.workerId} of ${e.taskId} is stuck${e.reason ? `: ${firstLine(e.reason)}` : ''}`, e.ts, e.taskId, e.workerId);
-        if (e.status === 'error' && e.reason !== 'aborted') return this.#make('worker.crashed', `worker ${e.workerId} of ${e.taskId} failed${e.reason ? `: ${firstLine(e.reason)}` : ''}`, e.ts, e.taskId, e.workerId);
+        if (e.status === 'stuck')
+          return this.#make(
+            'worker.stuck',
+            `worker ${e.workerId} of ${e.taskId} is stuck${e.reason ? `: ${firstLine(e.reason)}` : ''}`,
+            e.ts,
+            e.taskId,
+            e.workerId,
+          );
+        if (e.status === 'error' && e.reason !== 'aborted')
+          return this.#make(
+            'worker.crashed',
+            `worker ${e.workerId} of ${e.taskId} failed${e.reason ? `: ${firstLine(e.reason)}` : ''}`,
+            e.ts,
+            e.taskId,
+            e.workerId,
+          );
         return null;
       case 'command.finished':
-        if (e.worker?.status === 'stuck') return this.#make('worker.stuck', `worker in ${e.worktree} is stuck: ${firstLine(e.worker.summary)}`, e.ts, null, null);
-        if (e.worker?.status === 'error' && e.worker.summary !== 'aborted') return this.#make('worker.crashed', `worker in ${e.worktree} failed: ${firstLine(e.worker.summary)}`, e.ts, null, null);
+        if (e.worker?.status === 'stuck')
+          return this.#make('worker.stuck', `worker in ${e.worktree} is stuck: ${firstLine(e.worker.summary)}`, e.ts, null, null);
+        if (e.worker?.status === 'error' && e.worker.summary !== 'aborted')
+          return this.#make('worker.crashed', `worker in ${e.worktree} failed: ${firstLine(e.worker.summary)}`, e.ts, null, null);
         return null;
       case 'plan.decision':
-        if (e.kind === 'budget' && e.action === 'exhausted') return this.#make('budget.reached', `budget reached: ${firstLine(e.reason)}`, e.ts, null, null);
+        if (e.kind === 'budget' && e.action === 'exhausted')
+          return this.#make('budget.reached', `budget reached: ${firstLine(e.reason)}`, e.ts, null, null);
         return null;
       case 'approval.requested':
         this.#runId ||= e.runId;
         this.#awaiting.add(e.taskId);
-        return this.#make('approval.needed', `${e.taskId} waits for your approval: codex-orch runs diff ${e.runId} ${e.taskId}, then runs approve (or reject --note "…") ${e.runId} ${e.taskId}`, e.ts, e.taskId, null);
+        return this.#make(
+          'approval.needed',
+          `${e.taskId} waits for your approval: codex-orch runs diff ${e.runId} ${e.taskId}, then runs approve (or reject --note "…") ${e.runId} ${e.taskId}`,
+          e.ts,
+          e.taskId,
+          null,
+        );
       case 'approval.decided':
         this.#awaiting.delete(e.taskId);
         return null;
       case 'run.finished': {
         this.#runId ||= e.runId;
-        const event: NotificationEvent = e.status === 'succeeded' ? 'run.succeeded' : e.status === 'aborted' ? 'run.interrupted' : 'run.failed';
+        const event: NotificationEvent =
+          e.status === 'succeeded' ? 'run.succeeded' : e.status === 'aborted' ? 'run.interrupted' : 'run.failed';
         const c = this.#counts();
         const done = this.#subtasks ? `; ${c.merged}/${c.subtasks} subtask(s) merged` : '';
-        return this.#make(event, `run ${e.runId} ${event.slice(4)} after ${Math.round(e.wallTimeMs / 1000)} s${done}`, e.ts, null, null, true);
+        return this.#make(
+          event,
+          `run ${e.runId} ${event.slice(4)} after ${Math.round(e.wallTimeMs / 1000)} s${done}`,
+          e.ts,
+          null,
+          null,
+          true,
+        );
       }
       default:
         return null;
@@ -111,7 +150,14 @@ export class NotificationTracker {
     };
   }
 
-  #make(event: NotificationEvent, summary: string, ts: string, taskId: string | null, workerId: string | null, final = false): Notification {
+  #make(
+    event: NotificationEvent,
+    summary: string,
+    ts: string,
+    taskId: string | null,
+    workerId: string | null,
+    final = false,
+  ): Notification {
     return {
       version: 1,
       event,

@@ -86,16 +86,40 @@ export function createNotifier(options: NotifierOptions): Notifier {
         /* a closed terminal does not stop the run */
       }
     }
-    if (insideTmux(env)) track('tmux', n, displayMessage(line).then((r) => ({ ok: r.ok, error: r.ok ? null : r.stderr.trim() })));
-    if (desktop) track('desktop', n, desktopNotify(`codex-orch: ${n.event}`, n.summary, n.event === 'run.succeeded' ? 'normal' : 'critical').then((ok) => ({ ok, error: ok ? null : 'notify-send missing or failed' })));
+    if (insideTmux(env))
+      track(
+        'tmux',
+        n,
+        displayMessage(line).then((r) => ({ ok: r.ok, error: r.ok ? null : r.stderr.trim() })),
+      );
+    if (desktop)
+      track(
+        'desktop',
+        n,
+        desktopNotify(`codex-orch: ${n.event}`, n.summary, n.event === 'run.succeeded' ? 'normal' : 'critical').then((ok) => ({
+          ok,
+          error: ok ? null : 'notify-send missing or failed',
+        })),
+      );
     if (config.webhookUrl) {
       track(
         'webhook',
         n,
-        postWebhook(n, { url: config.webhookUrl, secret: config.webhookSecret, timeoutMs: config.webhookTimeoutMs, signal: stop.signal, ...options.webhook }).then((r: WebhookResult) => ({ ok: r.ok, attempts: r.attempts, error: r.error })),
+        postWebhook(n, {
+          url: config.webhookUrl,
+          secret: config.webhookSecret,
+          timeoutMs: config.webhookTimeoutMs,
+          signal: stop.signal,
+          ...options.webhook,
+        }).then((r: WebhookResult) => ({ ok: r.ok, attempts: r.attempts, error: r.error })),
       );
     }
-    for (const argv of hooks) track('hook', n, runHookCommand(argv, n).then((r: HookResult) => ({ ok: r.ok, error: r.error })));
+    for (const argv of hooks)
+      track(
+        'hook',
+        n,
+        runHookCommand(argv, n).then((r: HookResult) => ({ ok: r.ok, error: r.error })),
+      );
   };
 
   return {

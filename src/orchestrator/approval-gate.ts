@@ -88,7 +88,14 @@ function stateOf(e: EventRecord): GateState {
  * Records a person's decision on a waiting subtask. The caller has checked the
  * subtask waits; run it inside `store.transaction` with that check.
  */
-export function recordDecision(store: Store, runId: string, taskId: string, decision: ApprovalDecision, note: string | null, head: string | null): EventRecord {
+export function recordDecision(
+  store: Store,
+  runId: string,
+  taskId: string,
+  decision: ApprovalDecision,
+  note: string | null,
+  head: string | null,
+): EventRecord {
   const event = store.appendEvent(runId, { type: APPROVAL_RECORD.decision, data: { taskId, decision, note, head } });
   store.upsertSubtask({
     runId,
@@ -145,11 +152,19 @@ export class ApprovalGate {
       const pending = st.kind === 'requested' && st.head === subject.head;
       this.#store.transaction(() => {
         if (!pending) {
-          this.#store.appendEvent(this.#runId, { type: APPROVAL_RECORD.request, data: { taskId: subject.taskId, branch: subject.branch, head: subject.head } });
+          this.#store.appendEvent(this.#runId, {
+            type: APPROVAL_RECORD.request,
+            data: { taskId: subject.taskId, branch: subject.branch, head: subject.head },
+          });
         }
         const row = this.#store.getSubtask(this.#runId, subject.taskId);
         if (row?.status !== 'awaiting_approval') {
-          this.#store.upsertSubtask({ runId: this.#runId, id: subject.taskId, status: 'awaiting_approval', reason: `waiting for approval: codex-orch runs approve ${this.#runId} ${subject.taskId}` });
+          this.#store.upsertSubtask({
+            runId: this.#runId,
+            id: subject.taskId,
+            status: 'awaiting_approval',
+            reason: `waiting for approval: codex-orch runs approve ${this.#runId} ${subject.taskId}`,
+          });
         }
       });
       if (!announced) onWaiting?.(!pending);

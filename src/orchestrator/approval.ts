@@ -54,10 +54,14 @@ function findRun(store: Store, runId: string): RunRecord {
 /** The subtask by id, or by its worktree/branch name (`task-<slug>`). */
 function findSubtask(store: Store, run: RunRecord, taskId: string): SubtaskRecord {
   const subtasks = store.listSubtasks(run.id);
-  const found = subtasks.find((t) => t.id === taskId) ?? subtasks.find((t) => t.branch === taskId || (t.worktree !== undefined && t.worktree.split('/').pop() === taskId));
+  const found =
+    subtasks.find((t) => t.id === taskId) ??
+    subtasks.find((t) => t.branch === taskId || (t.worktree !== undefined && t.worktree.split('/').pop() === taskId));
   if (!found) {
     const ids = subtasks.map((t) => t.id);
-    throw new ApprovalError(`run ${run.id} has no subtask ${taskId}`, { hint: ids.length ? `its subtasks: ${ids.join(', ')}` : 'it has no plan subtasks' });
+    throw new ApprovalError(`run ${run.id} has no subtask ${taskId}`, {
+      hint: ids.length ? `its subtasks: ${ids.join(', ')}` : 'it has no plan subtasks',
+    });
   }
   return found;
 }
@@ -73,7 +77,14 @@ function decide(store: Store, runId: string, taskId: string, decision: ApprovalD
   const event = store.transaction(() => {
     const t = findSubtask(store, run, taskId);
     if (t.status !== 'awaiting_approval') {
-      throw notWaiting(run, t, store.listSubtasks(run.id).filter((s) => s.status === 'awaiting_approval').map((s) => s.id));
+      throw notWaiting(
+        run,
+        t,
+        store
+          .listSubtasks(run.id)
+          .filter((s) => s.status === 'awaiting_approval')
+          .map((s) => s.id),
+      );
     }
     const st = gateStates(store, run.id).get(t.id);
     const head = st?.kind === 'requested' ? st.head : null;

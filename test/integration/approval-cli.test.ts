@@ -26,7 +26,11 @@ function env(base: TempBase): NodeJS.ProcessEnv {
 }
 
 function cli(base: TempBase, args: string[]) {
-  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env(base) } });
+  return spawnSync(process.execPath, ['--import', 'tsx', CLI, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env(base) },
+  });
 }
 
 describe('codex-orch run --approve', { timeout: 240_000 }, () => {
@@ -35,15 +39,26 @@ describe('codex-orch run --approve', { timeout: 240_000 }, () => {
     bases.push(base);
     const manifest = path.join(base.root, 'plan.json');
     const prompt = fakePrompt('Write a greeting.', { write: { 'hello.txt': 'helo\n' }, onResume: { 'hello.txt': 'hello\n' } });
-    fs.writeFileSync(manifest, JSON.stringify({ version: 1, task: 'greet', phases: [{ name: 'P1', tasks: [{ id: 'greet', title: 'Greeting', prompt, files: ['hello.txt'] }] }] }));
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({
+        version: 1,
+        task: 'greet',
+        phases: [{ name: 'P1', tasks: [{ id: 'greet', title: 'Greeting', prompt, files: ['hello.txt'] }] }],
+      }),
+    );
     const run = spawnTs(['run', '--plan', manifest, '--no-review', '--approve'], env(base));
     let runId = '';
-    await waitFor(() => {
-      const r = cli(base, ['runs', 'approvals', '--json']);
-      const pending = r.status === 0 ? (JSON.parse(r.stdout) as { pending: { runId: string }[] }).pending : [];
-      runId = pending[0]?.runId ?? '';
-      return pending.length === 1;
-    }, 'the approval request', 120_000);
+    await waitFor(
+      () => {
+        const r = cli(base, ['runs', 'approvals', '--json']);
+        const pending = r.status === 0 ? (JSON.parse(r.stdout) as { pending: { runId: string }[] }).pending : [];
+        runId = pending[0]?.runId ?? '';
+        return pending.length === 1;
+      },
+      'the approval request',
+      120_000,
+    );
 
     const list = cli(base, ['runs', 'list']);
     expect(list.stdout).toMatch(new RegExp(`${runId}\\s+running \\(1 to approve\\)`));
@@ -58,8 +73,15 @@ describe('codex-orch run --approve', { timeout: 240_000 }, () => {
     const diff = cli(base, ['runs', 'diff', runId]);
     expect(diff.stdout).toContain('+++ b/hello.txt');
     expect(diff.stdout).toContain('+helo');
-    const json = JSON.parse(cli(base, ['runs', 'diff', runId, 'task-greet', '--json']).stdout) as { subtasks: { files: { path: string; hunks: { lines: unknown[] }[] }[] }[] };
-    expect(json.subtasks[0]!.files[0]).toMatchObject({ path: 'hello.txt', status: 'added', additions: 1, hunks: [{ oldStart: 0, newStart: 1, lines: [{ kind: 'add', text: 'helo' }] }] });
+    const json = JSON.parse(cli(base, ['runs', 'diff', runId, 'task-greet', '--json']).stdout) as {
+      subtasks: { files: { path: string; hunks: { lines: unknown[] }[] }[] }[];
+    };
+    expect(json.subtasks[0]!.files[0]).toMatchObject({
+      path: 'hello.txt',
+      status: 'added',
+      additions: 1,
+      hunks: [{ oldStart: 0, newStart: 1, lines: [{ kind: 'add', text: 'helo' }] }],
+    });
 
     const bad = cli(base, ['runs', 'approve', runId, 'nope']);
     expect(bad.status).toBe(2);
@@ -70,10 +92,18 @@ describe('codex-orch run --approve', { timeout: 240_000 }, () => {
     const reject = cli(base, ['runs', 'reject', runId, 'greet', '--note', 'spell it hello']);
     expect(reject.status).toBe(0);
     expect(reject.stdout).toContain('rejected greet of run');
-    await waitFor(() => {
-      const r = cli(base, ['runs', 'approvals', runId, '--json']);
-      return r.status === 0 && (JSON.parse(r.stdout) as { pending: unknown[] }).pending.length === 1 && cli(base, ['runs', 'diff', runId, 'greet']).stdout.includes('+hello');
-    }, 'the request after the rework', 120_000);
+    await waitFor(
+      () => {
+        const r = cli(base, ['runs', 'approvals', runId, '--json']);
+        return (
+          r.status === 0 &&
+          (JSON.parse(r.stdout) as { pending: unknown[] }).pending.length === 1 &&
+          cli(base, ['runs', 'diff', runId, 'greet']).stdout.includes('+hello')
+        );
+      },
+      'the request after the rework',
+      120_000,
+    );
     const approve = cli(base, ['runs', 'approve', runId, 'greet']);
     expect(approve.status).toBe(0);
     expect(approve.stdout).toContain('the run merges it now');

@@ -34,13 +34,21 @@ describe('dispatch notifications', { timeout: 120_000 }, () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
     orch = await startScriptedModelServer(({ body }) =>
-      toolOutputs(body).size === 0 ? { toolCalls: [{ name: 'run_repo_command', arguments: { worktree: 'main', command: 'git status --short' } }] } : { text: 'looked; nothing to change' },
+      toolOutputs(body).size === 0
+        ? { toolCalls: [{ name: 'run_repo_command', arguments: { worktree: 'main', command: 'git status --short' } }] }
+        : { text: 'looked; nothing to change' },
     );
     const a = makeTempBase();
     const b = makeTempBase();
     bases.push(a, b);
     const config = loadConfig({
-      env: { OPENAI_API_KEY: 'k', OPENAI_BASE_URL: orch.url, ORCHESTRATOR_MODEL: 'scripted', OPENAI_AGENTS_DISABLE_TRACING: '1', ORCHESTRATOR_WEBHOOK_URL: url },
+      env: {
+        OPENAI_API_KEY: 'k',
+        OPENAI_BASE_URL: orch.url,
+        ORCHESTRATOR_MODEL: 'scripted',
+        OPENAI_AGENTS_DISABLE_TRACING: '1',
+        ORCHESTRATOR_WEBHOOK_URL: url,
+      },
       dotenvDir: null,
     });
     const source = listTaskSource('test', [

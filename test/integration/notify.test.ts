@@ -61,7 +61,17 @@ const runEvents: RunEvent[] = [
   { type: 'run.started', ts, runId: 'r-1', task: 'greet', baseDir: '/b', dryRun: false, model: 'none' },
   { type: 'plan.started', ts, runId: 'r-1', task: 'greet', tasks: 2, maxParallel: 2 },
   { type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'started' },
-  { type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'finished', status: 'stuck', tokens: 120, reason: 'no event from codex for 5 s' },
+  {
+    type: 'plan.worker',
+    ts,
+    taskId: 'a',
+    workerId: 'a-1',
+    purpose: 'initial',
+    phase: 'finished',
+    status: 'stuck',
+    tokens: 120,
+    reason: 'no event from codex for 5 s',
+  },
   { type: 'subtask.status', ts, taskId: 'a', status: 'merged', reason: null, attempts: 1 },
   { type: 'approval.requested', ts, runId: 'r-1', taskId: 'b', branch: 'task-b', head: 'abc' },
   { type: 'run.finished', ts, runId: 'r-1', status: 'failed', wallTimeMs: 4000 },
@@ -69,7 +79,12 @@ const runEvents: RunEvent[] = [
 
 const quietStream = () => {
   const lines: string[] = [];
-  return { lines, stream: Object.assign(new Writable({ write: (c: Buffer, _e: string, cb: () => void) => (lines.push(c.toString()), cb()) }), { isTTY: false }) };
+  return {
+    lines,
+    stream: Object.assign(new Writable({ write: (c: Buffer, _e: string, cb: () => void) => (lines.push(c.toString()), cb()) }), {
+      isTTY: false,
+    }),
+  };
 };
 
 describe('notifications', { timeout: 60_000 }, () => {
@@ -100,7 +115,12 @@ describe('notifications', { timeout: 60_000 }, () => {
       cost: { tokens: 120, usd: null },
       reportPath: path.join('/state', 'runs', 'r-1', 'report.md'),
     });
-    expect(JSON.parse(r.hits[1]!.body)).toMatchObject({ event: 'approval.needed', taskId: 'b', summary: 'b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note "…") r-1 b', reportPath: null });
+    expect(JSON.parse(r.hits[1]!.body)).toMatchObject({
+      event: 'approval.needed',
+      taskId: 'b',
+      summary: 'b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note "…") r-1 b',
+      reportPath: null,
+    });
     expect(lines).toEqual([
       'codex-orch: worker a-1 of a is stuck: no event from codex for 5 s\n',
       'codex-orch: b waits for your approval: codex-orch runs diff r-1 b, then runs approve (or reject --note "…") r-1 b\n',
@@ -111,7 +131,12 @@ describe('notifications', { timeout: 60_000 }, () => {
 
   it('a receiver that hangs: each attempt times out, 3 retries, then given up; onEvent never waits for it', async () => {
     const r = await receiver('hang');
-    const n = createNotifier({ config: config({ webhookUrl: r.url, webhookTimeoutMs: 150 }), quiet: true, env: {}, webhook: { backoffMs: 10 } });
+    const n = createNotifier({
+      config: config({ webhookUrl: r.url, webhookTimeoutMs: 150 }),
+      quiet: true,
+      env: {},
+      webhook: { backoffMs: 10 },
+    });
     n.onEvent(runEvents[0]!);
     n.onEvent(runEvents[6]!);
     // Returned before any answer: nothing delivered yet.
@@ -136,7 +161,7 @@ describe('notifications', { timeout: 60_000 }, () => {
     expect(m.deliveries).toMatchObject([{ ok: false, attempts: 1, error: 'HTTP 400' }]);
   });
 
-  it('hook commands (user-level and the repository\'s) run as argv without a shell, the payload on stdin', async () => {
+  it("hook commands (user-level and the repository's) run as argv without a shell, the payload on stdin", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'notify-hook-'));
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const script = path.join(dir, 'hook.mjs');
@@ -145,11 +170,20 @@ describe('notifications', { timeout: 60_000 }, () => {
       `import fs from 'node:fs';\nlet s='';process.stdin.on('data',(c)=>s+=c);process.stdin.on('end',()=>fs.appendFileSync(${JSON.stringify(path.join(dir, 'out.jsonl'))}, JSON.stringify({argv: process.argv.slice(2), payload: JSON.parse(s)})+'\\n'));\n`,
     );
     const evil = `$(touch ${path.join(dir, 'pwned')}); echo hi`;
-    const n = createNotifier({ config: config({ notifyCommand: [process.execPath, script, 'user', evil] }), repoHook: [process.execPath, script, 'repo'], quiet: true, env: {} });
+    const n = createNotifier({
+      config: config({ notifyCommand: [process.execPath, script, 'user', evil] }),
+      repoHook: [process.execPath, script, 'repo'],
+      quiet: true,
+      env: {},
+    });
     n.onEvent(runEvents[0]!);
     n.onEvent(runEvents[6]!);
     await n.flush();
-    const out = fs.readFileSync(path.join(dir, 'out.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; payload: Notification });
+    const out = fs
+      .readFileSync(path.join(dir, 'out.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { argv: string[]; payload: Notification });
     expect(out.map((o) => o.argv[0]).sort()).toEqual(['repo', 'user']);
     expect(out.find((o) => o.argv[0] === 'user')!.argv).toEqual(['user', evil]);
     expect(out.every((o) => o.payload.event === 'run.failed' && o.payload.runId === 'r-1')).toBe(true);
@@ -165,11 +199,20 @@ describe('notifications', { timeout: 60_000 }, () => {
     const rig: PlanRig = makePlanRig();
     cleanups.push(() => rig.base.cleanup());
     const n = createNotifier({ config: config({ webhookUrl: r.url }), quiet: true, env: {}, webhook: { backoffMs: 5 } });
-    const result = await executePlan(plan([{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'hello\n' } }) }]), {
-      ...rig.ctx,
-      onEvent: (e) => n.onEvent(e),
+    const result = await executePlan(
+      plan([{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'hello\n' } }) }]),
+      {
+        ...rig.ctx,
+        onEvent: (e) => n.onEvent(e),
+      },
+    );
+    n.onEvent({
+      type: 'run.finished',
+      ts: new Date().toISOString(),
+      runId: rig.ctx.runId,
+      status: result.allMerged ? 'succeeded' : 'failed',
+      wallTimeMs: result.wallTimeMs,
     });
-    n.onEvent({ type: 'run.finished', ts: new Date().toISOString(), runId: rig.ctx.runId, status: result.allMerged ? 'succeeded' : 'failed', wallTimeMs: result.wallTimeMs });
     await n.flush();
     expect(result.allMerged).toBe(true);
     expect(n.sent.map((x) => x.event)).toEqual(['run.succeeded']);

@@ -39,7 +39,15 @@ async function until(cond: () => boolean, what: string, timeoutMs = 60_000): Pro
   }
 }
 
-const greet = () => plan([{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'helo\n' }, onResume: { 'hello.txt': 'hello\n' } }), acceptance: 'test -f hello.txt' }]);
+const greet = () =>
+  plan([
+    {
+      id: 'greet',
+      title: 'Greeting',
+      prompt: fakePrompt('Write.', { write: { 'hello.txt': 'helo\n' }, onResume: { 'hello.txt': 'hello\n' } }),
+      acceptance: 'test -f hello.txt',
+    },
+  ]);
 
 describe('approval before merge', () => {
   it('waits before the merge; the diff shows the branch; a rejection goes to the worker on its thread; approval merges', async () => {
@@ -60,8 +68,15 @@ describe('approval before merge', () => {
     const rejected = await rejectMerge(store, r.ctx.runId, 'greet', 'APPROVAL-NOTE: spell it hello');
     expect(rejected.decision).toBe('rejected');
     // The worker gets the note on its thread, then the gate asks again about the new head.
-    await until(() => pendingApprovals(store).length === 1 && pendingApprovals(store)[0]!.head !== diff!.head, 'the second approval request');
-    const calls = fs.readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { resume: boolean; prompt: string });
+    await until(
+      () => pendingApprovals(store).length === 1 && pendingApprovals(store)[0]!.head !== diff!.head,
+      'the second approval request',
+    );
+    const calls = fs
+      .readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { resume: boolean; prompt: string });
     expect(calls).toHaveLength(2);
     expect(calls[1]!.resume).toBe(true);
     expect(calls[1]!.prompt).toContain('APPROVAL-NOTE: spell it hello');
@@ -73,10 +88,15 @@ describe('approval before merge', () => {
     expect(result.workers.map((w) => w.purpose)).toEqual(['initial', 'approval']);
     expect(fs.readFileSync(path.join(r.base.main, 'hello.txt'), 'utf8')).toBe('hello\n');
     expect(store.getSubtask(r.ctx.runId, 'greet')?.status).toBe('merged');
-    const ds = readDecisions(r.ctx.runDir).filter((d) => d.kind === 'merge').map((d) => d.action);
+    const ds = readDecisions(r.ctx.runDir)
+      .filter((d) => d.kind === 'merge')
+      .map((d) => d.action);
     expect(ds.slice(0, 4)).toEqual(['awaiting-approval', 'rejected', 'awaiting-approval', 'approved']);
     expect(events.filter((e) => e.type === 'approval.requested')).toHaveLength(2);
-    expect(events.filter((e) => e.type === 'approval.decided').map((e) => e.type === 'approval.decided' && e.decision)).toEqual(['rejected', 'approved']);
+    expect(events.filter((e) => e.type === 'approval.decided').map((e) => e.type === 'approval.decided' && e.decision)).toEqual([
+      'rejected',
+      'approved',
+    ]);
 
     // Once merged, the diff is the merge commit's.
     const [after] = await subtaskDiffs(store, store.requireRun(r.ctx.runId), 'greet');

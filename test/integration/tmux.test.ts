@@ -46,11 +46,15 @@ describe('tmux', { timeout: 240_000 }, () => {
     await waitFor(() => pendingApprovals(store).length === 1, 'the approval request', 120_000);
 
     // Started without tmux: the session is made on attach.
-    const attach = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'runs', 'attach', r.ctx.runId, '--state-dir', r.base.stateDir, '--socket', socket, '--json'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, TMUX: '' },
-    });
+    const attach = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'runs', 'attach', r.ctx.runId, '--state-dir', r.base.stateDir, '--socket', socket, '--json'],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, TMUX: '' },
+      },
+    );
     expect(attach.stderr).toBe('');
     const made = JSON.parse(attach.stdout) as { session: string; created: boolean };
     expect(made).toMatchObject({ session: `codex-orch-${r.ctx.runId}`, created: true });
@@ -58,7 +62,10 @@ describe('tmux', { timeout: 240_000 }, () => {
 
     // A client in a pty, so display-message has somewhere to show; its screen goes to a file.
     const screen = path.join(r.base.root, 'screen.txt');
-    const client = spawn('script', ['-qfc', `tmux -L ${socket} attach-session -t =${session}:status`, screen], { stdio: 'ignore', env: { ...process.env, TMUX: '', TERM: 'xterm' } });
+    const client = spawn('script', ['-qfc', `tmux -L ${socket} attach-session -t =${session}:status`, screen], {
+      stdio: 'ignore',
+      env: { ...process.env, TMUX: '', TERM: 'xterm' },
+    });
     children.push(client);
 
     await waitFor(() => pane(`=${session}:status`).includes('WAITING FOR APPROVAL: greet'), 'the status window', 120_000);
@@ -67,7 +74,11 @@ describe('tmux', { timeout: 240_000 }, () => {
     expect(status).toMatch(/greet\s+awaiting_approval\s+task-greet/);
     expect(status).toMatch(/greet-1\s+succeeded\s+tokens 120/);
 
-    await waitFor(() => tmux('list-windows', '-t', `=${session}`, '-F', '#{window_name}').stdout.split('\n').includes('greet-1'), 'the worker window', 60_000);
+    await waitFor(
+      () => tmux('list-windows', '-t', `=${session}`, '-F', '#{window_name}').stdout.split('\n').includes('greet-1'),
+      'the worker window',
+      60_000,
+    );
     await waitFor(() => pane(`=${session}:greet-1`).includes('ended: complete'), 'the worker window text', 60_000);
     const worker = pane(`=${session}:greet-1`);
     expect(worker).toContain(`worker greet-1 of run ${r.ctx.runId}`);
@@ -75,10 +86,18 @@ describe('tmux', { timeout: 240_000 }, () => {
     expect(worker).toMatch(/says: /);
     expect(worker).toContain('turn done: tokens in 100 (cached 0), out 20');
 
-    await waitFor(() => fs.existsSync(screen) && fs.readFileSync(screen, 'utf8').includes('greet waits for your approval'), 'the display-message on the client', 60_000);
+    await waitFor(
+      () => fs.existsSync(screen) && fs.readFileSync(screen, 'utf8').includes('greet waits for your approval'),
+      'the display-message on the client',
+      60_000,
+    );
 
     // Attaching again finds the same session.
-    const again = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'runs', 'attach', r.ctx.runId, '--state-dir', r.base.stateDir, '--socket', socket, '--no-attach'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, TMUX: '' } });
+    const again = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'runs', 'attach', r.ctx.runId, '--state-dir', r.base.stateDir, '--socket', socket, '--no-attach'],
+      { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, TMUX: '' } },
+    );
     expect(again.stdout).toContain(`found tmux session ${session}; attach with: tmux -L ${socket} attach-session -t =${session}`);
 
     await approveMerge(store, r.ctx.runId, 'greet');
@@ -95,29 +114,51 @@ describe('tmux', { timeout: 240_000 }, () => {
     const r = makePlanRig();
     rigs.push(r);
     const manifest = path.join(r.base.root, 'plan.json');
-    fs.writeFileSync(manifest, JSON.stringify({ version: 1, task: 'greet', phases: [{ name: 'P1', tasks: [{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'hello\n' } }), files: ['hello.txt'] }] }] }));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', CLI, 'run', '--plan', manifest, '--no-review', '--tmux', '--tmux-socket', socket, '-q'], {
-      cwd: REPO_ROOT,
-      encoding: 'utf8',
-      env: {
-        ...process.env,
-        TMUX: '',
-        NO_COLOR: '1',
-        ORCHESTRATOR_BASE_DIR: r.base.baseDir,
-        ORCHESTRATOR_STATE_DIR: r.base.stateDir,
-        CODEX_BIN: r.config.codexBin,
-        ORCHESTRATOR_CODEX_ARGS: '[]',
-        PLAN_FAKE_STATE: r.fakeState,
-        OPENAI_AGENTS_DISABLE_TRACING: '1',
+    fs.writeFileSync(
+      manifest,
+      JSON.stringify({
+        version: 1,
+        task: 'greet',
+        phases: [
+          {
+            name: 'P1',
+            tasks: [
+              { id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'hello\n' } }), files: ['hello.txt'] },
+            ],
+          },
+        ],
+      }),
+    );
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', CLI, 'run', '--plan', manifest, '--no-review', '--tmux', '--tmux-socket', socket, '-q'],
+      {
+        cwd: REPO_ROOT,
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          TMUX: '',
+          NO_COLOR: '1',
+          ORCHESTRATOR_BASE_DIR: r.base.baseDir,
+          ORCHESTRATOR_STATE_DIR: r.base.stateDir,
+          CODEX_BIN: r.config.codexBin,
+          ORCHESTRATOR_CODEX_ARGS: '[]',
+          PLAN_FAKE_STATE: r.fakeState,
+          OPENAI_AGENTS_DISABLE_TRACING: '1',
+        },
       },
-    });
+    );
     expect(run.status).toBe(0);
     const m = /tmux session (codex-orch-\S+): codex-orch runs attach (\S+) --socket/.exec(run.stderr);
     expect(m, run.stderr).not.toBeNull();
     const session = m![1]!;
-    await waitFor(() => tmux('list-windows', '-t', `=${session}`, '-F', '#{window_name}').stdout.split('\n').includes('greet-1'), 'the worker window', 60_000);
+    await waitFor(
+      () => tmux('list-windows', '-t', `=${session}`, '-F', '#{window_name}').stdout.split('\n').includes('greet-1'),
+      'the worker window',
+      60_000,
+    );
     await waitFor(() => pane(`=${session}:greet-1`).includes('ended: complete'), 'the worker window text', 60_000);
     expect(pane(`=${session}:greet-1`)).toContain('$ edit hello.txt  → exit 0');
-    await waitFor(() => pane(`=${session}:status`).includes(`run ${m![2]}`), "the status window", 60_000);
+    await waitFor(() => pane(`=${session}:status`).includes(`run ${m![2]}`), 'the status window', 60_000);
   });
 });

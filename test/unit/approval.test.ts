@@ -75,7 +75,9 @@ describe('approval gate over the store', () => {
     expect(result.next).toMatch(/codex-orch resume/);
     const again = new ApprovalGate({ store, runId, pollMs: 20 });
     const fresh: boolean[] = [];
-    await expect(again.wait({ taskId: 'a', branch: 'task-a', head: 'h1' }, never, (f) => fresh.push(f))).resolves.toEqual({ decision: 'approved' });
+    await expect(again.wait({ taskId: 'a', branch: 'task-a', head: 'h1' }, never, (f) => fresh.push(f))).resolves.toEqual({
+      decision: 'approved',
+    });
     expect(fresh).toEqual([]);
     const changed = again.wait({ taskId: 'a', branch: 'task-a', head: 'h2' }, never);
     await vi_waitFor(() => gateState(store, runId, 'a').kind === 'requested');
@@ -90,7 +92,9 @@ describe('approval gate over the store', () => {
     await expect(approveMerge(store, runId, 'zzz')).rejects.toThrow(/has no subtask zzz/);
     const e = await approveMerge(store, runId, 'b').catch((x: unknown) => x);
     expect(e).toBeInstanceOf(ApprovalError);
-    expect((e as ApprovalError).toLine()).toMatch(/^subtask b of run .* is not waiting for approval \(it is running\) \(nothing in this run waits for approval\)$/);
+    expect((e as ApprovalError).toLine()).toMatch(
+      /^subtask b of run .* is not waiting for approval \(it is running\) \(nothing in this run waits for approval\)$/,
+    );
     expect(() => pendingApprovals(store, 'nope-nope')).toThrow(ApprovalError);
   });
 });

@@ -93,7 +93,12 @@ describe('runs diff rendering', () => {
       process.env.FORCE_COLOR = '0';
       const plain = diffLines(files);
       expect(plain.join('\n')).not.toContain('\u001b[');
-      expect(plain.slice(0, 4)).toEqual(['--- a/src/app.ts', '+++ b/src/app.ts', '@@ -1,4 +1,5 @@ export function main() {', ' const a = 1;']);
+      expect(plain.slice(0, 4)).toEqual([
+        '--- a/src/app.ts',
+        '+++ b/src/app.ts',
+        '@@ -1,4 +1,5 @@ export function main() {',
+        ' const a = 1;',
+      ]);
       expect(statLines(files)).toEqual([
         ' src/app.ts                   | 5 +++--',
         ' old name.txt => new name.txt | 2 +-',

@@ -29,10 +29,40 @@ describe('NotificationTracker', () => {
   it('plan road: an aborted worker is not a crash; a review is never a worker event; budgets and the run end are told', () => {
     const t = new NotificationTracker({ stateDir: '/s' });
     t.next({ type: 'plan.started', ts, runId: 'r', task: 'x', tasks: 1, maxParallel: 1 });
-    expect(t.next({ type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'finished', status: 'error', reason: 'aborted' })).toBeNull();
-    expect(t.next({ type: 'plan.worker', ts, taskId: 'a', workerId: 'review-1', purpose: 'review', phase: 'finished', status: 'rework', tokens: 30 })).toBeNull();
-    expect(t.next({ type: 'plan.decision', ts, kind: 'budget', action: 'exhausted', reason: 'token budget of 10 used up' })).toMatchObject({ event: 'budget.reached', summary: 'budget reached: token budget of 10 used up', cost: { tokens: 30 } });
-    expect(t.next({ type: 'run.finished', ts, runId: 'r', status: 'aborted', wallTimeMs: 1000 })).toMatchObject({ event: 'run.interrupted', reportPath: '/s/runs/r/report.md', counts: { subtasks: 1, merged: 0 } });
+    expect(
+      t.next({
+        type: 'plan.worker',
+        ts,
+        taskId: 'a',
+        workerId: 'a-1',
+        purpose: 'initial',
+        phase: 'finished',
+        status: 'error',
+        reason: 'aborted',
+      }),
+    ).toBeNull();
+    expect(
+      t.next({
+        type: 'plan.worker',
+        ts,
+        taskId: 'a',
+        workerId: 'review-1',
+        purpose: 'review',
+        phase: 'finished',
+        status: 'rework',
+        tokens: 30,
+      }),
+    ).toBeNull();
+    expect(t.next({ type: 'plan.decision', ts, kind: 'budget', action: 'exhausted', reason: 'token budget of 10 used up' })).toMatchObject({
+      event: 'budget.reached',
+      summary: 'budget reached: token budget of 10 used up',
+      cost: { tokens: 30 },
+    });
+    expect(t.next({ type: 'run.finished', ts, runId: 'r', status: 'aborted', wallTimeMs: 1000 })).toMatchObject({
+      event: 'run.interrupted',
+      reportPath: '/s/runs/r/report.md',
+      counts: { subtasks: 1, merged: 0 },
+    });
     expect(t.next({ type: 'run.finished', ts, runId: 'r', status: 'succeeded', wallTimeMs: 1000 })?.event).toBe('run.succeeded');
   });
 });

@@ -53,10 +53,14 @@ export function registerRunsApproval(runs: Command): void {
       if (opts.json) return json({ pending });
       if (pending.length === 0) return printOut('nothing waits for approval');
       for (const p of pending) {
-        printOut(`${p.runId}  ${paint('yellow', p.taskId)}  ${p.branch ?? '-'}${p.head ? `@${p.head.slice(0, 10)}` : ''}  ${p.title}${p.live ? '' : paint('dim', '  (run not running)')}`);
+        printOut(
+          `${p.runId}  ${paint('yellow', p.taskId)}  ${p.branch ?? '-'}${p.head ? `@${p.head.slice(0, 10)}` : ''}  ${p.title}${p.live ? '' : paint('dim', '  (run not running)')}`,
+        );
       }
       const first = pending[0]!;
-      printOut(paint('dim', `see: codex-orch runs diff ${first.runId} ${first.taskId}; then runs approve|reject ${first.runId} ${first.taskId}`));
+      printOut(
+        paint('dim', `see: codex-orch runs diff ${first.runId} ${first.taskId}; then runs approve|reject ${first.runId} ${first.taskId}`),
+      );
     });
   });
 }

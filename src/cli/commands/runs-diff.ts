@@ -29,11 +29,15 @@ function pickSubtasks(store: Store, run: RunRecord, task: string | undefined): S
   const all = store.listSubtasks(run.id);
   if (task === undefined) {
     const withBranch = all.filter((t) => t.branch);
-    if (withBranch.length === 0) throw new UsageError(`run ${run.id} has no subtask with a branch yet`, { hint: 'a subtask gets its branch when its worker starts' });
+    if (withBranch.length === 0)
+      throw new UsageError(`run ${run.id} has no subtask with a branch yet`, { hint: 'a subtask gets its branch when its worker starts' });
     return withBranch;
   }
   const found = all.find((t) => t.id === task) ?? all.find((t) => t.branch === task || (t.worktree && path.basename(t.worktree) === task));
-  if (!found) throw new UsageError(`run ${run.id} has no subtask ${task}`, { hint: all.length ? `its subtasks: ${all.map((t) => t.id).join(', ')}` : 'it has no plan subtasks' });
+  if (!found)
+    throw new UsageError(`run ${run.id} has no subtask ${task}`, {
+      hint: all.length ? `its subtasks: ${all.map((t) => t.id).join(', ')}` : 'it has no plan subtasks',
+    });
   if (!found.branch) throw new UsageError(`subtask ${found.id} has no branch yet (it is ${found.status})`);
   return [found];
 }
@@ -61,7 +65,10 @@ export async function subtaskDiffs(store: Store, run: RunRecord, task: string | 
 }
 
 function totals(files: FileDiff[]): { additions: number; deletions: number } {
-  return files.reduce((a, f) => ({ additions: a.additions + f.additions, deletions: a.deletions + f.deletions }), { additions: 0, deletions: 0 });
+  return files.reduce((a, f) => ({ additions: a.additions + f.additions, deletions: a.deletions + f.deletions }), {
+    additions: 0,
+    deletions: 0,
+  });
 }
 
 function fileLabel(f: FileDiff): string {
@@ -78,11 +85,15 @@ export function statLines(files: FileDiff[], width = 40): string[] {
     const scale = most > width ? width / most : 1;
     const plus = Math.round(f.additions * scale);
     const minus = Math.round(f.deletions * scale);
-    const bar = f.binary ? 'Bin' : `${String(n).padStart(String(most).length)} ${paint('green', '+'.repeat(plus))}${paint('red', '-'.repeat(minus))}`;
+    const bar = f.binary
+      ? 'Bin'
+      : `${String(n).padStart(String(most).length)} ${paint('green', '+'.repeat(plus))}${paint('red', '-'.repeat(minus))}`;
     return ` ${labels[i]!.padEnd(pad)} | ${bar}`;
   });
   const t = totals(files);
-  lines.push(` ${files.length} file${files.length === 1 ? '' : 's'} changed, ${t.additions} insertion${t.additions === 1 ? '' : 's'}(+), ${t.deletions} deletion${t.deletions === 1 ? '' : 's'}(-)`);
+  lines.push(
+    ` ${files.length} file${files.length === 1 ? '' : 's'} changed, ${t.additions} insertion${t.additions === 1 ? '' : 's'}(+), ${t.deletions} deletion${t.deletions === 1 ? '' : 's'}(-)`,
+  );
   return lines;
 }
 

@@ -12,13 +12,14 @@ import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
 
 type TmuxOptions = StoreOptions & { socket?: string; attach?: boolean };
 
-
 export function registerRunsTmux(runs: Command): void {
   storeOptions(
     runs
       .command('attach')
       .argument('<id>', 'run id or prefix')
-      .description("open the run's tmux session: a status window and a window per worker with its events live (made now if the run was started without --tmux)"),
+      .description(
+        "open the run's tmux session: a status window and a window per worker with its events live (made now if the run was started without --tmux)",
+      ),
   )
     .option('--socket <name>', 'a named tmux server (tmux -L name) instead of the default one')
     .option('--no-attach', 'only make the session and print its name')
@@ -27,17 +28,24 @@ export function registerRunsTmux(runs: Command): void {
       const target: TmuxTarget = { socket: opts.socket };
       await withStore(opts, async (store, stateDir) => {
         // A run the store does not hold (a plan run before the store had every run) still has its run directory.
-        const run = store.getRun(id) ?? (RUN_ID_PATTERN.test(id) && fs.existsSync(runDir(stateDir, id).root) ? { id } : store.requireRun(id));
+        const run =
+          store.getRun(id) ?? (RUN_ID_PATTERN.test(id) && fs.existsSync(runDir(stateDir, id).root) ? { id } : store.requireRun(id));
         const { session, created } = await ensureRunSession({ target, runId: run.id, stateDir });
         const windows = await addWorkerWindows({ target, runId: run.id, stateDir });
         if (opts.json) return json({ runId: run.id, session, created, windowsAdded: windows });
-        const attachArgs = [...(opts.socket ? ['-L', opts.socket] : []), insideTmux() ? 'switch-client' : 'attach-session', '-t', `=${session}`];
+        const attachArgs = [
+          ...(opts.socket ? ['-L', opts.socket] : []),
+          insideTmux() ? 'switch-client' : 'attach-session',
+          '-t',
+          `=${session}`,
+        ];
         if (opts.attach === false || !process.stdout.isTTY) {
           printOut(`${created ? 'made' : 'found'} tmux session ${session}; attach with: tmux ${attachArgs.join(' ')}`);
           return;
         }
         const r = spawnSync('tmux', attachArgs, { stdio: 'inherit' });
-        if (r.status !== 0) throw new UsageError(`tmux ${attachArgs.join(' ')} failed`, { hint: `attach yourself: tmux ${attachArgs.join(' ')}` });
+        if (r.status !== 0)
+          throw new UsageError(`tmux ${attachArgs.join(' ')} failed`, { hint: `attach yourself: tmux ${attachArgs.join(' ')}` });
       });
     });
 
