@@ -31,7 +31,7 @@ export function buildProgram(): Command {
   registerRun(program);
   registerDemo(program);
   // Each dispatched run notifies like a run (webhook, hooks, tmux); the dispatch prints its own lines.
-  registerDispatch(program, (config) => makeRunTask(config, { observe: (c) => startNotifier(c, { quiet: true }) }));
+  registerDispatch(program, (config, options) => makeRunTask(config, { ...options, observe: (c) => startNotifier(c, { quiet: true }) }));
   registerRuns(program);
   return program;
 }

@@ -15,7 +15,7 @@ import { FINISHED_RUN_STATUSES, openSqliteStore, readJsonFile, runDir, type Stor
 import { UsageError } from '../errors.js';
 import { displayMessage, hasSession, listWindows, tmux, tmuxAvailable, type TmuxTarget } from '../tmux/tmux.js';
 import { parseEventLine } from '../workers/codex/index.js';
-import { workerEventLine } from './worker-event-line.js';
+import { CodexEventFormatter } from './live/index.js';
 
 export function runSessionName(runId: string): string {
   return `codex-orch-${runId}`;
@@ -103,6 +103,7 @@ export async function followWorker(
   let pos = 0;
   let rest = '';
   let quietAfterEnd = 0;
+  const fmt = new CodexEventFormatter();
   for (;;) {
     let size = 0;
     try {
@@ -121,7 +122,7 @@ export async function followWorker(
       for (const l of lines) {
         if (!l.trim()) continue;
         const e = parseEventLine(l);
-        const text = e ? workerEventLine(e) : null;
+        const text = e ? fmt.line(e) : null;
         if (text) out(text);
       }
       quietAfterEnd = 0;

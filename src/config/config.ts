@@ -32,7 +32,12 @@ export interface Config {
   readonly codexBin: string | undefined;
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
+  /** True unless ORCHESTRATOR_TRACING=1 with the OpenAI endpoint (and OPENAI_AGENTS_DISABLE_TRACING is not set). */
   readonly disableTracing: boolean;
+  /** Budgets from the environment (flags override them in the CLI). */
+  readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
+  /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
+  readonly pricesFile: string | undefined;
   /** Stop before each plan merge until a person approves it. */
   readonly approve: boolean;
   /** Where run notifications are POSTed, and the HMAC secret that signs them. */
@@ -56,6 +61,16 @@ export const DEFAULTS = {
   logLevel: 'info',
   webhookTimeoutMs: 5_000,
 } as const;
+
+/** Whether the orchestrator model is OpenAI's own API (no base URL, or api.openai.com). */
+export function isOpenAiBaseUrl(url: string | undefined): boolean {
+  if (!url) return true;
+  try {
+    return new URL(url).hostname === 'api.openai.com';
+  } catch {
+    return false;
+  }
+}
 
 /** The package root (where package.json, prompts/ and policies/ live), found from this file. */
 export function packageRoot(): string {
@@ -142,7 +157,19 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexBin: abs(raw.CODEX_BIN as string | undefined),
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
-    disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
+    // Traces go to OpenAI only when asked for, and never from a run against another endpoint (they would fail there).
+    disableTracing:
+      (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) === true ||
+      (raw.ORCHESTRATOR_TRACING as boolean | undefined) !== true ||
+      !isOpenAiBaseUrl(raw.OPENAI_BASE_URL as string | undefined),
+    pricesFile: abs(raw.ORCHESTRATOR_PRICES as string | undefined),
+    budgets: Object.freeze({
+      ...(raw.ORCHESTRATOR_MAX_COST !== undefined ? { maxCostUsd: raw.ORCHESTRATOR_MAX_COST as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_TOKENS !== undefined ? { totalTokens: raw.ORCHESTRATOR_MAX_TOKENS as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WALL !== undefined ? { wallMs: raw.ORCHESTRATOR_MAX_WALL as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WORKERS !== undefined ? { maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number } : {}),
+      ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
+    }),
     approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
     webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
     webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,

@@ -49,6 +49,33 @@ const stringArrayJson = z
     return z.NEVER;
   });
 
+const money = z
+  .string()
+  .trim()
+  .regex(/^\$?\d+(\.\d+)?$/, 'expected an amount in US dollars, e.g. 5 or 0.50')
+  .transform((v) => Number(v.replace(/^\$/, '')))
+  .refine((n) => n > 0, { message: 'expected an amount above 0' });
+
+/** 90s, 45m, 2h, 1.5h; a bare number is minutes. → milliseconds. */
+export function parseWallTime(v: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$/.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'h' ? 3_600_000 : 60_000);
+  return n > 0 ? Math.round(n) : null;
+}
+
+const wallTime = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const ms = parseWallTime(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90s, 45m or 2h (a bare number is minutes)' });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 export interface EnvVarSpec {
@@ -87,6 +114,13 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_NOTIFY_COMMAND', description: 'User-level notification hook: a JSON argv array run without a shell, the event payload as JSON on stdin (the repository settings\' "notify" runs too).', example: '["/usr/local/bin/notify-chat","--channel","builds"]', schema: stringArrayJson },
   { name: 'ORCHESTRATOR_NOTIFY_DESKTOP', description: 'Set to 1 to also send desktop notifications with notify-send when it is installed (same as --desktop).', example: '0', schema: flag },
   { name: 'CODEX_BIN', description: 'The codex executable. Default: codex on PATH, else the one bundled with the @openai/codex dependency.', example: '/usr/local/bin/codex', schema: anyPath },
+  { name: 'ORCHESTRATOR_MAX_COST', description: 'Budget: US dollars of worker and review tokens (at the price table) after which no new worker starts (same as --max-cost).', example: '5', schema: money },
+  { name: 'ORCHESTRATOR_MAX_TOKENS', description: 'Budget: worker and review tokens after which no new worker starts (same as --max-tokens).', example: '2000000', schema: positiveInt('tokens') },
+  { name: 'ORCHESTRATOR_MAX_WALL', description: 'Budget: wall time of a plan, e.g. 90s, 45m, 2h (a bare number is minutes; same as --max-wall).', example: '2h', schema: wallTime },
+  { name: 'ORCHESTRATOR_MAX_WORKERS', description: 'Budget: codex worker launches (first runs, self-heals and reworks each count one; same as --max-workers).', example: '20', schema: positiveInt('workers') },
+  { name: 'ORCHESTRATOR_ON_BUDGET', description: 'When a budget is used up: stop kills running workers, finish lets them end (same as --on-budget). Default stop.', example: 'stop', schema: z.enum(['finish', 'stop']) },
+  { name: 'ORCHESTRATOR_PRICES', description: 'Price table file (JSON, USD per million tokens per model) merged over pricing/models.json of this package. Models in neither show tokens only.', example: './prices.json', schema: anyPath },
+  { name: 'ORCHESTRATOR_TRACING', description: 'Set to 1 to export Agents SDK traces to OpenAI (off by default; never with a non-OpenAI OPENAI_BASE_URL).', example: '0', schema: flag },
   { name: 'OPENAI_AGENTS_DISABLE_TRACING', description: "The Agents SDK's own switch: 1 exports no traces to OpenAI.", example: '1', schema: flag },
 ] as const satisfies readonly EnvVarSpec[];
 

@@ -26,6 +26,8 @@ export interface NotifierOptions {
   desktop?: boolean;
   /** Where the bell and line go (default process.stderr). */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Prints the line instead of writing it to `stream` (a live view puts it above its block); the bell still goes to `stream`. */
+  note?: (line: string) => void;
   logger?: Logger;
   /** Webhook retry timing (tests shorten it). */
   webhook?: { retries?: number; backoffMs?: number };
@@ -80,7 +82,12 @@ export function createNotifier(options: NotifierOptions): Notifier {
     const line = `codex-orch: ${n.summary}`;
     if (!options.quiet) {
       try {
-        stream.write(`${stream.isTTY ? '\x07' : ''}${line}\n`);
+        if (options.note) {
+          if (stream.isTTY) stream.write('\x07');
+          options.note(line);
+        } else {
+          stream.write(`${stream.isTTY ? '\x07' : ''}${line}\n`);
+        }
         deliveries.push({ channel: 'terminal', event: n.event, ok: true });
       } catch {
         /* a closed terminal does not stop the run */

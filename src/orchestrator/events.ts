@@ -1,12 +1,23 @@
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
+import type { CodexActivity } from '../workers/codex/activity.js';
 
 /**
  * Progress of a run, for `onEvent`, the terminal progress display and the run's
  * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
  */
 export type RunEvent =
-  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
-  | { type: 'agent.turn'; ts: string; turn: number }
+  | {
+      type: 'run.started';
+      ts: string;
+      runId: string;
+      task: string;
+      baseDir: string;
+      dryRun: boolean;
+      model: string;
+      /** The codex workers' model as far as the program can tell (for prices); null: codex's default. */
+      workerModel?: string | null;
+    }
+  | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
   | {
       type: 'command.finished';
@@ -18,7 +29,7 @@ export type RunEvent =
       exitCode: number | null;
       durationMs: number;
       dryRun: boolean;
-      worker?: { status: string; goalMet: boolean | null; summary: string };
+      worker?: { status: string; goalMet: boolean | null; summary: string; usage?: { input: number; cachedInput: number; output: number } };
     }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
   | { type: 'run.finished'; ts: string; runId: string; status: RunOutcome; wallTimeMs: number }
@@ -38,8 +49,13 @@ export type RunEvent =
       tokens?: number;
       /** Why a finished worker did not complete (stall, crash, `aborted`). */
       reason?: string;
+      /** Finished workers and reviews: their tokens by kind, and the model (for the price). */
+      usage?: { input: number; cachedInput: number; output: number };
+      model?: string | null;
     }
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
+  /** What a codex worker is doing now (from its codex events), for the live view and `runs tail`. */
+  | { type: 'worker.activity'; ts: string; worktree: string; taskId?: string; workerId?: string; activity: CodexActivity }
   // The merge gate of `run --approve` (src/orchestrator/approval-gate.ts).
   | { type: 'approval.requested'; ts: string; runId: string; taskId: string; branch: string; head: string | null }
   | { type: 'approval.decided'; ts: string; runId: string; taskId: string; decision: 'approved' | 'rejected'; note: string | null }
@@ -70,6 +86,15 @@ export function commandFinishedEvent(
     exitCode: entry.exitCode,
     durationMs: entry.durationMs,
     dryRun: entry.dryRun,
-    ...(result.worker ? { worker: { status: result.worker.status, goalMet: result.worker.goalMet, summary: result.worker.summary } } : {}),
+    ...(result.worker
+      ? {
+          worker: {
+            status: result.worker.status,
+            goalMet: result.worker.goalMet,
+            summary: result.worker.summary,
+            usage: { input: result.worker.usage.inputTokens, cachedInput: result.worker.usage.cachedInputTokens, output: result.worker.usage.outputTokens },
+          },
+        }
+      : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { OpenAIProvider } from '@openai/agents';
+import { OpenAIProvider, setTracingDisabled } from '@openai/agents';
 import OpenAI from 'openai';
 import type { Config } from '../config/config.js';
 import { ConfigError } from '../errors.js';
@@ -24,6 +24,8 @@ export function createModelProvider(config: Config, hooks: ModelClientHooks = {}
       hint: 'export OPENAI_API_KEY (any non-empty value works with a local OPENAI_BASE_URL), or try the offline `yarn demo`',
     });
   }
+  // The SDK's global exporter would otherwise still try OpenAI (and print a failure line per batch against a local endpoint).
+  if (config.disableTracing) setTracingDisabled(true);
   let attempt = 0;
   const observingFetch: typeof fetch = async (input, init) => {
     attempt++;

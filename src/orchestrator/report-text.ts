@@ -1,4 +1,18 @@
+import { formatUsd, type RunUsage, type UsagePart } from '../cost/index.js';
 import type { RunReport } from './report.js';
+
+function partText(name: string, p: UsagePart): string {
+  const cached = p.cachedInput ? ` (${p.cachedInput} cached)` : '';
+  return `${name} ${p.input}${cached} in + ${p.output} out${p.costUsd !== null ? ` = ${formatUsd(p.costUsd)}` : p.tokens ? ' (no price)' : ''}`;
+}
+
+/** The report's cost line: the total and each part, and which models had no price. */
+export function costLine(u: RunUsage): string {
+  const total = u.total.costUsd !== null ? formatUsd(u.total.costUsd) : 'unknown';
+  const parts = [partText('orchestrator', u.orchestrator), partText('review', u.review), partText('workers', u.workers)];
+  const unpriced = u.total.unpriced.length ? `; no price for ${u.total.unpriced.join(', ')} (tokens only${u.total.costUsd !== null ? ', not in the total' : ''}; see docs/budgets.md)` : '';
+  return `- Cost: ${total} for ${u.total.tokens} tokens — ${parts.join('; ')}${unpriced}`;
+}
 
 function duration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
@@ -21,6 +35,7 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push(`- Base dir: ${r.baseDir} (main on \`${r.mainBranch}\`: ${short(r.mainHeadBefore)} → ${short(r.mainHeadAfter)})`);
   out.push(`- Model: ${r.model}${r.dryRun ? ' — DRY RUN: nothing was executed' : ''}`);
   out.push(`- Wall time: ${duration(r.wallTimeMs)}; tokens: ${r.tokens.total} (orchestrator ${r.tokens.orchestrator.input}+${r.tokens.orchestrator.output} in ${r.tokens.orchestrator.requests} requests, workers ${r.tokens.workers.input}+${r.tokens.workers.output})`);
+  if (r.usage) out.push(costLine(r.usage));
   if (r.error) out.push(`- Error (${r.error.kind}): ${r.error.message}`);
   out.push('');
   out.push('## Worktrees and branches created');
@@ -29,11 +44,12 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push('');
   out.push('## Codex workers');
   if (r.workers.length === 0) out.push('- none');
-  for (const w of r.workers) {
-    out.push(`- ${w.worktree}${w.via === 'plan' ? ` (plan ${w.purpose ?? ''} worker, not through the gateway)` : ''}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens) — ${w.summary || 'no summary'}`);
+  r.workers.forEach((w, i) => {
+    const cost = r.usage?.perWorker[i]?.costUsd;
+    out.push(`- ${w.worktree}${w.via === 'plan' ? ` (plan ${w.purpose ?? ''} worker, not through the gateway)` : ''}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens${cost !== undefined && cost !== null ? `, ${formatUsd(cost)}` : ''}) — ${w.summary || 'no summary'}`);
     if (w.changedFiles.length) out.push(`  changed: ${w.changedFiles.join(', ')}`);
     out.push(`  run dir: ${w.runDir}`);
-  }
+  });
   out.push('');
   if (r.plan) {
     const p = r.plan;
@@ -48,7 +64,9 @@ export function renderReportMarkdown(r: RunReport): string {
         const m = s.merge;
         const rework = [m.conflicts ? `${m.conflicts} conflict rework(s)` : '', m.smokeFailures ? `${m.smokeFailures} smoke failure(s)` : ''].filter(Boolean).join(', ');
         const merge = m.sha ? `, merged ${short(m.sha)}${m.attempts > 1 ? ` on attempt ${m.attempts}` : ''}` : m.outcome ? `, merge ${m.outcome}` : '';
-        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${s.reason ? ` — ${s.reason}` : ''}`);
+        const spent = r.usage?.perSubtask.find((x) => x.taskId === s.id);
+        const money = spent ? ` [${spent.tokens} tokens${spent.costUsd !== null ? `, ${formatUsd(spent.costUsd)}` : ''}]` : '';
+        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${money}${s.reason ? ` — ${s.reason}` : ''}`);
       }
       out.push(`- decisions: ${res.decisionsFile}`);
     }

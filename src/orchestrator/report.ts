@@ -1,4 +1,7 @@
+import { loadPrices, priceRunUsage, type PriceTable, type RunUsage } from '../cost/index.js';
+import type { Config } from '../config/config.js';
 import { parseLine } from '../tools/run-repo-command/parse.js';
+import { codexModelName } from '../workers/codex/index.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
 import type { RunOutcome } from './events.js';
 import type { ReportPlan } from './plan-tools.js';
@@ -84,6 +87,13 @@ export interface RunReport {
     workers: { input: number; cachedInput: number; output: number };
     total: number;
   };
+  /**
+   * The run's tokens by who spent them (orchestrator, review, each worker and
+   * subtask, input/cached/output) and their cost at the price table: the one
+   * count `runs list`, `runs show` and the live view show. `usage.total.tokens`
+   * equals `tokens.total`.
+   */
+  usage?: RunUsage;
   finalText: string;
   error: { kind: string; message: string } | null;
   runDir: string;
@@ -135,6 +145,13 @@ export interface ReportInput {
   error: { kind: string; message: string } | null;
   runDir: string;
   plan?: ReportPlan | undefined;
+  /** Prices and the models of the review agent and the codex workers (default: the package's table, models unknown). */
+  pricing?: { prices: PriceTable; reviewModel: string | null; workerModel: string | null };
+}
+
+/** The price table and models of a run with this config, for `ReportInput.pricing`. */
+export function reportPricing(config: Config): NonNullable<ReportInput['pricing']> {
+  return { prices: loadPrices(config.pricesFile), reviewModel: config.reviewModel ?? config.model, workerModel: codexModelName(config) };
 }
 
 /** Pure: records + git facts → RunReport. */
@@ -187,6 +204,21 @@ export function buildReport(input: ReportInput): RunReport {
     const { taskId, purpose, worktree, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs } = w;
     workers.push({ worktree, command: `(plan) ${purpose} worker of ${taskId}`, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs, via: 'plan', taskId, purpose });
   }
+  const pricing = input.pricing ?? { prices: loadPrices(), reviewModel: null, workerModel: null };
+  const usage = priceRunUsage(
+    {
+      orchestrator: { model: input.model, tally: { input: input.orchestratorUsage.input, cachedInput: 0, output: input.orchestratorUsage.output }, requests: input.orchestratorUsage.requests },
+      review: { model: pricing.reviewModel, tally: { input: planTokens?.review.input ?? 0, cachedInput: 0, output: planTokens?.review.output ?? 0 } },
+      workers: workers.map((w, i) => ({
+        workerId: w.runDir ? w.runDir.split('/').pop() || `worker-${i + 1}` : `worker-${i + 1}`,
+        worktree: w.worktree,
+        taskId: w.taskId ?? null,
+        model: pricing.workerModel,
+        tally: { input: w.usage.inputTokens, cachedInput: w.usage.cachedInputTokens, output: w.usage.outputTokens },
+      })),
+    },
+    pricing.prices,
+  );
   const beforeWorktrees = new Set(input.before.worktrees);
   const beforeBranches = new Set(input.before.branches);
   return {
@@ -216,6 +248,7 @@ export function buildReport(input: ReportInput): RunReport {
       workers: workerTokens,
       total: input.orchestratorUsage.input + input.orchestratorUsage.output + workerTokens.input + workerTokens.output + reviewTokens,
     },
+    usage,
     finalText: input.finalText,
     error: input.error,
     runDir: input.runDir,

@@ -1,27 +1,38 @@
 import { withBaseDir, type Config } from '../config/config.js';
 import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
 import { describeError } from '../errors.js';
-import type { RunEventListener } from './events.js';
+import type { RunEvent, RunEventListener } from './events.js';
 import { runOrchestrator } from './run.js';
 
-/**
- * The dispatcher's RunTask in the product: one orchestrator run per task, with
- * the task's own base dir (state dir and command log follow it unless they
- * were set explicitly). Resolves with an outcome; never rejects.
- */
 export interface RunObserver {
   onEvent: RunEventListener;
   /** Called once the run has ended (e.g. notifications still being delivered). */
   flush(): Promise<void>;
 }
 
-export function makeRunTask(config: Config, options: { observe?: (config: Config) => RunObserver } = {}): RunTask {
+/**
+ * The dispatcher's RunTask in the product: one orchestrator run per task, with
+ * the task's own base dir (state dir and command log follow it unless they
+ * were set explicitly). Resolves with an outcome; never rejects.
+ */
+export function makeRunTask(
+  config: Config,
+  options: { onEvent?: (taskId: string, event: RunEvent) => void; observe?: (config: Config) => RunObserver } = {},
+): RunTask {
   return async (task, signal): Promise<DispatchOutcome> => {
     const started = Date.now();
     const taskConfig = withBaseDir(config, task.baseDir);
+    const onEvent = options.onEvent;
     const observer = options.observe?.(taskConfig);
+    const listen =
+      onEvent || observer
+        ? (e: RunEvent) => {
+            onEvent?.(task.id, e);
+            observer?.onEvent(e);
+          }
+        : undefined;
     try {
-      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal, ...(observer ? { onEvent: observer.onEvent } : {}) });
+      const report = await runOrchestrator({ task: task.task, config: taskConfig, signal, ...(listen ? { onEvent: listen } : {}) });
       return {
         status: report.status === 'succeeded' ? 'succeeded' : 'failed',
         merges: report.merges.length,

@@ -7,16 +7,17 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import type { GatewayContext, CodexRunner } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
-import { runCodexFromGateway } from '../workers/codex/index.js';
+import { codexActivity, codexModelName, runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './api-errors.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
 import { mainHistory, takeSnapshot } from './git-snapshot.js';
 import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
-import { buildReport, type CommandRecord, type RunReport } from './report.js';
+import { buildReport, reportPricing, type CommandRecord, type RunReport } from './report.js';
 import { renderReportMarkdown } from './report-text.js';
 import { InflightTools } from './inflight.js';
 import { createPlanTools, planReportSection } from './plan-tools.js';
+import type { PlanBudgets } from './plan/budgets.js';
 import { createReviewer } from './review/reviewer.js';
 import { ensureRunDir, type Store } from '../store/index.js';
 import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './conversation.js';
@@ -53,6 +54,8 @@ export interface RunOrchestratorOptions {
   resume?: string;
   /** Replace the codex worker layer (tests, embedding). */
   runCodex?: CodexRunner;
+  /** Budgets of the plans the orchestrator runs (run_plan): wall time, tokens, cost, worker launches. */
+  budgets?: PlanBudgets;
 }
 
 function resolveConfig(options: RunOrchestratorOptions): Config {
@@ -207,7 +210,8 @@ async function driveRun(
     onResponse: (request, response) => {
       journal.recordResponse(request.input, response);
       store.addRunTokens(runId, { input: response.usage.inputTokens, output: response.usage.outputTokens });
-      emit({ type: 'agent.turn', ts: now(), turn: ++turn });
+      const cachedInput = (response.usage as { inputTokensDetails?: { cached_tokens?: number }[] }).inputTokensDetails?.[0]?.cached_tokens ?? 0;
+      emit({ type: 'agent.turn', ts: now(), turn: ++turn, usage: { input: response.usage.inputTokens, cachedInput, output: response.usage.outputTokens } });
     },
   });
 
@@ -226,6 +230,10 @@ async function driveRun(
     runCodex: options.runCodex ?? runCodexFromGateway,
     plannedWorktrees: new Set<string>(),
     onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
+    onCodexEvent: (request, e) => {
+      const activity = codexActivity(e);
+      if (activity) emit({ type: 'worker.activity', ts: now(), worktree: request.worktree, activity });
+    },
     onRecord: (request, result, entry) => {
       const record = { request, result, entry };
       records.push(record);
@@ -252,6 +260,7 @@ async function driveRun(
   };
   // The plan road beside run_repo_command: submit_plan / run_plan; a second agent reviews each subtask.
   const planTools = createPlanTools({
+    ...(options.budgets ? { budgets: options.budgets } : {}),
     config,
     baseDir,
     runId,
@@ -282,7 +291,7 @@ async function driveRun(
     emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
     log.info({ task, baseDir, tookOver: took }, 'run resumed');
   } else {
-    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model }, { snapshot: before });
+    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model, workerModel: codexModelName(config) }, { snapshot: before });
     fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
     log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
   }
@@ -361,6 +370,7 @@ async function driveRun(
     error: failure ? { kind: failure.kind, message: failure.toLine() } : null,
     runDir,
     plan: planReportSection(planTools.state),
+    pricing: reportPricing(config),
   });
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));

@@ -82,9 +82,9 @@ describe('tmux', { timeout: 240_000 }, () => {
     await waitFor(() => pane(`=${session}:greet-1`).includes('ended: complete'), 'the worker window text', 60_000);
     const worker = pane(`=${session}:greet-1`);
     expect(worker).toContain(`worker greet-1 of run ${r.ctx.runId}`);
-    expect(worker).toContain('$ edit hello.txt  → exit 0');
-    expect(worker).toMatch(/says: /);
-    expect(worker).toContain('turn done: tokens in 100 (cached 0), out 20');
+    expect(worker).toMatch(/\$ edit hello\.txt → exit 0/);
+    expect(worker).toMatch(/message: /);
+    expect(worker).toContain('turn done — tokens in 100 (cached 0), out 20');
 
     await waitFor(
       () => fs.existsSync(screen) && fs.readFileSync(screen, 'utf8').includes('greet waits for your approval'),
@@ -158,7 +158,7 @@ describe('tmux', { timeout: 240_000 }, () => {
       60_000,
     );
     await waitFor(() => pane(`=${session}:greet-1`).includes('ended: complete'), 'the worker window text', 60_000);
-    expect(pane(`=${session}:greet-1`)).toContain('$ edit hello.txt  → exit 0');
+    expect(pane(`=${session}:greet-1`)).toMatch(/\$ edit hello\.txt → exit 0/);
     await waitFor(() => pane(`=${session}:status`).includes(`run ${m![2]}`), 'the status window', 60_000);
   });
 });

@@ -129,7 +129,7 @@ describe('codex-orch dispatch', () => {
     const { make, ran } = fakeRunner();
     const program = new Command('codex-orch').exitOverride();
     registerDispatch(program, make).exitOverride();
-    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toBeInstanceOf(CommanderError);
+    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toThrow(/--concurrency must be a whole number ≥ 1/); // the same usage error as --max-parallel 0
 
     const help = program.commands.find((c) => c.name() === 'dispatch')?.helpInformation() ?? '';
     expect(help).toContain('--concurrency <n>');

@@ -4,6 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseAtLeastOne } from '../args.js';
+import { liveViewFor, scopeEvent, type LiveView } from '../live/index.js';
+import type { RunEvent } from '../../orchestrator/events.js';
 import { loadConfig, withBaseDir, type Config } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import {
@@ -28,7 +31,7 @@ import { printErr, printOut } from '../output.js';
 import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
 
 /** Builds the per-task runner (in the product: one `runOrchestrator` call per task) from the loaded config. */
-export type MakeRunTask = (config: Config) => RunTask | Promise<RunTask>;
+export type MakeRunTask = (config: Config, options?: { onEvent?: (taskId: string, event: RunEvent) => void }) => RunTask | Promise<RunTask>;
 
 export interface DispatchCommandOptions {
   concurrency?: number;
@@ -46,6 +49,8 @@ export interface DispatchCommandOptions {
   pollMs?: number;
   /** false (`--no-ledger`): no idempotency ledger; a task id may run again in a later dispatch. */
   ledger?: boolean;
+  /** false with --no-progress: no live view of the runs' workers, plain dispatch lines only. */
+  progress?: boolean;
 }
 
 export interface DispatchCommandDeps {
@@ -102,10 +107,7 @@ Examples:
   curl -H "Authorization: Bearer $${DISPATCH_TOKEN_VAR}" -d '{"task":"fix #12"}' http://127.0.0.1:8750/tasks`;
 
 function parseConcurrency(value: string): number {
-  if (!/^\s*\d+\s*$/.test(value) || Number.parseInt(value, 10) < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
-  }
-  return Number.parseInt(value, 10);
+  return parseAtLeastOne('--concurrency', value);
 }
 
 function parsePollMs(value: string): number {
@@ -233,8 +235,12 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   controller.signal.addEventListener('abort', () => http?.stopAccepting(), { once: true });
 
   let summary: DispatchSummary;
+  let live: LiveView | undefined;
   try {
-    const baseRunTask = await deps.makeRunTask(config);
+    // On a terminal, one live view for every run's workers (rows named <task id>/<worktree>); elsewhere the dispatch lines only.
+    live = liveViewFor(config, { quiet: Boolean(opts.json), progress: opts.progress !== false });
+    const view = live;
+    const baseRunTask = await deps.makeRunTask(config, view.mode === 'live' ? { onEvent: (taskId, e) => view.onEvent(scopeEvent(taskId, e)) } : {});
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
     const runTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner) : baseRunTask;
     if (http) {
@@ -254,10 +260,14 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
         ? undefined
         : (event) => {
             const line = renderDispatchEvent(event, process.stderr);
-            if (line !== undefined) printErr(line);
+            if (line !== undefined) {
+              if (live) live.note(line);
+              else printErr(line);
+            }
           },
     });
   } finally {
+    live?.stop();
     external?.removeEventListener('abort', onSignal);
     process.off('SIGINT', onProcessSignal);
     process.off('SIGTERM', onProcessSignal);
@@ -311,6 +321,7 @@ export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): C
     .option('--poll-ms <ms>', 'inbox poll interval in watch mode', parsePollMs, DEFAULT_INBOX_POLL_MS)
     .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
     .option('--json', 'print the summary as JSON on stdout (no progress lines)')
+    .option('--no-progress', "plain dispatch lines instead of the live view of the runs' workers")
     .addHelpText('after', HELP_AFTER)
     .action(async (opts: DispatchCommandOptions) => {
       process.exitCode = await runDispatchCommand(opts, makeRunTask ? { makeRunTask } : {});

@@ -9,6 +9,11 @@ import { renderReportMarkdown } from '../../orchestrator/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
 import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { storedRunUsage } from '../../orchestrator/run-usage.js';
+import type { RunEvent } from '../../orchestrator/events.js';
+import type { CodexActivity } from '../../workers/codex/index.js';
+import { activityText, liveViewFor, plainEventLine, resolveWorkers, tailWorkers } from '../live/index.js';
+import { formatUsd } from '../../cost/index.js';
 import {
   FINISHED_RUN_STATUSES,
   RUN_STATUSES,
@@ -23,12 +28,12 @@ import {
   type RunStatus,
   type Store,
 } from '../../store/index.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr, printOut } from '../output.js';
-import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
+import { budgetOptions, budgetOverrides, budgetsOf, printReport } from './run.js';
+import { resolveFromCwd } from '../args.js';
 import { startNotifier } from '../notifications.js';
-import { printReport } from './run.js';
 import { registerRunsApproval } from './runs-approval.js';
 import { registerRunsDiff } from './runs-diff.js';
 import { registerRunsTmux } from './runs-tmux.js';
@@ -46,7 +51,7 @@ export interface StoreOptions {
 }
 
 function configFrom(opts: StoreOptions): Config {
-  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir } });
+  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir) } });
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
@@ -90,7 +95,12 @@ export interface RunListRow {
   baseDir: string;
   subtasks: { done: number; total: number };
   merges: number;
-  tokens: { input: number; output: number; total: number };
+  /** The run's tokens (orchestrator, review and workers together), the same as the report's `usage.total`. */
+  tokens: { input: number; cachedInput: number; output: number; total: number };
+  /** USD of the priced tokens; null when none has a price. */
+  costUsd: number | null;
+  /** Models whose tokens have no price. */
+  unpriced: string[];
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
@@ -98,7 +108,8 @@ export interface RunListRow {
   awaitingApproval: number;
 }
 
-function listRow(store: Store, run: RunRecord): RunListRow {
+function listRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
+  const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
   const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
   return {
@@ -108,7 +119,9 @@ function listRow(store: Store, run: RunRecord): RunListRow {
     baseDir: run.baseDir,
     subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
     merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
+    tokens: { input: usage.total.input, cachedInput: usage.total.cachedInput, output: usage.total.output, total: usage.total.tokens },
+    costUsd: usage.total.costUsd,
+    unpriced: usage.total.unpriced,
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
@@ -256,7 +269,17 @@ function eventLine(e: EventRecord): string {
     case 'run.error':
       text = `${d.kind}: ${d.message}`;
       break;
+    case 'worker.activity': {
+      const a = d.activity as CodexActivity | undefined;
+      text = `${String(d.worktree)} ${a ? (a.kind === 'usage' ? `turn done — tokens in ${a.usage.input} (cached ${a.usage.cachedInput}), out ${a.usage.output}` : (activityText(a) ?? a.kind)) : ''}`;
+      break;
+    }
     default: {
+      const plain = plainEventLine(d as unknown as RunEvent);
+      if (plain !== null) {
+        text = plain.trim();
+        break;
+      }
       const { ts: _ts, type: _type, record: _r, snapshot: _s, ...rest } = d;
       text = JSON.stringify(rest);
     }
@@ -293,42 +316,28 @@ async function tailRun(store: Store, runId: string, opts: { follow?: boolean; js
   }
 }
 
-async function tailWorker(stateDir: string, runId: string, workerId: string, follow: boolean): Promise<void> {
-  const file = path.join(runDir(stateDir, runId).worker(workerId), 'events.jsonl');
-  if (!fs.existsSync(file)) throw new StoreError(`run ${runId} has no worker ${workerId}`, { hint: `see codex-orch runs show ${runId}` });
-  let pos = 0;
-  let idle = 0;
-  for (;;) {
-    const size = fs.statSync(file).size;
-    if (size > pos) {
-      const fd = fs.openSync(file, 'r');
-      const buf = Buffer.alloc(size - pos);
-      fs.readSync(fd, buf, 0, buf.length, pos);
-      fs.closeSync(fd);
-      process.stdout.write(buf);
-      pos = size;
-      idle = 0;
-    }
-    if (!follow) return;
-    const meta = readJsonFile(path.join(path.dirname(file), 'meta.json')) as { status?: string } | undefined;
-    if (meta?.status && ['complete', 'error', 'stuck'].includes(meta.status) && ++idle > 1) return;
-    await sleep(300);
-  }
-}
+type ResumeCommandOptions = StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string; progress?: boolean } & Parameters<typeof budgetOverrides>[0];
 
-async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string }): Promise<void> {
+async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<void> {
   const config = loadConfig({
-    overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_MAX_TURNS: opts.maxTurns },
+    overrides: {
+      ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
+      ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir),
+      ORCHESTRATOR_MODEL: opts.model,
+      ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+      ...budgetOverrides(opts),
+    },
   });
-  const progress = createProgress({ quiet: Boolean(opts.quiet) });
-  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet) });
+  const budgets = budgetsOf(config);
+  const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), note: (l) => progress.note(l) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) =>
-      resumeRun({
+    const report = await withInterrupt('the run', (signal) => resumeRun({
         runId: id,
         config,
         signal,
+        ...(budgets ? { budgets } : {}),
         onEvent: (e) => {
           progress.onEvent(e);
           notifier.onEvent(e);
@@ -351,10 +360,16 @@ export function storeOptions(cmd: Command): Command {
 }
 
 function resumeOptions(cmd: Command): Command {
-  return storeOptions(cmd)
-    .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
-    .option('--max-turns <n>', 'maximum orchestrator model turns for this process')
-    .option('-q, --quiet', 'no progress display');
+  return budgetOptions(
+    storeOptions(cmd)
+      .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
+      .option('--max-turns <n>', 'maximum orchestrator model turns for this process')
+      .option('-q, --quiet', 'no progress display')
+      .option('--no-progress', 'plain progress lines instead of the live view'),
+  ).addHelpText(
+    'after',
+    `\nBudgets given here start from zero for this process: a new budget for what is left.${exitCodesHelp(['ok', 'failed', 'usage', 'modelApi', 'worker', 'git', 'store', 'aborted'], { store: 'run store (unknown id, or held by a live process)' })}`,
+  );
 }
 
 export function registerRuns(program: Command): void {
@@ -370,18 +385,27 @@ export function registerRuns(program: Command): void {
       if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus)) throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
-      await withStore(opts, (store) => {
+      await withStore(opts, (store, stateDir) => {
         const rows = store
           .listRuns()
           .map((r) => reconcileRunStatus(store, r))
           .filter((r) => !opts.status || r.status === opts.status)
           .slice(0, limit)
-          .map((r) => listRow(store, r));
+          .map((r) => listRow(store, stateDir, r));
         if (opts.json) return json({ runs: rows });
         if (rows.length === 0) return printOut('no runs');
         printTable([
-          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'AGE', 'TASK'].map((h) => paint('bold', h)),
-          ...rows.map((r) => [r.id, statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
+          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'COST', 'AGE', 'TASK'].map((h) => paint('bold', h)),
+          ...rows.map((r) => [
+            r.id,
+            statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''),
+            r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-',
+            String(r.merges),
+            String(r.tokens.total),
+            r.costUsd !== null ? `${formatUsd(r.costUsd)}${r.unpriced.length ? '+?' : ''}` : '-',
+            age(r.createdAt),
+            short(r.task, 60),
+          ]),
         ]);
       });
     });
@@ -396,8 +420,10 @@ export function registerRuns(program: Command): void {
         const merges = store.listMerges(run.id);
         const subtasks = store.listSubtasks(run.id);
         const commands = store.listCommands({ runId: run.id });
+        const { usage, source: usageSource } = storedRunUsage(store, stateDir, run);
         const shown = {
           run: runRecordForJson(run),
+          usage: { ...usage, source: usageSource },
           live: runIsLive(store, run.id),
           lock: lock ?? null,
           commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
@@ -412,7 +438,12 @@ export function registerRuns(program: Command): void {
         printOut(`task:      ${short(run.task, 200)}`);
         printOut(`base dir:  ${run.baseDir}`);
         printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
-        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}; tokens in ${run.tokens.input}, out ${run.tokens.output}`);
+        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}`);
+        const t = usage.total;
+        printOut(
+          `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
+            `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
+        );
         printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
         if (run.error) printOut(`error:     ${run.error}`);
         if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
@@ -427,14 +458,30 @@ export function registerRuns(program: Command): void {
       });
     });
 
-  storeOptions(runs.command('tail').argument('<id>', 'run id or prefix').description('events of the run (or of one worker with --worker); -f follows until the run ends'))
-    .option('-f, --follow', 'keep printing new events until the run ends')
-    .option('--worker <workerId>', "a worker's codex events (its events.jsonl)")
-    .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string }) => {
+  storeOptions(
+    runs
+      .command('tail')
+      .argument('<id>', 'run id or prefix')
+      .description("the run's events as readable lines (or one worker's codex events with --worker); -f follows until the run ends"),
+  )
+    .option('-f, --follow', 'keep printing new events until the run (or the worker) ends')
+    .option('--worker <name|id>', "a worker's codex events: by worktree or subtask name (all its workers, in order), worker id or id prefix")
+    .option('--raw', 'the events as JSON Lines, as recorded')
+    .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string; raw?: boolean }) => {
       await withStore(opts, async (store, stateDir) => {
         const run = store.requireRun(id);
-        if (opts.worker) return tailWorker(stateDir, run.id, opts.worker, Boolean(opts.follow));
-        return tailRun(store, run.id, { follow: Boolean(opts.follow), json: Boolean(opts.json) });
+        if (opts.worker) {
+          const workers = resolveWorkers(store, stateDir, run.id, opts.worker);
+          let stop = false;
+          const onSig = () => (stop = true);
+          process.once('SIGINT', onSig);
+          try {
+            return await tailWorkers(workers, { follow: Boolean(opts.follow), raw: Boolean(opts.raw || opts.json), shouldStop: () => stop });
+          } finally {
+            process.off('SIGINT', onSig);
+          }
+        }
+        return tailRun(store, run.id, { follow: Boolean(opts.follow), json: Boolean(opts.json || opts.raw) });
       });
     });
 
@@ -459,7 +506,7 @@ export function registerRuns(program: Command): void {
     runs
       .command('merge')
       .argument('<id>', 'run id or prefix')
-      .description("plan-road runs: merge the stopped run's complete-but-unmerged subtasks now (merge queue + smoke test; no model, no workers)"),
+      .description("runs of a plan (run --plan, or a plan the orchestrator made): merge the stopped run's complete-but-unmerged subtasks now (merge queue and smoke test; no model, no workers)"),
   )
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, async (store, stateDir, config) => {
@@ -496,9 +543,9 @@ export function registerRuns(program: Command): void {
     });
 
   storeOptions(runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'))
-    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago', '30')
-    .action(async (opts: StoreOptions & { olderThan: string }) => {
-      const days = Number(opts.olderThan);
+    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago (default 30)')
+    .action(async (opts: StoreOptions & { olderThan?: string }) => {
+      const days = Number(opts.olderThan ?? 30);
       if (!(Number.isFinite(days) && days >= 0)) throw new UsageError(`--older-than ${opts.olderThan}: expected a number of days`);
       await withStore(opts, async (store, stateDir) => {
         const r = await pruneRuns(store, stateDir, { olderThanDays: days });
@@ -512,5 +559,11 @@ export function registerRuns(program: Command): void {
   registerRunsApproval(runs);
   registerRunsTmux(runs);
 
-  resumeOptions(program.command('resume').argument('<id>', 'run id or prefix').summary('continue a run whose process died or was stopped (alias of runs resume)')).action(resumeCommand);
+  resumeOptions(
+    program
+      .command('resume')
+      .argument('<id>', 'run id or prefix')
+      .summary('continue a run whose process died or was stopped (alias of runs resume)')
+      .description('Continue a run whose process died or was stopped: its conversation, workers and merges are picked up from the run store; nothing done is done twice. Same as codex-orch runs resume.'),
+  ).action(resumeCommand);
 }

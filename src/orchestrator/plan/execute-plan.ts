@@ -51,7 +51,8 @@ import {
 import type { Store, WorkerStatus as StoreWorkerStatus } from '../../store/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
-import { runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
+import { codexActivity, codexModelName, runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
+import { addTally, costOf, loadPrices, priceOf, tallyTokens, zeroTally, type TokenTally } from '../../cost/index.js';
 import { ApprovalGate, approvalModeOn, recordApprovalMode } from '../approval-gate.js';
 import { now, type RunEvent, type RunEventListener } from '../events.js';
 import type { ReviewFn, ReviewVerdict } from '../review/types.js';
@@ -349,10 +350,19 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   ctx.signal?.addEventListener('abort', onAbort, { once: true });
   const budget = new BudgetTracker(ctx.budgets ?? {}, (stop: BudgetStop) => {
     if (!stoppedBy) stoppedBy = stop.reason;
-    decide('budget', 'exhausted', `${stop.reason}: no new subtask or worker is started${stop.budget === 'maxWorkers' ? '' : '; running workers and commands are stopped'}`, undefined, { budget: stop.budget });
-    if (stop.budget !== 'maxWorkers') hard.abort();
+    const kill = stop.budget !== 'maxWorkers' && ctx.budgets?.onBudget !== 'finish';
+    decide('budget', 'exhausted', `${stop.reason}: no new subtask or worker is started${kill ? '; running workers and commands are stopped' : '; running workers may finish'}`, undefined, { budget: stop.budget });
+    if (kill) hard.abort();
     wake();
   });
+  // Money: the budget counts each worker's tokens as codex reports its turns, at the price table's prices.
+  const prices = loadPrices(ctx.config.pricesFile);
+  const workerModelName = codexModelName(ctx.config);
+  const reviewModelName = ctx.config.reviewModel ?? ctx.config.model;
+  const priced = (model: string | null, t: TokenTally): number | null => {
+    const price = priceOf(prices, model);
+    return price ? costOf(t, price) : null;
+  };
   const stopping = () => stoppedBy !== null;
   const checkpoint = () => {
     if (hard.signal.aborted) throw new Interrupted(stoppedBy ?? 'aborted');
@@ -477,7 +487,11 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         }
       : {}),
     onDecision: (d: MergeDecision) => {
-      if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') return; // the outcome lines carry the story
+      if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') {
+        // Not for decisions.jsonl (the outcome lines carry the story), but the live view shows the queue.
+        emit({ type: 'plan.decision', ts: d.at, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), kind: 'merge', action: d.action, reason: d.reason });
+        return;
+      }
       decide('merge', d.action, d.reason, d.taskId, { branch: d.branch, seq: d.seq, ...(d.sha ? { sha: d.sha } : {}), ...(d.files ? { files: d.files } : {}) });
     },
   });
@@ -492,6 +506,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'started' });
     decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
     withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
+    const counted = zeroTally();
     const run = await runCodexWorker({
       prompt,
       cwd: t.worktree,
@@ -504,6 +519,14 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       logger: log,
       ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
       ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+      onEvent: (e) => {
+        const activity = codexActivity(e);
+        if (!activity) return;
+        emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
+        if (activity.kind !== 'usage') return;
+        addTally(counted, activity.usage);
+        budget.addUsage(tallyTokens(activity.usage), priced(workerModelName, activity.usage));
+      },
     });
     const tokens = run.usage.inputTokens + run.usage.outputTokens;
     const rec: PlanWorkerRecord = {
@@ -542,13 +565,16 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         ...(run.reason !== undefined ? { error: run.reason } : {}),
       }),
     );
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}) });
+    const usage = { input: run.usage.inputTokens, cachedInput: run.usage.cachedInputTokens, output: run.usage.outputTokens };
+    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, usage, model: workerModelName, ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}) });
     decide('worker', run.status, run.status === 'complete' ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}` : (run.reason ?? run.status), t.id, {
       workerId,
       threadId: run.threadId,
       tokens,
     });
-    budget.addTokens(tokens);
+    // What the turns did not report yet (a killed worker's last turn, a fake codex with only a final count).
+    const rest = { input: Math.max(0, usage.input - counted.input), cachedInput: Math.max(0, usage.cachedInput - counted.cachedInput), output: Math.max(0, usage.output - counted.output) };
+    if (tallyTokens(rest) > 0) budget.addUsage(tallyTokens(rest), priced(workerModelName, rest));
     return run;
   };
 
@@ -612,6 +638,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       const diff = await diffAgainst(t.worktree, mainBranch, { maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes });
       const round = t.reviews.length + 1;
       let verdict: Awaited<ReturnType<ReviewFn>>;
+      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'started', model: reviewModelName });
       try {
         verdict = await ctx.review(
           {
@@ -635,9 +662,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       reviewTokens.input += verdict.tokens.input;
       reviewTokens.output += verdict.tokens.output;
       t.reviews.push({ round, verdict: verdict.verdict, risk: verdict.risk, comments: verdict.comments });
-      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'finished', status: verdict.verdict, tokens: verdict.tokens.input + verdict.tokens.output });
+      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'finished', status: verdict.verdict, tokens: verdict.tokens.input + verdict.tokens.output, usage: { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }, model: reviewModelName });
       decide('review', verdict.verdict, `round ${round}, risk ${verdict.risk}: ${tail(verdict.comments, 400) || '(no comments)'}`, t.id, { round, risk: verdict.risk, files: diff.files.length });
-      budget.addTokens(verdict.tokens.input + verdict.tokens.output);
+      budget.addUsage(verdict.tokens.input + verdict.tokens.output, priced(reviewModelName, { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }));
       if (verdict.verdict === 'approve') return;
       if (t.reviewReworks >= maxReviewRounds) {
         throw new TaskFailure(`the reviewer still asks for rework after ${maxReviewRounds} round(s): ${tail(verdict.comments, 500)}`);

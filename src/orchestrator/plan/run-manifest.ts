@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { requireBaseDir, requireStateDir, type Config } from '../../config/config.js';
 import { ConfigError, isOrchestratorError, describeError } from '../../errors.js';
+import { codexModelName } from '../../workers/codex/index.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import type { Manifest } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
@@ -15,7 +16,7 @@ import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from '../events.js';
 import { mainHistory, takeSnapshot } from '../git-snapshot.js';
-import { buildReport, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
+import { buildReport, reportPricing, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
 import { renderReportMarkdown } from '../report-text.js';
 import type { ReviewFn } from '../review/types.js';
 import { loadRepoSettings } from '../../git/index.js';
@@ -96,7 +97,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   const before = await takeSnapshot(baseDir);
   const startedAt = new Date();
   const model = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
-  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model });
+  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model, workerModel: codexModelName(config) });
   fs.writeFileSync(path.join(runDir, 'task.md'), `${options.manifest.task}\n`);
 
   let result: PlanRunResult | null = null;
@@ -171,6 +172,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     error,
     runDir,
     plan,
+    pricing: reportPricing(config),
   });
   fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
   fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));

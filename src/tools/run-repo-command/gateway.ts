@@ -9,11 +9,12 @@ import { checkCommand } from './policy/index.js';
 import type { Policy } from './policy-file.js';
 import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
+import type { CodexEvent } from '../../workers/codex/events.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
 export type CodexRunner = (
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
 ) => Promise<CommandResult>;
 
 export interface GatewayContext {
@@ -32,6 +33,8 @@ export interface GatewayContext {
   signal?: AbortSignal;
   /** The codex worker layer; without it `codex exec` lines are refused as unavailable. */
   runCodex?: CodexRunner;
+  /** Each codex event of a `codex exec` call's worker, as it arrives (the live view). */
+  onCodexEvent?: (request: CommandRequest, event: CodexEvent) => void;
   /** Called when a call arrives, before the guard decides. */
   onStart?: (request: CommandRequest) => void;
   /** Called once per call with the final result and its log entry (the run report collects these). */
@@ -128,6 +131,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.runId ? { runId: ctx.runId } : {}),
           allowDangerFullAccess: ctx.policy.allowDangerFullAccess,
+          ...(ctx.onCodexEvent ? { onEvent: (e: CodexEvent) => ctx.onCodexEvent?.(request, e) } : {}),
         });
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }

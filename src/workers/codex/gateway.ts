@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
+import type { CodexEvent } from './events.js';
 import { parseSeedCodexArgs, SeedArgsError, seedRequestProblem, seedWorkdir, type SeedCodexRequest } from './seed-args.js';
 import { runCodexWorker, type WorkerRun } from './worker.js';
 
@@ -48,7 +49,7 @@ function refused(reason: string, started: number): CommandResult {
  */
 export async function runCodexFromGateway(
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
 ): Promise<CommandResult> {
   const started = Date.now();
   let req: SeedCodexRequest;
@@ -76,6 +77,7 @@ export async function runCodexFromGateway(
     ...(options.signal ? { signal: options.signal } : {}),
     ...(options.logger ? { logger: options.logger } : {}),
     ...(options.runId ? { runId: options.runId } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const ok = run.status === 'complete';
   return {
