@@ -196,7 +196,7 @@ export function registerRun(program: Command): void {
       await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
       const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
       const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
-      const tmux = tmuxOpener(opts, config.stateDir, (l) => progress.note(l));
+      const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
       try {
         const report = await withInterrupt('the run', (signal) =>
           runOrchestrator({
@@ -236,7 +236,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
   const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
-  const tmux = tmuxOpener(opts, config.stateDir, (l) => progress.note(l));
+  const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
