@@ -52,17 +52,19 @@ export function registerRunsTmux(runs: Command): void {
   // The processes inside the session's windows (started by the commands above).
   runs
     .command('tmux-status', { hidden: true })
-    .argument('<id>')
-    .requiredOption('--state-dir <dir>')
-    .option('--socket <name>')
+    .description("what runs in the status window of a run's tmux session: the run, its subtasks and workers, redrawn until it ends")
+    .argument('<id>', 'run id')
+    .requiredOption('--state-dir <dir>', 'state dir holding state.db')
+    .option('--socket <name>', 'the named tmux server of the session (tmux -L name)')
     .action(async (id: string, opts: { stateDir: string; socket?: string }) => {
       await runStatusWindow({ target: { socket: opts.socket }, runId: id, stateDir: opts.stateDir });
     });
   runs
     .command('tmux-worker', { hidden: true })
-    .argument('<id>')
-    .argument('<worker>')
-    .requiredOption('--state-dir <dir>')
+    .description("what runs in a worker's window of a run's tmux session: its codex events as readable lines, until it ends")
+    .argument('<id>', 'run id')
+    .argument('<worker>', 'worker id')
+    .requiredOption('--state-dir <dir>', 'state dir holding the run directory')
     .action(async (id: string, worker: string, opts: { stateDir: string }) => {
       await followWorker(opts.stateDir, id, worker, (line) => printOut(line));
     });
