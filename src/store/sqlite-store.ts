@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { newRunId } from './run-dir.js';
+import { sqliteTaskLedger, type TaskLedger, type TaskLedgerOptions } from './task-ledger.js';
 import {
   commandFromRow,
   eventFromRow,
@@ -75,6 +76,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** For tests: a different migration list. */
   migrations?: readonly Migration[];
+  /** For tests: the task ledger's pid liveness check, pid and hostname. */
+  taskLedger?: TaskLedgerOptions;
 }
 
 export const STATE_DB = 'state.db';
@@ -92,11 +95,20 @@ class SqliteStore implements Store {
   readonly location: string | undefined;
   private readonly db: Database.Database;
   private closed = false;
+  private ledger: TaskLedger | undefined;
+  private readonly ledgerOptions: TaskLedgerOptions;
 
-  constructor(db: Database.Database, file: string | undefined) {
+  constructor(db: Database.Database, file: string | undefined, ledgerOptions: TaskLedgerOptions = {}) {
     this.kind = file === undefined ? 'memory' : 'sqlite';
     this.db = db;
     this.location = file;
+    this.ledgerOptions = ledgerOptions;
+  }
+
+  get tasks(): TaskLedger {
+    this.ensureOpen();
+    this.ledger ??= sqliteTaskLedger(this.db, this.location, this.ledgerOptions);
+    return this.ledger;
   }
 
   /** Runs fn in an IMMEDIATE transaction (a savepoint when nested); maps SQLite errors to StoreError. */
@@ -709,7 +721,7 @@ export function openStore(target: StoreTarget, options: SqliteStoreOptions = {})
       context: { file, code },
     });
   }
-  return new SqliteStore(db, 'memory' in target ? undefined : file);
+  return new SqliteStore(db, 'memory' in target ? undefined : file, options.taskLedger);
 }
 
 /** The on-disk store at `<stateDir>/state.db`. */

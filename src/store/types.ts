@@ -14,6 +14,8 @@
  * - Misuse (unknown run, bad status, duplicate id, double merge) throws `StoreError`.
  */
 
+import type { TaskLedger } from './task-ledger.js';
+
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'aborted', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
@@ -399,6 +401,9 @@ export interface Store {
    * `fn` must be synchronous; returning a promise throws StoreError.
    */
   transaction<T>(fn: () => T): T;
+
+  /** The dispatcher's task ledger in this database: the one home of task idempotency (see task-ledger.ts). */
+  readonly tasks: TaskLedger;
 
   close(): void;
 }
