@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../errors.js';
@@ -34,6 +35,12 @@ export interface Config {
   readonly logLevel: string;
   /** True unless ORCHESTRATOR_TRACING=1 with the OpenAI endpoint (and OPENAI_AGENTS_DISABLE_TRACING is not set). */
   readonly disableTracing: boolean;
+  /** ORCHESTRATOR_SANDBOX: which OS sandbox confines gateway commands. */
+  readonly sandbox: 'auto' | 'bwrap' | 'codex' | 'unshare' | 'off';
+  /** Absolute paths hidden from sandboxed commands besides $HOME, /root, /home and /tmp. */
+  readonly sandboxSecretPaths: readonly string[];
+  /** Variable names passed into sandboxed commands besides the built-in allowlist. */
+  readonly sandboxEnv: readonly string[];
   /** Budgets from the environment (flags override them in the CLI). */
   readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
   /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
@@ -170,6 +177,9 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       ...(raw.ORCHESTRATOR_MAX_WORKERS !== undefined ? { maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number } : {}),
       ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
     }),
+    sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
+    sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
+    sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
     approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
     webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
     webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,

@@ -49,6 +49,18 @@ const stringArrayJson = z
     return z.NEVER;
   });
 
+const pathList = z
+  .string()
+  .trim()
+  .transform((v) => v.split(':').map((x) => x.trim()).filter(Boolean))
+  .refine((xs) => xs.every((x) => path.isAbsolute(x) || x.startsWith('~/')), { message: 'expected absolute paths (or ~/…) separated by ":"' });
+
+const envNameList = z
+  .string()
+  .trim()
+  .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+  .refine((xs) => xs.every((x) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(x)), { message: 'expected variable names separated by commas' });
+
 const money = z
   .string()
   .trim()
@@ -107,6 +119,9 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_CODEX_PROFILES', description: 'Codex worker profiles file (fast/deep/review: model, reasoning effort, sandbox). Default: built-in profiles.', example: './codex-profiles.json', schema: anyPath },
   { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },
   { name: 'ORCHESTRATOR_DISPATCH_TOKEN', description: 'Bearer token of the dispatcher HTTP intake (dispatch --http); the intake refuses to start without it. At least 16 characters, e.g. openssl rand -hex 32.', example: 'change-me-to-a-long-random-secret', schema: z.string().trim().min(16, 'expected a token of at least 16 characters') },
+  { name: 'ORCHESTRATOR_SANDBOX', description: 'OS sandbox of every command the gateway runs: auto (strongest available: bwrap, codex sandbox, unshare), bwrap, codex, unshare, or off (commands run unconfined; reports say so).', example: 'auto', schema: z.string().trim().toLowerCase().pipe(z.enum(['auto', 'bwrap', 'codex', 'unshare', 'off'])) },
+  { name: 'ORCHESTRATOR_SANDBOX_SECRET_PATHS', description: 'Extra paths hidden from sandboxed commands, separated by ":" ($HOME, /root, /home and /tmp are always hidden).', example: '/etc/ssl/private:/srv/secrets', schema: pathList },
+  { name: 'ORCHESTRATOR_SANDBOX_ENV', description: 'Extra environment variables passed into sandboxed commands, comma separated (keys, tokens and the SSH agent are never passed).', example: 'NODE_ENV,DATABASE_URL', schema: envNameList },
   { name: 'ORCHESTRATOR_APPROVE', description: 'Set to 1 to stop before each plan merge until a person approves it (codex-orch runs approve|reject); same as run --approve or "approve": true in .codex-orchestrator.json.', example: '0', schema: flag },
   { name: 'ORCHESTRATOR_WEBHOOK_URL', description: 'URL that gets a JSON POST when a run ends, a worker is stuck or crashed, a budget is reached or an approval is needed (3 retries; never blocks the run).', example: 'https://hooks.example.com/codex-orch', schema: z.string().trim().url('expected a URL such as https://hooks.example.com/codex-orch') },
   { name: 'ORCHESTRATOR_WEBHOOK_SECRET', description: 'Secret for the webhook signature: X-Codex-Orch-Signature: sha256=<HMAC-SHA256 of the body, hex>. Empty: unsigned.', example: 'change-me', schema: z.string().min(1) },

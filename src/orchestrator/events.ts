@@ -16,6 +16,8 @@ export type RunEvent =
       model: string;
       /** The codex workers' model as far as the program can tell (for prices); null: codex's default. */
       workerModel?: string | null;
+      /** The OS sandbox the gateway's commands run in (its description). */
+      sandbox?: string;
     }
   | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
@@ -31,6 +33,7 @@ export type RunEvent =
       dryRun: boolean;
       worker?: { status: string; goalMet: boolean | null; summary: string; usage?: { input: number; cachedInput: number; output: number } };
     }
+  | { type: 'command.security'; ts: string; worktree: string; command: string; detail: string }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
   | { type: 'run.finished'; ts: string; runId: string; status: RunOutcome; wallTimeMs: number }
   | { type: 'run.error'; ts: string; runId: string; kind: string; message: string }
@@ -97,4 +100,10 @@ export function commandFinishedEvent(
         }
       : {}),
   };
+}
+
+/** The `command.security` event of a gateway call that changed repository metadata it may not, or null. */
+export function commandSecurityEvent(request: CommandRequest, result: CommandResult): Extract<RunEvent, { type: 'command.security' }> | null {
+  if (!result.securityEvent) return null;
+  return { type: 'command.security', ts: now(), worktree: request.worktree, command: request.command, detail: result.securityEvent };
 }

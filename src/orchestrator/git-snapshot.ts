@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { execa } from 'execa';
+import { gitEnv } from '../git/repo.js';
 import type { ReportMerge } from './report.js';
 
 /** Read-only git facts the run report is built from (before and after a run). */
@@ -17,7 +18,7 @@ export interface MainHistory {
 }
 
 async function git(cwd: string, args: string[]): Promise<string | null> {
-  const r = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: { GIT_TERMINAL_PROMPT: '0', GIT_PAGER: 'cat' } });
+  const r = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: gitEnv(), extendEnv: false });
   return r.exitCode === 0 ? String(r.stdout).trim() : null;
 }
 

@@ -36,8 +36,17 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push(`- Model: ${r.model}${r.dryRun ? ' — DRY RUN: nothing was executed' : ''}`);
   out.push(`- Wall time: ${duration(r.wallTimeMs)}; tokens: ${r.tokens.total} (orchestrator ${r.tokens.orchestrator.input}+${r.tokens.orchestrator.output} in ${r.tokens.orchestrator.requests} requests, workers ${r.tokens.workers.input}+${r.tokens.workers.output})`);
   if (r.usage) out.push(costLine(r.usage));
+  if (r.sandbox) {
+    out.push(`- Sandbox: ${r.sandbox.description}`);
+    for (const g of r.sandbox.gaps) out.push(`  - NOT confined: ${g}`);
+  }
   if (r.error) out.push(`- Error (${r.error.kind}): ${r.error.message}`);
   out.push('');
+  if (r.securityEvents?.length) {
+    out.push('## SECURITY EVENTS');
+    for (const e of r.securityEvents) out.push(`- ${e.worktree}$ \`${e.command}\`: ${e.detail}`);
+    out.push('');
+  }
   out.push('## Worktrees and branches created');
   out.push(r.worktreesCreated.length ? r.worktreesCreated.map((w) => `- ${w}`).join('\n') : '- none');
   if (r.branchesCreated.length) out.push(`- branches: ${r.branchesCreated.join(', ')}`);

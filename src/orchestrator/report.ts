@@ -104,6 +104,16 @@ export interface RunReport {
    * `merges` like any other (read from main's history).
    */
   plan?: ReportPlan;
+  /** The OS sandbox the commands ran in (absent in reports written before it existed). */
+  sandbox?: ReportSandbox;
+  /** Gateway calls that changed repository metadata they may not (restored; the subtask stopped). */
+  securityEvents?: { worktree: string; command: string; detail: string }[];
+}
+
+export interface ReportSandbox {
+  backend: string;
+  description: string;
+  gaps: readonly string[];
 }
 
 const TEST_PROGRAMS = new Set(['pytest', 'vitest', 'jest', 'mocha', 'tsc']);
@@ -145,6 +155,7 @@ export interface ReportInput {
   error: { kind: string; message: string } | null;
   runDir: string;
   plan?: ReportPlan | undefined;
+  sandbox?: ReportSandbox | undefined;
   /** Prices and the models of the review agent and the codex workers (default: the package's table, models unknown). */
   pricing?: { prices: PriceTable; reviewModel: string | null; workerModel: string | null };
 }
@@ -253,5 +264,9 @@ export function buildReport(input: ReportInput): RunReport {
     error: input.error,
     runDir: input.runDir,
     ...(input.plan ? { plan: input.plan } : {}),
+    ...(input.sandbox ? { sandbox: input.sandbox } : {}),
+    securityEvents: input.records
+      .filter((r) => r.result.securityEvent)
+      .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, detail: result.securityEvent as string })),
   };
 }

@@ -4,12 +4,12 @@ import { Agent, Runner, type AgentInputItem } from '@openai/agents';
 import { loadConfig, requireBaseDir, requireStateDir, type Config, type ConfigOverrides } from '../config/config.js';
 import { AbortedError, ConfigError, UsageError, type OrchestratorError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import type { GatewayContext, CodexRunner } from '../tools/run-repo-command/gateway.js';
+import { gatewaySandbox, type GatewayContext, type CodexRunner } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
 import { codexActivity, codexModelName, runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './api-errors.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
+import { commandFinishedEvent, commandSecurityEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
 import { mainHistory, takeSnapshot } from './git-snapshot.js';
 import { createModelProvider } from './model-client.js';
 import { loadOrchestratorPrompt } from './prompts.js';
@@ -243,6 +243,8 @@ async function driveRun(
         log.error({ err: error }, 'cannot record a command in the store');
       }
       emit(commandFinishedEvent(request, result, entry), { record: slimRecord(record) });
+      const security = commandSecurityEvent(request, result);
+      if (security) emit(security);
     },
   };
   /** After every tool call, before its answer goes back to the model: merges, then the conversation. */
@@ -291,7 +293,7 @@ async function driveRun(
     emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
     log.info({ task, baseDir, tookOver: took }, 'run resumed');
   } else {
-    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model, workerModel: codexModelName(config) }, { snapshot: before });
+    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model, workerModel: codexModelName(config), sandbox: gatewaySandbox(gateway).backend.description }, { snapshot: before });
     fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
     log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
   }
@@ -352,7 +354,9 @@ async function driveRun(
   const after = await takeSnapshot(baseDir);
   const history = await mainHistory(baseDir, before.head, after.head);
   const finishedAt = new Date();
+  const sb = gatewaySandbox(gateway);
   const report = buildReport({
+    sandbox: { backend: sb.backend.name, description: sb.backend.description, gaps: sb.backend.gaps },
     runId,
     task,
     baseDir,

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/config.js';
+import { sandboxStatus, type SandboxStatus } from '../../sandbox/index.js';
 import { codexChecks, endpointChecks, gitChecks, policyChecks, type Check } from '../../orchestrator/preflight.js';
 import { doctor, type DoctorReport } from '../../workers/codex/index.js';
 import { resolveFromCwd } from '../args.js';
@@ -28,6 +29,22 @@ export interface DoctorSections {
   sandbox: Check[];
   /** Redis, when a queue is configured (no queue backend is configured in this build). */
   queue: Check[];
+}
+
+/** The sandbox section: the backend in use (fail when none can run and the user did not opt out), its gaps, warnings. */
+function sandboxChecks(s: SandboxStatus): Check[] {
+  const hint = 'install bubblewrap 0.10+ or reinstall node_modules (@openai/codex ships one); ORCHESTRATOR_SANDBOX=off runs commands unconfined';
+  const checks: Check[] = [
+    {
+      name: 'backend',
+      status: s.backend === 'bwrap' ? 'ok' : s.backend === 'none' ? 'fail' : 'warn',
+      detail: `${s.description} (ORCHESTRATOR_SANDBOX=${s.mode})`,
+      ...(s.backend === 'bwrap' ? {} : { hint }),
+    },
+  ];
+  for (const g of s.gaps) checks.push({ name: 'not confined', status: 'warn', detail: g, hint });
+  for (const w of s.warnings) checks.push({ name: 'warning', status: 'warn', detail: w });
+  return checks;
 }
 
 function mark(c: Check): string {
@@ -95,7 +112,7 @@ export function registerDoctor(program: Command): void {
         status: 'ok',
         detail: `orchestrator ${config.model}, review ${review}${config.reviewModel ? '' : ' (the orchestrator model)'}`,
       });
-      const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: [], queue: [] };
+      const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: sandboxChecks(sandboxStatus(config)), queue: [] };
       const failed = [
         ...sections.models,
         ...sections.repository,

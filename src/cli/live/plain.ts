@@ -16,7 +16,12 @@ const short = (s: string, n = 90) => {
 export function plainEventLine(e: RunEvent, paint: Paint = (_s, t) => t): string | null {
   switch (e.type) {
     case 'run.started':
-      return `${paint('bold', 'codex-orchestrator')} run ${e.runId} on ${e.baseDir}${e.dryRun ? paint('yellow', ' (dry run)') : ''}`;
+      return `${paint('bold', 'codex-orchestrator')} run ${e.runId} on ${e.baseDir}${e.dryRun ? paint('yellow', ' (dry run)') : ''}${
+        // A run whose commands are not confined by bwrap says so in its first line.
+        e.sandbox ? `\n  sandbox: ${/^bwrap/.test(e.sandbox) ? paint('dim', e.sandbox) : paint('red', e.sandbox)}` : ''
+      }`;
+    case 'command.security':
+      return paint('red', `  SECURITY ${short(`${e.worktree}$ ${e.command}`, 60)}: ${e.detail}`);
     case 'command.finished': {
       const verdict = !e.allowed
         ? paint('red', `DENIED ${e.rule}`)
@@ -44,7 +49,7 @@ export function plainEventLine(e: RunEvent, paint: Paint = (_s, t) => t): string
       return `  ${e.taskId}: ${e.purpose} worker ${e.workerId} ${e.status ?? 'finished'}${e.tokens ? paint('dim', ` (${formatTokens(e.tokens)} tokens)`) : ''}`;
     case 'plan.decision':
       if (e.kind === 'merge' && (e.action === 'queued' || e.action === 'merging' || e.action === 'smoke-started')) return null;
-      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget'
+      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' || e.kind === 'security'
         ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}`
         : null;
     case 'plan.finished':

@@ -43,6 +43,7 @@ export interface LiveView {
 function persistent(e: RunEvent): boolean {
   switch (e.type) {
     case 'run.started':
+    case 'command.security':
     case 'run.error':
     case 'model.retry':
     case 'plan.started':
@@ -55,6 +56,7 @@ function persistent(e: RunEvent): boolean {
     case 'plan.decision':
       return (
         e.kind === 'budget' ||
+        e.kind === 'security' ||
         (e.kind === 'merge' && e.action !== 'queued' && e.action !== 'merging' && e.action !== 'smoke-started' && e.action !== 'merged')
       );
     default:

@@ -231,6 +231,14 @@ function short(sha: string | null | undefined): string {
   return sha ? sha.slice(0, 10) : '—';
 }
 
+/** How a gateway command ended, for a decision line: the guard's denial, the sandbox's refusal or blocks, or the exit code. */
+function commandOutcome(r: CommandResult): string {
+  if (r.denied) return 'was denied by the guard';
+  if (r.sandbox?.refused) return `was refused by the sandbox: ${r.sandbox.refused}`;
+  const blocked = r.sandbox?.denials.length ? `; the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}` : '';
+  return `exited ${r.exitCode ?? 'none'}${blocked}${r.securityEvent ? `; SECURITY: ${r.securityEvent}` : ''}`;
+}
+
 function commandLog(r: CommandResult): string {
   if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
   return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
@@ -369,7 +377,16 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   };
 
   const gateway: GatewayContext = { ...ctx.gateway, baseDir, signal: hard.signal, runId: ctx.gateway.runId ?? ctx.runId };
-  const runCommand = (worktree: string, command: string) => runRepoCommand({ worktree, command }, gateway);
+  /** A gateway call; one that changed repository metadata it may not stops its subtask (after the restore). */
+  const runCommand = async (worktree: string, command: string, taskId?: string, purpose?: 'setup') => {
+    // `setup` lines are the repository's own install steps: the guard allows lockfile installs there (class install).
+    const r = await runRepoCommand({ worktree, command }, purpose ? { ...gateway, purpose } : gateway);
+    if (r.securityEvent) {
+      decide('security', 'stopped', `\`${command}\` in ${worktree}: ${r.securityEvent}`, taskId);
+      throw new TaskFailure(`security: \`${command}\` ${r.securityEvent}`);
+    }
+    return r;
+  };
 
   // --- scheduler state, mirrored into the manifest after every transition.
   const byId = new Map<string, ManifestTask>();
@@ -482,7 +499,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
           smoke: async () => {
             // Not stopped by a budget: killing a smoke test half way would revert a good merge.
             const r = await runRepoCommand({ worktree: 'main', command: smokeCommand }, { ...gateway, signal: ctx.signal ?? new AbortController().signal });
-            return { ok: r.ok, log: commandLog(r) };
+            if (r.securityEvent) decide('security', 'smoke', `\`${smokeCommand}\` in main: ${r.securityEvent}`);
+            const blocked = r.sandbox?.denials.length ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]` : '';
+            return { ok: r.ok, log: `${commandLog(r)}${blocked}` };
           },
         }
       : {}),
@@ -602,10 +621,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const acceptanceRun = async (t: TaskRun): Promise<{ ok: boolean; exitCode: number | null; log: string } | null> => {
     if (!t.acceptance) return null;
     checkpoint();
-    const r = await runCommand(t.wtName, t.acceptance);
+    const r = await runCommand(t.wtName, t.acceptance, t.id);
     checkpoint();
     const out = commandLog(r);
-    decide('acceptance', r.ok ? 'passed' : 'failed', `\`${t.acceptance}\` ${r.denied ? 'was denied by the guard' : `exited ${r.exitCode ?? 'none'}`}`, t.id, { exitCode: r.exitCode });
+    decide('acceptance', r.ok ? 'passed' : 'failed', `\`${t.acceptance}\` ${commandOutcome(r)}`, t.id, { exitCode: r.exitCode });
     return { ok: r.ok, exitCode: r.exitCode, log: out };
   };
 
@@ -708,8 +727,8 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
 
   const removeMerged = async (t: TaskRun) => {
     if (settings.archive) {
-      const r = await runCommand(t.wtName, settings.archive);
-      decide('merge', r.ok ? 'archived' : 'archive-failed', `\`${settings.archive}\` ${r.denied ? 'was denied by the guard' : `exited ${r.exitCode ?? 'none'}`}`, t.id);
+      const r = await runCommand(t.wtName, settings.archive, t.id);
+      decide('merge', r.ok ? 'archived' : 'archive-failed', `\`${settings.archive}\` ${commandOutcome(r)}`, t.id);
     }
     try {
       const removed = await removeWorktree(baseDir, t.slug);
@@ -837,9 +856,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     if (wt.state === 'new') {
       for (const cmd of settings.setup) {
         checkpoint();
-        const r = await runCommand(t.wtName, cmd);
+        const r = await runCommand(t.wtName, cmd, t.id, 'setup');
         checkpoint();
-        decide('worker', r.ok ? 'setup' : 'setup-failed', `\`${cmd}\` ${r.denied ? 'was denied by the guard' : `exited ${r.exitCode ?? 'none'}`}`, t.id);
+        decide('worker', r.ok ? 'setup' : 'setup-failed', `\`${cmd}\` ${commandOutcome(r)}`, t.id);
         if (!r.ok) throw new TaskFailure(`setup command \`${cmd}\` failed: ${tail(commandLog(r), 500)}`);
       }
     }

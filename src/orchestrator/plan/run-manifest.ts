@@ -12,9 +12,9 @@ import { createLogger, type Logger } from '../../logging/logger.js';
 import type { Manifest } from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import { appendJsonLine, newRunId } from '../../store/run-dir.js';
-import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
+import { gatewaySandbox, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from '../events.js';
+import { commandFinishedEvent, commandSecurityEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from '../events.js';
 import { mainHistory, takeSnapshot } from '../git-snapshot.js';
 import { buildReport, reportPricing, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
 import { renderReportMarkdown } from '../report-text.js';
@@ -91,13 +91,15 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     onRecord: (request, result, entry) => {
       records.push({ request, result, entry });
       emit(commandFinishedEvent(request, result, entry));
+      const security = commandSecurityEvent(request, result);
+      if (security) emit(security);
     },
   };
 
   const before = await takeSnapshot(baseDir);
   const startedAt = new Date();
   const model = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
-  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model, workerModel: codexModelName(config) });
+  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model, workerModel: codexModelName(config), sandbox: gatewaySandbox(gateway).backend.description });
   fs.writeFileSync(path.join(runDir, 'task.md'), `${options.manifest.task}\n`);
 
   let result: PlanRunResult | null = null;
@@ -154,7 +156,9 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   } else {
     plan = { submissions: 0, rejections: [], status: 'failed', manifestFile: null, error: error?.message ?? null, result: null };
   }
+  const sb = gatewaySandbox(gateway);
   const report = buildReport({
+    sandbox: { backend: sb.backend.name, description: sb.backend.description, gaps: sb.backend.gaps },
     runId,
     task: options.manifest.task,
     baseDir,

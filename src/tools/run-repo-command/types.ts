@@ -79,6 +79,20 @@ export interface CommandResult {
     changedFiles: string[];
     usage: { inputTokens: number; cachedInputTokens: number; outputTokens: number };
   };
+  /** How the OS sandbox ran the line (absent for denials, dry runs and codex workers). */
+  sandbox?: CommandSandbox;
+  /** Set when the call changed repository metadata it may not (restored; the subtask stops). */
+  securityEvent?: string;
+}
+
+/** The sandbox a command ran in, and what it refused (lines of the command's output that show a denial). */
+export interface CommandSandbox {
+  backend: string;
+  profile: string;
+  /** e.g. "Read-only file system", "Network is unreachable": what the command tried and could not do. */
+  denials: string[];
+  /** Set when the backend would not run the line at all (then nothing ran). */
+  refused?: string;
 }
 
 /** One line of the JSON Lines command log. */
@@ -101,4 +115,6 @@ export interface CommandLogEntry {
   workerRunDir?: string;
   /** The class the guard gave an allowed line. */
   commandClass?: CommandClass;
+  sandbox?: string;
+  securityEvent?: string;
 }

@@ -7,7 +7,8 @@ export interface ShellRunOptions {
   timeoutMs: number;
   outputCapBytes: number;
   signal?: AbortSignal | undefined;
-  env?: NodeJS.ProcessEnv;
+  /** The complete environment of the process (nothing is inherited). */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface ShellRunResult {
@@ -23,29 +24,19 @@ export interface ShellRunResult {
   spawnError?: string;
 }
 
-/**
- * Variables never passed to a command: they would let it run code the guard did
- * not see (BASH_ENV, ENV), or point git somewhere other than the worktree.
- */
-const STRIPPED_ENV = /^(BASH_ENV|ENV|GIT_DIR|GIT_WORK_TREE|GIT_INDEX_FILE|GIT_OBJECT_DIRECTORY|GIT_ALTERNATE_OBJECT_DIRECTORIES|GIT_COMMON_DIR|GIT_NAMESPACE|GIT_CEILING_DIRECTORIES|GIT_CONFIG.*|GIT_EXEC_PATH|GIT_SSH|GIT_SSH_COMMAND|GIT_ASKPASS|GIT_EDITOR|GIT_PAGER|GIT_EXTERNAL_DIFF|PROMPT_COMMAND|BASH_FUNC_.*)$/;
-
-export function commandEnv(base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !STRIPPED_ENV.test(k)) env[k] = v;
-  // Non-interactive: no pager, no editor, no credential prompts.
-  env.GIT_PAGER = 'cat';
-  env.PAGER = 'cat';
-  env.GIT_TERMINAL_PROMPT = '0';
-  env.GIT_EDITOR = 'true';
-  return env;
+/** bash's argv for one already-approved line (the dialect the guard parses; no rc files). */
+export function bashArgv(command: string): string[] {
+  return ['bash', '--noprofile', '--norc', '-c', command];
 }
 
 /**
- * Runs one already-approved shell line with bash (the dialect the guard parses)
- * in its own process group, stdin closed, output capped, and the whole group
- * killed on timeout, abort, or after the shell exits (no orphans).
+ * Runs one argv (a sandbox wrapper around bash, or bash itself) in its own
+ * process group, stdin closed, output capped, and the whole group killed on
+ * timeout, abort, or after the process exits (no orphans).
  */
-export async function runShell(command: string, options: ShellRunOptions): Promise<ShellRunResult> {
+export async function runProcess(argv: readonly string[], options: ShellRunOptions): Promise<ShellRunResult> {
+  const [file, ...args] = argv;
+  if (file === undefined) throw new Error('runProcess: empty argv');
   const started = performance.now();
   const out = new OutputCapture(options.outputCapBytes);
   const err = new OutputCapture(options.outputCapBytes);
@@ -56,9 +47,9 @@ export async function runShell(command: string, options: ShellRunOptions): Promi
     return { exitCode: null, stdout: '', stderr: '', truncated: false, timedOut: false, aborted: true, durationMs: 0, stdoutBytes: 0, stderrBytes: 0 };
   }
 
-  const child = execa('bash', ['--noprofile', '--norc', '-c', command], {
+  const child = execa(file, args, {
     cwd: options.cwd,
-    env: options.env ?? commandEnv(),
+    env: options.env,
     extendEnv: false,
     stdin: 'ignore',
     buffer: false,
