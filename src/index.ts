@@ -38,6 +38,9 @@ export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } f
 
 export { dispatch, envTaskSource, listTaskSource, parseDispatchTasks } from './dispatcher/index.js';
 export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
+export { githubTaskSource, type GitHubSourceOptions } from './dispatcher/github-source.js';
+export { mcpServerFactory, serveMcpStdio, type McpServerOptions } from './mcp/server.js';
+export { serveMcpHttp } from './mcp/http.js';
 
 export { resumeRun } from './orchestrator/resume.js';
 export type { ResumeRunOptions } from './orchestrator/resume.js';

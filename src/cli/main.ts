@@ -11,6 +11,7 @@ import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
+import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 import { startNotifier } from './notifications.js';
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   // Each dispatched run notifies like a run (webhook, hooks, tmux); the dispatch prints its own lines.
   registerDispatch(program, (config, options) => makeRunTask(config, { ...options, observe: (c) => startNotifier(c, { quiet: true }) }));
   registerRuns(program);
+  registerMcp(program);
   return program;
 }
 
