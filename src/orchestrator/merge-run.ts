@@ -23,7 +23,7 @@ import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
 import { now } from './events.js';
 import { executePlan, type PlanRunContext } from './plan/execute-plan.js';
 import { loadManifestFile, parseManifest } from './plan/manifest-file.js';
-import { recordCommand } from './run-record.js';
+import { recordCommand } from './session/run-record.js';
 
 export interface MergeRunResult {
   runId: string;

@@ -8,7 +8,7 @@
  */
 import { loadConfig, requireStateDir, type Config } from '../config/config.js';
 import { openSqliteStore, type Store } from '../store/index.js';
-import type { RunReport } from './report.js';
+import type { RunReport } from './report/report.js';
 import { runOrchestrator, type RunOrchestratorOptions } from './run.js';
 
 export interface ResumeRunOptions extends Omit<RunOrchestratorOptions, 'task' | 'resume' | 'baseDir' | 'dryRun'> {

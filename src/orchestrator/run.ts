@@ -8,22 +8,22 @@ import type { GatewayContext, CodexRunner } from '../tools/run-repo-command/gate
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
 import { runCodexFromGateway } from '../workers/codex/index.js';
-import { classifyRunError } from './api-errors.js';
+import { classifyRunError } from './agent/api-errors.js';
 import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
-import { mainHistory, takeSnapshot } from './git-snapshot.js';
-import { createModelProvider } from './model-client.js';
-import { loadOrchestratorPrompt } from './prompts.js';
-import { buildReport, type CommandRecord, type RunReport } from './report.js';
-import { renderReportMarkdown } from './report-text.js';
-import { InflightTools } from './inflight.js';
-import { createPlanTools, planReportSection } from './plan-tools.js';
+import { mainHistory, takeSnapshot } from './report/git-snapshot.js';
+import { createModelProvider } from './agent/model-client.js';
+import { loadOrchestratorPrompt } from './agent/prompts.js';
+import { buildReport, type CommandRecord, type RunReport } from './report/report.js';
+import { renderReportMarkdown } from './report/report-text.js';
+import { InflightTools } from './agent/inflight.js';
+import { createPlanTools, planReportSection } from './agent/plan-tools.js';
 import { createReviewer } from './review/reviewer.js';
 import { ensureRunDir, type Store } from '../store/index.js';
-import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './conversation.js';
+import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './agent/conversation.js';
 import { readDecisionsFile } from './plan/decisions-log.js';
 import { loadManifestFile } from './plan/manifest-file.js';
-import { prepareResume } from './recovery.js';
-import { beginRun, initialSnapshot, recordCommand, slimRecord, storedRecords, storedTurns, syncMerges } from './run-record.js';
+import { prepareResume } from './session/recovery.js';
+import { beginRun, initialSnapshot, recordCommand, slimRecord, storedRecords, storedTurns, syncMerges } from './session/run-record.js';
 
 export interface RunOrchestratorOptions {
   /** The task, in the person's words. */

@@ -4,7 +4,7 @@ import { RunContext } from '@openai/agents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { PlanRunContext, PlanRunResult } from '../../src/orchestrator/plan/execute-plan.js';
-import { createPlanTools, planReportSection, renderPlanResultForModel, type ExecutePlanFn } from '../../src/orchestrator/plan-tools.js';
+import { createPlanTools, planReportSection, renderPlanResultForModel, type ExecutePlanFn } from '../../src/orchestrator/agent/plan-tools.js';
 import type { Plan } from '../../src/scheduler/index.js';
 import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import type { GatewayContext } from '../../src/tools/run-repo-command/gateway.js';

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
 import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
-import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/session/run-record.js';
 import {
   FINISHED_RUN_STATUSES,
   RUN_STATUSES,

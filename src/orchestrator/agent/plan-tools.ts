@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tool, type AgentInputItem } from '@openai/agents';
 import { z } from 'zod';
-import type { Config } from '../config/config.js';
-import { isOrchestratorError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
-import { silentLogger } from '../logging/logger.js';
+import type { Config } from '../../config/config.js';
+import { isOrchestratorError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import {
   manifestFromPlan,
   submitPlanParameters,
@@ -15,12 +15,12 @@ import {
   type Manifest,
   type Plan,
   type SubmitPlanArgs,
-} from '../scheduler/index.js';
-import { writeJsonAtomic } from '../store/run-dir.js';
-import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
-import type { RunEventListener } from './events.js';
-import { executePlan, type PlanRunContext, type PlanRunResult } from './plan/execute-plan.js';
-import type { ReviewFn } from './review/types.js';
+} from '../../scheduler/index.js';
+import { writeJsonAtomic } from '../../store/run-dir.js';
+import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
+import type { RunEventListener } from '../events.js';
+import { executePlan, type PlanRunContext, type PlanRunResult } from '../plan/execute-plan.js';
+import type { ReviewFn } from '../review/types.js';
 
 /**
  * The plan road's two tools for the Orchestrator Agent:

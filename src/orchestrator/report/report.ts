@@ -1,7 +1,7 @@
-import { parseLine } from '../tools/run-repo-command/parse.js';
-import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
-import type { RunStatus } from './events.js';
-import type { ReportPlan } from './plan-tools.js';
+import { parseLine } from '../../tools/run-repo-command/parse.js';
+import type { CommandLogEntry, CommandRequest, CommandResult } from '../../tools/run-repo-command/types.js';
+import type { RunStatus } from '../events.js';
+import type { ReportPlan } from '../agent/plan-tools.js';
 import type { GitSnapshot, MainHistory } from './git-snapshot.js';
 
 /** One gateway call as the run recorded it. */

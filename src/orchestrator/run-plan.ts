@@ -5,20 +5,20 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { requireBaseDir, requireStateDir, type Config } from '../../config/config.js';
-import { ConfigError, isOrchestratorError } from '../../errors.js';
-import { createLogger, type Logger } from '../../logging/logger.js';
-import type { Manifest } from '../../scheduler/index.js';
-import type { Store } from '../../store/index.js';
-import { appendJsonLine, newRunId } from '../../store/run-dir.js';
-import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
-import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from '../events.js';
-import { mainHistory, takeSnapshot } from '../git-snapshot.js';
-import { buildReport, type CommandRecord, type ReportInput, type RunReport } from '../report.js';
-import { renderReportMarkdown } from '../report-text.js';
-import type { ReviewFn } from '../review/types.js';
-import { executePlan, type PlanRunContext, type PlanRunResult } from './execute-plan.js';
+import { requireBaseDir, requireStateDir, type Config } from '../config/config.js';
+import { ConfigError, isOrchestratorError } from '../errors.js';
+import { createLogger, type Logger } from '../logging/logger.js';
+import type { Manifest } from '../scheduler/index.js';
+import type { Store } from '../store/index.js';
+import { appendJsonLine, newRunId } from '../store/run-dir.js';
+import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
+import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
+import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
+import { mainHistory, takeSnapshot } from './report/git-snapshot.js';
+import { buildReport, type CommandRecord, type ReportInput, type RunReport } from './report/report.js';
+import { renderReportMarkdown } from './report/report-text.js';
+import type { ReviewFn } from './review/types.js';
+import { executePlan, type PlanRunContext, type PlanRunResult } from './plan/execute-plan.js';
 
 export interface RunManifestOptions {
   manifest: Manifest;
