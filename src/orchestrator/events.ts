@@ -5,7 +5,25 @@ import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/ru
  * `events.jsonl`. One union, emitted by the run loop; every event has `ts`.
  */
 export type RunEvent =
-  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string }
+  | { type: 'run.started'; ts: string; runId: string; task: string; baseDir: string; dryRun: boolean; model: string; road?: Road }
+  | { type: 'run.resumed'; ts: string; runId: string; pid: number; road?: Road; tookOverFrom?: { pid: number; reason: string; heartbeatAt: string } }
+  | {
+      type: 'run.recovered';
+      ts: string;
+      runId: string;
+      conversationRestored: boolean;
+      workers: { workerId: string; status: string; threadId: string | null; killed: boolean }[];
+      answered: unknown[];
+    }
+  // runs merge <id>: the merge queue run now for a stopped plan run's complete subtasks.
+  | { type: 'run.merge.started'; ts: string; runId: string; candidates: string[]; pid: number }
+  | {
+      type: 'run.merge.finished';
+      ts: string;
+      runId: string;
+      merged: { taskId: string; branch: string; sha: string }[];
+      notMerged: { id: string; status: string; reason: string | null }[];
+    }
   | { type: 'agent.turn'; ts: string; turn: number }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
   | {
@@ -41,6 +59,9 @@ export type RunEvent =
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+
+/** How a run was started: the agent (runOrchestrator), a person's plan (run --plan), or runs merge over a stopped plan run. */
+export type Road = 'agent' | 'plan' | 'merge';
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -21,6 +21,7 @@ import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { RunEventListener } from '../events.js';
 import { executePlan, type PlanRunContext, type PlanRunResult } from '../plan/execute-plan.js';
 import type { ReviewFn } from '../review/types.js';
+import type { ReportPlan } from '../report/report.js';
 
 /**
  * The plan road's two tools for the Orchestrator Agent:
@@ -163,21 +164,9 @@ export function renderPlanResultForModel(result: PlanRunResult): string {
   return lines.join('\n');
 }
 
-/** The run report's plan section: what submit_plan and run_plan did. */
-export interface ReportPlan {
-  submissions: number;
-  /** The problems of each rejected submission, in order (what the model was told). */
-  rejections: string[][];
-  /** rejected: submit_plan was called but no plan was accepted. */
-  status: Exclude<PlanToolsState['status'], 'none'> | 'rejected';
-  manifestFile: string | null;
-  /** Why run_plan failed, when the executor threw. */
-  error: string | null;
-  /** The executor's result (the final manifest is in manifestFile); null when run_plan did not finish. */
-  result: Omit<PlanRunResult, 'manifest'> | null;
-}
-
 /** The report section, or undefined when the model never called submit_plan. */
+export type { ReportPlan };
+
 export function planReportSection(state: PlanToolsState): ReportPlan | undefined {
   if (state.submissions === 0) return undefined;
   if (state.status === 'none') return { submissions: state.submissions, rejections: state.rejections, status: 'rejected', manifestFile: null, error: null, result: null };

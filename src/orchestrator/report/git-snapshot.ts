@@ -1,6 +1,11 @@
 import path from 'node:path';
 import { execa } from 'execa';
-import type { ReportMerge } from './report.js';
+
+export interface ReportMerge {
+  sha: string;
+  branch: string | null;
+  subject: string;
+}
 
 /** Read-only git facts the run report is built from (before and after a run). */
 export interface GitSnapshot {

@@ -1,8 +1,10 @@
 import { parseLine } from '../../tools/run-repo-command/parse.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../../tools/run-repo-command/types.js';
 import type { RunStatus } from '../events.js';
-import type { ReportPlan } from '../agent/plan-tools.js';
-import type { GitSnapshot, MainHistory } from './git-snapshot.js';
+import type { PlanRunResult } from '../plan/execute-plan.js';
+import type { GitSnapshot, MainHistory, ReportMerge } from './git-snapshot.js';
+
+export type { ReportMerge };
 
 /** One gateway call as the run recorded it. */
 export interface CommandRecord {
@@ -50,10 +52,18 @@ export interface ReportTest {
   durationMs: number;
 }
 
-export interface ReportMerge {
-  sha: string;
-  branch: string | null;
-  subject: string;
+/** The run report's plan section: what submit_plan and run_plan (or run --plan) did. */
+export interface ReportPlan {
+  submissions: number;
+  /** The problems of each rejected submission, in order (what the model was told). */
+  rejections: string[][];
+  /** rejected: submit_plan was called but no plan was accepted. */
+  status: 'accepted' | 'running' | 'finished' | 'failed' | 'rejected';
+  manifestFile: string | null;
+  /** Why run_plan failed, when the executor threw. */
+  error: string | null;
+  /** The executor's result (the final manifest is in manifestFile); null when run_plan did not finish. */
+  result: Omit<PlanRunResult, 'manifest'> | null;
 }
 
 /** What happened in a run, built from what the program recorded — never from the model's prose. */
