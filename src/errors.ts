@@ -120,3 +120,9 @@ export class StoreError extends OrchestratorError {
 export function isOrchestratorError(e: unknown): e is OrchestratorError {
   return e instanceof OrchestratorError;
 }
+
+/** One line for people: an OrchestratorError's `toLine()`, else the error's message (or the thrown value). */
+export function describeError(e: unknown): string {
+  if (isOrchestratorError(e)) return e.toLine();
+  return e instanceof Error ? e.message : String(e);
+}

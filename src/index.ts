@@ -5,7 +5,7 @@
 export { runOrchestrator } from './orchestrator/run.js';
 export type { RunOrchestratorOptions } from './orchestrator/run.js';
 export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report/report.js';
-export type { RunEvent, RunEventListener, RunStatus } from './orchestrator/events.js';
+export type { RunEvent, RunEventListener, RunOutcome } from './orchestrator/events.js';
 export { renderReportMarkdown } from './orchestrator/report/report-text.js';
 export { makeRunTask } from './orchestrator/run-task.js';
 
@@ -50,7 +50,7 @@ export type { ReviewFn, ReviewInput, ReviewVerdict } from './orchestrator/review
 export { validatePlan, createSchedule, nextRunnable, simulate } from './scheduler/index.js';
 export type { Plan, PlanTask, Manifest, ManifestTask, TaskStatus } from './scheduler/index.js';
 
-export { openSqliteStore, createMemoryStore } from './store/index.js';
+export { openSqliteStore, openStore } from './store/index.js';
 export type { Store, RunRecord } from './store/index.js';
 
 export { runCodexWorker, resolveCodexBinary, detectCapabilities } from './workers/codex/index.js';

@@ -39,7 +39,7 @@ export type RunEvent =
       worker?: { status: string; goalMet: boolean | null; summary: string };
     }
   | { type: 'model.retry'; ts: string; attempt: number; status: number | undefined; delayMs: number }
-  | { type: 'run.finished'; ts: string; runId: string; status: RunStatus; wallTimeMs: number }
+  | { type: 'run.finished'; ts: string; runId: string; status: RunOutcome; wallTimeMs: number }
   | { type: 'run.error'; ts: string; runId: string; kind: string; message: string }
   // The plan road (src/orchestrator/plan/): the program runs a plan itself.
   | { type: 'plan.started'; ts: string; runId: string; task: string; tasks: number; maxParallel: number }
@@ -58,7 +58,8 @@ export type RunEvent =
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
-export type RunStatus = 'succeeded' | 'failed' | 'aborted';
+/** How a run ended, as the report and the `run.finished` event say it (the store's `RunStatus` has the in-between states too). */
+export type RunOutcome = 'succeeded' | 'failed' | 'aborted';
 
 /** How a run was started: the agent (runOrchestrator), a person's plan (run --plan), or runs merge over a stopped plan run. */
 export type Road = 'agent' | 'plan' | 'merge';

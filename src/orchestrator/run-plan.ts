@@ -6,14 +6,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireBaseDir, requireStateDir, type Config } from '../config/config.js';
-import { ConfigError, isOrchestratorError } from '../errors.js';
+import { ConfigError, isOrchestratorError, describeError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../scheduler/index.js';
 import type { Store } from '../store/index.js';
 import { appendJsonLine, newRunId } from '../store/run-dir.js';
 import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
+import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
 import { mainHistory, takeSnapshot } from './report/git-snapshot.js';
 import { buildReport, type CommandRecord, type ReportInput, type RunReport } from './report/report.js';
 import { renderReportMarkdown } from './report/report-text.js';
@@ -114,12 +114,12 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     });
   } catch (e) {
     if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage')) throw e;
-    error = { kind: isOrchestratorError(e) ? e.kind : 'run', message: isOrchestratorError(e) ? e.toLine() : (e as Error).message };
+    error = { kind: isOrchestratorError(e) ? e.kind : 'run', message: describeError(e) };
     log.error({ err: e }, 'plan run failed');
     emit({ type: 'run.error', ts: now(), runId, kind: error.kind, message: error.message });
   }
 
-  let status: RunStatus;
+  let status: RunOutcome;
   if (result?.aborted) status = 'aborted';
   else if (result?.allMerged) status = 'succeeded';
   else status = 'failed';

@@ -1,6 +1,6 @@
 import { withBaseDir, type Config } from '../config/config.js';
 import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
-import { isOrchestratorError } from '../errors.js';
+import { describeError } from '../errors.js';
 import { runOrchestrator } from './run.js';
 
 /**
@@ -28,7 +28,7 @@ export function makeRunTask(config: Config): RunTask {
         merges: 0,
         tokens: 0,
         durationMs: Date.now() - started,
-        error: isOrchestratorError(error) ? error.toLine() : error instanceof Error ? error.message : String(error),
+        error: describeError(error),
       };
     }
   };

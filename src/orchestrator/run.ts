@@ -9,7 +9,7 @@ import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-fi
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
 import { runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './agent/api-errors.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunStatus } from './events.js';
+import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
 import { mainHistory, takeSnapshot } from './report/git-snapshot.js';
 import { createModelProvider } from './agent/model-client.js';
 import { loadOrchestratorPrompt } from './agent/prompts.js';
@@ -287,7 +287,7 @@ async function driveRun(
     log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
   }
 
-  let status: RunStatus = 'succeeded';
+  let status: RunOutcome = 'succeeded';
   let finalText = '';
   let failure: OrchestratorError | null = null;
   let usage = { input: 0, output: 0, requests: 0 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SUBTASK_STATUSES, type SubtaskStatus } from '../store/types.js';
 
 /**
  * The plan, in three shapes:
@@ -23,8 +24,9 @@ import { z } from 'zod';
 export const TASK_KINDS = ['feature', 'fix', 'refactor', 'tests', 'migration', 'docs'] as const;
 export type TaskKind = (typeof TASK_KINDS)[number];
 
-export const TASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** A manifest task's status is the stored subtask status: one list, kept by the store. */
+export const TASK_STATUSES = SUBTASK_STATUSES;
+export type TaskStatus = SubtaskStatus;
 
 const nonEmpty = z.string().refine((s) => s.trim().length > 0, { message: 'empty' });
 

@@ -33,8 +33,8 @@ export {
   SUBTASK_STATUSES,
   WORKER_STATUSES,
 } from './types.js';
-export { openSqliteStore, STATE_DB, type SqliteStoreOptions } from './sqlite-store.js';
-export { createMemoryStore } from './memory-store.js';
+export { openSqliteStore, openStore, STATE_DB, type SqliteStoreOptions, type StoreTarget } from './sqlite-store.js';
+
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion, type Migration } from './migrations.js';
 export {
   DEFAULT_STALE_AFTER_MS,

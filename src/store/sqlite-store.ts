@@ -11,6 +11,16 @@ import { StoreError } from '../errors.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { newRunId } from './run-dir.js';
 import {
+  commandFromRow,
+  eventFromRow,
+  lockFromRow,
+  mergeFromRow,
+  runFromRow,
+  subtaskFromRow,
+  workerFromRow,
+  type Row,
+} from './rows.js';
+import {
   asyncTransaction,
   checkCount,
   checkMergeOutcome,
@@ -29,7 +39,7 @@ import {
   pickOne,
   runNotFound,
   toJson,
-} from './shared.js';
+} from './validate.js';
 import type {
   CommandInput,
   CommandRecord,
@@ -47,14 +57,11 @@ import type {
   MergeRecord,
   RunPatch,
   RunRecord,
-  RunStatus,
   Store,
   SubtaskRecord,
-  SubtaskStatus,
   SubtaskUpsert,
   TokenCounts,
   WorkerRecord,
-  WorkerStatus,
   WorkerUpsert,
 } from './types.js';
 
@@ -72,137 +79,6 @@ export interface SqliteStoreOptions {
 
 export const STATE_DB = 'state.db';
 
-type Row = Record<string, unknown>;
-
-const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
-const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
-
-function assign<T extends object>(target: T, key: keyof T, value: unknown): void {
-  if (value !== undefined) (target as Record<keyof T, unknown>)[key] = value;
-}
-
-function runFromRow(r: Row): RunRecord {
-  const run: RunRecord = {
-    id: r.id as string,
-    task: r.task as string,
-    baseDir: r.base_dir as string,
-    status: r.status as RunStatus,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-    dryRun: r.dry_run === 1,
-    tokens: { input: Number(r.tokens_input), output: Number(r.tokens_output) },
-  };
-  assign(run, 'taskKey', str(r.task_key));
-  assign(run, 'finishedAt', str(r.finished_at));
-  assign(run, 'pid', num(r.pid));
-  assign(run, 'model', str(r.model));
-  assign(run, 'error', str(r.error));
-  assign(run, 'agentState', str(r.agent_state));
-  assign(run, 'summary', str(r.summary));
-  if (r.manifest !== null && r.manifest !== undefined) run.manifest = JSON.parse(r.manifest as string) as unknown;
-  return run;
-}
-
-function subtaskFromRow(r: Row): SubtaskRecord {
-  const s: SubtaskRecord = {
-    runId: r.run_id as string,
-    id: r.id as string,
-    position: Number(r.position),
-    title: r.title as string,
-    kind: r.kind as string,
-    status: r.status as SubtaskStatus,
-    files: JSON.parse(r.files as string) as string[],
-    dependsOn: JSON.parse(r.depends_on as string) as string[],
-    attempts: Number(r.attempts),
-    updatedAt: r.updated_at as string,
-  };
-  assign(s, 'phase', str(r.phase));
-  assign(s, 'prompt', str(r.prompt));
-  assign(s, 'acceptance', str(r.acceptance));
-  assign(s, 'worktree', str(r.worktree));
-  assign(s, 'branch', str(r.branch));
-  assign(s, 'threadId', str(r.thread_id));
-  assign(s, 'startedAt', str(r.started_at));
-  assign(s, 'endedAt', str(r.ended_at));
-  assign(s, 'reason', str(r.reason));
-  return s;
-}
-
-function workerFromRow(r: Row): WorkerRecord {
-  const w: WorkerRecord = {
-    runId: r.run_id as string,
-    workerId: r.worker_id as string,
-    status: r.status as WorkerStatus,
-    updatedAt: r.updated_at as string,
-  };
-  assign(w, 'subtaskId', str(r.subtask_id));
-  assign(w, 'threadId', str(r.thread_id));
-  assign(w, 'runDir', str(r.run_dir));
-  assign(w, 'profile', str(r.profile));
-  if (r.usage !== null && r.usage !== undefined) w.usage = JSON.parse(r.usage as string) as WorkerRecord['usage'];
-  assign(w, 'exitCode', num(r.exit_code));
-  assign(w, 'error', str(r.error));
-  assign(w, 'startedAt', str(r.started_at));
-  assign(w, 'endedAt', str(r.ended_at));
-  return w;
-}
-
-function mergeFromRow(r: Row): MergeRecord {
-  const m: MergeRecord = {
-    id: Number(r.id),
-    runId: r.run_id as string,
-    branch: r.branch as string,
-    outcome: r.outcome as MergeOutcome,
-    at: r.at as string,
-  };
-  assign(m, 'subtaskId', str(r.subtask_id));
-  assign(m, 'sha', str(r.sha));
-  assign(m, 'detail', str(r.detail));
-  return m;
-}
-
-function commandFromRow(r: Row): CommandRecord {
-  const c: CommandRecord = {
-    id: Number(r.id),
-    ts: r.ts as string,
-    worktree: r.worktree as string,
-    command: r.command as string,
-    allowed: r.allowed === 1,
-    dryRun: r.dry_run === 1,
-  };
-  assign(c, 'runId', str(r.run_id));
-  assign(c, 'rule', str(r.rule));
-  assign(c, 'reason', str(r.reason));
-  assign(c, 'exitCode', num(r.exit_code));
-  assign(c, 'durationMs', num(r.duration_ms));
-  return c;
-}
-
-function eventFromRow(r: Row): EventRecord {
-  const e: EventRecord = {
-    runId: r.run_id as string,
-    seq: Number(r.seq),
-    ts: r.ts as string,
-    type: r.type as string,
-    data: JSON.parse(r.data as string) as unknown,
-  };
-  assign(e, 'workerId', str(r.worker_id));
-  return e;
-}
-
-function lockFromRow(r: Row): LockRecord {
-  const l: LockRecord = {
-    key: r.key as string,
-    owner: r.owner as string,
-    pid: Number(r.pid),
-    hostname: r.hostname as string,
-    acquiredAt: r.acquired_at as string,
-    heartbeatAt: r.heartbeat_at as string,
-  };
-  assign(l, 'runId', str(r.run_id));
-  return l;
-}
-
 function sqliteCode(e: unknown): string | undefined {
   return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
 }
@@ -212,12 +88,13 @@ function escapeLike(s: string): string {
 }
 
 class SqliteStore implements Store {
-  readonly kind = 'sqlite' as const;
-  readonly location: string;
+  readonly kind: 'sqlite' | 'memory';
+  readonly location: string | undefined;
   private readonly db: Database.Database;
   private closed = false;
 
-  constructor(db: Database.Database, file: string) {
+  constructor(db: Database.Database, file: string | undefined) {
+    this.kind = file === undefined ? 'memory' : 'sqlite';
     this.db = db;
     this.location = file;
   }
@@ -245,7 +122,7 @@ class SqliteStore implements Store {
             : code === 'SQLITE_FULL'
               ? 'free some disk space'
               : undefined;
-      return new StoreError(`${this.location}: ${what} failed: ${(e as Error).message} (${code})`, {
+      return new StoreError(`${this.location ?? 'the in-memory store'}: ${what} failed: ${(e as Error).message} (${code})`, {
         cause: e,
         ...(hint === undefined ? {} : { hint }),
         context: { code },
@@ -255,7 +132,7 @@ class SqliteStore implements Store {
   }
 
   private ensureOpen(): void {
-    if (this.closed) throw new StoreError(`${this.location}: the store is closed`);
+    if (this.closed) throw new StoreError(`${this.location ?? 'the in-memory store'}: the store is closed`);
   }
 
   /** `UPDATE table SET` the columns whose value is defined (a patch), `WHERE` the given condition. */
@@ -784,6 +661,15 @@ class SqliteStore implements Store {
     });
   }
 
+  checkpoint(): void {
+    if (this.closed || this.location === undefined) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A busy reader or a full disk: the log stays, the next checkpoint tries again.
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -792,21 +678,30 @@ class SqliteStore implements Store {
 }
 
 /** Opens (creating when missing) `<stateDir>/state.db` and brings its schema up to date. */
-export function openSqliteStore(stateDir: string, options: SqliteStoreOptions = {}): Store {
-  const file = path.join(path.resolve(stateDir), STATE_DB);
-  try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-  } catch (cause) {
-    throw new StoreError(`cannot create the state dir ${path.dirname(file)}: ${(cause as Error).message}`, {
-      cause,
-      hint: 'set ORCHESTRATOR_STATE_DIR to a writable directory',
-    });
+/** Where a store lives: `<stateDir>/state.db` on disk, or a private in-memory database (tests). */
+export type StoreTarget = { stateDir: string } | { memory: true };
+
+/**
+ * Opens the run store. `{memory: true}` is the same SQLite code on a private
+ * `:memory:` database, so tests exercise exactly what production runs.
+ */
+export function openStore(target: StoreTarget, options: SqliteStoreOptions = {}): Store {
+  const file = 'memory' in target ? ':memory:' : path.join(path.resolve(target.stateDir), STATE_DB);
+  if (!('memory' in target)) {
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+    } catch (cause) {
+      throw new StoreError(`cannot create the state dir ${path.dirname(file)}: ${(cause as Error).message}`, {
+        cause,
+        hint: 'set ORCHESTRATOR_STATE_DIR to a writable directory',
+      });
+    }
   }
   let db: Database.Database | undefined;
   try {
     db = new Database(file);
     db.pragma(`busy_timeout = ${Math.max(0, Math.round(options.busyTimeoutMs ?? 10_000))}`);
-    db.pragma('journal_mode = WAL');
+    if (!('memory' in target)) db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
     migrate(db, file, options.migrations ?? MIGRATIONS);
@@ -823,5 +718,10 @@ export function openSqliteStore(stateDir: string, options: SqliteStoreOptions = 
       context: { file, code },
     });
   }
-  return new SqliteStore(db, file);
+  return new SqliteStore(db, 'memory' in target ? undefined : file);
+}
+
+/** The on-disk store at `<stateDir>/state.db`. */
+export function openSqliteStore(stateDir: string, options: SqliteStoreOptions = {}): Store {
+  return openStore({ stateDir }, options);
 }

@@ -1,8 +1,8 @@
 /**
  * The run store: everything a run needs to be shown, reported and resumed after
- * a crash, behind one synchronous interface. Two implementations keep the same
- * semantics (the contract tests run against both): SQLite in the state dir
- * (`openSqliteStore`) and memory (`createMemoryStore`, for tests and `--no-store`).
+ * a crash, behind one synchronous interface, implemented once on SQLite: in the
+ * state dir (`openStore({stateDir})`) or on a private in-memory database
+ * (`openStore({memory: true})`, for tests; the contract tests run against both).
  *
  * Conventions:
  * - Timestamps are ISO-8601 UTC strings with milliseconds (`2026-11-30T00:15:23.123Z`);
@@ -19,7 +19,7 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
-/** The manifest statuses of issue 6 (seed 002). */
+/** A subtask's lifecycle (the manifest's `status` field uses the same list). */
 export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
@@ -393,6 +393,13 @@ export interface Store {
    * `fn` must be synchronous; returning a promise throws StoreError.
    */
   transaction<T>(fn: () => T): T;
+
+  /**
+   * Folds the write-ahead log back into the database and truncates it (at the
+   * end of a run and before big writes), so a disk that fills up later does
+   * not find a grown state.db-wal in its way. Best effort: never throws.
+   */
+  checkpoint(): void;
 
   close(): void;
 }

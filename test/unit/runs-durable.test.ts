@@ -5,7 +5,7 @@ import { StoreError } from '../../src/errors.js';
 import { ConversationJournal, danglingCalls, observeTools, parseConversation } from '../../src/orchestrator/agent/conversation.js';
 import { resumeNote } from '../../src/orchestrator/session/recovery.js';
 import { beginRun, reconcileRunStatus, storeWorkerStatus, type ActiveRun } from '../../src/orchestrator/session/run-record.js';
-import { createMemoryStore, runLockKey, type Store } from '../../src/store/index.js';
+import { openStore, runLockKey, type Store } from '../../src/store/index.js';
 
 const call = (callId: string, command: string): AgentInputItem => ({
   type: 'function_call',
@@ -17,7 +17,7 @@ const call = (callId: string, command: string): AgentInputItem => ({
 
 describe('conversation journal', () => {
   it('saves the conversation in the store at every step and finds the calls left without a result', () => {
-    const store = createMemoryStore();
+    const store = openStore({ memory: true });
     const run = store.createRun({ task: 't', baseDir: '/b' });
     const journal = new ConversationJournal(store, run.id);
     journal.recordRequest('do it');
@@ -61,7 +61,7 @@ describe('run lifecycle in the store', () => {
   });
 
   it('two runs never work one base dir at once: the second is refused naming the first run and its pid', () => {
-    const store = createMemoryStore();
+    const store = openStore({ memory: true });
     const first = beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'one', model: 'm', dryRun: false });
     held.push(first);
     expect(first.run.status).toBe('running');
@@ -73,7 +73,7 @@ describe('run lifecycle in the store', () => {
   });
 
   it('a run whose lock is gone is interrupted; a succeeded run cannot be resumed', () => {
-    const store: Store = createMemoryStore();
+    const store: Store = openStore({ memory: true });
     const a = beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'one', model: 'm', dryRun: false });
     expect(reconcileRunStatus(store, store.requireRun(a.run.id)).status).toBe('running');
     // Simulate a dead process: its lock rows vanish (a SIGKILLed holder leaves stale rows; prune or takeover removes them).
@@ -92,7 +92,7 @@ describe('run lifecycle in the store', () => {
   });
 
   it('the resume note lists merges, workers and thread ids from the store', () => {
-    const store = createMemoryStore();
+    const store = openStore({ memory: true });
     const run = store.createRun({ task: 't', baseDir: '/b', status: 'interrupted' });
     store.addCommand({ runId: run.id, worktree: 'main', command: 'git merge --no-ff task-a', allowed: true, exitCode: 0 });
     store.addMerge({ runId: run.id, branch: 'task-a', outcome: 'merged', sha: 'abcdef0123456789' });

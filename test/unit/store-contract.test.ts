@@ -1,13 +1,13 @@
 /**
- * The Store contract: the same suite against the SQLite store and the memory
- * store, so `--no-store` and tests behave like the real thing.
+ * The Store contract: the same suite against the one SQLite store, on disk and
+ * on a private in-memory database (the backend most unit tests use).
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
-import { createMemoryStore, openSqliteStore, type Store } from '../../src/store/index.js';
+import { openSqliteStore, openStore, type Store } from '../../src/store/index.js';
 
 interface Backend {
   name: string;
@@ -29,7 +29,7 @@ function sqliteBackend(): Backend {
   };
 }
 
-const memoryBackend = (): Backend => ({ name: 'memory', open: () => createMemoryStore(), cleanup() {} });
+const memoryBackend = (): Backend => ({ name: 'memory', open: () => openStore({ memory: true }), cleanup() {} });
 
 function thrown(fn: () => unknown): StoreError {
   try {

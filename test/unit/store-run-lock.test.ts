@@ -7,7 +7,7 @@ import {
   acquireBaseDirLock,
   acquireRunLock,
   baseDirLockKey,
-  createMemoryStore,
+  openStore,
   isPidAlive,
   lockStaleness,
   openSqliteStore,
@@ -91,7 +91,7 @@ describe('lockStaleness', () => {
 
 describe.each([
   ['sqlite', () => store],
-  ['memory', () => createMemoryStore()],
+  ['memory', () => openStore({ memory: true })],
 ])('acquireRunLock on the %s store', (_name, target) => {
   it('refuses a second acquirer while the holder is live, with pid and since in the message', () => {
     const s = target();

@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
-import { OrchestratorError, isOrchestratorError } from '../../errors.js';
+import { OrchestratorError, isOrchestratorError, describeError } from '../../errors.js';
 import {
   MergeQueue,
   abortConflictRework,
@@ -614,7 +614,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         );
       } catch (error) {
         checkpoint();
-        throw new TaskFailure(`the review failed: ${isOrchestratorError(error) ? error.toLine() : (error as Error).message}`);
+        throw new TaskFailure(`the review failed: ${describeError(error)}`);
       }
       reviewTokens.input += verdict.tokens.input;
       reviewTokens.output += verdict.tokens.output;
@@ -643,7 +643,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         decide('merge', 'rework-resolved', `conflicts resolved${done.committed ? ` and committed as ${short(done.sha)}` : ''}`, t.id);
       } catch (error) {
         await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-        throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`conflict rework failed: ${isOrchestratorError(error) ? error.toLine() : (error as Error).message}`);
+        throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`conflict rework failed: ${describeError(error)}`);
       }
     }
     await acceptAndReview(t);
@@ -658,7 +658,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       if (files.length) await finishConflictRework(baseDir, t.slug);
     } catch (error) {
       if (files.length) await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-      throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`smoke rework failed: ${isOrchestratorError(error) ? error.toLine() : (error as Error).message}`);
+      throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`smoke rework failed: ${describeError(error)}`);
     }
     await acceptAndReview(t);
   };
@@ -672,7 +672,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       const removed = await removeWorktree(baseDir, t.slug);
       decide('merge', 'worktree-removed', removed.removed ? `${t.wtName} removed; branch ${t.branch} kept` : `${t.wtName} was already gone; branch ${t.branch} kept`, t.id);
     } catch (error) {
-      decide('merge', 'worktree-kept', `${t.wtName} kept: ${isOrchestratorError(error) ? error.toLine() : (error as Error).message}`, t.id);
+      decide('merge', 'worktree-kept', `${t.wtName} kept: ${describeError(error)}`, t.id);
     }
   };
 

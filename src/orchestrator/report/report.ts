@@ -1,6 +1,6 @@
 import { parseLine } from '../../tools/run-repo-command/parse.js';
 import type { CommandLogEntry, CommandRequest, CommandResult } from '../../tools/run-repo-command/types.js';
-import type { RunStatus } from '../events.js';
+import type { RunOutcome } from '../events.js';
 import type { PlanRunResult } from '../plan/execute-plan.js';
 import type { GitSnapshot, MainHistory, ReportMerge } from './git-snapshot.js';
 
@@ -75,7 +75,7 @@ export interface RunReport {
   mainBranch: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: string;
   finishedAt: string;
   wallTimeMs: number;
@@ -130,7 +130,7 @@ export interface ReportInput {
   baseDir: string;
   model: string;
   dryRun: boolean;
-  status: RunStatus;
+  status: RunOutcome;
   startedAt: Date;
   finishedAt: Date;
   records: readonly CommandRecord[];

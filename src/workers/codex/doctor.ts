@@ -1,5 +1,5 @@
 import type { Config } from '../../config/config.js';
-import { isOrchestratorError } from '../../errors.js';
+import { describeError } from '../../errors.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
 import { detectCapabilities, type CodexCapabilities } from './capabilities.js';
 import { loadProfiles } from './profiles.js';
@@ -72,13 +72,13 @@ export async function doctor(config: Config, options: { timeoutMs?: number } = {
     binary = resolveCodexBinary(config);
     caps = await detectCapabilities(binary.path);
   } catch (error) {
-    problems.push(isOrchestratorError(error) ? error.toLine() : (error as Error).message);
+    problems.push(describeError(error));
   }
   let profilesSource: string | null = null;
   try {
     profilesSource = loadProfiles(config).source;
   } catch (error) {
-    problems.push(isOrchestratorError(error) ? error.toLine() : (error as Error).message);
+    problems.push(describeError(error));
   }
   const has = (f: string) => caps?.execFlags.includes(f) ?? false;
   const mapping = {

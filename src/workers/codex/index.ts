@@ -3,7 +3,7 @@
  * sees these types and functions.
  */
 export { runCodexWorker, buildArgv, changedFilesIn } from './worker.js';
-export type { WorkerRun, WorkerStatus, WorkerAttempt, RunCodexWorkerOptions } from './worker.js';
+export type { WorkerRun, WorkerProcessStatus, WorkerAttempt, RunCodexWorkerOptions } from './worker.js';
 export { runCodexFromGateway, parseSeedCodexArgs, renderWorkerRun, gatewayExitCode, SeedArgsError } from './gateway.js';
 export type { SeedCodexRequest } from './gateway.js';
 export { resolveCodexBinary, nativeBehindLauncher, whichCodex } from './binary.js';

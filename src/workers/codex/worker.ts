@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Config } from '../../config/config.js';
-import { WorkerError, isOrchestratorError } from '../../errors.js';
+import { WorkerError, isOrchestratorError, describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
 import { detectCapabilities, filterExtraArgs, mapIntents, type CodexCapabilities, type SandboxMode } from './capabilities.js';
@@ -13,7 +13,8 @@ import { parseWorkerResult, repairPrompt, RESULT_INSTRUCTIONS, WORKER_RESULT_JSO
 import { ensureWorkerDir, newRunId, newWorkerId, workerStateDir, writeJsonAtomic } from './run-dir.js';
 
 /** Seed 002 statuses. */
-export type WorkerStatus = 'pending' | 'running' | 'stuck' | 'error' | 'complete';
+/** How one codex process ended (the store keeps a finer `WorkerStatus` per worker record). */
+export type WorkerProcessStatus = 'pending' | 'running' | 'stuck' | 'error' | 'complete';
 
 export interface WorkerAttempt {
   n: number;
@@ -33,7 +34,7 @@ export interface WorkerAttempt {
 }
 
 export interface WorkerRun {
-  status: WorkerStatus;
+  status: WorkerProcessStatus;
   result: WorkerResult | null;
   threadId: string | null;
   runDir: string;
@@ -86,7 +87,7 @@ export interface RunCodexWorkerOptions {
 }
 
 interface Meta {
-  status: WorkerStatus;
+  status: WorkerProcessStatus;
   reason?: string;
   runId: string;
   workerId: string;
@@ -246,7 +247,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
   const saveMeta = () => writeJsonAtomic(files.meta, meta);
   saveMeta();
 
-  const finish = async (status: WorkerStatus, reason?: string): Promise<WorkerRun> => {
+  const finish = async (status: WorkerProcessStatus, reason?: string): Promise<WorkerRun> => {
     meta.status = status;
     if (reason !== undefined) meta.reason = reason;
     else delete meta.reason;
@@ -284,7 +285,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
     caps = await detectCapabilities(bin.path);
     profiles = loadProfiles(config);
   } catch (error) {
-    const reason = isOrchestratorError(error) ? error.toLine() : (error as Error).message;
+    const reason = describeError(error);
     fs.appendFileSync(files.stderr, `${reason}\n`);
     return finish('error', reason);
   }
@@ -383,7 +384,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
     }
   };
 
-  const failure = (o: CodexProcessOutcome): { status: WorkerStatus; reason: string } | null => {
+  const failure = (o: CodexProcessOutcome): { status: WorkerProcessStatus; reason: string } | null => {
     if (o.killedFor === 'abort') return { status: 'error', reason: 'aborted' };
     if (o.killedFor === 'stall') return { status: 'stuck', reason: `no event from codex for ${Math.round(stallMs / 1000)} s (stall timeout); process group killed` };
     if (o.killedFor === 'timeout') return { status: 'stuck', reason: `wall-clock budget of ${Math.round((options.timeoutMs ?? config.codexTimeoutMs) / 1000)} s used up; process group killed` };

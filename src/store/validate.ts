@@ -1,7 +1,4 @@
-/**
- * Validation and rules shared by the SQLite and memory stores, so both keep the
- * same semantics.
- */
+/** The store's input validation and its one-line errors (ids, statuses, counts, double merges). */
 import { StoreError } from '../errors.js';
 import {
   FINISHED_RUN_STATUSES,
@@ -47,13 +44,6 @@ export function checkCount(what: string, value: unknown): number {
     throw new StoreError(`${what} must be a non-negative number, got ${JSON.stringify(value)}`);
   }
   return Math.round(value);
-}
-
-/** Round-trips a value through JSON, as the SQLite store does (undefined → null). */
-export function jsonCopy(value: unknown): unknown {
-  if (value === undefined) return null;
-  const text = JSON.stringify(value);
-  return text === undefined ? null : (JSON.parse(text) as unknown);
 }
 
 export function toJson(value: unknown): string {
