@@ -1,27 +1,38 @@
 /**
  * `codex-orch run --plan <manifest.json>`: runs a person's own plan with no
  * planning model (and with no review agent, no model at all), then writes the
- * same report as an orchestrator run, with the plan section.
+ * same report as an orchestrator run, with the plan section. A run like any
+ * other: in the store before its first side effect, holding the base-dir lock,
+ * listed by `runs list`, resumable by `runs resume`, mergeable by `runs merge`.
+ *
+ * Starting a plan again is safe: a run has a plan key (the normalised plan +
+ * the commit main/ was on), and an unfinished run with the same key on the same
+ * base dir is resumed (`--resume`), started over (`--new`), or — by default —
+ * named in a refusal. Subtasks git already has in main are never redone.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { requireBaseDir, requireStateDir, type Config } from '../config/config.js';
-import { ConfigError, isOrchestratorError, describeError } from '../errors.js';
+import { ConfigError, UsageError, describeError, isOrchestratorError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../scheduler/index.js';
-import type { Store } from '../store/index.js';
-import { appendJsonLine, newRunId } from '../store/run-dir.js';
-import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
-import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
-import { commandFinishedEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
-import { mainHistory, takeSnapshot } from './report/git-snapshot.js';
-import { buildReport, type CommandRecord, type ReportInput, type RunReport } from './report/report.js';
-import { renderReportMarkdown } from './report/report-text.js';
+import { openSqliteStore, type RunRecord, type Store } from '../store/index.js';
+import { now, type RunEventListener, type RunOutcome } from './events.js';
+import { takeSnapshot } from './report/git-snapshot.js';
+import { planSection, type RunReport } from './report/report.js';
 import type { ReviewFn } from './review/types.js';
 import { executePlan, type PlanRunContext, type PlanRunResult } from './plan/execute-plan.js';
+import { planKey } from './plan/plan-key.js';
+import { runManifest } from './plan/manifest-file.js';
+import { reconcileRunStatus } from './session/run-record.js';
+import { openRunSession, runStartInfo } from './session/run-session.js';
+
+/** What to do when an unfinished run of the same plan exists: continue it, start over, or refuse (naming it). */
+export type ExistingPlanRun = 'resume' | 'new' | 'refuse';
 
 export interface RunManifestOptions {
-  manifest: Manifest;
+  /** The plan (a new run); a resume reads the run's saved manifest instead. */
+  manifest?: Manifest;
   config: Config;
   review?: ReviewFn;
   maxParallel?: number;
@@ -30,6 +41,12 @@ export interface RunManifestOptions {
   onEvent?: RunEventListener;
   logger?: Logger;
   store?: Store;
+  /** Resume this plan run (an id or a prefix). */
+  resume?: string;
+  /** An unfinished run with the same plan key (default: refuse). */
+  existing?: ExistingPlanRun;
+  /** The manifest file as the person named it, for the commands in a refusal. */
+  planFile?: string;
   /** Extra environment for the codex workers. */
   workerEnv?: NodeJS.ProcessEnv;
   /** Overrides for the executor (tests): stall timeout, dirty-main wait, bounds. */
@@ -48,120 +65,122 @@ function checkMain(baseDir: string): void {
   }
 }
 
+/** The newest run of this base dir with this plan key that has not succeeded. */
+export function findUnfinishedPlanRun(store: Store, baseDir: string, key: string): RunRecord | undefined {
+  for (const listed of store.listRuns({ baseDir })) {
+    if (listed.status === 'succeeded') continue;
+    if (runStartInfo(store, listed.id).planKey !== key) continue;
+    return reconcileRunStatus(store, listed);
+  }
+  return undefined;
+}
+
 /**
  * Rejects only when the run cannot start (base dir, policy, prompt templates,
- * repository settings); otherwise resolves with a report whose status is
- * `succeeded` only when every subtask was merged.
+ * repository settings, a busy base dir, an unfinished run of the same plan);
+ * otherwise resolves with a report whose status is `succeeded` only when every
+ * subtask was merged.
  */
 export async function runPlanManifest(options: RunManifestOptions): Promise<RunManifestResult> {
   const { config } = options;
   const baseDir = requireBaseDir(config);
   checkMain(baseDir);
   const stateDir = requireStateDir(config);
-  const policy = loadPolicy(config.policyFile);
-  const runId = newRunId();
-  const runDir = path.join(stateDir, 'runs', runId);
-  fs.mkdirSync(runDir, { recursive: true });
   const logger = options.logger ?? createLogger({ stateDir, level: config.logLevel });
-  const log = logger.child({ runId });
-  const eventsFile = path.join(runDir, 'events.jsonl');
-  const emit = (event: RunEvent) => {
-    appendJsonLine(eventsFile, event);
-    try {
-      options.onEvent?.(event);
-    } catch (error) {
-      log.warn({ err: error }, 'onEvent listener threw');
-    }
-  };
-  const records: CommandRecord[] = [];
-  const gateway: GatewayContext = {
-    config,
-    baseDir,
-    policy,
-    logger: log,
-    runId,
-    onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
-    onRecord: (request, result, entry) => {
-      records.push({ request, result, entry });
-      emit(commandFinishedEvent(request, result, entry));
-    },
-  };
-
-  const before = await takeSnapshot(baseDir);
-  const startedAt = new Date();
-  const model = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
-  emit({ type: 'run.started', ts: now(), runId, task: options.manifest.task, baseDir, dryRun: false, model });
-  fs.writeFileSync(path.join(runDir, 'task.md'), `${options.manifest.task}\n`);
-
-  let result: PlanRunResult | null = null;
-  let error: { kind: string; message: string } | null = null;
+  const owned = options.store === undefined;
+  const store = options.store ?? openSqliteStore(stateDir);
   try {
-    result = await executePlan(options.manifest, {
-      config,
-      baseDir,
-      runId,
-      runDir,
-      gateway,
-      logger: log,
-      onEvent: emit,
-      ...(options.review ? { review: options.review } : {}),
-      ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
-      ...(options.budgets ? { budgets: options.budgets } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.store ? { store: options.store } : {}),
-      ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
-      ...options.executor,
-    });
-  } catch (e) {
-    if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage')) throw e;
-    error = { kind: isOrchestratorError(e) ? e.kind : 'run', message: describeError(e) };
-    log.error({ err: e }, 'plan run failed');
-    emit({ type: 'run.error', ts: now(), runId, kind: error.kind, message: error.message });
+    let resume = options.resume;
+    let key: string | undefined;
+    if (resume === undefined) {
+      if (!options.manifest) throw new UsageError('run --plan needs a manifest');
+      key = planKey(options.manifest, (await takeSnapshot(baseDir)).head);
+      const existing = findUnfinishedPlanRun(store, baseDir, key);
+      if (existing) {
+        const how = options.existing ?? 'refuse';
+        if (how === 'resume') resume = existing.id;
+        else if (how === 'refuse') {
+          const file = options.planFile ?? '<manifest.json>';
+          throw new UsageError(`this plan was already started as run ${existing.id} (${existing.status}) on this commit of main and has not finished`, {
+            hint: `continue it: codex-orch run --plan ${file} --resume (or codex-orch runs resume ${existing.id}); start over: codex-orch run --plan ${file} --new`,
+          });
+        }
+      }
+    }
+    return await planRoad({ ...options, store, logger, ...(resume !== undefined ? { resume } : {}) }, key);
+  } finally {
+    if (owned) store.close();
   }
+}
 
-  let status: RunOutcome;
-  if (result?.aborted) status = 'aborted';
-  else if (result?.allMerged) status = 'succeeded';
-  else status = 'failed';
-  if (!error && result && !result.allMerged && !result.aborted) {
-    error = {
-      kind: 'run',
-      message: `${result.left.length} of ${result.subtasks.length} subtask(s) not merged: ${result.left.map((l) => `${l.id} (${l.status})`).join(', ')}${result.stoppedBy ? `; stopped: ${result.stoppedBy}` : ''}`,
-    };
-  }
-  if (result?.aborted) error = { kind: 'aborted', message: 'the plan run was interrupted' };
-
-  const after = await takeSnapshot(baseDir);
-  const history = await mainHistory(baseDir, before.head, after.head);
-  const finishedAt = new Date();
-  let plan: ReportInput['plan'];
-  if (result) {
-    const { manifest: _manifest, ...rest } = result;
-    plan = { submissions: 0, rejections: [], status: 'finished', manifestFile: result.manifestFile, error: null, result: rest };
-  } else {
-    plan = { submissions: 0, rejections: [], status: 'failed', manifestFile: null, error: error?.message ?? null, result: null };
-  }
-  const report = buildReport({
-    runId,
-    task: options.manifest.task,
-    baseDir,
-    model,
-    dryRun: false,
-    status,
-    startedAt,
-    finishedAt,
-    records,
-    before,
-    after,
-    history,
-    orchestratorUsage: { input: 0, output: 0, requests: 0 },
-    finalText: result ? `Plan ${result.allMerged ? 'finished: every subtask merged' : `incomplete: ${result.subtasks.length - result.left.length}/${result.subtasks.length} merged`}.` : '',
-    error,
-    runDir,
-    plan,
+async function planRoad(options: RunManifestOptions & { store: Store; logger: Logger }, key: string | undefined): Promise<RunManifestResult> {
+  const { config, store } = options;
+  const modelName = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
+  const session = await openRunSession({
+    config,
+    road: 'plan',
+    store,
+    logger: options.logger,
+    model: modelName,
+    ...(options.manifest ? { task: options.manifest.task } : {}),
+    ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    ...(key ? { planKey: key } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
-  fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
-  emit({ type: 'run.finished', ts: now(), runId, status, wallTimeMs: report.wallTimeMs });
-  return { report, result };
+  try {
+    const { runId, runDir, logger: log } = session;
+    const manifest = session.resumed ? runManifest(session.stateDir, session.run).manifest : (options.manifest as Manifest);
+    let result: PlanRunResult | null = null;
+    let error: { kind: string; message: string } | null = null;
+    try {
+      result = await executePlan(manifest, {
+        config,
+        baseDir: session.baseDir,
+        runId,
+        runDir,
+        gateway: session.gateway,
+        logger: log,
+        onEvent: session.emit,
+        store,
+        signal: session.controller.signal,
+        ...(options.review ? { review: options.review } : {}),
+        ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
+        ...(options.budgets ? { budgets: options.budgets } : {}),
+        ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
+        ...options.executor,
+      });
+    } catch (e) {
+      if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage') && !session.resumed) {
+        await session.finish({ status: 'failed', error: e, finalText: '', plan: planSection(null, e.toLine()) });
+        throw e;
+      }
+      error = { kind: isOrchestratorError(e) ? e.kind : 'run', message: describeError(e) };
+      log.error({ err: e }, 'plan run failed');
+      session.emit({ type: 'run.error', ts: now(), runId, kind: error.kind, message: error.message });
+    }
+
+    let status: RunOutcome;
+    if (result?.aborted) status = 'aborted';
+    else if (result?.allMerged) status = 'succeeded';
+    else status = 'failed';
+    if (!error && result && !result.allMerged && !result.aborted) {
+      error = {
+        kind: 'run',
+        message: `${result.left.length} of ${result.subtasks.length} subtask(s) not merged: ${result.left.map((l) => `${l.id} (${l.status})`).join(', ')}${result.stoppedBy ? `; stopped: ${result.stoppedBy}` : ''}`,
+      };
+    }
+    if (result?.aborted) error = { kind: 'aborted', message: 'the plan run was interrupted' };
+    const finalText = result ? `Plan ${result.allMerged ? 'finished: every subtask merged' : `incomplete: ${result.subtasks.length - result.left.length}/${result.subtasks.length} merged`}.` : '';
+    const report = await session.finish({
+      status,
+      error,
+      finalText,
+      usage: { input: 0, output: 0, requests: 0 },
+      plan: planSection(result, error?.message ?? null),
+    });
+    return { report, result };
+  } finally {
+    session.release();
+  }
 }

@@ -26,6 +26,9 @@ export interface RunCommandOptions {
   maxParallel?: string;
   /** false with --no-review. */
   review?: boolean;
+  resume?: boolean;
+  new?: boolean;
+  dirtyWait?: string;
 }
 
 /** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
@@ -42,6 +45,12 @@ export function planEventLine(e: RunEvent): string | null {
     default:
       return null;
   }
+}
+
+function parseDirtyWait(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--dirty-wait must be a whole number of seconds (0: do not wait), got ${JSON.stringify(value)}`);
+  return value.trim();
 }
 
 function parseMaxParallel(value: string | undefined): number | undefined {
@@ -109,18 +118,23 @@ export function registerRun(program: Command): void {
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
+    .option('--resume', 'with --plan: an unfinished run of the same plan on this commit exists — continue it')
+    .option('--new', 'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)')
+    .option('--dirty-wait <seconds>', 'how long the merge queue waits, once, for uncommitted changes in main/ before it stops (default: ORCHESTRATOR_DIRTY_WAIT_SECONDS, 300)')
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
         await runPlanCommand(words, opts);
         return;
       }
       if (opts.maxParallel !== undefined || opts.review === false) throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
+      if (opts.resume || opts.new) throw new UsageError('--resume and --new go with --plan <manifest.json>', { hint: 'continue an agent run with codex-orch runs resume <id>' });
       const task = readTask(words, opts.taskFile);
       const config = loadConfig({
         overrides: {
           ORCHESTRATOR_BASE_DIR: opts.baseDir,
           ORCHESTRATOR_MODEL: opts.model,
           ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+          ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
           ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
         },
       });
@@ -141,9 +155,10 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   if (opts.dryRun) throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
   if (opts.maxTurns !== undefined) throw new UsageError('--max-turns is for the planning model; --plan runs without one');
   if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
+  if (opts.resume && opts.new) throw new UsageError('give --resume or --new, not both');
   const maxParallel = parseMaxParallel(opts.maxParallel);
   const manifest = loadManifestFile(opts.plan as string);
-  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model } });
+  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait) } });
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = createProgress({ quiet: Boolean(opts.quiet) });
@@ -152,6 +167,8 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
       runPlanManifest({
         manifest,
         config,
+        planFile: opts.plan as string,
+        existing: opts.resume ? 'resume' : opts.new ? 'new' : 'refuse',
         ...(review ? { review } : {}),
         ...(maxParallel !== undefined ? { maxParallel } : {}),
         signal,

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
+import { branchMergedInto } from '../../git/merged.js';
 import { OrchestratorError, isOrchestratorError, describeError } from '../../errors.js';
 import {
   MergeQueue,
@@ -369,6 +370,8 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   let state: ScheduleState = createSchedule(manifest, { wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
   /** Subtasks that end this run still `complete` (merge-only, or stopped while queued), with why. */
   const leftComplete = new Map<string, string>();
+  /** Why the merge queue stopped for the rest of this run (then every complete subtask stays complete). */
+  let mergeStopped: string | null = null;
 
   const save = () => {
     try {
@@ -449,7 +452,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     mainDir,
     targetBranch: mainBranch,
     signal: hard.signal,
-    ...(ctx.dirtyWaitMs !== undefined ? { dirtyWaitMs: ctx.dirtyWaitMs } : {}),
+    dirtyWaitMs: ctx.dirtyWaitMs ?? ctx.config.dirtyWaitSeconds * 1000,
     ...(ctx.dirtyPollMs !== undefined ? { dirtyPollMs: ctx.dirtyPollMs } : {}),
     ...(smokeCommand
       ? {
@@ -676,31 +679,64 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     }
   };
 
+  /** Records a subtask as merged (store once, result, schedule) and removes its worktree. */
+  const recordMerged = async (t: TaskRun, sha: string, attempt: number, why: string) => {
+    t.merge.sha = sha;
+    // After a resume the branch may already be recorded (merged just before the earlier process died): never twice.
+    withStore('merge', (s) => {
+      if (!s.hasMerged(ctx.runId, t.branch)) s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'merged', sha });
+    });
+    merges.push({ taskId: t.id, branch: t.branch, sha, at: now(), attempt });
+    transition(scheduleEvent.merged(t.id), why, { sha, attempt });
+    await removeMerged(t);
+  };
+
+  /**
+   * Everything that decides, before a branch goes to the queue, whether it may
+   * be merged now: the queue stopped for this run (a dirty main/ after the one
+   * wait, or a merge it could not undo), or git already has the branch in main
+   * (merged by an earlier run or process, whatever the store says). Answers
+   * 'merged' when there is nothing left to merge. A gate (an approval) goes here.
+   */
+  const beforeMerge = async (t: TaskRun): Promise<'merge' | 'merged'> => {
+    if (mergeStopped) throw new LeftComplete(mergeStopped);
+    const already = await branchMergedInto(mainDir, t.branch);
+    if (already) {
+      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      await recordMerged(t, already, t.merge.attempts, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not merged again`);
+      return 'merged';
+    }
+    return 'merge';
+  };
+
+  /** The queue stops for the whole run: every later subtask stays complete for `runs merge`. */
+  const stopMerging = (why: string): never => {
+    if (!mergeStopped) {
+      mergeStopped = `not merged: the merge queue stopped: ${why}. main/ was left untouched; the branch is kept and stays complete — codex-orch runs merge ${ctx.runId} merges it when main/ is ready`;
+      decide('merge', 'queue-stopped', why);
+    }
+    throw new LeftComplete(mergeStopped);
+  };
+
   const mergeLoop = async (t: TaskRun) => {
     for (let attempt = 1; ; attempt++) {
       checkpoint();
       t.merge.attempts = attempt;
+      if ((await beforeMerge(t)) === 'merged') return;
       const out = await queue.enqueue(t.branch, { title: t.mt.title, taskId: t.id });
       t.merge.outcome = out.status;
       switch (out.status) {
         case 'merged':
-          t.merge.sha = out.sha;
-          // After a resume the branch may already be recorded (merged just before the earlier process died): never twice.
-          withStore('merge', (s) => {
-            if (!s.hasMerged(ctx.runId, t.branch)) s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'merged', sha: out.sha });
-          });
-          merges.push({ taskId: t.id, branch: t.branch, sha: out.sha, at: now(), attempt });
-          transition(scheduleEvent.merged(t.id), `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`, { sha: out.sha, attempt });
-          await removeMerged(t);
+          await recordMerged(t, out.sha, attempt, `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`);
           return;
         case 'main-dirty':
           // A stop (abort, budget) cuts the queue's wait for main/ short: that is not the person's edits failing the subtask.
           checkpoint();
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'skipped', detail: out.message }));
-          if (mergeOnly) throw new LeftComplete(`not merged: ${out.message}. main/ was left untouched; merge again when it is clean`);
-          throw new TaskFailure(`not merged: ${out.message}. main/ was left untouched; ${t.branch} is kept — merge it when main/ is clean (or re-run the plan)`);
+          return stopMerging(out.message);
         case 'error':
           withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'failed', detail: out.message }));
+          if (queue.halted) return stopMerging(out.message);
           if (mergeOnly) throw new LeftComplete(`merge failed: ${out.message}`);
           throw new TaskFailure(`merge failed: ${out.message}`);
         case 'conflict':
@@ -758,6 +794,17 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   };
 
   const runTask = async (t: TaskRun) => {
+    // A subtask git already has in main (an earlier run of this plan, even one the store forgot) is never redone.
+    const already = await branchMergedInto(mainDir, t.branch);
+    if (already) {
+      transition(scheduleEvent.completed(t.id), `${t.branch} is already in ${mainBranch} (merge ${short(already)}): not redone`);
+      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      t.mt.branch = t.branch;
+      resumedComplete.delete(t.id);
+      resumedRunning.delete(t.id);
+      await recordMerged(t, already, 0, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not redone, not merged again`);
+      return;
+    }
     const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
     t.mt.worktree = wt.path;
     t.mt.branch = wt.branch;

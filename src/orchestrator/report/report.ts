@@ -66,6 +66,13 @@ export interface ReportPlan {
   result: Omit<PlanRunResult, 'manifest'> | null;
 }
 
+/** The report's plan section from the executor's result. */
+export function planSection(result: PlanRunResult | null, error: string | null): ReportPlan {
+  if (!result) return { submissions: 0, rejections: [], status: 'failed', manifestFile: null, error, result: null };
+  const { manifest: _manifest, ...rest } = result;
+  return { submissions: 0, rejections: [], status: 'finished', manifestFile: result.manifestFile, error: null, result: rest };
+}
+
 /** What happened in a run, built from what the program recorded — never from the model's prose. */
 export interface RunReport {
   version: 1;
