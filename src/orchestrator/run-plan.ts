@@ -16,6 +16,7 @@ import { requireBaseDir, requireStateDir, type Config } from '../config/config.j
 import { ConfigError, UsageError, describeError, isOrchestratorError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../scheduler/index.js';
+import { isAncestor } from '../git/repo.js';
 import { openSqliteStore, type RunRecord, type Store } from '../store/index.js';
 import { now, type RunEventListener, type RunOutcome } from './events.js';
 import { takeSnapshot } from './report/git-snapshot.js';
@@ -65,11 +66,17 @@ function checkMain(baseDir: string): void {
   }
 }
 
-/** The newest run of this base dir with this plan key that has not succeeded. */
-export function findUnfinishedPlanRun(store: Store, baseDir: string, key: string): RunRecord | undefined {
+/**
+ * The newest run of this base dir, not succeeded, that ran this same plan from
+ * a commit main/ has since only moved forward from (its own merges, say): its
+ * stored plan key is this plan's key on that run's base commit.
+ */
+export async function findUnfinishedPlanRun(store: Store, baseDir: string, manifest: Manifest, head: string | null): Promise<RunRecord | undefined> {
   for (const listed of store.listRuns({ baseDir })) {
     if (listed.status === 'succeeded') continue;
-    if (runStartInfo(store, listed.id).planKey !== key) continue;
+    const info = runStartInfo(store, listed.id);
+    if (!info.planKey || info.planKey !== planKey(manifest, info.baseHead)) continue;
+    if (info.baseHead && head && info.baseHead !== head && !(await isAncestor(path.join(baseDir, 'main'), info.baseHead, head).catch(() => false))) continue;
     return reconcileRunStatus(store, listed);
   }
   return undefined;
@@ -94,14 +101,15 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
     let key: string | undefined;
     if (resume === undefined) {
       if (!options.manifest) throw new UsageError('run --plan needs a manifest');
-      key = planKey(options.manifest, (await takeSnapshot(baseDir)).head);
-      const existing = findUnfinishedPlanRun(store, baseDir, key);
+      const head = (await takeSnapshot(baseDir)).head;
+      key = planKey(options.manifest, head);
+      const existing = await findUnfinishedPlanRun(store, baseDir, options.manifest, head);
       if (existing) {
         const how = options.existing ?? 'refuse';
         if (how === 'resume') resume = existing.id;
         else if (how === 'refuse') {
           const file = options.planFile ?? '<manifest.json>';
-          throw new UsageError(`this plan was already started as run ${existing.id} (${existing.status}) on this commit of main and has not finished`, {
+          throw new UsageError(`this plan was already started as run ${existing.id} (${existing.status}) on this base dir and has not finished`, {
             hint: `continue it: codex-orch run --plan ${file} --resume (or codex-orch runs resume ${existing.id}); start over: codex-orch run --plan ${file} --new`,
           });
         }

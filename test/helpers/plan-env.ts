@@ -20,6 +20,7 @@ export interface FakeDirective {
   commit?: boolean;
   barrier?: { name: string; count: number };
   goal?: boolean;
+  sleepMs?: number;
 }
 
 export function fakePrompt(text: string, d: FakeDirective): string {
