@@ -496,7 +496,7 @@ function readHead(gd: string): string | null {
   }
 }
 
-/** Pids of live git processes whose working directory is in `dir` (Linux /proc; elsewhere none are found). */
+/** Pids of live git processes (not this process's own) whose working directory is in `dir` (Linux /proc; elsewhere none are found). */
 function gitProcessesIn(dir: string): number[] {
   const out: number[] = [];
   let entries: string[];
@@ -512,7 +512,11 @@ function gitProcessesIn(dir: string): number[] {
       const comm = fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim();
       if (comm !== 'git' && !comm.startsWith('git-')) continue;
       const cwd = fs.readlinkSync(`/proc/${e}/cwd`);
-      if (cwd === root || cwd.startsWith(`${root}${path.sep}`)) out.push(Number(e));
+      if (cwd !== root && !cwd.startsWith(`${root}${path.sep}`)) continue;
+      // Our own read-only git commands (the added-paths diff) are not the lock's holder.
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) out.push(Number(e));
     } catch {
       // gone, or not ours to read
     }

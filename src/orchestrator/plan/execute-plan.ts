@@ -372,14 +372,17 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const leftComplete = new Map<string, string>();
   /** Why the merge queue stopped for the rest of this run (then every complete subtask stays complete). */
   let mergeStopped: string | null = null;
+  /** Subtasks git already had in main when this run reached them (never redone, never merged again), with the note. */
+  const alreadyInMain = new Map<string, string>();
 
+  // The store first, then manifest.json: the file never claims more than the store (and git, which settles merges) has.
   const save = () => {
+    withStore('manifest', (s) => s.updateRun(ctx.runId, { manifest }));
     try {
       saveManifest(manifestFile, manifest);
     } catch (error) {
       log.error({ err: error }, 'cannot save manifest.json');
     }
-    withStore('manifest', (s) => s.updateRun(ctx.runId, { manifest }));
   };
   const sync = () => {
     for (const [id, t] of byId) {
@@ -703,6 +706,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     const already = await branchMergedInto(mainDir, t.branch);
     if (already) {
       decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      alreadyInMain.set(t.id, `already in ${mainBranch}: ${t.branch} was merged earlier (${short(already)}); not merged again`);
       await recordMerged(t, already, t.merge.attempts, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not merged again`);
       return 'merged';
     }
@@ -802,6 +806,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       t.mt.branch = t.branch;
       resumedComplete.delete(t.id);
       resumedRunning.delete(t.id);
+      alreadyInMain.set(t.id, `already in ${mainBranch}: ${t.branch} was merged earlier (${short(already)}); not redone`);
       await recordMerged(t, already, 0, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not redone, not merged again`);
       return;
     }
@@ -923,6 +928,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   for (const [id, why] of leftComplete) {
     const mt = byId.get(id) as ManifestTask;
     if (mt.status === 'complete') mt.reason = why;
+  }
+  for (const [id, why] of alreadyInMain) {
+    const mt = byId.get(id) as ManifestTask;
+    if (mt.status === 'merged') mt.reason = why;
   }
   // Merge only: whatever was not complete is exactly as it was (pending stays pending, without a reason).
   const left = [...byId.values()].filter((t) => t.status !== 'merged').map((t) => ({ id: t.id, status: t.status, reason: t.reason }));

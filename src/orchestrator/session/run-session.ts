@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
-import { StoreError, type OrchestratorError } from '../../errors.js';
+import { DiskFullError, StoreError, asDiskFull, type OrchestratorError } from '../../errors.js';
 import { createLogger, type Logger } from '../../logging/logger.js';
 import { ensureRunDir, type RunRecord, type RunStatus as StoreRunStatus, type Store } from '../../store/index.js';
 import type { CodexRunner, GatewayContext } from '../../tools/run-repo-command/gateway.js';
@@ -80,6 +80,8 @@ export interface RunSession {
   readonly before: GitSnapshot;
   readonly current: GitSnapshot;
   emit(event: RunEvent, extra?: Record<string, unknown>): void;
+  /** A write of the run failed: a full disk stops the run (finish then throws DiskFullError); anything else is logged. */
+  noteWriteError(error: unknown, file: string, what: string): void;
   /** Merges main gained since the run started, recorded once each. */
   syncMerges(): Promise<void>;
   /** Writes the report files and the final status; emits run.finished. Call once. */
@@ -130,16 +132,30 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
     const runDir = ensureRunDir(stateDir, runId).root;
     const log = logger.child({ runId });
     const eventsFile = path.join(runDir, 'events.jsonl');
+    /** The first full disk seen: the run stops (what is recorded is consistent) and ends with this one line. */
+    let diskFull: DiskFullError | undefined;
+    const noteWriteError = (error: unknown, file: string, what: string) => {
+      const mapped = asDiskFull(error, file);
+      if (mapped instanceof DiskFullError) {
+        if (!diskFull) {
+          diskFull = mapped;
+          log.error({ err: error }, 'the disk is full; stopping the run');
+          controller.abort();
+        }
+        return;
+      }
+      log.error({ err: error }, what);
+    };
     const emit = (event: RunEvent, extra: Record<string, unknown> = {}) => {
       try {
         store.appendEvent(runId, { type: event.type, ts: event.ts, data: { ...event, ...extra } });
       } catch (error) {
-        log.error({ err: error }, 'cannot record an event in the store');
+        noteWriteError(error, path.join(stateDir, 'state.db'), 'cannot record an event in the store');
       }
       try {
         fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`);
       } catch (error) {
-        log.error({ err: error }, 'cannot append to events.jsonl');
+        noteWriteError(error, eventsFile, 'cannot append to events.jsonl');
       }
       try {
         options.onEvent?.(event);
@@ -166,7 +182,7 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
         try {
           recordCommand(store, runId, request, result, entry, controller.signal.aborted);
         } catch (error) {
-          log.error({ err: error }, 'cannot record a command in the store');
+          noteWriteError(error, path.join(stateDir, 'state.db'), 'cannot record a command in the store');
         }
         emit(commandFinishedEvent(request, result, entry), { record: slimRecord(record) });
       },
@@ -217,6 +233,7 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
       current,
       emit,
       syncMerges: sync,
+      noteWriteError,
       async finish(outcome) {
         if (finished) throw new StoreError(`run ${runId} was already finished by this session`);
         finished = true;
@@ -247,17 +264,33 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
           runDir,
           plan: outcome.plan,
         });
-        fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-        fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
-        store.updateRun(runId, {
-          status: outcome.storeStatus ?? outcome.status,
-          error: error ? error.message : null,
-          summary: outcome.finalText ? outcome.finalText.slice(0, 2000) : null,
-          finishedAt: finishedAt.toISOString(),
-        });
+        try {
+          // Fold the WAL back before the big writes, so its growth never stands in their way.
+          store.checkpoint();
+          fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+          fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
+          store.updateRun(runId, {
+            status: diskFull ? 'interrupted' : (outcome.storeStatus ?? outcome.status),
+            error: diskFull ? diskFull.toLine() : error ? error.message : null,
+            summary: outcome.finalText ? outcome.finalText.slice(0, 2000) : null,
+            finishedAt: finishedAt.toISOString(),
+          });
+        } catch (writeError) {
+          noteWriteError(writeError, runDir, 'cannot write the report');
+          if (!diskFull) throw writeError;
+        }
         emit({ type: 'run.finished', ts: now(), runId, status: outcome.status, wallTimeMs: report.wallTimeMs });
         log.info({ status: outcome.status, road, wallTimeMs: report.wallTimeMs, merges: report.merges.length }, 'run finished');
         store.checkpoint();
+        if (diskFull) {
+          // Best effort: a run stopped by a full disk stays resumable, and its lock goes with this process.
+          try {
+            store.updateRun(runId, { status: 'interrupted', error: diskFull.toLine() });
+          } catch {
+            /* the disk is still full: the run lock's dead pid marks it interrupted later */
+          }
+          throw diskFull;
+        }
         return report;
       },
       release() {

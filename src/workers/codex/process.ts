@@ -215,6 +215,10 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   const maxLine = o.maxLineBytes ?? 8 * 1024 * 1024;
   const events = fs.createWriteStream(o.eventsFile, { flags: 'a' });
   const stderr = fs.createWriteStream(o.stderrFile, { flags: 'a' });
+  // A run-dir file that cannot be written (a full disk) must not crash the orchestrator: the worker goes on, the run notices.
+  for (const [stream, file] of [[events, o.eventsFile], [stderr, o.stderrFile]] as const) {
+    stream.on('error', (error) => o.logger.error({ err: error, file }, 'cannot write a worker file'));
+  }
   let stderrTail = '';
 
   if (o.signal?.aborted) {
