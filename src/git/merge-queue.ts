@@ -222,7 +222,12 @@ export class MergeQueue {
     }
     switch (outcome.status) {
       case 'merged':
-        this.decide(item, 'merged', outcome.alreadyMerged ? 'already contained in main; nothing to merge' : 'merged and smoke test passed', { sha: outcome.sha });
+        this.decide(
+          item,
+          'merged',
+          outcome.alreadyMerged ? 'already contained in main; nothing to merge' : this.smoke ? 'merged and smoke test passed' : 'merged; no smoke test configured — main was not tested',
+          { sha: outcome.sha },
+        );
         break;
       case 'conflict':
         this.decide(item, 'conflict', `conflicts in ${outcome.files.length} file(s); merge aborted, main unchanged`, { files: outcome.files });

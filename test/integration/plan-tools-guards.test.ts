@@ -34,6 +34,9 @@ function fakeResult(plan: Plan, overrides: Partial<PlanRunResult> = {}): PlanRun
   return {
     manifest: { version: 1, task: plan.task, phases: [] } as unknown as PlanRunResult['manifest'],
     manifestFile: '/x/manifest.json',
+    testRuns: [],
+    smoke: { command: null, suggested: null },
+    worktreesCreated: [],
     decisionsFile: '/x/decisions.jsonl',
     subtasks: ids.map((id, i) => ({
       id,

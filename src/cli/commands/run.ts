@@ -86,7 +86,8 @@ export function exitCodeOfReport(report: RunReport): number {
 
 export function interruptedLine(report: RunReport): string {
   const done = `${report.commands.length} commands ran, ${report.merges.length} merge(s) into main`;
-  const left = report.worktreesCreated.length ? `worktrees kept for inspection or resume: ${report.worktreesCreated.join(', ')}` : 'no worktrees were left';
+  const kept = report.worktreesCreated.filter((w) => !(report.worktreesRemoved ?? []).includes(w));
+  const left = kept.length ? `worktrees kept for inspection or resume: ${kept.join(', ')}` : 'no worktrees were left';
   return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md`;
 }
 

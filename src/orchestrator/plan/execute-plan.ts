@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import { branchMergedInto } from '../../git/merged.js';
+import { detectTestCommand } from '../../git/test-command.js';
 import { OrchestratorError, isOrchestratorError, describeError } from '../../errors.js';
 import {
   MergeQueue,
@@ -162,9 +163,23 @@ export interface SubtaskSummary {
   summary: string;
 }
 
+/** An acceptance or smoke command the plan ran, so the report can list it under Tests. */
+export interface PlanTestRun {
+  taskId: string;
+  kind: 'acceptance' | 'smoke';
+  worktree: string;
+  command: string;
+}
+
 export interface PlanRunResult {
   manifest: Manifest;
   manifestFile: string;
+  /** The acceptance and smoke commands run (their results are in the run's command records). */
+  testRuns: PlanTestRun[];
+  /** The smoke command from .codex-orchestrator.json (null: main was not tested after merges) and the repository's own test command, as a suggestion. */
+  smoke: { command: string | null; suggested: { command: string; from: string } | null };
+  /** Every task worktree this run created (also those removed after their merge). */
+  worktreesCreated: string[];
   decisionsFile: string;
   subtasks: SubtaskSummary[];
   /** Merges into main, in the order they happened. */
@@ -447,6 +462,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const merges: PlanMergeRecord[] = [];
   const reviewTokens = { input: 0, output: 0 };
   const runs = new Map<string, TaskRun>();
+  const testRuns: PlanTestRun[] = [];
+  const worktreesCreated: string[] = [];
+  /** The subtask whose branch the queue is merging now (the queue merges one at a time). */
+  let mergingTask: string | undefined;
 
   // --- the merge queue: smoke through the gateway in main/.
   const smokeCommand = settings.smoke;
@@ -460,6 +479,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     ...(smokeCommand
       ? {
           smoke: async () => {
+            testRuns.push({ taskId: mergingTask ?? '', kind: 'smoke', worktree: 'main', command: smokeCommand });
             // Not stopped by a budget: killing a smoke test half way would revert a good merge.
             const r = await runRepoCommand({ worktree: 'main', command: smokeCommand }, { ...gateway, signal: ctx.signal ?? new AbortController().signal });
             return { ok: r.ok, log: commandLog(r) };
@@ -467,6 +487,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
         }
       : {}),
     onDecision: (d: MergeDecision) => {
+      if (d.action === 'merging') mergingTask = d.taskId;
       if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') return; // the outcome lines carry the story
       decide('merge', d.action, d.reason, d.taskId, { branch: d.branch, seq: d.seq, ...(d.sha ? { sha: d.sha } : {}), ...(d.files ? { files: d.files } : {}) });
     },
@@ -566,6 +587,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   const acceptanceRun = async (t: TaskRun): Promise<{ ok: boolean; exitCode: number | null; log: string } | null> => {
     if (!t.acceptance) return null;
     checkpoint();
+    testRuns.push({ taskId: t.id, kind: 'acceptance', worktree: t.wtName, command: t.acceptance });
     const r = await runCommand(t.wtName, t.acceptance);
     checkpoint();
     const out = commandLog(r);
@@ -728,6 +750,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
       t.merge.attempts = attempt;
       if ((await beforeMerge(t)) === 'merged') return;
       const out = await queue.enqueue(t.branch, { title: t.mt.title, taskId: t.id });
+      mergingTask = undefined;
       t.merge.outcome = out.status;
       switch (out.status) {
         case 'merged':
@@ -815,6 +838,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     t.mt.branch = wt.branch;
     save();
     decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
+    if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new') {
       for (const cmd of settings.setup) {
@@ -974,6 +998,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   return {
     manifest,
     manifestFile,
+    testRuns,
+    smoke: { command: smokeCommand ?? null, suggested: smokeCommand ? null : detectTestCommand(mainDir) },
+    worktreesCreated,
     decisionsFile,
     subtasks,
     merges,

@@ -50,6 +50,8 @@ export interface ReportTest {
   exitCode: number | null;
   ok: boolean;
   durationMs: number;
+  /** Plan runs: the subtask's acceptance command, or the smoke test after a merge. */
+  kind?: 'acceptance' | 'smoke';
 }
 
 /** The run report's plan section: what submit_plan and run_plan (or run --plan) did. */
@@ -88,7 +90,10 @@ export interface RunReport {
   wallTimeMs: number;
   mainHeadBefore: string | null;
   mainHeadAfter: string | null;
+  /** Every task worktree the run created, also those already removed (see worktreesRemoved). */
   worktreesCreated: string[];
+  /** Of worktreesCreated, those the run removed again (after their merge). */
+  worktreesRemoved: string[];
   branchesCreated: string[];
   commands: ReportCommand[];
   denials: { worktree: string; command: string; rule: string | null; reason: string }[];
@@ -182,9 +187,15 @@ export function buildReport(input: ReportInput): RunReport {
         durationMs: result.durationMs,
       };
     });
+  // The plan's acceptance and smoke commands are tests whatever they look like (`test -f a.txt` is one).
+  const planTests = new Map<string, 'acceptance' | 'smoke'>();
+  for (const t of input.plan?.result?.testRuns ?? []) planTests.set(`${t.worktree}\0${t.command}`, t.kind);
   const tests: ReportTest[] = input.records
-    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && lineRunsTests(r.request.command))
-    .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs }));
+    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r.request.command)))
+    .map(({ request, result }) => {
+      const kind = planTests.get(`${request.worktree}\0${request.command}`);
+      return { worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs, ...(kind ? { kind } : {}) };
+    });
   const workerTokens = workers.reduce(
     (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
     { input: 0, cachedInput: 0, output: 0 },
@@ -203,6 +214,10 @@ export function buildReport(input: ReportInput): RunReport {
   }
   const beforeWorktrees = new Set(input.before.worktrees);
   const beforeBranches = new Set(input.before.branches);
+  const afterWorktrees = new Set(input.after.worktrees);
+  // A plan names its task worktree and branch alike (task-<id>); merged ones are gone from the snapshot after.
+  const planWorktrees = (input.plan?.result?.worktreesCreated ?? []).filter((w) => !beforeWorktrees.has(w));
+  const worktreesCreated = [...new Set([...input.after.worktrees.filter((w) => !beforeWorktrees.has(w)), ...planWorktrees])];
   return {
     version: 1,
     runId: input.runId,
@@ -217,8 +232,9 @@ export function buildReport(input: ReportInput): RunReport {
     wallTimeMs: input.finishedAt.getTime() - input.startedAt.getTime(),
     mainHeadBefore: input.before.head,
     mainHeadAfter: input.after.head,
-    worktreesCreated: input.after.worktrees.filter((w) => !beforeWorktrees.has(w)),
-    branchesCreated: input.after.branches.filter((b) => !beforeBranches.has(b)),
+    worktreesCreated,
+    worktreesRemoved: worktreesCreated.filter((w) => !afterWorktrees.has(w)),
+    branchesCreated: [...new Set([...input.after.branches.filter((b) => !beforeBranches.has(b)), ...planWorktrees.filter((w) => !beforeBranches.has(w))])],
     commands,
     denials: commands.filter((c) => !c.allowed).map((c) => ({ worktree: c.worktree, command: c.command, rule: c.rule, reason: c.reason })),
     workers,
