@@ -20,11 +20,12 @@ afterEach(() => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-function planOf(ids: string[], sleepMs = 0) {
+/** `append` shows a redone subtask (its line twice); `write` is what a worker does again idempotently. */
+function planOf(ids: string[], sleepMs = 0, how: 'append' | 'write' = 'append') {
   return {
     version: 1,
     task: `${ids.length} files`,
-    phases: [{ name: 'P1', tasks: ids.map((id) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { append: { [`${id}.txt`]: id }, sleepMs }), files: [`${id}.txt`] })) }],
+    phases: [{ name: 'P1', tasks: ids.map((id) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { [how]: { [`${id}.txt`]: how === 'append' ? id : `${id}\n` }, sleepMs }), files: [`${id}.txt`] })) }],
   };
 }
 
@@ -90,7 +91,8 @@ describe('a plan run that must stop', { timeout: 300_000 }, () => {
   });
 
   it('disk full (a 3 MB tmpfs as the state dir): one clear line, exit 7; after space is freed the run resumes and merges each subtask once', async () => {
-    const r = rig(planOf(['a', 'b', 'c'], 1500), (t) => path.join(t.root, 'small-fs'));
+    // A worker that finished while nothing could be recorded is run again on resume (from its kept worktree): an idempotent fake.
+    const r = rig(planOf(['a', 'b', 'c'], 1500, 'write'), (t) => path.join(t.root, 'small-fs'));
     fs.mkdirSync(r.state, { recursive: true });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', r.state]);
     mounts.push(r.state);

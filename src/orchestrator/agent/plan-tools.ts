@@ -20,6 +20,7 @@ import { writeJsonAtomic } from '../../store/run-dir.js';
 import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { RunEventListener } from '../events.js';
 import { executePlan, type PlanRunContext, type PlanRunResult } from '../plan/execute-plan.js';
+import { toManifest } from '../plan/manifest-file.js';
 import type { ReviewFn } from '../review/types.js';
 import type { ReportPlan } from '../report/report.js';
 
@@ -244,10 +245,11 @@ export function createPlanTools(ctx: PlanToolsContext) {
 
   /** Runs (or, with a saved manifest as the plan, resumes) the executor and answers like run_plan. */
   async function execute(): Promise<string> {
-    const plan = state.plan as Plan | Manifest;
+    // The boundary: the executor takes a Manifest only (an accepted plan becomes one with every task pending).
+    const manifest = toManifest(state.plan as Plan | Manifest);
     state.status = 'running';
     try {
-      const result = await run(plan, {
+      const result = await run(manifest, {
         config: ctx.config,
         baseDir: ctx.baseDir,
         runId: ctx.runId,

@@ -43,8 +43,6 @@ import {
   type Gate,
   type Manifest,
   type ManifestTask,
-  type Plan,
-  type PlanInput,
   type ScheduleEvent,
   type ScheduleState,
   type TaskStatus,
@@ -294,7 +292,7 @@ function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
  * repository settings, main/ on a detached HEAD); once started it resolves with
  * what happened, and manifest.json / decisions.jsonl are on disk.
  */
-export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanRunContext): Promise<PlanRunResult> {
+export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise<PlanRunResult> {
   const started = Date.now();
   const log = (ctx.logger ?? silentLogger).child({ component: 'plan', runId: ctx.runId });
   const baseDir = path.resolve(ctx.baseDir);
