@@ -12,10 +12,9 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../config/config.js';
 import { branchMergedInto } from '../../git/merged.js';
 import { detectTestCommand } from '../../git/test-command.js';
-import { OrchestratorError, isOrchestratorError, describeError } from '../../errors.js';
+import { OrchestratorError, describeError } from '../../errors.js';
 import {
   MergeQueue,
   abortConflictRework,
@@ -32,7 +31,7 @@ import {
   type MergeOutcome,
   type RepoSettings,
 } from '../../git/index.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import {
   apply,
   createSchedule,
@@ -40,251 +39,45 @@ import {
   scheduleEvent,
   taskSlug,
   taskWorktreeName,
-  type Gate,
   type Manifest,
   type ManifestTask,
   type ScheduleEvent,
   type ScheduleState,
-  type TaskStatus,
 } from '../../scheduler/index.js';
-import type { Store, WorkerStatus as StoreWorkerStatus } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
-import type { CommandResult } from '../../tools/run-repo-command/types.js';
-import { runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
-import { now, type RunEvent, type RunEventListener } from '../events.js';
-import type { ReviewFn, ReviewVerdict } from '../review/types.js';
-import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
+import type { WorkerRun } from '../../workers/codex/index.js';
+import { now, type RunEvent } from '../events.js';
+import type { ReviewFn } from '../review/types.js';
+import { BudgetTracker, type BudgetStop } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
 import { parseManifest, saveManifest } from './manifest-file.js';
 import { acceptancePrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
+import {
+  DEFAULTS,
+  Interrupted,
+  LeftComplete,
+  TaskFailure,
+  commandLog,
+  outcomeOf,
+  type SubtaskOutcome,
+  short,
+  type PlanMergeRecord,
+  type PlanRunContext,
+  type PlanRunResult,
+  type PlanTestRun,
+  type PlanWorkerRecord,
+  type SubtaskSummary,
+  type TaskRun,
+  type WorkerPurpose,
+} from './plan-types.js';
+import { markResumed, pendingRework, previousWorkers } from './resume-step.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
+import { codexLauncher, storeWorkerStatus } from './worker-launch.js';
 
 export type { PlanBudgets } from './budgets.js';
 
-export interface PlanRunContext {
-  config: Config;
-  /** Absolute base dir holding main/ and the task-* worktrees. */
-  baseDir: string;
-  runId: string;
-  /** `<stateDir>/runs/<runId>`: manifest.json and decisions.jsonl go here (workers go under config.stateDir). */
-  runDir: string;
-  /** The guarded gateway: setup, acceptance, smoke and archive commands run through it. */
-  gateway: GatewayContext;
-  /** The review agent; without it branches are merged once their acceptance command passes. */
-  review?: ReviewFn;
-  /** Most subtasks running at once (the scheduler's WIP limit); default 3. */
-  maxParallel?: number;
-  signal?: AbortSignal;
-  logger?: Logger;
-  onEvent?: RunEventListener;
-  /** Optional run store: subtasks, workers and merges are mirrored there (the run must exist in it). */
-  store?: Store;
-  budgets?: PlanBudgets;
-  /** What a dependency must reach before dependants start (default 'merged'). */
-  gate?: Gate;
-  /** Review rework rounds before the subtask is `error` (default 2). */
-  maxReviewRounds?: number;
-  /** Rounds of "the acceptance command failed, fix it" before `error` (default 2). */
-  maxAcceptanceFixes?: number;
-  /** Self-heal restarts of a worker that ended stuck or error (default 1). */
-  maxHeals?: number;
-  /** Merge attempts per subtask, conflict and smoke reworks included (default 3). */
-  maxMergeAttempts?: number;
-  /** Bytes of diff shown to the reviewer (default 200 kB). */
-  maxDiffBytes?: number;
-  /** Extra environment for codex workers (CODEX_HOME, keys for a local provider). */
-  workerEnv?: NodeJS.ProcessEnv;
-  /** Worker stall timeout in ms (default: config.workerStallSeconds). */
-  workerStallMs?: number;
-  /** How long a merge waits for a dirty main/ before answering main-dirty (default 5 min). */
-  dirtyWaitMs?: number;
-  dirtyPollMs?: number;
-  /** Where the task templates are (default prompts/templates of the package). */
-  templatesDir?: string;
-  /**
-   * Merge only (`codex-orch runs merge`): of a saved manifest, only the `complete`
-   * subtasks are handled — straight to the merge queue, no worker, no review.
-   * Nothing else is started or changed (a `running` one stays as it is). A
-   * merge that needs rework (conflict, failed smoke test) or cannot happen
-   * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
-   */
-  mergeOnly?: boolean;
-}
-
-export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
-
-export interface PlanWorkerRecord {
-  taskId: string;
-  workerId: string;
-  purpose: WorkerPurpose;
-  worktree: string;
-  status: WorkerRun['status'];
-  threadId: string | null;
-  runDir: string;
-  usage: WorkerRun['usage'];
-  durationMs: number;
-  goalMet: boolean | null;
-  summary: string;
-  reason?: string;
-  changedFiles: string[];
-}
-
-export interface PlanMergeRecord {
-  taskId: string;
-  branch: string;
-  sha: string;
-  at: string;
-  /** Which merge attempt of the subtask succeeded (1 = first). */
-  attempt: number;
-}
-
-export interface ReviewRecord {
-  round: number;
-  verdict: ReviewVerdict['verdict'];
-  risk: ReviewVerdict['risk'];
-  comments: string;
-}
-
-/** One subtask, compact: what the run_plan tool returns to the orchestrator model per subtask. */
-export interface SubtaskSummary {
-  id: string;
-  title: string;
-  status: TaskStatus;
-  attempts: number;
-  reason: string | null;
-  branch: string | null;
-  worktree: string | null;
-  workers: number;
-  reviews: ReviewRecord[];
-  merge: { sha: string | null; attempts: number; conflicts: number; smokeFailures: number; outcome: string | null };
-  /** The last worker's own summary (≤ 400 characters). */
-  summary: string;
-}
-
-/** An acceptance or smoke command the plan ran, so the report can list it under Tests. */
-export interface PlanTestRun {
-  taskId: string;
-  kind: 'acceptance' | 'smoke';
-  worktree: string;
-  command: string;
-}
-
-export interface PlanRunResult {
-  manifest: Manifest;
-  manifestFile: string;
-  /** The acceptance and smoke commands run (their results are in the run's command records). */
-  testRuns: PlanTestRun[];
-  /** The smoke command from .codex-orchestrator.json (null: main was not tested after merges) and the repository's own test command, as a suggestion. */
-  smoke: { command: string | null; suggested: { command: string; from: string } | null };
-  /** Every task worktree this run created (also those removed after their merge). */
-  worktreesCreated: string[];
-  decisionsFile: string;
-  subtasks: SubtaskSummary[];
-  /** Merges into main, in the order they happened. */
-  merges: PlanMergeRecord[];
-  workers: PlanWorkerRecord[];
-  tokens: { workers: { input: number; cachedInput: number; output: number }; review: { input: number; output: number }; total: number };
-  decisions: number;
-  allMerged: boolean;
-  /** Why scheduling stopped early (a budget or the abort signal); null when the plan ran to its end. */
-  stoppedBy: string | null;
-  aborted: boolean;
-  /** Subtasks not merged, with their status and reason. */
-  left: { id: string; status: TaskStatus; reason: string | null }[];
-  wallTimeMs: number;
-}
-
-/** Thrown inside a subtask job when the run is stopping (abort or budget): the subtask is left for later. */
-class Interrupted extends Error {}
-/** Thrown in merge-only mode: the subtask stays `complete` (its branch is ready) with this reason. */
-class LeftComplete extends Error {}
-/** Thrown inside a subtask job for an outcome that ends the subtask as stuck or error. */
-class TaskFailure extends Error {
-  constructor(
-    message: string,
-    readonly status: 'stuck' | 'error' = 'error',
-  ) {
-    super(message);
-  }
-}
-
-interface TaskRun {
-  id: string;
-  slug: string;
-  wtName: string;
-  worktree: string;
-  branch: string;
-  mt: ManifestTask;
-  prompt: string;
-  acceptance: string | undefined;
-  threadId: string | null;
-  workerSeq: number;
-  workerCount: number;
-  acceptanceFixes: number;
-  reviewReworks: number;
-  reviews: ReviewRecord[];
-  lastAcceptance: { passed: boolean | null; log: string };
-  lastSummary: string;
-  merge: SubtaskSummary['merge'];
-}
-
-const DEFAULTS = { maxParallel: 3, maxReviewRounds: 2, maxAcceptanceFixes: 2, maxHeals: 1, maxMergeAttempts: 3, maxDiffBytes: 200_000 };
-
-function short(sha: string | null | undefined): string {
-  return sha ? sha.slice(0, 10) : '—';
-}
-
-function commandLog(r: CommandResult): string {
-  if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
-  return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
-}
-
-/**
- * The workers an earlier process of this run launched for a subtask
- * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
- * it, so no worker directory is reused) and the newest codex thread id (from
- * meta.json, or the `thread.started` event when the process died before
- * meta.json had it).
- */
-function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(runDir, 'workers'));
-  } catch {
-    return { seq: 0, threadId: null };
-  }
-  const prefix = `${slug}-`;
-  const seqs = names
-    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-    .map((n) => Number(n.slice(prefix.length)))
-    .sort((a, b) => b - a);
-  for (const n of seqs) {
-    const dir = path.join(runDir, 'workers', `${prefix}${n}`);
-    let threadId: string | null = null;
-    try {
-      threadId = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { threadId?: string | null }).threadId ?? null;
-    } catch {
-      /* no meta.json yet */
-    }
-    if (!threadId) {
-      try {
-        const m = /"thread_id"\s*:\s*"([^"]+)"/.exec(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
-        threadId = m?.[1] ?? null;
-      } catch {
-        /* no events */
-      }
-    }
-    if (threadId) return { seq: seqs[0] ?? 0, threadId };
-  }
-  return { seq: seqs[0] ?? 0, threadId: null };
-}
-
-function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
-  if (run.status === 'complete') return 'succeeded';
-  if (run.status === 'stuck') return 'stalled';
-  if (run.reason === 'aborted') return 'aborted';
-  return 'failed';
-}
+export type { PlanRunContext, PlanRunResult, PlanMergeRecord, PlanTestRun, PlanWorkerRecord, ReviewRecord, SubtaskSummary, WorkerPurpose } from './plan-types.js';
 
 /**
  * Runs a plan (or a saved manifest, to resume) to its end, an abort, or an
@@ -364,22 +157,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const byId = new Map<string, ManifestTask>();
   for (const phase of manifest.phases) for (const t of phase.tasks) byId.set(t.id, t);
   const mergeOnly = ctx.mergeOnly === true;
-  // A saved manifest from a run that stopped (killed, aborted, out of budget): merged work stays merged;
-  // complete work (accepted and reviewed, committed on its branch) goes to the merge queue without a worker;
-  // running work is restarted on its branch, resuming its codex thread. In merge-only mode only complete work is touched.
-  const resumedComplete = new Set<string>();
-  const resumedRunning = new Set<string>();
-  for (const t of byId.values()) {
-    if (t.status === 'complete') {
-      resumedComplete.add(t.id);
-      t.reason = 'resumed: it was complete when an earlier run stopped; its branch goes to the merge queue';
-      t.status = 'pending';
-    } else if (t.status === 'running' && !mergeOnly) {
-      resumedRunning.add(t.id);
-      t.reason = 'restarted: it was running when an earlier run stopped';
-      t.status = 'pending';
-    }
-  }
+  const { complete: resumedComplete, running: resumedRunning } = markResumed(byId.values(), mergeOnly);
   let state: ScheduleState = createSchedule(manifest, { wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
   /** Subtasks that end this run still `complete` (merge-only, or stopped while queued), with why. */
   const leftComplete = new Map<string, string>();
@@ -501,14 +279,13 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'started' });
     decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
     withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
-    const run = await runCodexWorker({
+    const run = await (ctx.launcher ?? codexLauncher).launch({
       prompt,
       cwd: t.worktree,
       config: ctx.config,
-      profile: 'fast',
       runId: ctx.runId,
       workerId,
-      ...(threadId ? { threadId } : {}),
+      threadId,
       signal: hard.signal,
       logger: log,
       ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
@@ -782,30 +559,9 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     }
   };
 
-  /**
-   * What a subtask that was `complete` when an earlier process stopped still
-   * needs before it can be merged, read from that process's decisions: the
-   * last merge outcome after it became complete. A failed smoke test (its merge
-   * was reverted in main) or a conflict means its rework was cut off and is
-   * done again (both git preparations are idempotent); otherwise its branch
-   * only waits for the queue.
-   */
-  const pendingRework = (id: string): { kind: 'smoke'; revertSha: string } | { kind: 'conflict' } | null => {
-    const prior = decisions.prior;
-    let from = -1;
-    prior.forEach((d, i) => {
-      if (d.taskId === id && d.kind === 'schedule' && d.action === 'completed') from = i;
-    });
-    const outcomes = prior.slice(from + 1).filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
-    const last = outcomes[outcomes.length - 1];
-    if (last?.action === 'smoke-failed' && typeof last.data?.sha === 'string') return { kind: 'smoke', revertSha: last.data.sha };
-    if (last?.action === 'conflict') return { kind: 'conflict' };
-    return null;
-  };
-
   /** A subtask that was complete when an earlier process stopped: to the merge queue (after its cut-off rework, if any). */
   const resumeComplete = async (t: TaskRun) => {
-    const rework = pendingRework(t.id);
+    const rework = pendingRework(decisions.prior, t.id);
     transition(
       scheduleEvent.completed(t.id),
       `it was complete when an earlier run stopped${rework ? `; its ${rework.kind} rework was cut off` : ''}; ${mergeOnly ? 'merge only: no worker, no review' : rework ? 'redoing that rework, then' : 'no worker:'} queued for merge`,
@@ -865,6 +621,33 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   }
   const active = new Map<string, Promise<void>>();
 
+  /**
+   * The one place a subtask's step outcome is turned into its next state (like
+   * the Agents SDK's NextStep): done (merged, or found already in main), left
+   * complete (its branch is ready, merged later), interrupted (left for a
+   * resume), or failed (stuck or error, with the reason).
+   */
+  const route = (id: string, outcome: SubtaskOutcome): void => {
+    const status = state.tasks[id]?.status;
+    switch (outcome.type) {
+      case 'done':
+        return;
+      case 'left-complete':
+        // Its branch is ready (accepted and reviewed): it stays complete, so a resume or `runs merge` merges it without a worker.
+        leftComplete.set(id, outcome.reason);
+        decide('schedule', 'left-complete', outcome.reason, id);
+        return;
+      case 'interrupted':
+        if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${outcome.reason}`), `stopped before it finished (${outcome.reason}); its worktree and branch are kept for a resume`);
+        return;
+      case 'failed':
+        if (outcome.unexpected !== undefined) log.error({ err: outcome.unexpected, taskId: id }, 'subtask failed unexpectedly');
+        if (outcome.status === 'stuck' && status === 'running') transition(scheduleEvent.stuck(id, outcome.reason), outcome.reason);
+        else if (status === 'running' || status === 'complete' || status === 'stuck') transition(scheduleEvent.failed(id, outcome.reason), outcome.reason);
+        return;
+    }
+  };
+
   const start = (id: string) => {
     const mt = byId.get(id) as ManifestTask;
     const slug = taskSlug(id);
@@ -900,24 +683,11 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
       running: Object.entries(state.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
     });
     const job = runTask(task)
-      .catch((error: unknown) => {
-        const status = state.tasks[id]?.status;
-        if (error instanceof LeftComplete || (error instanceof Interrupted && status === 'complete')) {
-          // Its branch is ready (accepted and reviewed): it stays complete, so a resume or `runs merge` merges it without a worker.
-          const why = error instanceof Interrupted ? `left: ${error.message}; its branch waits for the merge queue` : error.message;
-          leftComplete.set(id, why);
-          decide('schedule', 'left-complete', why, id);
-          return;
-        }
-        if (error instanceof Interrupted) {
-          if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${error.message}`), `stopped before it finished (${error.message}); its worktree and branch are kept for a resume`);
-          return;
-        }
-        const failure = error instanceof TaskFailure ? error : new TaskFailure(isOrchestratorError(error) ? error.toLine() : `unexpected: ${(error as Error).message}`);
-        if (!(error instanceof TaskFailure)) log.error({ err: error, taskId: id }, 'subtask failed unexpectedly');
-        if (failure.status === 'stuck' && status === 'running') transition(scheduleEvent.stuck(id, failure.message), failure.message);
-        else if (status === 'running' || status === 'complete' || status === 'stuck') transition(scheduleEvent.failed(id, failure.message), failure.message);
-      })
+      .then(
+        (): SubtaskOutcome => ({ type: 'done' }),
+        (error: unknown) => outcomeOf(error, state.tasks[id]?.status),
+      )
+      .then((outcome) => route(id, outcome))
       .finally(() => {
         active.delete(id);
         wake();
