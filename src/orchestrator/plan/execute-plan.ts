@@ -18,23 +18,19 @@ import { OrchestratorError } from '../../errors.js';
 import { createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
 import { silentLogger } from '../../logging/logger.js';
 import {
-  apply,
-  createSchedule,
   nextRunnable,
   scheduleEvent,
   taskSlug,
   taskWorktreeName,
   type Manifest,
   type ManifestTask,
-  type ScheduleEvent,
-  type ScheduleState,
 } from '../../scheduler/index.js';
-import type { Store } from '../../store/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { now, type RunEvent } from '../events.js';
 import { BudgetTracker, type BudgetStop } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
-import { parseManifest, saveManifest } from './manifest-file.js';
+import { PlanState } from './plan-state.js';
+import { parseManifest } from './manifest-file.js';
 import { restartPrompt, tail } from './rework-prompts.js';
 import {
   DEFAULTS,
@@ -103,18 +99,6 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const decide = (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) =>
     decisions.add(kind, action, reason, { taskId, ...(data ? { data } : {}) });
 
-  // Store mirroring is best effort: a store problem is logged once and the run goes on with files only.
-  let store = ctx.store;
-  const withStore = (what: string, fn: (s: Store) => void) => {
-    if (!store) return;
-    try {
-      fn(store);
-    } catch (error) {
-      log.warn({ err: error, what }, 'run store write failed; continuing with the run directory only');
-      store = undefined;
-    }
-  };
-
   // --- stopping: the caller's abort, or a wall/token budget, kills running work; the worker budget only stops launches.
   const hard = new AbortController();
   let stoppedBy: string | null = null;
@@ -138,83 +122,18 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const gateway: GatewayContext = { ...ctx.gateway, baseDir, signal: hard.signal, runId: ctx.gateway.runId ?? ctx.runId };
   const runCommand = (worktree: string, command: string) => runRepoCommand({ worktree, command }, gateway);
 
-  // --- scheduler state, mirrored into the manifest after every transition.
-  const byId = new Map<string, ManifestTask>();
-  for (const phase of manifest.phases) for (const t of phase.tasks) byId.set(t.id, t);
+  // --- the plan state (scheduler + manifest + store mirror), after the resumed subtasks were marked.
+  const plan = new PlanState(manifest, { runId: ctx.runId, manifestFile, log, emit, decide, ...(ctx.store ? { store: ctx.store } : {}) });
+  const byId = plan.byId;
   const mergeOnly = ctx.mergeOnly === true;
   const { complete: resumedComplete, running: resumedRunning } = markResumed(byId.values(), mergeOnly);
-  let state: ScheduleState = createSchedule(manifest, { wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
   /** Subtasks that end this run still `complete` (merge-only, or stopped while queued), with why. */
   const leftComplete = new Map<string, string>();
   /** Subtasks git already had in main when this run reached them (never redone, never merged again), with the note. */
   const alreadyInMain = new Map<string, string>();
 
-  // The store first, then manifest.json: the file never claims more than the store (and git, which settles merges) has.
-  const save = () => {
-    withStore('manifest', (s) => s.updateRun(ctx.runId, { manifest }));
-    try {
-      saveManifest(manifestFile, manifest);
-    } catch (error) {
-      log.error({ err: error }, 'cannot save manifest.json');
-    }
-  };
-  const sync = () => {
-    for (const [id, t] of byId) {
-      const s = state.tasks[id];
-      if (!s) continue;
-      if (t.status !== s.status || t.reason !== s.reason || t.attempts !== s.attempts) {
-        t.status = s.status;
-        t.reason = s.reason;
-        t.attempts = s.attempts;
-        emit({ type: 'subtask.status', ts: now(), taskId: id, status: s.status, reason: s.reason, attempts: s.attempts });
-        withStore('subtask', (st) =>
-          st.upsertSubtask({
-            runId: ctx.runId,
-            id,
-            status: s.status,
-            reason: s.reason,
-            attempts: s.attempts,
-            worktree: t.worktree,
-            branch: t.branch,
-            threadId: t.threadId,
-            startedAt: t.startedAt,
-            endedAt: t.endedAt,
-          }),
-        );
-      }
-    }
-    save();
-  };
-  const transition = (event: ScheduleEvent, reason: string, data?: Record<string, unknown>) => {
-    state = apply(state, event);
-    const t = byId.get(event.id) as ManifestTask;
-    if (event.type === 'merged' || event.type === 'failed' || event.type === 'stuck') t.endedAt = now();
-    decide('schedule', event.type, reason, event.id, data);
-    sync();
-  };
-
-  // Store rows for every subtask up front.
-  let position = 0;
-  for (const phase of manifest.phases) {
-    for (const t of phase.tasks) {
-      const row = {
-        runId: ctx.runId,
-        id: t.id,
-        position: position++,
-        phase: phase.name,
-        title: t.title,
-        kind: t.kind,
-        status: t.status,
-        prompt: t.prompt,
-        files: t.files,
-        dependsOn: t.dependsOn,
-        attempts: t.attempts,
-        ...(t.acceptance !== undefined ? { acceptance: t.acceptance } : {}),
-      };
-      withStore('subtask', (s) => s.upsertSubtask(row));
-    }
-  }
-  sync();
+  plan.start({ wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  const { save, transition, withStore } = plan;
 
   // --- records for the result
   const workers: PlanWorkerRecord[] = [];
@@ -325,7 +244,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
    * resume), or failed (stuck or error, with the reason).
    */
   const route = (id: string, outcome: SubtaskOutcome): void => {
-    const status = state.tasks[id]?.status;
+    const status = plan.schedule.tasks[id]?.status;
     switch (outcome.type) {
       case 'done':
         return;
@@ -376,13 +295,13 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     const task = t;
     mt.startedAt = now();
     mt.endedAt = null;
-    transition(scheduleEvent.started(id), `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${state.graph.rank.indexOf(id) + 1}. by longest remaining path)`, {
-      running: Object.entries(state.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
+    transition(scheduleEvent.started(id), `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${plan.schedule.graph.rank.indexOf(id) + 1}. by longest remaining path)`, {
+      running: Object.entries(plan.schedule.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
     });
     const job = runTask(task)
       .then(
         (): SubtaskOutcome => ({ type: 'done' }),
-        (error: unknown) => outcomeOf(error, state.tasks[id]?.status),
+        (error: unknown) => outcomeOf(error, plan.schedule.tasks[id]?.status),
       )
       .then((outcome) => route(id, outcome))
       .finally(() => {
@@ -398,7 +317,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   try {
     for (;;) {
       if (!stopping()) {
-        for (const id of nextRunnable(state)) {
+        for (const id of nextRunnable(plan.schedule)) {
           if (mergeOnly && !resumedComplete.has(id)) continue;
           if (stopping() || (!resumedComplete.has(id) && !budget.canLaunchWorker())) break;
           start(id);
