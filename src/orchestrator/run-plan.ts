@@ -46,6 +46,8 @@ export interface RunManifestOptions {
   resume?: string;
   /** An unfinished run with the same plan key (default: refuse). */
   existing?: ExistingPlanRun;
+  /** Asked instead of `existing` when given (a person at a terminal): what to do with that run. */
+  askExisting?: (run: RunRecord) => Promise<ExistingPlanRun>;
   /** The manifest file as the person named it, for the commands in a refusal. */
   planFile?: string;
   /** Extra environment for the codex workers. */
@@ -105,7 +107,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
       key = planKey(options.manifest, head);
       const existing = await findUnfinishedPlanRun(store, baseDir, options.manifest, head);
       if (existing) {
-        const how = options.existing ?? 'refuse';
+        const how = options.askExisting ? await options.askExisting(existing) : (options.existing ?? 'refuse');
         if (how === 'resume') resume = existing.id;
         else if (how === 'refuse') {
           const file = options.planFile ?? '<manifest.json>';

@@ -226,6 +226,28 @@ describe('run --plan is a run like any other', { timeout: 240_000 }, () => {
     expect(fresh.code, fresh.stderr).toBe(0);
     expect(mergeSubjects(r.t.main)).toHaveLength(3);
   });
+
+  it('at a terminal, the same plan after a kill asks; answering yes resumes that run', async () => {
+    const r = rig(300);
+    const first = spawnDetached(r, ['run', '--plan', r.plan, '--no-review', '-q']);
+    await waitFor(() => fakeCodexLeft(r).length >= 1, 'a worker', 60_000);
+    process.kill(-first.child.pid!, 'SIGKILL');
+    await first.exited;
+    const [runId] = runDirs(r);
+    // script(1) gives the CLI a terminal for stdin and stderr.
+    const line = [process.execPath, '--import', 'tsx', CLI, 'run', '--plan', r.plan, '--no-review', '-q'].map((w) => `'${w}'`).join(' ');
+    const tty = spawn('script', ['-qec', line, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...r.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    tty.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    const code = new Promise<number | null>((resolve) => tty.on('close', (c) => resolve(c)));
+    await waitFor(() => out.includes('Resume it?'), 'the question', 90_000);
+    expect(out).toContain(runId!);
+    tty.stdin.write('y\n');
+    expect(await code, out).toBe(0);
+    expect(runDirs(r)).toEqual([runId]);
+    expect(storeFacts(r, runId!).run.status).toBe('succeeded');
+    expect(mergeSubjects(r.t.main)).toHaveLength(3);
+  });
 });
 
 /**

@@ -6,7 +6,9 @@ import type { RunReport } from '../../orchestrator/report/report.js';
 import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { runOrchestrator } from '../../orchestrator/run.js';
 import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
-import { runPlanManifest } from '../../orchestrator/run-plan.js';
+import { runPlanManifest, type ExistingPlanRun } from '../../orchestrator/run-plan.js';
+import type { RunRecord } from '../../store/index.js';
+import { createInterface } from 'node:readline/promises';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
 import type { RunEvent } from '../../orchestrator/events.js';
 import { EXIT, exitCodeFor } from '../exit-codes.js';
@@ -150,6 +152,19 @@ export function registerRun(program: Command): void {
     });
 }
 
+/** Asks on the terminal what to do with an unfinished run of the same plan: resume it (default), start a new one, or stop. */
+async function askAboutExistingRun(run: RunRecord): Promise<ExistingPlanRun> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`codex-orch: this plan was already started as run ${run.id} (${run.status}) and has not finished. Resume it? [Y]es / [n]ew run / [q]uit: `)).trim().toLowerCase();
+    if (answer === '' || answer === 'y' || answer === 'yes') return 'resume';
+    if (answer === 'n' || answer === 'new') return 'new';
+    return 'refuse';
+  } finally {
+    rl.close();
+  }
+}
+
 /** `run --plan <manifest.json>`: the user's own plan, no planning model. */
 async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise<void> {
   if (words.length > 0 || opts.taskFile) throw new UsageError('give either a task or --plan <manifest.json>, not both', { hint: 'the manifest has its own "task"' });
@@ -170,6 +185,8 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
         config,
         planFile: opts.plan as string,
         existing: opts.resume ? 'resume' : opts.new ? 'new' : 'refuse',
+        // At a terminal, without --resume/--new, the person is asked; elsewhere the run is refused with both commands.
+        ...(!opts.resume && !opts.new && process.stdin.isTTY && process.stderr.isTTY ? { askExisting: askAboutExistingRun } : {}),
         ...(review ? { review } : {}),
         ...(maxParallel !== undefined ? { maxParallel } : {}),
         signal,
