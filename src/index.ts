@@ -31,7 +31,7 @@ export type { ErrorKind } from './errors.js';
 export { runRepoCommand } from './tools/run-repo-command/gateway.js';
 export type { GatewayContext, CodexRunner } from './tools/run-repo-command/gateway.js';
 export { createRunRepoCommandTool } from './tools/run-repo-command/tool.js';
-export { checkCommand } from './tools/run-repo-command/policy.js';
+export { checkCommand } from './tools/run-repo-command/policy/index.js';
 export { loadPolicy, summarizePolicy } from './tools/run-repo-command/policy-file.js';
 export type { Policy } from './tools/run-repo-command/policy-file.js';
 export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } from './tools/run-repo-command/types.js';

@@ -59,6 +59,57 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
   });
 
+  it("carries the guard's analysis and class to the result and the log; main/'s working tree stays the user's", async () => {
+    const r = await runRepoCommand({ worktree: 'main', command: 'git status --short | head -3' }, ctx);
+    expect(r.ok).toBe(true);
+    expect(r.analysis?.commands.map((c) => c.words[0])).toEqual(['git', 'head']);
+    expect(r.analysis?.commands[0]).toMatchObject({ gitSubcommand: 'status', commandClass: 'inspect' });
+    const w = await runRepoCommand({ worktree: 'main', command: 'echo pwned > pwned.txt' }, ctx);
+    expect(w).toMatchObject({ ok: false, denied: true, rule: 'main-write' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const a = await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-y -b task-y' }, ctx);
+    expect(a.ok).toBe(true);
+    const e = await runRepoCommand({ worktree: 'task-y', command: 'echo x > ../main/pwned.txt' }, ctx);
+    expect(e).toMatchObject({ denied: true, rule: 'redirect' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const log = readCommandLog(logFile);
+    expect(log.map((x) => x.commandClass ?? null)).toEqual(['inspect', null, 'git-write', null]);
+  });
+
+  it('root-cause attack lines are denied before anything runs: .git/config, refs, origin and main/ unchanged', async () => {
+    fs.writeFileSync(path.join(t.main, 'user-work.txt'), 'uncommitted\n');
+    expect((await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-z -b task-z' }, ctx)).ok).toBe(true);
+    const config0 = fs.readFileSync(path.join(t.main, '.git', 'config'), 'utf8');
+    const refs0 = refsFingerprint(t.main);
+    const origin0 = refsFingerprint(t.origin);
+    const attacks: Array<[string, string]> = [
+      ['task-z', "git config core.fsmonitor 'touch ../pwned'"],
+      ['task-z', 'git config -- core.hooksPath .'],
+      ['task-z', 'git -C .git log --output=config -1'],
+      ['task-z', 'git checkout -fB main HEAD'],
+      ['task-z', 'git fetch -uf . task-z:refs/heads/main'],
+      ['task-z', 'git commit -aF/etc/passwd'],
+      ['task-z', 'echo x > ../main/user-work.txt'],
+      ['task-z', 'git worktree remove --force ../main'],
+      ['task-z', 'GCONV_PATH=. git status'],
+      ['task-z', "make --ev='$(shell touch ../pwned)'"],
+      ['main', 'git checkout -- .'],
+      ['main', 'git stash -u'],
+      ['main', 'git restore user-work.txt'],
+      ['main', 'echo x > user-work.txt'],
+      ['main', 'ls ('],
+    ];
+    for (const [worktree, command] of attacks) {
+      const r = await runRepoCommand({ worktree, command }, ctx);
+      expect({ command, denied: r.denied, exitCode: r.exitCode }).toEqual({ command, denied: true, exitCode: null });
+    }
+    expect(fs.readFileSync(path.join(t.main, '.git', 'config'), 'utf8')).toBe(config0);
+    expect(refsFingerprint(t.main)).toBe(refs0);
+    expect(refsFingerprint(t.origin)).toBe(origin0);
+    expect(fs.readFileSync(path.join(t.main, 'user-work.txt'), 'utf8')).toBe('uncommitted\n');
+    expect(fs.existsSync(path.join(t.baseDir, 'pwned'))).toBe(false);
+  });
+
   it('denies a push, runs nothing, leaves origin untouched, and logs the denial', async () => {
     const before = refsFingerprint(t.origin);
     fs.writeFileSync(path.join(t.main, 'f.txt'), 'f\n');

@@ -1,7 +1,7 @@
 import readline from 'node:readline';
 import type { Command } from 'commander';
 import { loadConfig, requireBaseDir } from '../../config/config.js';
-import { checkCommand } from '../../tools/run-repo-command/policy.js';
+import { checkCommand } from '../../tools/run-repo-command/policy/index.js';
 import { loadPolicy, summarizePolicy } from '../../tools/run-repo-command/policy-file.js';
 import type { PolicyDecision } from '../../tools/run-repo-command/types.js';
 import { EXIT } from '../exit-codes.js';

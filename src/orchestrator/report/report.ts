@@ -132,8 +132,11 @@ export function isTestCommand(words: readonly string[]): boolean {
   return false;
 }
 
-function lineRunsTests(command: string): boolean {
-  return parseLine(command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
+function lineRunsTests(record: CommandRecord): boolean {
+  // The guard's analysis when the record has it; records stored before it existed are parsed.
+  const analysed = record.result.analysis?.commands;
+  if (analysed) return analysed.some((c) => isTestCommand(c.words));
+  return parseLine(record.request.command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
 }
 
 export interface ReportInput {
@@ -191,7 +194,7 @@ export function buildReport(input: ReportInput): RunReport {
   const planTests = new Map<string, 'acceptance' | 'smoke'>();
   for (const t of input.plan?.result?.testRuns ?? []) planTests.set(`${t.worktree}\0${t.command}`, t.kind);
   const tests: ReportTest[] = input.records
-    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r.request.command)))
+    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r)))
     .map(({ request, result }) => {
       const kind = planTests.get(`${request.worktree}\0${request.command}`);
       return { worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs, ...(kind ? { kind } : {}) };

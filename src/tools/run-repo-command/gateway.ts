@@ -5,10 +5,9 @@ import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
 import { runShell } from './exec.js';
 import { appendCommandLog } from './log.js';
-import { parseLine } from './parse.js';
-import { checkCommand } from './policy.js';
+import { checkCommand } from './policy/index.js';
 import type { Policy } from './policy-file.js';
-import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
+import { repoLockKey, withRepoLock } from './repo-lock.js';
 import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
@@ -43,6 +42,8 @@ export interface GatewayContext {
    * contents), so a dry run judges the whole plan, not just its first step.
    */
   plannedWorktrees?: Set<string>;
+  /** `setup` for the repository's own setup commands (the guard then allows lockfile installs, class `install`). Default `model`. */
+  purpose?: 'model' | 'setup';
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
 }
@@ -60,29 +61,6 @@ function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResul
     reason: decision.reason,
     dryRun,
   };
-}
-
-/** Names of base-dir worktrees that `git worktree add <path>` commands of a line create. */
-function worktreesAdded(command: string, cwd: string, baseDir: string): string[] {
-  const names: string[] = [];
-  for (const c of parseLine(command).commands) {
-    const words = c.name ? [c.name.value, ...c.args.map((a) => a.value)] : [];
-    if (gitSubcommand(words) !== 'worktree') continue;
-    const i = words.indexOf('add');
-    if (i < 0) continue;
-    for (let j = i + 1; j < words.length; j++) {
-      const w = words[j] as string;
-      if (['-b', '-B', '--reason', '--orphan'].includes(w)) {
-        j++;
-        continue;
-      }
-      if (w.startsWith('-')) continue;
-      const target = path.resolve(cwd, w);
-      if (path.dirname(target) === path.resolve(baseDir)) names.push(path.basename(target));
-      break;
-    }
-  }
-  return names;
 }
 
 function validRequest(request: unknown): request is CommandRequest {
@@ -110,10 +88,16 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   } else {
     try {
       const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
-      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, { baseDir: ctx.baseDir, policy: ctx.policy });
+      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, {
+        baseDir: ctx.baseDir,
+        policy: ctx.policy,
+        ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+        ...(planned ? { standIn: true } : {}),
+        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
+      });
       if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {
-        for (const name of worktreesAdded(request.command, path.join(ctx.baseDir, planned ? 'main' : request.worktree), ctx.baseDir)) ctx.plannedWorktrees.add(name);
+        for (const name of decision.analysis?.worktreesAdded ?? []) ctx.plannedWorktrees.add(name);
       }
     } catch (error) {
       // The guard fails closed: an internal error is a denial, never a run.
@@ -148,7 +132,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
     } else {
-      const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
+      // The guard's analysis of the line: it is parsed once.
+      const words = (decision.analysis?.commands ?? []).map((c) => c.words);
       const lockKey = repoLockKey(words, ctx.baseDir);
       const run = () =>
         runShell(request.command, {
@@ -180,6 +165,8 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     }
   }
 
+  if (decision.analysis) result = { ...result, analysis: decision.analysis };
+
   const entry: CommandLogEntry = {
     ts: new Date().toISOString(),
     worktree: request.worktree,
@@ -195,6 +182,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     ...(ctx.runId ? { runId: ctx.runId } : {}),
     ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
     ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
+    ...(decision.commandClass ? { commandClass: decision.commandClass } : {}),
   };
   if (logFile) {
     try {
