@@ -27,7 +27,7 @@ import type { StepContext } from './step-context.js';
 
 export function createMergeStep(
   s: StepContext,
-  steps: { work(t: TaskRun, purpose: WorkerPurpose, prompt: string): Promise<WorkerRun>; acceptAndReview(t: TaskRun): Promise<void> },
+  steps: { work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun>; acceptAndReview: (t: TaskRun) => Promise<void> },
 ) {
   const { ctx, baseDir, mainDir, mainBranch, settings, mergeOnly, decide, transition, withStore, checkpoint, gateway, runCommand, merges, testRuns, alreadyInMain } = s;
   const { maxMergeAttempts } = s.limits;

@@ -17,8 +17,8 @@ export interface PlanStateOptions {
   manifestFile: string;
   store?: Store;
   log: Logger;
-  emit(event: RunEvent): void;
-  decide(kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>): void;
+  emit: (event: RunEvent) => void;
+  decide: (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) => void;
 }
 
 export class PlanState {

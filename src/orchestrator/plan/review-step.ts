@@ -12,7 +12,7 @@ import { acceptancePrompt, reviewPrompt, tail } from './rework-prompts.js';
 import type { StepContext } from './step-context.js';
 import type { WorkerRun } from '../../workers/codex/index.js';
 
-export function createReviewStep(s: StepContext, worker: { work(t: TaskRun, purpose: WorkerPurpose, prompt: string): Promise<WorkerRun> }) {
+export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun> }) {
   const { ctx, mainBranch, emit, decide, checkpoint, budget, runCommand, reviewTokens, testRuns } = s;
   const { maxReviewRounds, maxAcceptanceFixes } = s.limits;
   const hard = { signal: s.signal };

@@ -24,20 +24,20 @@ export interface StepContext {
   settings: RepoSettings;
   mergeOnly: boolean;
   limits: { maxReviewRounds: number; maxAcceptanceFixes: number; maxHeals: number; maxMergeAttempts: number };
-  emit(event: RunEvent): void;
-  decide(kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>): void;
-  transition(event: ScheduleEvent, reason: string, data?: Record<string, unknown>): void;
-  withStore(what: string, fn: (s: Store) => void): void;
-  save(): void;
+  emit: (event: RunEvent) => void;
+  decide: (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) => void;
+  transition: (event: ScheduleEvent, reason: string, data?: Record<string, unknown>) => void;
+  withStore: (what: string, fn: (s: Store) => void) => void;
+  save: () => void;
   /** Throws Interrupted when the run is stopping hard (abort, wall or token budget). */
-  checkpoint(): void;
-  stopping(): boolean;
-  stoppedBy(): string | null;
+  checkpoint: () => void;
+  stopping: () => boolean;
+  stoppedBy: () => string | null;
   /** Aborted when running work must stop. */
   signal: AbortSignal;
   budget: BudgetTracker;
   gateway: GatewayContext;
-  runCommand(worktree: string, command: string): Promise<CommandResult>;
+  runCommand: (worktree: string, command: string) => Promise<CommandResult>;
   workers: PlanWorkerRecord[];
   merges: PlanMergeRecord[];
   reviewTokens: { input: number; output: number };

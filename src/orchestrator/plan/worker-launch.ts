@@ -26,7 +26,7 @@ export interface WorkerLaunchRequest {
 }
 
 export interface WorkerLauncher {
-  launch(request: WorkerLaunchRequest): Promise<WorkerRun>;
+  launch: (request: WorkerLaunchRequest) => Promise<WorkerRun>;
 }
 
 /** Codex on this machine, profile fast (escalating to deep), through the worker layer. */

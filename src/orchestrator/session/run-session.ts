@@ -79,15 +79,15 @@ export interface RunSession {
   /** main/ when the run first started (kept across resumes) and now. */
   readonly before: GitSnapshot;
   readonly current: GitSnapshot;
-  emit(event: RunEvent, extra?: Record<string, unknown>): void;
+  emit: (event: RunEvent, extra?: Record<string, unknown>) => void;
   /** A write of the run failed: a full disk stops the run (finish then throws DiskFullError); anything else is logged. */
-  noteWriteError(error: unknown, file: string, what: string): void;
+  noteWriteError: (error: unknown, file: string, what: string) => void;
   /** Merges main gained since the run started, recorded once each. */
-  syncMerges(): Promise<void>;
+  syncMerges: () => Promise<void>;
   /** Writes the report files and the final status; emits run.finished. Call once. */
-  finish(outcome: SessionOutcome): Promise<RunReport>;
+  finish: (outcome: SessionOutcome) => Promise<RunReport>;
   /** Releases the locks (and closes a store the session opened). Idempotent. */
-  release(): void;
+  release: () => void;
 }
 
 function errorLine(error: SessionOutcome['error']): { kind: string; message: string } | null {

@@ -20,9 +20,9 @@ const SCRIPT = [
 
 export interface OrphanWatch {
   /** Also stop this process group when the orchestrator dies. */
-  add(pgid: number): void;
+  add: (pgid: number) => void;
   /** Ends the watcher (codex is done and its groups were handled here). */
-  stop(): void;
+  stop: () => void;
 }
 
 export function watchForOrphan(pgid: number): OrphanWatch {
