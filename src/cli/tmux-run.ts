@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pendingApprovals } from '../orchestrator/approval.js';
-import { reconcileRunStatus } from '../orchestrator/run-record.js';
+import { reconcileRunStatus } from '../orchestrator/session/run-record.js';
 import { FINISHED_RUN_STATUSES, openSqliteStore, readJsonFile, runDir, type Store } from '../store/index.js';
 import { UsageError } from '../errors.js';
 import { displayMessage, hasSession, listWindows, tmux, tmuxAvailable, type TmuxTarget } from '../tmux/tmux.js';

@@ -8,7 +8,7 @@
 import { ApprovalError, StoreError } from '../errors.js';
 import type { RunRecord, RunStatus, Store, SubtaskRecord } from '../store/index.js';
 import { gateStates, recordDecision, type ApprovalDecision } from './approval-gate.js';
-import { runIsLive } from './run-record.js';
+import { runIsLive } from './session/run-record.js';
 
 export interface PendingApproval {
   runId: string;

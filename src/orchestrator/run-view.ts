@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { readJsonFile, runDir, runLockKey, type RunRecord, type RunStatus, type Store } from '../store/index.js';
-import type { RunReport } from './report.js';
-import { runIsLive } from './run-record.js';
+import type { RunReport } from './report/report.js';
+import { runIsLive } from './session/run-record.js';
 import { storedRunUsage } from './run-usage.js';
 
 /** The row of `runs list --json`. */

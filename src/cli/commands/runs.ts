@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
 import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
-import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/session/run-record.js';
 import { runListRow, runView, runWorktrees } from '../../orchestrator/run-view.js';
 
 export { runWorktrees, type RunListRow } from '../../orchestrator/run-view.js';
@@ -97,6 +97,23 @@ function printTable(rows: string[][]): void {
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
+/**
+ * Worktrees of the run's plan subtasks that are complete but not merged (from
+ * the store, else the saved manifest): their branch is finished work waiting
+ * for `runs merge`, so neither clean nor prune may take it away.
+ */
+export function unmergedCompleteWork(store: Store, stateDir: string, run: RunRecord): Map<string, string> {
+  const out = new Map<string, string>();
+  const note = (id: string, worktree: string | null | undefined) => {
+    const name = worktree ? path.basename(worktree) : `task-${id}`;
+    out.set(name, `subtask ${id} is complete but not merged; merge it with codex-orch runs merge ${run.id}`);
+  };
+  for (const t of store.listSubtasks(run.id)) if (t.status === 'complete') note(t.id, t.worktree);
+  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
+  for (const phase of manifest?.phases ?? []) for (const t of phase.tasks ?? []) if (t.status === 'complete') note(t.id, t.worktree);
+  return out;
+}
+
 export interface CleanResult {
   runId: string;
   removed: string[];
@@ -117,8 +134,14 @@ export async function cleanRun(store: Store, stateDir: string, run: RunRecord, o
   }
   const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
   const mainDir = path.join(run.baseDir, 'main');
+  const waiting = unmergedCompleteWork(store, stateDir, run);
   for (const name of runWorktrees(store, stateDir, run)) {
     const slug = name.slice('task-'.length);
+    const why = waiting.get(name);
+    if (why) {
+      result.kept.push({ worktree: name, reason: why });
+      continue;
+    }
     let gone = false;
     try {
       const r = await removeWorktree(run.baseDir, slug);
@@ -160,7 +183,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     for (const w of cleaned.removed) result.worktreesRemoved.push({ runId: run.id, worktree: w });
     for (const k of cleaned.kept) result.worktreesKept.push({ runId: run.id, ...k });
     const finished = Date.parse(run.finishedAt ?? run.updatedAt);
-    if (finished < cutoff && cleaned.kept.length === 0) {
+    if (finished < cutoff && cleaned.kept.length === 0 && unmergedCompleteWork(store, stateDir, run).size === 0) {
       fs.rmSync(runDir(stateDir, run.id).root, { recursive: true, force: true });
       store.deleteRun(run.id);
       result.runsDeleted.push(run.id);
@@ -183,7 +206,9 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     }
     if (known) continue;
     const mtime = fs.statSync(full).mtimeMs;
-    if (mtime < cutoff) {
+    const manifest = readJsonFile(path.join(full, 'manifest.json')) as { phases?: { tasks?: { status?: string }[] }[] } | undefined;
+    const hasWaitingWork = (manifest?.phases ?? []).some((p) => (p.tasks ?? []).some((t) => t.status === 'complete'));
+    if (mtime < cutoff && !hasWaitingWork) {
       fs.rmSync(full, { recursive: true, force: true });
       result.dirsDeleted.push(d);
     }
