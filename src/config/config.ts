@@ -29,6 +29,8 @@ export interface Config {
   readonly codexTimeoutMs: number;
   readonly outputCapBytes: number;
   readonly workerStallSeconds: number;
+  /** How long the merge queue waits (once, for the whole queue) for a dirty main/. */
+  readonly dirtyWaitSeconds: number;
   readonly codexArgs: readonly string[];
   readonly codexBin: string | undefined;
   readonly codexProfilesFile: string | undefined;
@@ -45,6 +47,15 @@ export interface Config {
   readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
   /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
   readonly pricesFile: string | undefined;
+  /** Stop before each plan merge until a person approves it. */
+  readonly approve: boolean;
+  /** Where run notifications are POSTed, and the HMAC secret that signs them. */
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly webhookTimeoutMs: number;
+  /** A user-level notification hook (argv, no shell). */
+  readonly notifyCommand: readonly string[];
+  readonly notifyDesktop: boolean;
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
 }
@@ -56,7 +67,9 @@ export const DEFAULTS = {
   codexTimeoutMs: 30 * 60_000,
   outputCapBytes: 64 * 1024,
   workerStallSeconds: 20 * 60,
+  dirtyWaitSeconds: 5 * 60,
   logLevel: 'info',
+  webhookTimeoutMs: 5_000,
 } as const;
 
 /** Whether the orchestrator model is OpenAI's own API (no base URL, or api.openai.com). */
@@ -150,6 +163,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexTimeoutMs: (raw.ORCHESTRATOR_CODEX_TIMEOUT_MS as number | undefined) ?? DEFAULTS.codexTimeoutMs,
     outputCapBytes: (raw.ORCHESTRATOR_OUTPUT_CAP as number | undefined) ?? DEFAULTS.outputCapBytes,
     workerStallSeconds: (raw.ORCHESTRATOR_WORKER_STALL_SECONDS as number | undefined) ?? DEFAULTS.workerStallSeconds,
+    dirtyWaitSeconds: (raw.ORCHESTRATOR_DIRTY_WAIT_SECONDS as number | undefined) ?? DEFAULTS.dirtyWaitSeconds,
     codexArgs: Object.freeze([...((raw.ORCHESTRATOR_CODEX_ARGS as string[] | undefined) ?? [])]),
     codexBin: abs(raw.CODEX_BIN as string | undefined),
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
@@ -170,6 +184,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
     sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
     sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
+    approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
+    webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
+    webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,
+    webhookTimeoutMs: (raw.ORCHESTRATOR_WEBHOOK_TIMEOUT_MS as number | undefined) ?? DEFAULTS.webhookTimeoutMs,
+    notifyCommand: Object.freeze([...((raw.ORCHESTRATOR_NOTIFY_COMMAND as string[] | undefined) ?? [])]),
+    notifyDesktop: (raw.ORCHESTRATOR_NOTIFY_DESKTOP as boolean | undefined) ?? false,
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);

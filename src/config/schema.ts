@@ -34,6 +34,8 @@ function positiveInt(what: string) {
     .refine((n) => n > 0, { message: `expected a positive number of ${what}` });
 }
 
+const wholeSeconds = z.string().trim().regex(/^\d+$/, 'expected a whole number of seconds (0: do not wait)').transform((v) => Number.parseInt(v, 10));
+
 const stringArrayJson = z
   .string()
   .trim()
@@ -115,6 +117,7 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_CODEX_TIMEOUT_MS', description: 'Wall-clock budget of one codex worker run, in milliseconds.', example: '1800000', schema: positiveInt('milliseconds') },
   { name: 'ORCHESTRATOR_OUTPUT_CAP', description: 'Bytes of stdout/stderr kept per command (head and tail; the middle is cut and counted).', example: '65536', schema: positiveInt('bytes') },
   { name: 'ORCHESTRATOR_WORKER_STALL_SECONDS', description: 'A codex worker that emits no event for this long is killed and marked stuck.', example: '1200', schema: positiveInt('seconds') },
+  { name: 'ORCHESTRATOR_DIRTY_WAIT_SECONDS', description: 'How long the merge queue waits, once for the whole queue, for uncommitted changes in main/ to go before it stops (the complete subtasks stay complete; runs merge <id> merges them later). 0: do not wait.', example: '300', schema: wholeSeconds },
   { name: 'ORCHESTRATOR_CODEX_ARGS', description: 'JSON array of extra arguments appended to every codex exec (model, provider, -c overrides).', example: '["-m","gpt-5.3-codex"]', schema: stringArrayJson },
   { name: 'ORCHESTRATOR_CODEX_PROFILES', description: 'Codex worker profiles file (fast/deep/review: model, reasoning effort, sandbox). Default: built-in profiles.', example: './codex-profiles.json', schema: anyPath },
   { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },
@@ -123,6 +126,12 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_SANDBOX', description: 'OS sandbox of every command the gateway runs: auto (strongest available: bwrap, codex sandbox, unshare), bwrap, codex, unshare, or off (commands run unconfined; reports say so).', example: 'auto', schema: z.string().trim().toLowerCase().pipe(z.enum(['auto', 'bwrap', 'codex', 'unshare', 'off'])) },
   { name: 'ORCHESTRATOR_SANDBOX_SECRET_PATHS', description: 'Extra paths hidden from sandboxed commands, separated by ":" ($HOME, /root, /home and /tmp are always hidden).', example: '/etc/ssl/private:/srv/secrets', schema: pathList },
   { name: 'ORCHESTRATOR_SANDBOX_ENV', description: 'Extra environment variables passed into sandboxed commands, comma separated (keys, tokens and the SSH agent are never passed).', example: 'NODE_ENV,DATABASE_URL', schema: envNameList },
+  { name: 'ORCHESTRATOR_APPROVE', description: 'Set to 1 to stop before each plan merge until a person approves it (codex-orch runs approve|reject); same as run --approve or "approve": true in .codex-orchestrator.json.', example: '0', schema: flag },
+  { name: 'ORCHESTRATOR_WEBHOOK_URL', description: 'URL that gets a JSON POST when a run ends, a worker is stuck or crashed, a budget is reached or an approval is needed (3 retries; never blocks the run).', example: 'https://hooks.example.com/codex-orch', schema: z.string().trim().url('expected a URL such as https://hooks.example.com/codex-orch') },
+  { name: 'ORCHESTRATOR_WEBHOOK_SECRET', description: 'Secret for the webhook signature: X-Codex-Orch-Signature: sha256=<HMAC-SHA256 of the body, hex>. Empty: unsigned.', example: 'change-me', schema: z.string().min(1) },
+  { name: 'ORCHESTRATOR_WEBHOOK_TIMEOUT_MS', description: 'Timeout of one webhook attempt, in milliseconds.', example: '5000', schema: positiveInt('milliseconds') },
+  { name: 'ORCHESTRATOR_NOTIFY_COMMAND', description: 'User-level notification hook: a JSON argv array run without a shell, the event payload as JSON on stdin (the repository settings\' "notify" runs too).', example: '["/usr/local/bin/notify-chat","--channel","builds"]', schema: stringArrayJson },
+  { name: 'ORCHESTRATOR_NOTIFY_DESKTOP', description: 'Set to 1 to also send desktop notifications with notify-send when it is installed (same as --desktop).', example: '0', schema: flag },
   { name: 'CODEX_BIN', description: 'The codex executable. Default: codex on PATH, else the one bundled with the @openai/codex dependency.', example: '/usr/local/bin/codex', schema: anyPath },
   { name: 'ORCHESTRATOR_MAX_COST', description: 'Budget: US dollars of worker and review tokens (at the price table) after which no new worker starts (same as --max-cost).', example: '5', schema: money },
   { name: 'ORCHESTRATOR_MAX_TOKENS', description: 'Budget: worker and review tokens after which no new worker starts (same as --max-tokens).', example: '2000000', schema: positiveInt('tokens') },

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runIsLive } from '../orchestrator/run-record.js';
+import { runIsLive } from '../orchestrator/session/run-record.js';
 import { ensureRunDir, runLockKey, type RunRecord } from '../store/index.js';
 import { HttpError } from './http-kit.js';
 import type { DashboardSource } from './sources.js';

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { StoreError } from '../errors.js';
-import { reconcileRunStatus } from '../orchestrator/run-record.js';
+import { reconcileRunStatus } from '../orchestrator/session/run-record.js';
 import { openSqliteStore, type RunRecord, type Store } from '../store/index.js';
 
 /** A base dir the dashboard shows, with the store of its state dir. */

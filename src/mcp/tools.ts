@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { requireBaseDir, requireStateDir } from '../config/config.js';
 import { describeError, StoreError, UsageError } from '../errors.js';
 import { parseManifest } from '../orchestrator/plan/manifest-file.js';
-import { reconcileRunStatus, runIsLive } from '../orchestrator/run-record.js';
+import { reconcileRunStatus, runIsLive } from '../orchestrator/session/run-record.js';
 import { runListRow, runView } from '../orchestrator/run-view.js';
 import { FINISHED_RUN_STATUSES, RUN_STATUSES, runLockKey, type RunRecord, type Store } from '../store/index.js';
 import { checkCommand } from '../tools/run-repo-command/policy/index.js';

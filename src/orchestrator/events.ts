@@ -18,6 +18,25 @@ export type RunEvent =
       workerModel?: string | null;
       /** The OS sandbox the gateway's commands run in (its description). */
       sandbox?: string;
+      road?: Road;
+    }
+  | { type: 'run.resumed'; ts: string; runId: string; pid: number; road?: Road; tookOverFrom?: { pid: number; reason: string; heartbeatAt: string } }
+  | {
+      type: 'run.recovered';
+      ts: string;
+      runId: string;
+      conversationRestored: boolean;
+      workers: { workerId: string; status: string; threadId: string | null; killed: boolean }[];
+      answered: unknown[];
+    }
+  // runs merge <id>: the merge queue run now for a stopped plan run's complete subtasks.
+  | { type: 'run.merge.started'; ts: string; runId: string; candidates: string[]; pid: number }
+  | {
+      type: 'run.merge.finished';
+      ts: string;
+      runId: string;
+      merged: { taskId: string; branch: string; sha: string }[];
+      notMerged: { id: string; status: string; reason: string | null }[];
     }
   | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
@@ -50,6 +69,8 @@ export type RunEvent =
       phase: 'started' | 'finished';
       status?: string;
       tokens?: number;
+      /** Why a finished worker did not complete (stall, crash, `aborted`). */
+      reason?: string;
       /** Finished workers and reviews: their tokens by kind, and the model (for the price). */
       usage?: { input: number; cachedInput: number; output: number };
       model?: string | null;
@@ -57,10 +78,16 @@ export type RunEvent =
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
   /** What a codex worker is doing now (from its codex events), for the live view and `runs tail`. */
   | { type: 'worker.activity'; ts: string; worktree: string; taskId?: string; workerId?: string; activity: CodexActivity }
+  // The merge gate of `run --approve` (src/orchestrator/approval-gate.ts).
+  | { type: 'approval.requested'; ts: string; runId: string; taskId: string; branch: string; head: string | null }
+  | { type: 'approval.decided'; ts: string; runId: string; taskId: string; decision: 'approved' | 'rejected'; note: string | null }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 /** How a run ended, as the report and the `run.finished` event say it (the store's `RunStatus` has the in-between states too). */
 export type RunOutcome = 'succeeded' | 'failed' | 'aborted';
+
+/** How a run was started: the agent (runOrchestrator), a person's plan (run --plan), or runs merge over a stopped plan run. */
+export type Road = 'agent' | 'plan' | 'merge';
 
 export type RunEventListener = (event: RunEvent) => void;
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { executePlan, type PlanRunResult } from '../../src/orchestrator/plan/execute-plan.js';
 import type { RunEvent } from '../../src/orchestrator/events.js';
 import { acquireRunLock, openStore, type Store } from '../../src/store/index.js';
-import type { PlanInput } from '../../src/scheduler/index.js';
+import type { Manifest } from '../../src/scheduler/index.js';
 import { makePlanRig, type PlanRig } from './plan-env.js';
 
 /**
@@ -23,7 +23,7 @@ export interface DashboardRun {
 
 export function startPlanRun(
   rig: PlanRig,
-  plan: PlanInput,
+  plan: Manifest,
   options: { maxParallel?: number; extra?: Partial<Parameters<typeof executePlan>[1]> } = {},
 ): DashboardRun {
   const store = openStore({ stateDir: rig.base.stateDir });

@@ -4,7 +4,7 @@ import { UsageError } from '../../errors.js';
 import { checkGhAuth, ghRunner } from '../../dispatcher/gh-cli.js';
 import { githubTaskSource, parseRepo, type GitHubRunSummary, type GitHubTaskSource } from '../../dispatcher/github-source.js';
 import type { DispatchOutcome } from '../../dispatcher/types.js';
-import type { RunReport } from '../../orchestrator/report.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
 import { readJsonFile, runDir } from '../../store/index.js';
 
 export interface GitHubIntakeOptions {

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
 import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
-import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/session/run-record.js';
 import { runListRow, runView, runWorktrees } from '../../orchestrator/run-view.js';
 
 export { runWorktrees, type RunListRow } from '../../orchestrator/run-view.js';
@@ -35,6 +35,10 @@ import { paint, printErr, printOut } from '../output.js';
 import { withInterrupt } from '../interrupt.js';
 import { budgetOptions, budgetOverrides, budgetsOf, printReport } from './run.js';
 import { resolveFromCwd } from '../args.js';
+import { startNotifier } from '../notifications.js';
+import { registerRunsApproval } from './runs-approval.js';
+import { registerRunsDiff } from './runs-diff.js';
+import { registerRunsTmux } from './runs-tmux.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -42,7 +46,7 @@ import { resolveFromCwd } from '../args.js';
  * Ids may be abbreviated (a prefix of the id or of its random suffix).
  */
 
-interface StoreOptions {
+export interface StoreOptions {
   baseDir?: string;
   stateDir?: string;
   json?: boolean;
@@ -53,7 +57,7 @@ function configFrom(opts: StoreOptions): Config {
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
-function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
+export function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(opts);
   const stateDir = requireStateDir(config);
   if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
@@ -65,7 +69,7 @@ function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, c
     .finally(() => store.close());
 }
 
-const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -93,6 +97,23 @@ function printTable(rows: string[][]): void {
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
+/**
+ * Worktrees of the run's plan subtasks that are complete but not merged (from
+ * the store, else the saved manifest): their branch is finished work waiting
+ * for `runs merge`, so neither clean nor prune may take it away.
+ */
+export function unmergedCompleteWork(store: Store, stateDir: string, run: RunRecord): Map<string, string> {
+  const out = new Map<string, string>();
+  const note = (id: string, worktree: string | null | undefined) => {
+    const name = worktree ? path.basename(worktree) : `task-${id}`;
+    out.set(name, `subtask ${id} is complete but not merged; merge it with codex-orch runs merge ${run.id}`);
+  };
+  for (const t of store.listSubtasks(run.id)) if (t.status === 'complete') note(t.id, t.worktree);
+  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
+  for (const phase of manifest?.phases ?? []) for (const t of phase.tasks ?? []) if (t.status === 'complete') note(t.id, t.worktree);
+  return out;
+}
+
 export interface CleanResult {
   runId: string;
   removed: string[];
@@ -113,8 +134,14 @@ export async function cleanRun(store: Store, stateDir: string, run: RunRecord, o
   }
   const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
   const mainDir = path.join(run.baseDir, 'main');
+  const waiting = unmergedCompleteWork(store, stateDir, run);
   for (const name of runWorktrees(store, stateDir, run)) {
     const slug = name.slice('task-'.length);
+    const why = waiting.get(name);
+    if (why) {
+      result.kept.push({ worktree: name, reason: why });
+      continue;
+    }
     let gone = false;
     try {
       const r = await removeWorktree(run.baseDir, slug);
@@ -156,7 +183,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     for (const w of cleaned.removed) result.worktreesRemoved.push({ runId: run.id, worktree: w });
     for (const k of cleaned.kept) result.worktreesKept.push({ runId: run.id, ...k });
     const finished = Date.parse(run.finishedAt ?? run.updatedAt);
-    if (finished < cutoff && cleaned.kept.length === 0) {
+    if (finished < cutoff && cleaned.kept.length === 0 && unmergedCompleteWork(store, stateDir, run).size === 0) {
       fs.rmSync(runDir(stateDir, run.id).root, { recursive: true, force: true });
       store.deleteRun(run.id);
       result.runsDeleted.push(run.id);
@@ -179,7 +206,9 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     }
     if (known) continue;
     const mtime = fs.statSync(full).mtimeMs;
-    if (mtime < cutoff) {
+    const manifest = readJsonFile(path.join(full, 'manifest.json')) as { phases?: { tasks?: { status?: string }[] }[] } | undefined;
+    const hasWaitingWork = (manifest?.phases ?? []).some((p) => (p.tasks ?? []).some((t) => t.status === 'complete'));
+    if (mtime < cutoff && !hasWaitingWork) {
       fs.rmSync(full, { recursive: true, force: true });
       result.dirsDeleted.push(d);
     }
@@ -268,17 +297,29 @@ async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<vo
   });
   const budgets = budgetsOf(config);
   const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), note: (l) => progress.note(l) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) => resumeRun({ runId: id, config, signal, ...(budgets ? { budgets } : {}), onEvent: (e) => progress.onEvent(e) }));
+    const report = await withInterrupt('the run', (signal) => resumeRun({
+        runId: id,
+        config,
+        signal,
+        ...(budgets ? { budgets } : {}),
+        onEvent: (e) => {
+          progress.onEvent(e);
+          notifier.onEvent(e);
+        },
+      }),
+    );
     progress.stop();
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await notifier.flush();
   }
 }
 
-function storeOptions(cmd: Command): Command {
+export function storeOptions(cmd: Command): Command {
   return cmd
     .option('-b, --base-dir <dir>', 'base dir whose runs to use (default: ORCHESTRATOR_BASE_DIR)')
     .option('--state-dir <dir>', 'state dir holding state.db (default: ORCHESTRATOR_STATE_DIR or <base dir>/.codex-orchestrator)')
@@ -324,7 +365,7 @@ export function registerRuns(program: Command): void {
           ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'COST', 'AGE', 'TASK'].map((h) => paint('bold', h)),
           ...rows.map((r) => [
             r.id,
-            statusColor(r.status),
+            statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''),
             r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-',
             String(r.merges),
             String(r.tokens.total),
@@ -361,6 +402,9 @@ export function registerRuns(program: Command): void {
         printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
         for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
         printOut(`files:     ${files.root}`);
+        for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
+          printOut(paint('yellow', `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`));
+        }
         if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
       });
     });
@@ -461,6 +505,10 @@ export function registerRuns(program: Command): void {
         for (const k of r.worktreesKept) printOut(paint('yellow', `kept ${k.worktree} of ${k.runId}: ${k.reason}`));
       });
     });
+
+  registerRunsDiff(runs);
+  registerRunsApproval(runs);
+  registerRunsTmux(runs);
 
   resumeOptions(
     program

@@ -7,6 +7,7 @@ import { loadConfig, requireStateDir, withBaseDir } from '../../config/config.js
 import { UsageError } from '../../errors.js';
 import { createLogger } from '../../logging/logger.js';
 import { DASHBOARD_TOKEN_VAR } from '../../dashboard/security.js';
+import { storeApproval } from '../../dashboard/approval.js';
 import { startDashboard, type DashboardServer } from '../../dashboard/server.js';
 import { printErr, printOut } from '../output.js';
 
@@ -89,6 +90,7 @@ Exit code: 0 after Ctrl-C/SIGTERM, 2 for bad flags or configuration (a port in u
         port,
         ...(token ? { token } : {}),
         allowedHosts: opts.allowHost ?? [],
+        approval: storeApproval,
         logger,
       });
       const shown = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
