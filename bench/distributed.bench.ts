@@ -10,6 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { executePlan } from '../src/orchestrator/plan/execute-plan.js';
+import { remoteLauncher } from '../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer } from '../src/queue/artifact-server.js';
 import { HttpArtifactStore } from '../src/queue/artifacts.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
@@ -76,7 +77,7 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
     remote = new RemoteWorkers({ url: REDIS_URL, prefix, repoId: 'bench', mainDir: r.base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 50 });
     await remote.ready();
     const t0 = performance.now();
-    const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency, remote, store });
+    const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency, launcher: remoteLauncher(remote), store });
     const ms = performance.now() - t0;
     if (!result.allMerged) throw new Error(`remote run left ${result.left.length} subtask(s): ${JSON.stringify(result.left)}`);
     return ms;

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { checkCommand } from '../src/tools/run-repo-command/policy.js';
+import { checkCommand } from '../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy } from '../src/tools/run-repo-command/policy-file.js';
 import { percentile, writeResult } from './write-result.js';
 

@@ -43,3 +43,21 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.failed;
   }
 }
+
+const MEANING: Record<keyof typeof EXIT, string> = {
+  ok: 'succeeded',
+  failed: 'failed',
+  usage: 'usage or configuration',
+  denied: 'denied by the policy',
+  modelApi: 'model API',
+  worker: 'codex worker',
+  git: 'git',
+  store: 'run store',
+  queue: 'job queue or artifact store',
+  aborted: 'interrupted',
+};
+
+/** "Exit codes: 0 succeeded; 1 failed; …" for a command's --help, from EXIT itself. */
+export function exitCodesHelp(codes: readonly (keyof typeof EXIT)[], meanings: Partial<Record<keyof typeof EXIT, string>> = {}): string {
+  return `\nExit codes: ${codes.map((c) => `${EXIT[c]} ${meanings[c] ?? MEANING[c]}`).join('; ')}.`;
+}

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { isOrchestratorError } from '../errors.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
+import { fatalLine, installProcessHandlers } from './process-handlers.js';
 import { printErr } from './output.js';
 import { registerExec } from './commands/exec.js';
 import { registerWorker } from './commands/worker.js';
@@ -12,7 +12,10 @@ import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
 import { registerAgent } from './commands/agent.js';
+import { registerServe } from './commands/serve.js';
+import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
+import { startNotifier } from './notifications.js';
 
 /**
  * `codex-orch`: one program, a subcommand per job. Every subcommand has --help;
@@ -30,9 +33,12 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerRun(program);
   registerDemo(program);
-  registerDispatch(program, makeRunTask);
+  // Each dispatched run notifies like a run (webhook, hooks, tmux); the dispatch prints its own lines.
+  registerDispatch(program, (config, options) => makeRunTask(config, { ...options, observe: (c) => startNotifier(c, { quiet: true }) }));
   registerRuns(program);
   registerAgent(program);
+  registerServe(program);
+  registerMcp(program);
   return program;
 }
 
@@ -46,19 +52,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (isOrchestratorError(error)) {
-      printErr(`codex-orch: ${error.toLine()}`);
-      return exitCodeFor(error.kind);
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    printErr(`codex-orch: unexpected error: ${message}`);
-    printErr('  (this is a bug; the log file in the state directory has the details)');
-    return EXIT.failed;
+    const { lines, code } = fatalLine(error);
+    for (const l of lines) printErr(l);
+    return code;
   }
 }
 
 const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (invokedDirectly) {
+  installProcessHandlers();
   // A closed pipe (`codex-orch … | head`) ends the program quietly, like other CLIs.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {

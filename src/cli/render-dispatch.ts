@@ -123,6 +123,8 @@ export function renderDispatchEvent(event: DispatchEvent, stream: Stream = proce
       const tail = row.status === 'succeeded' ? `${row.merges} merge${row.merges === 1 ? '' : 's'}, ${formatDuration(row.durationMs)}` : (row.error ?? row.status);
       return `${word}  ${row.id}  ${tail}${row.duplicate ? ' (already run before: earlier outcome)' : ''}`;
     }
+    case 'task-waiting':
+      return `${paint('yellow', 'wait ', stream)}  ${event.id}  ${event.reason}; trying again in ${formatDuration(event.retryInMs)}`;
     case 'task-rejected':
       return `${paint('red', 'skip ', stream)}  ${event.row.id}  ${event.row.error ?? ''}`;
     case 'source-error':

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../errors.js';
@@ -28,13 +29,35 @@ export interface Config {
   readonly codexTimeoutMs: number;
   readonly outputCapBytes: number;
   readonly workerStallSeconds: number;
+  /** How long the merge queue waits (once, for the whole queue) for a dirty main/. */
+  readonly dirtyWaitSeconds: number;
   readonly codexArgs: readonly string[];
   readonly codexBin: string | undefined;
   readonly codexProfilesFile: string | undefined;
   readonly logLevel: string;
+  /** True unless ORCHESTRATOR_TRACING=1 with the OpenAI endpoint (and OPENAI_AGENTS_DISABLE_TRACING is not set). */
   readonly disableTracing: boolean;
   /** The job queue for agents on other machines; undefined: everything runs on this machine. */
   readonly queue: QueueConfig | undefined;
+  /** ORCHESTRATOR_SANDBOX: which OS sandbox confines gateway commands. */
+  readonly sandbox: 'auto' | 'bwrap' | 'codex' | 'unshare' | 'off';
+  /** Absolute paths hidden from sandboxed commands besides $HOME, /root, /home and /tmp. */
+  readonly sandboxSecretPaths: readonly string[];
+  /** Variable names passed into sandboxed commands besides the built-in allowlist. */
+  readonly sandboxEnv: readonly string[];
+  /** Budgets from the environment (flags override them in the CLI). */
+  readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
+  /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
+  readonly pricesFile: string | undefined;
+  /** Stop before each plan merge until a person approves it. */
+  readonly approve: boolean;
+  /** Where run notifications are POSTed, and the HMAC secret that signs them. */
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly webhookTimeoutMs: number;
+  /** A user-level notification hook (argv, no shell). */
+  readonly notifyCommand: readonly string[];
+  readonly notifyDesktop: boolean;
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
 }
@@ -58,13 +81,25 @@ export const DEFAULTS = {
   codexTimeoutMs: 30 * 60_000,
   outputCapBytes: 64 * 1024,
   workerStallSeconds: 20 * 60,
+  dirtyWaitSeconds: 5 * 60,
   logLevel: 'info',
   queuePrefix: 'codex-orch',
   queueLockMs: 5 * 60_000,
   queueStalledMs: 30_000,
   artifactsListen: '127.0.0.1:0',
   artifactMaxMb: 100,
+  webhookTimeoutMs: 5_000,
 } as const;
+
+/** Whether the orchestrator model is OpenAI's own API (no base URL, or api.openai.com). */
+export function isOpenAiBaseUrl(url: string | undefined): boolean {
+  if (!url) return true;
+  try {
+    return new URL(url).hostname === 'api.openai.com';
+  } catch {
+    return false;
+  }
+}
 
 /** The package root (where package.json, prompts/ and policies/ live), found from this file. */
 export function packageRoot(): string {
@@ -147,12 +182,34 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexTimeoutMs: (raw.ORCHESTRATOR_CODEX_TIMEOUT_MS as number | undefined) ?? DEFAULTS.codexTimeoutMs,
     outputCapBytes: (raw.ORCHESTRATOR_OUTPUT_CAP as number | undefined) ?? DEFAULTS.outputCapBytes,
     workerStallSeconds: (raw.ORCHESTRATOR_WORKER_STALL_SECONDS as number | undefined) ?? DEFAULTS.workerStallSeconds,
+    dirtyWaitSeconds: (raw.ORCHESTRATOR_DIRTY_WAIT_SECONDS as number | undefined) ?? DEFAULTS.dirtyWaitSeconds,
     codexArgs: Object.freeze([...((raw.ORCHESTRATOR_CODEX_ARGS as string[] | undefined) ?? [])]),
     codexBin: abs(raw.CODEX_BIN as string | undefined),
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
-    disableTracing: (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) ?? false,
     queue: queueConfig(raw),
+    // Traces go to OpenAI only when asked for, and never from a run against another endpoint (they would fail there).
+    disableTracing:
+      (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) === true ||
+      (raw.ORCHESTRATOR_TRACING as boolean | undefined) !== true ||
+      !isOpenAiBaseUrl(raw.OPENAI_BASE_URL as string | undefined),
+    pricesFile: abs(raw.ORCHESTRATOR_PRICES as string | undefined),
+    budgets: Object.freeze({
+      ...(raw.ORCHESTRATOR_MAX_COST !== undefined ? { maxCostUsd: raw.ORCHESTRATOR_MAX_COST as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_TOKENS !== undefined ? { totalTokens: raw.ORCHESTRATOR_MAX_TOKENS as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WALL !== undefined ? { wallMs: raw.ORCHESTRATOR_MAX_WALL as number } : {}),
+      ...(raw.ORCHESTRATOR_MAX_WORKERS !== undefined ? { maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number } : {}),
+      ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
+    }),
+    sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
+    sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
+    sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
+    approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
+    webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
+    webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,
+    webhookTimeoutMs: (raw.ORCHESTRATOR_WEBHOOK_TIMEOUT_MS as number | undefined) ?? DEFAULTS.webhookTimeoutMs,
+    notifyCommand: Object.freeze([...((raw.ORCHESTRATOR_NOTIFY_COMMAND as string[] | undefined) ?? [])]),
+    notifyDesktop: (raw.ORCHESTRATOR_NOTIFY_DESKTOP as boolean | undefined) ?? false,
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);

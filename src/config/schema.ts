@@ -34,6 +34,8 @@ function positiveInt(what: string) {
     .refine((n) => n > 0, { message: `expected a positive number of ${what}` });
 }
 
+const wholeSeconds = z.string().trim().regex(/^\d+$/, 'expected a whole number of seconds (0: do not wait)').transform((v) => Number.parseInt(v, 10));
+
 const stringArrayJson = z
   .string()
   .trim()
@@ -47,6 +49,45 @@ const stringArrayJson = z
     }
     ctx.addIssue({ code: 'custom', message: 'expected a JSON array of strings, e.g. ["-m","gpt-5.3-codex"]' });
     return z.NEVER;
+  });
+
+const pathList = z
+  .string()
+  .trim()
+  .transform((v) => v.split(':').map((x) => x.trim()).filter(Boolean))
+  .refine((xs) => xs.every((x) => path.isAbsolute(x) || x.startsWith('~/')), { message: 'expected absolute paths (or ~/…) separated by ":"' });
+
+const envNameList = z
+  .string()
+  .trim()
+  .transform((v) => v.split(/[\s,]+/).filter(Boolean))
+  .refine((xs) => xs.every((x) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(x)), { message: 'expected variable names separated by commas' });
+
+const money = z
+  .string()
+  .trim()
+  .regex(/^\$?\d+(\.\d+)?$/, 'expected an amount in US dollars, e.g. 5 or 0.50')
+  .transform((v) => Number(v.replace(/^\$/, '')))
+  .refine((n) => n > 0, { message: 'expected an amount above 0' });
+
+/** 90s, 45m, 2h, 1.5h; a bare number is minutes. → milliseconds. */
+export function parseWallTime(v: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*(s|m|min|h)?$/.exec(v.trim());
+  if (!m) return null;
+  const n = Number(m[1]) * (m[2] === 's' ? 1000 : m[2] === 'h' ? 3_600_000 : 60_000);
+  return n > 0 ? Math.round(n) : null;
+}
+
+const wallTime = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    const ms = parseWallTime(v);
+    if (ms === null) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration such as 90s, 45m or 2h (a bare number is minutes)' });
+      return z.NEVER;
+    }
+    return ms;
   });
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
@@ -76,6 +117,7 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_CODEX_TIMEOUT_MS', description: 'Wall-clock budget of one codex worker run, in milliseconds.', example: '1800000', schema: positiveInt('milliseconds') },
   { name: 'ORCHESTRATOR_OUTPUT_CAP', description: 'Bytes of stdout/stderr kept per command (head and tail; the middle is cut and counted).', example: '65536', schema: positiveInt('bytes') },
   { name: 'ORCHESTRATOR_WORKER_STALL_SECONDS', description: 'A codex worker that emits no event for this long is killed and marked stuck.', example: '1200', schema: positiveInt('seconds') },
+  { name: 'ORCHESTRATOR_DIRTY_WAIT_SECONDS', description: 'How long the merge queue waits, once for the whole queue, for uncommitted changes in main/ to go before it stops (the complete subtasks stay complete; runs merge <id> merges them later). 0: do not wait.', example: '300', schema: wholeSeconds },
   { name: 'ORCHESTRATOR_CODEX_ARGS', description: 'JSON array of extra arguments appended to every codex exec (model, provider, -c overrides).', example: '["-m","gpt-5.3-codex"]', schema: stringArrayJson },
   { name: 'ORCHESTRATOR_CODEX_PROFILES', description: 'Codex worker profiles file (fast/deep/review: model, reasoning effort, sandbox). Default: built-in profiles.', example: './codex-profiles.json', schema: anyPath },
   { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },
@@ -88,7 +130,24 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_ARTIFACTS_LISTEN', description: 'host:port the orchestrator\'s artifact endpoint listens on (agents on other machines must reach it).', example: '127.0.0.1:0', schema: z.string().trim().regex(/^[^\s:]+:\d+$/, 'expected host:port') },
   { name: 'ORCHESTRATOR_ARTIFACTS_TOKEN', description: 'Bearer token of the artifact endpoint; the same value on the orchestrator and every agent. At least 16 characters.', example: 'change-me-to-a-long-random-secret', schema: z.string().trim().min(16, 'expected a token of at least 16 characters') },
   { name: 'ORCHESTRATOR_ARTIFACT_MAX_MB', description: 'Largest bundle accepted, in MiB (a warning is logged above a quarter of it).', example: '100', schema: positiveInt('MiB') },
+  { name: 'ORCHESTRATOR_DASHBOARD_TOKEN', description: 'Token of the web dashboard (codex-orch serve); required when --host is not loopback. At least 16 characters, e.g. openssl rand -hex 32.', example: 'change-me-to-a-long-random-secret', schema: z.string().trim().min(16, 'expected a token of at least 16 characters') },
+  { name: 'ORCHESTRATOR_SANDBOX', description: 'OS sandbox of every command the gateway runs: auto (strongest available: bwrap, codex sandbox, unshare), bwrap, codex, unshare, or off (commands run unconfined; reports say so).', example: 'auto', schema: z.string().trim().toLowerCase().pipe(z.enum(['auto', 'bwrap', 'codex', 'unshare', 'off'])) },
+  { name: 'ORCHESTRATOR_SANDBOX_SECRET_PATHS', description: 'Extra paths hidden from sandboxed commands, separated by ":" ($HOME, /root, /home and /tmp are always hidden).', example: '/etc/ssl/private:/srv/secrets', schema: pathList },
+  { name: 'ORCHESTRATOR_SANDBOX_ENV', description: 'Extra environment variables passed into sandboxed commands, comma separated (keys, tokens and the SSH agent are never passed).', example: 'NODE_ENV,DATABASE_URL', schema: envNameList },
+  { name: 'ORCHESTRATOR_APPROVE', description: 'Set to 1 to stop before each plan merge until a person approves it (codex-orch runs approve|reject); same as run --approve or "approve": true in .codex-orchestrator.json.', example: '0', schema: flag },
+  { name: 'ORCHESTRATOR_WEBHOOK_URL', description: 'URL that gets a JSON POST when a run ends, a worker is stuck or crashed, a budget is reached or an approval is needed (3 retries; never blocks the run).', example: 'https://hooks.example.com/codex-orch', schema: z.string().trim().url('expected a URL such as https://hooks.example.com/codex-orch') },
+  { name: 'ORCHESTRATOR_WEBHOOK_SECRET', description: 'Secret for the webhook signature: X-Codex-Orch-Signature: sha256=<HMAC-SHA256 of the body, hex>. Empty: unsigned.', example: 'change-me', schema: z.string().min(1) },
+  { name: 'ORCHESTRATOR_WEBHOOK_TIMEOUT_MS', description: 'Timeout of one webhook attempt, in milliseconds.', example: '5000', schema: positiveInt('milliseconds') },
+  { name: 'ORCHESTRATOR_NOTIFY_COMMAND', description: 'User-level notification hook: a JSON argv array run without a shell, the event payload as JSON on stdin (the repository settings\' "notify" runs too).', example: '["/usr/local/bin/notify-chat","--channel","builds"]', schema: stringArrayJson },
+  { name: 'ORCHESTRATOR_NOTIFY_DESKTOP', description: 'Set to 1 to also send desktop notifications with notify-send when it is installed (same as --desktop).', example: '0', schema: flag },
   { name: 'CODEX_BIN', description: 'The codex executable. Default: codex on PATH, else the one bundled with the @openai/codex dependency.', example: '/usr/local/bin/codex', schema: anyPath },
+  { name: 'ORCHESTRATOR_MAX_COST', description: 'Budget: US dollars of worker and review tokens (at the price table) after which no new worker starts (same as --max-cost).', example: '5', schema: money },
+  { name: 'ORCHESTRATOR_MAX_TOKENS', description: 'Budget: worker and review tokens after which no new worker starts (same as --max-tokens).', example: '2000000', schema: positiveInt('tokens') },
+  { name: 'ORCHESTRATOR_MAX_WALL', description: 'Budget: wall time of a plan, e.g. 90s, 45m, 2h (a bare number is minutes; same as --max-wall).', example: '2h', schema: wallTime },
+  { name: 'ORCHESTRATOR_MAX_WORKERS', description: 'Budget: codex worker launches (first runs, self-heals and reworks each count one; same as --max-workers).', example: '20', schema: positiveInt('workers') },
+  { name: 'ORCHESTRATOR_ON_BUDGET', description: 'When a budget is used up: stop kills running workers, finish lets them end (same as --on-budget). Default stop.', example: 'stop', schema: z.enum(['finish', 'stop']) },
+  { name: 'ORCHESTRATOR_PRICES', description: 'Price table file (JSON, USD per million tokens per model) merged over pricing/models.json of this package. Models in neither show tokens only.', example: './prices.json', schema: anyPath },
+  { name: 'ORCHESTRATOR_TRACING', description: 'Set to 1 to export Agents SDK traces to OpenAI (off by default; never with a non-OpenAI OPENAI_BASE_URL).', example: '0', schema: flag },
   { name: 'OPENAI_AGENTS_DISABLE_TRACING', description: "The Agents SDK's own switch: 1 exports no traces to OpenAI.", example: '1', schema: flag },
 ] as const satisfies readonly EnvVarSpec[];
 

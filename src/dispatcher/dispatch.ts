@@ -16,6 +16,10 @@ interface Pending {
   row: DispatchSummaryRow;
   /** The exclusion key of its base dir. */
   key: string;
+  /** Waiting for a busy base dir: not offered again until its retry timer fires. */
+  waiting: boolean;
+  /** How many times it found its base dir busy. */
+  waits: number;
 }
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -31,11 +35,22 @@ export function isInterrupted(outcome: DispatchOutcome, signal: AbortSignal): bo
   return outcome.status === 'failed' && signal.aborted && outcome.duplicate !== true;
 }
 
+/** The wait before offering a busy task again: doubling from `initialMs` up to `maxMs`, ±20 % so dispatchers do not retry in step. */
+export function busyDelay(waits: number, options: { initialMs?: number; maxMs?: number } = {}, random: () => number = Math.random): number {
+  const initial = options.initialMs ?? 250;
+  const max = options.maxMs ?? 15_000;
+  const base = Math.min(max, initial * 2 ** Math.max(0, waits - 1));
+  return Math.max(1, Math.round(base * (0.8 + 0.4 * random())));
+}
+
 /**
  * Takes tasks from `source` and runs each through `runTask`:
  * - at most `concurrency` at once, and never two on the same base dir (compared
  *   by `baseDirKey`, default the resolved absolute path); tasks of one base dir
  *   start in the order the source gave them;
+ * - a task whose base dir turns out busy (the runner answers `failure: 'busy'`:
+ *   another process's run holds it) waits with a growing backoff and is offered
+ *   again; it is not a failure and keeps its place among its base dir's tasks;
  * - a task with neither its own base dir nor `defaultBaseDir`, with a relative
  *   base dir, or with an id already seen in this dispatch is failed, not run;
  * - every task taken is acked (it ran: succeeded or failed), failed (it could
@@ -77,6 +92,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
   const pending: Pending[] = [];
   const busy = new Set<string>();
   const running = new Set<Promise<void>>();
+  const retryTimers = new Set<NodeJS.Timeout>();
   let sourceDone = false;
   let sourceError: { error: unknown } | undefined;
   let abortAnnounced = false;
@@ -133,17 +149,34 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     await tell(sourced, 'fail', () => sourced.fail(reason));
   };
 
+  /** Puts a task whose base dir was busy back at the head of the queue, to be offered again after a backoff. */
+  const wait = (item: Pending, reason: string): void => {
+    item.waits += 1;
+    const delay = busyDelay(item.waits, options.busyRetry);
+    item.waiting = true;
+    pending.unshift(item);
+    emit({ type: 'task-waiting', id: item.row.id, baseDir: item.row.baseDir as string, reason, retryInMs: delay, waits: item.waits });
+    const timer = setTimeout(() => {
+      retryTimers.delete(timer);
+      item.waiting = false;
+      pump();
+    }, delay);
+    retryTimers.add(timer);
+  };
+
   const start = (item: Pending): void => {
     const { sourced, row, key } = item;
     const baseDir = row.baseDir as string;
     busy.add(key);
     const begun = now();
-    try {
-      sourced.onStart?.();
-    } catch {
-      /* a source's start hook must not break the dispatch */
+    if (item.waits === 0) {
+      try {
+        sourced.onStart?.();
+      } catch {
+        /* a source's start hook must not break the dispatch */
+      }
+      emit({ type: 'task-started', id: row.id, task: row.task, baseDir, running: running.size + 1 });
     }
-    emit({ type: 'task-started', id: row.id, task: row.task, baseDir, running: running.size + 1 });
     const job = (async () => {
       let outcome: DispatchOutcome | undefined;
       let thrown: unknown;
@@ -151,6 +184,19 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         outcome = await runTask({ id: sourced.id, task: sourced.task, baseDir }, signal);
       } catch (error) {
         thrown = error;
+      }
+      if (outcome?.failure === 'busy') {
+        busy.delete(key);
+        if (!signal.aborted) {
+          wait(item, outcome.error ?? 'the base dir is busy');
+          pump();
+          return;
+        }
+        // Stopped while its base dir was busy: it never started; hand it back.
+        row.error = 'not started: the dispatch was aborted';
+        emit({ type: 'task-skipped', row });
+        if (sourced.release) await tell(sourced, 'release', async () => sourced.release?.());
+        return;
       }
       const interrupted = outcome !== undefined && isInterrupted(outcome, signal);
       if (outcome) {
@@ -194,7 +240,9 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
     const blocked = new Set(busy);
     for (let i = 0; i < pending.length && busy.size < concurrency; ) {
       const item = pending[i] as Pending;
-      if (blocked.has(item.key)) {
+      if (blocked.has(item.key) || item.waiting) {
+        // A waiting task also holds back the later tasks of its base dir (they start in order).
+        blocked.add(item.key);
         i += 1;
         continue;
       }
@@ -236,7 +284,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       await reject(sourced, row, 'no base dir: the task has none and no default was given (--base-dir or ORCHESTRATOR_BASE_DIR)');
       return;
     }
-    pending.push({ sourced, row, key: keyOf(baseDir) });
+    pending.push({ sourced, row, key: keyOf(baseDir), waits: 0, waiting: false });
     pump();
   };
 
@@ -287,6 +335,8 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         abortAnnounced = true;
         emit({ type: 'aborting', running: running.size, pending: pending.length });
       }
+      for (const t of retryTimers) clearTimeout(t);
+      retryTimers.clear();
       for (const item of pending.splice(0)) {
         item.row.error = signal.aborted ? 'not started: the dispatch was aborted' : 'not started: the task source failed';
         emit({ type: 'task-skipped', row: item.row });

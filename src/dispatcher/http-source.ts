@@ -10,11 +10,14 @@
  *   GET  /tasks      → 200 {tasks: [...]} (newest first)
  *
  * Every request needs `Authorization: Bearer <ORCHESTRATOR_DISPATCH_TOKEN>`
- * (compared in constant time) → 401. Bodies over `maxBodyBytes` → 413, bad JSON
- * or schema → 400 with the problem, unknown route → 404, wrong method → 405.
- * Records live in memory: after a restart, duplicates are still recognised
- * through the idempotency ledger (`lookup`), but queued tasks that never
- * started are gone and must be submitted again.
+ * (compared in constant time) → 401. A POST body must be `application/json`
+ * (UTF-8) → 415; bodies over `maxBodyBytes` → 413, bytes that are not UTF-8,
+ * bad JSON or schema → 400 with the problem, a malformed %-escape in the path
+ * → 400, unknown route → 404, wrong method → 405.
+ * An accepted task is written to the intake queue (`queue`: the state dir's
+ * store) before it is answered 202 and removed once a dispatcher has settled
+ * it, so a restarted intake offers the tasks it had accepted but not finished
+ * again; earlier runs are recognised through the idempotency ledger (`lookup`).
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
@@ -22,7 +25,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { parseTaskObject } from './env-source.js';
-import type { DispatchOutcome, DispatchTask, SourcedTask, TaskSource } from './types.js';
+import { RETRYABLE_FAILURES, type IntakeEntry, type TaskFailure, type TaskLedger, type TaskOutcome } from '../store/task-ledger.js';
+import type { DispatchTask, SourcedTask, TaskSource } from './types.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
 export const DISPATCH_TOKEN_VAR = 'ORCHESTRATOR_DISPATCH_TOKEN';
@@ -40,9 +44,9 @@ export interface IntakeRecord {
   startedAt: string | null;
   finishedAt: string | null;
   runId: string | null;
-  outcome: DispatchOutcome | null;
+  outcome: TaskOutcome | null;
   error: string | null;
-  /** Where the record comes from: this intake, or the ledger of an earlier dispatcher. */
+  /** Where the record comes from: this intake (or its queue, kept across a restart), or the ledger of an earlier dispatcher. */
   origin: 'intake' | 'ledger';
 }
 
@@ -52,7 +56,9 @@ export interface KnownTask {
   task: string;
   baseDir: string;
   runId?: string;
-  outcome?: DispatchOutcome;
+  outcome?: TaskOutcome;
+  /** Why it failed (see TaskFailure); absent for old entries and successes. */
+  failure?: TaskFailure;
   claimedAt: string;
   updatedAt: string;
 }
@@ -69,6 +75,11 @@ export interface HttpSourceOptions {
   defaultBaseDir?: string;
   /** Finds an earlier run of a task id (the dispatcher ledger), so a duplicate across restarts is answered, not run. */
   lookup?: (id: string, baseDir: string) => KnownTask | undefined;
+  /**
+   * Where accepted tasks are kept until settled (a state dir's store); when
+   * given, the tasks it holds for this source are queued again at creation.
+   */
+  queue?: Pick<TaskLedger, 'addIntake' | 'removeIntake' | 'listIntake'>;
   name?: string;
 }
 
@@ -132,6 +143,17 @@ function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/** `application/json` or `application/<x>+json`, with no charset or a UTF-8 one. */
+function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false;
+  const [type = '', ...params] = value.split(';').map((p) => p.trim().toLowerCase());
+  if (type !== 'application/json' && !/^application\/[a-z0-9.+-]+\+json$/.test(type)) return false;
+  const charset = params.find((p) => p.startsWith('charset='));
+  return charset === undefined || /^charset="?utf-?8"?$/.test(charset);
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
 export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
   const token = options.token?.trim();
   if (!token) {
@@ -183,12 +205,14 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
   });
 
   const enqueue = (task: DispatchTask, record: IntakeRecord): void => {
-    const finish = (state: IntakeState, outcome: DispatchOutcome | null, error: string | null): void => {
+    const finish = (state: IntakeState, outcome: TaskOutcome | null, error: string | null): void => {
       record.state = state;
       record.finishedAt = now();
       record.outcome = outcome;
       record.runId = outcome?.runId ?? record.runId;
       record.error = error;
+      // Settled: a dispatcher has recorded it (the ledger, an inbox result); the intake need not keep it.
+      options.queue?.removeIntake(record.id);
     };
     const sourced: SourcedTask = {
       ...task,
@@ -200,8 +224,8 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       ack: async (outcome) => finish(outcome.status, outcome, outcome.error ?? null),
       fail: async (reason) => finish('rejected', null, reason instanceof Error ? reason.message : reason),
       release: async () => {
-        // Interrupted (or not started) by a shutdown: kept as a record; it is offered again only if
-        // the dispatch goes on (it does not: release happens on abort), so a client re-submits it.
+        // Interrupted (or not started) by a shutdown: it stays in the intake queue, so the next
+        // intake on this state dir offers it again (and an interrupted run resumes).
         record.state = record.startedAt ? 'interrupted' : 'queued';
         if (record.startedAt) record.finishedAt = now();
       },
@@ -211,6 +235,25 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     wake = undefined;
     w?.();
   };
+
+  function restore(kept: IntakeEntry): void {
+    if (records.has(kept.id)) return;
+    const record: IntakeRecord = {
+      id: kept.id,
+      task: kept.task,
+      baseDir: kept.baseDir,
+      state: 'queued',
+      submittedAt: kept.submittedAt,
+      startedAt: null,
+      finishedAt: null,
+      runId: null,
+      outcome: null,
+      error: null,
+      origin: 'intake',
+    };
+    records.set(kept.id, record);
+    enqueue(kept.baseDir !== null ? { id: kept.id, task: kept.task, baseDir: kept.baseDir } : { id: kept.id, task: kept.task }, record);
+  }
 
   const submit = (body: unknown): { status: number; body: unknown } => {
     const parsed = parseTaskObject(body);
@@ -225,7 +268,9 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       return { status: 200, body: { created: false, task: copy(existing) } };
     }
     const known = baseDir !== null ? options.lookup?.(task.id, baseDir) : undefined;
-    if (known && known.state !== 'interrupted') {
+    // Known and final (succeeded, or failed on its own): answered from the ledger; otherwise it runs (again).
+    const final = known !== undefined && (known.state === 'succeeded' || (known.state === 'failed' && !RETRYABLE_FAILURES.includes(known.failure ?? 'run')));
+    if (known && (final || known.state === 'running')) {
       if (known.task !== task.task || path.resolve(known.baseDir) !== baseDir) {
         return { status: 409, body: { error: `task id "${task.id}" is already used by a different task`, task: fromLedger(task.id, known) } };
       }
@@ -246,13 +291,23 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       error: null,
       origin: 'intake',
     };
+    // Kept before it is acknowledged: a 202 survives a restart.
+    options.queue?.addIntake({ id: task.id, task: task.task, baseDir, source: name, submittedAt: record.submittedAt });
     records.set(task.id, record);
     enqueue(baseDir !== null ? { ...task, baseDir } : task, record);
     return { status: 202, body: { created: true, task: copy(record) } };
   };
 
+  // Tasks accepted by an earlier intake on this store and not settled: queued again, in their order.
+  for (const kept of options.queue?.listIntake(name) ?? []) restore(kept);
+
   const handle = async (req: http.IncomingMessage): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> => {
-    const pathname = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname.replace(/\/+$/, '') || '/';
+    } catch {
+      throw new HttpError(400, 'the request URL is malformed');
+    }
     const item = /^\/tasks\/([^/]+)$/.exec(pathname);
     const allowed = pathname === '/tasks' ? ['GET', 'POST'] : item ? ['GET'] : undefined;
     if (!allowed) throw new HttpError(404, `no route ${pathname}; use POST /tasks, GET /tasks or GET /tasks/:id`);
@@ -264,7 +319,12 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     }
     if (req.method === 'GET') {
       if (item) {
-        const id = decodeURIComponent(item[1] as string);
+        let id: string;
+        try {
+          id = decodeURIComponent(item[1] as string);
+        } catch {
+          throw new HttpError(400, `the task id in ${JSON.stringify(pathname)} has a malformed %-escape`);
+        }
         const record = records.get(id);
         if (!record) throw new HttpError(404, `no task with id "${id}"`);
         return { status: 200, body: { task: copy(record) } };
@@ -273,10 +333,23 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
       return { status: 200, body: { tasks: all } };
     }
     if (!accepting) throw new HttpError(503, 'the dispatcher is shutting down; submit again later', { 'retry-after': '5' });
+    // Read (bounded) first, so an oversized body is a 413 whatever it claims to be.
     const raw = await readBody(req, maxBody);
+    const contentType = req.headers['content-type'];
+    if (!isJsonContentType(contentType)) {
+      throw new HttpError(415, `expected "content-type: application/json" (UTF-8), got ${contentType === undefined ? 'none' : JSON.stringify(contentType)}`, {
+        accept: 'application/json',
+      });
+    }
+    let text: string;
+    try {
+      text = utf8.decode(raw);
+    } catch {
+      throw new HttpError(400, 'the body is not valid UTF-8');
+    }
     let body: unknown;
     try {
-      body = JSON.parse(raw.toString('utf8'));
+      body = JSON.parse(text);
     } catch (e) {
       throw new HttpError(400, `the body is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
     }

@@ -1,5 +1,5 @@
 /** The Task Dispatcher: task sources, the dispatch loop, and their types. No terminal output here (see src/cli/). */
-export { dispatch, isInterrupted } from './dispatch.js';
+export { busyDelay, dispatch, isInterrupted } from './dispatch.js';
 export {
   DISPATCH_TASKS_FORMATS,
   DISPATCH_TASKS_VAR,
@@ -33,13 +33,14 @@ export {
   type KnownTask,
 } from './http-source.js';
 export {
-  LEDGER_DB,
   createMemoryLedger,
   duplicateOutcome,
   ledgerSet,
   openDispatchLedger,
+  runToResume,
   withIdempotency,
   type DispatchLedger,
+  type IdempotencyOptions,
   type LedgerClaim,
   type LedgerEntry,
   type LedgerOptions,
@@ -54,7 +55,10 @@ export type {
   DispatchSummary,
   DispatchSummaryRow,
   DispatchTask,
+  OutcomeFailure,
+  RunnableTask,
   RunTask,
+  RunTaskContext,
   SourcedTask,
   TaskSource,
 } from './types.js';

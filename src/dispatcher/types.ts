@@ -5,6 +5,16 @@
  * orchestrator; the CLI hands it a `RunTask`.
  */
 
+import type { TaskFailure } from '../store/task-ledger.js';
+
+/**
+ * Why an outcome is not a success: a stored `TaskFailure` (`run`, `busy`,
+ * `interrupted`, `disk`, `error`), or `config`: the task could not run because
+ * of the configuration (no API key, no main/ in the base dir); never recorded
+ * in the ledger, so it runs once the configuration is fixed.
+ */
+export type OutcomeFailure = TaskFailure | 'config';
+
 /** One unit of work: a task description for one base dir (a directory that holds main/). */
 export interface DispatchTask {
   /** Stable id: given by the submitter, or a content hash (12 hex of sha256 of task + baseDir). */
@@ -31,14 +41,29 @@ export interface DispatchOutcome {
   interrupted?: boolean;
   /** Not run now: the task id already ran (or is running) and this is that run's outcome (the idempotency ledger). */
   duplicate?: boolean;
+  /**
+   * Why it did not succeed, when the runner knows. `busy` (the base dir is held by
+   * another run, or the task runs under another dispatcher) is not a failure:
+   * the dispatcher waits and offers the task to the runner again.
+   */
+  failure?: OutcomeFailure;
 }
+
+/** What the dispatcher hands a runner besides the task and the signal. */
+export interface RunTaskContext {
+  /** Tell it the run id as soon as the run has one (before it ends), so a successor of a killed dispatcher can resume that run. */
+  onRunId?(runId: string): void;
+}
+
+/** The task a runner receives: always with an absolute base dir; `resume` is the run id of an interrupted attempt to continue. */
+export type RunnableTask = DispatchTask & { baseDir: string; resume?: string };
 
 /**
  * Runs one task to its end. The task it receives always has `baseDir` set
  * (absolute). It should stop promptly when `signal` aborts and still resolve
  * with an outcome; a rejection is recorded as a failed task.
  */
-export type RunTask = (task: DispatchTask & { baseDir: string }, signal: AbortSignal) => Promise<DispatchOutcome>;
+export type RunTask = (task: RunnableTask, signal: AbortSignal, context?: RunTaskContext) => Promise<DispatchOutcome>;
 
 /**
  * A task as handed out by a source, with the way back to it. Exactly one of
@@ -117,6 +142,8 @@ export type DispatchEvent =
   | { type: 'task-finished'; row: DispatchSummaryRow }
   | { type: 'task-rejected'; row: DispatchSummaryRow }
   | { type: 'task-skipped'; row: DispatchSummaryRow }
+  /** The task could not start because its base dir (or the task) is held elsewhere; offered again after `retryInMs`. */
+  | { type: 'task-waiting'; id: string; baseDir: string; reason: string; retryInMs: number; waits: number }
   | { type: 'source-error'; id: string; operation: 'ack' | 'fail' | 'release'; error: string }
   | { type: 'aborting'; running: number; pending: number };
 
@@ -145,6 +172,11 @@ export interface DispatchOptions {
    * answers it with the earlier run's outcome). Default false.
    */
   allowRepeatIds?: boolean;
+  /**
+   * How long a task whose base dir is busy waits before it is offered again:
+   * `initialMs` (default 250), doubling up to `maxMs` (default 15 000), ±20 % jitter.
+   */
+  busyRetry?: { initialMs?: number; maxMs?: number };
   /** Clock for durations; default `Date.now`. */
   now?: () => number;
 }

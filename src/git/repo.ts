@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { GitError } from '../errors.js';
+import { checkWorktreePointer, hardenedGitConfigEnv } from './git-hardening.js';
 
 export interface GitResult {
   stdout: string;
@@ -25,12 +26,20 @@ const STRIPPED_ENV = [
   'GIT_COMMON_DIR',
   'GIT_PREFIX',
   'GIT_NAMESPACE',
+  'GIT_CONFIG',
+  'GIT_CONFIG_PARAMETERS',
+  'GIT_EXEC_PATH',
+  'GIT_SSH',
+  'GIT_SSH_COMMAND',
+  'GIT_EXTERNAL_DIFF',
 ];
 
 /** The environment of every git process the program starts (see the file comment). */
 export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k) && !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)) env[k] = v;
+  // No system config, an identity-only global config, no hooks/fsmonitor/helpers/transports.
+  Object.assign(env, hardenedGitConfigEnv());
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_PAGER = 'cat';
   env.PAGER = 'cat';
@@ -44,12 +53,33 @@ export function gitEnv(): Record<string, string> {
   return env;
 }
 
+const REF_WRITERS = new Set(['commit', 'merge', 'revert', 'worktree', 'branch', 'update-ref', 'tag', 'checkout', 'switch', 'cherry-pick', 'stash']);
+let refWrites = 0;
+
+/**
+ * A counter that moves whenever the program's own git starts or ends a command
+ * that may move refs. The gateway's integrity check compares it across a call:
+ * ref changes made while the program itself was writing refs cannot be told
+ * apart from the command's, so they are not "restored" over the program's work.
+ */
+export function programRefWrites(): number {
+  return refWrites;
+}
+
 /**
  * Runs `git <args>` in `cwd`. Throws a GitError on a non-zero exit unless
  * `allowFail` is set, in which case the caller inspects `exitCode`.
  */
 export async function runGit(cwd: string, args: readonly string[], options: { allowFail?: boolean } = {}): Promise<GitResult> {
-  const out = await spawnGit(cwd, args);
+  checkWorktreePointer(cwd);
+  const writes = REF_WRITERS.has(args[0] ?? '');
+  if (writes) refWrites++;
+  let out: GitResult;
+  try {
+    out = await spawnGit(cwd, args);
+  } finally {
+    if (writes) refWrites++;
+  }
   if (out.exitCode !== 0 && !options.allowFail) {
     throw new GitError(`git ${args.join(' ')} failed in ${cwd}: ${firstLines(out.stderr || out.stdout)}`, {
       context: { cwd, args, exitCode: out.exitCode, stderr: out.stderr },
@@ -91,12 +121,16 @@ function spawnGit(cwd: string, args: readonly string[]): Promise<GitResult> {
 
 /** The first few non-empty lines of git's output, for one-line messages. */
 export function firstLines(text: string, n = 3): string {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(0, n)
-    .join(' / ');
+  // git wraps one sentence over several lines: a line that goes on with a lower-case word joins the one before,
+  // so the n items kept are whole sentences, never cut in the middle.
+  const items: string[] = [];
+  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const prev = items[items.length - 1];
+    const open = prev !== undefined && (!/[.!?:]$/.test(prev) || /\b(e\.g|i\.e|etc)\.$/.test(prev));
+    if (open && /^[a-z]/.test(line) && !/^[a-z-]+:\s/.test(line)) items[items.length - 1] = `${prev} ${line}`;
+    else items.push(line);
+  }
+  return items.slice(0, n).join(' / ');
 }
 
 /** Splits NUL-separated git output, dropping empty fields. */
@@ -216,6 +250,7 @@ export function operationInProgress(gitDirPath: string): string | null {
     ['REVERT_HEAD', 'a revert'],
     ['rebase-merge', 'a rebase'],
     ['rebase-apply', 'a rebase or am'],
+    ['REBASE_HEAD', 'a rebase'],
     ['BISECT_LOG', 'a bisect'],
   ];
   for (const [file, what] of markers) if (fs.existsSync(path.join(gitDirPath, file))) return what;

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { checkWorktreePointer } from './git-hardening.js';
 import { GitError } from '../errors.js';
 import { withGitLock } from './lock.js';
 import {
@@ -340,6 +341,7 @@ export async function diffAgainst(worktree: string, base: string, options: { max
 
 /** Runs git and keeps at most maxBytes of stdout, cut at the last whole line; stops git once the bound is hit. */
 function boundedOutput(cwd: string, args: string[], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  checkWorktreePointer(cwd);
   return new Promise((resolve, reject) => {
     const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];

@@ -35,6 +35,19 @@ export {
   SUBTASK_STATUSES,
   WORKER_STATUSES,
 } from './types.js';
+export {
+  RETRYABLE_FAILURES,
+  TASK_FAILURES,
+  decideClaim,
+  type IntakeEntry,
+  type TaskClaim,
+  type TaskEntry,
+  type TaskFailure,
+  type TaskLedger,
+  type TaskLedgerOptions,
+  type TaskOutcome,
+  type TaskState,
+} from './task-ledger.js';
 export { openSqliteStore, openStore, STATE_DB, type SqliteStoreOptions, type StoreTarget } from './sqlite-store.js';
 
 export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion, type Migration } from './migrations.js';

@@ -9,6 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import { StoreError } from '../errors.js';
+import { importLegacyLedger } from './legacy-ledger.js';
 
 export interface Migration {
   /** 1, 2, 3… equal to its position + 1. */
@@ -135,9 +136,41 @@ export const MIGRATIONS: readonly Migration[] = [
     },
   },
   {
+    version: 2,
+    name: 'task ledger (dispatch_tasks, intake_tasks); imports a dispatch.db of earlier versions',
+    up(db) {
+      db.exec(`
+        CREATE TABLE dispatch_tasks (
+          id          TEXT PRIMARY KEY,
+          task        TEXT NOT NULL,
+          base_dir    TEXT NOT NULL,
+          state       TEXT NOT NULL,
+          failure     TEXT,
+          run_id      TEXT,
+          outcome     TEXT,
+          attempts    INTEGER NOT NULL,
+          pid         INTEGER NOT NULL,
+          hostname    TEXT NOT NULL,
+          owner       TEXT NOT NULL,
+          claimed_at  TEXT NOT NULL,
+          updated_at  TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE intake_tasks (
+          id           TEXT PRIMARY KEY,
+          task         TEXT NOT NULL,
+          base_dir     TEXT,
+          source       TEXT NOT NULL,
+          submitted_at TEXT NOT NULL
+        ) STRICT;
+      `);
+      importLegacyLedger(db);
+    },
+  },
+  {
     // Results of remote subtask jobs: at-least-once delivery means a job can complete twice;
     // one row per (run, subtask, attempt) fences every side effect of a result to the first one.
-    version: 2,
+    version: 3,
     name: 'queue results (one accepted result per subtask attempt)',
     up(db) {
       db.exec(`

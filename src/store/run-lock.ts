@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StoreError } from '../errors.js';
+import { isPidAlive } from './pid.js';
 import { openSqliteStore } from './sqlite-store.js';
 import type { LockRecord, Store } from './types.js';
 
@@ -73,16 +74,7 @@ export function normalizeBaseDir(baseDir: string): string {
 
 export const baseDirLockKey = (baseDir: string): string => `basedir:${normalizeBaseDir(baseDir)}`;
 
-/** Whether a process with this pid exists (EPERM: it exists but is not ours). */
-export function isPidAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { isPidAlive };
 
 export interface StalenessOptions {
   staleAfterMs?: number;

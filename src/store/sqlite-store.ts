@@ -7,9 +7,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreError } from '../errors.js';
+import { DiskFullError, StoreError, isDiskFull } from '../errors.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { newRunId } from './run-dir.js';
+import { sqliteTaskLedger, type TaskLedger, type TaskLedgerOptions } from './task-ledger.js';
 import {
   commandFromRow,
   eventFromRow,
@@ -77,6 +78,8 @@ export interface SqliteStoreOptions {
   synchronous?: 'normal' | 'full';
   /** For tests: a different migration list. */
   migrations?: readonly Migration[];
+  /** For tests: the task ledger's pid liveness check, pid and hostname. */
+  taskLedger?: TaskLedgerOptions;
 }
 
 export const STATE_DB = 'state.db';
@@ -94,11 +97,20 @@ class SqliteStore implements Store {
   readonly location: string | undefined;
   private readonly db: Database.Database;
   private closed = false;
+  private ledger: TaskLedger | undefined;
+  private readonly ledgerOptions: TaskLedgerOptions;
 
-  constructor(db: Database.Database, file: string | undefined) {
+  constructor(db: Database.Database, file: string | undefined, ledgerOptions: TaskLedgerOptions = {}) {
     this.kind = file === undefined ? 'memory' : 'sqlite';
     this.db = db;
     this.location = file;
+    this.ledgerOptions = ledgerOptions;
+  }
+
+  get tasks(): TaskLedger {
+    this.ensureOpen();
+    this.ledger ??= sqliteTaskLedger(this.db, this.location, this.ledgerOptions);
+    return this.ledger;
   }
 
   /** Runs fn in an IMMEDIATE transaction (a savepoint when nested); maps SQLite errors to StoreError. */
@@ -115,6 +127,7 @@ class SqliteStore implements Store {
   private wrap(what: string, e: unknown): unknown {
     if (e instanceof StoreError) return e;
     const code = sqliteCode(e);
+    if (code === 'SQLITE_FULL' || isDiskFull(e)) return new DiskFullError(this.location ?? 'the in-memory store', { cause: e });
     if (code?.startsWith('SQLITE_')) {
       const hint =
         code === 'SQLITE_BUSY'
@@ -692,6 +705,15 @@ class SqliteStore implements Store {
     });
   }
 
+  checkpoint(): void {
+    if (this.closed || this.location === undefined) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A busy reader or a full disk: the log stays, the next checkpoint tries again.
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -730,6 +752,7 @@ export function openStore(target: StoreTarget, options: SqliteStoreOptions = {})
   } catch (cause) {
     db?.close();
     if (cause instanceof StoreError) throw cause;
+    if (isDiskFull(cause)) throw new DiskFullError(file, { cause });
     const code = sqliteCode(cause);
     throw new StoreError(`cannot open the run store ${file}: ${(cause as Error).message}${code ? ` (${code})` : ''}`, {
       cause,
@@ -740,7 +763,7 @@ export function openStore(target: StoreTarget, options: SqliteStoreOptions = {})
       context: { file, code },
     });
   }
-  return new SqliteStore(db, 'memory' in target ? undefined : file);
+  return new SqliteStore(db, 'memory' in target ? undefined : file, options.taskLedger);
 }
 
 /** The on-disk store at `<stateDir>/state.db`. */

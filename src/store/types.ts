@@ -14,13 +14,21 @@
  * - Misuse (unknown run, bad status, duplicate id, double merge) throws `StoreError`.
  */
 
+import type { TaskLedger } from './task-ledger.js';
+
 export const RUN_STATUSES = ['pending', 'running', 'succeeded', 'failed', 'aborted', 'interrupted'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
-/** A subtask's lifecycle (the manifest's `status` field uses the same list). */
-export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
+/**
+ * A subtask's lifecycle (the manifest's `status` field uses the same list).
+ * `awaiting_approval` is a `complete` subtask whose merge waits for a person
+ * (`run --approve`); only the approval gate writes it, in the store — the
+ * scheduler and the manifest keep `complete` — so a resume finds the branch
+ * ready and the wait still recorded.
+ */
+export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'awaiting_approval', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
 export const WORKER_STATUSES = [
@@ -413,6 +421,15 @@ export interface Store {
    * `fn` must be synchronous; returning a promise throws StoreError.
    */
   transaction<T>(fn: () => T): T;
+
+  /** The dispatcher's task ledger in this database: the one home of task idempotency (see task-ledger.ts). */
+  readonly tasks: TaskLedger;
+  /**
+   * Folds the write-ahead log back into the database and truncates it (at the
+   * end of a run and before big writes), so a disk that fills up later does
+   * not find a grown state.db-wal in its way. Best effort: never throws.
+   */
+  checkpoint(): void;
 
   close(): void;
 }

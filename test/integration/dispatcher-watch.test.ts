@@ -108,6 +108,8 @@ describe('dispatch --watch: SIGTERM mid-run, then the task runs again (real CLI,
     expect(server.requests.length).toBeGreaterThan(requestsBefore);
     const result = JSON.parse(fs.readFileSync(path.join(inbox, 'done', 'task.md.result.json'), 'utf8')) as InboxResult;
     expect(result).toMatchObject({ id, status: 'succeeded', duplicate: false, error: null });
+    // The interrupted run was resumed, not started again from scratch.
+    expect(result.runId).toBe(interrupted?.runId);
     expect(ledger.get(id)).toMatchObject({ state: 'succeeded', attempts: 2, runId: result.runId });
 
     // 3. The same task dropped again is answered from the ledger: no model request, the earlier run.

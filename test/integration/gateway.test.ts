@@ -9,14 +9,6 @@ import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import { renderForModel } from '../../src/tools/run-repo-command/render.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('run_repo_command gateway (real git, real processes)', () => {
   let t: TempBase;
@@ -59,6 +51,57 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
   });
 
+  it("carries the guard's analysis and class to the result and the log; main/'s working tree stays the user's", async () => {
+    const r = await runRepoCommand({ worktree: 'main', command: 'git status --short | head -3' }, ctx);
+    expect(r.ok).toBe(true);
+    expect(r.analysis?.commands.map((c) => c.words[0])).toEqual(['git', 'head']);
+    expect(r.analysis?.commands[0]).toMatchObject({ gitSubcommand: 'status', commandClass: 'inspect' });
+    const w = await runRepoCommand({ worktree: 'main', command: 'echo pwned > pwned.txt' }, ctx);
+    expect(w).toMatchObject({ ok: false, denied: true, rule: 'main-write' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const a = await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-y -b task-y' }, ctx);
+    expect(a.ok).toBe(true);
+    const e = await runRepoCommand({ worktree: 'task-y', command: 'echo x > ../main/pwned.txt' }, ctx);
+    expect(e).toMatchObject({ denied: true, rule: 'redirect' });
+    expect(fs.existsSync(path.join(t.main, 'pwned.txt'))).toBe(false);
+    const log = readCommandLog(logFile);
+    expect(log.map((x) => x.commandClass ?? null)).toEqual(['inspect', null, 'git-write', null]);
+  });
+
+  it('root-cause attack lines are denied before anything runs: .git/config, refs, origin and main/ unchanged', async () => {
+    fs.writeFileSync(path.join(t.main, 'user-work.txt'), 'uncommitted\n');
+    expect((await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-z -b task-z' }, ctx)).ok).toBe(true);
+    const config0 = fs.readFileSync(path.join(t.main, '.git', 'config'), 'utf8');
+    const refs0 = refsFingerprint(t.main);
+    const origin0 = refsFingerprint(t.origin);
+    const attacks: Array<[string, string]> = [
+      ['task-z', "git config core.fsmonitor 'touch ../pwned'"],
+      ['task-z', 'git config -- core.hooksPath .'],
+      ['task-z', 'git -C .git log --output=config -1'],
+      ['task-z', 'git checkout -fB main HEAD'],
+      ['task-z', 'git fetch -uf . task-z:refs/heads/main'],
+      ['task-z', 'git commit -aF/etc/passwd'],
+      ['task-z', 'echo x > ../main/user-work.txt'],
+      ['task-z', 'git worktree remove --force ../main'],
+      ['task-z', 'GCONV_PATH=. git status'],
+      ['task-z', "make --ev='$(shell touch ../pwned)'"],
+      ['main', 'git checkout -- .'],
+      ['main', 'git stash -u'],
+      ['main', 'git restore user-work.txt'],
+      ['main', 'echo x > user-work.txt'],
+      ['main', 'ls ('],
+    ];
+    for (const [worktree, command] of attacks) {
+      const r = await runRepoCommand({ worktree, command }, ctx);
+      expect({ command, denied: r.denied, exitCode: r.exitCode }).toEqual({ command, denied: true, exitCode: null });
+    }
+    expect(fs.readFileSync(path.join(t.main, '.git', 'config'), 'utf8')).toBe(config0);
+    expect(refsFingerprint(t.main)).toBe(refs0);
+    expect(refsFingerprint(t.origin)).toBe(origin0);
+    expect(fs.readFileSync(path.join(t.main, 'user-work.txt'), 'utf8')).toBe('uncommitted\n');
+    expect(fs.existsSync(path.join(t.baseDir, 'pwned'))).toBe(false);
+  });
+
   it('denies a push, runs nothing, leaves origin untouched, and logs the denial', async () => {
     const before = refsFingerprint(t.origin);
     fs.writeFileSync(path.join(t.main, 'f.txt'), 'f\n');
@@ -88,20 +131,20 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     ]);
   });
 
-  it('kills the whole process group on timeout: no orphans', async () => {
-    const pidFile = path.join(t.main, 'pids.txt');
-    // The script's shell and a background sleep write their pids first, then block.
-    fs.writeFileSync(path.join(t.main, 'spin.sh'), `echo $$ >> pids.txt\nsleep 30 &\necho $! >> pids.txt\nsleep 30\n`);
+  it('kills the whole process group on timeout: no orphans (the sandbox has its own PID namespace)', async () => {
+    git(t.main, 'worktree', 'add', '-q', '../task-spin', '-b', 'task-spin');
+    const wt = path.join(t.baseDir, 'task-spin');
+    // A detached background child that would write a marker after the command was killed.
+    fs.writeFileSync(path.join(wt, 'spin.sh'), `(setsid bash -c 'sleep 2; echo alive > marker.txt' &)\necho started > started.txt\nsleep 30\n`);
     // `sh` is not on the allowlist: run the script through the allowed `make` instead.
-    fs.writeFileSync(path.join(t.main, 'Makefile'), 'spin:\n\t@bash ./spin.sh\n');
-    const slow = await runRepoCommand({ worktree: 'main', command: 'make spin' }, ctx);
+    fs.writeFileSync(path.join(wt, 'Makefile'), 'spin:\n\t@bash ./spin.sh\n');
+    const slow = await runRepoCommand({ worktree: 'task-spin', command: 'make spin' }, ctx);
     expect(slow.timedOut).toBe(true);
     expect(slow.ok).toBe(false);
     expect(slow.stderr).toMatch(/timed out/);
-    const pids = fs.readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
-    expect(pids.length).toBeGreaterThanOrEqual(2);
-    await new Promise((r2) => setTimeout(r2, 300));
-    for (const pid of pids) expect(pidAlive(pid), `pid ${pid}`).toBe(false);
+    expect(fs.existsSync(path.join(wt, 'started.txt'))).toBe(true);
+    await new Promise((r2) => setTimeout(r2, 3000));
+    expect(fs.existsSync(path.join(wt, 'marker.txt'))).toBe(false);
   });
 
   it('aborting kills the running command', async () => {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
+import { remoteLauncher } from '../../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifact-server.js';
 import { HttpArtifactStore } from '../../src/queue/artifacts.js';
 import { RemoteWorkers } from '../../src/queue/remote-workers.js';
@@ -89,7 +90,7 @@ describe('plan subtasks on agent machines', () => {
     store.createRun({ id: r.ctx.runId, task: 'six', baseDir: r.base.baseDir });
     remote = new RemoteWorkers({ url: REDIS_URL, prefix, repoId: 'sample', mainDir: r.base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 100 });
     await remote.ready();
-    const result = await executePlan(SIX(), { ...r.ctx, maxParallel: 3, remote, store });
+    const result = await executePlan(SIX(), { ...r.ctx, maxParallel: 3, launcher: remoteLauncher(remote), store });
     expect(result.left).toEqual([]);
     expect(result.allMerged).toBe(true);
     expect(result.merges.map((m) => m.taskId).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);

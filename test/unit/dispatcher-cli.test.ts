@@ -5,7 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { exitCodeOf, parseHttpAddress, registerDispatch, runDispatchCommand, type MakeRunTask } from '../../src/cli/commands/dispatch.js';
 import { formatDuration, renderDispatchSummary, renderShutdownLine, truncate } from '../../src/cli/render-dispatch.js';
-import type { DispatchSummary, RunTask } from '../../src/dispatcher/index.js';
+import type { DispatchOutcome, DispatchSummary, RunTask } from '../../src/dispatcher/index.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 
 let out: string[];
@@ -129,7 +129,7 @@ describe('codex-orch dispatch', () => {
     const { make, ran } = fakeRunner();
     const program = new Command('codex-orch').exitOverride();
     registerDispatch(program, make).exitOverride();
-    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toBeInstanceOf(CommanderError);
+    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toThrow(/--concurrency must be a whole number ≥ 1/); // the same usage error as --max-parallel 0
 
     const help = program.commands.find((c) => c.name() === 'dispatch')?.helpInformation() ?? '';
     expect(help).toContain('--concurrency <n>');
@@ -156,8 +156,9 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true }, deps(make))).toBe(0);
     expect(ran).toHaveLength(2);
     expect(fs.readdirSync(path.join(inbox, 'done')).sort()).toEqual(['one.md', 'one.md.result.json', 'two.json', 'two.json.result.json']);
-    // The ledger is in the base dir's state dir.
-    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'dispatch.db'))).toBe(true);
+    // The ledger is in the base dir's state dir, in the run store.
+    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'state.db'))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, '.codex-orchestrator', 'dispatch.db'))).toBe(false);
 
     fs.writeFileSync(path.join(inbox, 'again.md'), 'first task');
     out = [];
@@ -213,7 +214,7 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
         dotenvDir: envDir,
         signal: controller.signal,
         onListening: (url) => {
-          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
+          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
         },
       },
     );
@@ -238,6 +239,39 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     expect(renderShutdownLine({ ...base, succeeded: 2, interrupted: 1, skipped: 1, rows: [{ status: 'interrupted', runId: 'r-9' } as DispatchSummary['rows'][number]] }, { inbox: true })).toBe(
       'stopped: 2 finished (2 succeeded, 0 failed); 1 interrupted (state recorded; runs r-9; they run again when offered again, inbox files are back in the inbox); 1 not started (handed back to their source)',
     );
+  });
+});
+
+describe('codex-orch dispatch --retry', () => {
+  it('runs a failed task of the ledger again; an infrastructure failure also runs again when re-dropped; unknown or succeeded ids are usage errors', async () => {
+    const calls: string[] = [];
+    let answer: Partial<DispatchOutcome> = { status: 'failed', error: 'tests failed', failure: 'run', runId: 'run-1' };
+    const make: MakeRunTask = () => async (task) => {
+      calls.push(`${task.id}${task.resume ? `<-${task.resume}` : ''}`);
+      return { status: 'succeeded', merges: 1, tokens: 1, durationMs: 1, ...answer };
+    };
+    const tasks = '[{"id":"fix","task":"fix it"}]';
+    expect(await runDispatchCommand({ tasks, baseDir: tmp, json: true }, deps(make))).toBe(1);
+    // Dropped again: a run that failed on its own is answered with its outcome.
+    expect(await runDispatchCommand({ tasks, baseDir: tmp, json: true }, deps(make))).toBe(1);
+    expect(calls).toEqual(['fix']);
+    // --retry runs it again (a failed run starts over).
+    answer = { runId: 'run-2' };
+    out = [];
+    expect(await runDispatchCommand({ retry: ['fix'], baseDir: tmp, json: true }, deps(make))).toBe(0);
+    expect(calls).toEqual(['fix', 'fix']);
+    expect((JSON.parse(out.join('')) as DispatchSummary).rows).toMatchObject([{ id: 'fix', source: 'retry', status: 'succeeded', runId: 'run-2' }]);
+    await expect(runDispatchCommand({ retry: ['fix'], baseDir: tmp }, deps(make))).rejects.toThrow('dispatch --retry: task "fix" already succeeded (run run-2); there is nothing to retry');
+    await expect(runDispatchCommand({ retry: ['nope'], baseDir: tmp }, deps(make))).rejects.toThrow(/no task "nope" in the ledger of/);
+    await expect(runDispatchCommand({ retry: ['fix'], tasks, baseDir: tmp }, deps(make))).rejects.toThrow(UsageError);
+
+    // A full disk is an infrastructure failure: dropping the task again runs it, resuming its run.
+    answer = { status: 'failed', error: 'ENOSPC: no space left on device', failure: 'disk', runId: 'run-3' };
+    const disk = '[{"id":"big","task":"big change"}]';
+    expect(await runDispatchCommand({ tasks: disk, baseDir: tmp, json: true }, deps(make))).toBe(1);
+    answer = { runId: 'run-3' };
+    expect(await runDispatchCommand({ tasks: disk, baseDir: tmp, json: true }, deps(make))).toBe(0);
+    expect(calls.slice(2)).toEqual(['big', 'big<-run-3']);
   });
 });
 

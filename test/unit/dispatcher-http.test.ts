@@ -40,7 +40,8 @@ function request(url: string, method: string, path: string, options: { token?: s
     const token = options.token === undefined ? TOKEN : options.token;
     if (token !== null) headers.authorization = `Bearer ${token}`;
     if (options.body !== undefined) {
-      headers['content-type'] = 'application/json';
+      if (!('content-type' in headers)) headers['content-type'] = 'application/json';
+      else if (headers['content-type'] === '') delete headers['content-type'];
       headers['content-length'] = String(Buffer.byteLength(options.body));
     }
     const req = http.request(`${url}${path}`, { method, headers }, (res) => {
@@ -228,6 +229,87 @@ describe('HTTP intake: submissions', () => {
     expect(refused.status).toBe(503);
     expect(refused.headers['retry-after']).toBe('5');
     expect((await request(url, 'GET', '/tasks/a')).status).toBe(200);
+  });
+});
+
+describe('HTTP intake: bytes, paths and content types', () => {
+  it('a body that is not UTF-8 → 400, nothing queued', async () => {
+    const { url, source } = await start();
+    const bad = Buffer.concat([Buffer.from('{"task": "'), Buffer.from([0xff, 0xfe]), Buffer.from('"}')]);
+    const answer = await request(url, 'POST', '/tasks', { body: bad });
+    expect(answer).toMatchObject({ status: 400, body: { error: 'the body is not valid UTF-8' } });
+    // A lone surrogate half in UTF-8 form (CESU) is not UTF-8 either.
+    expect((await request(url, 'POST', '/tasks', { body: Buffer.from([0x7b, 0x22, 0x74, 0x61, 0x73, 0x6b, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]) })).status).toBe(400);
+    expect(source.list()).toEqual([]);
+    // Real UTF-8 is fine.
+    expect((await post(url, { id: 'u', task: 'übersetze die Fehlermeldung ✓' })).status).toBe(202);
+  });
+
+  it('a malformed %-escape in the path → 400 (not 500); a good one is decoded', async () => {
+    const { url } = await start();
+    const answer = await request(url, 'GET', '/tasks/%ZZ');
+    expect(answer).toMatchObject({ status: 400, body: { error: expect.stringContaining('malformed %-escape') } });
+    expect((await request(url, 'GET', '/tasks/%E0%A4%A')).status).toBe(400);
+    await post(url, { id: 'a.b', task: 'x' });
+    expect((await request(url, 'GET', '/tasks/a%2Eb')).status).toBe(200);
+    // Auth still comes first.
+    expect((await request(url, 'GET', '/tasks/%ZZ', { token: null })).status).toBe(401);
+  });
+
+  it('a POST that is not application/json (UTF-8) → 415, nothing queued', async () => {
+    const { url, source } = await start();
+    const body = JSON.stringify({ task: 'x' });
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1', '']) {
+      const answer = await request(url, 'POST', '/tasks', { body, headers: { 'content-type': type } });
+      expect(answer.status, type).toBe(415);
+      expect(answer.body.error).toMatch(/^expected "content-type: application\/json" \(UTF-8\), got /);
+    }
+    expect(source.list()).toEqual([]);
+    for (const type of ['application/json; charset=utf-8', 'Application/JSON', 'application/vnd.task+json']) {
+      const answer = await request(url, 'POST', '/tasks', { body: JSON.stringify({ task: `t ${type}` }), headers: { 'content-type': type } });
+      expect(answer.status, type).toBe(202);
+    }
+  });
+});
+
+describe('HTTP intake: accepted tasks are kept in the store', () => {
+  it('a task accepted (202) is in the intake queue until settled; a new intake on the same store queues what is left', async () => {
+    const store = createMemoryLedger();
+    const { url, source: first } = await start({ queue: store });
+    for (const id of ['k1', 'k2', 'k3']) expect((await post(url, { id, task: `kept ${id}` })).status).toBe(202);
+    expect(store.listIntake('http').map((e) => e.id)).toEqual(['k1', 'k2', 'k3']);
+    // One runs, then the dispatcher stops (a shutdown, or a crash before the others ran).
+    const controller = new AbortController();
+    await dispatch(
+      first,
+      async () => {
+        controller.abort();
+        return { status: 'succeeded', merges: 0, tokens: 0, durationMs: 0 };
+      },
+      { signal: controller.signal },
+    );
+    expect(store.listIntake('http').map((e) => e.id)).toEqual(['k2', 'k3']);
+    await first.close();
+
+    const { source: second } = await start({ queue: store });
+    expect(second.list().map((r) => [r.id, r.state, r.origin])).toEqual([
+      ['k2', 'queued', 'intake'],
+      ['k3', 'queued', 'intake'],
+    ]);
+    const ran: string[] = [];
+    const done = new AbortController();
+    await dispatch(
+      second,
+      async (task) => {
+        ran.push(`${task.id}@${task.baseDir}`);
+        if (ran.length === 2) done.abort();
+        return { status: 'succeeded', merges: 0, tokens: 0, durationMs: 0 };
+      },
+      { signal: done.signal },
+    );
+    expect(ran).toEqual(['k2@/work/app', 'k3@/work/app']);
+    expect(store.listIntake()).toEqual([]);
+    store.close();
   });
 });
 

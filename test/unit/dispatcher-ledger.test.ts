@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   createMemoryLedger,
@@ -11,10 +12,12 @@ import {
   openDispatchLedger,
   withIdempotency,
   type DispatchLedger,
+  type DispatchOutcome,
   type RunTask,
   type SourcedTask,
   type TaskSource,
 } from '../../src/dispatcher/index.js';
+import { openSqliteStore } from '../../src/store/index.js';
 
 let tmp: string;
 beforeEach(() => {
@@ -73,7 +76,7 @@ describe('sqlite ledger across connections', () => {
     const dir = path.join(tmp, 'state');
     const a = openDispatchLedger(dir);
     const b = openDispatchLedger(dir);
-    expect(a.location).toBe(path.join(dir, 'dispatch.db'));
+    expect(a.location).toBe(path.join(dir, 'state.db'));
     const results = [a.claim(task, 'a').kind, b.claim(task, 'b').kind];
     expect(results.sort()).toEqual(['busy', 'claimed']);
     a.finish('t1', 'a', ok, 'succeeded');
@@ -88,7 +91,7 @@ describe('sqlite ledger across connections', () => {
     expect(set.forBaseDir('/w/a')).not.toBe(set.forBaseDir('/w/b'));
     expect(set.lookup('nope', '/w/a')).toBeUndefined();
     set.close();
-    expect(fs.existsSync(path.join(tmp, 'a', '.state', 'dispatch.db'))).toBe(true);
+    expect(fs.existsSync(path.join(tmp, 'a', '.state', 'state.db'))).toBe(true);
   });
 });
 
@@ -187,5 +190,129 @@ describe('mergeSources', () => {
     const ran = summary.rows.filter((r) => r.status === 'succeeded').map((r) => r.id);
     expect([...ran, ...released].sort()).toEqual(expect.arrayContaining(['x', 'y']));
     expect(ran.some((id) => released.includes(id))).toBe(false);
+  });
+});
+
+describe('the ledger records why a task failed', () => {
+  const signal = new AbortController().signal;
+  const failedWith = (failure: DispatchOutcome['failure'], runId?: string): RunTask => async () => ({
+    status: 'failed',
+    merges: 0,
+    tokens: 1,
+    durationMs: 1,
+    error: `failed: ${failure}`,
+    failure,
+    ...(runId ? { runId } : {}),
+  });
+
+  it('a run that failed on its own is final; disk full and runner errors run again when offered again, resuming the run', async () => {
+    const ledger = openDispatchLedger(path.join(tmp, 'state'));
+    const deps = { forBaseDir: () => ledger };
+    await withIdempotency(failedWith('run', 'run-a'), deps, 'o')({ ...task, id: 'a' }, signal);
+    expect(ledger.get('a')).toMatchObject({ state: 'failed', failure: 'run', runId: 'run-a' });
+    expect(await withIdempotency(async () => ok, deps, 'o')({ ...task, id: 'a' }, signal)).toMatchObject({ duplicate: true, status: 'failed', failure: 'run' });
+
+    await withIdempotency(failedWith('disk', 'run-d'), deps, 'o')({ ...task, id: 'd' }, signal);
+    expect(ledger.get('d')).toMatchObject({ state: 'failed', failure: 'disk', runId: 'run-d' });
+    const seen: (string | undefined)[] = [];
+    const again = await withIdempotency(async (t) => (seen.push(t.resume), { ...ok, runId: t.resume }), deps, 'o')({ ...task, id: 'd' }, signal);
+    expect(again).toMatchObject({ status: 'succeeded', runId: 'run-d' });
+    expect(again.duplicate).not.toBe(true);
+    expect(seen).toEqual(['run-d']);
+    expect(ledger.get('d')).toMatchObject({ state: 'succeeded', attempts: 2 });
+    expect(ledger.get('d')?.failure).toBeUndefined();
+    ledger.close();
+  });
+
+  it('the run id is linked as soon as the run has one, so a dead dispatcher\'s successor resumes it', async () => {
+    const ledger = openDispatchLedger(path.join(tmp, 'state'), { isPidAlive: () => false });
+    const deps = { forBaseDir: () => ledger };
+    let linked: string | undefined;
+    // The first attempt never ends (its dispatcher "is killed"): the run id is already in the ledger.
+    void withIdempotency(async (_t, _s, context) => {
+      context?.onRunId?.('run-k');
+      linked = ledger.get('k')?.runId;
+      return new Promise<never>(() => undefined);
+    }, deps, 'dead-owner')({ ...task, id: 'k' }, signal);
+    await new Promise((r) => setImmediate(r));
+    expect(linked).toBe('run-k');
+    const resumed: (string | undefined)[] = [];
+    const outcome = await withIdempotency(async (t) => (resumed.push(t.resume), { ...ok, runId: t.resume }), deps, 'successor')({ ...task, id: 'k' }, signal);
+    expect(resumed).toEqual(['run-k']);
+    expect(outcome.runId).toBe('run-k');
+    expect(ledger.get('k')).toMatchObject({ state: 'succeeded', attempts: 2, owner: 'successor' });
+    ledger.close();
+  });
+
+  it('a configuration error is never recorded: the entry goes (first attempt) or back to what it was', async () => {
+    const ledger = openDispatchLedger(path.join(tmp, 'state'));
+    const deps = { forBaseDir: () => ledger };
+    const out = await withIdempotency(failedWith('config'), deps, 'o')({ ...task, id: 'c' }, signal);
+    expect(out).toMatchObject({ status: 'failed', failure: 'config' });
+    expect(ledger.get('c')).toBeUndefined();
+    await withIdempotency(failedWith('disk', 'run-c'), deps, 'o')({ ...task, id: 'c' }, signal);
+    const before = ledger.get('c');
+    await withIdempotency(failedWith('config'), deps, 'o2')({ ...task, id: 'c' }, signal);
+    expect(ledger.get('c')).toEqual(before);
+    // Once the configuration is fixed it runs.
+    expect(await withIdempotency(async (t) => ({ ...ok, runId: t.resume }), deps, 'o3')({ ...task, id: 'c' }, signal)).toMatchObject({ status: 'succeeded', runId: 'run-c' });
+    ledger.close();
+  });
+
+  it('a busy base dir gives the claim back without counting an attempt; retry takes a failed run again', async () => {
+    const ledger = openDispatchLedger(path.join(tmp, 'state'));
+    const deps = { forBaseDir: () => ledger };
+    await withIdempotency(failedWith('busy'), deps, 'o')({ ...task, id: 'b' }, signal);
+    expect(ledger.get('b')).toMatchObject({ state: 'interrupted', failure: 'busy', attempts: 1 });
+    await withIdempotency(async () => ok, deps, 'o')({ ...task, id: 'b' }, signal);
+    expect(ledger.get('b')).toMatchObject({ state: 'succeeded', attempts: 1 });
+    // A task that waited, then ran and was cut off (its dispatcher died): taking it over is a new attempt.
+    const dead = openDispatchLedger(path.join(tmp, 'state'), { isPidAlive: () => false });
+    await withIdempotency(failedWith('busy'), { forBaseDir: () => dead }, 'gone')({ ...task, id: 'w' }, signal);
+    dead.claim({ ...task, id: 'w' }, 'gone');
+    expect(dead.get('w')).toMatchObject({ state: 'running', attempts: 1 });
+    expect(dead.claim({ ...task, id: 'w' }, 'successor')).toMatchObject({ kind: 'claimed', entry: { attempts: 2 } });
+    dead.close();
+
+    await withIdempotency(failedWith('run', 'run-r'), deps, 'o')({ ...task, id: 'r' }, signal);
+    const fresh: (string | undefined)[] = [];
+    const retried = await withIdempotency(async (t) => (fresh.push(t.resume), { ...ok, runId: 'run-r2' }), deps, 'o', { retry: true })({ ...task, id: 'r' }, signal);
+    expect(retried).toMatchObject({ status: 'succeeded', runId: 'run-r2' });
+    // A failed run starts over (it is not resumed).
+    expect(fresh).toEqual([undefined]);
+    expect(ledger.claim({ ...task, id: 'r' }, 'x', { retry: true }).kind).toBe('done');
+    ledger.close();
+  });
+});
+
+describe('the ledger of earlier versions (dispatch.db) is imported into state.db once', () => {
+  it('rows move over with their state; a failed one stays final; the old file is renamed', () => {
+    const dir = path.join(tmp, 'state');
+    fs.mkdirSync(dir, { recursive: true });
+    const old = new Database(path.join(dir, 'dispatch.db'));
+    old.pragma('journal_mode = WAL');
+    old.exec(`CREATE TABLE dispatch_tasks (
+      id TEXT PRIMARY KEY, task TEXT NOT NULL, base_dir TEXT NOT NULL, state TEXT NOT NULL,
+      run_id TEXT, outcome TEXT, attempts INTEGER NOT NULL, pid INTEGER NOT NULL, hostname TEXT NOT NULL,
+      owner TEXT NOT NULL, claimed_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    ) STRICT`);
+    const put = old.prepare(`INSERT INTO dispatch_tasks VALUES (?, ?, '/w/a', ?, ?, ?, 1, 1, 'h', 'o', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`);
+    put.run('ok', 'done task', 'succeeded', 'run-1', JSON.stringify(ok));
+    put.run('bad', 'failed task', 'failed', 'run-2', JSON.stringify({ ...ok, status: 'failed', error: 'tests failed' }));
+    put.run('cut', 'cut task', 'interrupted', 'run-3', null);
+    old.close();
+
+    const ledger = openDispatchLedger(dir);
+    expect(ledger.get('ok')).toMatchObject({ state: 'succeeded', runId: 'run-1', outcome: ok });
+    expect(ledger.get('bad')).toMatchObject({ state: 'failed', failure: 'run' });
+    expect(ledger.get('cut')).toMatchObject({ state: 'interrupted', failure: 'interrupted', runId: 'run-3' });
+    expect(ledger.claim({ id: 'bad', task: 'failed task', baseDir: '/w/a' }, 'me').kind).toBe('done');
+    expect(fs.existsSync(path.join(dir, 'dispatch.db'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'dispatch.db.imported'))).toBe(true);
+    ledger.close();
+    // Opening again imports nothing twice (and the run store opens the same schema).
+    const store = openSqliteStore(dir);
+    store.close();
+    expect(openDispatchLedger(dir).list().map((e) => e.id).sort()).toEqual(['bad', 'cut', 'ok']);
   });
 });

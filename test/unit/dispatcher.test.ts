@@ -382,3 +382,86 @@ describe('dispatch: events and back-pressure', () => {
     expect(maxAhead).toBeLessThanOrEqual(4);
   });
 });
+
+describe('dispatch: a busy base dir is waited for, not a failure', () => {
+  const busy = (baseDir: string): DispatchOutcome => ({
+    status: 'failed',
+    merges: 0,
+    tokens: 0,
+    durationMs: 0,
+    error: `base dir ${baseDir} is in use by run r-other (pid 1)`,
+    failure: 'busy',
+  });
+
+  it('a task that finds its base dir busy is offered again after a backoff; later tasks of that base dir keep their order; others go on', async () => {
+    const answers = new Map<string, number>([['a1', 2]]);
+    const order: string[] = [];
+    const runTask: RunTask = async (task) => {
+      order.push(task.id);
+      const left = answers.get(task.id) ?? 0;
+      if (left > 0) {
+        answers.set(task.id, left - 1);
+        return busy(task.baseDir);
+      }
+      await turns(2);
+      return { status: 'succeeded', merges: 1, tokens: 1, durationMs: 1, runId: `run-${task.id}` };
+    };
+    const events: DispatchEvent[] = [];
+    const source = listTaskSource('test', [
+      { id: 'a1', task: 'a1', baseDir: '/w/a' },
+      { id: 'a2', task: 'a2', baseDir: '/w/a' },
+      { id: 'b1', task: 'b1', baseDir: '/w/b' },
+    ]);
+    const summary = await dispatch(source, runTask, { concurrency: 2, busyRetry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+    expect(summary.status).toBe('succeeded');
+    expect(summary.rows.map((r) => [r.id, r.status, r.error])).toEqual([
+      ['a1', 'succeeded', null],
+      ['a2', 'succeeded', null],
+      ['b1', 'succeeded', null],
+    ]);
+    // a1 was tried three times before a2 ever started; b1 did not wait for A.
+    expect(order.filter((id) => id.startsWith('a'))).toEqual(['a1', 'a1', 'a1', 'a2']);
+    expect(order.indexOf('b1')).toBeLessThan(order.lastIndexOf('a1'));
+    const waits = events.filter((e): e is Extract<DispatchEvent, { type: 'task-waiting' }> => e.type === 'task-waiting');
+    expect(waits.map((w) => [w.id, w.waits])).toEqual([
+      ['a1', 1],
+      ['a1', 2],
+    ]);
+    expect(waits[0]?.reason).toContain('is in use by run r-other');
+    expect(source.results().get('a1')?.state).toBe('acked');
+    // One start event per task, however often it waited.
+    expect(events.filter((e) => e.type === 'task-started').map((e) => (e as { id: string }).id)).toEqual(['a1', 'b1', 'a2']);
+  });
+
+  it('an abort while a task waits hands it back to its source (not started), not a failure', async () => {
+    const controller = new AbortController();
+    const runTask: RunTask = async (task) => {
+      setTimeout(() => controller.abort(), 5);
+      return busy(task.baseDir);
+    };
+    const source = listTaskSource('test', [{ id: 'x', task: 'x', baseDir: '/w/x' }]);
+    const summary = await dispatch(source, runTask, { signal: controller.signal, busyRetry: { initialMs: 60_000 } });
+    expect(summary.rows.map((r) => [r.id, r.status])).toEqual([['x', 'skipped']]);
+    expect(summary.failed).toBe(0);
+    expect(source.results().get('x')?.state).toBe('released');
+  });
+
+  it('a busy answer that comes after the abort is not a failure either: the task is handed back', async () => {
+    const controller = new AbortController();
+    const runTask: RunTask = async (task) => {
+      controller.abort();
+      return busy(task.baseDir);
+    };
+    const source = listTaskSource('test', [{ id: 'y', task: 'y', baseDir: '/w/y' }]);
+    const summary = await dispatch(source, runTask, { signal: controller.signal });
+    expect(summary.rows.map((r) => [r.id, r.status, r.error])).toEqual([['y', 'skipped', 'not started: the dispatch was aborted']]);
+    expect(source.results().get('y')?.state).toBe('released');
+  });
+
+  it('busyDelay doubles from initialMs to maxMs with ±20 % jitter', async () => {
+    const { busyDelay } = await import('../../src/dispatcher/index.js');
+    expect([1, 2, 3, 10].map((n) => busyDelay(n, { initialMs: 100, maxMs: 1000 }, () => 0.5))).toEqual([100, 200, 400, 1000]);
+    expect(busyDelay(1, { initialMs: 100 }, () => 0)).toBe(80);
+    expect(busyDelay(1, { initialMs: 100 }, () => 1)).toBe(120);
+  });
+});

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parse as shParse, print as shPrint } from 'sh-syntax';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { commandWords, parseLine } from '../../src/tools/run-repo-command/parse.js';
-import { checkCommand } from '../../src/tools/run-repo-command/policy.js';
+import { checkCommand } from '../../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 
 const CORPUS = [

@@ -134,3 +134,30 @@ describe('parseLine: words', () => {
     expect([depth('echo'), depth('a'), depth('b')]).toEqual([0, 1, 2]);
   });
 });
+
+describe('parseLine: parameters a word expands', () => {
+  const params = (line: string) => parseLine(line).commands.find((c) => c.substitutionDepth === 0)!.args.map((a) => [...a.params]);
+  it.each([
+    ['echo $X', [['X']]],
+    ['echo "$X-${Y}"', [['X', 'Y']]],
+    ['echo $_ $1 "$@"', [['_'], ['1'], ['@']]],
+    ['echo ${X:-$Y}', [['X', 'Y']]],
+    ["echo '$X' plain", [[], []]],
+    ['echo "$(echo $X)"', [[]]],
+  ])('%j', (line, expected) => {
+    expect(params(line)).toEqual(expected);
+  });
+  it('a substitution keeps its parameters on its own commands', () => {
+    const inner = parseLine('echo "$(cat $F)"').commands.find((c) => c.name?.value === 'cat')!;
+    expect(inner.args[0]!.params).toEqual(['F']);
+  });
+});
+
+describe('parseLine: a stray `(` that unbash drops fails closed', () => {
+  it.each(['ls (', 'ls ( ; git status', 'ls ( && git push', 'a | b (', '(ls) (', 'echo $(ls ( )'])('%j', (line) => {
+    expect(parseLine(line).problems.map((p) => p.rule)).toContain('parse');
+  });
+  it.each(['ls', '(ls)', 'echo "("', "echo '(' x", 'echo \\(', 'diff <(ls) x', 'echo $(ls)'])('%j has no stray paren problem', (line) => {
+    expect(parseLine(line).problems.filter((p) => /unexpected `\(`/.test(p.message))).toEqual([]);
+  });
+});

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/errors.js';
-import { checkCommand } from '../../src/tools/run-repo-command/policy.js';
+import { checkCommand } from '../../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy, parsePolicy, summarizePolicy } from '../../src/tools/run-repo-command/policy-file.js';
 
 let dir: string;

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkCommand } from '../../src/tools/run-repo-command/policy.js';
+import { checkCommand } from '../../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy, type Policy } from '../../src/tools/run-repo-command/policy-file.js';
 
 let base: string;
@@ -71,6 +71,8 @@ describe('property: a denied git subcommand in command position stays denied', (
         wrapperFor,
         fc.constantFrom('', ' origin main', ' --force', ' -fdx', ' --hard HEAD~1', ' expire --all', ' --prune=now', ' fill'),
         (sub, gitMode, subMode, s1, s2, globals, before, after, separator, wrap, tail) => {
+          // Bare `git remote` only lists the remote names: a read, allowed like `git remote -v`.
+          fc.pre(!(sub === 'remote' && tail === ''));
           const git = obfuscate('git', gitMode, s1);
           const subcommand = obfuscate(sub, subMode, s2);
           const inner = [git, ...globals, subcommand].join(' ') + tail;

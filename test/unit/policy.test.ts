@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkCommand, RULES } from '../../src/tools/run-repo-command/policy.js';
+import { checkCommand, RULES } from '../../src/tools/run-repo-command/policy/index.js';
 import { defaultPolicyPath, loadPolicy, parsePolicy, type Policy } from '../../src/tools/run-repo-command/policy-file.js';
 
 let base: string;
@@ -22,13 +22,17 @@ beforeAll(() => {
     fs.writeFileSync(path.join(base, wt, 'script.py'), '1\n');
   }
   // Symlinks inside the base dir.
-  fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(base, 'main', 'leak.txt'));
-  fs.symlinkSync(path.join(outside, 'sub'), path.join(base, 'main', 'outdir'));
-  fs.symlinkSync(path.join(base, 'main', 'src'), path.join(base, 'main', 'srclink'));
+  for (const wt of ['main', 'task-a']) {
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(base, wt, 'leak.txt'));
+    fs.symlinkSync(path.join(outside, 'sub'), path.join(base, wt, 'outdir'));
+    fs.symlinkSync(path.join(base, wt, 'src'), path.join(base, wt, 'srclink'));
+    fs.mkdirSync(path.join(base, wt, 'lib'));
+    fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(base, wt, 'lib', 'zz-secret.ts'));
+    fs.writeFileSync(path.join(base, wt, 'package.json'), JSON.stringify({ scripts: { test: 'vitest', build: 'tsc', lint: 'eslint .', bench: 'tsx bench/run.ts' } }));
+  }
   fs.symlinkSync(outside, path.join(base, 'escape-wt'));
-  fs.mkdirSync(path.join(base, 'main', 'lib'));
-  fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(base, 'main', 'lib', 'zz-secret.ts'));
-  fs.writeFileSync(path.join(base, 'task-a', '--output=x'), '');
+  fs.mkdirSync(path.join(base, 'task-g'));
+  fs.writeFileSync(path.join(base, 'task-g', '--output=x'), '');
   policy = loadPolicy(defaultPolicyPath());
 });
 
@@ -37,7 +41,8 @@ afterAll(() => {
   fs.rmSync(outside, { recursive: true, force: true });
 });
 
-const check = (command: string, worktree = 'main', p: Policy = policy) => checkCommand({ worktree, command }, { baseDir: base, policy: p });
+// Model edits happen in task worktrees; main/ has its own table below.
+const check = (command: string, worktree = 'task-a', p: Policy = policy) => checkCommand({ worktree, command }, { baseDir: base, policy: p });
 
 // [command, expected rule (null = allowed)]
 const CASES: Array<[string, string | null]> = [
@@ -58,7 +63,8 @@ const CASES: Array<[string, string | null]> = [
   ['git --no-pager log -1', null],
   ['git -C src status', null],
   ['git branch', null],
-  ['git branch -d old', null],
+  ['git branch -d task-old', null],
+  ['git branch -d old', 'git-denied'],
   ['git branch feature/x', null],
   ['git checkout -b task/x', null],
   ['git switch main', null],
@@ -92,9 +98,9 @@ const CASES: Array<[string, string | null]> = [
   ['git config --get-all remote.origin.url', null],
   ['git worktree list', null],
   ['git worktree add ../task-b -b task-b', null],
-  ['git worktree remove ../task-a', null],
+  ['git worktree remove ../task-a', 'git-denied'],
   ['git worktree prune', null],
-  ['git worktree move ../task-a ../task-c', null],
+  ['git worktree move ../task-a ../task-c', 'git-denied'],
   ['git --version', null],
   ['"git" status', null],
   ["g'i't status", null],
@@ -105,9 +111,11 @@ const CASES: Array<[string, string | null]> = [
   ['echo $HOME', null],
   ['codex exec --full-auto "never run git push"', null],
   ['codex exec --sandbox workspace-write "do X"', null],
-  ['codex exec resume --last "continue"', null],
+  ['codex exec resume --last "continue"', 'codex'],
+  ['codex exec resume 0199-thread "continue"', null],
   ['codex exec -c model=gpt-5 "x"', null],
-  ['codex -m gpt-5 exec "x"', null],
+  ['codex -m gpt-5 exec "x"', 'codex'],
+  ['codex exec -m gpt-5 "x"', null],
   ['npm test', null],
   ['npm run build', null],
   ['npm run test -- --grep users', null],
@@ -117,7 +125,8 @@ const CASES: Array<[string, string | null]> = [
   ['yarn run lint', null],
   ['pnpm test', null],
   ['pnpm run build', null],
-  ['FOO=1 npm test', null],
+  ['FOO=1 npm test', 'env-assign'],
+  ['NODE_ENV=test yarn test', null],
   ['CI=true yarn test', null],
   ['node script.js', null],
   ['node script.js --eval x', null],
@@ -281,7 +290,7 @@ const CASES: Array<[string, string | null]> = [
   // --- git
   ['git push', 'git-hard-block'],
   ['git push --force origin main', 'git-hard-block'],
-  ['git remote -v', 'git-hard-block'],
+  ['git remote -v', null],
   ['git remote add x y', 'git-hard-block'],
   ['git reset --hard', 'git-hard-block'],
   ['git reset HEAD~1', 'git-hard-block'],
@@ -350,7 +359,7 @@ const CASES: Array<[string, string | null]> = [
   ['git --exec-path=/tmp status', 'git-global'],
   ['git -C /tmp status', 'git-global'],
   ['git -C .. status', 'git-global'],
-  ['git -C ../task-a status', 'git-global'],
+  ['git -C ../main status', 'git-global'],
   ['git -C outdir status', 'git-global'],
   ['git --frob status', 'git-global'],
   ['git worktree add /tmp/x', 'git-denied'],
@@ -386,11 +395,11 @@ const CASES: Array<[string, string | null]> = [
   ['codex exec x | cat', 'codex'],
   ['codex exec x > out.txt', 'codex'],
   ['echo "$(codex exec x)"', 'codex'],
-  ['FOO=1 codex exec x', 'codex'],
+  ['CI=1 codex exec x', 'codex'],
   ['codex exec "$(cat prompt.md)"', 'codex'],
   ["codex exec $'x'$X", 'dynamic'],
-  ['codex exec -C /tmp x', 'path'],
-  ['codex exec --add-dir /etc x', 'path'],
+  ['codex exec -C /tmp x', 'codex'],
+  ['codex exec --add-dir /etc x', 'codex'],
   ['codex exec -p danger x', 'codex'],
 
   // --- package managers
@@ -558,7 +567,7 @@ describe('worktree rule', () => {
 
 describe('glob expansion', () => {
   it('denies a glob that expands to an option-looking file name', () => {
-    const d = check('git add *', 'task-a');
+    const d = check('git add *', 'task-g');
     expect(d.allowed).toBe(false);
     expect(d.rule).toBe('path');
   });
@@ -571,8 +580,8 @@ describe('codex decisions', () => {
   });
   it('danger-full-access is allowed only when the policy enables it', () => {
     const p = parsePolicy({ ...JSON.parse(fs.readFileSync(defaultPolicyPath(), 'utf8')), allowDangerFullAccess: true });
-    expect(check('codex exec --sandbox danger-full-access "x"', 'main', p).allowed).toBe(true);
-    expect(check('codex exec --dangerously-bypass-approvals-and-sandbox "x"', 'main', p).allowed).toBe(true);
+    expect(check('codex exec --sandbox danger-full-access "x"', 'task-a', p).allowed).toBe(true);
+    expect(check('codex exec --dangerously-bypass-approvals-and-sandbox "x"', 'task-a', p).allowed).toBe(true);
   });
   it('non-codex allowed lines carry no codexArgs', () => {
     expect(check('git status').codexArgs).toBeUndefined();
@@ -582,7 +591,7 @@ describe('codex decisions', () => {
 describe('policy switches', () => {
   it('git clean is allowed only with allowGitClean', () => {
     const p = parsePolicy({ ...JSON.parse(fs.readFileSync(defaultPolicyPath(), 'utf8')), allowGitClean: true });
-    expect(check('git clean -fd', 'main', p).allowed).toBe(true);
+    expect(check('git clean -fd', 'task-a', p).allowed).toBe(true);
     expect(check('git clean -fd').rule).toBe('git-denied');
   });
 });

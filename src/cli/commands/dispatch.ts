@@ -4,7 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { InvalidArgumentError, type Command } from 'commander';
-import { loadConfig, withBaseDir, type Config } from '../../config/config.js';
+import { parseAtLeastOne } from '../args.js';
+import { liveViewFor, scopeEvent, type LiveView } from '../live/index.js';
+import type { RunEvent } from '../../orchestrator/events.js';
+import { loadConfig, requireStateDir, withBaseDir, type Config } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import {
   DEFAULT_INBOX_POLL_MS,
@@ -15,20 +18,26 @@ import {
   httpTaskSource,
   inboxTaskSource,
   ledgerSet,
+  listTaskSource,
   mergeSources,
+  openDispatchLedger,
   withIdempotency,
+  type DispatchLedger,
   type DispatchSummary,
   type HttpTaskSource,
   type LedgerSet,
   type RunTask,
   type TaskSource,
 } from '../../dispatcher/index.js';
+import { DEFAULT_GITHUB_POLL_MS } from '../../dispatcher/github-source.js';
+import { isPidAlive } from '../../store/index.js';
 import { EXIT } from '../exit-codes.js';
+import { githubIntake } from './dispatch-github.js';
 import { printErr, printOut } from '../output.js';
 import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
 
 /** Builds the per-task runner (in the product: one `runOrchestrator` call per task) from the loaded config. */
-export type MakeRunTask = (config: Config) => RunTask | Promise<RunTask>;
+export type MakeRunTask = (config: Config, options?: { onEvent?: (taskId: string, event: RunEvent) => void }) => RunTask | Promise<RunTask>;
 
 export interface DispatchCommandOptions {
   concurrency?: number;
@@ -46,6 +55,13 @@ export interface DispatchCommandOptions {
   pollMs?: number;
   /** false (`--no-ledger`): no idempotency ledger; a task id may run again in a later dispatch. */
   ledger?: boolean;
+  /** GitHub issues as tasks: `owner/repo` or `owner/repo=<base dir>`, with `label`. */
+  github?: string;
+  label?: string;
+  /** false with --no-progress: no live view of the runs' workers, plain dispatch lines only. */
+  progress?: boolean;
+  /** Task ids of the ledger to run again (failed or interrupted ones). */
+  retry?: string[];
 }
 
 export interface DispatchCommandDeps {
@@ -79,16 +95,29 @@ Inbox (--inbox <dir>):
 
 HTTP intake (--http <port>, 0 = any free port; implies --watch; 127.0.0.1 only):
   needs ${DISPATCH_TOKEN_VAR}; every request carries "Authorization: Bearer <token>".
-  POST /tasks {task, id?, baseDir?} → 202 queued, 200 already known (the existing record), 400, 401, 413
+  POST /tasks {task, id?, baseDir?} with "content-type: application/json" (UTF-8)
+    → 202 queued, 200 already known (the existing record), 400, 401, 409, 413, 415
   GET /tasks/<id>, GET /tasks → the records (state, runId, outcome)
+  Accepted tasks are kept in <stateDir>/state.db until they ran: a restarted intake runs them.
+
+GitHub issues (--github <owner/repo[=dir]> --label <label>; needs gh logged in, GH_BIN to override):
+  open issues labelled <label> by authors with write access are claimed (<label>:running), run in
+  the base dir, merged into its main/ (never pushed), and answered in one status comment; then
+  <label>:done or <label>:failed. With --watch, polled every --poll-ms. See docs/github.md.
 
 Idempotency: a task id (given, or a hash of task + baseDir) runs once per state dir; a duplicate
-  gets the earlier run's outcome. The ledger is <stateDir>/dispatch.db (--no-ledger: off).
+  gets the earlier run's outcome. The ledger is in <stateDir>/state.db (--no-ledger: off); it
+  records why a task failed. A task that failed for an infrastructure reason (interrupted, disk
+  full, the runner broke) runs again when dropped again, and an interrupted one resumes its run;
+  --retry <id> runs a failed task of the ledger again (also one whose run failed).
 
 Scheduling:
   Up to --concurrency tasks run at once, never two on the same base dir; tasks of one base dir
-  run in the order given. Ctrl-C / SIGTERM stops taking new tasks, aborts the running ones (they
-  record their state) and waits for them; interrupted inbox tasks go back to the inbox.
+  run in the order given. A base dir held by another run (another dispatcher, codex-orch run)
+  is waited for, with a growing pause, never a failure. Ctrl-C / SIGTERM stops taking new tasks,
+  aborts the running ones (they record their state) and waits for them; interrupted inbox tasks
+  go back to the inbox. A configuration error (no OPENAI_API_KEY, a --base-dir without main/)
+  stops the dispatch before any task is taken (exit 2) and is not recorded for any task.
 
 Exit codes: 0 all tasks succeeded (or --watch stopped while idle); 1 a task failed; 2 bad input
   (tasks, options, config); 130 interrupted (a task was stopped or not started).
@@ -97,15 +126,13 @@ Examples:
   ${DISPATCH_TASKS_VAR}='["add a --verbose flag","document the config file"]' codex-orch dispatch --base-dir /work/app
   codex-orch dispatch --concurrency 2 --tasks '[{"task":"fix #12","baseDir":"/w/a"},{"task":"fix #3","baseDir":"/w/b"}]'
   codex-orch dispatch --check --json     # validate and list the tasks, run nothing
+  codex-orch dispatch --retry fix-12 --base-dir /work/app   # run a failed task of the ledger again
   codex-orch dispatch --watch --inbox ~/tasks --base-dir /work/app
   ${DISPATCH_TOKEN_VAR}=... codex-orch dispatch --http 8750 --base-dir /work/app
-  curl -H "Authorization: Bearer $${DISPATCH_TOKEN_VAR}" -d '{"task":"fix #12"}' http://127.0.0.1:8750/tasks`;
+  curl -H "Authorization: Bearer $${DISPATCH_TOKEN_VAR}" -H 'content-type: application/json' -d '{"task":"fix #12"}' http://127.0.0.1:8750/tasks`;
 
 function parseConcurrency(value: string): number {
-  if (!/^\s*\d+\s*$/.test(value) || Number.parseInt(value, 10) < 1) {
-    throw new InvalidArgumentError(`expected a whole number of at least 1, got ${JSON.stringify(value)}`);
-  }
-  return Number.parseInt(value, 10);
+  return parseAtLeastOne('--concurrency', value);
 }
 
 function parsePollMs(value: string): number {
@@ -151,16 +178,26 @@ function realBaseDirKey(dir: string): string {
 /** The command's work, separated from commander so it can be tested; resolves with the exit code. */
 export async function runDispatchCommand(opts: DispatchCommandOptions, deps: DispatchCommandDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  const longRunning = opts.inbox !== undefined || opts.http !== undefined;
+  const longRunning = opts.inbox !== undefined || opts.http !== undefined || opts.github !== undefined;
   if (opts.watch && !longRunning) {
-    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir> and/or --http <port>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
+    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir>, --http <port> and/or --github <owner/repo>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
   }
   if (opts.check && longRunning) {
-    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http' });
+    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http/--github' });
+  }
+  const retrying = opts.retry !== undefined && opts.retry.length > 0;
+  if (retrying && (longRunning || opts.tasks !== undefined || opts.check || opts.ledger === false)) {
+    throw new UsageError('dispatch --retry runs tasks of the ledger again; leave out --tasks, --inbox, --http, --check and --no-ledger');
   }
   const watch = opts.watch === true || opts.http !== undefined;
   const hasEnvTasks = opts.tasks !== undefined || (env[DISPATCH_TASKS_VAR] ?? '').trim() !== '';
-  const envSource = opts.tasks !== undefined ? envTaskSource({ value: opts.tasks, variable: '--tasks' }) : hasEnvTasks || !longRunning ? envTaskSourceOrUsage(env) : undefined;
+  const envSource = retrying
+    ? undefined
+    : opts.tasks !== undefined
+      ? envTaskSource({ value: opts.tasks, variable: '--tasks' })
+      : hasEnvTasks || !longRunning
+        ? envTaskSourceOrUsage(env)
+        : undefined;
   const config = loadConfig({
     env,
     dotenvDir: deps.dotenvDir,
@@ -184,21 +221,41 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   if (!deps.makeRunTask) {
     throw new UsageError('dispatch: this build has no orchestrator to run tasks with', { hint: 'use --check to validate the task list' });
   }
+  // Before any task is taken: a configuration that cannot run tasks fails the dispatch once (exit 2), recording nothing.
+  // On a terminal, one live view for every run's workers (rows named <task id>/<worktree>); elsewhere the dispatch lines only.
+  const live: LiveView = liveViewFor(config, { quiet: Boolean(opts.json), progress: opts.progress !== false });
+  let baseRunTask: RunTask;
+  try {
+    baseRunTask = await deps.makeRunTask(config, live.mode === 'live' ? { onEvent: (taskId, e) => live.onEvent(scopeEvent(taskId, e)) } : {});
+  } catch (error) {
+    live.stop();
+    throw error;
+  }
 
   // The idempotency ledger of each task's state dir (the config's, re-derived for the task's base dir).
   const ledgers: LedgerSet | undefined = opts.ledger === false ? undefined : ledgerSet((baseDir) => withBaseDir(config, baseDir).stateDir as string);
   let http: HttpTaskSource | undefined;
+  let intakeStore: DispatchLedger | undefined;
   const sources: TaskSource[] = [];
   if (envSource) sources.push(envSource);
+  if (retrying) sources.push(retrySource(opts.retry as string[], config));
   if (opts.inbox !== undefined) {
     const inbox = inboxTaskSource({ dir: path.resolve(opts.inbox), watch, pollMs: opts.pollMs ?? DEFAULT_INBOX_POLL_MS });
     const recovered = inbox.recover();
     if (recovered.length > 0) printErr(`inbox: ${recovered.length} file${recovered.length === 1 ? '' : 's'} left in processing/ by a dispatcher that is gone, put back: ${recovered.join(', ')}`);
     sources.push(inbox);
   }
+  if (opts.github !== undefined) {
+    sources.push(
+      await githubIntake({ github: opts.github, label: opts.label, defaultBaseDir, config, env, watch, pollMs: opts.pollMs ?? DEFAULT_GITHUB_POLL_MS, onNotice: (line) => printErr(line) }),
+    );
+  }
   if (opts.http !== undefined) {
     const { host, port } = parseHttpAddress(opts.http);
+    // Accepted tasks are kept in the dispatcher's own state dir, so a restart finds them.
+    intakeStore = openDispatchLedger(requireStateDir(config));
     http = httpTaskSource({
+      queue: intakeStore,
       token: readDispatchToken(env, deps.dotenvDir),
       host,
       port,
@@ -234,9 +291,8 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
 
   let summary: DispatchSummary;
   try {
-    const baseRunTask = await deps.makeRunTask(config);
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
-    const runTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner) : baseRunTask;
+    const runTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner, retrying ? { retry: true } : {}) : baseRunTask;
     if (http) {
       const url = await http.start();
       printErr(`http intake on ${url}: POST /tasks, GET /tasks, GET /tasks/<id> (Authorization: Bearer $${DISPATCH_TOKEN_VAR})`);
@@ -254,14 +310,19 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
         ? undefined
         : (event) => {
             const line = renderDispatchEvent(event, process.stderr);
-            if (line !== undefined) printErr(line);
+            if (line !== undefined) {
+              if (live) live.note(line);
+              else printErr(line);
+            }
           },
     });
   } finally {
+    live.stop();
     external?.removeEventListener('abort', onSignal);
     process.off('SIGINT', onProcessSignal);
     process.off('SIGTERM', onProcessSignal);
     await http?.close();
+    intakeStore?.close();
     ledgers?.close();
   }
 
@@ -279,6 +340,34 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
 export function exitCodeOf(summary: DispatchSummary, watch: boolean): number {
   if (summary.aborted && (!watch || summary.interrupted > 0 || summary.skipped > 0)) return EXIT.aborted;
   return summary.failed > 0 ? EXIT.failed : EXIT.ok;
+}
+
+/**
+ * The tasks of `--retry`: entries of the state dir's ledger that failed or were
+ * interrupted, with their stored text and base dir. An unknown id, one that
+ * succeeded, or one that is running now is a usage error naming it.
+ */
+function retrySource(ids: string[], config: Config): TaskSource {
+  const stateDir = requireStateDir(config);
+  const ledger = openDispatchLedger(stateDir);
+  try {
+    const tasks = ids.map((id) => {
+      const entry = ledger.get(id);
+      if (!entry) throw new UsageError(`dispatch --retry: no task "${id}" in the ledger of ${stateDir}`, { hint: 'pass the --base-dir (or ORCHESTRATOR_STATE_DIR) the task ran under' });
+      if (entry.state === 'succeeded') {
+        throw new UsageError(`dispatch --retry: task "${id}" already succeeded${entry.runId ? ` (run ${entry.runId})` : ''}; there is nothing to retry`);
+      }
+      if (entry.state === 'running' && (entry.hostname !== os.hostname() || isPidAlive(entry.pid))) {
+        throw new UsageError(`dispatch --retry: task "${id}" is running now (pid ${entry.pid} on ${entry.hostname}, since ${entry.claimedAt})`, {
+          hint: 'wait for it; a task whose dispatcher died is taken over by the next dispatch',
+        });
+      }
+      return { id: entry.id, task: entry.task, baseDir: entry.baseDir };
+    });
+    return listTaskSource('retry', tasks);
+  } finally {
+    ledger.close();
+  }
 }
 
 function envTaskSourceOrUsage(env: NodeJS.ProcessEnv) {
@@ -308,9 +397,13 @@ export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): C
     .option('--inbox <dir>', 'take *.md / *.json task files from this directory (results in done/ and failed/)')
     .option('--http <port>', `HTTP intake on 127.0.0.1:<port> (0 = any free port; needs ${DISPATCH_TOKEN_VAR}; implies --watch)`)
     .option('-w, --watch', 'keep polling the sources until SIGINT/SIGTERM')
-    .option('--poll-ms <ms>', 'inbox poll interval in watch mode', parsePollMs, DEFAULT_INBOX_POLL_MS)
+    .option('--poll-ms <ms>', `poll interval in watch mode (default: inbox ${DEFAULT_INBOX_POLL_MS}, github ${DEFAULT_GITHUB_POLL_MS})`, parsePollMs)
+    .option('--github <owner/repo[=dir]>', 'take GitHub issues labelled --label as tasks (through gh); work merges into main/ of --base-dir or dir; nothing is pushed')
+    .option('--label <label>', 'with --github: the label that asks for work (then <label>:running, :done, :failed)')
     .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
+    .option('--retry <id...>', 'run failed or interrupted tasks of the ledger again (an interrupted run is resumed)')
     .option('--json', 'print the summary as JSON on stdout (no progress lines)')
+    .option('--no-progress', "plain dispatch lines instead of the live view of the runs' workers")
     .addHelpText('after', HELP_AFTER)
     .action(async (opts: DispatchCommandOptions) => {
       process.exitCode = await runDispatchCommand(opts, makeRunTask ? { makeRunTask } : {});

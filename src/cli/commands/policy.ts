@@ -1,7 +1,10 @@
 import readline from 'node:readline';
 import type { Command } from 'commander';
 import { loadConfig, requireBaseDir } from '../../config/config.js';
-import { checkCommand } from '../../tools/run-repo-command/policy.js';
+import path from 'node:path';
+import { gatewaySandbox } from '../../tools/run-repo-command/gateway.js';
+import { checkCommand } from '../../tools/run-repo-command/policy/index.js';
+import { effectiveClass, explainSandbox } from '../../tools/run-repo-command/sandbox-profile.js';
 import { loadPolicy, summarizePolicy } from '../../tools/run-repo-command/policy-file.js';
 import type { PolicyDecision } from '../../tools/run-repo-command/types.js';
 import { EXIT } from '../exit-codes.js';
@@ -30,12 +33,14 @@ export function registerPolicy(program: Command): void {
   policy
     .command('check')
     .description(
-      'Reads JSON Lines {"worktree","command"} from stdin and writes one {"allowed","rule","reason"} line per input line, in order.\n' +
+      'Reads JSON Lines {"worktree","command"} from stdin and writes one {"allowed","rule","reason"} line per input line, in order\n' +
+        '(with --explain, plus "sandbox": the command class, the backend and the profile the line would run under).\n' +
         'Executes nothing. Exit 0 whether or not commands were denied; 2 if any input line was malformed (answered with rule "input"). Blank lines are skipped.',
     )
     .option('-b, --base-dir <dir>', 'base dir holding main/ and task-* worktrees (default: ORCHESTRATOR_BASE_DIR)')
     .option('--policy <file>', 'policy file (default: ORCHESTRATOR_POLICY or policies/default.json)')
-    .action(async (opts: { baseDir?: string; policy?: string }) => {
+    .option('--explain', 'also show, for each allowed line, the sandbox backend and profile it would run under')
+    .action(async (opts: { baseDir?: string; policy?: string; explain?: boolean }) => {
       const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_POLICY: opts.policy } });
       const baseDir = requireBaseDir(config);
       const rules = loadPolicy(config.policyFile);
@@ -50,7 +55,21 @@ export function registerPolicy(program: Command): void {
           malformedLines++;
           process.stderr.write(`policy check: line ${lineNo}: ${decision.reason}\n`);
         }
-        process.stdout.write(`${JSON.stringify({ allowed: decision.allowed, rule: decision.rule, reason: decision.reason })}\n`);
+        const out: Record<string, unknown> = { allowed: decision.allowed, rule: decision.rule, reason: decision.reason };
+        if (opts.explain && decision.allowed && !malformed) {
+          const req = JSON.parse(line) as { worktree: string; command: string };
+          const words = (decision.analysis?.commands ?? []).map((c) => c.words);
+          const cls = decision.codexArgs ? 'codex' : effectiveClass(decision.commandClass, words, req.worktree.split('/')[0] === 'main');
+          out.sandbox = explainSandbox(gatewaySandbox({ config }), req.command, cls, {
+            baseDir,
+            worktree: req.worktree.split('/')[0] as string,
+            cwd: path.join(baseDir, req.worktree),
+            stateDir: config.stateDir,
+            secretPaths: config.sandboxSecretPaths,
+            extraEnv: config.sandboxEnv,
+          });
+        }
+        process.stdout.write(`${JSON.stringify(out)}\n`);
       }
       process.exitCode = malformedLines > 0 ? EXIT.usage : EXIT.ok;
     });

@@ -1,18 +1,26 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
-import { loadConfig } from '../../config/config.js';
+import { loadConfig, type Config, type ConfigOverrides } from '../../config/config.js';
+import type { PlanBudgets } from '../../orchestrator/plan/budgets.js';
+import { parseAtLeastOne, resolveFromCwd } from '../args.js';
 import { UsageError } from '../../errors.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { runOrchestrator } from '../../orchestrator/run.js';
 import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
-import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
+import { runPlanManifest, type ExistingPlanRun } from '../../orchestrator/run-plan.js';
+import type { RunRecord } from '../../store/index.js';
+import { createInterface } from 'node:readline/promises';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
-import type { RunEvent } from '../../orchestrator/events.js';
-import { EXIT, exitCodeFor } from '../exit-codes.js';
-import { printErr } from '../output.js';
-import { createProgress } from '../progress.js';
+import { EXIT, exitCodeFor, exitCodesHelp } from '../exit-codes.js';
+import { paint, printErr } from '../output.js';
+import { preflight, type PreflightNeeds } from '../../orchestrator/preflight.js';
+import { liveViewFor } from '../live/index.js';
 import { withInterrupt } from '../interrupt.js';
+import { startNotifier } from '../notifications.js';
+import { openRunSession } from '../tmux-run.js';
+import type { RunEvent } from '../../orchestrator/events.js';
 
 export interface RunCommandOptions {
   baseDir?: string;
@@ -26,29 +34,89 @@ export interface RunCommandOptions {
   maxParallel?: string;
   /** false with --no-review. */
   review?: boolean;
+  /** false with --no-progress. */
+  progress?: boolean;
+  maxCost?: string;
+  maxTokens?: string;
+  maxWall?: string;
+  maxWorkers?: string;
+  onBudget?: string;
+  resume?: boolean;
+  new?: boolean;
+  dirtyWait?: string;
+  /** Stop before each merge until a person approves it. */
+  approve?: boolean;
+  /** Desktop notifications (notify-send). */
+  desktop?: boolean;
+  /** A tmux session for the run (`runs attach`), on this tmux server socket when given. */
+  tmux?: boolean;
+  tmuxSocket?: string;
 }
 
-/** One stderr line for the plan road's progress events (the spinner shows the gateway commands). */
-export function planEventLine(e: RunEvent): string | null {
-  switch (e.type) {
-    case 'plan.started':
-      return `plan: ${e.tasks} subtask(s), up to ${e.maxParallel} at once`;
-    case 'subtask.status':
-      return `  ${e.taskId}: ${e.status}${e.reason ? ` — ${e.reason.split('\n')[0]}` : ''}`;
-    case 'plan.decision':
-      return e.kind === 'merge' || e.kind === 'review' || e.kind === 'heal' || e.kind === 'budget' ? `  ${e.taskId ?? 'plan'}: ${e.kind} ${e.action} — ${e.reason.split('\n')[0]}` : null;
-    case 'plan.finished':
-      return `plan: ${e.merged}/${e.total} merged${e.stoppedBy ? `; stopped: ${e.stoppedBy}` : ''}`;
-    default:
-      return null;
-  }
+/**
+ * `--tmux`: once the run has an id, its tmux session is made (detached; the
+ * windows follow the run by themselves) and the attach command printed.
+ */
+function tmuxOpener(opts: RunCommandOptions, stateDir: string | undefined, note: (line: string) => void): { onEvent: (e: RunEvent) => void; done: () => Promise<void> } {
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    onEvent: (e) => {
+      if (!opts.tmux || e.type !== 'run.started' || !stateDir) return;
+      pending = openRunSession(stateDir, e.runId, opts.tmuxSocket).then(
+        (session) => note(`codex-orch: tmux session ${session}: codex-orch runs attach ${e.runId}${opts.tmuxSocket ? ` --socket ${opts.tmuxSocket}` : ''}`),
+        (error: unknown) => note(`codex-orch: no tmux session: ${(error as Error).message}`),
+      );
+    },
+    done: () => pending,
+  };
+}
+
+/** Stop before each merge, notifications, tmux: the steering flags of run (their config overrides). */
+function steerOverrides(opts: RunCommandOptions): ConfigOverrides {
+  return opts.approve ? { ORCHESTRATOR_APPROVE: '1' } : {};
+}
+
+/** The budget flags as config overrides (they win over the ORCHESTRATOR_MAX_* variables). */
+export function budgetOverrides(opts: Pick<RunCommandOptions, 'maxCost' | 'maxTokens' | 'maxWall' | 'maxWorkers' | 'onBudget'>): ConfigOverrides {
+  return {
+    ORCHESTRATOR_MAX_COST: opts.maxCost,
+    ORCHESTRATOR_MAX_TOKENS: opts.maxTokens,
+    ORCHESTRATOR_MAX_WALL: opts.maxWall,
+    ORCHESTRATOR_MAX_WORKERS: opts.maxWorkers,
+    ORCHESTRATOR_ON_BUDGET: opts.onBudget,
+  };
+}
+
+/** The budget options of run, resume and dispatch. */
+export function budgetOptions(cmd: Command): Command {
+  return cmd
+    .option('--max-cost <usd>', 'budget: US dollars of worker and review tokens, at the price table (ORCHESTRATOR_MAX_COST)')
+    .option('--max-tokens <n>', 'budget: worker and review tokens (ORCHESTRATOR_MAX_TOKENS)')
+    .option('--max-wall <time>', 'budget: wall time of the plan, e.g. 90s, 45m, 2h (ORCHESTRATOR_MAX_WALL)')
+    .option('--max-workers <n>', 'budget: codex worker launches (ORCHESTRATOR_MAX_WORKERS)')
+    .option('--on-budget <finish|stop>', 'when a budget is used up: stop running workers, or let them finish (default stop)');
+}
+
+/** A budget the run's engine has (plan workers and reviews), or undefined when none is set. */
+export function budgetsOf(config: Config): PlanBudgets | undefined {
+  const b = config.budgets;
+  return Object.keys(b).length ? { ...b } : undefined;
+}
+
+function parseDirtyWait(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--dirty-wait must be a whole number of seconds (0: do not wait), got ${JSON.stringify(value)}`);
+  return value.trim();
 }
 
 function parseMaxParallel(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new UsageError(`--max-parallel must be a whole number ≥ 1, got ${JSON.stringify(value)}`);
-  return n;
+  return value === undefined ? undefined : parseAtLeastOne('--max-parallel', value);
+}
+
+/** The checks before the first worker: a failure throws (nothing started), a warning is one line on stderr. */
+export async function preflightOrExplain(config: Config, needs: PreflightNeeds, quiet: boolean): Promise<void> {
+  const warnings = await preflight(config, needs);
+  if (!quiet) for (const w of warnings) printErr(paint('yellow', `warning: ${w.detail}${w.hint ? ` (${w.hint})` : ''}`, process.stderr));
 }
 
 export function readTask(words: string[], taskFile: string | undefined): string {
@@ -56,7 +124,7 @@ export function readTask(words: string[], taskFile: string | undefined): string 
     if (words.length > 0) throw new UsageError('give the task either as an argument or with --task-file, not both');
     let text: string;
     try {
-      text = fs.readFileSync(taskFile, 'utf8');
+      text = fs.readFileSync(path.resolve(taskFile), 'utf8');
     } catch {
       throw new UsageError(`--task-file ${taskFile}: cannot be read`);
     }
@@ -75,28 +143,32 @@ export function exitCodeOfReport(report: RunReport): number {
   return report.error ? exitCodeFor(report.error.kind as Parameters<typeof exitCodeFor>[0]) : EXIT.failed;
 }
 
-export function interruptedLine(report: RunReport): string {
+export function interruptedLine(report: RunReport, options: { resumable?: boolean } = {}): string {
+  const resumable = options.resumable ?? true;
   const done = `${report.commands.length} commands ran, ${report.merges.length} merge(s) into main`;
-  const left = report.worktreesCreated.length ? `worktrees kept for inspection or resume: ${report.worktreesCreated.join(', ')}` : 'no worktrees were left';
-  return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md`;
+  const kept = report.worktreesCreated.filter((w) => !(report.worktreesRemoved ?? []).includes(w));
+  const left = kept.length ? `worktrees kept for inspection${resumable ? ' or resume' : ''}: ${kept.join(', ')}` : 'no worktrees were left';
+  const next = resumable ? `; continue with: codex-orch resume ${report.runId}` : '';
+  return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md${next}`;
 }
 
 /** Prints a finished run's report (JSON on stdout, or Markdown), its one-line outcome on stderr, and sets the exit code. */
-export function printReport(report: RunReport, json: boolean): void {
+export function printReport(report: RunReport, json: boolean, options: { resumable?: boolean } = {}): void {
   if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else process.stdout.write(renderReportMarkdown(report));
-  if (report.status === 'aborted') printErr(interruptedLine(report));
+  if (report.status === 'aborted') printErr(interruptedLine(report, options));
   else if (report.error) printErr(`codex-orch: ${report.error.message}`);
   process.exitCode = exitCodeOfReport(report);
 }
 
 export function registerRun(program: Command): void {
-  program
+  const cmd = program
     .command('run')
     .summary('run the Orchestrator Agent on a task (also: yarn orchestrator "<task>")')
     .description(
       'Plans the task, creates task-<slug> worktrees beside main/, runs Codex workers in parallel, tests, and merges into main one branch at a time. Never pushes.\n' +
-        'Exit codes: 0 succeeded; 1 run failed; 2 usage/config; 4 model API; 5 worker; 6 git; 130 interrupted.',
+        'Before the first worker it checks what the run needs (model endpoint and key, git identity, main/, policy); on a terminal it shows one live line per worker.' +
+        exitCodesHelp(['ok', 'failed', 'usage', 'modelApi', 'worker', 'git', 'store', 'aborted']),
     )
     .argument('[task...]', 'the task, in your words')
     .option('-b, --base-dir <dir>', 'base dir holding main/ (default: ORCHESTRATOR_BASE_DIR)')
@@ -106,33 +178,77 @@ export function registerRun(program: Command): void {
     .option('--task-file <path>', 'read a long task from a file')
     .option('--json', 'print one JSON report object on stdout instead of the human report')
     .option('-q, --quiet', 'no progress display')
+    .option('--no-progress', 'plain progress lines instead of the live view (also: not a terminal, CI, NO_COLOR)')
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
+    .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
+    .option('--desktop', 'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)')
+    .option('--tmux', 'also open a tmux session for the run: a status window and a live window per worker (codex-orch runs attach <id>)')
+    .option('--tmux-socket <name>', 'with --tmux: a named tmux server (tmux -L name)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
+    .option('--resume', 'with --plan: an unfinished run of the same plan on this commit exists — continue it')
+    .option('--new', 'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)')
+    .option('--dirty-wait <seconds>', 'how long the merge queue waits, once, for uncommitted changes in main/ before it stops (default: ORCHESTRATOR_DIRTY_WAIT_SECONDS, 300)');
+  budgetOptions(cmd)
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
         await runPlanCommand(words, opts);
         return;
       }
       if (opts.maxParallel !== undefined || opts.review === false) throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
+      if (opts.resume || opts.new) throw new UsageError('--resume and --new go with --plan <manifest.json>', { hint: 'continue an agent run with codex-orch runs resume <id>' });
       const task = readTask(words, opts.taskFile);
       const config = loadConfig({
         overrides: {
-          ORCHESTRATOR_BASE_DIR: opts.baseDir,
+          ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
           ORCHESTRATOR_MODEL: opts.model,
           ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+          ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
           ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
+          ...budgetOverrides(opts),
+          ...steerOverrides(opts),
         },
       });
-      const progress = createProgress({ quiet: Boolean(opts.quiet) });
+      const budgets = budgetsOf(config);
+      await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
+      const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+      const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+      const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
       try {
-        const report = await withInterrupt('the run', (signal) => runOrchestrator({ task, config, signal, onEvent: (e) => progress.onEvent(e) }));
+        const report = await withInterrupt('the run', (signal) =>
+          runOrchestrator({
+            task,
+            config,
+            signal,
+            ...(budgets ? { budgets } : {}),
+            onEvent: (e) => {
+              progress.onEvent(e);
+              notifier.onEvent(e);
+              tmux.onEvent(e);
+            },
+          }),
+        );
         progress.stop();
         printReport(report, Boolean(opts.json));
       } finally {
         progress.stop();
+        await tmux.done();
+        await notifier.flush();
       }
     });
+}
+
+/** Asks on the terminal what to do with an unfinished run of the same plan: resume it (default), start a new one, or stop. */
+async function askAboutExistingRun(run: RunRecord): Promise<ExistingPlanRun> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`codex-orch: this plan was already started as run ${run.id} (${run.status}) and has not finished. Resume it? [Y]es / [n]ew run / [q]uit: `)).trim().toLowerCase();
+    if (answer === '' || answer === 'y' || answer === 'yes') return 'resume';
+    if (answer === 'n' || answer === 'new') return 'new';
+    return 'refuse';
+  } finally {
+    rl.close();
+  }
 }
 
 /** `run --plan <manifest.json>`: the user's own plan, no planning model. */
@@ -141,24 +257,42 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   if (opts.dryRun) throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
   if (opts.maxTurns !== undefined) throw new UsageError('--max-turns is for the planning model; --plan runs without one');
   if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
+  if (opts.resume && opts.new) throw new UsageError('give --resume or --new, not both');
   const maxParallel = parseMaxParallel(opts.maxParallel);
-  const manifest = loadManifestFile(opts.plan as string);
-  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_MODEL: opts.model } });
+  const manifest = loadManifestFile(path.resolve(opts.plan as string));
+  const config = loadConfig({
+    overrides: {
+      ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
+      ORCHESTRATOR_MODEL: opts.model,
+      ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
+      ...budgetOverrides(opts),
+      ...steerOverrides(opts),
+    },
+  });
+  const budgets = budgetsOf(config);
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
+  await preflightOrExplain(config, { orchestrator: false, review: opts.review !== false, workers: true }, Boolean(opts.quiet));
   const review = opts.review === false ? undefined : createReviewer(config);
-  const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+  const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
         manifest,
         config,
+        planFile: path.resolve(opts.plan as string),
+        existing: opts.resume ? 'resume' : opts.new ? 'new' : 'refuse',
+        // At a terminal, without --resume/--new, the person is asked; elsewhere the run is refused with both commands.
+        ...(!opts.resume && !opts.new && process.stdin.isTTY && process.stderr.isTTY ? { askExisting: askAboutExistingRun } : {}),
         ...(review ? { review } : {}),
         ...(maxParallel !== undefined ? { maxParallel } : {}),
+        ...(budgets ? { budgets } : {}),
         signal,
         onEvent: (e) => {
           progress.onEvent(e);
-          const line = opts.quiet ? null : planEventLine(e);
-          if (line) printErr(line);
+          notifier.onEvent(e);
+          tmux.onEvent(e);
         },
       }),
     );
@@ -166,5 +300,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await tmux.done();
+    await notifier.flush();
   }
 }

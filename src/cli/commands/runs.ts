@@ -4,11 +4,18 @@ import type { Command } from 'commander';
 import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
 import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
-import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/session/run-record.js';
+import { runListRow, runView, runWorktrees } from '../../orchestrator/run-view.js';
+
+export { runWorktrees, type RunListRow } from '../../orchestrator/run-view.js';
+import type { RunEvent } from '../../orchestrator/events.js';
+import type { CodexActivity } from '../../workers/codex/index.js';
+import { activityText, liveViewFor, plainEventLine, resolveWorkers, tailWorkers } from '../live/index.js';
+import { formatUsd } from '../../cost/index.js';
 import {
   FINISHED_RUN_STATUSES,
   RUN_STATUSES,
@@ -23,11 +30,15 @@ import {
   type RunStatus,
   type Store,
 } from '../../store/index.js';
-import { EXIT } from '../exit-codes.js';
+import { EXIT, exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr, printOut } from '../output.js';
-import { createProgress } from '../progress.js';
 import { withInterrupt } from '../interrupt.js';
-import { printReport } from './run.js';
+import { budgetOptions, budgetOverrides, budgetsOf, printReport } from './run.js';
+import { resolveFromCwd } from '../args.js';
+import { startNotifier } from '../notifications.js';
+import { registerRunsApproval } from './runs-approval.js';
+import { registerRunsDiff } from './runs-diff.js';
+import { registerRunsTmux } from './runs-tmux.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -35,18 +46,18 @@ import { printReport } from './run.js';
  * Ids may be abbreviated (a prefix of the id or of its random suffix).
  */
 
-interface StoreOptions {
+export interface StoreOptions {
   baseDir?: string;
   stateDir?: string;
   json?: boolean;
 }
 
 function configFrom(opts: StoreOptions): Config {
-  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir } });
+  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir) } });
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
-function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
+export function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(opts);
   const stateDir = requireStateDir(config);
   if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
@@ -58,7 +69,7 @@ function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, c
     .finally(() => store.close());
 }
 
-const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -78,37 +89,6 @@ function statusColor(status: RunStatus): string {
   return paint(style, status);
 }
 
-/** The row of `runs list --json`. */
-export interface RunListRow {
-  id: string;
-  task: string;
-  status: RunStatus;
-  baseDir: string;
-  subtasks: { done: number; total: number };
-  merges: number;
-  tokens: { input: number; output: number; total: number };
-  createdAt: string;
-  finishedAt: string | null;
-  live: boolean;
-}
-
-function listRow(store: Store, run: RunRecord): RunListRow {
-  const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    baseDir: run.baseDir,
-    subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
-    merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: run.tokens.input, output: run.tokens.output, total: run.tokens.input + run.tokens.output },
-    createdAt: run.createdAt,
-    finishedAt: run.finishedAt ?? null,
-    live: runIsLive(store, run.id),
-  };
-}
-
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => stripAnsi(r[i] ?? '').length)));
   for (const r of rows) printOut(r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length))).join('  ').trimEnd());
@@ -117,22 +97,21 @@ function printTable(rows: string[][]): void {
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
-function runRecordForJson(run: RunRecord): Omit<RunRecord, 'agentState'> & { hasConversation: boolean } {
-  const { agentState, ...rest } = run;
-  return { ...rest, hasConversation: Boolean(agentState) };
-}
-
-/** Worktree directory names (directly in the base dir) that a run worked in. */
-export function runWorktrees(store: Store, stateDir: string, run: RunRecord): string[] {
-  const names = new Set<string>();
-  for (const c of store.listCommands({ runId: run.id })) {
-    if (c.worktree.startsWith('task-')) names.add(c.worktree);
-    for (const m of c.command.matchAll(/worktree\s+add\s+(?:-\S+\s+)*(?:\S+\/)?(task-[A-Za-z0-9._-]+)/g)) names.add(m[1]!);
-  }
-  for (const t of store.listSubtasks(run.id)) if (t.worktree) names.add(path.basename(t.worktree));
-  const report = readJsonFile(runDir(stateDir, run.id).report) as Partial<RunReport> | undefined;
-  for (const w of report?.worktreesCreated ?? []) if (w.startsWith('task-')) names.add(w);
-  return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
+/**
+ * Worktrees of the run's plan subtasks that are complete but not merged (from
+ * the store, else the saved manifest): their branch is finished work waiting
+ * for `runs merge`, so neither clean nor prune may take it away.
+ */
+export function unmergedCompleteWork(store: Store, stateDir: string, run: RunRecord): Map<string, string> {
+  const out = new Map<string, string>();
+  const note = (id: string, worktree: string | null | undefined) => {
+    const name = worktree ? path.basename(worktree) : `task-${id}`;
+    out.set(name, `subtask ${id} is complete but not merged; merge it with codex-orch runs merge ${run.id}`);
+  };
+  for (const t of store.listSubtasks(run.id)) if (t.status === 'complete') note(t.id, t.worktree);
+  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
+  for (const phase of manifest?.phases ?? []) for (const t of phase.tasks ?? []) if (t.status === 'complete') note(t.id, t.worktree);
+  return out;
 }
 
 export interface CleanResult {
@@ -155,8 +134,14 @@ export async function cleanRun(store: Store, stateDir: string, run: RunRecord, o
   }
   const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
   const mainDir = path.join(run.baseDir, 'main');
+  const waiting = unmergedCompleteWork(store, stateDir, run);
   for (const name of runWorktrees(store, stateDir, run)) {
     const slug = name.slice('task-'.length);
+    const why = waiting.get(name);
+    if (why) {
+      result.kept.push({ worktree: name, reason: why });
+      continue;
+    }
     let gone = false;
     try {
       const r = await removeWorktree(run.baseDir, slug);
@@ -198,7 +183,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     for (const w of cleaned.removed) result.worktreesRemoved.push({ runId: run.id, worktree: w });
     for (const k of cleaned.kept) result.worktreesKept.push({ runId: run.id, ...k });
     const finished = Date.parse(run.finishedAt ?? run.updatedAt);
-    if (finished < cutoff && cleaned.kept.length === 0) {
+    if (finished < cutoff && cleaned.kept.length === 0 && unmergedCompleteWork(store, stateDir, run).size === 0) {
       fs.rmSync(runDir(stateDir, run.id).root, { recursive: true, force: true });
       store.deleteRun(run.id);
       result.runsDeleted.push(run.id);
@@ -221,7 +206,9 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     }
     if (known) continue;
     const mtime = fs.statSync(full).mtimeMs;
-    if (mtime < cutoff) {
+    const manifest = readJsonFile(path.join(full, 'manifest.json')) as { phases?: { tasks?: { status?: string }[] }[] } | undefined;
+    const hasWaitingWork = (manifest?.phases ?? []).some((p) => (p.tasks ?? []).some((t) => t.status === 'complete'));
+    if (mtime < cutoff && !hasWaitingWork) {
       fs.rmSync(full, { recursive: true, force: true });
       result.dirsDeleted.push(d);
     }
@@ -249,7 +236,17 @@ function eventLine(e: EventRecord): string {
     case 'run.error':
       text = `${d.kind}: ${d.message}`;
       break;
+    case 'worker.activity': {
+      const a = d.activity as CodexActivity | undefined;
+      text = `${String(d.worktree)} ${a ? (a.kind === 'usage' ? `turn done — tokens in ${a.usage.input} (cached ${a.usage.cachedInput}), out ${a.usage.output}` : (activityText(a) ?? a.kind)) : ''}`;
+      break;
+    }
     default: {
+      const plain = plainEventLine(d as unknown as RunEvent);
+      if (plain !== null) {
+        text = plain.trim();
+        break;
+      }
       const { ts: _ts, type: _type, record: _r, snapshot: _s, ...rest } = d;
       text = JSON.stringify(rest);
     }
@@ -286,45 +283,43 @@ async function tailRun(store: Store, runId: string, opts: { follow?: boolean; js
   }
 }
 
-async function tailWorker(stateDir: string, runId: string, workerId: string, follow: boolean): Promise<void> {
-  const file = path.join(runDir(stateDir, runId).worker(workerId), 'events.jsonl');
-  if (!fs.existsSync(file)) throw new StoreError(`run ${runId} has no worker ${workerId}`, { hint: `see codex-orch runs show ${runId}` });
-  let pos = 0;
-  let idle = 0;
-  for (;;) {
-    const size = fs.statSync(file).size;
-    if (size > pos) {
-      const fd = fs.openSync(file, 'r');
-      const buf = Buffer.alloc(size - pos);
-      fs.readSync(fd, buf, 0, buf.length, pos);
-      fs.closeSync(fd);
-      process.stdout.write(buf);
-      pos = size;
-      idle = 0;
-    }
-    if (!follow) return;
-    const meta = readJsonFile(path.join(path.dirname(file), 'meta.json')) as { status?: string } | undefined;
-    if (meta?.status && ['complete', 'error', 'stuck'].includes(meta.status) && ++idle > 1) return;
-    await sleep(300);
-  }
-}
+type ResumeCommandOptions = StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string; progress?: boolean } & Parameters<typeof budgetOverrides>[0];
 
-async function resumeCommand(id: string, opts: StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string }): Promise<void> {
+async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<void> {
   const config = loadConfig({
-    overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir, ORCHESTRATOR_STATE_DIR: opts.stateDir, ORCHESTRATOR_MODEL: opts.model, ORCHESTRATOR_MAX_TURNS: opts.maxTurns },
+    overrides: {
+      ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
+      ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir),
+      ORCHESTRATOR_MODEL: opts.model,
+      ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+      ...budgetOverrides(opts),
+    },
   });
-  const progress = createProgress({ quiet: Boolean(opts.quiet) });
+  const budgets = budgetsOf(config);
+  const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), note: (l) => progress.note(l) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) => resumeRun({ runId: id, config, signal, onEvent: (e) => progress.onEvent(e) }));
+    const report = await withInterrupt('the run', (signal) => resumeRun({
+        runId: id,
+        config,
+        signal,
+        ...(budgets ? { budgets } : {}),
+        onEvent: (e) => {
+          progress.onEvent(e);
+          notifier.onEvent(e);
+        },
+      }),
+    );
     progress.stop();
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await notifier.flush();
   }
 }
 
-function storeOptions(cmd: Command): Command {
+export function storeOptions(cmd: Command): Command {
   return cmd
     .option('-b, --base-dir <dir>', 'base dir whose runs to use (default: ORCHESTRATOR_BASE_DIR)')
     .option('--state-dir <dir>', 'state dir holding state.db (default: ORCHESTRATOR_STATE_DIR or <base dir>/.codex-orchestrator)')
@@ -332,10 +327,16 @@ function storeOptions(cmd: Command): Command {
 }
 
 function resumeOptions(cmd: Command): Command {
-  return storeOptions(cmd)
-    .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
-    .option('--max-turns <n>', 'maximum orchestrator model turns for this process')
-    .option('-q, --quiet', 'no progress display');
+  return budgetOptions(
+    storeOptions(cmd)
+      .option('-m, --model <name>', 'orchestrator model (default: ORCHESTRATOR_MODEL)')
+      .option('--max-turns <n>', 'maximum orchestrator model turns for this process')
+      .option('-q, --quiet', 'no progress display')
+      .option('--no-progress', 'plain progress lines instead of the live view'),
+  ).addHelpText(
+    'after',
+    `\nBudgets given here start from zero for this process: a new budget for what is left.${exitCodesHelp(['ok', 'failed', 'usage', 'modelApi', 'worker', 'git', 'store', 'aborted'], { store: 'run store (unknown id, or held by a live process)' })}`,
+  );
 }
 
 export function registerRuns(program: Command): void {
@@ -351,18 +352,27 @@ export function registerRuns(program: Command): void {
       if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus)) throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
       if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
-      await withStore(opts, (store) => {
+      await withStore(opts, (store, stateDir) => {
         const rows = store
           .listRuns()
           .map((r) => reconcileRunStatus(store, r))
           .filter((r) => !opts.status || r.status === opts.status)
           .slice(0, limit)
-          .map((r) => listRow(store, r));
+          .map((r) => runListRow(store, stateDir, r));
         if (opts.json) return json({ runs: rows });
         if (rows.length === 0) return printOut('no runs');
         printTable([
-          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'AGE', 'TASK'].map((h) => paint('bold', h)),
-          ...rows.map((r) => [r.id, statusColor(r.status), r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-', String(r.merges), String(r.tokens.total), age(r.createdAt), short(r.task, 60)]),
+          ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'COST', 'AGE', 'TASK'].map((h) => paint('bold', h)),
+          ...rows.map((r) => [
+            r.id,
+            statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''),
+            r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-',
+            String(r.merges),
+            String(r.tokens.total),
+            r.costUsd !== null ? `${formatUsd(r.costUsd)}${r.unpriced.length ? '+?' : ''}` : '-',
+            age(r.createdAt),
+            short(r.task, 60),
+          ]),
         ]);
       });
     });
@@ -371,48 +381,58 @@ export function registerRuns(program: Command): void {
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, (store, stateDir) => {
         const run = reconcileRunStatus(store, store.requireRun(id));
-        const lock = store.getLock(runLockKey(run.id));
-        const files = runDir(stateDir, run.id);
-        const workers = store.listWorkers(run.id);
-        const merges = store.listMerges(run.id);
-        const subtasks = store.listSubtasks(run.id);
-        const commands = store.listCommands({ runId: run.id });
-        const shown = {
-          run: runRecordForJson(run),
-          live: runIsLive(store, run.id),
-          lock: lock ?? null,
-          commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
-          workers,
-          merges,
-          subtasks,
-          worktrees: runWorktrees(store, stateDir, run),
-          files: { root: files.root, report: fs.existsSync(files.report) ? files.report : null, events: files.events },
-        };
+        const shown = runView(store, stateDir, run);
+        const { lock, workers, merges, subtasks, files } = shown;
+        const { source: usageSource, ...usage } = shown.usage;
         if (opts.json) return json(shown);
         printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
         printOut(`task:      ${short(run.task, 200)}`);
         printOut(`base dir:  ${run.baseDir}`);
         printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
-        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}; tokens in ${run.tokens.input}, out ${run.tokens.output}`);
-        printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
+        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}`);
+        const t = usage.total;
+        printOut(
+          `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
+            `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
+        );
+        printOut(`commands:  ${shown.commands.total}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
         if (run.error) printOut(`error:     ${run.error}`);
         if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
         printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);
         printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
         for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
         printOut(`files:     ${files.root}`);
+        for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
+          printOut(paint('yellow', `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`));
+        }
         if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
       });
     });
 
-  storeOptions(runs.command('tail').argument('<id>', 'run id or prefix').description('events of the run (or of one worker with --worker); -f follows until the run ends'))
-    .option('-f, --follow', 'keep printing new events until the run ends')
-    .option('--worker <workerId>', "a worker's codex events (its events.jsonl)")
-    .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string }) => {
+  storeOptions(
+    runs
+      .command('tail')
+      .argument('<id>', 'run id or prefix')
+      .description("the run's events as readable lines (or one worker's codex events with --worker); -f follows until the run ends"),
+  )
+    .option('-f, --follow', 'keep printing new events until the run (or the worker) ends')
+    .option('--worker <name|id>', "a worker's codex events: by worktree or subtask name (all its workers, in order), worker id or id prefix")
+    .option('--raw', 'the events as JSON Lines, as recorded')
+    .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string; raw?: boolean }) => {
       await withStore(opts, async (store, stateDir) => {
         const run = store.requireRun(id);
-        if (opts.worker) return tailWorker(stateDir, run.id, opts.worker, Boolean(opts.follow));
-        return tailRun(store, run.id, { follow: Boolean(opts.follow), json: Boolean(opts.json) });
+        if (opts.worker) {
+          const workers = resolveWorkers(store, stateDir, run.id, opts.worker);
+          let stop = false;
+          const onSig = () => (stop = true);
+          process.once('SIGINT', onSig);
+          try {
+            return await tailWorkers(workers, { follow: Boolean(opts.follow), raw: Boolean(opts.raw || opts.json), shouldStop: () => stop });
+          } finally {
+            process.off('SIGINT', onSig);
+          }
+        }
+        return tailRun(store, run.id, { follow: Boolean(opts.follow), json: Boolean(opts.json || opts.raw) });
       });
     });
 
@@ -437,7 +457,7 @@ export function registerRuns(program: Command): void {
     runs
       .command('merge')
       .argument('<id>', 'run id or prefix')
-      .description("plan-road runs: merge the stopped run's complete-but-unmerged subtasks now (merge queue + smoke test; no model, no workers)"),
+      .description("runs of a plan (run --plan, or a plan the orchestrator made): merge the stopped run's complete-but-unmerged subtasks now (merge queue and smoke test; no model, no workers)"),
   )
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, async (store, stateDir, config) => {
@@ -474,9 +494,9 @@ export function registerRuns(program: Command): void {
     });
 
   storeOptions(runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'))
-    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago', '30')
-    .action(async (opts: StoreOptions & { olderThan: string }) => {
-      const days = Number(opts.olderThan);
+    .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago (default 30)')
+    .action(async (opts: StoreOptions & { olderThan?: string }) => {
+      const days = Number(opts.olderThan ?? 30);
       if (!(Number.isFinite(days) && days >= 0)) throw new UsageError(`--older-than ${opts.olderThan}: expected a number of days`);
       await withStore(opts, async (store, stateDir) => {
         const r = await pruneRuns(store, stateDir, { olderThanDays: days });
@@ -486,5 +506,15 @@ export function registerRuns(program: Command): void {
       });
     });
 
-  resumeOptions(program.command('resume').argument('<id>', 'run id or prefix').summary('continue a run whose process died or was stopped (alias of runs resume)')).action(resumeCommand);
+  registerRunsDiff(runs);
+  registerRunsApproval(runs);
+  registerRunsTmux(runs);
+
+  resumeOptions(
+    program
+      .command('resume')
+      .argument('<id>', 'run id or prefix')
+      .summary('continue a run whose process died or was stopped (alias of runs resume)')
+      .description('Continue a run whose process died or was stopped: its conversation, workers and merges are picked up from the run store; nothing done is done twice. Same as codex-orch runs resume.'),
+  ).action(resumeCommand);
 }

@@ -8,7 +8,7 @@ import { EXIT } from '../exit-codes.js';
 import { paint, printErr, printOut } from '../output.js';
 
 interface WorkerOptions {
-  cwd: string;
+  cwd?: string;
   profile: ProfileName;
   json?: boolean;
   resume?: string;
@@ -53,7 +53,7 @@ export function registerWorker(program: Command): void {
         'Exit code: 0 when the worker is complete; 5 when it is stuck or in error; 2 for usage errors.',
     )
     .argument('<prompt>', 'the task for codex')
-    .option('--cwd <dir>', 'directory codex works in (default: the current directory)', process.cwd())
+    .option('--cwd <dir>', 'directory codex works in (default: the current directory)')
     .option('--profile <name>', 'fast, deep or review', profileArg, 'fast' as ProfileName)
     .option('--resume <thread-id>', 'continue this codex thread')
     .option('--no-escalate', 'do not escalate fast → deep when the goal is not met')
@@ -63,7 +63,7 @@ export function registerWorker(program: Command): void {
     .action(async (prompt: string, opts: WorkerOptions) => {
       if (prompt.trim() === '') throw new UsageError('worker: the prompt is empty');
       const config = loadConfig({ overrides: { ORCHESTRATOR_STATE_DIR: opts.stateDir } });
-      const cwd = path.resolve(opts.cwd);
+      const cwd = path.resolve(opts.cwd ?? process.cwd());
       const logger = createLogger({ stateDir: workerStateDir(config), level: config.logLevel });
       const controller = new AbortController();
       const onSignal = () => controller.abort();

@@ -1,6 +1,7 @@
 /**
  * Run budgets of the plan road: wall time, total tokens (workers and review),
- * and the number of codex worker launches. The tracker only counts and says
+ * money (the same tokens at the price table's prices), and the number of
+ * codex worker launches. The tracker only counts and says
  * when a budget is used up; the executor decides what stops (see execute-plan.ts).
  */
 export interface PlanBudgets {
@@ -10,9 +11,17 @@ export interface PlanBudgets {
   totalTokens?: number;
   /** Codex worker launches (first runs, self-heals and reworks each count one). */
   maxWorkers?: number;
+  /** USD of every worker and review together (priced models only; see src/cost/). */
+  maxCostUsd?: number;
+  /**
+   * What a used-up wall, token or cost budget does to the workers already
+   * running: 'stop' kills them (the default), 'finish' lets them end (their
+   * subtasks may still merge). The worker budget only ever stops launches.
+   */
+  onBudget?: 'finish' | 'stop';
 }
 
-export type BudgetName = keyof PlanBudgets;
+export type BudgetName = Exclude<keyof PlanBudgets, 'onBudget'>;
 
 export interface BudgetStop {
   budget: BudgetName;
@@ -21,6 +30,7 @@ export interface BudgetStop {
 
 export class BudgetTracker {
   tokens = 0;
+  costUsd = 0;
   workers = 0;
   exhausted: BudgetStop | null = null;
   private timer: NodeJS.Timeout | undefined;
@@ -30,6 +40,10 @@ export class BudgetTracker {
     private readonly onExhausted: (stop: BudgetStop) => void,
   ) {
     for (const [k, v] of Object.entries(budgets)) {
+      if (k === 'onBudget') {
+        if (v !== undefined && v !== 'finish' && v !== 'stop') throw new RangeError(`budget onBudget must be finish or stop, got ${String(v)}`);
+        continue;
+      }
       if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
         throw new RangeError(`budget ${k} must be a positive number, got ${String(v)}`);
       }
@@ -68,6 +82,14 @@ export class BudgetTracker {
     this.tokens += n;
     const max = this.budgets.totalTokens;
     if (max !== undefined && this.tokens >= max) this.exhaust('totalTokens', `token budget of ${max} used up (${this.tokens} tokens)`);
+  }
+
+  /** Tokens and their price as they are spent (codex reports each finished turn). */
+  addUsage(tokens: number, usd: number | null): void {
+    this.costUsd += usd ?? 0;
+    this.addTokens(tokens);
+    const max = this.budgets.maxCostUsd;
+    if (max !== undefined && this.costUsd >= max) this.exhaust('maxCostUsd', `cost budget of $${max} used up ($${this.costUsd.toFixed(4)})`);
   }
 
   private exhaust(budget: BudgetName, reason: string): void {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { appendJsonLine } from '../../store/run-dir.js';
 
 /** What a decision is about (seed 003's decisions log). */
-export type DecisionKind = 'schedule' | 'worker' | 'acceptance' | 'review' | 'merge' | 'heal' | 'budget' | 'run';
+export type DecisionKind = 'schedule' | 'worker' | 'acceptance' | 'review' | 'merge' | 'heal' | 'budget' | 'run' | 'security';
 
 /** One line of `<runDir>/decisions.jsonl`. */
 export interface Decision {

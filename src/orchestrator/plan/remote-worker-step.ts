@@ -1,93 +1,75 @@
 /**
- * The plan executor's worker step when a job queue is configured: the same
- * step (a worker on the subtask's branch, then its acceptance command) run by
- * an agent machine through the queue, its result turned back into the
- * `WorkerRun` the executor already handles. The branch comes back as a
- * bundle and the local branch (and worktree) move forward to it.
+ * The plan executor's worker launcher when a job queue is configured: the
+ * worker step (a worker on the subtask's branch, then its acceptance command)
+ * runs on an agent machine through the queue, and its result is turned back
+ * into the `WorkerRun` the executor already handles. The branch comes back as
+ * a bundle and the local branch (and worktree) move forward to it.
  */
 import { resolveCommit, runGit } from '../../git/repo.js';
 import type { RemoteWorkers } from '../../queue/remote-workers.js';
 import type { SubtaskProgress } from '../../queue/subtask-job.js';
 import type { WorkerRun } from '../../workers/codex/index.js';
+import type { WorkerLaunchResult, WorkerLauncher } from './worker-launch.js';
 
-export interface RemoteStepInput {
-  runId: string;
-  taskId: string;
-  slug: string;
-  purpose: string;
-  prompt: string;
-  /** The repository's setup commands: every agent attempt starts in a fresh worktree and runs them. */
-  setup: string[];
-  acceptance: string | undefined;
-  commitMessage: string;
-  mainDir: string;
-  mainBranch: string;
-  branch: string;
-  worktree: string;
-  /** Merge main's head into the branch on the agent first (conflict rework). */
-  mergeMain?: boolean;
-  signal: AbortSignal;
-  onProgress?: (p: SubtaskProgress) => void;
-  onQueued?: (jobId: string) => void;
+export interface RemoteLauncherOptions {
+  onProgress?: (taskId: string, p: SubtaskProgress) => void;
+  onQueued?: (taskId: string, jobId: string) => void;
 }
 
-export interface RemoteStepResult {
-  run: WorkerRun;
-  /** The agent's acceptance run, when the job had an acceptance command and the worker completed. */
-  acceptance: { ok: boolean; exitCode: number | null; log: string } | null;
-  jobId: string;
-  agent: string;
-}
-
-export async function runRemoteWorkerStep(remote: RemoteWorkers, input: RemoteStepInput): Promise<RemoteStepResult> {
-  const mainSha = await resolveCommit(input.mainDir, `refs/heads/${input.mainBranch}`);
-  const base = (await runGit(input.mainDir, ['merge-base', `refs/heads/${input.mainBranch}`, `refs/heads/${input.branch}`])).stdout.trim();
-  const started = Date.now();
-  const out = await remote.run(
-    {
-      runId: input.runId,
-      taskId: input.taskId,
-      slug: input.slug,
-      purpose: input.purpose,
-      prompt: input.prompt,
-      setup: input.setup,
-      ...(input.acceptance ? { acceptance: input.acceptance } : {}),
-      commitMessage: input.commitMessage,
-      baseCommit: base,
-      branch: input.branch,
-      worktree: input.worktree,
-      ...(input.mergeMain && mainSha ? { mergeFrom: mainSha } : {}),
-    },
-    {
-      signal: input.signal,
-      ...(input.onProgress ? { onProgress: input.onProgress } : {}),
-      ...(input.onQueued ? { onQueued: input.onQueued } : {}),
-    },
-  );
-  const w = out.result.worker;
-  const status: WorkerRun['status'] = w.status === 'complete' || w.status === 'stuck' || w.status === 'error' || w.status === 'running' || w.status === 'pending' ? w.status : 'error';
-  const unresolved = out.result.unresolved.length ? `; conflicts left unresolved in ${out.result.unresolved.join(', ')}` : '';
-  const setupFailed = out.result.setup.find((s) => !s.ok);
-  const run: WorkerRun = {
-    status: unresolved ? 'error' : status,
-    result: w.goalMet === null ? null : { goal_met: w.goalMet, summary: w.summary, followup_prompt: w.followup ?? '', notes: `ran on agent ${out.result.agent} (job ${out.jobId})` },
-    threadId: null,
-    runDir: w.runDir,
-    usage: w.usage,
-    exitCode: null,
-    durationMs: Date.now() - started,
-    ...(w.reason !== undefined || unresolved || setupFailed
-      ? { reason: `${setupFailed ? `setup \`${setupFailed.command}\` failed on agent ${out.result.agent}: ${setupFailed.log.slice(-400)}` : (w.reason ?? '')}${unresolved}` }
-      : {}),
-    attempts: 1,
-    changedFiles: w.changedFiles,
-    profile: 'fast',
-    warnings: out.duplicate ? [`a duplicate result of job ${out.jobId} was ignored`] : [],
-  };
+export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOptions = {}): WorkerLauncher {
   return {
-    run,
-    acceptance: out.result.acceptance ? { ok: out.result.acceptance.ok, exitCode: out.result.acceptance.exitCode, log: out.result.acceptance.log } : null,
-    jobId: out.jobId,
-    agent: out.result.agent,
+    remote: true,
+    async launch(r): Promise<WorkerLaunchResult> {
+      const { mainDir, mainBranch, setup } = r.repo;
+      const mainSha = await resolveCommit(mainDir, `refs/heads/${mainBranch}`);
+      const base = (await runGit(mainDir, ['merge-base', `refs/heads/${mainBranch}`, `refs/heads/${r.task.branch}`])).stdout.trim();
+      const started = Date.now();
+      const out = await remote.run(
+        {
+          runId: r.runId,
+          taskId: r.task.id,
+          slug: r.task.slug,
+          purpose: r.task.purpose,
+          prompt: r.prompt,
+          setup,
+          ...(r.task.acceptance ? { acceptance: r.task.acceptance } : {}),
+          commitMessage: r.task.commitMessage,
+          baseCommit: base,
+          branch: r.task.branch,
+          worktree: r.cwd,
+          ...(r.task.mergeMain && mainSha ? { mergeFrom: mainSha } : {}),
+        },
+        {
+          signal: r.signal,
+          ...(options.onProgress ? { onProgress: (p: SubtaskProgress) => options.onProgress?.(r.task.id, p) } : {}),
+          ...(options.onQueued ? { onQueued: (jobId: string) => options.onQueued?.(r.task.id, jobId) } : {}),
+        },
+      );
+      const w = out.result.worker;
+      const known: WorkerRun['status'][] = ['complete', 'stuck', 'error', 'running', 'pending'];
+      const status = known.includes(w.status as WorkerRun['status']) ? (w.status as WorkerRun['status']) : 'error';
+      const unresolved = out.result.unresolved.length ? `; conflicts left unresolved in ${out.result.unresolved.join(', ')}` : '';
+      const setupFailed = out.result.setup.find((s) => !s.ok);
+      const reason = setupFailed
+        ? `setup \`${setupFailed.command}\` failed on agent ${out.result.agent}: ${setupFailed.log.slice(-400)}${unresolved}`
+        : w.reason !== undefined || unresolved
+          ? `${w.reason ?? ''}${unresolved}`
+          : undefined;
+      return {
+        status: unresolved || setupFailed ? 'error' : status,
+        result: w.goalMet === null ? null : { goal_met: w.goalMet, summary: w.summary, followup_prompt: w.followup ?? '', notes: `ran on agent ${out.result.agent} (job ${out.jobId})` },
+        threadId: null,
+        runDir: w.runDir,
+        usage: w.usage,
+        exitCode: null,
+        durationMs: Date.now() - started,
+        ...(reason !== undefined ? { reason } : {}),
+        attempts: 1,
+        changedFiles: w.changedFiles,
+        profile: 'fast',
+        warnings: out.duplicate ? [`a duplicate result of job ${out.jobId} was ignored`] : [],
+        acceptanceRun: out.result.acceptance ? { ok: out.result.acceptance.ok, exitCode: out.result.acceptance.exitCode, log: out.result.acceptance.log } : null,
+      };
+    },
   };
 }

@@ -3,18 +3,22 @@ import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
-import { runShell } from './exec.js';
+import { gitLayout, isRefState, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
+import { sandboxFor, type Sandbox, type SandboxRunOptions, type SandboxRunResult } from '../../sandbox/index.js';
 import { appendCommandLog } from './log.js';
-import { parseLine } from './parse.js';
-import { checkCommand } from './policy.js';
+import { checkCommand } from './policy/index.js';
 import type { Policy } from './policy-file.js';
-import { gitSubcommand, repoLockKey, withRepoLock } from './repo-lock.js';
-import type { CommandLogEntry, CommandRequest, CommandResult, PolicyDecision } from './types.js';
+import { repoLockKey, withRepoLock } from './repo-lock.js';
+import { runInstall } from './install.js';
+import { runOnMainCopy } from './main-copy.js';
+import { effectiveClass, integrityAllowance, sandboxProfile, type ProfileContext } from './sandbox-profile.js';
+import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
+import type { CodexEvent } from '../../workers/codex/events.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
 export type CodexRunner = (
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean },
+  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
 ) => Promise<CommandResult>;
 
 export interface GatewayContext {
@@ -33,6 +37,8 @@ export interface GatewayContext {
   signal?: AbortSignal;
   /** The codex worker layer; without it `codex exec` lines are refused as unavailable. */
   runCodex?: CodexRunner;
+  /** Each codex event of a `codex exec` call's worker, as it arrives (the live view). */
+  onCodexEvent?: (request: CommandRequest, event: CodexEvent) => void;
   /** Called when a call arrives, before the guard decides. */
   onStart?: (request: CommandRequest) => void;
   /** Called once per call with the final result and its log entry (the run report collects these). */
@@ -43,8 +49,29 @@ export interface GatewayContext {
    * contents), so a dry run judges the whole plan, not just its first step.
    */
   plannedWorktrees?: Set<string>;
+  /** `setup` for the repository's own setup commands (the guard then allows lockfile installs, class `install`). Default `model`. */
+  purpose?: 'model' | 'setup';
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
+  /** The OS sandbox; default: the one probed for config.sandbox (once per process). */
+  sandbox?: Sandbox;
+}
+
+/** The sandbox a gateway context runs commands in. */
+export function gatewaySandbox(ctx: Pick<GatewayContext, 'config' | 'sandbox'>): Sandbox {
+  return ctx.sandbox ?? sandboxFor(ctx.config.sandbox, ctx.config.codexBin);
+}
+
+/** Output lines that show the sandbox refusing something (a read-only mount, no network, a hidden path). */
+const DENIAL = /Read-only file system|transport '[a-z0-9+-]+' not allowed|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
+
+function denialLines(text: string): string[] {
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (DENIAL.test(line) && !out.includes(line.trim())) out.push(line.trim().slice(0, 300));
+    if (out.length >= 5) break;
+  }
+  return out;
 }
 
 function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResult {
@@ -60,29 +87,6 @@ function decisionResult(decision: PolicyDecision, dryRun: boolean): CommandResul
     reason: decision.reason,
     dryRun,
   };
-}
-
-/** Names of base-dir worktrees that `git worktree add <path>` commands of a line create. */
-function worktreesAdded(command: string, cwd: string, baseDir: string): string[] {
-  const names: string[] = [];
-  for (const c of parseLine(command).commands) {
-    const words = c.name ? [c.name.value, ...c.args.map((a) => a.value)] : [];
-    if (gitSubcommand(words) !== 'worktree') continue;
-    const i = words.indexOf('add');
-    if (i < 0) continue;
-    for (let j = i + 1; j < words.length; j++) {
-      const w = words[j] as string;
-      if (['-b', '-B', '--reason', '--orphan'].includes(w)) {
-        j++;
-        continue;
-      }
-      if (w.startsWith('-')) continue;
-      const target = path.resolve(cwd, w);
-      if (path.dirname(target) === path.resolve(baseDir)) names.push(path.basename(target));
-      break;
-    }
-  }
-  return names;
 }
 
 function validRequest(request: unknown): request is CommandRequest {
@@ -110,10 +114,16 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   } else {
     try {
       const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
-      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, { baseDir: ctx.baseDir, policy: ctx.policy });
+      decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, {
+        baseDir: ctx.baseDir,
+        policy: ctx.policy,
+        ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+        ...(planned ? { standIn: true } : {}),
+        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
+      });
       if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {
-        for (const name of worktreesAdded(request.command, path.join(ctx.baseDir, planned ? 'main' : request.worktree), ctx.baseDir)) ctx.plannedWorktrees.add(name);
+        for (const name of decision.analysis?.worktreesAdded ?? []) ctx.plannedWorktrees.add(name);
       }
     } catch (error) {
       // The guard fails closed: an internal error is a denial, never a run.
@@ -144,41 +154,91 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
           ...(ctx.signal ? { signal: ctx.signal } : {}),
           ...(ctx.runId ? { runId: ctx.runId } : {}),
           allowDangerFullAccess: ctx.policy.allowDangerFullAccess,
+          ...(ctx.onCodexEvent ? { onEvent: (e: CodexEvent) => ctx.onCodexEvent?.(request, e) } : {}),
         });
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
     } else {
-      const words = parseLine(request.command).commands.map((c) => (c.name ? [c.name.value, ...c.args.map((a) => a.value)] : []));
+      // The guard's analysis of the line: it is parsed once.
+      const words = (decision.analysis?.commands ?? []).map((c) => c.words);
       const lockKey = repoLockKey(words, ctx.baseDir);
-      const run = () =>
-        runShell(request.command, {
-          cwd,
-          timeoutMs: config.commandTimeoutMs,
-          outputCapBytes: config.outputCapBytes,
-          signal: ctx.signal,
-        });
-      const shell = lockKey ? await withRepoLock(lockKey, run) : await run();
+      const cls: CommandClass = effectiveClass(decision.commandClass, words, request.worktree.split('/')[0] === 'main');
+      const sandbox = gatewaySandbox(ctx);
+      const at = {
+        baseDir: ctx.baseDir,
+        worktree: request.worktree.split('/')[0] as string,
+        cwd,
+        stateDir: config.stateDir,
+        secretPaths: config.sandboxSecretPaths,
+        extraEnv: config.sandboxEnv,
+      };
+      const profile = sandboxProfile(cls, at);
+      const layout = gitLayout(path.join(ctx.baseDir, at.worktree));
+      const mainRef = gitLayout(path.join(ctx.baseDir, 'main'))?.branchRef ?? null;
+      const runOpts = { cwd, timeoutMs: config.commandTimeoutMs, outputCapBytes: config.outputCapBytes, signal: ctx.signal };
+      const run = async (): Promise<{ shell: SandboxRunResult; security?: string }> => {
+        const snap = layout ? snapshotRepo(layout.common) : undefined;
+        const programWrites = programRefWrites();
+        const runAt = (command: string, where: ProfileContext, opts: SandboxRunOptions) =>
+          cls === 'install' ? runInstall(sandbox, command, where, opts) : sandbox.run(command, sandboxProfile(cls, where), opts);
+        // main/ without an overlay (weaker backends): on a temporary worktree at main's HEAD instead.
+        const shell =
+          profile.overlay.length > 0 && sandbox.backend.name !== 'bwrap' && sandbox.backend.name !== 'none'
+            ? await runOnMainCopy(request.command, at, runOpts, runAt)
+            : await runAt(request.command, at, runOpts);
+        if (!snap) return { shell };
+        // Behind bwrap, edit/inspect/install cannot write .git at all; their refs are not compared, so the
+        // program's own concurrent commits and merges are never mistaken for (and "restored" from) an attack.
+        // …and when the program's own git moved refs meanwhile (a commit or merge of another subtask), ref changes
+        // cannot be attributed; config, hooks and info are still checked.
+        const refsConfined = (sandbox.backend.name === 'bwrap' && !profile.gitWrites) || programRefWrites() !== programWrites;
+        const allow = integrityAllowance(cls, layout, mainRef);
+        const changes = unexpectedChanges(snap, allow).filter((c) => !(refsConfined && isRefState(c.path)));
+        if (changes.length === 0) return { shell };
+        const failed = restoreRepo(snap, changes);
+        const list = changes.map((c) => `${c.path} ${c.kind}`).join(', ');
+        return {
+          shell,
+          security: `the command changed repository metadata it may not (${list}); ${failed.length ? `could NOT restore ${failed.join(', ')}` : 'restored from the snapshot'}`,
+        };
+      };
+      const { shell, security } = lockKey ? await withRepoLock(lockKey, run) : await run();
       stdoutBytes = shell.stdoutBytes;
       stderrBytes = shell.stderrBytes;
+      const sandboxInfo: CommandSandbox = {
+        backend: sandbox.backend.name,
+        profile: profile.name,
+        denials: shell.refused ? [] : denialLines(`${shell.stderr}\n${shell.stdout}`),
+        ...(shell.refused ? { refused: shell.refused } : {}),
+      };
+      if (security) logger.error({ worktree: request.worktree, command: request.command, security }, 'security event');
       result = {
-        ok: shell.exitCode === 0 && !shell.timedOut && !shell.aborted,
+        ok: shell.exitCode === 0 && !shell.timedOut && !shell.aborted && !security && !shell.refused,
         exitCode: shell.exitCode,
         stdout: shell.stdout,
         stderr: shell.timedOut
           ? `${shell.stderr}\n[timed out after ${config.commandTimeoutMs} ms; the process group was killed]`
           : shell.aborted
             ? `${shell.stderr}\n[aborted; the process group was killed]`
-            : shell.stderr,
+            : shell.refused
+              ? `[the sandbox (${sandbox.backend.name}) refused to run this: ${shell.refused}]`
+              : security
+                ? `${shell.stderr}\n[SECURITY: ${security}]`
+                : shell.stderr,
         durationMs: shell.durationMs,
         truncated: shell.truncated,
         denied: false,
         rule: null,
         reason: decision.reason,
         dryRun: false,
+        sandbox: sandboxInfo,
+        ...(security ? { securityEvent: security } : {}),
         ...(shell.timedOut ? { timedOut: true } : {}),
       };
     }
   }
+
+  if (decision.analysis) result = { ...result, analysis: decision.analysis };
 
   const entry: CommandLogEntry = {
     ts: new Date().toISOString(),
@@ -195,6 +255,9 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     ...(ctx.runId ? { runId: ctx.runId } : {}),
     ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
     ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
+    ...(decision.commandClass ? { commandClass: decision.commandClass } : {}),
+    ...(result.sandbox ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` } : {}),
+    ...(result.securityEvent ? { securityEvent: result.securityEvent } : {}),
   };
   if (logFile) {
     try {

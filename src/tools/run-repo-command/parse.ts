@@ -55,6 +55,11 @@ export interface ShWord {
    * backslash-escaped, so a matcher sees only the unquoted glob characters as special.
    */
   readonly pattern: string;
+  /**
+   * Names of the shell parameters the word expands outside command substitutions
+   * (`$X`, `${X:-…}`, `$_`, `$1`): what a dynamic word can leak or depend on.
+   */
+  readonly params: readonly string[];
 }
 
 export interface ShAssignment {
@@ -120,6 +125,8 @@ class Analyzer {
   readonly commands: ShCommand[] = [];
   readonly groupRedirects: ShRedirect[] = [];
   readonly problems: ShProblem[] = [];
+  /** Where the parameter names of the word being resolved go (null inside substitutions). */
+  private sink: string[] | null = null;
 
   problem(rule: ProblemRule, message: string): void {
     if (this.problems.length < 20) this.problems.push({ rule, message });
@@ -138,6 +145,16 @@ class Analyzer {
       this.problem('parse', 'command substitutions are nested too deeply');
       return;
     }
+    const outer = this.sink;
+    this.sink = null;
+    try {
+      this.scriptBody(ast, depth, src);
+    } finally {
+      this.sink = outer;
+    }
+  }
+
+  private scriptBody(ast: ParsedScript, depth: number, src: string): void {
     if (ast.errors && ast.errors.length > 0) {
       const e = ast.errors[0]!;
       this.problem('parse', `shell syntax error: ${e.message}`);
@@ -173,6 +190,7 @@ class Analyzer {
         return;
       case 'Subshell':
       case 'BraceGroup':
+        this.strayParen(n, src);
         for (const st of n.body.commands) this.statement(st, depth, src);
         return;
       case 'Redirected':
@@ -204,7 +222,13 @@ class Analyzer {
     }
   }
 
+  /** unbash drops a stray `(` after a command (`ls (`) that bash rejects: fail closed on it. */
+  strayParen(n: { end: number }, src: string): void {
+    if (/^[ \t]*\(/.test(src.slice(n.end, n.end + 64))) this.problem('parse', 'shell syntax error: unexpected `(` after a command');
+  }
+
   command(c: Command, depth: number, src: string): void {
+    this.strayParen(c, src);
     const assignments: ShAssignment[] = [];
     const redirects: ShRedirect[] = [];
     const args: ShWord[] = [];
@@ -218,7 +242,7 @@ class Analyzer {
       else if (s.type === 'Assignment') {
         // Only declaration builtins get assignment arguments; keep the text, mark it dynamic (fail closed).
         const a = this.assignment(s, depth, src);
-        args.push({ text: a.text, value: a.text, dynamic: true, glob: false, brace: false, tilde: false, pattern: a.text });
+        args.push({ text: a.text, value: a.text, dynamic: true, glob: false, brace: false, tilde: false, pattern: a.text, params: [] });
       } else if (s.type === 'Redirect' || s.type === 'HereDoc' || s.type === 'HereString') redirects.push(this.redirect(s, depth, src));
       else this.problem('parse', `unsupported command part (${(s as { type: string }).type})`);
     }
@@ -278,14 +302,27 @@ class Analyzer {
   word(w: Word, depth: number, src: string, assignmentValue = false): ShWord {
     if (w.type !== 'Word') {
       this.problem('parse', `unsupported word (${(w as { type: string }).type})`);
-      return { text: '', value: '', dynamic: true, glob: false, brace: false, tilde: false, pattern: '' };
+      return { text: '', value: '', dynamic: true, glob: false, brace: false, tilde: false, pattern: '', params: [] };
     }
     const text = w.text;
     if (!w.parts) {
       // A word without parts is a plain literal: unbash has resolved escapes into `value`.
       const tilde = literalTilde(text, true, assignmentValue);
-      return { text, value: w.value, dynamic: false, glob: false, brace: false, tilde, pattern: escapeGlob(w.value) };
+      return { text, value: w.value, dynamic: false, glob: false, brace: false, tilde, pattern: escapeGlob(w.value), params: [] };
     }
+    const outer = this.sink;
+    const params: string[] = outer ?? [];
+    this.sink = params;
+    try {
+      return { ...this.wordParts(w, depth, src, assignmentValue), params };
+    } finally {
+      this.sink = outer;
+    }
+  }
+
+  private wordParts(w: Word, depth: number, src: string, assignmentValue: boolean): Omit<ShWord, 'params'> {
+    const text = w.text;
+    if (!w.parts) return { text, value: w.value, dynamic: false, glob: false, brace: false, tilde: false, pattern: '' };
     let value = '';
     let pattern = '';
     let dynamic = false;
@@ -406,8 +443,10 @@ class Analyzer {
   expansion(p: DoubleQuotedChild | WordPart, depth: number, src: string): void {
     switch (p.type) {
       case 'SimpleExpansion':
+        this.sink?.push(p.text.slice(1));
         return;
       case 'ParameterExpansion':
+        this.sink?.push(p.parameter);
         this.parameter(p, depth, src);
         return;
       case 'CommandExpansion':

@@ -3,8 +3,8 @@
  * loading with a clear ConfigError, and a short summary for the agent's prompt.
  *
  * The file holds the data (which programs, subcommands, option names and
- * environment names); the semantics live in policy.ts. Some things stay denied
- * whatever the file says (enforced in policy.ts): the hard-blocked git
+ * environment names); the semantics live in policy/. Some things stay denied
+ * whatever the file says (enforced in policy/): the hard-blocked git
  * subcommands, the wrapper programs (`sh -c`, `env`, `xargs`, ...), program paths
  * instead of bare names, and inline interpreter code.
  */
@@ -74,6 +74,9 @@ export const policySchema = z
       })
       .strict()
       .default({ allowedSubcommands: ['exec'], harmlessConfigKeys: [] }),
+    /** The only names a `VAR=value` prefix may set (and a word may expand), e.g. NODE_ENV, CI. */
+    safeEnv: names.default(['NODE_ENV', 'CI', 'PYTHONDONTWRITEBYTECODE', 'FORCE_COLOR', 'NO_COLOR', 'TZ', 'LANG', 'LC_ALL', 'DEBUG', 'TERM']),
+    /** Names denied where variables are not allowlisted (make variables, tool overrides). */
     sensitiveEnv: z
       .object({
         names: names.default([]),
@@ -166,6 +169,7 @@ export function summarizePolicy(policy: Policy): string {
     `codex: only \`codex exec ...\` (or \`codex exec resume ...\`) as the whole command line${policy.allowDangerFullAccess ? '' : '; no danger-full-access sandbox'}.`,
     `Package managers: ${pms}; no dependency changes (install/add/remove/update), no npx/dlx/exec.`,
     'Interpreters run script files inside the base dir only (no -e/-c/-p inline code). Paths and redirections must stay inside the base dir (/dev/null is fine).',
-    'No sh -c, env, xargs, eval, exec, command substitution in the command word, backgrounding (&), control flow (if/for/while) or sensitive VAR= prefixes (GIT_*, PATH, LD_*, ...).',
+    `No sh -c, env, xargs, eval, exec, command substitution in the command word, backgrounding (&) or control flow (if/for/while); VAR= prefixes only for ${policy.safeEnv.join(', ')}.`,
+    "main/ is the user's checkout: there only inspect, `git worktree add ../task-<slug> -b task-<slug>`, `git merge --no-ff task-<slug>` and `git merge --abort`; edit and commit in task worktrees. A command writes only inside its own worktree.",
   ].join('\n');
 }

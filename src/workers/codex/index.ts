@@ -28,3 +28,6 @@ export type { ProfileName, CodexProfile, ProfilesConfig } from './profiles.js';
 export { killProcessGroup } from './process.js';
 export type { WorkerUsage } from './process.js';
 export { workerStateDir, newRunId, newWorkerId } from './run-dir.js';
+export { codexActivity, unwrapShell } from './activity.js';
+export type { CodexActivity } from './activity.js';
+export { codexModelName } from './model-name.js';

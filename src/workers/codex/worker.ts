@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import type { Config } from '../../config/config.js';
+import { checkWorktreePointer } from '../../git/git-hardening.js';
+import { gitEnv } from '../../git/repo.js';
 import { WorkerError, isOrchestratorError, describeError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
@@ -124,8 +126,14 @@ function hasModelFlag(args: readonly string[]): boolean {
 /** Paths `git status --porcelain` reports in `cwd` (empty outside a repository), minus `exclude`. */
 export async function changedFilesIn(cwd: string, exclude: string[] = []): Promise<string[]> {
   // node's execFile, not execa: this runs after every worker and execa costs a few ms more.
+  // A worker may have rewritten its worktree's .git pointer: that is not followed (the subtask fails on its next git step).
+  try {
+    checkWorktreePointer(cwd);
+  } catch {
+    return [];
+  }
   const stdout = await new Promise<string | null>((resolve) => {
-    execFile('git', ['status', '--porcelain', '--untracked-files=all', '-z'], { cwd, maxBuffer: 64 * 1024 * 1024 }, (error, out) => resolve(error ? null : out));
+    execFile('git', ['status', '--porcelain', '--untracked-files=all', '-z'], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (error, out) => resolve(error ? null : out));
   });
   if (stdout === null) return [];
   const parts = stdout.split('\0');
