@@ -89,7 +89,8 @@ export async function fetchBundle(repoDir: string, file: string, options: { ref:
     });
   }
   const into = `${BUNDLE_REF_PREFIX}incoming/${options.name}`;
-  await runGit(repoDir, ['fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`]);
+  // The program's git allows no transport at all; reading a bundle file needs the local "file" one, for this fetch alone.
+  await runGit(repoDir, ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`]);
   const got = await resolveCommit(repoDir, into);
   if (got !== sha) throw new GitError(`fetching ${options.ref} from ${file} gave ${got ?? 'nothing'}, expected ${sha}`, { context: { repoDir, file } });
   return sha;
