@@ -1,16 +1,38 @@
 /**
- * The public API of codex-orchestrator. Everything a program embedding it may
- * use is exported here by name; anything else is internal and may change.
+ * The public API of codex-orchestrator: the run functions, the dispatcher and
+ * its task sources, the guard, the run store, the approval gate, the report
+ * and event types, and the error classes. Everything else is internal and may
+ * change; a new export here is a decision (test/integration/package.test.ts
+ * checks the exact list).
  */
-export { runOrchestrator } from './orchestrator/run.js';
-export type { RunOrchestratorOptions } from './orchestrator/run.js';
+export { runOrchestrator, type RunOrchestratorOptions } from './orchestrator/run.js';
+export {
+  runPlanManifest as runPlan,
+  type RunManifestOptions as RunPlanOptions,
+  type RunManifestResult as RunPlanResult,
+} from './orchestrator/run-plan.js';
+export { resumeRun, type ResumeRunOptions } from './orchestrator/resume.js';
+export { approveMerge, rejectMerge, pendingApprovals, type ApprovalResult, type PendingApproval } from './orchestrator/approval.js';
 export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report/report.js';
-export type { RunEvent, RunEventListener, RunOutcome } from './orchestrator/events.js';
 export { renderReportMarkdown } from './orchestrator/report/report-text.js';
+export type { RunEvent, RunEventListener, RunOutcome } from './orchestrator/events.js';
+export type { Manifest, ManifestTask, Plan, PlanTask, TaskStatus } from './scheduler/index.js';
+
+export { loadConfig, type Config, type ConfigOverrides, type LoadConfigOptions } from './config/config.js';
+
+export { dispatch, envTaskSource, listTaskSource } from './dispatcher/index.js';
+export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
+export { githubTaskSource, type GitHubSourceOptions } from './dispatcher/github-source.js';
 export { makeRunTask } from './orchestrator/run-task.js';
 
-export { loadConfig, withBaseDir } from './config/config.js';
-export type { Config, ConfigOverrides, LoadConfigOptions } from './config/config.js';
+export { checkCommand } from './tools/run-repo-command/policy/index.js';
+export type { CommandRequest, CommandResult, PolicyDecision, CommandClass } from './tools/run-repo-command/types.js';
+export { runRepoCommand, type GatewayContext } from './tools/run-repo-command/gateway.js';
+export { createRunRepoCommandTool } from './tools/run-repo-command/tool.js';
+
+export { openStore, type Store, type StoreTarget, type RunRecord } from './store/index.js';
+
+export { serveMcpStdio } from './mcp/server.js';
 
 export {
   OrchestratorError,
@@ -24,37 +46,10 @@ export {
   RunFailedError,
   AbortedError,
   StoreError,
+  DiskFullError,
+  ApprovalError,
+  QueueError,
   isOrchestratorError,
+  describeError,
+  type ErrorKind,
 } from './errors.js';
-export type { ErrorKind } from './errors.js';
-
-export { runRepoCommand } from './tools/run-repo-command/gateway.js';
-export type { GatewayContext, CodexRunner } from './tools/run-repo-command/gateway.js';
-export { createRunRepoCommandTool } from './tools/run-repo-command/tool.js';
-export { checkCommand } from './tools/run-repo-command/policy/index.js';
-export { loadPolicy, summarizePolicy } from './tools/run-repo-command/policy-file.js';
-export type { Policy } from './tools/run-repo-command/policy-file.js';
-export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } from './tools/run-repo-command/types.js';
-
-export { dispatch, envTaskSource, listTaskSource, parseDispatchTasks } from './dispatcher/index.js';
-export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
-export { githubTaskSource, type GitHubSourceOptions } from './dispatcher/github-source.js';
-export { mcpServerFactory, serveMcpStdio, type McpServerOptions } from './mcp/server.js';
-export { serveMcpHttp } from './mcp/http.js';
-
-export { resumeRun } from './orchestrator/resume.js';
-export type { ResumeRunOptions } from './orchestrator/resume.js';
-export { executePlan } from './orchestrator/plan/execute-plan.js';
-export type { PlanRunContext, PlanRunResult, SubtaskSummary } from './orchestrator/plan/execute-plan.js';
-export { runPlanManifest } from './orchestrator/run-plan.js';
-export type { RunManifestOptions, RunManifestResult } from './orchestrator/run-plan.js';
-export { createReviewer } from './orchestrator/review/reviewer.js';
-export type { ReviewFn, ReviewInput, ReviewVerdict } from './orchestrator/review/types.js';
-export { validatePlan, createSchedule, nextRunnable, simulate } from './scheduler/index.js';
-export type { Plan, PlanTask, Manifest, ManifestTask, TaskStatus } from './scheduler/index.js';
-
-export { openSqliteStore, openStore } from './store/index.js';
-export type { Store, RunRecord } from './store/index.js';
-
-export { runCodexWorker, resolveCodexBinary, detectCapabilities } from './workers/codex/index.js';
-export type { WorkerRun, WorkerResult, CodexEvent } from './workers/codex/index.js';

@@ -31,9 +31,45 @@ describe('the built package', () => {
        console.log(JSON.stringify({ names, rejected }));`,
     );
     const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' })) as { names: string[]; rejected: string };
-    for (const name of ['runOrchestrator', 'loadConfig', 'runRepoCommand', 'checkCommand', 'createRunRepoCommandTool', 'dispatch', 'OrchestratorError', 'ConfigError']) {
-      expect(out.names).toContain(name);
-    }
+    // The exact list: a new export is a decision, made here.
+    expect(out.names).toEqual(
+      [
+        'AbortedError',
+        'ApprovalError',
+        'CommandFailedError',
+        'ConfigError',
+        'DiskFullError',
+        'GitError',
+        'ModelApiError',
+        'OrchestratorError',
+        'PolicyDeniedError',
+        'QueueError',
+        'RunFailedError',
+        'StoreError',
+        'UsageError',
+        'WorkerError',
+        'approveMerge',
+        'checkCommand',
+        'createRunRepoCommandTool',
+        'describeError',
+        'dispatch',
+        'envTaskSource',
+        'githubTaskSource',
+        'isOrchestratorError',
+        'listTaskSource',
+        'loadConfig',
+        'makeRunTask',
+        'openStore',
+        'pendingApprovals',
+        'rejectMerge',
+        'renderReportMarkdown',
+        'resumeRun',
+        'runOrchestrator',
+        'runPlan',
+        'runRepoCommand',
+        'serveMcpStdio',
+      ].sort(),
+    );
     expect(out.rejected).toBe('UsageError:usage');
     expect(fs.existsSync(path.join(root, 'dist', 'index.d.ts'))).toBe(true);
     expect(fs.readFileSync(path.join(root, 'dist', 'index.d.ts'), 'utf8')).toContain('runOrchestrator');

@@ -3,7 +3,7 @@ import { describeError } from '../../errors.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
 import { detectCapabilities, type CodexCapabilities } from './capabilities.js';
 import { loadProfiles } from './profiles.js';
-import { workerStateDir } from './run-dir.js';
+import { workerStateDir } from './worker-dir.js';
 
 export interface DoctorReport {
   ok: boolean;

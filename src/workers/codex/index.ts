@@ -4,8 +4,8 @@
  */
 export { runCodexWorker, buildArgv, changedFilesIn } from './worker.js';
 export type { WorkerRun, WorkerProcessStatus, WorkerAttempt, RunCodexWorkerOptions } from './worker.js';
-export { runCodexFromGateway, parseSeedCodexArgs, renderWorkerRun, gatewayExitCode, SeedArgsError } from './gateway.js';
-export type { SeedCodexRequest } from './gateway.js';
+export { runCodexFromGateway, parseSeedCodexArgs, renderWorkerRun, gatewayExitCode, SeedArgsError } from './gateway-runner.js';
+export type { SeedCodexRequest } from './gateway-runner.js';
 export { resolveCodexBinary, nativeBehindLauncher, whichCodex } from './binary.js';
 export type { CodexBinary, CodexBinarySource } from './binary.js';
 export {
@@ -27,7 +27,7 @@ export { loadProfiles, DEFAULT_PROFILES, PROFILE_NAMES } from './profiles.js';
 export type { ProfileName, CodexProfile, ProfilesConfig } from './profiles.js';
 export { killProcessGroup } from './process.js';
 export type { WorkerUsage } from './process.js';
-export { workerStateDir, newRunId, newWorkerId } from './run-dir.js';
+export { workerStateDir, newRunId, newWorkerId } from './worker-dir.js';
 export { codexActivity, unwrapShell } from './activity.js';
 export type { CodexActivity } from './activity.js';
 export { codexModelName } from './model-name.js';

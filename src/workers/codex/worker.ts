@@ -12,7 +12,7 @@ import type { CodexEvent } from './events.js';
 import { runCodexProcess, zeroUsage, type CodexProcessOutcome, type WorkerUsage } from './process.js';
 import { loadProfiles, tomlOverride, type ProfileName, type ProfilesConfig } from './profiles.js';
 import { parseWorkerResult, repairPrompt, RESULT_INSTRUCTIONS, WORKER_RESULT_JSON_SCHEMA, type WorkerResult } from './result.js';
-import { ensureWorkerDir, newRunId, newWorkerId, workerStateDir, writeJsonAtomic } from './run-dir.js';
+import { ensureWorkerDir, newRunId, newWorkerId, workerStateDir, writeJsonAtomic } from './worker-dir.js';
 
 /** Seed 002 statuses. */
 /** How one codex process ended (the store keeps a finer `WorkerStatus` per worker record). */

@@ -5,6 +5,8 @@ import path from 'node:path';
 import type { Config } from '../../config/config.js';
 import { WorkerError } from '../../errors.js';
 
+export { newRunId, writeJsonAtomic } from '../../store/run-dir.js';
+
 /**
  * Where worker run directories go: the configured state dir
  * (ORCHESTRATOR_STATE_DIR, else <ORCHESTRATOR_BASE_DIR>/.codex-orchestrator),
@@ -23,13 +25,6 @@ export function checkSegment(what: string, value: string): string {
   return value;
 }
 
-const pad = (n: number) => String(n).padStart(2, '0');
-
-/** A run id in the store's format: `YYYYMMDD-HHMMSS-xxxxxx` (UTC). */
-export function newRunId(now = new Date()): string {
-  return `${now.getUTCFullYear()}${pad(now.getUTCMonth() + 1)}${pad(now.getUTCDate())}-${pad(now.getUTCHours())}${pad(now.getUTCMinutes())}${pad(now.getUTCSeconds())}-${crypto.randomBytes(3).toString('hex')}`;
-}
-
 export function newWorkerId(): string {
   return `w-${crypto.randomBytes(4).toString('hex')}`;
 }
@@ -43,11 +38,4 @@ export function ensureWorkerDir(stateDir: string, runId: string, workerId: strin
     throw new WorkerError(`cannot create the worker run directory ${dir}: ${(cause as Error).message}`, { cause });
   }
   return dir;
-}
-
-/** Writes JSON via a temp file + rename, so readers never see half a file. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.${process.pid}.${crypto.randomBytes(3).toString('hex')}.tmp`;
-  fs.writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  fs.renameSync(tmp, file);
 }
