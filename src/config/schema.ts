@@ -43,7 +43,7 @@ const stringArrayJson = z
     if (v === '') return [] as string[];
     try {
       const parsed: unknown = JSON.parse(v);
-      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed as string[];
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) return parsed;
     } catch {
       /* reported below */
     }

@@ -127,6 +127,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         },
         (e: unknown) => {
           signal.removeEventListener('abort', stop);
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what the source rejected with
           rejectRace(e);
         },
       );
@@ -217,6 +218,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       busy.delete(key);
       pump();
       emit({ type: 'task-finished', row });
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call on its own object
       const release = sourced.release;
       if (interrupted && release) {
         await tell(sourced, 'release', () => release.call(sourced));
@@ -303,6 +305,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         // A task that arrives after the abort was never taken: hand it back.
         void nextTask.then(
           (late) => {
+            // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call on its own object
             const release = late.done ? undefined : late.value.release;
             if (!late.done && release) void tell(late.value, 'release', () => release.call(late.value));
           },
@@ -340,6 +343,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
       for (const item of pending.splice(0)) {
         item.row.error = signal.aborted ? 'not started: the dispatch was aborted' : 'not started: the task source failed';
         emit({ type: 'task-skipped', row: item.row });
+        // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call on its own object
         const release = item.sourced.release;
         if (release) await tell(item.sourced, 'release', () => release.call(item.sourced));
       }

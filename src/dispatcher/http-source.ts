@@ -21,6 +21,7 @@
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
+import type { Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -181,7 +182,7 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
   let accepting = true;
   let url: string | undefined;
   const server = http.createServer();
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   server.on('connection', (s) => {
     sockets.add(s);
     s.on('close', () => sockets.delete(s));

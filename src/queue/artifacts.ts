@@ -120,9 +120,9 @@ export class HttpArtifactStore implements ArtifactStore {
     const res = await this.request(`${this.location}/artifacts/${encodeURIComponent(name)}`, {
       method: 'PUT',
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size), 'x-sha256': sha256 },
-      body: Readable.toWeb(fs.createReadStream(file)) as unknown as RequestInit['body'],
+      body: Readable.toWeb(fs.createReadStream(file)),
       duplex: 'half',
-    } as RequestInit);
+    });
     if (!res.ok) throw new QueueError(`artifact store ${this.location} refused ${name}: HTTP ${res.status} ${await res.text()}`);
     const ref = (await res.json()) as ArtifactRef;
     if (ref.sha256 !== sha256 || ref.size !== size) throw new QueueError(`artifact store ${this.location} stored ${name} with another checksum`);
@@ -134,7 +134,7 @@ export class HttpArtifactStore implements ArtifactStore {
     const res = await this.request(`${this.location}/artifacts/${ref.sha256}/${encodeURIComponent(ref.name)}`, { method: 'GET' });
     if (!res.ok || !res.body) throw new QueueError(`artifact ${ref.name} from ${this.location}: HTTP ${res.status}`);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
-    await pipeline(Readable.fromWeb(res.body as Parameters<typeof Readable.fromWeb>[0]), fs.createWriteStream(dest));
+    await pipeline(Readable.fromWeb(res.body), fs.createWriteStream(dest));
     await verifyArtifact(dest, ref);
   }
 

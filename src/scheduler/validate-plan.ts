@@ -57,6 +57,7 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'object') return 'an object';
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
   return `${typeof value} ${String(value)}`;
 }
 

@@ -15,6 +15,7 @@ import type {
 
 export type Row = Record<string, unknown>;
 
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
 const str = (v: unknown): string | undefined => (v === null || v === undefined ? undefined : String(v));
 const num = (v: unknown): number | undefined => (v === null || v === undefined ? undefined : Number(v));
 

@@ -85,7 +85,7 @@ export interface SqliteStoreOptions {
 export const STATE_DB = 'state.db';
 
 function sqliteCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e as { code: unknown }).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e ? String((e).code) : undefined;
 }
 
 function escapeLike(s: string): string {

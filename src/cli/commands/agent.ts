@@ -85,7 +85,7 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the
           })
         : undefined;
       const server = await checkQueue(queue.url);
-      const logger = createLogger({ stateDir: config.stateDir as string, level: config.logLevel });
+      const logger = createLogger({ stateDir: config.stateDir, level: config.logLevel });
       const say = (line: string, data: Record<string, unknown>) => {
         if (opts.json) printOut(JSON.stringify({ ts: new Date().toISOString(), ...data }));
         else printErr(line);

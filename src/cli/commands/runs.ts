@@ -190,7 +190,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     }
   }
   // Run directories the store does not know (a deleted database, a crash before the run was recorded).
-  let dirs: string[] = [];
+  let dirs: string[];
   try {
     dirs = fs.readdirSync(runsRoot(stateDir));
   } catch {
@@ -198,7 +198,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
   }
   for (const d of dirs) {
     const full = path.join(runsRoot(stateDir), d);
-    let known = true;
+    let known: boolean;
     try {
       known = store.getRun(d)?.id === d;
     } catch {
@@ -218,7 +218,8 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
 
 function eventLine(e: EventRecord): string {
   const t = e.ts.slice(11, 19);
-  const d = (e.data ?? {}) as Record<string, unknown>;
+  // Stored event data is JSON of a RunEvent: its fields are strings and numbers.
+  const d = (e.data ?? {}) as Record<string, string | number | boolean | null | undefined>;
   let text: string;
   switch (e.type) {
     case 'command.started':

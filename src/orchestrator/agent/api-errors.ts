@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-unsafe-assignment -- reads fields of the OpenAI client's untyped error objects */
 import { MaxTurnsExceededError, ModelBehaviorError } from '@openai/agents';
 import OpenAI from 'openai';
 import type { Config } from '../../config/config.js';

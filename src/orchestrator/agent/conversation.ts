@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unnecessary-type-assertion -- wraps the SDK's model and tool functions, whose argument types the SDK does not export */
 /**
  * The agent's conversation, made durable: a journal kept in the run store
  * (`runs.agent_state`) so a run killed with `kill -9` at any point can go on

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unnecessary-type-assertion -- wraps the SDK's tool invoke functions, whose argument types the SDK does not export */
 import type { FunctionTool, Tool } from '@openai/agents';
 
 /**

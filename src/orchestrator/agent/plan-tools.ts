@@ -94,7 +94,7 @@ function outputText(item: AgentInputItem): string {
   if (item.type !== 'function_call_result') return '';
   const out = item.output as unknown;
   if (typeof out === 'string') return out;
-  if (out && typeof out === 'object' && 'text' in out && typeof (out as { text: unknown }).text === 'string') return (out as { text: string }).text;
+  if (out && typeof out === 'object' && 'text' in out && typeof (out).text === 'string') return (out as { text: string }).text;
   return '';
 }
 

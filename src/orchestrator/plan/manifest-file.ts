@@ -45,7 +45,7 @@ export function toManifest(input: Plan | Manifest): Manifest {
   if (first && 'status' in first) return structuredClone(input as Manifest);
   const checked = validateManifest(input);
   if (checked.ok) return structuredClone(checked.plan);
-  return manifestFromPlan(input as Plan);
+  return manifestFromPlan(input);
 }
 
 /** Saves the manifest atomically (temp file, fsync, rename). */

@@ -110,6 +110,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   if (validRequest(request)) ctx.onStart?.(request);
   if (!validRequest(request)) {
     decision = { allowed: false, rule: 'input', reason: 'expected {"worktree": string, "command": string}' };
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
     request = { worktree: String((request as { worktree?: unknown })?.worktree ?? ''), command: String((request as { command?: unknown })?.command ?? '') };
   } else {
     try {

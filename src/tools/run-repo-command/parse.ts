@@ -456,7 +456,7 @@ class Analyzer {
         this.problem('dynamic', `arithmetic expansion \`${p.text.slice(0, 60)}\` is not allowed`);
         return;
       default:
-        this.parts([p as WordPart], depth, src, 'an expansion');
+        this.parts([p], depth, src, 'an expansion');
     }
   }
 

@@ -155,7 +155,7 @@ export function parsePolicy(raw: unknown, source = 'policy'): Policy {
       hint: 'see policies/default.json for the expected fields',
     });
   }
-  return Object.freeze(parsed.data) as Policy;
+  return Object.freeze(parsed.data);
 }
 
 /** A few lines about the policy, for the agent's prompt. */

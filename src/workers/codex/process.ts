@@ -399,6 +399,7 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   await Promise.all([...escaped].filter((g) => groupAlive(g)).map((g) => killProcessGroup(g, o.killGraceMs)));
   o.signal?.removeEventListener('abort', onAbort);
   if (pending.length > 0 && !dropping) handleLine(Buffer.concat(pending));
+  // eslint-disable-next-line @typescript-eslint/await-thenable -- set from a callback; TypeScript narrows it to null here
   if (killing) await killing;
   if (child.pid !== undefined) {
     // Checked once more unless the exit hook already found the group empty.

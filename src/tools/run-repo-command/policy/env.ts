@@ -27,7 +27,7 @@ export function isSafeParam(name: string, policy: Policy): boolean {
 export function checkParams(w: ShWord, policy: Policy, where: string): Deny | null {
   for (const p of w.params) {
     if (!isSafeParam(p, policy)) {
-      return new Deny('dynamic', `${where} ${q(w.text)} expands \$${p}; only ${[...policy.safeEnv, ...HARMLESS_PARAMS].map((n) => `$${n}`).join(', ')} may be expanded (variables can hold secrets or change between check and run)`);
+      return new Deny('dynamic', `${where} ${q(w.text)} expands $${p}; only ${[...policy.safeEnv, ...HARMLESS_PARAMS].map((n) => `$${n}`).join(', ')} may be expanded (variables can hold secrets or change between check and run)`);
     }
   }
   return null;

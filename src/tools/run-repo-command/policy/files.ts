@@ -144,7 +144,7 @@ export function checkWriter(cmd: ShCommand, program: string, env: Env): Check {
   const noTarget = scan.options.includes('-T') || scan.options.includes('--no-target-directory');
   const read = (w: ShWord, what: string) => checkPathWord(w, env, { what });
   const write = (w: ShWord, what: string) => checkPathWord(w, env, { what, write: true });
-  let d: Deny | null = null;
+  let d: Deny | null;
   switch (program) {
     case 'mkdir':
     case 'touch':

@@ -67,7 +67,7 @@ function pythonArgs(cmd: ShCommand, program: string, env: Env): Deny | null {
       if (opt === '-V' || opt === '-h') sawInfo = true;
       if (rules.valueOptions.includes(opt)) {
         const rest = v.slice(j + 1);
-        let valueWord: ShWord | undefined = rest ? sub(w, rest) : args[++i];
+        const valueWord: ShWord | undefined = rest ? sub(w, rest) : args[++i];
         if (!valueWord) return new Deny('interpreter', `${program} ${opt} needs a value`);
         if (valueWord.dynamic) return new Deny('dynamic', `${program} ${opt} value is built at run time`);
         if (opt === '-m') {
@@ -76,7 +76,6 @@ function pythonArgs(cmd: ShCommand, program: string, env: Env): Deny | null {
           const tool = env.policy.tools[mod];
           return checkToolArgs(args.slice(i + 1), `${program} -m ${mod}`, env, tool?.deniedOptions ?? [], 'interpreter');
         }
-        valueWord = undefined;
         break;
       }
     }

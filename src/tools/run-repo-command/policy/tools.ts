@@ -83,7 +83,7 @@ function checkMake(args: readonly ShWord[], env: Env, denied: readonly string[])
     if (m) {
       const [whole, name, op] = m as unknown as [string, string, string];
       if (op === '!=') return new Deny('program', `make variable ${q(v)} uses != , which runs a shell command`);
-      if (!/^[A-Za-z0-9_.-]+$/.test(name)) return new Deny('program', `make variable name ${q(name)} is expanded by make (it can run \$(shell …)); use a plain name`);
+      if (!/^[A-Za-z0-9_.-]+$/.test(name)) return new Deny('program', `make variable name ${q(name)} is expanded by make (it can run $(shell …)); use a plain name`);
       if (!MAKE_SAFE_VALUE.test(v.slice(whole.length))) return new Deny('program', `make variable value in ${q(v)} has spaces or shell characters; make pastes it into recipe command lines`);
       if (deniedVars.has(name) || isSensitiveEnv(name, env.policy)) return new Deny('program', `make variable override ${q(name)} is not allowed (it changes which programs or configuration make uses)`);
       for (const p of splitValues(v)) {
