@@ -1,5 +1,5 @@
 /**
- * The nouns of the Task Dispatcher (seed 001): tasks come from a `TaskSource`,
+ * The nouns of the Task Dispatcher: tasks come from a `TaskSource`,
  * each runs through an injected `RunTask` (in the product: one orchestrator
  * run), and the source is told how it ended. The dispatcher never imports the
  * orchestrator; the CLI hands it a `RunTask`.

@@ -9,7 +9,7 @@ import { SUBTASK_STATUSES, type SubtaskStatus } from '../store/types.js';
  *   Objects are strict so a typo such as `depends_on` is an error, not a
  *   silently dropped dependency that would let two tasks race.
  * - `manifestSchema`: the plan as the program saves it in the run directory,
- *   each task carrying its status and bookkeeping (seed 002 format).
+ *   each task carrying its status and bookkeeping (so a run can be followed and resumed from the file).
  * - `submitPlanParameters`: the parameters of the `submit_plan` tool. OpenAI
  *   strict function schemas require every property, forbid defaults and
  *   open objects, so this variant has no defaults, no optional fields (an absent

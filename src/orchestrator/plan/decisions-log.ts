@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { appendJsonLine } from '../../store/run-dir.js';
 
-/** What a decision is about (seed 003's decisions log). */
+/** What a decision is about: the stage of the run that made it. */
 export type DecisionKind = 'schedule' | 'worker' | 'acceptance' | 'review' | 'merge' | 'heal' | 'budget' | 'run' | 'security';
 
 /** One line of `<runDir>/decisions.jsonl`. */

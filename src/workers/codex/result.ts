@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** What every worker run asks codex for (seed 000), via `--output-schema`. */
+/** What every worker run asks codex for, via `--output-schema`: a structured answer the program can route on. */
 export const workerResultSchema = z
   .object({
     goal_met: z.boolean(),
