@@ -327,6 +327,7 @@ function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c
     return new Deny('git-denied', `git worktree ${action} is not allowed: it can delete or move another worktree's work (the orchestrator removes worktrees itself)`);
   }
   if (action !== 'add') return new Deny('git-subcommand', `git worktree ${action} is not allowed (allowed: list, add, prune)`);
+  if (!env.isMain) return new Deny('git-denied', 'git worktree add is only allowed in main/ (a task worktree may not create branches and worktrees beside itself)');
   if (hasOpt(opts, '-B')) return new Deny('git-denied', 'git worktree add -B is not allowed (it resets an existing branch)');
   if (hasOpt(opts, '-f', '--force')) return new Deny('git-denied', 'git worktree add --force is not allowed (it checks out a branch another worktree uses)');
   const target = ops[1];
