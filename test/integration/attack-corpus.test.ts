@@ -99,7 +99,8 @@ function plant(files: Record<string, string>): void {
 
 const evilScript = () =>
   [
-    'C=$(git rev-parse --git-common-dir)',
+    // Absolute: the script may run from a nested repository's git, where rev-parse would name that one.
+    'C=COMMONDIR',
     'rm -rf $C/objects/?? $C/objects/pack/*',
     'echo 0000 > $C/refs/heads/main; rm -f $C/refs/heads/task-b; git update-ref refs/heads/task-b HEAD~0 2>/dev/null',
     'echo x > $C/worktrees/task-b/HEAD; rm -rf $C/worktrees/task-b; echo x > $C/config; echo x > $C/hooks/pre-commit; mkdir -p $C/info; echo x > $C/info/attributes',
@@ -116,6 +117,7 @@ const evilScript = () =>
     'exit 0',
   ]
     .join('\n')
+    .replaceAll('COMMONDIR', path.join(t.main, '.git'))
     .replaceAll('HOMEDIR', home)
     .replaceAll('PORT', String(port));
 
@@ -245,6 +247,11 @@ const CODE_LINES: Array<[string, string]> = [
   ['task-a', 'git branch zz && make'],
   ['main', 'npm test'],
   ['main', 'git status && npm test'],
+  // git itself running a planted nested repository's config while .git is writable.
+  ['task-a', 'git -C sub commit --allow-empty -m x'],
+  ['task-a', 'git -C sub add -A'],
+  ['task-a', 'git -C sub tag -s v1 -m x'],
+  ['task-a', 'git -C sub diff'],
 ];
 
 describe('attack corpus executed against the guard and the sandbox: no damage', () => {
@@ -274,6 +281,14 @@ describe('attack corpus executed against the guard and the sandbox: no damage', 
       });
       // The same planted code in main/ (as a merge would bring it): tests there run on a throwaway overlay.
       for (const f of ['evil.sh', 'package.json', 't.js']) fs.copyFileSync(path.join(t.baseDir, 'task-a', f), path.join(t.main, f));
+      // A repository planted below the worktree whose config runs the script from git itself (signing, textconv, filter).
+      const sub = path.join(t.baseDir, 'task-a', 'sub');
+      git(path.join(t.baseDir, 'task-a'), 'init', '-q', 'sub');
+      const evilPath = path.join(t.baseDir, 'task-a', 'evil.sh');
+      for (const [k, v] of [['user.name', 'a'], ['user.email', 'a@b'], ['gpg.program', evilPath], ['commit.gpgsign', 'true'], ['tag.gpgsign', 'true'], ['diff.ev.textconv', evilPath], ['filter.ev.clean', evilPath], ['core.pager', evilPath]] as const)
+        git(sub, 'config', k, v);
+      fs.writeFileSync(path.join(sub, '.gitattributes'), '* diff=ev filter=ev\n');
+      fs.writeFileSync(path.join(sub, 'f'), 'x\n');
       const planted = fingerprint();
       for (const [wt, line] of CODE_LINES) await run(wt, line);
       await new Promise((r) => setTimeout(r, 300));

@@ -206,8 +206,18 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
     reexposed: [...new Set(reexposed)],
     overlay,
     gitWrites: cls === 'git-write' || cls === 'merge',
-    env: sandboxEnv({ network, extra: at.extraEnv ?? [] }),
+    env: { ...sandboxEnv({ network, extra: at.extraEnv ?? [] }), ...pinnedRepo(cls, layout, wtRoot) },
   };
+}
+
+/**
+ * With .git writable, git must work on this worktree's repository only: a repository a
+ * worker planted below it (`sub/.git` with `gpg.program`, a textconv or filter driver)
+ * would otherwise run its code with the real objects and refs writable (`git -C sub commit`).
+ */
+function pinnedRepo(cls: CommandClass, layout: GitLayout | null, wtRoot: string): Record<string, string> {
+  if (!layout || (cls !== 'git-write' && cls !== 'merge')) return {};
+  return { GIT_DIR: real(layout.gitdir), GIT_WORK_TREE: wtRoot };
 }
 
 /** What a call of this class may change in the repository's refs (the rest is restored). */
