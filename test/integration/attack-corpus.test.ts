@@ -350,3 +350,35 @@ describe('everyday lines a coding agent needs still run', () => {
     120_000,
   );
 });
+
+describe("a merge into main/ keeps the user's files", () => {
+  it(
+    'refuses a merge that would silently replace an ignored, uncommitted file; a plain task merge still works',
+    async () => {
+      // main/ as the user left it before the planted copies of the first test.
+      git(t.main, 'checkout', '--', 'package.json', 't.js');
+      fs.rmSync(path.join(t.main, 'evil.sh'));
+      fs.writeFileSync(path.join(t.main, '.gitignore'), '.env\n');
+      git(t.main, 'add', '.gitignore');
+      git(t.main, 'commit', '-q', '-m', 'ignore .env');
+      fs.writeFileSync(path.join(t.main, '.env'), 'USER=keep\n');
+      git(t.main, 'worktree', 'add', '-q', '../task-c', '-b', 'task-c');
+      const c = path.join(t.baseDir, 'task-c');
+      fs.writeFileSync(path.join(c, '.env'), 'USER=attacker\n');
+      git(c, 'add', '-f', '.env');
+      git(c, 'commit', '-q', '-m', 'ship an .env');
+      const head0 = git(t.main, 'rev-parse', 'HEAD');
+      const r = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-c -m "Merge task-c"' }, ctx);
+      expect(r.ok).toBe(false);
+      expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
+      expect(git(t.main, 'rev-parse', 'HEAD')).toBe(head0);
+
+      const m = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-b -m "Merge task-b"' }, ctx);
+      expect(m.ok, `${m.reason} ${m.stdout} ${m.stderr}`).toBe(true);
+      expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
+      expect(fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8')).toBe('uncommitted\n');
+      expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
+    },
+    120_000,
+  );
+});
