@@ -117,6 +117,40 @@ export class StoreError extends OrchestratorError {
   }
 }
 
+/**
+ * The disk holding the state dir (or another path the run writes) is full.
+ * A store error (exit 7): the run's state up to the last write is consistent,
+ * so it can be resumed once there is space again.
+ */
+export class DiskFullError extends StoreError {
+  readonly path: string;
+  constructor(file: string, options: { cause?: unknown } = {}) {
+    super(`the disk holding ${file} is full; nothing more could be written there`, {
+      ...options,
+      hint: 'free some space, then continue the run with codex-orch runs resume <run id> (codex-orch runs list shows the id)',
+      context: { file },
+    });
+    this.path = file;
+  }
+}
+
+/** Whether an error (or its cause) says the disk is full: ENOSPC, EDQUOT or SQLite's SQLITE_FULL. */
+export function isDiskFull(e: unknown): boolean {
+  for (let cur: unknown = e, depth = 0; cur && depth < 5; cur = (cur as { cause?: unknown }).cause, depth++) {
+    if (cur instanceof DiskFullError) return true;
+    const code = (cur as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
+    if (typeof (cur as Error).message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test((cur as Error).message)) return true;
+  }
+  return false;
+}
+
+/** A disk-full error as a DiskFullError naming `file`; anything else unchanged. */
+export function asDiskFull(e: unknown, file: string): unknown {
+  if (e instanceof DiskFullError || !isDiskFull(e)) return e;
+  return new DiskFullError(file, { cause: e });
+}
+
 export function isOrchestratorError(e: unknown): e is OrchestratorError {
   return e instanceof OrchestratorError;
 }

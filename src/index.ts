@@ -4,9 +4,9 @@
  */
 export { runOrchestrator } from './orchestrator/run.js';
 export type { RunOrchestratorOptions } from './orchestrator/run.js';
-export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report.js';
+export type { RunReport, ReportCommand, ReportWorker, ReportTest, ReportMerge } from './orchestrator/report/report.js';
 export type { RunEvent, RunEventListener, RunOutcome } from './orchestrator/events.js';
-export { renderReportMarkdown } from './orchestrator/report-text.js';
+export { renderReportMarkdown } from './orchestrator/report/report-text.js';
 export { makeRunTask } from './orchestrator/run-task.js';
 
 export { loadConfig, withBaseDir } from './config/config.js';
@@ -38,13 +38,16 @@ export type { CommandRequest, CommandResult, PolicyDecision, CommandLogEntry } f
 
 export { dispatch, envTaskSource, listTaskSource, parseDispatchTasks } from './dispatcher/index.js';
 export type { DispatchTask, DispatchOutcome, DispatchSummary, RunTask, TaskSource, SourcedTask } from './dispatcher/index.js';
+export { githubTaskSource, type GitHubSourceOptions } from './dispatcher/github-source.js';
+export { mcpServerFactory, serveMcpStdio, type McpServerOptions } from './mcp/server.js';
+export { serveMcpHttp } from './mcp/http.js';
 
 export { resumeRun } from './orchestrator/resume.js';
 export type { ResumeRunOptions } from './orchestrator/resume.js';
 export { executePlan } from './orchestrator/plan/execute-plan.js';
 export type { PlanRunContext, PlanRunResult, SubtaskSummary } from './orchestrator/plan/execute-plan.js';
-export { runPlanManifest } from './orchestrator/plan/run-manifest.js';
-export type { RunManifestOptions, RunManifestResult } from './orchestrator/plan/run-manifest.js';
+export { runPlanManifest } from './orchestrator/run-plan.js';
+export type { RunManifestOptions, RunManifestResult } from './orchestrator/run-plan.js';
 export { createReviewer } from './orchestrator/review/reviewer.js';
 export type { ReviewFn, ReviewInput, ReviewVerdict } from './orchestrator/review/types.js';
 export { validatePlan, createSchedule, nextRunnable, simulate } from './scheduler/index.js';

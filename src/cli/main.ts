@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { isOrchestratorError } from '../errors.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT } from './exit-codes.js';
+import { fatalLine, installProcessHandlers } from './process-handlers.js';
 import { printErr } from './output.js';
 import { registerExec } from './commands/exec.js';
 import { registerWorker } from './commands/worker.js';
@@ -11,6 +11,7 @@ import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
+import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
 
 /**
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerDispatch(program, makeRunTask);
   registerRuns(program);
+  registerMcp(program);
   return program;
 }
 
@@ -44,19 +46,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       // --help and --version end here with code 0; usage mistakes with 2.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    if (isOrchestratorError(error)) {
-      printErr(`codex-orch: ${error.toLine()}`);
-      return exitCodeFor(error.kind);
-    }
-    const message = error instanceof Error ? error.message : String(error);
-    printErr(`codex-orch: unexpected error: ${message}`);
-    printErr('  (this is a bug; the log file in the state directory has the details)');
-    return EXIT.failed;
+    const { lines, code } = fatalLine(error);
+    for (const l of lines) printErr(l);
+    return code;
   }
 }
 
 const invokedDirectly = process.argv[1] && /cli[\\/]main\.(ts|js)$/.test(process.argv[1]);
 if (invokedDirectly) {
+  installProcessHandlers();
   // A closed pipe (`codex-orch … | head`) ends the program quietly, like other CLIs.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (error: NodeJS.ErrnoException) => {

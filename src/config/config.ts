@@ -29,6 +29,8 @@ export interface Config {
   readonly codexTimeoutMs: number;
   readonly outputCapBytes: number;
   readonly workerStallSeconds: number;
+  /** How long the merge queue waits (once, for the whole queue) for a dirty main/. */
+  readonly dirtyWaitSeconds: number;
   readonly codexArgs: readonly string[];
   readonly codexBin: string | undefined;
   readonly codexProfilesFile: string | undefined;
@@ -56,6 +58,7 @@ export const DEFAULTS = {
   codexTimeoutMs: 30 * 60_000,
   outputCapBytes: 64 * 1024,
   workerStallSeconds: 20 * 60,
+  dirtyWaitSeconds: 5 * 60,
   logLevel: 'info',
 } as const;
 
@@ -150,6 +153,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexTimeoutMs: (raw.ORCHESTRATOR_CODEX_TIMEOUT_MS as number | undefined) ?? DEFAULTS.codexTimeoutMs,
     outputCapBytes: (raw.ORCHESTRATOR_OUTPUT_CAP as number | undefined) ?? DEFAULTS.outputCapBytes,
     workerStallSeconds: (raw.ORCHESTRATOR_WORKER_STALL_SECONDS as number | undefined) ?? DEFAULTS.workerStallSeconds,
+    dirtyWaitSeconds: (raw.ORCHESTRATOR_DIRTY_WAIT_SECONDS as number | undefined) ?? DEFAULTS.dirtyWaitSeconds,
     codexArgs: Object.freeze([...((raw.ORCHESTRATOR_CODEX_ARGS as string[] | undefined) ?? [])]),
     codexBin: abs(raw.CODEX_BIN as string | undefined),
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),

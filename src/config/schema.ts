@@ -34,6 +34,8 @@ function positiveInt(what: string) {
     .refine((n) => n > 0, { message: `expected a positive number of ${what}` });
 }
 
+const wholeSeconds = z.string().trim().regex(/^\d+$/, 'expected a whole number of seconds (0: do not wait)').transform((v) => Number.parseInt(v, 10));
+
 const stringArrayJson = z
   .string()
   .trim()
@@ -115,6 +117,7 @@ export const ENV_VARS = [
   { name: 'ORCHESTRATOR_CODEX_TIMEOUT_MS', description: 'Wall-clock budget of one codex worker run, in milliseconds.', example: '1800000', schema: positiveInt('milliseconds') },
   { name: 'ORCHESTRATOR_OUTPUT_CAP', description: 'Bytes of stdout/stderr kept per command (head and tail; the middle is cut and counted).', example: '65536', schema: positiveInt('bytes') },
   { name: 'ORCHESTRATOR_WORKER_STALL_SECONDS', description: 'A codex worker that emits no event for this long is killed and marked stuck.', example: '1200', schema: positiveInt('seconds') },
+  { name: 'ORCHESTRATOR_DIRTY_WAIT_SECONDS', description: 'How long the merge queue waits, once for the whole queue, for uncommitted changes in main/ to go before it stops (the complete subtasks stay complete; runs merge <id> merges them later). 0: do not wait.', example: '300', schema: wholeSeconds },
   { name: 'ORCHESTRATOR_CODEX_ARGS', description: 'JSON array of extra arguments appended to every codex exec (model, provider, -c overrides).', example: '["-m","gpt-5.3-codex"]', schema: stringArrayJson },
   { name: 'ORCHESTRATOR_CODEX_PROFILES', description: 'Codex worker profiles file (fast/deep/review: model, reasoning effort, sandbox). Default: built-in profiles.', example: './codex-profiles.json', schema: anyPath },
   { name: 'ORCHESTRATOR_LOG_LEVEL', description: 'Level of the pino log file in the state dir.', example: 'info', schema: logLevel },

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadConfig } from '../config/config.js';
 import { ConfigError } from '../errors.js';
 import type { RunEventListener } from '../orchestrator/events.js';
-import type { RunReport } from '../orchestrator/report.js';
+import type { RunReport } from '../orchestrator/report/report.js';
 import { runOrchestrator } from '../orchestrator/run.js';
 import { codexScript, orchestratorScript } from './demo-scripts.js';
 import { createSampleRepo, DEMO_TASK } from './sample-repo.js';

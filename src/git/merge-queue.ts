@@ -49,7 +49,14 @@ export interface MergeMeta {
   taskId?: string;
 }
 
-export type MainDirtyReason = 'uncommitted-changes' | 'operation-in-progress' | 'ignored-files-in-the-way' | 'wrong-branch';
+export type MainDirtyReason =
+  | 'uncommitted-changes'
+  | 'operation-in-progress'
+  | 'ignored-files-in-the-way'
+  | 'wrong-branch'
+  | 'detached-head'
+  | 'index-locked'
+  | 'stale-lock';
 
 export type MergeOutcome =
   | { status: 'merged'; branch: string; sha: string; mainSha: string; branchSha: string; alreadyMerged: boolean; smokeLog?: string }
@@ -90,8 +97,14 @@ export interface MergeQueueOptions {
   targetBranch?: string;
   smoke?: SmokeFn;
   onDecision?: (d: MergeDecision) => void;
-  /** How long one merge waits for main/ to become clean before answering main-dirty (default 5 minutes; 0: do not wait). */
+  /**
+   * How long the queue waits for main/ to become clean before answering
+   * main-dirty (default 5 minutes; 0: do not wait). One budget for the whole
+   * queue: once it is spent, a dirty main/ is answered at once.
+   */
   dirtyWaitMs?: number;
+  /** An index.lock older than this with no git process working in main/ is stale (default 10 minutes). */
+  staleLockMs?: number;
   /** How often main/ is looked at while waiting (default 2 s). */
   dirtyPollMs?: number;
   /** Stops waiting for a dirty main/ (the pending merge answers main-dirty). */
@@ -113,6 +126,12 @@ export class MergeQueue {
   private readonly onDecisionFn: ((d: MergeDecision) => void) | undefined;
   private readonly dirtyWaitMs: number;
   private readonly dirtyPollMs: number;
+  private readonly staleLockMs: number;
+  /** When the queue's one wait for a dirty main/ ends (set the first time main/ is seen dirty). */
+  private waitDeadline: number | undefined;
+  private waitAnnounced = false;
+  /** Set when main/ was left in a state this queue must not write over (a merge it could not undo). */
+  private haltedBy: string | undefined;
   private readonly signal: AbortSignal | undefined;
   private targetBranch: string | undefined;
   private tail: Promise<unknown> = Promise.resolve();
@@ -135,8 +154,14 @@ export class MergeQueue {
     this.onDecisionFn = options.onDecision;
     this.dirtyWaitMs = Math.max(0, options.dirtyWaitMs ?? 5 * 60_000);
     this.dirtyPollMs = Math.max(10, options.dirtyPollMs ?? 2_000);
+    this.staleLockMs = Math.max(0, options.staleLockMs ?? 10 * 60_000);
     this.signal = options.signal;
     this.targetBranch = options.targetBranch;
+  }
+
+  /** Why the queue stopped for good (a merge it could not undo), or undefined. */
+  get halted(): string | undefined {
+    return this.haltedBy;
   }
 
   /** Merges still queued or running. */
@@ -197,7 +222,12 @@ export class MergeQueue {
     }
     switch (outcome.status) {
       case 'merged':
-        this.decide(item, 'merged', outcome.alreadyMerged ? 'already contained in main; nothing to merge' : 'merged and smoke test passed', { sha: outcome.sha });
+        this.decide(
+          item,
+          'merged',
+          outcome.alreadyMerged ? 'already contained in main; nothing to merge' : this.smoke ? 'merged and smoke test passed' : 'merged; no smoke test configured — main was not tested',
+          { sha: outcome.sha },
+        );
         break;
       case 'conflict':
         this.decide(item, 'conflict', `conflicts in ${outcome.files.length} file(s); merge aborted, main unchanged`, { files: outcome.files });
@@ -222,6 +252,7 @@ export class MergeQueue {
       const error = new GitError(message, { ...(hint ? { hint } : {}), context: { branch, mainDir, ...context } });
       return { status: 'error', branch, message, error };
     };
+    if (this.haltedBy) return fail(`not merged: the merge queue stopped earlier: ${this.haltedBy}`);
     this.mainGitDir ??= await gitDir(mainDir);
     if (!this.identityChecked) {
       await assertIdentity(mainDir);
@@ -315,13 +346,13 @@ export class MergeQueue {
     if (inMerge) {
       const abort = await runGit(mainDir, ['merge', '--abort'], { allowFail: true });
       if (abort.exitCode !== 0) {
-        const message = `merging ${branch} failed and git merge --abort failed too: ${firstLines(abort.stderr)}`;
-        return {
-          status: 'error',
-          branch,
-          message,
-          error: new GitError(message, { hint: `look at ${mainDir} with git status; finish with git merge --abort`, context: { branch, mainDir } }),
-        };
+        // Never reset: stop the queue, say what main/ is left with and the one command that undoes it.
+        const message =
+          `merging ${branch} failed (${firstLines(output)}) and git merge --abort failed too (${firstLines(abort.stderr)}); ` +
+          `${mainDir} is still in the middle of that merge (MERGE_HEAD)`;
+        const hint = `nothing was reset; when the cause is gone, undo it with: git -C ${mainDir} merge --abort — then codex-orch runs merge <run id> merges the rest`;
+        this.haltedBy = `${message} (${hint})`;
+        return { status: 'error', branch, message, error: new GitError(message, { hint, context: { branch, mainDir } }) };
       }
     }
     const now = await headSha(mainDir);
@@ -374,38 +405,128 @@ export class MergeQueue {
     return splitZ(r.stdout);
   }
 
+  /**
+   * The merge preflight: is main/ in a state a merge may start from? Reads
+   * files and `git status --no-optional-locks` only (no git write, no lock).
+   * `wait`: the condition may clear by itself or by the person's hand.
+   */
+  private async preflight(): Promise<{ ok: true; snap: StatusSnapshot } | { ok: false; reason: MainDirtyReason; message: string; files: string[]; wait: boolean }> {
+    const mainDir = this.mainDir;
+    const gd = this.mainGitDir as string;
+    const lock = path.join(gd, 'index.lock');
+    const lockStat = statOrNull(lock);
+    if (lockStat) {
+      const ageMs = Date.now() - lockStat.mtimeMs;
+      const holders = gitProcessesIn(mainDir);
+      if (holders.length === 0 && ageMs >= this.staleLockMs) {
+        const message = `stale lock: ${lock} is ${Math.round(ageMs / 60_000)} min old and no git process is working in ${mainDir}; remove it with: rm ${lock}`;
+        return { ok: false, reason: 'stale-lock', message, files: [], wait: false };
+      }
+      const who = holders.length ? `git process ${holders.join(', ')} is working in ${mainDir}` : `another git command may be working in ${mainDir}`;
+      const message = `${lock} exists (${Math.round(ageMs / 1000)} s old): ${who}; the queue does not touch main/ until it is gone`;
+      return { ok: false, reason: 'index-locked', message, files: [], wait: true };
+    }
+    const op = operationInProgress(gd);
+    if (op) {
+      const undo = OPERATION_UNDO[op] ?? 'git status';
+      const message = `${mainDir} is in the middle of ${op} (not started by this run); finish it, or undo it with: ${undo}`;
+      return { ok: false, reason: 'operation-in-progress', message, files: [], wait: true };
+    }
+    const head = readHead(gd);
+    if (head !== null && !head.startsWith('ref: ')) {
+      const message = `${mainDir} has a detached HEAD at ${short(head)}; the queue merges into ${this.targetBranch} and never checks out branches: git -C ${mainDir} checkout ${this.targetBranch}`;
+      return { ok: false, reason: 'detached-head', message, files: [], wait: true };
+    }
+    const snap = await statusSnapshot(mainDir);
+    if (snap.dirty.length > 0) {
+      const message = `${mainDir} has uncommitted changes in ${snap.dirty.length} file(s): ${preview(snap.dirty)}; commit or move them and the queue goes on`;
+      return { ok: false, reason: 'uncommitted-changes', message, files: snap.dirty, wait: true };
+    }
+    if (snap.branch !== this.targetBranch) {
+      const message = `${mainDir} has ${snap.branch ?? 'a detached HEAD'} checked out; the queue merges into ${this.targetBranch} and never checks out branches`;
+      return { ok: false, reason: snap.branch === null ? 'detached-head' : 'wrong-branch', message, files: [], wait: true };
+    }
+    return { ok: true, snap };
+  }
+
   private async waitForCleanMain(item: Item): Promise<Clean> {
     const started = Date.now();
-    let announced = false;
+    let waited = false;
     for (;;) {
-      const snap = await statusSnapshot(this.mainDir);
-      const op = operationInProgress(this.mainGitDir as string);
-      let reason: MainDirtyReason | null = null;
-      let message = '';
-      if (op) {
-        reason = 'operation-in-progress';
-        message = `${this.mainDir} is in the middle of ${op}; finish or abort it`;
-      } else if (snap.dirty.length > 0) {
-        reason = 'uncommitted-changes';
-        message = `${this.mainDir} has uncommitted changes in ${snap.dirty.length} file(s): ${preview(snap.dirty)}; commit or move them and the queue goes on`;
-      } else if (snap.branch !== this.targetBranch) {
-        reason = 'wrong-branch';
-        message = `${this.mainDir} has ${snap.branch ?? 'a detached HEAD'} checked out; the queue merges into ${this.targetBranch} and never checks out branches`;
-      }
-      if (reason === null) return { ok: true, snap, waited: announced };
+      const check = await this.preflight();
+      if (check.ok) return { ok: true, snap: check.snap, waited };
+      const { reason, message, files } = check;
       const waitedMs = Date.now() - started;
-      const remaining = this.dirtyWaitMs - waitedMs;
-      if (remaining <= 0 || this.signal?.aborted) {
-        return { ok: false, outcome: { status: 'main-dirty', branch: item.branch, reason, files: snap.dirty, waitedMs, message } };
+      // One wait for the whole queue: the first dirty sighting starts it, every later merge shares what is left.
+      this.waitDeadline ??= Date.now() + this.dirtyWaitMs;
+      const remaining = this.waitDeadline - Date.now();
+      if (!check.wait || remaining <= 0 || this.signal?.aborted) {
+        return { ok: false, outcome: { status: 'main-dirty', branch: item.branch, reason, files, waitedMs, message } };
       }
-      if (!announced) {
-        this.decide(item, 'waiting', `waiting up to ${Math.round(remaining / 1000)} s: ${message}`, { files: snap.dirty });
-        announced = true;
+      if (!this.waitAnnounced) {
+        this.decide(item, 'waiting', `waiting up to ${Math.round(remaining / 1000)} s: ${message}`, { files });
+        this.waitAnnounced = true;
       }
+      waited = true;
       await sleep(Math.min(this.dirtyPollMs, remaining), this.signal);
     }
   }
 
+}
+
+/** How to undo each half-done git operation (for the preflight's message). */
+const OPERATION_UNDO: Record<string, string> = {
+  'a merge': 'git merge --abort',
+  'a cherry-pick': 'git cherry-pick --abort',
+  'a revert': 'git revert --abort',
+  'a rebase': 'git rebase --abort',
+  'a rebase or am': 'git rebase --abort (or git am --abort)',
+  'a bisect': 'git bisect reset',
+};
+
+function statOrNull(p: string): fs.Stats | null {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/** HEAD of a git dir as written: `ref: refs/heads/x` or a commit id; null when unreadable. */
+function readHead(gd: string): string | null {
+  try {
+    return fs.readFileSync(path.join(gd, 'HEAD'), 'utf8').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Pids of live git processes (not this process's own) whose working directory is in `dir` (Linux /proc; elsewhere none are found). */
+function gitProcessesIn(dir: string): number[] {
+  const out: number[] = [];
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  const root = path.resolve(dir);
+  for (const e of entries) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const comm = fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim();
+      if (comm !== 'git' && !comm.startsWith('git-')) continue;
+      const cwd = fs.readlinkSync(`/proc/${e}/cwd`);
+      if (cwd !== root && !cwd.startsWith(`${root}${path.sep}`)) continue;
+      // Our own read-only git commands (the added-paths diff) are not the lock's holder.
+      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid !== process.pid) out.push(Number(e));
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  return out;
 }
 
 function exists(p: string): boolean {

@@ -121,12 +121,16 @@ function spawnGit(cwd: string, args: readonly string[]): Promise<GitResult> {
 
 /** The first few non-empty lines of git's output, for one-line messages. */
 export function firstLines(text: string, n = 3): string {
-  return text
-    .split('\n')
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .slice(0, n)
-    .join(' / ');
+  // git wraps one sentence over several lines: a line that goes on with a lower-case word joins the one before,
+  // so the n items kept are whole sentences, never cut in the middle.
+  const items: string[] = [];
+  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+    const prev = items[items.length - 1];
+    const open = prev !== undefined && (!/[.!?:]$/.test(prev) || /\b(e\.g|i\.e|etc)\.$/.test(prev));
+    if (open && /^[a-z]/.test(line) && !/^[a-z-]+:\s/.test(line)) items[items.length - 1] = `${prev} ${line}`;
+    else items.push(line);
+  }
+  return items.slice(0, n).join(' / ');
 }
 
 /** Splits NUL-separated git output, dropping empty fields. */
@@ -246,6 +250,7 @@ export function operationInProgress(gitDirPath: string): string | null {
     ['REVERT_HEAD', 'a revert'],
     ['rebase-merge', 'a rebase'],
     ['rebase-apply', 'a rebase or am'],
+    ['REBASE_HEAD', 'a rebase'],
     ['BISECT_LOG', 'a bisect'],
   ];
   for (const [file, what] of markers) if (fs.existsSync(path.join(gitDirPath, file))) return what;

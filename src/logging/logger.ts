@@ -14,6 +14,8 @@ export function createLogger(options: { stateDir?: string | undefined; level?: s
   if (!file) return pino({ level: 'silent' });
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const dest = pino.destination({ dest: file, sync: true, mkdir: true });
+  // A log line that cannot be written (a full disk) is dropped: the log must never be what crashes a run.
+  dest.on('error', () => undefined);
   return pino({ level: options.level ?? 'info', base: { pid: process.pid } }, dest);
 }
 

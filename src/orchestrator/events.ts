@@ -18,6 +18,25 @@ export type RunEvent =
       workerModel?: string | null;
       /** The OS sandbox the gateway's commands run in (its description). */
       sandbox?: string;
+      road?: Road;
+    }
+  | { type: 'run.resumed'; ts: string; runId: string; pid: number; road?: Road; tookOverFrom?: { pid: number; reason: string; heartbeatAt: string } }
+  | {
+      type: 'run.recovered';
+      ts: string;
+      runId: string;
+      conversationRestored: boolean;
+      workers: { workerId: string; status: string; threadId: string | null; killed: boolean }[];
+      answered: unknown[];
+    }
+  // runs merge <id>: the merge queue run now for a stopped plan run's complete subtasks.
+  | { type: 'run.merge.started'; ts: string; runId: string; candidates: string[]; pid: number }
+  | {
+      type: 'run.merge.finished';
+      ts: string;
+      runId: string;
+      merged: { taskId: string; branch: string; sha: string }[];
+      notMerged: { id: string; status: string; reason: string | null }[];
     }
   | { type: 'agent.turn'; ts: string; turn: number; usage?: { input: number; cachedInput: number; output: number } }
   | { type: 'command.started'; ts: string; worktree: string; command: string }
@@ -61,6 +80,9 @@ export type RunEvent =
 
 /** How a run ended, as the report and the `run.finished` event say it (the store's `RunStatus` has the in-between states too). */
 export type RunOutcome = 'succeeded' | 'failed' | 'aborted';
+
+/** How a run was started: the agent (runOrchestrator), a person's plan (run --plan), or runs merge over a stopped plan run. */
+export type Road = 'agent' | 'plan' | 'merge';
 
 export type RunEventListener = (event: RunEvent) => void;
 

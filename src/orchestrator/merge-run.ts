@@ -11,19 +11,17 @@
  * the reason; `codex-orch resume <id>` reworks it. A seed-road run has no
  * manifest: its merges are the agent's, so it is refused with a clear message.
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { UsageError } from '../errors.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
-import type { Manifest, TaskStatus } from '../scheduler/index.js';
-import { acquireBaseDirLock, acquireRunLock, ensureRunDir, runDir as runDirPaths, type LockHandle, type RunRecord, type Store } from '../store/index.js';
-import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
-import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
+import type { TaskStatus } from '../scheduler/index.js';
+import { acquireRunLock, type RunRecord, type Store } from '../store/index.js';
 import { now } from './events.js';
 import { executePlan, type PlanRunContext } from './plan/execute-plan.js';
-import { loadManifestFile, parseManifest } from './plan/manifest-file.js';
-import { recordCommand } from './run-record.js';
+import { runManifest } from './plan/manifest-file.js';
+
+export { runManifest };
+import { planSection } from './report/report.js';
+import { openRunSession } from './session/run-session.js';
 
 export interface MergeRunResult {
   runId: string;
@@ -38,20 +36,10 @@ export interface MergeRunResult {
   subtasks: { id: string; status: TaskStatus }[];
 }
 
-/** The run's saved manifest (manifest.json, else the copy in the store), or a UsageError for a seed-road run. */
-export function runManifest(stateDir: string, run: RunRecord): { manifest: Manifest; manifestFile: string } {
-  const manifestFile = path.join(runDirPaths(stateDir, run.id).root, 'manifest.json');
-  if (fs.existsSync(manifestFile)) return { manifest: loadManifestFile(manifestFile), manifestFile };
-  if (run.manifest !== undefined && run.manifest !== null) return { manifest: parseManifest(run.manifest, `run ${run.id} (store)`), manifestFile };
-  throw new UsageError(`runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id} has no plan manifest)`, {
-    hint: `codex-orch resume ${run.id} continues the run, which merges its completed work`,
-  });
-}
-
 /**
- * Merges a stopped run's complete subtasks now. Takes the run lock and the
- * base-dir lock first (a live run or a resume in progress refuses), and
- * releases them before it returns.
+ * Merges a stopped run's complete subtasks now, in a run session of its own
+ * (the run lock and the base-dir lock: a live run or a resume in progress
+ * refuses), and writes the run's report again with what was merged.
  */
 export async function mergeRunNow(args: {
   store: Store;
@@ -67,61 +55,52 @@ export async function mergeRunNow(args: {
   const { store, stateDir, run } = args;
   const { manifest, manifestFile } = runManifest(stateDir, run);
   const candidates = manifest.phases.flatMap((p) => p.tasks).filter((t) => t.status === 'complete').map((t) => t.id);
-  const locks: LockHandle[] = [];
+  const statuses = () => manifest.phases.flatMap((p) => p.tasks).map((t) => ({ id: t.id, status: t.status }));
+  if (candidates.length === 0) {
+    // Still refuse a run that is live: its manifest is changing under us.
+    acquireRunLock(store, run.id, { heartbeatMs: 0 }).release();
+    return { runId: run.id, manifestFile, candidates, merged: [], notMerged: [], subtasks: statuses() };
+  }
+  const config: Config = Object.freeze({ ...args.config, baseDir: run.baseDir, stateDir, dryRun: false });
+  const session = await openRunSession({
+    config,
+    road: 'merge',
+    store,
+    resume: run.id,
+    logger: (args.logger ?? silentLogger).child({ component: 'runs-merge' }),
+    ...(args.signal ? { signal: args.signal } : {}),
+  });
   try {
-    locks.push(acquireRunLock(store, run.id));
-    locks.push(acquireBaseDirLock(store, run.baseDir, { runId: run.id }));
-    const log = (args.logger ?? silentLogger).child({ runId: run.id, component: 'runs-merge' });
-    const statuses = () => manifest.phases.flatMap((p) => p.tasks).map((t) => ({ id: t.id, status: t.status }));
-    if (candidates.length === 0) return { runId: run.id, manifestFile, candidates, merged: [], notMerged: [], subtasks: statuses() };
-
-    const config: Config = Object.freeze({ ...args.config, baseDir: run.baseDir, stateDir, dryRun: false });
-    const runDir = ensureRunDir(stateDir, run.id).root;
-    const eventsFile = path.join(runDir, 'events.jsonl');
-    const event = (type: string, data: Record<string, unknown>) => {
-      const e = { type, ts: now(), ...data };
-      try {
-        store.appendEvent(run.id, { type, ts: e.ts, data: e });
-      } catch (error) {
-        log.warn({ err: error }, 'cannot record an event in the store');
-      }
-      fs.appendFileSync(eventsFile, `${JSON.stringify(e)}\n`);
-    };
-    const gateway: GatewayContext = {
-      config,
-      baseDir: run.baseDir,
-      policy: loadPolicy(config.policyFile),
-      logger: log,
-      runId: run.id,
-      ...(args.signal ? { signal: args.signal } : {}),
-      onRecord: (request, result, entry) => {
-        try {
-          recordCommand(store, run.id, request, result, entry, false);
-        } catch (error) {
-          log.warn({ err: error }, 'cannot record a command in the store');
-        }
-      },
-    };
-    event('run.merge.started', { runId: run.id, candidates, pid: process.pid });
+    session.emit({ type: 'run.merge.started', ts: now(), runId: run.id, candidates, pid: process.pid });
     const result = await executePlan(manifest, {
       config,
       baseDir: run.baseDir,
       runId: run.id,
-      runDir,
-      gateway,
+      runDir: session.runDir,
+      gateway: session.gateway,
       store,
       mergeOnly: true,
       // Do not wait for a person's edits in main/: say so at once; they run the command again.
       dirtyWaitMs: 0,
       ...args.executor,
-      logger: log,
-      ...(args.signal ? { signal: args.signal } : {}),
+      logger: session.logger,
+      signal: session.controller.signal,
     });
     const merged = result.merges.map((m) => ({ taskId: m.taskId, branch: m.branch, sha: m.sha }));
     const notMerged = result.left.filter((l) => candidates.includes(l.id));
-    event('run.merge.finished', { runId: run.id, merged, notMerged });
+    session.emit({ type: 'run.merge.finished', ts: now(), runId: run.id, merged, notMerged });
+    const status = result.allMerged ? 'succeeded' : result.aborted ? 'aborted' : 'failed';
+    await session.finish({
+      status,
+      error: result.allMerged ? null : { kind: 'run', message: `runs merge: ${result.left.length} of ${result.subtasks.length} subtask(s) not merged: ${result.left.map((l) => `${l.id} (${l.status})`).join(', ')}` },
+      finalText: `runs merge: ${merged.length} of ${candidates.length} complete subtask(s) merged.`,
+      usage: { input: run.tokens.input, output: run.tokens.output, requests: 0 },
+      plan: planSection(result, null),
+      // A run with work left keeps the status it stopped with, so resume still applies.
+      ...(result.allMerged ? {} : { storeStatus: run.status === 'running' || run.status === 'pending' ? ('interrupted' as const) : run.status }),
+    });
     return { runId: run.id, manifestFile, candidates, merged, notMerged, subtasks: result.subtasks.map((s) => ({ id: s.id, status: s.status })) };
   } finally {
-    for (const l of locks.reverse()) l.release();
+    session.release();
   }
 }

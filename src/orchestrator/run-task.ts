@@ -7,7 +7,7 @@ import { ConfigError, StoreError, describeError } from '../errors.js';
 import { readJsonFile, runDir } from '../store/index.js';
 import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
 import type { RunEvent } from './events.js';
-import type { RunReport } from './report.js';
+import type { RunReport } from './report/report.js';
 import { resumeRun } from './resume.js';
 import { runOrchestrator } from './run.js';
 

@@ -1,6 +1,6 @@
 import { loadPrices, priceRunUsage, type PriceTable, type RunUsage } from '../cost/index.js';
 import { readJsonFile, runDir, type RunRecord, type Store } from '../store/index.js';
-import type { RunReport } from './report.js';
+import type { RunReport } from './report/report.js';
 
 /**
  * A run's usage for `runs list`, `runs show` and their `--json`: the report's

@@ -4,27 +4,26 @@ import { Agent, Runner, type AgentInputItem } from '@openai/agents';
 import { loadConfig, requireBaseDir, requireStateDir, type Config, type ConfigOverrides } from '../config/config.js';
 import { AbortedError, ConfigError, UsageError, type OrchestratorError } from '../errors.js';
 import { createLogger, type Logger } from '../logging/logger.js';
-import { gatewaySandbox, type GatewayContext, type CodexRunner } from '../tools/run-repo-command/gateway.js';
+import type { CodexRunner } from '../tools/run-repo-command/gateway.js';
 import { loadPolicy, summarizePolicy } from '../tools/run-repo-command/policy-file.js';
 import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
-import { codexActivity, codexModelName, runCodexFromGateway } from '../workers/codex/index.js';
-import { classifyRunError } from './api-errors.js';
-import { commandFinishedEvent, commandSecurityEvent, now, type RunEvent, type RunEventListener, type RunOutcome } from './events.js';
-import { mainHistory, takeSnapshot } from './git-snapshot.js';
-import { createModelProvider } from './model-client.js';
-import { loadOrchestratorPrompt } from './prompts.js';
-import { buildReport, reportPricing, type CommandRecord, type RunReport } from './report.js';
-import { renderReportMarkdown } from './report-text.js';
-import { InflightTools } from './inflight.js';
-import { createPlanTools, planReportSection } from './plan-tools.js';
-import type { PlanBudgets } from './plan/budgets.js';
+import { runCodexFromGateway } from '../workers/codex/index.js';
+import { classifyRunError } from './agent/api-errors.js';
+import { now, type RunEventListener, type RunOutcome } from './events.js';
+import { createModelProvider } from './agent/model-client.js';
+import { loadOrchestratorPrompt } from './agent/prompts.js';
+import type { RunReport } from './report/report.js';
+import { InflightTools } from './agent/inflight.js';
+import { createPlanTools, planReportSection } from './agent/plan-tools.js';
 import { createReviewer } from './review/reviewer.js';
-import { ensureRunDir, type Store } from '../store/index.js';
-import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './conversation.js';
+import type { PlanBudgets } from './plan/budgets.js';
+import type { Store } from '../store/index.js';
+import { observeModelProvider, observeTools, ConversationJournal, parseConversation } from './agent/conversation.js';
 import { readDecisionsFile } from './plan/decisions-log.js';
 import { loadManifestFile } from './plan/manifest-file.js';
-import { prepareResume } from './recovery.js';
-import { beginRun, initialSnapshot, recordCommand, slimRecord, storedRecords, storedTurns, syncMerges } from './run-record.js';
+import { prepareResume } from './session/recovery.js';
+import { storedTurns } from './session/run-record.js';
+import { openRunSession, type RunSession } from './session/run-session.js';
 
 export interface RunOrchestratorOptions {
   /** The task, in the person's words. */
@@ -118,75 +117,37 @@ function restorePlanTools(planTools: ReturnType<typeof createPlanTools>, runDir:
  */
 export async function runOrchestrator(options: RunOrchestratorOptions): Promise<RunReport> {
   const task = (options.task ?? '').trim();
-  if (task === '') throw new UsageError('the task is empty', { hint: 'say what the workers should do, e.g. codex-orch run "add a --verbose flag"' });
+  if (task === '' && options.resume === undefined) throw new UsageError('the task is empty', { hint: 'say what the workers should do, e.g. codex-orch run "add a --verbose flag"' });
   const config = resolveConfig(options);
   const baseDir = requireBaseDir(config);
   checkMainRepo(baseDir);
   const stateDir = requireStateDir(config);
   const policy = loadPolicy(config.policyFile);
   const logger = options.logger ?? createLogger({ stateDir, level: config.logLevel });
-
-  // The run's own controller: the caller's signal aborts it, and so does losing the run's lock.
-  const controller = new AbortController();
-  const active = beginRun({
-    ...(options.store ? { store: options.store } : {}),
-    stateDir,
-    baseDir,
+  const session = await openRunSession({
+    config,
     task,
-    model: config.model,
-    dryRun: config.dryRun,
+    road: 'agent',
+    logger,
+    runCodex: options.runCodex ?? runCodexFromGateway,
+    ...(options.store ? { store: options.store } : {}),
     ...(options.resume !== undefined ? { resume: options.resume } : {}),
-    onLost: (error) => {
-      logger.error({ err: error }, 'the run lock was taken by another process; stopping');
-      controller.abort();
-    },
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   try {
-    return await driveRun(options, { task, config, baseDir, stateDir, policy, logger, controller, active });
+    return await agentRoad(session, policy, options.budgets);
   } finally {
-    active.release();
+    session.release();
   }
 }
 
-async function driveRun(
-  options: RunOrchestratorOptions,
-  ctx: {
-    task: string;
-    config: Config;
-    baseDir: string;
-    stateDir: string;
-    policy: ReturnType<typeof loadPolicy>;
-    logger: Logger;
-    controller: AbortController;
-    active: ReturnType<typeof beginRun>;
-  },
-): Promise<RunReport> {
-  const { task, config, baseDir, stateDir, policy, controller } = ctx;
-  const { store, resumed } = ctx.active;
-  const runId = ctx.active.run.id;
-  const runDir = ensureRunDir(stateDir, runId).root;
-  const log = ctx.logger.child({ runId });
-  const eventsFile = path.join(runDir, 'events.jsonl');
-  /** Store first, then events.jsonl, then the listener; `extra` goes to the store only. */
-  const emit = (event: RunEvent | { type: string; ts: string; [key: string]: unknown }, extra: Record<string, unknown> = {}) => {
-    try {
-      store.appendEvent(runId, { type: event.type, ts: event.ts, data: { ...event, ...extra } });
-    } catch (error) {
-      log.error({ err: error }, 'cannot record an event in the store');
-    }
-    fs.appendFileSync(eventsFile, `${JSON.stringify(event)}\n`);
-    try {
-      options.onEvent?.(event as RunEvent);
-    } catch (error) {
-      log.warn({ err: error }, 'onEvent listener threw');
-    }
-  };
-
-  // What earlier processes of this run did (a resume): the report covers the whole run.
-  const priorRecords = resumed ? storedRecords(store, runId) : [];
+/** The agent road over a session: the Orchestrator Agent's loop, with the plan tools beside run_repo_command. */
+async function agentRoad(session: RunSession, policy: ReturnType<typeof loadPolicy>, budgets: PlanBudgets | undefined): Promise<RunReport> {
+  const { config, baseDir, stateDir, store, resumed, runId, runDir, controller, gateway, emit, current, task } = session;
+  const log = session.logger;
   const priorTurns = resumed ? storedTurns(store, runId) : 0;
-  const current = await takeSnapshot(baseDir);
-  const before = (resumed ? initialSnapshot(store, runId) : undefined) ?? current;
+  gateway.plannedWorktrees = new Set<string>();
   const instructions = loadOrchestratorPrompt({
     baseDir,
     mainBranch: current.mainBranch,
@@ -215,38 +176,6 @@ async function driveRun(
     },
   });
 
-  const onAbort = () => controller.abort();
-  if (options.signal?.aborted) controller.abort();
-  options.signal?.addEventListener('abort', onAbort, { once: true });
-
-  const records: CommandRecord[] = [];
-  const gateway: GatewayContext = {
-    config,
-    baseDir,
-    policy,
-    logger: log,
-    runId,
-    signal: controller.signal,
-    runCodex: options.runCodex ?? runCodexFromGateway,
-    plannedWorktrees: new Set<string>(),
-    onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
-    onCodexEvent: (request, e) => {
-      const activity = codexActivity(e);
-      if (activity) emit({ type: 'worker.activity', ts: now(), worktree: request.worktree, activity });
-    },
-    onRecord: (request, result, entry) => {
-      const record = { request, result, entry };
-      records.push(record);
-      try {
-        recordCommand(store, runId, request, result, entry, controller.signal.aborted);
-      } catch (error) {
-        log.error({ err: error }, 'cannot record a command in the store');
-      }
-      emit(commandFinishedEvent(request, result, entry), { record: slimRecord(record) });
-      const security = commandSecurityEvent(request, result);
-      if (security) emit(security);
-    },
-  };
   /** After every tool call, before its answer goes back to the model: merges, then the conversation. */
   const afterTool = async (call: { callId: string | undefined; name: string; input: string }, output: unknown) => {
     let worktree: unknown;
@@ -255,14 +184,12 @@ async function driveRun(
     } catch {
       worktree = undefined;
     }
-    if (!config.dryRun && (call.name !== 'run_repo_command' || worktree === 'main')) {
-      await syncMerges(store, runId, baseDir, before.head).catch((error: unknown) => log.warn({ err: error }, 'cannot record merges'));
-    }
+    if (call.name !== 'run_repo_command' || worktree === 'main') await session.syncMerges();
     if (call.callId) journal.recordToolResult(call.callId, call.name, typeof output === 'string' ? output : JSON.stringify(output));
   };
   // The plan road beside run_repo_command: submit_plan / run_plan; a second agent reviews each subtask.
   const planTools = createPlanTools({
-    ...(options.budgets ? { budgets: options.budgets } : {}),
+    ...(budgets ? { budgets } : {}),
     config,
     baseDir,
     runId,
@@ -286,17 +213,6 @@ async function driveRun(
     tools: inflight.wrap(observeTools([createRunRepoCommandTool(gateway), ...planTools.tools], afterTool)),
   });
   const runner = new Runner({ modelProvider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
-
-  const startedAt = resumed ? new Date(ctx.active.run.createdAt) : new Date();
-  if (resumed) {
-    const took = ctx.active.tookOver;
-    emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
-    log.info({ task, baseDir, tookOver: took }, 'run resumed');
-  } else {
-    emit({ type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model: config.model, workerModel: codexModelName(config), sandbox: gatewaySandbox(gateway).backend.description }, { snapshot: before });
-    fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);
-    log.info({ task, baseDir, model: config.model, dryRun: config.dryRun }, 'run started');
-  }
 
   let status: RunOutcome = 'succeeded';
   let finalText = '';
@@ -339,8 +255,6 @@ async function driveRun(
     status = failure.kind === 'aborted' ? 'aborted' : 'failed';
     log.error({ err: error, kind: failure.kind }, 'run ended with an error');
     emit({ type: 'run.error', ts: now(), runId, kind: failure.kind, message: failure.message });
-  } finally {
-    options.signal?.removeEventListener('abort', onAbort);
   }
   // Tool calls of the last turn may still be stopping their commands and workers.
   const stillRunning = await inflight.settle(30_000);
@@ -349,42 +263,5 @@ async function driveRun(
   // Tokens of every process of the run, as the store counted them per model response.
   const stored = store.requireRun(runId);
   usage = { input: stored.tokens.input, output: stored.tokens.output, requests: priorTurns + usage.requests };
-
-  if (!config.dryRun) await syncMerges(store, runId, baseDir, before.head).catch((error: unknown) => log.warn({ err: error }, 'cannot record merges'));
-  const after = await takeSnapshot(baseDir);
-  const history = await mainHistory(baseDir, before.head, after.head);
-  const finishedAt = new Date();
-  const sb = gatewaySandbox(gateway);
-  const report = buildReport({
-    sandbox: { backend: sb.backend.name, description: sb.backend.description, gaps: sb.backend.gaps },
-    runId,
-    task,
-    baseDir,
-    model: config.model,
-    dryRun: config.dryRun,
-    status,
-    startedAt,
-    finishedAt,
-    records: [...priorRecords, ...records],
-    before,
-    after,
-    history,
-    orchestratorUsage: usage,
-    finalText,
-    error: failure ? { kind: failure.kind, message: failure.toLine() } : null,
-    runDir,
-    plan: planReportSection(planTools.state),
-    pricing: reportPricing(config),
-  });
-  fs.writeFileSync(path.join(runDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-  fs.writeFileSync(path.join(runDir, 'report.md'), renderReportMarkdown(report));
-  store.updateRun(runId, {
-    status,
-    error: failure ? failure.toLine() : null,
-    summary: finalText ? finalText.slice(0, 2000) : null,
-    finishedAt: finishedAt.toISOString(),
-  });
-  emit({ type: 'run.finished', ts: now(), runId, status, wallTimeMs: report.wallTimeMs });
-  log.info({ status, wallTimeMs: report.wallTimeMs, merges: report.merges.length }, 'run finished');
-  return report;
+  return session.finish({ status, error: failure, finalText, usage, plan: planReportSection(planTools.state) });
 }

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { StoreError } from '../errors.js';
+import { DiskFullError, StoreError, isDiskFull } from '../errors.js';
 
 export interface RunDirPaths {
   /** `<stateDir>/runs/<runId>` */
@@ -60,6 +60,7 @@ export function ensureRunDir(stateDir: string, runId: string): RunDirPaths {
   try {
     fs.mkdirSync(paths.workers, { recursive: true });
   } catch (cause) {
+    if (isDiskFull(cause)) throw new DiskFullError(paths.root, { cause });
     throw new StoreError(`cannot create run directory ${paths.root}: ${(cause as Error).message}`, {
       cause,
       hint: 'check that the state dir is writable (ORCHESTRATOR_STATE_DIR)',
@@ -101,6 +102,7 @@ export function writeFileAtomic(file: string, data: string | Uint8Array): void {
     } catch {
       /* ignore */
     }
+    if (isDiskFull(cause)) throw new DiskFullError(file, { cause });
     throw new StoreError(`cannot write ${file}: ${(cause as Error).message}`, { cause, context: { file } });
   }
   fsyncDir(dir);
@@ -137,6 +139,7 @@ export function appendJsonLine(file: string, value: unknown): void {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.appendFileSync(file, text + '\n');
   } catch (cause) {
+    if (isDiskFull(cause)) throw new DiskFullError(file, { cause });
     throw new StoreError(`cannot append to ${file}: ${(cause as Error).message}`, { cause });
   }
 }

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { StoreError } from '../errors.js';
+import { DiskFullError, StoreError, isDiskFull } from '../errors.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { newRunId } from './run-dir.js';
 import { sqliteTaskLedger, type TaskLedger, type TaskLedgerOptions } from './task-ledger.js';
@@ -125,6 +125,7 @@ class SqliteStore implements Store {
   private wrap(what: string, e: unknown): unknown {
     if (e instanceof StoreError) return e;
     const code = sqliteCode(e);
+    if (code === 'SQLITE_FULL' || isDiskFull(e)) return new DiskFullError(this.location ?? 'the in-memory store', { cause: e });
     if (code?.startsWith('SQLITE_')) {
       const hint =
         code === 'SQLITE_BUSY'
@@ -673,6 +674,15 @@ class SqliteStore implements Store {
     });
   }
 
+  checkpoint(): void {
+    if (this.closed || this.location === undefined) return;
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A busy reader or a full disk: the log stays, the next checkpoint tries again.
+    }
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -711,6 +721,7 @@ export function openStore(target: StoreTarget, options: SqliteStoreOptions = {})
   } catch (cause) {
     db?.close();
     if (cause instanceof StoreError) throw cause;
+    if (isDiskFull(cause)) throw new DiskFullError(file, { cause });
     const code = sqliteCode(cause);
     throw new StoreError(`cannot open the run store ${file}: ${(cause as Error).message}${code ? ` (${code})` : ''}`, {
       cause,

@@ -398,6 +398,12 @@ export interface Store {
 
   /** The dispatcher's task ledger in this database: the one home of task idempotency (see task-ledger.ts). */
   readonly tasks: TaskLedger;
+  /**
+   * Folds the write-ahead log back into the database and truncates it (at the
+   * end of a run and before big writes), so a disk that fills up later does
+   * not find a grown state.db-wal in its way. Best effort: never throws.
+   */
+  checkpoint(): void;
 
   close(): void;
 }

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { PlanRunContext } from '../../src/orchestrator/plan/execute-plan.js';
 import type { Decision } from '../../src/orchestrator/plan/decisions-log.js';
-import type { PlanInput } from '../../src/scheduler/index.js';
+import { manifestFromPlan, planSchema, type Manifest, type PlanInput } from '../../src/scheduler/index.js';
 import { newRunId } from '../../src/store/run-dir.js';
 import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import { makeTempBase, type TempBase } from './git-repo.js';
@@ -20,6 +20,7 @@ export interface FakeDirective {
   commit?: boolean;
   barrier?: { name: string; count: number };
   goal?: boolean;
+  sleepMs?: number;
 }
 
 export function fakePrompt(text: string, d: FakeDirective): string {
@@ -72,8 +73,9 @@ export function makePlanRig(options: { files?: Record<string, string>; settings?
   return { base, config, fakeState, ctx };
 }
 
-export function plan(tasks: PlanInput['phases'][number]['tasks'], task = 'the whole plan'): PlanInput {
-  return { version: 1, task, phases: [{ name: 'Phase 1', tasks }] };
+/** A one-phase plan as the executor takes it: a Manifest (every task pending). */
+export function plan(tasks: PlanInput['phases'][number]['tasks'], task = 'the whole plan'): Manifest {
+  return manifestFromPlan(planSchema.parse({ version: 1, task, phases: [{ name: 'Phase 1', tasks }] }));
 }
 
 export function readDecisions(runDir: string): Decision[] {

@@ -6,7 +6,7 @@ import { loadConfig } from '../../src/config/config.js';
 import { startScriptedModelServer, toolOutputs, type ScriptedModelServer } from '../../src/demo/scripted-model-server.js';
 import { dispatch, listTaskSource } from '../../src/dispatcher/index.js';
 import { makeRunTask } from '../../src/orchestrator/run-task.js';
-import type { RunReport } from '../../src/orchestrator/report.js';
+import type { RunReport } from '../../src/orchestrator/report/report.js';
 import { makeTempBase, type TempBase } from '../helpers/git-repo.js';
 
 const root = path.resolve(__dirname, '..', '..');

@@ -59,7 +59,10 @@ describe('codex-orch run --plan', { timeout: 180_000 }, () => {
     ]);
     expect(report.merges.map((m: any) => m.branch)).toEqual(['task-a', 'task-b']);
     expect(report.tokens.workers).toMatchObject({ input: 200, output: 40 });
-    expect(report.tests).toEqual([]);
+    // a's acceptance command ran: it is listed under Tests (no smoke test is configured, and the report says so)
+    expect(report.tests.map((t: any) => [t.kind, t.worktree, t.command, t.ok])).toEqual([['acceptance', 'task-a', 'test -f a.txt', true]]);
+    expect(report.worktreesCreated).toEqual(['task-a', 'task-b']);
+    expect(report.worktreesRemoved).toEqual(['task-a', 'task-b']);
     // plan workers are listed although they did not go through the gateway
     expect(report.workers.map((w: any) => [w.via, w.taskId, w.purpose, w.status])).toEqual([
       ['plan', 'a', 'initial', 'complete'],

@@ -298,14 +298,14 @@ describe('executePlan', () => {
     expect(m.phases[0]!.tasks[0]!.reason).toMatch(/left: aborted/);
   });
 
-  it("never touches the user's uncommitted work in main/: the subtask is reported, the branch kept", async () => {
+  it("never touches the user's uncommitted work in main/: the subtask is reported and stays complete, the branch kept", async () => {
     const r = rig();
     fs.writeFileSync(path.join(r.base.main, 'README.md'), '# my own edit, not committed\n');
     fs.writeFileSync(path.join(r.base.main, 'notes.txt'), 'untracked user file\n');
     const head = git(r.base.main, 'rev-parse', 'HEAD');
     const result = await executePlan(plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write.', { write: { 'f.txt': 'f\n' } }) }]), r.ctx);
     expect(result.allMerged).toBe(false);
-    expect(result.subtasks[0]!.status).toBe('error');
+    expect(result.subtasks[0]!.status).toBe('complete'); // the queue stops cleanly: the branch stays complete for runs merge
     expect(result.subtasks[0]!.reason).toMatch(/main\/ was left untouched/);
     expect(result.subtasks[0]!.merge.outcome).toBe('main-dirty');
     expect(git(r.base.main, 'rev-parse', 'HEAD')).toBe(head);

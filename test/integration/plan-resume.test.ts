@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
-import type { RunReport } from '../../src/orchestrator/report.js';
+import type { RunReport } from '../../src/orchestrator/report/report.js';
 import { manifestSchema, type Manifest } from '../../src/scheduler/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { spawnTs, waitFor } from '../helpers/cli-child.js';

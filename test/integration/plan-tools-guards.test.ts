@@ -4,7 +4,7 @@ import { RunContext } from '@openai/agents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { PlanRunContext, PlanRunResult } from '../../src/orchestrator/plan/execute-plan.js';
-import { createPlanTools, planReportSection, renderPlanResultForModel, type ExecutePlanFn } from '../../src/orchestrator/plan-tools.js';
+import { createPlanTools, planReportSection, renderPlanResultForModel, type ExecutePlanFn } from '../../src/orchestrator/agent/plan-tools.js';
 import type { Plan } from '../../src/scheduler/index.js';
 import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import type { GatewayContext } from '../../src/tools/run-repo-command/gateway.js';
@@ -34,6 +34,9 @@ function fakeResult(plan: Plan, overrides: Partial<PlanRunResult> = {}): PlanRun
   return {
     manifest: { version: 1, task: plan.task, phases: [] } as unknown as PlanRunResult['manifest'],
     manifestFile: '/x/manifest.json',
+    testRuns: [],
+    smoke: { command: null, suggested: null },
+    worktreesCreated: [],
     decisionsFile: '/x/decisions.jsonl',
     subtasks: ids.map((id, i) => ({
       id,

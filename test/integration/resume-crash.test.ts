@@ -4,7 +4,7 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { codexScript, orchestratorScript, orchestratorTurns } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
 import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
-import type { RunReport } from '../../src/orchestrator/report.js';
+import type { RunReport } from '../../src/orchestrator/report/report.js';
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { spawnTs, waitFor } from '../helpers/cli-child.js';

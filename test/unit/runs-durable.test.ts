@@ -2,9 +2,9 @@ import { tool, type AgentInputItem } from '@openai/agents';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { StoreError } from '../../src/errors.js';
-import { ConversationJournal, danglingCalls, observeTools, parseConversation } from '../../src/orchestrator/conversation.js';
-import { resumeNote } from '../../src/orchestrator/recovery.js';
-import { beginRun, reconcileRunStatus, storeWorkerStatus, type ActiveRun } from '../../src/orchestrator/run-record.js';
+import { ConversationJournal, danglingCalls, observeTools, parseConversation } from '../../src/orchestrator/agent/conversation.js';
+import { resumeNote } from '../../src/orchestrator/session/recovery.js';
+import { beginRun, reconcileRunStatus, storeWorkerStatus, type ActiveRun } from '../../src/orchestrator/session/run-record.js';
 import { openStore, runLockKey, type Store } from '../../src/store/index.js';
 
 const call = (callId: string, command: string): AgentInputItem => ({

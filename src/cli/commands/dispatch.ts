@@ -29,8 +29,10 @@ import {
   type RunTask,
   type TaskSource,
 } from '../../dispatcher/index.js';
+import { DEFAULT_GITHUB_POLL_MS } from '../../dispatcher/github-source.js';
 import { isPidAlive } from '../../store/index.js';
 import { EXIT } from '../exit-codes.js';
+import { githubIntake } from './dispatch-github.js';
 import { printErr, printOut } from '../output.js';
 import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
 
@@ -53,6 +55,9 @@ export interface DispatchCommandOptions {
   pollMs?: number;
   /** false (`--no-ledger`): no idempotency ledger; a task id may run again in a later dispatch. */
   ledger?: boolean;
+  /** GitHub issues as tasks: `owner/repo` or `owner/repo=<base dir>`, with `label`. */
+  github?: string;
+  label?: string;
   /** false with --no-progress: no live view of the runs' workers, plain dispatch lines only. */
   progress?: boolean;
   /** Task ids of the ledger to run again (failed or interrupted ones). */
@@ -94,6 +99,11 @@ HTTP intake (--http <port>, 0 = any free port; implies --watch; 127.0.0.1 only):
     → 202 queued, 200 already known (the existing record), 400, 401, 409, 413, 415
   GET /tasks/<id>, GET /tasks → the records (state, runId, outcome)
   Accepted tasks are kept in <stateDir>/state.db until they ran: a restarted intake runs them.
+
+GitHub issues (--github <owner/repo[=dir]> --label <label>; needs gh logged in, GH_BIN to override):
+  open issues labelled <label> by authors with write access are claimed (<label>:running), run in
+  the base dir, merged into its main/ (never pushed), and answered in one status comment; then
+  <label>:done or <label>:failed. With --watch, polled every --poll-ms. See docs/github.md.
 
 Idempotency: a task id (given, or a hash of task + baseDir) runs once per state dir; a duplicate
   gets the earlier run's outcome. The ledger is in <stateDir>/state.db (--no-ledger: off); it
@@ -168,12 +178,12 @@ function realBaseDirKey(dir: string): string {
 /** The command's work, separated from commander so it can be tested; resolves with the exit code. */
 export async function runDispatchCommand(opts: DispatchCommandOptions, deps: DispatchCommandDeps = {}): Promise<number> {
   const env = deps.env ?? process.env;
-  const longRunning = opts.inbox !== undefined || opts.http !== undefined;
+  const longRunning = opts.inbox !== undefined || opts.http !== undefined || opts.github !== undefined;
   if (opts.watch && !longRunning) {
-    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir> and/or --http <port>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
+    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir>, --http <port> and/or --github <owner/repo>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
   }
   if (opts.check && longRunning) {
-    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http' });
+    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http/--github' });
   }
   const retrying = opts.retry !== undefined && opts.retry.length > 0;
   if (retrying && (longRunning || opts.tasks !== undefined || opts.check || opts.ledger === false)) {
@@ -234,6 +244,11 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
     const recovered = inbox.recover();
     if (recovered.length > 0) printErr(`inbox: ${recovered.length} file${recovered.length === 1 ? '' : 's'} left in processing/ by a dispatcher that is gone, put back: ${recovered.join(', ')}`);
     sources.push(inbox);
+  }
+  if (opts.github !== undefined) {
+    sources.push(
+      await githubIntake({ github: opts.github, label: opts.label, defaultBaseDir, config, env, watch, pollMs: opts.pollMs ?? DEFAULT_GITHUB_POLL_MS, onNotice: (line) => printErr(line) }),
+    );
   }
   if (opts.http !== undefined) {
     const { host, port } = parseHttpAddress(opts.http);
@@ -382,7 +397,9 @@ export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): C
     .option('--inbox <dir>', 'take *.md / *.json task files from this directory (results in done/ and failed/)')
     .option('--http <port>', `HTTP intake on 127.0.0.1:<port> (0 = any free port; needs ${DISPATCH_TOKEN_VAR}; implies --watch)`)
     .option('-w, --watch', 'keep polling the sources until SIGINT/SIGTERM')
-    .option('--poll-ms <ms>', 'inbox poll interval in watch mode', parsePollMs, DEFAULT_INBOX_POLL_MS)
+    .option('--poll-ms <ms>', `poll interval in watch mode (default: inbox ${DEFAULT_INBOX_POLL_MS}, github ${DEFAULT_GITHUB_POLL_MS})`, parsePollMs)
+    .option('--github <owner/repo[=dir]>', 'take GitHub issues labelled --label as tasks (through gh); work merges into main/ of --base-dir or dir; nothing is pushed')
+    .option('--label <label>', 'with --github: the label that asks for work (then <label>:running, :done, :failed)')
     .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
     .option('--retry <id...>', 'run failed or interrupted tasks of the ledger again (an interrupted run is resumed)')
     .option('--json', 'print the summary as JSON on stdout (no progress lines)')

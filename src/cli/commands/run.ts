@@ -5,11 +5,13 @@ import { loadConfig, type Config, type ConfigOverrides } from '../../config/conf
 import type { PlanBudgets } from '../../orchestrator/plan/budgets.js';
 import { parseAtLeastOne, resolveFromCwd } from '../args.js';
 import { UsageError } from '../../errors.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { runOrchestrator } from '../../orchestrator/run.js';
 import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
-import { runPlanManifest } from '../../orchestrator/plan/run-manifest.js';
+import { runPlanManifest, type ExistingPlanRun } from '../../orchestrator/run-plan.js';
+import type { RunRecord } from '../../store/index.js';
+import { createInterface } from 'node:readline/promises';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
 import { EXIT, exitCodeFor, exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
@@ -36,6 +38,9 @@ export interface RunCommandOptions {
   maxWall?: string;
   maxWorkers?: string;
   onBudget?: string;
+  resume?: boolean;
+  new?: boolean;
+  dirtyWait?: string;
 }
 
 /** The budget flags as config overrides (they win over the ORCHESTRATOR_MAX_* variables). */
@@ -63,6 +68,12 @@ export function budgetOptions(cmd: Command): Command {
 export function budgetsOf(config: Config): PlanBudgets | undefined {
   const b = config.budgets;
   return Object.keys(b).length ? { ...b } : undefined;
+}
+
+function parseDirtyWait(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--dirty-wait must be a whole number of seconds (0: do not wait), got ${JSON.stringify(value)}`);
+  return value.trim();
 }
 
 function parseMaxParallel(value: string | undefined): number | undefined {
@@ -102,7 +113,8 @@ export function exitCodeOfReport(report: RunReport): number {
 export function interruptedLine(report: RunReport, options: { resumable?: boolean } = {}): string {
   const resumable = options.resumable ?? true;
   const done = `${report.commands.length} commands ran, ${report.merges.length} merge(s) into main`;
-  const left = report.worktreesCreated.length ? `worktrees kept for inspection${resumable ? ' or resume' : ''}: ${report.worktreesCreated.join(', ')}` : 'no worktrees were left';
+  const kept = report.worktreesCreated.filter((w) => !(report.worktreesRemoved ?? []).includes(w));
+  const left = kept.length ? `worktrees kept for inspection${resumable ? ' or resume' : ''}: ${kept.join(', ')}` : 'no worktrees were left';
   const next = resumable ? `; continue with: codex-orch resume ${report.runId}` : '';
   return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md${next}`;
 }
@@ -136,7 +148,10 @@ export function registerRun(program: Command): void {
     .option('--no-progress', 'plain progress lines instead of the live view (also: not a terminal, CI, NO_COLOR)')
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
-    .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model');
+    .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
+    .option('--resume', 'with --plan: an unfinished run of the same plan on this commit exists — continue it')
+    .option('--new', 'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)')
+    .option('--dirty-wait <seconds>', 'how long the merge queue waits, once, for uncommitted changes in main/ before it stops (default: ORCHESTRATOR_DIRTY_WAIT_SECONDS, 300)');
   budgetOptions(cmd)
     .action(async (words: string[], opts: RunCommandOptions) => {
       if (opts.plan !== undefined) {
@@ -144,12 +159,14 @@ export function registerRun(program: Command): void {
         return;
       }
       if (opts.maxParallel !== undefined || opts.review === false) throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
+      if (opts.resume || opts.new) throw new UsageError('--resume and --new go with --plan <manifest.json>', { hint: 'continue an agent run with codex-orch runs resume <id>' });
       const task = readTask(words, opts.taskFile);
       const config = loadConfig({
         overrides: {
           ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
           ORCHESTRATOR_MODEL: opts.model,
           ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+          ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
           ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
           ...budgetOverrides(opts),
         },
@@ -167,15 +184,36 @@ export function registerRun(program: Command): void {
     });
 }
 
+/** Asks on the terminal what to do with an unfinished run of the same plan: resume it (default), start a new one, or stop. */
+async function askAboutExistingRun(run: RunRecord): Promise<ExistingPlanRun> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = (await rl.question(`codex-orch: this plan was already started as run ${run.id} (${run.status}) and has not finished. Resume it? [Y]es / [n]ew run / [q]uit: `)).trim().toLowerCase();
+    if (answer === '' || answer === 'y' || answer === 'yes') return 'resume';
+    if (answer === 'n' || answer === 'new') return 'new';
+    return 'refuse';
+  } finally {
+    rl.close();
+  }
+}
+
 /** `run --plan <manifest.json>`: the user's own plan, no planning model. */
 async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise<void> {
   if (words.length > 0 || opts.taskFile) throw new UsageError('give either a task or --plan <manifest.json>, not both', { hint: 'the manifest has its own "task"' });
   if (opts.dryRun) throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
   if (opts.maxTurns !== undefined) throw new UsageError('--max-turns is for the planning model; --plan runs without one');
   if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
+  if (opts.resume && opts.new) throw new UsageError('give --resume or --new, not both');
   const maxParallel = parseMaxParallel(opts.maxParallel);
   const manifest = loadManifestFile(path.resolve(opts.plan as string));
-  const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_MODEL: opts.model, ...budgetOverrides(opts) } });
+  const config = loadConfig({
+    overrides: {
+      ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
+      ORCHESTRATOR_MODEL: opts.model,
+      ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
+      ...budgetOverrides(opts),
+    },
+  });
   const budgets = budgetsOf(config);
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   await preflightOrExplain(config, { orchestrator: false, review: opts.review !== false, workers: true }, Boolean(opts.quiet));
@@ -186,6 +224,10 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
       runPlanManifest({
         manifest,
         config,
+        planFile: path.resolve(opts.plan as string),
+        existing: opts.resume ? 'resume' : opts.new ? 'new' : 'refuse',
+        // At a terminal, without --resume/--new, the person is asked; elsewhere the run is refused with both commands.
+        ...(!opts.resume && !opts.new && process.stdin.isTTY && process.stderr.isTTY ? { askExisting: askAboutExistingRun } : {}),
         ...(review ? { review } : {}),
         ...(maxParallel !== undefined ? { maxParallel } : {}),
         ...(budgets ? { budgets } : {}),

@@ -4,12 +4,14 @@ import type { Command } from 'commander';
 import { loadConfig, requireStateDir, type Config } from '../../config/config.js';
 import { StoreError, UsageError, isOrchestratorError } from '../../errors.js';
 import { removeWorktree, runGit } from '../../git/index.js';
-import type { RunReport } from '../../orchestrator/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report-text.js';
+import type { RunReport } from '../../orchestrator/report/report.js';
+import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { mergeRunNow, type MergeRunResult } from '../../orchestrator/merge-run.js';
 import { resumeRun } from '../../orchestrator/resume.js';
-import { reconcileRunStatus, runIsLive } from '../../orchestrator/run-record.js';
-import { storedRunUsage } from '../../orchestrator/run-usage.js';
+import { reconcileRunStatus, runIsLive } from '../../orchestrator/session/run-record.js';
+import { runListRow, runView, runWorktrees } from '../../orchestrator/run-view.js';
+
+export { runWorktrees, type RunListRow } from '../../orchestrator/run-view.js';
 import type { RunEvent } from '../../orchestrator/events.js';
 import type { CodexActivity } from '../../workers/codex/index.js';
 import { activityText, liveViewFor, plainEventLine, resolveWorkers, tailWorkers } from '../live/index.js';
@@ -83,45 +85,6 @@ function statusColor(status: RunStatus): string {
   return paint(style, status);
 }
 
-/** The row of `runs list --json`. */
-export interface RunListRow {
-  id: string;
-  task: string;
-  status: RunStatus;
-  baseDir: string;
-  subtasks: { done: number; total: number };
-  merges: number;
-  /** The run's tokens (orchestrator, review and workers together), the same as the report's `usage.total`. */
-  tokens: { input: number; cachedInput: number; output: number; total: number };
-  /** USD of the priced tokens; null when none has a price. */
-  costUsd: number | null;
-  /** Models whose tokens have no price. */
-  unpriced: string[];
-  createdAt: string;
-  finishedAt: string | null;
-  live: boolean;
-}
-
-function listRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
-  const { usage } = storedRunUsage(store, stateDir, run);
-  const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
-  return {
-    id: run.id,
-    task: run.task,
-    status: run.status,
-    baseDir: run.baseDir,
-    subtasks: { done: subtasks.filter((t) => t.status === 'merged').length, total: subtasks.length },
-    merges: [...merged].filter((b) => store.hasMerged(run.id, b)).length,
-    tokens: { input: usage.total.input, cachedInput: usage.total.cachedInput, output: usage.total.output, total: usage.total.tokens },
-    costUsd: usage.total.costUsd,
-    unpriced: usage.total.unpriced,
-    createdAt: run.createdAt,
-    finishedAt: run.finishedAt ?? null,
-    live: runIsLive(store, run.id),
-  };
-}
-
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => stripAnsi(r[i] ?? '').length)));
   for (const r of rows) printOut(r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length))).join('  ').trimEnd());
@@ -130,22 +93,21 @@ function printTable(rows: string[][]): void {
 // eslint-disable-next-line no-control-regex
 const stripAnsi = (s: string) => s.replace(/\u001b\[[0-9;]*m/g, '');
 
-function runRecordForJson(run: RunRecord): Omit<RunRecord, 'agentState'> & { hasConversation: boolean } {
-  const { agentState, ...rest } = run;
-  return { ...rest, hasConversation: Boolean(agentState) };
-}
-
-/** Worktree directory names (directly in the base dir) that a run worked in. */
-export function runWorktrees(store: Store, stateDir: string, run: RunRecord): string[] {
-  const names = new Set<string>();
-  for (const c of store.listCommands({ runId: run.id })) {
-    if (c.worktree.startsWith('task-')) names.add(c.worktree);
-    for (const m of c.command.matchAll(/worktree\s+add\s+(?:-\S+\s+)*(?:\S+\/)?(task-[A-Za-z0-9._-]+)/g)) names.add(m[1]!);
-  }
-  for (const t of store.listSubtasks(run.id)) if (t.worktree) names.add(path.basename(t.worktree));
-  const report = readJsonFile(runDir(stateDir, run.id).report) as Partial<RunReport> | undefined;
-  for (const w of report?.worktreesCreated ?? []) if (w.startsWith('task-')) names.add(w);
-  return [...names].filter((n) => /^task-[A-Za-z0-9][A-Za-z0-9._-]*$/.test(n) && !n.includes('..')).sort();
+/**
+ * Worktrees of the run's plan subtasks that are complete but not merged (from
+ * the store, else the saved manifest): their branch is finished work waiting
+ * for `runs merge`, so neither clean nor prune may take it away.
+ */
+export function unmergedCompleteWork(store: Store, stateDir: string, run: RunRecord): Map<string, string> {
+  const out = new Map<string, string>();
+  const note = (id: string, worktree: string | null | undefined) => {
+    const name = worktree ? path.basename(worktree) : `task-${id}`;
+    out.set(name, `subtask ${id} is complete but not merged; merge it with codex-orch runs merge ${run.id}`);
+  };
+  for (const t of store.listSubtasks(run.id)) if (t.status === 'complete') note(t.id, t.worktree);
+  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
+  for (const phase of manifest?.phases ?? []) for (const t of phase.tasks ?? []) if (t.status === 'complete') note(t.id, t.worktree);
+  return out;
 }
 
 export interface CleanResult {
@@ -168,8 +130,14 @@ export async function cleanRun(store: Store, stateDir: string, run: RunRecord, o
   }
   const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
   const mainDir = path.join(run.baseDir, 'main');
+  const waiting = unmergedCompleteWork(store, stateDir, run);
   for (const name of runWorktrees(store, stateDir, run)) {
     const slug = name.slice('task-'.length);
+    const why = waiting.get(name);
+    if (why) {
+      result.kept.push({ worktree: name, reason: why });
+      continue;
+    }
     let gone = false;
     try {
       const r = await removeWorktree(run.baseDir, slug);
@@ -211,7 +179,7 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     for (const w of cleaned.removed) result.worktreesRemoved.push({ runId: run.id, worktree: w });
     for (const k of cleaned.kept) result.worktreesKept.push({ runId: run.id, ...k });
     const finished = Date.parse(run.finishedAt ?? run.updatedAt);
-    if (finished < cutoff && cleaned.kept.length === 0) {
+    if (finished < cutoff && cleaned.kept.length === 0 && unmergedCompleteWork(store, stateDir, run).size === 0) {
       fs.rmSync(runDir(stateDir, run.id).root, { recursive: true, force: true });
       store.deleteRun(run.id);
       result.runsDeleted.push(run.id);
@@ -234,7 +202,9 @@ export async function pruneRuns(store: Store, stateDir: string, options: { older
     }
     if (known) continue;
     const mtime = fs.statSync(full).mtimeMs;
-    if (mtime < cutoff) {
+    const manifest = readJsonFile(path.join(full, 'manifest.json')) as { phases?: { tasks?: { status?: string }[] }[] } | undefined;
+    const hasWaitingWork = (manifest?.phases ?? []).some((p) => (p.tasks ?? []).some((t) => t.status === 'complete'));
+    if (mtime < cutoff && !hasWaitingWork) {
       fs.rmSync(full, { recursive: true, force: true });
       result.dirsDeleted.push(d);
     }
@@ -372,7 +342,7 @@ export function registerRuns(program: Command): void {
           .map((r) => reconcileRunStatus(store, r))
           .filter((r) => !opts.status || r.status === opts.status)
           .slice(0, limit)
-          .map((r) => listRow(store, stateDir, r));
+          .map((r) => runListRow(store, stateDir, r));
         if (opts.json) return json({ runs: rows });
         if (rows.length === 0) return printOut('no runs');
         printTable([
@@ -395,25 +365,9 @@ export function registerRuns(program: Command): void {
     .action(async (id: string, opts: StoreOptions) => {
       await withStore(opts, (store, stateDir) => {
         const run = reconcileRunStatus(store, store.requireRun(id));
-        const lock = store.getLock(runLockKey(run.id));
-        const files = runDir(stateDir, run.id);
-        const workers = store.listWorkers(run.id);
-        const merges = store.listMerges(run.id);
-        const subtasks = store.listSubtasks(run.id);
-        const commands = store.listCommands({ runId: run.id });
-        const { usage, source: usageSource } = storedRunUsage(store, stateDir, run);
-        const shown = {
-          run: runRecordForJson(run),
-          usage: { ...usage, source: usageSource },
-          live: runIsLive(store, run.id),
-          lock: lock ?? null,
-          commands: { total: commands.length, denied: commands.filter((c) => !c.allowed).length },
-          workers,
-          merges,
-          subtasks,
-          worktrees: runWorktrees(store, stateDir, run),
-          files: { root: files.root, report: fs.existsSync(files.report) ? files.report : null, events: files.events },
-        };
+        const shown = runView(store, stateDir, run);
+        const { lock, workers, merges, subtasks, files } = shown;
+        const { source: usageSource, ...usage } = shown.usage;
         if (opts.json) return json(shown);
         printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
         printOut(`task:      ${short(run.task, 200)}`);
@@ -425,7 +379,7 @@ export function registerRuns(program: Command): void {
           `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
             `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
         );
-        printOut(`commands:  ${commands.length}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
+        printOut(`commands:  ${shown.commands.total}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
         if (run.error) printOut(`error:     ${run.error}`);
         if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
         printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);

@@ -12,274 +12,56 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../../config/config.js';
-import { OrchestratorError, isOrchestratorError, describeError } from '../../errors.js';
+import { branchMergedInto } from '../../git/merged.js';
+import { detectTestCommand } from '../../git/test-command.js';
+import { OrchestratorError } from '../../errors.js';
+import { createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
+import { silentLogger } from '../../logging/logger.js';
 import {
-  MergeQueue,
-  abortConflictRework,
-  commitAll,
-  createWorktree,
-  currentBranch,
-  diffAgainst,
-  finishConflictRework,
-  loadRepoSettings,
-  prepareConflictRework,
-  prepareSmokeRework,
-  removeWorktree,
-  type MergeDecision,
-  type MergeOutcome,
-  type RepoSettings,
-} from '../../git/index.js';
-import { silentLogger, type Logger } from '../../logging/logger.js';
-import {
-  apply,
-  createSchedule,
   nextRunnable,
   scheduleEvent,
   taskSlug,
   taskWorktreeName,
-  type Gate,
   type Manifest,
   type ManifestTask,
-  type Plan,
-  type PlanInput,
-  type ScheduleEvent,
-  type ScheduleState,
-  type TaskStatus,
 } from '../../scheduler/index.js';
-import type { Store, WorkerStatus as StoreWorkerStatus } from '../../store/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
-import type { CommandResult } from '../../tools/run-repo-command/types.js';
-import { codexActivity, codexModelName, runCodexWorker, type WorkerRun } from '../../workers/codex/index.js';
-import { addTally, costOf, loadPrices, priceOf, tallyTokens, zeroTally, type TokenTally } from '../../cost/index.js';
-import { now, type RunEvent, type RunEventListener } from '../events.js';
-import type { ReviewFn, ReviewVerdict } from '../review/types.js';
-import { BudgetTracker, type BudgetStop, type PlanBudgets } from './budgets.js';
+import { codexModelName } from '../../workers/codex/index.js';
+import { costOf, loadPrices, priceOf, type TokenTally } from '../../cost/index.js';
+import { now, type RunEvent } from '../events.js';
+import { BudgetTracker, type BudgetStop } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
-import { parseManifest, saveManifest } from './manifest-file.js';
-import { acceptancePrompt, conflictPrompt, healPrompt, restartPrompt, reviewPrompt, smokePrompt, tail } from './rework-prompts.js';
+import { PlanState } from './plan-state.js';
+import { parseManifest } from './manifest-file.js';
+import { restartPrompt, tail } from './rework-prompts.js';
+import {
+  DEFAULTS,
+  Interrupted,
+  LeftComplete,
+  TaskFailure,
+  commandLog,
+  commandOutcome,
+  outcomeOf,
+  type SubtaskOutcome,
+  short,
+  type PlanMergeRecord,
+  type PlanRunContext,
+  type PlanRunResult,
+  type PlanTestRun,
+  type PlanWorkerRecord,
+  type SubtaskSummary,
+  type TaskRun,
+} from './plan-types.js';
+import { markResumed, pendingRework, previousWorkers } from './resume-step.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
+import { createMergeStep } from './merge-step.js';
+import { createReviewStep } from './review-step.js';
+import type { StepContext } from './step-context.js';
+import { createWorkerStep } from './worker-step.js';
 
 export type { PlanBudgets } from './budgets.js';
 
-export interface PlanRunContext {
-  config: Config;
-  /** Absolute base dir holding main/ and the task-* worktrees. */
-  baseDir: string;
-  runId: string;
-  /** `<stateDir>/runs/<runId>`: manifest.json and decisions.jsonl go here (workers go under config.stateDir). */
-  runDir: string;
-  /** The guarded gateway: setup, acceptance, smoke and archive commands run through it. */
-  gateway: GatewayContext;
-  /** The review agent; without it branches are merged once their acceptance command passes. */
-  review?: ReviewFn;
-  /** Most subtasks running at once (the scheduler's WIP limit); default 3. */
-  maxParallel?: number;
-  signal?: AbortSignal;
-  logger?: Logger;
-  onEvent?: RunEventListener;
-  /** Optional run store: subtasks, workers and merges are mirrored there (the run must exist in it). */
-  store?: Store;
-  budgets?: PlanBudgets;
-  /** What a dependency must reach before dependants start (default 'merged'). */
-  gate?: Gate;
-  /** Review rework rounds before the subtask is `error` (default 2). */
-  maxReviewRounds?: number;
-  /** Rounds of "the acceptance command failed, fix it" before `error` (default 2). */
-  maxAcceptanceFixes?: number;
-  /** Self-heal restarts of a worker that ended stuck or error (default 1). */
-  maxHeals?: number;
-  /** Merge attempts per subtask, conflict and smoke reworks included (default 3). */
-  maxMergeAttempts?: number;
-  /** Bytes of diff shown to the reviewer (default 200 kB). */
-  maxDiffBytes?: number;
-  /** Extra environment for codex workers (CODEX_HOME, keys for a local provider). */
-  workerEnv?: NodeJS.ProcessEnv;
-  /** Worker stall timeout in ms (default: config.workerStallSeconds). */
-  workerStallMs?: number;
-  /** How long a merge waits for a dirty main/ before answering main-dirty (default 5 min). */
-  dirtyWaitMs?: number;
-  dirtyPollMs?: number;
-  /** Where the task templates are (default prompts/templates of the package). */
-  templatesDir?: string;
-  /**
-   * Merge only (`codex-orch runs merge`): of a saved manifest, only the `complete`
-   * subtasks are handled — straight to the merge queue, no worker, no review.
-   * Nothing else is started or changed (a `running` one stays as it is). A
-   * merge that needs rework (conflict, failed smoke test) or cannot happen
-   * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
-   */
-  mergeOnly?: boolean;
-}
-
-export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
-
-export interface PlanWorkerRecord {
-  taskId: string;
-  workerId: string;
-  purpose: WorkerPurpose;
-  worktree: string;
-  status: WorkerRun['status'];
-  threadId: string | null;
-  runDir: string;
-  usage: WorkerRun['usage'];
-  durationMs: number;
-  goalMet: boolean | null;
-  summary: string;
-  reason?: string;
-  changedFiles: string[];
-}
-
-export interface PlanMergeRecord {
-  taskId: string;
-  branch: string;
-  sha: string;
-  at: string;
-  /** Which merge attempt of the subtask succeeded (1 = first). */
-  attempt: number;
-}
-
-export interface ReviewRecord {
-  round: number;
-  verdict: ReviewVerdict['verdict'];
-  risk: ReviewVerdict['risk'];
-  comments: string;
-}
-
-/** One subtask, compact: what the run_plan tool returns to the orchestrator model per subtask. */
-export interface SubtaskSummary {
-  id: string;
-  title: string;
-  status: TaskStatus;
-  attempts: number;
-  reason: string | null;
-  branch: string | null;
-  worktree: string | null;
-  workers: number;
-  reviews: ReviewRecord[];
-  merge: { sha: string | null; attempts: number; conflicts: number; smokeFailures: number; outcome: string | null };
-  /** The last worker's own summary (≤ 400 characters). */
-  summary: string;
-}
-
-export interface PlanRunResult {
-  manifest: Manifest;
-  manifestFile: string;
-  decisionsFile: string;
-  subtasks: SubtaskSummary[];
-  /** Merges into main, in the order they happened. */
-  merges: PlanMergeRecord[];
-  workers: PlanWorkerRecord[];
-  tokens: { workers: { input: number; cachedInput: number; output: number }; review: { input: number; output: number }; total: number };
-  decisions: number;
-  allMerged: boolean;
-  /** Why scheduling stopped early (a budget or the abort signal); null when the plan ran to its end. */
-  stoppedBy: string | null;
-  aborted: boolean;
-  /** Subtasks not merged, with their status and reason. */
-  left: { id: string; status: TaskStatus; reason: string | null }[];
-  wallTimeMs: number;
-}
-
-/** Thrown inside a subtask job when the run is stopping (abort or budget): the subtask is left for later. */
-class Interrupted extends Error {}
-/** Thrown in merge-only mode: the subtask stays `complete` (its branch is ready) with this reason. */
-class LeftComplete extends Error {}
-/** Thrown inside a subtask job for an outcome that ends the subtask as stuck or error. */
-class TaskFailure extends Error {
-  constructor(
-    message: string,
-    readonly status: 'stuck' | 'error' = 'error',
-  ) {
-    super(message);
-  }
-}
-
-interface TaskRun {
-  id: string;
-  slug: string;
-  wtName: string;
-  worktree: string;
-  branch: string;
-  mt: ManifestTask;
-  prompt: string;
-  acceptance: string | undefined;
-  threadId: string | null;
-  workerSeq: number;
-  workerCount: number;
-  acceptanceFixes: number;
-  reviewReworks: number;
-  reviews: ReviewRecord[];
-  lastAcceptance: { passed: boolean | null; log: string };
-  lastSummary: string;
-  merge: SubtaskSummary['merge'];
-}
-
-const DEFAULTS = { maxParallel: 3, maxReviewRounds: 2, maxAcceptanceFixes: 2, maxHeals: 1, maxMergeAttempts: 3, maxDiffBytes: 200_000 };
-
-function short(sha: string | null | undefined): string {
-  return sha ? sha.slice(0, 10) : '—';
-}
-
-/** How a gateway command ended, for a decision line: the guard's denial, the sandbox's refusal or blocks, or the exit code. */
-function commandOutcome(r: CommandResult): string {
-  if (r.denied) return 'was denied by the guard';
-  if (r.sandbox?.refused) return `was refused by the sandbox: ${r.sandbox.refused}`;
-  const blocked = r.sandbox?.denials.length ? `; the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}` : '';
-  return `exited ${r.exitCode ?? 'none'}${blocked}${r.securityEvent ? `; SECURITY: ${r.securityEvent}` : ''}`;
-}
-
-function commandLog(r: CommandResult): string {
-  if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
-  return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
-}
-
-/**
- * The workers an earlier process of this run launched for a subtask
- * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
- * it, so no worker directory is reused) and the newest codex thread id (from
- * meta.json, or the `thread.started` event when the process died before
- * meta.json had it).
- */
-function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(runDir, 'workers'));
-  } catch {
-    return { seq: 0, threadId: null };
-  }
-  const prefix = `${slug}-`;
-  const seqs = names
-    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-    .map((n) => Number(n.slice(prefix.length)))
-    .sort((a, b) => b - a);
-  for (const n of seqs) {
-    const dir = path.join(runDir, 'workers', `${prefix}${n}`);
-    let threadId: string | null = null;
-    try {
-      threadId = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { threadId?: string | null }).threadId ?? null;
-    } catch {
-      /* no meta.json yet */
-    }
-    if (!threadId) {
-      try {
-        const m = /"thread_id"\s*:\s*"([^"]+)"/.exec(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
-        threadId = m?.[1] ?? null;
-      } catch {
-        /* no events */
-      }
-    }
-    if (threadId) return { seq: seqs[0] ?? 0, threadId };
-  }
-  return { seq: seqs[0] ?? 0, threadId: null };
-}
-
-function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
-  if (run.status === 'complete') return 'succeeded';
-  if (run.status === 'stuck') return 'stalled';
-  if (run.reason === 'aborted') return 'aborted';
-  return 'failed';
-}
+export type { PlanRunContext, PlanRunResult, PlanMergeRecord, PlanTestRun, PlanWorkerRecord, ReviewRecord, SubtaskSummary, WorkerPurpose } from './plan-types.js';
 
 /**
  * Runs a plan (or a saved manifest, to resume) to its end, an abort, or an
@@ -287,7 +69,7 @@ function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
  * repository settings, main/ on a detached HEAD); once started it resolves with
  * what happened, and manifest.json / decisions.jsonl are on disk.
  */
-export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanRunContext): Promise<PlanRunResult> {
+export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise<PlanRunResult> {
   const started = Date.now();
   const log = (ctx.logger ?? silentLogger).child({ component: 'plan', runId: ctx.runId });
   const baseDir = path.resolve(ctx.baseDir);
@@ -319,18 +101,6 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   );
   const decide = (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) =>
     decisions.add(kind, action, reason, { taskId, ...(data ? { data } : {}) });
-
-  // Store mirroring is best effort: a store problem is logged once and the run goes on with files only.
-  let store = ctx.store;
-  const withStore = (what: string, fn: (s: Store) => void) => {
-    if (!store) return;
-    try {
-      fn(store);
-    } catch (error) {
-      log.warn({ err: error, what }, 'run store write failed; continuing with the run directory only');
-      store = undefined;
-    }
-  };
 
   // --- stopping: the caller's abort, or a wall/token budget, kills running work; the worker budget only stops launches.
   const hard = new AbortController();
@@ -373,424 +143,65 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     return r;
   };
 
-  // --- scheduler state, mirrored into the manifest after every transition.
-  const byId = new Map<string, ManifestTask>();
-  for (const phase of manifest.phases) for (const t of phase.tasks) byId.set(t.id, t);
+  // --- the plan state (scheduler + manifest + store mirror), after the resumed subtasks were marked.
+  const plan = new PlanState(manifest, { runId: ctx.runId, manifestFile, log, emit, decide, ...(ctx.store ? { store: ctx.store } : {}) });
+  const byId = plan.byId;
   const mergeOnly = ctx.mergeOnly === true;
-  // A saved manifest from a run that stopped (killed, aborted, out of budget): merged work stays merged;
-  // complete work (accepted and reviewed, committed on its branch) goes to the merge queue without a worker;
-  // running work is restarted on its branch, resuming its codex thread. In merge-only mode only complete work is touched.
-  const resumedComplete = new Set<string>();
-  const resumedRunning = new Set<string>();
-  for (const t of byId.values()) {
-    if (t.status === 'complete') {
-      resumedComplete.add(t.id);
-      t.reason = 'resumed: it was complete when an earlier run stopped; its branch goes to the merge queue';
-      t.status = 'pending';
-    } else if (t.status === 'running' && !mergeOnly) {
-      resumedRunning.add(t.id);
-      t.reason = 'restarted: it was running when an earlier run stopped';
-      t.status = 'pending';
-    }
-  }
-  let state: ScheduleState = createSchedule(manifest, { wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  const { complete: resumedComplete, running: resumedRunning } = markResumed(byId.values(), mergeOnly);
   /** Subtasks that end this run still `complete` (merge-only, or stopped while queued), with why. */
   const leftComplete = new Map<string, string>();
+  /** Subtasks git already had in main when this run reached them (never redone, never merged again), with the note. */
+  const alreadyInMain = new Map<string, string>();
 
-  const save = () => {
-    try {
-      saveManifest(manifestFile, manifest);
-    } catch (error) {
-      log.error({ err: error }, 'cannot save manifest.json');
-    }
-    withStore('manifest', (s) => s.updateRun(ctx.runId, { manifest }));
-  };
-  const sync = () => {
-    for (const [id, t] of byId) {
-      const s = state.tasks[id];
-      if (!s) continue;
-      if (t.status !== s.status || t.reason !== s.reason || t.attempts !== s.attempts) {
-        t.status = s.status;
-        t.reason = s.reason;
-        t.attempts = s.attempts;
-        emit({ type: 'subtask.status', ts: now(), taskId: id, status: s.status, reason: s.reason, attempts: s.attempts });
-        withStore('subtask', (st) =>
-          st.upsertSubtask({
-            runId: ctx.runId,
-            id,
-            status: s.status,
-            reason: s.reason,
-            attempts: s.attempts,
-            worktree: t.worktree,
-            branch: t.branch,
-            threadId: t.threadId,
-            startedAt: t.startedAt,
-            endedAt: t.endedAt,
-          }),
-        );
-      }
-    }
-    save();
-  };
-  const transition = (event: ScheduleEvent, reason: string, data?: Record<string, unknown>) => {
-    state = apply(state, event);
-    const t = byId.get(event.id) as ManifestTask;
-    if (event.type === 'merged' || event.type === 'failed' || event.type === 'stuck') t.endedAt = now();
-    decide('schedule', event.type, reason, event.id, data);
-    sync();
-  };
-
-  // Store rows for every subtask up front.
-  let position = 0;
-  for (const phase of manifest.phases) {
-    for (const t of phase.tasks) {
-      const row = {
-        runId: ctx.runId,
-        id: t.id,
-        position: position++,
-        phase: phase.name,
-        title: t.title,
-        kind: t.kind,
-        status: t.status,
-        prompt: t.prompt,
-        files: t.files,
-        dependsOn: t.dependsOn,
-        attempts: t.attempts,
-        ...(t.acceptance !== undefined ? { acceptance: t.acceptance } : {}),
-      };
-      withStore('subtask', (s) => s.upsertSubtask(row));
-    }
-  }
-  sync();
+  plan.start({ wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  const { save, transition, withStore } = plan;
 
   // --- records for the result
   const workers: PlanWorkerRecord[] = [];
   const merges: PlanMergeRecord[] = [];
   const reviewTokens = { input: 0, output: 0 };
   const runs = new Map<string, TaskRun>();
-
-  // --- the merge queue: smoke through the gateway in main/.
-  const smokeCommand = settings.smoke;
-  const queue = new MergeQueue({
+  const testRuns: PlanTestRun[] = [];
+  const worktreesCreated: string[] = [];
+  /** The subtask whose branch the queue is merging now (the queue merges one at a time). */
+  // --- the steps: worker launch + self-heal, acceptance + review, merge (each its own module)
+  const steps: StepContext = {
+    ctx,
+    log,
     baseDir,
     mainDir,
-    targetBranch: mainBranch,
+    mainBranch,
+    settings,
+    mergeOnly,
+    limits: { maxReviewRounds, maxAcceptanceFixes, maxHeals, maxMergeAttempts },
+    emit,
+    decide,
+    transition,
+    withStore,
+    save,
+    checkpoint,
+    stopping,
+    stoppedBy: () => stoppedBy,
     signal: hard.signal,
-    ...(ctx.dirtyWaitMs !== undefined ? { dirtyWaitMs: ctx.dirtyWaitMs } : {}),
-    ...(ctx.dirtyPollMs !== undefined ? { dirtyPollMs: ctx.dirtyPollMs } : {}),
-    ...(smokeCommand
-      ? {
-          smoke: async () => {
-            // Not stopped by a budget: killing a smoke test half way would revert a good merge.
-            const r = await runRepoCommand({ worktree: 'main', command: smokeCommand }, { ...gateway, signal: ctx.signal ?? new AbortController().signal });
-            if (r.securityEvent) decide('security', 'smoke', `\`${smokeCommand}\` in main: ${r.securityEvent}`);
-            const blocked = r.sandbox?.denials.length ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]` : '';
-            return { ok: r.ok, log: `${commandLog(r)}${blocked}` };
-          },
-        }
-      : {}),
-    onDecision: (d: MergeDecision) => {
-      if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') {
-        // Not for decisions.jsonl (the outcome lines carry the story), but the live view shows the queue.
-        emit({ type: 'plan.decision', ts: d.at, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), kind: 'merge', action: d.action, reason: d.reason });
-        return;
-      }
-      decide('merge', d.action, d.reason, d.taskId, { branch: d.branch, seq: d.seq, ...(d.sha ? { sha: d.sha } : {}), ...(d.files ? { files: d.files } : {}) });
-    },
-  });
-
-  // --- one worker launch (plus the self-heal restarts)
-  const launch = async (t: TaskRun, purpose: WorkerPurpose, prompt: string, threadId: string | null): Promise<WorkerRun> => {
-    checkpoint();
-    if (!budget.canLaunchWorker()) throw new Interrupted(stoppedBy ?? 'worker budget used up');
-    budget.workerLaunched();
-    const workerId = `${t.slug}-${++t.workerSeq}`;
-    t.workerCount++;
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'started' });
-    decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
-    withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
-    const counted = zeroTally();
-    const run = await runCodexWorker({
-      prompt,
-      cwd: t.worktree,
-      config: ctx.config,
-      profile: 'fast',
-      runId: ctx.runId,
-      workerId,
-      ...(threadId ? { threadId } : {}),
-      signal: hard.signal,
-      logger: log,
-      ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-      ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
-      onEvent: (e) => {
-        const activity = codexActivity(e);
-        if (!activity) return;
-        emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
-        if (activity.kind !== 'usage') return;
-        addTally(counted, activity.usage);
-        budget.addUsage(tallyTokens(activity.usage), priced(workerModelName, activity.usage));
-      },
-    });
-    const tokens = run.usage.inputTokens + run.usage.outputTokens;
-    const rec: PlanWorkerRecord = {
-      taskId: t.id,
-      workerId,
-      purpose,
-      worktree: t.wtName,
-      status: run.status,
-      threadId: run.threadId,
-      runDir: run.runDir,
-      usage: run.usage,
-      durationMs: run.durationMs,
-      goalMet: run.result?.goal_met ?? null,
-      summary: run.result?.summary ?? '',
-      changedFiles: run.changedFiles,
-      ...(run.reason !== undefined ? { reason: run.reason } : {}),
-    };
-    workers.push(rec);
-    if (run.result?.summary) t.lastSummary = run.result.summary;
-    if (run.threadId && run.threadId !== t.threadId) {
-      t.threadId = run.threadId;
-      t.mt.threadId = run.threadId;
-      save();
-    }
-    withStore('worker', (s) =>
-      s.upsertWorker({
-        runId: ctx.runId,
-        workerId,
-        status: storeWorkerStatus(run),
-        runDir: run.runDir,
-        profile: run.profile,
-        usage: { input: run.usage.inputTokens, output: run.usage.outputTokens, cachedInput: run.usage.cachedInputTokens },
-        endedAt: now(),
-        ...(run.threadId ? { threadId: run.threadId } : {}),
-        ...(run.exitCode !== null ? { exitCode: run.exitCode } : {}),
-        ...(run.reason !== undefined ? { error: run.reason } : {}),
-      }),
-    );
-    const usage = { input: run.usage.inputTokens, cachedInput: run.usage.cachedInputTokens, output: run.usage.outputTokens };
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, usage, model: workerModelName });
-    decide('worker', run.status, run.status === 'complete' ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}` : (run.reason ?? run.status), t.id, {
-      workerId,
-      threadId: run.threadId,
-      tokens,
-    });
-    // What the turns did not report yet (a killed worker's last turn, a fake codex with only a final count).
-    const rest = { input: Math.max(0, usage.input - counted.input), cachedInput: Math.max(0, usage.cachedInput - counted.cachedInput), output: Math.max(0, usage.output - counted.output) };
-    if (tallyTokens(rest) > 0) budget.addUsage(tallyTokens(rest), priced(workerModelName, rest));
-    return run;
+    budget,
+    gateway,
+    runCommand,
+    priced,
+    workerModelName,
+    reviewModelName,
+    workers,
+    merges,
+    reviewTokens,
+    testRuns,
+    alreadyInMain,
   };
-
-  /** Runs a worker; a stuck or crashed one is restarted by resume with the error (bounded), then the subtask is stuck/error. */
-  const work = async (t: TaskRun, purpose: WorkerPurpose, prompt: string): Promise<WorkerRun> => {
-    let run = await launch(t, purpose, prompt, t.threadId);
-    for (let heal = 1; ; heal++) {
-      checkpoint();
-      if (run.status === 'complete') break;
-      if (run.reason === 'aborted') throw new Interrupted(stoppedBy ?? 'aborted');
-      const why = run.reason ?? run.status;
-      if (heal > maxHeals) {
-        throw new TaskFailure(`worker ${run.status} after ${maxHeals} self-heal restart(s): ${tail(why, 600)}`, run.status === 'stuck' ? 'stuck' : 'error');
-      }
-      const resumable = run.threadId ?? t.threadId;
-      decide('heal', 'restart', `worker ${run.status}: ${tail(why, 300)}; ${resumable ? `resuming thread ${resumable}` : 'starting a new thread'} with the error (${heal}/${maxHeals})`, t.id);
-      run = await launch(t, 'heal', healPrompt(why, resumable ? null : prompt), resumable);
-    }
-    if (run.result && !run.result.goal_met) {
-      throw new TaskFailure(`the worker says the goal is not met${run.result.followup_prompt ? `; what is left: ${tail(run.result.followup_prompt, 400)}` : ''}`);
-    }
-    return run;
-  };
-
-  const acceptanceRun = async (t: TaskRun): Promise<{ ok: boolean; exitCode: number | null; log: string } | null> => {
-    if (!t.acceptance) return null;
-    checkpoint();
-    const r = await runCommand(t.wtName, t.acceptance, t.id);
-    checkpoint();
-    const out = commandLog(r);
-    decide('acceptance', r.ok ? 'passed' : 'failed', `\`${t.acceptance}\` ${commandOutcome(r)}`, t.id, { exitCode: r.exitCode });
-    return { ok: r.ok, exitCode: r.exitCode, log: out };
-  };
-
-  const commitIfNeeded = async (t: TaskRun) => {
-    const sha = await commitAll(t.worktree, `${t.mt.kind}: ${t.mt.title} (${t.id})`);
-    if (sha) decide('worker', 'committed', `the worker left changes uncommitted; committed them as ${short(sha)}`, t.id, { sha });
-  };
-
-  /** acceptance → commit → review, with rework rounds on the worker's thread, until approved (or the bounds are hit). */
-  const acceptAndReview = async (t: TaskRun) => {
-    for (;;) {
-      const acc = await acceptanceRun(t);
-      t.lastAcceptance = { passed: acc ? acc.ok : null, log: acc?.log ?? '' };
-      if (acc && !acc.ok) {
-        if (t.acceptanceFixes >= maxAcceptanceFixes) {
-          throw new TaskFailure(`acceptance \`${t.acceptance}\` still fails after ${maxAcceptanceFixes} fix round(s): ${tail(acc.log, 500)}`);
-        }
-        t.acceptanceFixes++;
-        decide('acceptance', 'rework', `sending the failure back to the worker (round ${t.acceptanceFixes}/${maxAcceptanceFixes})`, t.id);
-        await work(t, 'acceptance', acceptancePrompt(t.acceptance as string, acc.exitCode, acc.log));
-        continue;
-      }
-      await commitIfNeeded(t);
-      if (!ctx.review) {
-        decide('review', 'skipped', 'no review agent for this run (--no-review): merging on acceptance alone', t.id);
-        return;
-      }
-      checkpoint();
-      if (stopping()) throw new Interrupted(stoppedBy ?? 'stopping');
-      const diff = await diffAgainst(t.worktree, mainBranch, { maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes });
-      const round = t.reviews.length + 1;
-      let verdict: Awaited<ReturnType<ReviewFn>>;
-      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'started', model: reviewModelName });
-      try {
-        verdict = await ctx.review(
-          {
-            subtask: { id: t.mt.id, title: t.mt.title, kind: t.mt.kind, prompt: t.mt.prompt, files: t.mt.files, dependsOn: t.mt.dependsOn, ...(t.mt.acceptance !== undefined ? { acceptance: t.mt.acceptance } : {}) },
-            diff: {
-              files: diff.files.map((f) => ({ path: f.path, status: f.status, ...(f.additions !== null ? { additions: f.additions } : {}), ...(f.deletions !== null ? { deletions: f.deletions } : {}) })),
-              diff: diff.diff,
-              truncated: diff.truncated,
-            },
-            acceptanceLog: tail(t.lastAcceptance.log, 8000),
-            acceptancePassed: t.lastAcceptance.passed,
-            round,
-            workerSummary: t.lastSummary,
-          },
-          hard.signal,
-        );
-      } catch (error) {
-        checkpoint();
-        throw new TaskFailure(`the review failed: ${describeError(error)}`);
-      }
-      reviewTokens.input += verdict.tokens.input;
-      reviewTokens.output += verdict.tokens.output;
-      t.reviews.push({ round, verdict: verdict.verdict, risk: verdict.risk, comments: verdict.comments });
-      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'finished', status: verdict.verdict, tokens: verdict.tokens.input + verdict.tokens.output, usage: { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }, model: reviewModelName });
-      decide('review', verdict.verdict, `round ${round}, risk ${verdict.risk}: ${tail(verdict.comments, 400) || '(no comments)'}`, t.id, { round, risk: verdict.risk, files: diff.files.length });
-      budget.addUsage(verdict.tokens.input + verdict.tokens.output, priced(reviewModelName, { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }));
-      if (verdict.verdict === 'approve') return;
-      if (t.reviewReworks >= maxReviewRounds) {
-        throw new TaskFailure(`the reviewer still asks for rework after ${maxReviewRounds} round(s): ${tail(verdict.comments, 500)}`);
-      }
-      t.reviewReworks++;
-      await work(t, 'review', reviewPrompt(verdict.comments, verdict.risk, round));
-    }
-  };
-
-  const conflictRework = async (t: TaskRun) => {
-    const cr = await prepareConflictRework(baseDir, t.slug, { mainBranch });
-    if (cr.status === 'clean') {
-      decide('merge', 'rework-clean', `${mainBranch} merged into ${t.branch} without conflicts (${short(cr.sha)}); re-queueing`, t.id);
-    } else {
-      decide('merge', 'rework-conflict', `${mainBranch} merged into ${t.branch} with conflicts in ${cr.files.join(', ')}; resuming the worker with both sides' intent`, t.id, { files: cr.files });
-      try {
-        await work(t, 'conflict', conflictPrompt(cr, t.mt.title));
-        const done = await finishConflictRework(baseDir, t.slug);
-        decide('merge', 'rework-resolved', `conflicts resolved${done.committed ? ` and committed as ${short(done.sha)}` : ''}`, t.id);
-      } catch (error) {
-        await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-        throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`conflict rework failed: ${describeError(error)}`);
-      }
-    }
-    await acceptAndReview(t);
-  };
-
-  const smokeRework = async (t: TaskRun, out: Pick<Extract<MergeOutcome, { status: 'smoke-failed' }>, 'revertSha' | 'log'>) => {
-    const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
-    const files = sr.status === 'conflict' ? sr.files : [];
-    decide('merge', 'rework-smoke', `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`, t.id);
-    try {
-      await work(t, 'smoke', smokePrompt(smokeCommand ?? '(smoke)', out.log, files));
-      if (files.length) await finishConflictRework(baseDir, t.slug);
-    } catch (error) {
-      if (files.length) await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-      throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`smoke rework failed: ${describeError(error)}`);
-    }
-    await acceptAndReview(t);
-  };
-
-  const removeMerged = async (t: TaskRun) => {
-    if (settings.archive) {
-      const r = await runCommand(t.wtName, settings.archive, t.id);
-      decide('merge', r.ok ? 'archived' : 'archive-failed', `\`${settings.archive}\` ${commandOutcome(r)}`, t.id);
-    }
-    try {
-      const removed = await removeWorktree(baseDir, t.slug);
-      decide('merge', 'worktree-removed', removed.removed ? `${t.wtName} removed; branch ${t.branch} kept` : `${t.wtName} was already gone; branch ${t.branch} kept`, t.id);
-    } catch (error) {
-      decide('merge', 'worktree-kept', `${t.wtName} kept: ${describeError(error)}`, t.id);
-    }
-  };
-
-  const mergeLoop = async (t: TaskRun) => {
-    for (let attempt = 1; ; attempt++) {
-      checkpoint();
-      t.merge.attempts = attempt;
-      const out = await queue.enqueue(t.branch, { title: t.mt.title, taskId: t.id });
-      t.merge.outcome = out.status;
-      switch (out.status) {
-        case 'merged':
-          t.merge.sha = out.sha;
-          // After a resume the branch may already be recorded (merged just before the earlier process died): never twice.
-          withStore('merge', (s) => {
-            if (!s.hasMerged(ctx.runId, t.branch)) s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'merged', sha: out.sha });
-          });
-          merges.push({ taskId: t.id, branch: t.branch, sha: out.sha, at: now(), attempt });
-          transition(scheduleEvent.merged(t.id), `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`, { sha: out.sha, attempt });
-          await removeMerged(t);
-          return;
-        case 'main-dirty':
-          // A stop (abort, budget) cuts the queue's wait for main/ short: that is not the person's edits failing the subtask.
-          checkpoint();
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'skipped', detail: out.message }));
-          if (mergeOnly) throw new LeftComplete(`not merged: ${out.message}. main/ was left untouched; merge again when it is clean`);
-          throw new TaskFailure(`not merged: ${out.message}. main/ was left untouched; ${t.branch} is kept — merge it when main/ is clean (or re-run the plan)`);
-        case 'error':
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'failed', detail: out.message }));
-          if (mergeOnly) throw new LeftComplete(`merge failed: ${out.message}`);
-          throw new TaskFailure(`merge failed: ${out.message}`);
-        case 'conflict':
-          t.merge.conflicts++;
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'conflict', detail: out.files.join(', ') }));
-          if (mergeOnly) throw new LeftComplete(`merge conflict in ${out.files.join(', ')} (merge aborted, main unchanged); a worker must rework it: codex-orch resume ${ctx.runId}`);
-          if (attempt >= maxMergeAttempts) throw new TaskFailure(`merge conflict in ${out.files.join(', ')} after ${attempt} merge attempt(s)`);
-          await conflictRework(t);
-          break;
-        case 'smoke-failed':
-          t.merge.smokeFailures++;
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'smoke-failed', sha: out.revertSha, detail: tail(out.log, 2000) }));
-          if (mergeOnly) throw new LeftComplete(`the smoke test failed after the merge, which was reverted (${short(out.revertSha)}); a worker must rework it: codex-orch resume ${ctx.runId}`);
-          if (attempt >= maxMergeAttempts) throw new TaskFailure(`smoke test \`${smokeCommand}\` failed after ${attempt} merge attempt(s) (each merge reverted): ${tail(out.log, 400)}`);
-          await smokeRework(t, out);
-          break;
-      }
-    }
-  };
-
-  /**
-   * What a subtask that was `complete` when an earlier process stopped still
-   * needs before it can be merged, read from that process's decisions: the
-   * last merge outcome after it became complete. A failed smoke test (its merge
-   * was reverted in main) or a conflict means its rework was cut off and is
-   * done again (both git preparations are idempotent); otherwise its branch
-   * only waits for the queue.
-   */
-  const pendingRework = (id: string): { kind: 'smoke'; revertSha: string } | { kind: 'conflict' } | null => {
-    const prior = decisions.prior;
-    let from = -1;
-    prior.forEach((d, i) => {
-      if (d.taskId === id && d.kind === 'schedule' && d.action === 'completed') from = i;
-    });
-    const outcomes = prior.slice(from + 1).filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
-    const last = outcomes[outcomes.length - 1];
-    if (last?.action === 'smoke-failed' && typeof last.data?.sha === 'string') return { kind: 'smoke', revertSha: last.data.sha };
-    if (last?.action === 'conflict') return { kind: 'conflict' };
-    return null;
-  };
+  const { work } = createWorkerStep(steps);
+  const { acceptAndReview } = createReviewStep(steps, { work });
+  const { queue, smokeCommand, mergeLoop, conflictRework, smokeRework, recordMerged } = createMergeStep(steps, { work, acceptAndReview });
 
   /** A subtask that was complete when an earlier process stopped: to the merge queue (after its cut-off rework, if any). */
   const resumeComplete = async (t: TaskRun) => {
-    const rework = pendingRework(t.id);
+    const rework = pendingRework(decisions.prior, t.id);
     transition(
       scheduleEvent.completed(t.id),
       `it was complete when an earlier run stopped${rework ? `; its ${rework.kind} rework was cut off` : ''}; ${mergeOnly ? 'merge only: no worker, no review' : rework ? 'redoing that rework, then' : 'no worker:'} queued for merge`,
@@ -804,11 +215,24 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   };
 
   const runTask = async (t: TaskRun) => {
+    // A subtask git already has in main (an earlier run of this plan, even one the store forgot) is never redone.
+    const already = await branchMergedInto(mainDir, t.branch);
+    if (already) {
+      transition(scheduleEvent.completed(t.id), `${t.branch} is already in ${mainBranch} (merge ${short(already)}): not redone`);
+      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      t.mt.branch = t.branch;
+      resumedComplete.delete(t.id);
+      resumedRunning.delete(t.id);
+      alreadyInMain.set(t.id, `already in ${mainBranch}: ${t.branch} was merged earlier (${short(already)}); not redone`);
+      await recordMerged(t, already, 0, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not redone, not merged again`);
+      return;
+    }
     const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
     t.mt.worktree = wt.path;
     t.mt.branch = wt.branch;
     save();
     decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
+    if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new') {
       for (const cmd of settings.setup) {
@@ -836,6 +260,33 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     w?.();
   }
   const active = new Map<string, Promise<void>>();
+
+  /**
+   * The one place a subtask's step outcome is turned into its next state (like
+   * the Agents SDK's NextStep): done (merged, or found already in main), left
+   * complete (its branch is ready, merged later), interrupted (left for a
+   * resume), or failed (stuck or error, with the reason).
+   */
+  const route = (id: string, outcome: SubtaskOutcome): void => {
+    const status = plan.schedule.tasks[id]?.status;
+    switch (outcome.type) {
+      case 'done':
+        return;
+      case 'left-complete':
+        // Its branch is ready (accepted and reviewed): it stays complete, so a resume or `runs merge` merges it without a worker.
+        leftComplete.set(id, outcome.reason);
+        decide('schedule', 'left-complete', outcome.reason, id);
+        return;
+      case 'interrupted':
+        if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${outcome.reason}`), `stopped before it finished (${outcome.reason}); its worktree and branch are kept for a resume`);
+        return;
+      case 'failed':
+        if (outcome.unexpected !== undefined) log.error({ err: outcome.unexpected, taskId: id }, 'subtask failed unexpectedly');
+        if (outcome.status === 'stuck' && status === 'running') transition(scheduleEvent.stuck(id, outcome.reason), outcome.reason);
+        else if (status === 'running' || status === 'complete' || status === 'stuck') transition(scheduleEvent.failed(id, outcome.reason), outcome.reason);
+        return;
+    }
+  };
 
   const start = (id: string) => {
     const mt = byId.get(id) as ManifestTask;
@@ -868,28 +319,15 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
     const task = t;
     mt.startedAt = now();
     mt.endedAt = null;
-    transition(scheduleEvent.started(id), `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${state.graph.rank.indexOf(id) + 1}. by longest remaining path)`, {
-      running: Object.entries(state.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
+    transition(scheduleEvent.started(id), `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${plan.schedule.graph.rank.indexOf(id) + 1}. by longest remaining path)`, {
+      running: Object.entries(plan.schedule.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
     });
     const job = runTask(task)
-      .catch((error: unknown) => {
-        const status = state.tasks[id]?.status;
-        if (error instanceof LeftComplete || (error instanceof Interrupted && status === 'complete')) {
-          // Its branch is ready (accepted and reviewed): it stays complete, so a resume or `runs merge` merges it without a worker.
-          const why = error instanceof Interrupted ? `left: ${error.message}; its branch waits for the merge queue` : error.message;
-          leftComplete.set(id, why);
-          decide('schedule', 'left-complete', why, id);
-          return;
-        }
-        if (error instanceof Interrupted) {
-          if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${error.message}`), `stopped before it finished (${error.message}); its worktree and branch are kept for a resume`);
-          return;
-        }
-        const failure = error instanceof TaskFailure ? error : new TaskFailure(isOrchestratorError(error) ? error.toLine() : `unexpected: ${(error as Error).message}`);
-        if (!(error instanceof TaskFailure)) log.error({ err: error, taskId: id }, 'subtask failed unexpectedly');
-        if (failure.status === 'stuck' && status === 'running') transition(scheduleEvent.stuck(id, failure.message), failure.message);
-        else if (status === 'running' || status === 'complete' || status === 'stuck') transition(scheduleEvent.failed(id, failure.message), failure.message);
-      })
+      .then(
+        (): SubtaskOutcome => ({ type: 'done' }),
+        (error: unknown) => outcomeOf(error, plan.schedule.tasks[id]?.status),
+      )
+      .then((outcome) => route(id, outcome))
       .finally(() => {
         active.delete(id);
         wake();
@@ -903,7 +341,7 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   try {
     for (;;) {
       if (!stopping()) {
-        for (const id of nextRunnable(state)) {
+        for (const id of nextRunnable(plan.schedule)) {
           if (mergeOnly && !resumedComplete.has(id)) continue;
           if (stopping() || (!resumedComplete.has(id) && !budget.canLaunchWorker())) break;
           start(id);
@@ -922,6 +360,10 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   for (const [id, why] of leftComplete) {
     const mt = byId.get(id) as ManifestTask;
     if (mt.status === 'complete') mt.reason = why;
+  }
+  for (const [id, why] of alreadyInMain) {
+    const mt = byId.get(id) as ManifestTask;
+    if (mt.status === 'merged') mt.reason = why;
   }
   // Merge only: whatever was not complete is exactly as it was (pending stays pending, without a reason).
   const left = [...byId.values()].filter((t) => t.status !== 'merged').map((t) => ({ id: t.id, status: t.status, reason: t.reason }));
@@ -964,6 +406,9 @@ export async function executePlan(input: Plan | Manifest | PlanInput, ctx: PlanR
   return {
     manifest,
     manifestFile,
+    testRuns,
+    smoke: { command: smokeCommand ?? null, suggested: smokeCommand ? null : detectTestCommand(mainDir) },
+    worktreesCreated,
     decisionsFile,
     subtasks,
     merges,

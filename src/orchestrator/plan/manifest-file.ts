@@ -1,7 +1,9 @@
 import fs from 'node:fs';
-import { ConfigError } from '../../errors.js';
+import path from 'node:path';
+import { ConfigError, UsageError } from '../../errors.js';
 import { manifestFromPlan, validateManifest, type Manifest, type Plan } from '../../scheduler/index.js';
-import { writeJsonAtomic } from '../../store/run-dir.js';
+import { runDir as runDirPaths, writeJsonAtomic } from '../../store/run-dir.js';
+import type { RunRecord } from '../../store/index.js';
 
 /**
  * Reads and validates a manifest a person wrote (or a saved one, to resume).
@@ -49,4 +51,14 @@ export function toManifest(input: Plan | Manifest): Manifest {
 /** Saves the manifest atomically (temp file, fsync, rename). */
 export function saveManifest(file: string, manifest: Manifest): void {
   writeJsonAtomic(file, manifest);
+}
+
+/** The run's saved manifest (manifest.json, else the copy in the store), or a UsageError for a seed-road run. */
+export function runManifest(stateDir: string, run: RunRecord): { manifest: Manifest; manifestFile: string } {
+  const manifestFile = path.join(runDirPaths(stateDir, run.id).root, 'manifest.json');
+  if (fs.existsSync(manifestFile)) return { manifest: loadManifestFile(manifestFile), manifestFile };
+  if (run.manifest !== undefined && run.manifest !== null) return { manifest: parseManifest(run.manifest, `run ${run.id} (store)`), manifestFile };
+  throw new UsageError(`runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id} has no plan manifest)`, {
+    hint: `codex-orch resume ${run.id} continues the run, which merges its completed work`,
+  });
 }

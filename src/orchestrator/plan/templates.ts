@@ -1,5 +1,5 @@
 import { TASK_KINDS, type ManifestTask, type PlanTask, type TaskKind } from '../../scheduler/index.js';
-import { fillTemplate, loadPromptTemplate, promptsDir } from '../prompts.js';
+import { fillTemplate, loadPromptTemplate, promptsDir } from '../agent/prompts.js';
 import path from 'node:path';
 
 /**

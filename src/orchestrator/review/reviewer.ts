@@ -4,9 +4,9 @@ import { z } from 'zod';
 import type { Config } from '../../config/config.js';
 import { AbortedError, RunFailedError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
-import { classifyRunError } from '../api-errors.js';
-import { createModelProvider } from '../model-client.js';
-import { fillTemplate, loadPromptTemplate } from '../prompts.js';
+import { classifyRunError } from '../agent/api-errors.js';
+import { createModelProvider } from '../agent/model-client.js';
+import { fillTemplate, loadPromptTemplate } from '../agent/prompts.js';
 import { DEFAULT_REVIEW_LIMITS, formatReviewInput, type ReviewLimits } from './review-input.js';
 import type { ReviewFn, ReviewInput, ReviewVerdict } from './types.js';
 

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { execa } from 'execa';
 import type { Logger } from '../../logging/logger.js';
 import { parseEventLine, type CodexEvent } from './events.js';
+import { watchForOrphan } from './orphan-watch.js';
 
 /** Token usage summed over `turn.completed` events. */
 export interface WorkerUsage {
@@ -214,6 +215,10 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   const maxLine = o.maxLineBytes ?? 8 * 1024 * 1024;
   const events = fs.createWriteStream(o.eventsFile, { flags: 'a' });
   const stderr = fs.createWriteStream(o.stderrFile, { flags: 'a' });
+  // A run-dir file that cannot be written (a full disk) must not crash the orchestrator: the worker goes on, the run notices.
+  for (const [stream, file] of [[events, o.eventsFile], [stderr, o.stderrFile]] as const) {
+    stream.on('error', (error) => o.logger.error({ err: error, file }, 'cannot write a worker file'));
+  }
   let stderrTail = '';
 
   if (o.signal?.aborted) {
@@ -238,13 +243,19 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   });
   out.pid = child.pid;
   if (child.pid !== undefined) track(child.pid);
+  const orphanWatch = child.pid !== undefined ? watchForOrphan(child.pid) : undefined;
   o.onSpawn?.(child.pid);
 
   // Descendants that leave codex's group (setsid) are noted while codex lives,
   // so that they can be stopped with it even after their parent is gone.
   const escaped = new Set<number>();
   const noteEscaped = () => {
-    if (child.pid !== undefined) for (const g of escapedGroups(child.pid)) escaped.add(g);
+    if (child.pid !== undefined) {
+      for (const g of escapedGroups(child.pid)) {
+        escaped.add(g);
+        orphanWatch?.add(g);
+      }
+    }
   };
   const escapeScan = setInterval(noteEscaped, 1000);
   escapeScan.unref?.();
@@ -394,6 +405,7 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
     if ((killing || !groupChecked) && groupAlive(child.pid)) await killProcessGroup(child.pid, o.killGraceMs);
     liveGroups.delete(child.pid);
   }
+  orphanWatch?.stop();
   out.exitCode = typeof result.exitCode === 'number' ? result.exitCode : null;
   out.exitSignal = result.signal ?? null;
   if (result.failed && result.exitCode === undefined && result.signal === undefined) {

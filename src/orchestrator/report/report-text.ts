@@ -1,4 +1,4 @@
-import { formatUsd, type RunUsage, type UsagePart } from '../cost/index.js';
+import { formatUsd, type RunUsage, type UsagePart } from '../../cost/index.js';
 import type { RunReport } from './report.js';
 
 function partText(name: string, p: UsagePart): string {
@@ -48,7 +48,8 @@ export function renderReportMarkdown(r: RunReport): string {
     out.push('');
   }
   out.push('## Worktrees and branches created');
-  out.push(r.worktreesCreated.length ? r.worktreesCreated.map((w) => `- ${w}`).join('\n') : '- none');
+  const removed = new Set(r.worktreesRemoved ?? []);
+  out.push(r.worktreesCreated.length ? r.worktreesCreated.map((w) => `- ${w}${removed.has(w) ? ' (removed after its merge; branch kept)' : ''}`).join('\n') : '- none');
   if (r.branchesCreated.length) out.push(`- branches: ${r.branchesCreated.join(', ')}`);
   out.push('');
   out.push('## Codex workers');
@@ -77,13 +78,18 @@ export function renderReportMarkdown(r: RunReport): string {
         const money = spent ? ` [${spent.tokens} tokens${spent.costUsd !== null ? `, ${formatUsd(spent.costUsd)}` : ''}]` : '';
         out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${money}${s.reason ? ` — ${s.reason}` : ''}`);
       }
+      if (res.smoke?.command) out.push(`- smoke test after each merge: \`${res.smoke.command}\``);
+      else if (res.smoke) {
+        out.push('- merged; no smoke test configured — main was not tested after the merges');
+        if (res.smoke.suggested) out.push(`  this repository's own test command looks like \`${res.smoke.suggested.command}\` (${res.smoke.suggested.from}): set {"smoke": "${res.smoke.suggested.command}"} in .codex-orchestrator.json`);
+      }
       out.push(`- decisions: ${res.decisionsFile}`);
     }
     out.push('');
   }
   out.push('## Tests');
   if (r.tests.length === 0) out.push('- none run');
-  for (const t of r.tests) out.push(`- ${t.ok ? 'PASS' : 'FAIL'} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`);
+  for (const t of r.tests) out.push(`- ${t.ok ? 'PASS' : 'FAIL'}${t.kind ? ` (${t.kind})` : ''} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`);
   out.push('');
   out.push('## Merges into main, in order');
   if (r.merges.length === 0) out.push('- none');

@@ -1,7 +1,7 @@
 import { MaxTurnsExceededError, ModelBehaviorError } from '@openai/agents';
 import OpenAI from 'openai';
-import type { Config } from '../config/config.js';
-import { AbortedError, ModelApiError, OrchestratorError, RunFailedError } from '../errors.js';
+import type { Config } from '../../config/config.js';
+import { AbortedError, ModelApiError, OrchestratorError, RunFailedError } from '../../errors.js';
 
 /**
  * Turns what the SDK or the OpenAI client threw into one typed error with a

@@ -1,11 +1,13 @@
-import { loadPrices, priceRunUsage, type PriceTable, type RunUsage } from '../cost/index.js';
-import type { Config } from '../config/config.js';
-import { parseLine } from '../tools/run-repo-command/parse.js';
-import { codexModelName } from '../workers/codex/index.js';
-import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
-import type { RunOutcome } from './events.js';
-import type { ReportPlan } from './plan-tools.js';
-import type { GitSnapshot, MainHistory } from './git-snapshot.js';
+import { loadPrices, priceRunUsage, type PriceTable, type RunUsage } from '../../cost/index.js';
+import type { Config } from '../../config/config.js';
+import { parseLine } from '../../tools/run-repo-command/parse.js';
+import { codexModelName } from '../../workers/codex/index.js';
+import type { CommandLogEntry, CommandRequest, CommandResult } from '../../tools/run-repo-command/types.js';
+import type { RunOutcome } from '../events.js';
+import type { PlanRunResult } from '../plan/execute-plan.js';
+import type { GitSnapshot, MainHistory, ReportMerge } from './git-snapshot.js';
+
+export type { ReportMerge };
 
 /** One gateway call as the run recorded it. */
 export interface CommandRecord {
@@ -51,12 +53,29 @@ export interface ReportTest {
   exitCode: number | null;
   ok: boolean;
   durationMs: number;
+  /** Plan runs: the subtask's acceptance command, or the smoke test after a merge. */
+  kind?: 'acceptance' | 'smoke';
 }
 
-export interface ReportMerge {
-  sha: string;
-  branch: string | null;
-  subject: string;
+/** The run report's plan section: what submit_plan and run_plan (or run --plan) did. */
+export interface ReportPlan {
+  submissions: number;
+  /** The problems of each rejected submission, in order (what the model was told). */
+  rejections: string[][];
+  /** rejected: submit_plan was called but no plan was accepted. */
+  status: 'accepted' | 'running' | 'finished' | 'failed' | 'rejected';
+  manifestFile: string | null;
+  /** Why run_plan failed, when the executor threw. */
+  error: string | null;
+  /** The executor's result (the final manifest is in manifestFile); null when run_plan did not finish. */
+  result: Omit<PlanRunResult, 'manifest'> | null;
+}
+
+/** The report's plan section from the executor's result. */
+export function planSection(result: PlanRunResult | null, error: string | null): ReportPlan {
+  if (!result) return { submissions: 0, rejections: [], status: 'failed', manifestFile: null, error, result: null };
+  const { manifest: _manifest, ...rest } = result;
+  return { submissions: 0, rejections: [], status: 'finished', manifestFile: result.manifestFile, error: null, result: rest };
 }
 
 /** What happened in a run, built from what the program recorded — never from the model's prose. */
@@ -74,7 +93,10 @@ export interface RunReport {
   wallTimeMs: number;
   mainHeadBefore: string | null;
   mainHeadAfter: string | null;
+  /** Every task worktree the run created, also those already removed (see worktreesRemoved). */
   worktreesCreated: string[];
+  /** Of worktreesCreated, those the run removed again (after their merge). */
+  worktreesRemoved: string[];
   branchesCreated: string[];
   commands: ReportCommand[];
   denials: { worktree: string; command: string; rule: string | null; reason: string }[];
@@ -196,9 +218,15 @@ export function buildReport(input: ReportInput): RunReport {
         durationMs: result.durationMs,
       };
     });
+  // The plan's acceptance and smoke commands are tests whatever they look like (`test -f a.txt` is one).
+  const planTests = new Map<string, 'acceptance' | 'smoke'>();
+  for (const t of input.plan?.result?.testRuns ?? []) planTests.set(`${t.worktree}\0${t.command}`, t.kind);
   const tests: ReportTest[] = input.records
-    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && lineRunsTests(r))
-    .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs }));
+    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r)))
+    .map(({ request, result }) => {
+      const kind = planTests.get(`${request.worktree}\0${request.command}`);
+      return { worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs, ...(kind ? { kind } : {}) };
+    });
   const workerTokens = workers.reduce(
     (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
     { input: 0, cachedInput: 0, output: 0 },
@@ -232,6 +260,10 @@ export function buildReport(input: ReportInput): RunReport {
   );
   const beforeWorktrees = new Set(input.before.worktrees);
   const beforeBranches = new Set(input.before.branches);
+  const afterWorktrees = new Set(input.after.worktrees);
+  // A plan names its task worktree and branch alike (task-<id>); merged ones are gone from the snapshot after.
+  const planWorktrees = (input.plan?.result?.worktreesCreated ?? []).filter((w) => !beforeWorktrees.has(w));
+  const worktreesCreated = [...new Set([...input.after.worktrees.filter((w) => !beforeWorktrees.has(w)), ...planWorktrees])];
   return {
     version: 1,
     runId: input.runId,
@@ -246,8 +278,9 @@ export function buildReport(input: ReportInput): RunReport {
     wallTimeMs: input.finishedAt.getTime() - input.startedAt.getTime(),
     mainHeadBefore: input.before.head,
     mainHeadAfter: input.after.head,
-    worktreesCreated: input.after.worktrees.filter((w) => !beforeWorktrees.has(w)),
-    branchesCreated: input.after.branches.filter((b) => !beforeBranches.has(b)),
+    worktreesCreated,
+    worktreesRemoved: worktreesCreated.filter((w) => !afterWorktrees.has(w)),
+    branchesCreated: [...new Set([...input.after.branches.filter((b) => !beforeBranches.has(b)), ...planWorktrees.filter((w) => !beforeBranches.has(w))])],
     commands,
     denials: commands.filter((c) => !c.allowed).map((c) => ({ worktree: c.worktree, command: c.command, rule: c.rule, reason: c.reason })),
     workers,

@@ -1,7 +1,7 @@
 import { OpenAIProvider, setTracingDisabled } from '@openai/agents';
 import OpenAI from 'openai';
-import type { Config } from '../config/config.js';
-import { ConfigError } from '../errors.js';
+import type { Config } from '../../config/config.js';
+import { ConfigError } from '../../errors.js';
 
 export interface ModelClientHooks {
   /** Called for every HTTP answer from the model endpoint (retries included). */

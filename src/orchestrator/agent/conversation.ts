@@ -19,7 +19,7 @@
  * recovery (`recovery.ts`) answers them before the model is called again.
  */
 import type { AgentInputItem, FunctionTool, Model, ModelProvider, ModelRequest, ModelResponse, Tool } from '@openai/agents';
-import type { Store } from '../store/index.js';
+import type { Store } from '../../store/index.js';
 
 export const CONVERSATION_FORMAT = 'codex-orchestrator/conversation@1';
 

@@ -4,7 +4,7 @@
  * The store is the record; these helpers only translate.
  */
 import path from 'node:path';
-import { StoreError } from '../errors.js';
+import { StoreError } from '../../errors.js';
 import {
   acquireBaseDirLock,
   acquireRunLock,
@@ -17,10 +17,10 @@ import {
   type RunRecord,
   type Store,
   type WorkerStatus as StoreWorkerStatus,
-} from '../store/index.js';
-import type { CommandLogEntry, CommandRequest, CommandResult } from '../tools/run-repo-command/types.js';
-import { mainHistory, takeSnapshot, type GitSnapshot } from './git-snapshot.js';
-import type { CommandRecord } from './report.js';
+} from '../../store/index.js';
+import type { CommandLogEntry, CommandRequest, CommandResult } from '../../tools/run-repo-command/types.js';
+import { mainHistory, takeSnapshot, type GitSnapshot } from '../report/git-snapshot.js';
+import type { CommandRecord } from '../report/report.js';
 
 /** The codex worker layer's outcome → the store's worker status. */
 export function storeWorkerStatus(status: string, aborted = false): StoreWorkerStatus {

@@ -20,12 +20,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentInputItem } from '@openai/agents';
-import type { Logger } from '../logging/logger.js';
-import { runDir as runDirPaths, type RunRecord, type Store } from '../store/index.js';
-import { runRepoCommand, type GatewayContext } from '../tools/run-repo-command/gateway.js';
-import { renderForModel } from '../tools/run-repo-command/render.js';
-import { killProcessGroup } from '../workers/codex/index.js';
-import { danglingCalls, functionResultItem, parseConversation } from './conversation.js';
+import type { Logger } from '../../logging/logger.js';
+import { runDir as runDirPaths, type RunRecord, type Store } from '../../store/index.js';
+import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
+import { renderForModel } from '../../tools/run-repo-command/render.js';
+import { killProcessGroup } from '../../workers/codex/index.js';
+import { danglingCalls, functionResultItem, parseConversation } from '../agent/conversation.js';
 import { storeWorkerStatus } from './run-record.js';
 
 /** A worker of the dead process, as found in its directory. */

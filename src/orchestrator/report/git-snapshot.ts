@@ -1,7 +1,12 @@
 import path from 'node:path';
 import { execa } from 'execa';
-import { gitEnv } from '../git/repo.js';
-import type { ReportMerge } from './report.js';
+import { gitEnv } from '../../git/repo.js';
+
+export interface ReportMerge {
+  sha: string;
+  branch: string | null;
+  subject: string;
+}
 
 /** Read-only git facts the run report is built from (before and after a run). */
 export interface GitSnapshot {

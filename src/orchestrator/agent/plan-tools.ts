@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { tool, type AgentInputItem } from '@openai/agents';
 import { z } from 'zod';
-import type { Config } from '../config/config.js';
-import { isOrchestratorError } from '../errors.js';
-import type { Logger } from '../logging/logger.js';
-import { silentLogger } from '../logging/logger.js';
+import type { Config } from '../../config/config.js';
+import { isOrchestratorError } from '../../errors.js';
+import type { Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
 import {
   manifestFromPlan,
   submitPlanParameters,
@@ -15,12 +15,14 @@ import {
   type Manifest,
   type Plan,
   type SubmitPlanArgs,
-} from '../scheduler/index.js';
-import { writeJsonAtomic } from '../store/run-dir.js';
-import type { GatewayContext } from '../tools/run-repo-command/gateway.js';
-import type { RunEventListener } from './events.js';
-import { executePlan, type PlanRunContext, type PlanRunResult } from './plan/execute-plan.js';
-import type { ReviewFn } from './review/types.js';
+} from '../../scheduler/index.js';
+import { writeJsonAtomic } from '../../store/run-dir.js';
+import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
+import type { RunEventListener } from '../events.js';
+import { executePlan, type PlanRunContext, type PlanRunResult } from '../plan/execute-plan.js';
+import { toManifest } from '../plan/manifest-file.js';
+import type { ReviewFn } from '../review/types.js';
+import type { ReportPlan } from '../report/report.js';
 
 /**
  * The plan road's two tools for the Orchestrator Agent:
@@ -163,21 +165,9 @@ export function renderPlanResultForModel(result: PlanRunResult): string {
   return lines.join('\n');
 }
 
-/** The run report's plan section: what submit_plan and run_plan did. */
-export interface ReportPlan {
-  submissions: number;
-  /** The problems of each rejected submission, in order (what the model was told). */
-  rejections: string[][];
-  /** rejected: submit_plan was called but no plan was accepted. */
-  status: Exclude<PlanToolsState['status'], 'none'> | 'rejected';
-  manifestFile: string | null;
-  /** Why run_plan failed, when the executor threw. */
-  error: string | null;
-  /** The executor's result (the final manifest is in manifestFile); null when run_plan did not finish. */
-  result: Omit<PlanRunResult, 'manifest'> | null;
-}
-
 /** The report section, or undefined when the model never called submit_plan. */
+export type { ReportPlan };
+
 export function planReportSection(state: PlanToolsState): ReportPlan | undefined {
   if (state.submissions === 0) return undefined;
   if (state.status === 'none') return { submissions: state.submissions, rejections: state.rejections, status: 'rejected', manifestFile: null, error: null, result: null };
@@ -255,10 +245,11 @@ export function createPlanTools(ctx: PlanToolsContext) {
 
   /** Runs (or, with a saved manifest as the plan, resumes) the executor and answers like run_plan. */
   async function execute(): Promise<string> {
-    const plan = state.plan as Plan | Manifest;
+    // The boundary: the executor takes a Manifest only (an accepted plan becomes one with every task pending).
+    const manifest = toManifest(state.plan as Plan | Manifest);
     state.status = 'running';
     try {
-      const result = await run(plan, {
+      const result = await run(manifest, {
         config: ctx.config,
         baseDir: ctx.baseDir,
         runId: ctx.runId,

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { packageRoot } from '../config/config.js';
-import { ConfigError } from '../errors.js';
+import { packageRoot } from '../../config/config.js';
+import { ConfigError } from '../../errors.js';
 
 /**
  * Prompts are files under `prompts/`, templates with `{{name}}` placeholders.

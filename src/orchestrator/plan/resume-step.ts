@@ -1,0 +1,93 @@
+/**
+ * What a resumed plan run needs from the earlier process: which subtasks were
+ * complete or running when it stopped, their last worker (id sequence and
+ * codex thread), and whether a complete one's rework was cut off.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ManifestTask } from '../../scheduler/index.js';
+import type { Decision } from './decisions-log.js';
+
+/**
+ * The workers an earlier process of this run launched for a subtask
+ * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
+ * it, so no worker directory is reused) and the newest codex thread id (from
+ * meta.json, or the `thread.started` event when the process died before
+ * meta.json had it).
+ */
+export function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(runDir, 'workers'));
+  } catch {
+    return { seq: 0, threadId: null };
+  }
+  const prefix = `${slug}-`;
+  const seqs = names
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => b - a);
+  for (const n of seqs) {
+    const dir = path.join(runDir, 'workers', `${prefix}${n}`);
+    let threadId: string | null = null;
+    try {
+      threadId = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { threadId?: string | null }).threadId ?? null;
+    } catch {
+      /* no meta.json yet */
+    }
+    if (!threadId) {
+      try {
+        const m = /"thread_id"\s*:\s*"([^"]+)"/.exec(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
+        threadId = m?.[1] ?? null;
+      } catch {
+        /* no events */
+      }
+    }
+    if (threadId) return { seq: seqs[0] ?? 0, threadId };
+  }
+  return { seq: seqs[0] ?? 0, threadId: null };
+}
+
+/**
+ * A saved manifest from a run that stopped (killed, aborted, out of budget):
+ * merged work stays merged; complete work (accepted and reviewed, committed on
+ * its branch) goes to the merge queue without a worker; running work is
+ * restarted on its branch, resuming its codex thread. In merge-only mode only
+ * complete work is touched. Both become `pending` for the scheduler.
+ */
+export function markResumed(tasks: Iterable<ManifestTask>, mergeOnly: boolean): { complete: Set<string>; running: Set<string> } {
+  const complete = new Set<string>();
+  const running = new Set<string>();
+  for (const t of tasks) {
+    if (t.status === 'complete') {
+      complete.add(t.id);
+      t.reason = 'resumed: it was complete when an earlier run stopped; its branch goes to the merge queue';
+      t.status = 'pending';
+    } else if (t.status === 'running' && !mergeOnly) {
+      running.add(t.id);
+      t.reason = 'restarted: it was running when an earlier run stopped';
+      t.status = 'pending';
+    }
+  }
+  return { complete, running };
+}
+
+/**
+ * What a subtask that was `complete` when an earlier process stopped still
+ * needs before it can be merged, read from that process's decisions: the
+ * last merge outcome after it became complete. A failed smoke test (its merge
+ * was reverted in main) or a conflict means its rework was cut off and is
+ * done again (both git preparations are idempotent); otherwise its branch
+ * only waits for the queue.
+ */
+export function pendingRework(prior: readonly Decision[], id: string): { kind: 'smoke'; revertSha: string } | { kind: 'conflict' } | null {
+  let from = -1;
+  prior.forEach((d, i) => {
+    if (d.taskId === id && d.kind === 'schedule' && d.action === 'completed') from = i;
+  });
+  const outcomes = prior.slice(from + 1).filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
+  const last = outcomes[outcomes.length - 1];
+  if (last?.action === 'smoke-failed' && typeof last.data?.sha === 'string') return { kind: 'smoke', revertSha: last.data.sha };
+  if (last?.action === 'conflict') return { kind: 'conflict' };
+  return null;
+}
