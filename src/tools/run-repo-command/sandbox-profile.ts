@@ -80,8 +80,7 @@ export function effectiveClass(cls: CommandClass | undefined, commands: readonly
   if (git.length === 0) return 'edit';
   if (git.length === subs.length && git.every((s) => GIT_INSPECT.has(s))) return 'inspect';
   if (subs.length === 1 && git[0] === 'merge') return 'merge';
-  // `git add -A && git commit -m … && npm test`: the commit needs the git profile; the integrity
-  // check and the read-only gitdir files keep the rest of the line from abusing it.
+  // Git beside file tools only (`mkdir -p x && git add -A && git commit …`): the git profile.
   // In main/ only a line of git alone: there the git profile makes the base dir and main's .git writable.
   if (inMain && git.length !== subs.length) return 'edit';
   if (!runsCode && git.every((s) => GIT_WRITE.has(s) || GIT_INSPECT.has(s)) && git.some((s) => GIT_WRITE.has(s))) return 'git-write';
