@@ -229,6 +229,9 @@ const GUARD_LINES: Array<[string, string]> = [
   ['task-a', 'bash -c "echo x > ../main/bc"'],
   ['task-a', 'curl -s http://127.0.0.1:PORT/'],
   ['task-a', 'ls ('],
+  // sed's `e` flag behind a bracket holding the delimiter, beside a git write (objects writable).
+  ['task-a', "git commit --allow-empty -qm x && sed -n 's/[/]*/cd $(git rev-parse --git-common-dir) \\&\\& rm -rf objects;/e' README.md"],
+  ['task-a', "sed -n 's/[/]*/touch ..\\/main\\/sed-ran;/e' README.md"],
 ];
 
 /** Tools that run code a worker planted (package.json, Makefile, conftest, .yarnrc): only the sandbox confines these. */

@@ -213,6 +213,13 @@ const TABLES: Record<string, Case[]> = {
     ['npm test && git commit -am x', 'git-denied'],
     ['git merge main && npm test', 'git-denied'],
     ['git add -A && git commit -m x && git log --oneline -1 | head -1', null],
+    // sed can run a program (`e`): not beside a git write, and a bracket holding the delimiter hides the flag.
+    ["git commit --allow-empty -qm x && sed -n 1p notes.txt", 'git-denied'],
+    ["sed -n 's/[/]*/touch pwned;/e' notes.txt", 'program'],
+    ["sed -n '/[/]/e touch y' notes.txt", 'program'],
+    ["sed -n 's/[[:alpha:]/]/x/e' notes.txt", 'program'],
+    ["sed -n 's/[a-z]/x/g' notes.txt", null],
+    ["sed -n 's|[/]|x|p' notes.txt", null],
     ['mkdir -p out && cp notes.txt out/ && git add -A && git commit -m x', null],
     ['ln -s src/a.ts b', null],
     ['ln -s a.ts src/b.ts', null],

@@ -35,6 +35,7 @@ describe('effectiveClass', () => {
     ).toBe('edit');
     expect(effectiveClass('merge', [['git', 'merge', '--no-ff', 't'], ['make']])).toBe('edit');
     expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['git', 'log', '-1'], ['head', '-1']])).toBe('git-write');
+    expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['sed', '-n', 's/[/]*/rm -rf x;/e', 'f']])).toBe('edit');
     // in main/ the git profile is for git alone
     expect(
       effectiveClass(
