@@ -14,7 +14,8 @@ export type ErrorKind =
   | 'model-api'
   | 'run'
   | 'aborted'
-  | 'store';
+  | 'store'
+  | 'queue';
 
 export class OrchestratorError extends Error {
   readonly kind: ErrorKind;
@@ -118,6 +119,17 @@ export class StoreError extends OrchestratorError {
 }
 
 /**
+ * `runs approve` / `runs reject` on something that is not waiting for a
+ * person: an unknown run or subtask, or a subtask that is not (or no longer)
+ * waiting for approval. A user-causable condition, so a usage error.
+ */
+export class ApprovalError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; context?: Record<string, unknown> } = {}) {
+    super('usage', message, options);
+  }
+}
+
+/**
  * The disk holding the state dir (or another path the run writes) is full.
  * A store error (exit 7): the run's state up to the last write is consistent,
  * so it can be resumed once there is space again.
@@ -159,4 +171,11 @@ export function isOrchestratorError(e: unknown): e is OrchestratorError {
 export function describeError(e: unknown): string {
   if (isOrchestratorError(e)) return e.toLine();
   return e instanceof Error ? e.message : String(e);
+}
+
+/** The job queue (Redis/BullMQ) or the artifact store it moves bundles through. */
+export class QueueError extends OrchestratorError {
+  constructor(message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+    super('queue', message, options);
+  }
 }

@@ -3,7 +3,8 @@ import type { ErrorKind } from '../errors.js';
 /**
  * Exit codes, decided in one place. 0 success; 1 a run or command that failed;
  * 2 usage or configuration; 3 a policy denial (`codex-orch exec`); 4 the model
- * API; 5 a codex worker; 6 git; 7 the run store; 130 interrupted (128 + SIGINT).
+ * API; 5 a codex worker; 6 git; 7 the run store; 8 the job queue (Redis) or artifact
+ * store; 130 interrupted (128 + SIGINT).
  */
 export const EXIT = {
   ok: 0,
@@ -14,6 +15,7 @@ export const EXIT = {
   worker: 5,
   git: 6,
   store: 7,
+  queue: 8,
   aborted: 130,
 } as const;
 
@@ -32,6 +34,8 @@ export function exitCodeFor(kind: ErrorKind): number {
       return EXIT.git;
     case 'store':
       return EXIT.store;
+    case 'queue':
+      return EXIT.queue;
     case 'aborted':
       return EXIT.aborted;
     case 'command':
@@ -49,6 +53,7 @@ const MEANING: Record<keyof typeof EXIT, string> = {
   worker: 'codex worker',
   git: 'git',
   store: 'run store',
+  queue: 'job queue or artifact store',
   aborted: 'interrupted',
 };
 

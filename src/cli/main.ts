@@ -11,8 +11,11 @@ import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
 import { registerRuns } from './commands/runs.js';
+import { registerAgent } from './commands/agent.js';
+import { registerServe } from './commands/serve.js';
 import { registerMcp } from './commands/mcp.js';
 import { makeRunTask } from '../orchestrator/run-task.js';
+import { startNotifier } from './notifications.js';
 
 /**
  * `codex-orch`: one program, a subcommand per job. Every subcommand has --help;
@@ -30,8 +33,11 @@ export function buildProgram(): Command {
   registerPolicy(program);
   registerRun(program);
   registerDemo(program);
-  registerDispatch(program, makeRunTask);
+  // Each dispatched run notifies like a run (webhook, hooks, tmux); the dispatch prints its own lines.
+  registerDispatch(program, (config, options) => makeRunTask(config, { ...options, observe: (c) => startNotifier(c, { quiet: true }) }));
   registerRuns(program);
+  registerAgent(program);
+  registerServe(program);
   registerMcp(program);
   return program;
 }

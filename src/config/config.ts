@@ -37,6 +37,8 @@ export interface Config {
   readonly logLevel: string;
   /** True unless ORCHESTRATOR_TRACING=1 with the OpenAI endpoint (and OPENAI_AGENTS_DISABLE_TRACING is not set). */
   readonly disableTracing: boolean;
+  /** The job queue for agents on other machines; undefined: everything runs on this machine. */
+  readonly queue: QueueConfig | undefined;
   /** ORCHESTRATOR_SANDBOX: which OS sandbox confines gateway commands. */
   readonly sandbox: 'auto' | 'bwrap' | 'codex' | 'unshare' | 'off';
   /** Absolute paths hidden from sandboxed commands besides $HOME, /root, /home and /tmp. */
@@ -47,8 +49,29 @@ export interface Config {
   readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
   /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
   readonly pricesFile: string | undefined;
+  /** Stop before each plan merge until a person approves it. */
+  readonly approve: boolean;
+  /** Where run notifications are POSTed, and the HMAC secret that signs them. */
+  readonly webhookUrl: string | undefined;
+  readonly webhookSecret: string | undefined;
+  readonly webhookTimeoutMs: number;
+  /** A user-level notification hook (argv, no shell). */
+  readonly notifyCommand: readonly string[];
+  readonly notifyDesktop: boolean;
   /** Whether the state dir and command log were given, or derived from the base dir. */
   readonly explicit: { readonly stateDir: boolean; readonly commandLog: boolean };
+}
+
+export interface QueueConfig {
+  readonly url: string;
+  readonly prefix: string;
+  readonly lockMs: number;
+  readonly stalledMs: number;
+  /** A directory or URL; undefined: the orchestrator serves the artifacts itself on `artifactsListen`. */
+  readonly artifacts: string | undefined;
+  readonly artifactsListen: string;
+  readonly artifactsToken: string | undefined;
+  readonly artifactMaxBytes: number;
 }
 
 export const DEFAULTS = {
@@ -60,6 +83,12 @@ export const DEFAULTS = {
   workerStallSeconds: 20 * 60,
   dirtyWaitSeconds: 5 * 60,
   logLevel: 'info',
+  queuePrefix: 'codex-orch',
+  queueLockMs: 5 * 60_000,
+  queueStalledMs: 30_000,
+  artifactsListen: '127.0.0.1:0',
+  artifactMaxMb: 100,
+  webhookTimeoutMs: 5_000,
 } as const;
 
 /** Whether the orchestrator model is OpenAI's own API (no base URL, or api.openai.com). */
@@ -158,6 +187,7 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     codexBin: abs(raw.CODEX_BIN as string | undefined),
     codexProfilesFile: abs(raw.ORCHESTRATOR_CODEX_PROFILES as string | undefined),
     logLevel: (raw.ORCHESTRATOR_LOG_LEVEL as string | undefined) ?? DEFAULTS.logLevel,
+    queue: queueConfig(raw),
     // Traces go to OpenAI only when asked for, and never from a run against another endpoint (they would fail there).
     disableTracing:
       (raw.OPENAI_AGENTS_DISABLE_TRACING as boolean | undefined) === true ||
@@ -174,9 +204,30 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
     sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
     sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
+    approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
+    webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,
+    webhookSecret: raw.ORCHESTRATOR_WEBHOOK_SECRET as string | undefined,
+    webhookTimeoutMs: (raw.ORCHESTRATOR_WEBHOOK_TIMEOUT_MS as number | undefined) ?? DEFAULTS.webhookTimeoutMs,
+    notifyCommand: Object.freeze([...((raw.ORCHESTRATOR_NOTIFY_COMMAND as string[] | undefined) ?? [])]),
+    notifyDesktop: (raw.ORCHESTRATOR_NOTIFY_DESKTOP as boolean | undefined) ?? false,
     explicit: Object.freeze({ stateDir: raw.ORCHESTRATOR_STATE_DIR !== undefined, commandLog: raw.ORCHESTRATOR_COMMAND_LOG !== undefined }),
   };
   return Object.freeze(config);
+}
+
+function queueConfig(raw: Record<string, unknown>): QueueConfig | undefined {
+  const url = raw.ORCHESTRATOR_QUEUE as string | undefined;
+  if (!url) return undefined;
+  return Object.freeze({
+    url,
+    prefix: (raw.ORCHESTRATOR_QUEUE_PREFIX as string | undefined) ?? DEFAULTS.queuePrefix,
+    lockMs: (raw.ORCHESTRATOR_QUEUE_LOCK_MS as number | undefined) ?? DEFAULTS.queueLockMs,
+    stalledMs: (raw.ORCHESTRATOR_QUEUE_STALLED_MS as number | undefined) ?? DEFAULTS.queueStalledMs,
+    artifacts: raw.ORCHESTRATOR_ARTIFACTS as string | undefined,
+    artifactsListen: (raw.ORCHESTRATOR_ARTIFACTS_LISTEN as string | undefined) ?? DEFAULTS.artifactsListen,
+    artifactsToken: raw.ORCHESTRATOR_ARTIFACTS_TOKEN as string | undefined,
+    artifactMaxBytes: ((raw.ORCHESTRATOR_ARTIFACT_MAX_MB as number | undefined) ?? DEFAULTS.artifactMaxMb) * 1024 * 1024,
+  });
 }
 
 /**

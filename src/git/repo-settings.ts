@@ -22,6 +22,10 @@ export const repoSettingsSchema = z
     smoke: command.optional(),
     acceptance: command.optional(),
     archive: command.optional(),
+    /** The repository's id for agents on other machines (`codex-orch agent --repo <id>=<clone>`). */
+    repo: z.string().trim().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, dot, dash or underscore').optional(),
+    approve: z.boolean().optional(),
+    notify: z.array(command).min(1, 'expected a command as a list: ["program", "arg", …]').optional(),
   })
   .strict();
 
@@ -34,6 +38,11 @@ export interface RepoSettings {
   smoke?: string;
   acceptance?: string;
   archive?: string;
+  repo?: string;
+  /** Stop before each merge until a person approves it (`run --approve`). */
+  approve?: boolean;
+  /** A hook run on run events (argv, no shell; the JSON payload on stdin). */
+  notify?: string[];
 }
 
 /** Reads and validates `<mainDir>/.codex-orchestrator.json`; a missing file means no settings. */
@@ -65,7 +74,7 @@ export function loadRepoSettings(mainDir: string): RepoSettings {
     const what = issue?.code === 'unrecognized_keys' ? `unknown key(s) ${issue.keys.join(', ')}` : (issue?.message ?? 'invalid value');
     throw new ConfigError(`${file}: ${field}: ${what}`, {
       variable: `${REPO_SETTINGS_FILE}:${field}`,
-      hint: 'allowed keys: setup (a command or a list of commands), smoke, acceptance, archive (commands)',
+      hint: 'allowed keys: setup (a command or a list of commands), smoke, acceptance, archive (commands), approve (true/false), notify (a hook as an argv list), repo (the id agents know it by)',
     });
   }
   const v = parsed.data;
@@ -73,6 +82,9 @@ export function loadRepoSettings(mainDir: string): RepoSettings {
   if (v.smoke !== undefined) settings.smoke = v.smoke;
   if (v.acceptance !== undefined) settings.acceptance = v.acceptance;
   if (v.archive !== undefined) settings.archive = v.archive;
+  if (v.repo !== undefined) settings.repo = v.repo;
+  if (v.approve !== undefined) settings.approve = v.approve;
+  if (v.notify !== undefined) settings.notify = v.notify;
   return settings;
 }
 

@@ -69,6 +69,8 @@ export type RunEvent =
       phase: 'started' | 'finished';
       status?: string;
       tokens?: number;
+      /** Why a finished worker did not complete (stall, crash, `aborted`). */
+      reason?: string;
       /** Finished workers and reviews: their tokens by kind, and the model (for the price). */
       usage?: { input: number; cachedInput: number; output: number };
       model?: string | null;
@@ -76,6 +78,9 @@ export type RunEvent =
   | { type: 'plan.decision'; ts: string; taskId?: string; kind: string; action: string; reason: string }
   /** What a codex worker is doing now (from its codex events), for the live view and `runs tail`. */
   | { type: 'worker.activity'; ts: string; worktree: string; taskId?: string; workerId?: string; activity: CodexActivity }
+  // The merge gate of `run --approve` (src/orchestrator/approval-gate.ts).
+  | { type: 'approval.requested'; ts: string; runId: string; taskId: string; branch: string; head: string | null }
+  | { type: 'approval.decided'; ts: string; runId: string; taskId: string; decision: 'approved' | 'rejected'; note: string | null }
   | { type: 'plan.finished'; ts: string; runId: string; allMerged: boolean; merged: number; total: number; stoppedBy: string | null };
 
 /** How a run ended, as the report and the `run.finished` event say it (the store's `RunStatus` has the in-between states too). */

@@ -6,10 +6,16 @@ import type { DispatchOutcome, RunTask } from '../dispatcher/types.js';
 import { ConfigError, StoreError, describeError } from '../errors.js';
 import { readJsonFile, runDir } from '../store/index.js';
 import { loadPolicy } from '../tools/run-repo-command/policy-file.js';
-import type { RunEvent } from './events.js';
+import type { RunEvent, RunEventListener } from './events.js';
 import type { RunReport } from './report/report.js';
 import { resumeRun } from './resume.js';
 import { runOrchestrator } from './run.js';
+
+/** Follows one task's run (notifications): its events, then `flush` once the run has ended. */
+export interface RunObserver {
+  onEvent: RunEventListener;
+  flush(): Promise<void>;
+}
 
 /** The two ways a task's run starts; replaceable for tests that run the dispatcher over a stand-in orchestrator. */
 export interface TaskRunners {
@@ -53,16 +59,18 @@ export function checkDispatchConfig(config: Config): void {
  */
 export function makeRunTask(
   config: Config,
-  options: { onEvent?: (taskId: string, event: RunEvent) => void; runners?: TaskRunners } = {},
+  options: { onEvent?: (taskId: string, event: RunEvent) => void; runners?: TaskRunners; observe?: (config: Config) => RunObserver } = {},
 ): RunTask {
   checkDispatchConfig(config);
   const runners = options.runners ?? { run: runOrchestrator, resume: resumeRun };
   return async (task, signal, context): Promise<DispatchOutcome> => {
     const started = Date.now();
     const taskConfig = withBaseDir(config, task.baseDir);
+    const observer = options.observe?.(taskConfig);
     const onEvent = (event: RunEvent): void => {
       if (event.type === 'run.started' && event.runId) context?.onRunId?.(event.runId);
       options.onEvent?.(task.id, event);
+      observer?.onEvent(event);
     };
     const fresh = (): Promise<RunReport> => runners.run({ task: task.task, config: taskConfig, signal, onEvent });
     const resumed = async (runId: string): Promise<RunReport> => {
@@ -100,6 +108,8 @@ export function makeRunTask(
         failure: failureOf(error),
         ...(task.resume !== undefined ? { runId: task.resume } : {}),
       };
+    } finally {
+      await observer?.flush();
     }
   };
 }

@@ -27,6 +27,8 @@ export interface RunListRow {
   createdAt: string;
   finishedAt: string | null;
   live: boolean;
+  /** Subtasks waiting for a person's approval before their merge (run --approve). */
+  awaitingApproval: number;
 }
 
 export function runListRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
@@ -46,6 +48,7 @@ export function runListRow(store: Store, stateDir: string, run: RunRecord): RunL
     createdAt: run.createdAt,
     finishedAt: run.finishedAt ?? null,
     live: runIsLive(store, run.id),
+    awaitingApproval: subtasks.filter((t) => t.status === 'awaiting_approval').length,
   };
 }
 

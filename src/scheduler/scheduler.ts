@@ -301,7 +301,7 @@ export interface ScheduleSummary {
 }
 
 export function summary(state: ScheduleState): ScheduleSummary {
-  const counts: Record<TaskStatus, number> = { pending: 0, blocked: 0, running: 0, stuck: 0, error: 0, complete: 0, merged: 0 };
+  const counts: Record<TaskStatus, number> = { pending: 0, blocked: 0, running: 0, stuck: 0, error: 0, complete: 0, awaiting_approval: 0, merged: 0 };
   const running: string[] = [];
   const awaitingMerge: string[] = [];
   const blocked: ScheduleSummary['blocked'] = [];

@@ -13,6 +13,8 @@ export type {
   MergeInput,
   MergeOutcome,
   MergeRecord,
+  QueueResultInput,
+  QueueResultRecord,
   RunPatch,
   RunRecord,
   RunStatus,

@@ -167,6 +167,26 @@ export const MIGRATIONS: readonly Migration[] = [
       importLegacyLedger(db);
     },
   },
+  {
+    // Results of remote subtask jobs: at-least-once delivery means a job can complete twice;
+    // one row per (run, subtask, attempt) fences every side effect of a result to the first one.
+    version: 3,
+    name: 'queue results (one accepted result per subtask attempt)',
+    up(db) {
+      db.exec(`
+        CREATE TABLE queue_results (
+          run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+          subtask_id  TEXT NOT NULL,
+          attempt     INTEGER NOT NULL,
+          job_id      TEXT NOT NULL,
+          agent       TEXT NOT NULL,
+          head_sha    TEXT,
+          accepted_at TEXT NOT NULL,
+          PRIMARY KEY (run_id, subtask_id, attempt)
+        ) STRICT;
+      `);
+    },
+  },
 ];
 
 /** The schema version this code writes. */

@@ -56,6 +56,8 @@ import type {
   MergeInput,
   MergeOutcome,
   MergeRecord,
+  QueueResultInput,
+  QueueResultRecord,
   RunPatch,
   RunRecord,
   Store,
@@ -521,6 +523,35 @@ class SqliteStore implements Store {
 
   hasMerged(runId: string, branch: string): boolean {
     return this.read('hasMerged', () => this.merged(runId, branch));
+  }
+
+  // ── remote job results ──────────────────────────────────────────────────
+
+  acceptQueueResult(input: QueueResultInput): boolean {
+    return this.tx('acceptQueueResult', () => {
+      this.requireExactRun(input.runId);
+      const info = this.db
+        .prepare(
+          `INSERT INTO queue_results (run_id, subtask_id, attempt, job_id, agent, head_sha, accepted_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+        )
+        .run(input.runId, checkNonEmpty('subtask id', input.subtaskId), checkCount('attempt', input.attempt), input.jobId, input.agent, input.headSha, nowIso());
+      return info.changes === 1;
+    });
+  }
+
+  listQueueResults(runId: string): QueueResultRecord[] {
+    return this.read('listQueueResults', () =>
+      this.all<Row>('SELECT * FROM queue_results WHERE run_id = ? ORDER BY subtask_id, attempt', runId).map((r) => ({
+        runId: r.run_id as string,
+        subtaskId: r.subtask_id as string,
+        attempt: Number(r.attempt),
+        jobId: r.job_id as string,
+        agent: r.agent as string,
+        headSha: (r.head_sha as string | null) ?? null,
+        acceptedAt: r.accepted_at as string,
+      })),
+    );
   }
 
   // ── commands ──────────────────────────────────────────────────────────────

@@ -21,8 +21,14 @@ export type RunStatus = (typeof RUN_STATUSES)[number];
 /** Statuses after which a run does not change on its own (`interrupted` can be resumed). */
 export const FINISHED_RUN_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'aborted'];
 
-/** A subtask's lifecycle (the manifest's `status` field uses the same list). */
-export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'merged'] as const;
+/**
+ * A subtask's lifecycle (the manifest's `status` field uses the same list).
+ * `awaiting_approval` is a `complete` subtask whose merge waits for a person
+ * (`run --approve`); only the approval gate writes it, in the store — the
+ * scheduler and the manifest keep `complete` — so a resume finds the branch
+ * ready and the wait still recorded.
+ */
+export const SUBTASK_STATUSES = ['pending', 'blocked', 'running', 'stuck', 'error', 'complete', 'awaiting_approval', 'merged'] as const;
 export type SubtaskStatus = (typeof SUBTASK_STATUSES)[number];
 
 export const WORKER_STATUSES = [
@@ -233,6 +239,19 @@ export interface MergeInput {
   at?: string;
 }
 
+export interface QueueResultInput {
+  runId: string;
+  subtaskId: string;
+  attempt: number;
+  jobId: string;
+  agent: string;
+  headSha: string | null;
+}
+
+export interface QueueResultRecord extends QueueResultInput {
+  acceptedAt: string;
+}
+
 export interface CommandRecord {
   id: number;
   /** Absent for commands run outside a run (`codex-orch exec`). */
@@ -367,6 +386,13 @@ export interface Store {
   addMerge(input: MergeInput): MergeRecord;
   listMerges(runId: string): MergeRecord[];
   hasMerged(runId: string, branch: string): boolean;
+
+  /**
+   * Records the result of one remote job attempt. True for the first result of
+   * (run, subtask, attempt); false for a duplicate, which the caller ignores.
+   */
+  acceptQueueResult(input: QueueResultInput): boolean;
+  listQueueResults(runId: string): QueueResultRecord[];
 
   addCommand(input: CommandInput): CommandRecord;
   listCommands(options?: ListCommandsOptions): CommandRecord[];

@@ -17,6 +17,7 @@ export interface FakeDirective {
   append?: Record<string, string>;
   onResume?: Record<string, string>;
   stallFirst?: boolean;
+  stallIfEnv?: string;
   commit?: boolean;
   barrier?: { name: string; count: number };
   goal?: boolean;

@@ -18,6 +18,9 @@ import { paint, printErr } from '../output.js';
 import { preflight, type PreflightNeeds } from '../../orchestrator/preflight.js';
 import { liveViewFor } from '../live/index.js';
 import { withInterrupt } from '../interrupt.js';
+import { startNotifier } from '../notifications.js';
+import { openRunSession } from '../tmux-run.js';
+import type { RunEvent } from '../../orchestrator/events.js';
 
 export interface RunCommandOptions {
   baseDir?: string;
@@ -41,6 +44,36 @@ export interface RunCommandOptions {
   resume?: boolean;
   new?: boolean;
   dirtyWait?: string;
+  /** Stop before each merge until a person approves it. */
+  approve?: boolean;
+  /** Desktop notifications (notify-send). */
+  desktop?: boolean;
+  /** A tmux session for the run (`runs attach`), on this tmux server socket when given. */
+  tmux?: boolean;
+  tmuxSocket?: string;
+}
+
+/**
+ * `--tmux`: once the run has an id, its tmux session is made (detached; the
+ * windows follow the run by themselves) and the attach command printed.
+ */
+function tmuxOpener(opts: RunCommandOptions, stateDir: string | undefined, note: (line: string) => void): { onEvent: (e: RunEvent) => void; done: () => Promise<void> } {
+  let pending: Promise<void> = Promise.resolve();
+  return {
+    onEvent: (e) => {
+      if (!opts.tmux || e.type !== 'run.started' || !stateDir) return;
+      pending = openRunSession(stateDir, e.runId, opts.tmuxSocket).then(
+        (session) => note(`codex-orch: tmux session ${session}: codex-orch runs attach ${e.runId}${opts.tmuxSocket ? ` --socket ${opts.tmuxSocket}` : ''}`),
+        (error: unknown) => note(`codex-orch: no tmux session: ${(error as Error).message}`),
+      );
+    },
+    done: () => pending,
+  };
+}
+
+/** Stop before each merge, notifications, tmux: the steering flags of run (their config overrides). */
+function steerOverrides(opts: RunCommandOptions): ConfigOverrides {
+  return opts.approve ? { ORCHESTRATOR_APPROVE: '1' } : {};
 }
 
 /** The budget flags as config overrides (they win over the ORCHESTRATOR_MAX_* variables). */
@@ -148,6 +181,10 @@ export function registerRun(program: Command): void {
     .option('--no-progress', 'plain progress lines instead of the live view (also: not a terminal, CI, NO_COLOR)')
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
+    .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
+    .option('--desktop', 'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)')
+    .option('--tmux', 'also open a tmux session for the run: a status window and a live window per worker (codex-orch runs attach <id>)')
+    .option('--tmux-socket <name>', 'with --tmux: a named tmux server (tmux -L name)')
     .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
     .option('--resume', 'with --plan: an unfinished run of the same plan on this commit exists — continue it')
     .option('--new', 'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)')
@@ -169,17 +206,34 @@ export function registerRun(program: Command): void {
           ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
           ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
           ...budgetOverrides(opts),
+          ...steerOverrides(opts),
         },
       });
       const budgets = budgetsOf(config);
       await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
       const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+      const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+      const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
       try {
-        const report = await withInterrupt('the run', (signal) => runOrchestrator({ task, config, signal, ...(budgets ? { budgets } : {}), onEvent: (e) => progress.onEvent(e) }));
+        const report = await withInterrupt('the run', (signal) =>
+          runOrchestrator({
+            task,
+            config,
+            signal,
+            ...(budgets ? { budgets } : {}),
+            onEvent: (e) => {
+              progress.onEvent(e);
+              notifier.onEvent(e);
+              tmux.onEvent(e);
+            },
+          }),
+        );
         progress.stop();
         printReport(report, Boolean(opts.json));
       } finally {
         progress.stop();
+        await tmux.done();
+        await notifier.flush();
       }
     });
 }
@@ -212,6 +266,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
       ORCHESTRATOR_MODEL: opts.model,
       ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
       ...budgetOverrides(opts),
+      ...steerOverrides(opts),
     },
   });
   const budgets = budgetsOf(config);
@@ -219,6 +274,8 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   await preflightOrExplain(config, { orchestrator: false, review: opts.review !== false, workers: true }, Boolean(opts.quiet));
   const review = opts.review === false ? undefined : createReviewer(config);
   const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+  const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
@@ -232,12 +289,18 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
         ...(maxParallel !== undefined ? { maxParallel } : {}),
         ...(budgets ? { budgets } : {}),
         signal,
-        onEvent: (e) => progress.onEvent(e),
+        onEvent: (e) => {
+          progress.onEvent(e);
+          notifier.onEvent(e);
+          tmux.onEvent(e);
+        },
       }),
     );
     progress.stop();
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await tmux.done();
+    await notifier.flush();
   }
 }

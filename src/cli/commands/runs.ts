@@ -35,6 +35,10 @@ import { paint, printErr, printOut } from '../output.js';
 import { withInterrupt } from '../interrupt.js';
 import { budgetOptions, budgetOverrides, budgetsOf, printReport } from './run.js';
 import { resolveFromCwd } from '../args.js';
+import { startNotifier } from '../notifications.js';
+import { registerRunsApproval } from './runs-approval.js';
+import { registerRunsDiff } from './runs-diff.js';
+import { registerRunsTmux } from './runs-tmux.js';
 
 /**
  * `codex-orch runs …`: see and manage every run of a state dir (list, show,
@@ -42,7 +46,7 @@ import { resolveFromCwd } from '../args.js';
  * Ids may be abbreviated (a prefix of the id or of its random suffix).
  */
 
-interface StoreOptions {
+export interface StoreOptions {
   baseDir?: string;
   stateDir?: string;
   json?: boolean;
@@ -53,7 +57,7 @@ function configFrom(opts: StoreOptions): Config {
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
-function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
+export function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, config: Config) => Promise<T> | T): Promise<T> {
   const config = configFrom(opts);
   const stateDir = requireStateDir(config);
   if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
@@ -65,7 +69,7 @@ function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: string, c
     .finally(() => store.close());
 }
 
-const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+export const json = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 
 function age(iso: string, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
@@ -293,17 +297,29 @@ async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<vo
   });
   const budgets = budgetsOf(config);
   const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), note: (l) => progress.note(l) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) => resumeRun({ runId: id, config, signal, ...(budgets ? { budgets } : {}), onEvent: (e) => progress.onEvent(e) }));
+    const report = await withInterrupt('the run', (signal) => resumeRun({
+        runId: id,
+        config,
+        signal,
+        ...(budgets ? { budgets } : {}),
+        onEvent: (e) => {
+          progress.onEvent(e);
+          notifier.onEvent(e);
+        },
+      }),
+    );
     progress.stop();
     printReport(report, Boolean(opts.json));
   } finally {
     progress.stop();
+    await notifier.flush();
   }
 }
 
-function storeOptions(cmd: Command): Command {
+export function storeOptions(cmd: Command): Command {
   return cmd
     .option('-b, --base-dir <dir>', 'base dir whose runs to use (default: ORCHESTRATOR_BASE_DIR)')
     .option('--state-dir <dir>', 'state dir holding state.db (default: ORCHESTRATOR_STATE_DIR or <base dir>/.codex-orchestrator)')
@@ -349,7 +365,7 @@ export function registerRuns(program: Command): void {
           ['ID', 'STATUS', 'SUBTASKS', 'MERGES', 'TOKENS', 'COST', 'AGE', 'TASK'].map((h) => paint('bold', h)),
           ...rows.map((r) => [
             r.id,
-            statusColor(r.status),
+            statusColor(r.status) + (r.awaitingApproval ? paint('yellow', ` (${r.awaitingApproval} to approve)`) : ''),
             r.subtasks.total ? `${r.subtasks.done}/${r.subtasks.total}` : '-',
             String(r.merges),
             String(r.tokens.total),
@@ -386,6 +402,9 @@ export function registerRuns(program: Command): void {
         printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
         for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
         printOut(`files:     ${files.root}`);
+        for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
+          printOut(paint('yellow', `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`));
+        }
         if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
       });
     });
@@ -486,6 +505,10 @@ export function registerRuns(program: Command): void {
         for (const k of r.worktreesKept) printOut(paint('yellow', `kept ${k.worktree} of ${k.runId}: ${k.reason}`));
       });
     });
+
+  registerRunsDiff(runs);
+  registerRunsApproval(runs);
+  registerRunsTmux(runs);
 
   resumeOptions(
     program

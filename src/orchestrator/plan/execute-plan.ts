@@ -28,6 +28,7 @@ import {
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { codexModelName } from '../../workers/codex/index.js';
 import { costOf, loadPrices, priceOf, type TokenTally } from '../../cost/index.js';
+import { ApprovalGate, approvalModeOn, recordApprovalMode } from '../approval-gate.js';
 import { now, type RunEvent } from '../events.js';
 import { BudgetTracker, type BudgetStop } from './budgets.js';
 import { DecisionsLog, type DecisionKind } from './decisions-log.js';
@@ -84,6 +85,11 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const maxAcceptanceFixes = ctx.maxAcceptanceFixes ?? DEFAULTS.maxAcceptanceFixes;
   const maxHeals = ctx.maxHeals ?? DEFAULTS.maxHeals;
   const maxMergeAttempts = ctx.maxMergeAttempts ?? DEFAULTS.maxMergeAttempts;
+  // Once a run has asked for approval, it keeps asking after a restart without the flag.
+  const approve = ctx.approve ?? (ctx.config.approve || settings.approve === true || (ctx.store !== undefined && approvalModeOn(ctx.store, ctx.runId)));
+  if (approve && !ctx.store) throw new OrchestratorError('config', 'approval before merge needs the run store (it keeps the wait across restarts)', { hint: 'run without --approve, or give the executor a store' });
+  if (approve && ctx.store) recordApprovalMode(ctx.store, ctx.runId);
+  const gate = approve && ctx.store ? new ApprovalGate({ store: ctx.store, runId: ctx.runId, ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}) }) : undefined;
 
   fs.mkdirSync(ctx.runDir, { recursive: true });
   const manifestFile = path.join(ctx.runDir, 'manifest.json');
@@ -194,6 +200,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     reviewTokens,
     testRuns,
     alreadyInMain,
+    gate,
   };
   const { work } = createWorkerStep(steps);
   const { acceptAndReview } = createReviewStep(steps, { work });
@@ -234,7 +241,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
     if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
-    if (wt.state === 'new') {
+    if (wt.state === 'new' && !ctx.launcher?.remote) {
       for (const cmd of settings.setup) {
         checkpoint();
         const r = await runCommand(t.wtName, cmd, t.id, 'setup');

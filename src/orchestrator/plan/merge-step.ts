@@ -6,6 +6,7 @@
  * bookkeeping of a merge (store once, result, worktree removed).
  */
 import { describeError } from '../../errors.js';
+import { resolveCommit } from '../../git/repo.js';
 import {
   MergeQueue,
   abortConflictRework,
@@ -22,7 +23,8 @@ import { runRepoCommand } from '../../tools/run-repo-command/gateway.js';
 import type { WorkerRun } from '../../workers/codex/index.js';
 import { now } from '../events.js';
 import { Interrupted, LeftComplete, TaskFailure, commandLog, commandOutcome, short, type TaskRun, type WorkerPurpose } from './plan-types.js';
-import { conflictPrompt, smokePrompt, tail } from './rework-prompts.js';
+import { approvalPrompt, conflictPrompt, smokePrompt, tail } from './rework-prompts.js';
+import type { ApprovalGate } from '../approval-gate.js';
 import type { StepContext } from './step-context.js';
 
 export function createMergeStep(
@@ -73,6 +75,12 @@ export function createMergeStep(
     const cr = await prepareConflictRework(baseDir, t.slug, { mainBranch });
     if (cr.status === 'clean') {
       decide('merge', 'rework-clean', `${mainBranch} merged into ${t.branch} without conflicts (${short(cr.sha)}); re-queueing`, t.id);
+    } else if (ctx.launcher?.remote) {
+      // Conflict markers cannot travel in a bundle: the agent merges main itself and its worker resolves them there.
+      await abortConflictRework(baseDir, t.slug);
+      decide('merge', 'rework-conflict', `${mainBranch} conflicts with ${t.branch} in ${cr.files.join(', ')}; an agent merges ${mainBranch} into the branch and its worker resolves them`, t.id, { files: cr.files });
+      t.remoteMergeMain = true;
+      await work(t, 'conflict', conflictPrompt(cr, t.mt.title));
     } else {
       decide('merge', 'rework-conflict', `${mainBranch} merged into ${t.branch} with conflicts in ${cr.files.join(', ')}; resuming the worker with both sides' intent`, t.id, { files: cr.files });
       try {
@@ -90,6 +98,10 @@ export function createMergeStep(
   const smokeRework = async (t: TaskRun, out: Pick<Extract<MergeOutcome, { status: 'smoke-failed' }>, 'revertSha' | 'log'>) => {
     const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
     const files = sr.status === 'conflict' ? sr.files : [];
+    if (ctx.launcher?.remote && files.length) {
+      await abortConflictRework(baseDir, t.slug).catch(() => undefined);
+      throw new TaskFailure(`restoring ${t.branch} after the failed smoke test conflicts with later work in ${files.join(', ')}; with agents on other machines this rework is not automatic — rework it locally (run without ORCHESTRATOR_QUEUE) or by hand`);
+    }
     decide('merge', 'rework-smoke', `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`, t.id);
     try {
       await work(t, 'smoke', smokePrompt(smokeCommand ?? '(smoke)', out.log, files));
@@ -142,7 +154,34 @@ export function createMergeStep(
       await recordMerged(t, already, t.merge.attempts, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not merged again`);
       return 'merged';
     }
+    if (s.gate) await awaitApproval(t, s.gate);
     return 'merge';
+  };
+
+  /** The approval gate before a merge: waits for a person; a rejection goes to the worker on its thread, then it asks again. */
+  const awaitApproval = async (t: TaskRun, g: ApprovalGate) => {
+    for (;;) {
+      const head = await resolveCommit(mainDir, t.branch);
+      const outcome = await g
+        .wait({ taskId: t.id, branch: t.branch, head }, hard.signal, (fresh) => {
+          decide('merge', 'awaiting-approval', `${fresh ? 'waiting' : 'still waiting'} for a person: codex-orch runs approve ${ctx.runId} ${t.id} (or runs reject ${ctx.runId} ${t.id} --note "…")`, t.id, { head });
+          s.emit({ type: 'approval.requested', ts: now(), runId: ctx.runId, taskId: t.id, branch: t.branch, head });
+        })
+        .catch((error: unknown) => {
+          checkpoint();
+          throw error;
+        });
+      s.emit({ type: 'approval.decided', ts: now(), runId: ctx.runId, taskId: t.id, decision: outcome.decision, note: outcome.decision === 'rejected' ? outcome.note : null });
+      if (outcome.decision === 'approved') {
+        decide('merge', 'approved', `a person approved ${t.branch} at ${short(head)}`, t.id, { head });
+        return;
+      }
+      decide('merge', 'rejected', `a person rejected ${t.branch} at ${short(head)}: ${tail(outcome.note, 300)}; sending the note to the worker`, t.id, { head });
+      if (mergeOnly) throw new LeftComplete(`rejected before merge: ${tail(outcome.note, 300)}; a worker must rework it: codex-orch resume ${ctx.runId}`);
+      await work(t, 'approval', approvalPrompt(outcome.note));
+      await acceptAndReview(t);
+      g.reworked(t.id);
+    }
   };
 
   /** The queue stops for the whole run: every later subtask stays complete for `runs merge`. */

@@ -64,11 +64,19 @@ export interface PlanRunContext {
    * (main/ dirty) leaves the subtask `complete` with the reason, for a resume.
    */
   mergeOnly?: boolean;
+  /**
+   * Stop before each merge until a person approves it in the store
+   * (`codex-orch runs approve|reject`); default: the repository settings'
+   * `approve`. Needs `store`.
+   */
+  approve?: boolean;
+  /** How often a waiting merge reads the store for the decision (default 500 ms). */
+  approvalPollMs?: number;
   /** Starts one worker (default: a codex process through the worker layer); the seam a queue backend replaces. */
   launcher?: WorkerLauncher;
 }
 
-export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'conflict' | 'smoke';
+export type WorkerPurpose = 'initial' | 'heal' | 'acceptance' | 'review' | 'approval' | 'conflict' | 'smoke';
 
 export interface PlanWorkerRecord {
   taskId: string;
@@ -186,6 +194,8 @@ export function outcomeOf(error: unknown, status: TaskStatus | undefined): Subta
 export interface TaskRun {
   /** A launcher that ran the acceptance command with the worker (an agent machine): its result, not yet consumed. */
   remoteAcceptance?: { ok: boolean; exitCode: number | null; log: string } | null;
+  /** A remote launcher's next worker merges main into the branch first (conflict rework). */
+  remoteMergeMain?: boolean;
   id: string;
   slug: string;
   wtName: string;

@@ -59,7 +59,8 @@ export function markResumed(tasks: Iterable<ManifestTask>, mergeOnly: boolean): 
   const complete = new Set<string>();
   const running = new Set<string>();
   for (const t of tasks) {
-    if (t.status === 'complete') {
+    // awaiting_approval is written by the approval gate to the store only; a manifest that has it means complete.
+    if (t.status === 'complete' || t.status === 'awaiting_approval') {
       complete.add(t.id);
       t.reason = 'resumed: it was complete when an earlier run stopped; its branch goes to the merge queue';
       t.status = 'pending';

@@ -49,6 +49,16 @@ export function reviewPrompt(comments: string, risk: string, round: number): str
   ].join('\n');
 }
 
+export function approvalPrompt(note: string): string {
+  return [
+    'A person looked at your branch before merging it and did not approve it yet. Their note:',
+    '',
+    tail(note, 6000),
+    '',
+    'Change the branch as the note asks, in this worktree, keep the acceptance command passing, then reply with the result JSON.',
+  ].join('\n');
+}
+
 function commits(list: { subject: string }[]): string {
   return list.length ? list.map((c) => `- ${c.subject}`).join('\n') : '- (no commit messages found)';
 }

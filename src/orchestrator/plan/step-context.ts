@@ -6,6 +6,7 @@ import type { GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import type { RunEvent } from '../events.js';
 import type { TokenTally } from '../../cost/index.js';
+import type { ApprovalGate } from '../approval-gate.js';
 import type { BudgetTracker } from './budgets.js';
 import type { DecisionKind } from './decisions-log.js';
 import type { PlanMergeRecord, PlanRunContext, PlanTestRun, PlanWorkerRecord } from './plan-types.js';
@@ -48,6 +49,8 @@ export interface StepContext {
   merges: PlanMergeRecord[];
   reviewTokens: { input: number; output: number };
   testRuns: PlanTestRun[];
+  /** The approval gate before each merge, when the run asks for one. */
+  gate: ApprovalGate | undefined;
   /** Subtasks git already had in main when this run reached them, with the note for the report. */
   alreadyInMain: Map<string, string>;
 }

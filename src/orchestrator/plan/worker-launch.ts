@@ -34,7 +34,11 @@ export interface WorkerLaunchRequest {
     worktreeName: string;
     acceptance: string | undefined;
     commitMessage: string;
+    /** Conflict rework on another machine: merge main's head into the branch there first. */
+    mergeMain?: boolean;
   };
+  /** The repository: main/, its branch, and the setup commands of a new worktree. */
+  repo: { mainDir: string; mainBranch: string; setup: string[] };
 }
 
 /** A worker's end, and for a launcher that also ran the acceptance command (an agent machine), that result. */
@@ -44,6 +48,12 @@ export interface WorkerLaunchResult extends WorkerRun {
 
 export interface WorkerLauncher {
   launch: (request: WorkerLaunchRequest) => Promise<WorkerLaunchResult>;
+  /**
+   * The worker runs on another machine (an agent): it makes its own worktree
+   * (running the setup commands there) and its own acceptance run, and a
+   * conflict is merged there, since conflict markers cannot travel in a bundle.
+   */
+  remote?: boolean;
 }
 
 /** Codex on this machine, profile fast (escalating to deep), through the worker layer. */

@@ -11,7 +11,8 @@ import { now } from '../events.js';
 import { Interrupted, TaskFailure, type PlanWorkerRecord, type TaskRun, type WorkerPurpose } from './plan-types.js';
 import { healPrompt, tail } from './rework-prompts.js';
 import type { StepContext } from './step-context.js';
-import { codexLauncher, storeWorkerStatus } from './worker-launch.js';
+import { codexLauncher, storeWorkerStatus, type WorkerLauncher } from './worker-launch.js';
+import { describeError } from '../../errors.js';
 
 export function createWorkerStep(s: StepContext) {
   const { ctx, log, emit, decide, withStore, save, checkpoint, budget, workers } = s;
@@ -27,8 +28,20 @@ export function createWorkerStep(s: StepContext) {
     decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
     withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
     const counted = zeroTally();
-    const run = await (ctx.launcher ?? codexLauncher).launch({
-      task: { id: t.id, slug: t.slug, purpose, branch: t.branch, worktreeName: t.wtName, acceptance: t.acceptance, commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})` },
+    let run: Awaited<ReturnType<WorkerLauncher['launch']>>;
+    try {
+      run = await (ctx.launcher ?? codexLauncher).launch({
+      task: {
+        id: t.id,
+        slug: t.slug,
+        purpose,
+        branch: t.branch,
+        worktreeName: t.wtName,
+        acceptance: t.acceptance,
+        commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
+        ...(t.remoteMergeMain ? { mergeMain: true } : {}),
+      },
+      repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
       onEvent: (e) => {
         const activity = codexActivity(e);
         if (!activity) return;
@@ -47,7 +60,12 @@ export function createWorkerStep(s: StepContext) {
       logger: log,
       ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
       ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
-    });
+      });
+    } catch (error) {
+      // A launcher that could not run the worker at all (an agent's job failed for good, the queue gone): stopped, or this subtask fails.
+      checkpoint();
+      throw new TaskFailure(`the ${purpose} worker could not run: ${describeError(error)}`);
+    }
     const tokens = run.usage.inputTokens + run.usage.outputTokens;
     const rec: PlanWorkerRecord = {
       taskId: t.id,
@@ -86,7 +104,7 @@ export function createWorkerStep(s: StepContext) {
       }),
     );
     const usage = { input: run.usage.inputTokens, cachedInput: run.usage.cachedInputTokens, output: run.usage.outputTokens };
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, usage, model: s.workerModelName });
+    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, usage, model: s.workerModelName, ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}) });
     decide('worker', run.status, run.status === 'complete' ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}` : (run.reason ?? run.status), t.id, {
       workerId,
       threadId: run.threadId,
@@ -95,6 +113,7 @@ export function createWorkerStep(s: StepContext) {
     // What the turns did not report yet (a killed worker's last turn, a fake codex with only a final count, an agent machine).
     const rest = { input: Math.max(0, usage.input - counted.input), cachedInput: Math.max(0, usage.cachedInput - counted.cachedInput), output: Math.max(0, usage.output - counted.output) };
     if (tallyTokens(rest) > 0) budget.addUsage(tallyTokens(rest), s.priced(s.workerModelName, rest));
+    t.remoteMergeMain = false;
     if (run.acceptanceRun !== undefined) t.remoteAcceptance = run.acceptanceRun;
     return run;
   };

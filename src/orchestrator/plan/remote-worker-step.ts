@@ -1,0 +1,75 @@
+/**
+ * The plan executor's worker launcher when a job queue is configured: the
+ * worker step (a worker on the subtask's branch, then its acceptance command)
+ * runs on an agent machine through the queue, and its result is turned back
+ * into the `WorkerRun` the executor already handles. The branch comes back as
+ * a bundle and the local branch (and worktree) move forward to it.
+ */
+import { resolveCommit, runGit } from '../../git/repo.js';
+import type { RemoteWorkers } from '../../queue/remote-workers.js';
+import type { SubtaskProgress } from '../../queue/subtask-job.js';
+import type { WorkerRun } from '../../workers/codex/index.js';
+import type { WorkerLaunchResult, WorkerLauncher } from './worker-launch.js';
+
+export interface RemoteLauncherOptions {
+  onProgress?: (taskId: string, p: SubtaskProgress) => void;
+  onQueued?: (taskId: string, jobId: string) => void;
+}
+
+export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOptions = {}): WorkerLauncher {
+  return {
+    remote: true,
+    async launch(r): Promise<WorkerLaunchResult> {
+      const { mainDir, mainBranch, setup } = r.repo;
+      const mainSha = await resolveCommit(mainDir, `refs/heads/${mainBranch}`);
+      const base = (await runGit(mainDir, ['merge-base', `refs/heads/${mainBranch}`, `refs/heads/${r.task.branch}`])).stdout.trim();
+      const started = Date.now();
+      const out = await remote.run(
+        {
+          runId: r.runId,
+          taskId: r.task.id,
+          slug: r.task.slug,
+          purpose: r.task.purpose,
+          prompt: r.prompt,
+          setup,
+          ...(r.task.acceptance ? { acceptance: r.task.acceptance } : {}),
+          commitMessage: r.task.commitMessage,
+          baseCommit: base,
+          branch: r.task.branch,
+          worktree: r.cwd,
+          ...(r.task.mergeMain && mainSha ? { mergeFrom: mainSha } : {}),
+        },
+        {
+          signal: r.signal,
+          ...(options.onProgress ? { onProgress: (p: SubtaskProgress) => options.onProgress?.(r.task.id, p) } : {}),
+          ...(options.onQueued ? { onQueued: (jobId: string) => options.onQueued?.(r.task.id, jobId) } : {}),
+        },
+      );
+      const w = out.result.worker;
+      const known: WorkerRun['status'][] = ['complete', 'stuck', 'error', 'running', 'pending'];
+      const status = known.includes(w.status as WorkerRun['status']) ? (w.status as WorkerRun['status']) : 'error';
+      const unresolved = out.result.unresolved.length ? `; conflicts left unresolved in ${out.result.unresolved.join(', ')}` : '';
+      const setupFailed = out.result.setup.find((s) => !s.ok);
+      const reason = setupFailed
+        ? `setup \`${setupFailed.command}\` failed on agent ${out.result.agent}: ${setupFailed.log.slice(-400)}${unresolved}`
+        : w.reason !== undefined || unresolved
+          ? `${w.reason ?? ''}${unresolved}`
+          : undefined;
+      return {
+        status: unresolved || setupFailed ? 'error' : status,
+        result: w.goalMet === null ? null : { goal_met: w.goalMet, summary: w.summary, followup_prompt: w.followup ?? '', notes: `ran on agent ${out.result.agent} (job ${out.jobId})` },
+        threadId: null,
+        runDir: w.runDir,
+        usage: w.usage,
+        exitCode: null,
+        durationMs: Date.now() - started,
+        ...(reason !== undefined ? { reason } : {}),
+        attempts: 1,
+        changedFiles: w.changedFiles,
+        profile: 'fast',
+        warnings: out.duplicate ? [`a duplicate result of job ${out.jobId} was ignored`] : [],
+        acceptanceRun: out.result.acceptance ? { ok: out.result.acceptance.ok, exitCode: out.result.acceptance.exitCode, log: out.result.acceptance.log } : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
+import { remoteLauncher } from '../../src/orchestrator/plan/remote-worker-step.js';
+import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifact-server.js';
+import { HttpArtifactStore } from '../../src/queue/artifacts.js';
+import { RemoteWorkers } from '../../src/queue/remote-workers.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { spawnTs, waitFor, type ChildRun } from '../helpers/cli-child.js';
+import { git, refsFingerprint } from '../helpers/git-repo.js';
+import { PLAN_FAKE_CODEX, fakePrompt, makePlanRig, plan, type PlanRig } from '../helpers/plan-env.js';
+import { processesIn } from '../helpers/processes.js';
+import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
+
+/**
+ * A 6-subtask plan whose worker steps run on three `codex-orch agent`
+ * processes, each with its own clone (fake codex), while review and the merge
+ * queue stay here: every branch comes back as a bundle and merges; main ends
+ * up the same as a local run of the same plan; nothing is pushed anywhere.
+ */
+const TOKEN = 'plan-queue-token-0123456789abcdef';
+const rigs: PlanRig[] = [];
+const agents: ChildRun[] = [];
+let server: ArtifactServer | undefined;
+let remote: RemoteWorkers | undefined;
+let store: Store | undefined;
+let prefix = '';
+
+beforeAll(async () => {
+  await requireRedis();
+});
+afterEach(async () => {
+  await remote?.close();
+  for (const a of agents.splice(0)) if (a.child.exitCode === null) a.child.kill('SIGKILL');
+  await server?.close();
+  await dropPrefix(prefix);
+  store?.close();
+  for (const r of rigs.splice(0)) {
+    for (const line of processesIn(r.base.root)) process.kill(Number(line.split(' ')[0]), 'SIGKILL');
+    r.base.cleanup();
+  }
+  remote = undefined;
+});
+
+const SIX = () =>
+  plan([
+    { id: 'a', title: 'Add a', prompt: fakePrompt('Write a.', { write: { 'src/a.txt': 'a\n' } }), files: ['src/a.txt'], acceptance: 'test -f src/a.txt' },
+    { id: 'b', title: 'Add b', prompt: fakePrompt('Write b.', { write: { 'src/b.txt': 'b\n' } }), files: ['src/b.txt'] },
+    { id: 'c', title: 'Add c', prompt: fakePrompt('Write c.', { write: { 'src/c.txt': 'c\n' } }), files: ['src/c.txt'] },
+    { id: 'd', title: 'Add d', prompt: fakePrompt('Write d.', { write: { 'docs/d.md': 'd\n' } }), files: ['docs/d.md'], dependsOn: ['a'] },
+    { id: 'e', title: 'Add e', prompt: fakePrompt('Write e.', { write: { 'docs/e.md': 'e\n' } }), files: ['docs/e.md'], dependsOn: ['b'] },
+    { id: 'f', title: 'Add f', prompt: fakePrompt('Write f.', { write: { 'docs/f.md': 'f\n' }, commit: true }), files: ['docs/f.md'], dependsOn: ['c'] },
+  ]);
+
+function rig(): PlanRig {
+  const r = makePlanRig({ settings: { setup: ['true'], repo: 'sample' } });
+  rigs.push(r);
+  return r;
+}
+
+const tree = (dir: string) => git(dir, 'ls-tree', '-r', '--name-only', 'HEAD').split('\n').sort();
+
+describe('plan subtasks on agent machines', () => {
+  it('6 subtasks over 3 agents: every branch comes back as a bundle and merges; main equals a local run; nothing pushed', async () => {
+    // The local run of the same plan, for comparison.
+    const local = rig();
+    const localResult = await executePlan(SIX(), { ...local.ctx, maxParallel: 3 });
+    expect(localResult.allMerged).toBe(true);
+
+    const r = rig();
+    prefix = uniquePrefix();
+    const originBefore = refsFingerprint(r.base.origin);
+    server = await startArtifactServer({ dir: path.join(r.base.stateDir, 'artifacts'), token: TOKEN });
+    const outs: (() => string)[] = [];
+    for (const name of ['agent-1', 'agent-2', 'agent-3']) {
+      const repo = agentClone(r.base.root, r.base.origin, name);
+      const a = spawnTs(
+        ['agent', '--queue', REDIS_URL, '--prefix', prefix, '--repo', `sample=${repo.clone}`, '--artifacts', server.url, '--work-dir', path.join(r.base.root, name, 'work'), '--json'],
+        { ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN, CODEX_BIN: PLAN_FAKE_CODEX, PLAN_FAKE_STATE: r.fakeState, ORCHESTRATOR_QUEUE_LOCK_MS: '10000', ORCHESTRATOR_QUEUE_STALLED_MS: '5000' },
+      );
+      let out = '';
+      a.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      outs.push(() => out);
+      agents.push(a);
+    }
+    await waitFor(() => outs.every((o) => o().includes('"agent.started"')), 'three agents to start', 90_000);
+
+    store = openStore({ memory: true });
+    store.createRun({ id: r.ctx.runId, task: 'six', baseDir: r.base.baseDir });
+    remote = new RemoteWorkers({ url: REDIS_URL, prefix, repoId: 'sample', mainDir: r.base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 100 });
+    await remote.ready();
+    const result = await executePlan(SIX(), { ...r.ctx, maxParallel: 3, launcher: remoteLauncher(remote), store });
+    expect(result.left).toEqual([]);
+    expect(result.allMerged).toBe(true);
+    expect(result.merges.map((m) => m.taskId).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    // Same files in main as the local run; one merge commit per subtask.
+    expect(tree(r.base.main)).toEqual(tree(local.base.main));
+    expect(git(r.base.main, 'log', '--merges', '--format=%s').split('\n')).toHaveLength(6);
+    // Every subtask's worker ran on an agent, and more than one agent did work.
+    const accepted = store.listQueueResults(r.ctx.runId);
+    expect(accepted.map((q) => q.subtaskId).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+    expect(new Set(accepted.map((q) => q.agent)).size).toBeGreaterThan(1);
+    // The agents' clones never pushed; their origin (the same bare repo) is untouched, and so are main's remotes.
+    expect(refsFingerprint(r.base.origin)).toBe(originBefore);
+    expect(git(r.base.main, 'remote')).toBe('origin');
+    // The acceptance command ran on an agent (recorded as such in the decisions).
+    const decisions = fs.readFileSync(path.join(r.ctx.runDir, 'decisions.jsonl'), 'utf8');
+    expect(decisions).toContain('on the agent');
+  }, 300_000);
+});
