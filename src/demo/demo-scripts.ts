@@ -45,7 +45,9 @@ export function orchestratorTurns(edits: Edit[] = DEMO_EDITS, options: { tryPush
       call(`task-${e.slug}`, `codex exec --full-auto "Add ${e.title} in src/${e.slug}.js with a test in test/${e.slug}.test.js; run npm test. DEMO_EDIT:${e.slug}"`),
     ),
   );
-  turns.push(edits.map((e) => call(`task-${e.slug}`, `git add -A && git commit -q -m "Add ${e.title} with a test" && npm test --silent`)));
+  // Two calls: a line that writes git metadata may not also run the project's code (the guard refuses it).
+  turns.push(edits.map((e) => call(`task-${e.slug}`, `git add -A && git commit -q -m "Add ${e.title} with a test"`)));
+  turns.push(edits.map((e) => call(`task-${e.slug}`, 'npm test --silent')));
   if (options.tryPush) turns.push([call('main', 'git push origin main')]);
   for (const e of edits) {
     turns.push([call('main', `git merge --no-ff task-${e.slug} -m "Merge task-${e.slug}: add ${e.title}"`)]);

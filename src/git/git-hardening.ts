@@ -23,7 +23,8 @@ export const HARDENED_GIT_CONFIG: readonly (readonly [string, string])[] = [
   ['credential.helper', ''],
   ['protocol.allow', 'never'],
   ['uploadpack.packObjectsHook', ''],
-  ['diff.external', ''],
+  // Not `diff.external=`: git runs an empty value as a program, so every `git diff` with changes
+  // would fail ("external diff died"). Repository config cannot set it: it is read-only in the sandbox and restored after.
   ['core.pager', 'cat'],
 ];
 

@@ -23,8 +23,8 @@ import { scriptedRunConfig, scriptedRunEnv } from '../helpers/scripted-run.js';
 
 const TASK = 'Add capitalize and truncate helpers';
 const TURNS = orchestratorTurns();
-/** Tool outputs the model has seen when it is asked for the turn after the first merge (status 1, worktrees 2, codex 2, commits 2, merge 1). */
-const AFTER_FIRST_MERGE = 8;
+/** Tool outputs the model has seen when it is asked for the turn after the first merge (status 1, worktrees 2, codex 2, commits 2, tests 2, merge 1). */
+const AFTER_FIRST_MERGE = 10;
 
 function mainTree(main: string): string {
   return git(main, 'ls-tree', '-r', 'HEAD');

@@ -97,7 +97,7 @@ const CASES: Array<[string, string | null]> = [
   ['git config --list', null],
   ['git config --get-all remote.origin.url', null],
   ['git worktree list', null],
-  ['git worktree add ../task-b -b task-b', null],
+  ['git worktree add ../task-b -b task-b', 'git-denied'],
   ['git worktree remove ../task-a', 'git-denied'],
   ['git worktree prune', null],
   ['git worktree move ../task-a ../task-c', 'git-denied'],

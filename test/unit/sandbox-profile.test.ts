@@ -19,13 +19,23 @@ describe('effectiveClass', () => {
     ).toBe('inspect');
     expect(effectiveClass(undefined, [['git', '-C', 'x', 'diff']])).toBe('inspect');
     expect(effectiveClass(undefined, [['git', 'worktree', 'add', '../t', '-b', 't']])).toBe('git-write');
+    // repository code beside a git write never gets writable objects and refs, whatever the class says
     expect(
       effectiveClass(undefined, [
         ['git', 'add', '-A'],
         ['git', 'commit', '-m', 'x'],
         ['npm', 'test'],
       ]),
-    ).toBe('git-write');
+    ).toBe('edit');
+    expect(
+      effectiveClass('git-write', [
+        ['git', 'commit', '-m', 'x'],
+        ['node', 't.js'],
+      ]),
+    ).toBe('edit');
+    expect(effectiveClass('merge', [['git', 'merge', '--no-ff', 't'], ['make']])).toBe('edit');
+    expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['git', 'log', '-1'], ['head', '-1']])).toBe('git-write');
+    expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['sed', '-n', 's/[/]*/rm -rf x;/e', 'f']])).toBe('edit');
     // in main/ the git profile is for git alone
     expect(
       effectiveClass(
@@ -94,6 +104,17 @@ describe('profiles and bwrap arguments', () => {
     expect(idx('--ro-bind', path.join(t.main, '.git', 'config'))).toBeGreaterThan(idx('--bind', path.join(t.main, '.git')));
     expect(a).toContain('--unshare-all');
     expect(a).not.toContain('--share-net');
+  });
+
+  it("a git write is pinned to the worktree's own repository (a planted sub/.git is never used); other classes are not", () => {
+    const t = setup();
+    git(t.main, 'worktree', 'add', '-q', '../task-a', '-b', 'task-a');
+    const wt = path.join(t.baseDir, 'task-a');
+    const gw = sandboxProfile('git-write', { baseDir: t.baseDir, worktree: 'task-a', cwd: wt });
+    expect(gw.env.GIT_DIR).toBe(fs.realpathSync(path.join(t.main, '.git', 'worktrees', 'task-a')));
+    expect(gw.env.GIT_WORK_TREE).toBe(fs.realpathSync(wt));
+    expect(sandboxProfile('merge', { baseDir: t.baseDir, worktree: 'main', cwd: t.main }).env.GIT_DIR).toBe(fs.realpathSync(path.join(t.main, '.git')));
+    expect(sandboxProfile('edit', { baseDir: t.baseDir, worktree: 'task-a', cwd: wt }).env.GIT_DIR).toBeUndefined();
   });
 
   it('edit in main/ is a throwaway overlay; install has the network', () => {

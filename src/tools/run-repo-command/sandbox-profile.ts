@@ -60,6 +60,8 @@ const GIT_INSPECT = new Set([
   'rev-list',
 ]);
 const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
+/** Programs that can run no other program (a git-write line may hold them beside git); not sed, sort, find or rg. */
+const NO_REPO_CODE = new Set(['echo', 'true', 'test', 'pwd', 'mkdir', 'touch', 'cp', 'mv', 'cat', 'head', 'tail', 'ls', 'wc', 'grep', 'diff']);
 
 /**
  * The class a decision carries; for one that carries none, lines made only of
@@ -67,18 +69,21 @@ const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
  * with hooks and fsmonitor off) and everything else the edit profile.
  */
 export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = [], inMain = false): CommandClass {
-  if (cls) return cls;
   const words = commands.filter((w) => w.length > 0);
+  const runsCode = words.some((w) => w[0] !== 'git' && !NO_REPO_CODE.has(w[0] ?? ''));
+  // Writable objects and refs for a line that also runs repository code (`git commit … && npm test`)
+  // would let that code delete or corrupt them: such a line gets the edit profile (its git write fails).
+  if ((cls === 'git-write' || cls === 'merge') && runsCode) return 'edit';
+  if (cls) return cls;
   const subs = words.map((w) => gitSubcommand(w));
   const git = subs.filter((s): s is string => s !== undefined);
   if (git.length === 0) return 'edit';
   if (git.length === subs.length && git.every((s) => GIT_INSPECT.has(s))) return 'inspect';
   if (subs.length === 1 && git[0] === 'merge') return 'merge';
-  // `git add -A && git commit -m … && npm test`: the commit needs the git profile; the integrity
-  // check and the read-only gitdir files keep the rest of the line from abusing it.
+  // Git beside file tools only (`mkdir -p x && git add -A && git commit …`): the git profile.
   // In main/ only a line of git alone: there the git profile makes the base dir and main's .git writable.
   if (inMain && git.length !== subs.length) return 'edit';
-  if (git.every((s) => GIT_WRITE.has(s) || GIT_INSPECT.has(s)) && git.some((s) => GIT_WRITE.has(s))) return 'git-write';
+  if (!runsCode && git.every((s) => GIT_WRITE.has(s) || GIT_INSPECT.has(s)) && git.some((s) => GIT_WRITE.has(s))) return 'git-write';
   return 'edit';
 }
 
@@ -126,7 +131,9 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
   const hidden = ['/tmp', '/var/tmp', '/home', '/root', ...(home ? [home] : []), ...(network ? [] : ['/run', '/var/run'])]
     .filter((p) => fs.existsSync(p))
     .map(real);
-  const secrets = (at.secretPaths ?? []).filter((p) => fs.existsSync(p)).map(real);
+  // The program's own `.env` (read from its working directory: it holds the OpenAI key) and codex's home are secrets too.
+  const ownSecrets = [path.join(process.cwd(), '.env'), ...(process.env.CODEX_HOME ? [process.env.CODEX_HOME] : [])];
+  const secrets = [...(at.secretPaths ?? []), ...ownSecrets].filter((p) => fs.existsSync(p)).map(real);
   const stateDir = at.stateDir && fs.existsSync(at.stateDir) ? real(at.stateDir) : undefined;
   // The repository must stay readable (the code, git objects) even when it lives under /tmp or $HOME.
   const reexposed = [
@@ -198,8 +205,18 @@ export function sandboxProfile(cls: CommandClass, at: ProfileContext): SandboxPr
     reexposed: [...new Set(reexposed)],
     overlay,
     gitWrites: cls === 'git-write' || cls === 'merge',
-    env: sandboxEnv({ network, extra: at.extraEnv ?? [] }),
+    env: { ...sandboxEnv({ network, extra: at.extraEnv ?? [] }), ...pinnedRepo(cls, layout, wtRoot) },
   };
+}
+
+/**
+ * With .git writable, git must work on this worktree's repository only: a repository a
+ * worker planted below it (`sub/.git` with `gpg.program`, a textconv or filter driver)
+ * would otherwise run its code with the real objects and refs writable (`git -C sub commit`).
+ */
+function pinnedRepo(cls: CommandClass, layout: GitLayout | null, wtRoot: string): Record<string, string> {
+  if (!layout || (cls !== 'git-write' && cls !== 'merge')) return {};
+  return { GIT_DIR: real(layout.gitdir), GIT_WORK_TREE: wtRoot };
 }
 
 /** What a call of this class may change in the repository's refs (the rest is restored). */

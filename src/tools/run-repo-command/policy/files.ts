@@ -223,17 +223,43 @@ function checkSed(cmd: ShCommand, env: Env): Check {
   return verdict(inPlace ? 'edit' : 'inspect');
 }
 
+/**
+ * True when the bracket expression starting at `script[at]` (`[`) holds `delim` or does not end:
+ * GNU sed reads a delimiter inside brackets as a literal (`s/[/]x/cmd/e` runs cmd), a plain scan would not.
+ */
+function bracketHoldsDelim(script: string, at: number, delim: string): boolean {
+  let j = at + 1;
+  if (script[j] === '^') j++;
+  if (script[j] === ']') j++;
+  while (j < script.length && script[j] !== ']') {
+    if (script[j] === '[' && /[:.=]/.test(script[j + 1] ?? '')) {
+      const end = script.indexOf(`${script[j + 1]}]`, j + 2);
+      if (end < 0) return true;
+      if (script.slice(j, end).includes(delim)) return true;
+      j = end + 2;
+      continue;
+    }
+    if (script[j] === delim || script[j] === '\n') return true;
+    j++;
+  }
+  return j >= script.length;
+}
+
 /** A conservative sed script reader: returns the first unsafe command, or null. */
 export function unsafeSedScript(script: string): string | null {
   let i = 0;
   const n = script.length;
+  let ambiguous = false;
   const skipAddr = () => {
     for (let k = 0; k < 2; k++) {
       while (i < n && /[0-9$~+]/.test(script[i]!)) i++;
       if (script[i] === '/' || script[i] === '\\') {
         const delim = script[i] === '\\' ? script[++i]! : '/';
         i++;
-        while (i < n && script[i] !== delim) i += script[i] === '\\' ? 2 : 1;
+        while (i < n && script[i] !== delim) {
+          if (script[i] === '[' && bracketHoldsDelim(script, i, delim)) ambiguous = true;
+          i += script[i] === '\\' ? 2 : 1;
+        }
         i++;
         while (i < n && /[IM]/.test(script[i]!)) i++;
       }
@@ -250,6 +276,7 @@ export function unsafeSedScript(script: string): string | null {
       continue;
     }
     skipAddr();
+    if (ambiguous) return 'a bracket expression holding the delimiter';
     const c = script[i];
     if (c === undefined) break;
     i++;
@@ -258,7 +285,10 @@ export function unsafeSedScript(script: string): string | null {
       if (delim === undefined || delim === '\n' || delim === '\\') return `an unusual ${c} delimiter`;
       i++;
       for (let part = 0; part < 2; part++) {
-        while (i < n && script[i] !== delim) i += script[i] === '\\' ? 2 : 1;
+        while (i < n && script[i] !== delim) {
+          if (c === 's' && part === 0 && script[i] === '[' && bracketHoldsDelim(script, i, delim)) return 'a bracket expression holding the delimiter';
+          i += script[i] === '\\' ? 2 : 1;
+        }
         i++;
       }
       if (c === 's') {

@@ -5,8 +5,10 @@
  * user's checkout: there git may only inspect, fetch, add worktrees and branches,
  * and merge a task branch (`git merge --no-ff <branch>`, `git merge --abort`).
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { gitEnv } from '../../../git/index.js';
 import type { ShCommand } from '../parse.js';
 import { Deny, q, verdict, type Check, type Env } from './deny.js';
 import { checkParams } from './env.js';
@@ -313,7 +315,50 @@ function checkMerge(parsed: GitArgs, env: Env): Deny | null {
   if (operands.length !== 1 || parsed.pathspecs.length > 0) return new Deny('main-write', 'git merge in main/ merges exactly one task branch');
   const branch = operands[0]!.value;
   if (!BRANCH_NAME.test(branch) || branch === 'HEAD') return new Deny('main-write', `git merge in main/: ${q(branch)} is not a plain branch name`);
+  const inTheWay = ignoredInTheWay(env.cwd, branch);
+  if (inTheWay.length > 0) {
+    return new Deny('main-write', `git merge ${q(branch)} would silently overwrite ${inTheWay.length} file(s) in main/ that git ignores and the user has not committed (${inTheWay.slice(0, 3).join(', ')}${inTheWay.length > 3 ? ', …' : ''}); leave the merge to the orchestrator's merge queue, or ask the user`);
+  }
   return null;
+}
+
+/**
+ * Files in main/ the merge would replace although git does not track them: git refuses to
+ * overwrite untracked files, but ignored ones (a user's `.env`, local config) it replaces without a word.
+ */
+function ignoredInTheWay(mainDir: string, branch: string): string[] {
+  let out: string;
+  try {
+    out = execFileSync('git', ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', 'HEAD', branch, '--'], {
+      cwd: mainDir,
+      env: gitEnv(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 15_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+  } catch {
+    return []; // no such branch: the merge itself fails
+  }
+  const hit = new Set<string>();
+  for (const p of out.split('\0').filter(Boolean)) {
+    const parts = p.split('/');
+    for (let i = 1; i <= parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(path.join(mainDir, prefix));
+      } catch {
+        break;
+      }
+      // The added path itself, or a file where the merge needs a directory.
+      if (i === parts.length || !st.isDirectory()) {
+        hit.add(prefix);
+        break;
+      }
+    }
+  }
+  return [...hit];
 }
 
 function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c: CommandClass, extra?: object) => Check): Check {
@@ -327,6 +372,7 @@ function checkWorktreeCmd(parsed: GitArgs, env: Env, gitDir: string, withSub: (c
     return new Deny('git-denied', `git worktree ${action} is not allowed: it can delete or move another worktree's work (the orchestrator removes worktrees itself)`);
   }
   if (action !== 'add') return new Deny('git-subcommand', `git worktree ${action} is not allowed (allowed: list, add, prune)`);
+  if (!env.isMain) return new Deny('git-denied', 'git worktree add is only allowed in main/ (a task worktree may not create branches and worktrees beside itself)');
   if (hasOpt(opts, '-B')) return new Deny('git-denied', 'git worktree add -B is not allowed (it resets an existing branch)');
   if (hasOpt(opts, '-f', '--force')) return new Deny('git-denied', 'git worktree add --force is not allowed (it checks out a branch another worktree uses)');
   const target = ops[1];

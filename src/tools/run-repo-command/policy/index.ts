@@ -97,6 +97,12 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
   return writes ? { ...v, commandClass: stronger(v.commandClass, 'edit') } : v;
 }
 
+/**
+ * Programs that can run no other program and may share a line with a git write (their paths are
+ * checked). Not sed (`e`), sort (`--compress-program`), find (`-exec`), rg (`--pre`).
+ */
+const BESIDE_GIT_WRITES = new Set(['echo', 'true', 'test', 'pwd', 'mkdir', 'touch', 'cp', 'mv', 'cat', 'head', 'tail', 'ls', 'wc', 'grep', 'diff']);
+
 /** Commands that only make directories, regular files or edit file contents: they cannot plant a symbolic link. */
 const NO_LINKS = new Set(['mkdir', 'touch', 'sed', 'sort', 'echo', 'true', 'pwd', 'test']);
 /** Git subcommands that do not write the working tree. */
@@ -209,6 +215,14 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
   if (line.commands.length > 1 && lineClass !== 'inspect') {
     const globbed = line.commands.flatMap((c) => [...c.args, ...c.redirects.flatMap((r) => (r.target ? [r.target] : []))]).find((w) => w.glob);
     if (globbed) return deny(new Deny('dynamic', `glob ${q(globbed.text)} on a line that also changes files is not allowed: the shell expands it after the earlier commands ran; run the commands separately`));
+  }
+  // A git write makes .git's objects and refs writable for the whole line: a program that runs the
+  // repository's code (npm test, make, node…) on that line could delete or corrupt them.
+  if (lineClass === 'git-write' || lineClass === 'merge') {
+    const runner = commands.find((c) => c.program !== null && c.program !== 'git' && !BESIDE_GIT_WRITES.has(c.program));
+    if (runner) {
+      return deny(new Deny('git-denied', `${q(runner.program!)} may not run on a line that also writes git metadata (${commands.filter((c) => c.commandClass === lineClass && c.gitSubcommand).map((c) => `git ${c.gitSubcommand}`)[0] ?? 'git'}): it would run with .git writable; run the git command and ${runner.program} as separate calls`));
+    }
   }
   const analysis = { cwd: env.cwd, commands, worktreesAdded };
   if (codexArgs) return { allowed: true, rule: null, reason: 'allowed: codex exec runs through the worker layer', codexArgs, commandClass: 'codex', analysis };
