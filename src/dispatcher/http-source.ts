@@ -22,6 +22,7 @@
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { Socket } from 'node:net';
+import { HttpError, readBody } from '../http/read-body.js';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
@@ -98,15 +99,6 @@ export interface HttpTaskSource extends TaskSource {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
 
 /** Constant-time comparison of the presented token with the configured one (hashing first evens out the lengths). */
 export function tokenMatches(presented: string, expected: string): boolean {
@@ -115,34 +107,6 @@ export function tokenMatches(presented: string, expected: string): boolean {
   return crypto.timingSafeEqual(a, b) && presented.length === expected.length;
 }
 
-function readBody(req: http.IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      reject(new HttpError(413, `the body is ${declared} bytes; the limit is ${limit}`));
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let failed = false;
-    req.on('data', (chunk: Buffer) => {
-      if (failed) return;
-      size += chunk.length;
-      if (size > limit) {
-        failed = true;
-        reject(new HttpError(413, `the body is over the limit of ${limit} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (!failed) resolve(Buffer.concat(chunks));
-    });
-    req.on('error', (e) => {
-      if (!failed) reject(e);
-    });
-  });
-}
 
 /** `application/json` or `application/<x>+json`, with no charset or a UTF-8 one. */
 function isJsonContentType(value: string | undefined): boolean {
