@@ -17,6 +17,9 @@ import { ConfigError, UsageError, describeError, isOrchestratorError } from '../
 import { createLogger, type Logger } from '../logging/logger.js';
 import type { Manifest } from '../scheduler/index.js';
 import { isAncestor } from '../git/repo.js';
+import { loadRepoSettings } from '../git/index.js';
+import { openRemoteWorkers, repoIdFor } from '../queue/open-remote.js';
+import { remoteLauncher } from './plan/remote-worker-step.js';
 import { openSqliteStore, type RunRecord, type Store } from '../store/index.js';
 import { now, type RunEventListener, type RunOutcome } from './events.js';
 import { takeSnapshot } from './report/git-snapshot.js';
@@ -143,8 +146,24 @@ async function planRoad(options: RunManifestOptions & { store: Store; logger: Lo
     const manifest = session.resumed ? runManifest(session.stateDir, session.run).manifest : (options.manifest as Manifest);
     let result: PlanRunResult | null = null;
     let error: { kind: string; message: string } | null = null;
+    // With a job queue configured, each subtask's worker step runs on a `codex-orch agent` machine.
+    const mainDir = path.join(session.baseDir, 'main');
+    const queued = config.queue
+      ? await openRemoteWorkers(config, {
+          baseDir: session.baseDir,
+          mainDir,
+          store,
+          repoId: repoIdFor(session.baseDir, loadRepoSettings(mainDir).repo),
+          logger: log,
+          onStatus: (line) => session.emit({ type: 'plan.decision', ts: now(), kind: 'run', action: 'queue', reason: line }),
+        })
+      : undefined;
+    if (queued) {
+      session.emit({ type: 'plan.decision', ts: now(), kind: 'run', action: 'queue', reason: `worker steps go to agents of repository ${queued.repoId} through the job queue; bundles through ${queued.artifacts}` });
+    }
     try {
       result = await executePlan(manifest, {
+        ...(queued ? { launcher: remoteLauncher(queued.remote) } : {}),
         config,
         baseDir: session.baseDir,
         runId,
@@ -162,6 +181,7 @@ async function planRoad(options: RunManifestOptions & { store: Store; logger: Lo
       });
     } catch (e) {
       if (isOrchestratorError(e) && (e.kind === 'config' || e.kind === 'usage') && !session.resumed) {
+        await queued?.close();
         await session.finish({ status: 'failed', error: e, finalText: '', plan: planSection(null, e.toLine()) });
         throw e;
       }
@@ -169,6 +189,7 @@ async function planRoad(options: RunManifestOptions & { store: Store; logger: Lo
       log.error({ err: e }, 'plan run failed');
       session.emit({ type: 'run.error', ts: now(), runId, kind: error.kind, message: error.message });
     }
+    await queued?.close();
 
     let status: RunOutcome;
     if (result?.aborted) status = 'aborted';
