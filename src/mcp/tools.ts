@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { requireBaseDir, requireStateDir } from '../config/config.js';
+import { approveMerge, rejectMerge } from '../orchestrator/approval.js';
 import { describeError, StoreError, UsageError } from '../errors.js';
 import { parseManifest } from '../orchestrator/plan/manifest-file.js';
 import { reconcileRunStatus, runIsLive } from '../orchestrator/session/run-record.js';
@@ -71,6 +72,7 @@ function attentionOf(store: Store, run: RunRecord): string[] {
   const out: string[] = [];
   for (const t of store.listSubtasks(run.id))
     if (t.status === 'stuck') out.push(`subtask ${t.id} is stuck${t.reason ? `: ${t.reason.split('\n')[0]}` : ''}`);
+    else if (t.status === 'awaiting_approval') out.push(`subtask ${t.id} waits for approval before its merge: approve_merge or reject_merge`);
   for (const w of store.listWorkers(run.id)) if (w.status === 'waiting-for-input') out.push(`worker ${w.workerId} waits for input`);
   return out;
 }
@@ -319,6 +321,36 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
         structured: { runId: launched.runId, pid: launched.pid, baseDir: dir, log: launched.log },
         text: `started run ${launched.runId} (pid ${launched.pid}) on ${dir}; follow it with wait_run / get_run`,
       };
+    },
+  );
+
+  add(
+    'approve_merge',
+    {
+      title: 'Approve a waiting merge',
+      description:
+        'A run started with approve: true stops before each merge; this lets the subtask merge (its branch as it is now). Same as codex-orch runs approve <run> <task>.',
+      readOnly: false,
+    },
+    z.strictObject({ runId, task: taskId, baseDir: baseDir.optional() }),
+    async (a) => {
+      const out = await withRun(a.runId, a.baseDir, (store, _s, run) => approveMerge(store, run.id, a.task));
+      return { structured: { ...out }, text: `approved ${a.task} of run ${out.runId}; the merge queue merges it next` };
+    },
+  );
+
+  add(
+    'reject_merge',
+    {
+      title: 'Reject a waiting merge',
+      description:
+        'Sends a subtask waiting for approval back to its worker with your note (on its codex thread); it is asked about again after the rework. Same as codex-orch runs reject <run> <task> --note "…".',
+      readOnly: false,
+    },
+    z.strictObject({ runId, task: taskId, note: z.string().min(1).max(10_000).describe('what the worker should change'), baseDir: baseDir.optional() }),
+    async (a) => {
+      const out = await withRun(a.runId, a.baseDir, (store, _s, run) => rejectMerge(store, run.id, a.task, a.note));
+      return { structured: { ...out }, text: `rejected ${a.task} of run ${out.runId}; sent back to its worker with the note` };
     },
   );
 

@@ -149,13 +149,13 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
   it('lists every tool with an input schema; the read-only ones say so', async () => {
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const n of ['start_run', 'get_run', 'wait_run', 'list_runs', 'get_diff', 'stop_run', 'resume_run', 'check_command']) {
+    for (const n of ['start_run', 'get_run', 'wait_run', 'list_runs', 'get_diff', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run', 'check_command']) {
       expect(byName[n], n).toBeDefined();
       expect(byName[n]!.inputSchema.type).toBe('object');
     }
     for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command'])
       expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
-    for (const n of ['start_run', 'stop_run', 'resume_run']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
+    for (const n of ['start_run', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
   });
 
   it('check_command: a push is denied, git status is allowed; nothing runs', async () => {
@@ -211,6 +211,41 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       ['p2', 'merged'],
     ]);
     expect(fs.readFileSync(path.join(base.main, 'p2.txt'), 'utf8')).toBe('p2\n');
+  });
+
+  it('start_run with approve: wait_run returns for the waiting merge; reject_merge sends it back, approve_merge merges it', async () => {
+    const started = await call('start_run', {
+      plan: { version: 1, task: 'one gated file', phases: [{ name: 'P1', tasks: [manifestTask('g1')] }] },
+      review: false,
+      approve: true,
+    });
+    expect(started.isError, text(started) + stderr).toBeFalsy();
+    const runId = started.structuredContent.runId as string;
+    const waitAttention = async () => {
+      for (let i = 0; i < 6; i++) {
+        const w = await call('wait_run', { runId, timeoutSeconds: 30 });
+        expect(w.isError, text(w)).toBeFalsy();
+        if (w.structuredContent.reason === 'attention') return w;
+      }
+      throw new Error('wait_run never reported the waiting merge');
+    };
+    const first = await waitAttention();
+    expect(JSON.stringify(first.structuredContent)).toContain('waits for approval');
+    const noNote = await call('reject_merge', { runId, task: 'g1', note: '' });
+    expect(noNote.isError).toBe(true);
+    const rejected = await call('reject_merge', { runId, task: 'g1', note: 'add a second line' });
+    expect(rejected.isError, text(rejected)).toBeFalsy();
+    expect(rejected.structuredContent).toMatchObject({ taskId: 'g1', decision: 'rejected' });
+    await waitAttention();
+    const approved = await call('approve_merge', { runId, task: 'g1' });
+    expect(approved.isError, text(approved)).toBeFalsy();
+    expect(approved.structuredContent).toMatchObject({ taskId: 'g1', decision: 'approved' });
+    for (let i = 0; i < 6; i++) {
+      const w = await call('wait_run', { runId, timeoutSeconds: 30 });
+      if (w.structuredContent.reason === 'ended') break;
+    }
+    const run = await call('get_run', { runId });
+    expect(run.structuredContent.subtasks.map((t: any) => [t.id, t.status])).toEqual([['g1', 'merged']]);
   });
 
   it('start_run budgets reach the run: a worker budget of 1 stops a 2-subtask plan after the first', async () => {
