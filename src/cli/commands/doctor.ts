@@ -3,9 +3,34 @@ import { loadConfig } from '../../config/config.js';
 import { sandboxStatus, type SandboxStatus } from '../../sandbox/index.js';
 import { codexChecks, endpointChecks, gitChecks, policyChecks, type Check } from '../../orchestrator/preflight.js';
 import { doctor, type DoctorReport } from '../../workers/codex/index.js';
+import { checkQueue, redactUrl } from '../../queue/connection.js';
+import { describeError } from '../../errors.js';
+import type { Config } from '../../config/config.js';
+
 import { resolveFromCwd } from '../args.js';
 import { EXIT, exitCodesHelp } from '../exit-codes.js';
 import { paint, printOut } from '../output.js';
+
+/** The job queue (when configured): Redis answers, and where the bundles go. */
+async function queueChecks(config: Config, timeoutMs: number): Promise<Check[]> {
+  const q = config.queue;
+  if (!q) return [{ name: 'queue', status: 'ok', detail: 'none configured: every worker runs on this machine (set ORCHESTRATOR_QUEUE for agents on others)' }];
+  const checks: Check[] = [];
+  try {
+    const r = await checkQueue(q.url, timeoutMs);
+    checks.push({ name: 'redis', status: 'ok', detail: `${redactUrl(q.url)} answers (Redis ${r.version}, ${r.latencyMs} ms), key prefix ${q.prefix}` });
+  } catch (error) {
+    checks.push({ name: 'redis', status: 'fail', detail: describeError(error) });
+  }
+  const artifacts = q.artifacts ?? `served by the orchestrator on ${q.artifactsListen}`;
+  const needsToken = !q.artifacts || /^https?:/.test(q.artifacts);
+  checks.push({
+    name: 'artifacts',
+    status: needsToken && !q.artifactsToken ? 'fail' : 'ok',
+    detail: needsToken && !q.artifactsToken ? `${artifacts}: ORCHESTRATOR_ARTIFACTS_TOKEN is not set (agents need the same token)` : artifacts,
+  });
+  return checks;
+}
 
 /**
  * `codex-orch doctor`: everything a run needs, in the order a run needs it.
@@ -27,7 +52,7 @@ export interface DoctorSections {
    * layer's own checks once it lands (one Check per backend it can use).
    */
   sandbox: Check[];
-  /** Redis, when a queue is configured (no queue backend is configured in this build). */
+  /** Redis and the artifact store, when a job queue is configured. */
   queue: Check[];
 }
 
@@ -112,7 +137,7 @@ export function registerDoctor(program: Command): void {
         status: 'ok',
         detail: `orchestrator ${config.model}, review ${review}${config.reviewModel ? '' : ' (the orchestrator model)'}`,
       });
-      const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: sandboxChecks(sandboxStatus(config)), queue: [] };
+      const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: sandboxChecks(sandboxStatus(config)), queue: await queueChecks(config, timeoutMs) };
       const failed = [
         ...sections.models,
         ...sections.repository,
