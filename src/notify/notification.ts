@@ -5,6 +5,7 @@
  * docs/notifications.md for its fields.
  */
 import path from 'node:path';
+import { costOf, priceOf, type PriceTable, type TokenTally } from '../cost/index.js';
 import type { RunEvent } from '../orchestrator/events.js';
 
 export const NOTIFICATION_EVENTS = [
@@ -48,11 +49,23 @@ export class NotificationTracker {
   readonly #status = new Map<string, string>();
   #workers = 0;
   #tokens = 0;
+  /** Dollars of the tokens whose model has a price; null until one has. */
+  #usd: number | null = null;
+  #model: string | null = null;
+  #workerModel: string | null = null;
+  readonly #prices: PriceTable | undefined;
   #awaiting = new Set<string>();
   readonly #stateDir: string | undefined;
 
-  constructor(options: { stateDir?: string } = {}) {
+  constructor(options: { stateDir?: string; prices?: PriceTable } = {}) {
     this.#stateDir = options.stateDir;
+    this.#prices = options.prices;
+  }
+
+  #price(model: string | null | undefined, usage: TokenTally | undefined): void {
+    if (!usage || !this.#prices) return;
+    const price = priceOf(this.#prices, model);
+    if (price) this.#usd = (this.#usd ?? 0) + costOf(usage, price);
   }
 
   next(e: RunEvent): Notification | null {
@@ -60,6 +73,8 @@ export class NotificationTracker {
       case 'run.started':
         this.#runId = e.runId;
         this.#task = e.task;
+        this.#model = e.model;
+        this.#workerModel = e.workerModel ?? null;
         return null;
       case 'plan.started':
         this.#runId ||= e.runId;
@@ -71,6 +86,7 @@ export class NotificationTracker {
         if (e.status !== 'complete') this.#awaiting.delete(e.taskId);
         return null;
       case 'agent.turn':
+        this.#price(this.#model, e.usage);
         return null;
       case 'plan.worker':
         if (e.phase === 'started') {
@@ -78,6 +94,7 @@ export class NotificationTracker {
           return null;
         }
         this.#tokens += e.tokens ?? 0;
+        this.#price(e.model ?? this.#workerModel, e.usage);
         if (e.purpose === 'review') return null;
         if (e.status === 'stuck')
           return this.#make(
@@ -168,7 +185,7 @@ export class NotificationTracker {
       taskId,
       workerId,
       counts: this.#counts(),
-      cost: { tokens: this.#tokens, usd: null },
+      cost: { tokens: this.#tokens, usd: this.#usd === null ? null : Math.round(this.#usd * 1e6) / 1e6 },
       reportPath: final && this.#stateDir && this.#runId ? path.join(this.#stateDir, 'runs', this.#runId, 'report.md') : null,
     };
   }

@@ -7,6 +7,7 @@
  * `notify`). Delivery runs in the background and never throws into the run;
  * `flush` waits (bounded) for what is still on its way before the program exits.
  */
+import { loadPrices } from '../cost/index.js';
 import type { Config } from '../config/config.js';
 import type { Logger } from '../logging/logger.js';
 import type { RunEvent } from '../orchestrator/events.js';
@@ -17,7 +18,7 @@ import { NotificationTracker, type Notification } from './notification.js';
 import { postWebhook, type WebhookResult } from './webhook.js';
 
 export interface NotifierOptions {
-  config: Pick<Config, 'webhookUrl' | 'webhookSecret' | 'webhookTimeoutMs' | 'notifyCommand' | 'notifyDesktop' | 'stateDir'>;
+  config: Pick<Config, 'webhookUrl' | 'webhookSecret' | 'webhookTimeoutMs' | 'notifyCommand' | 'notifyDesktop' | 'stateDir' | 'pricesFile'>;
   /** The repository settings' `notify` hook (argv). */
   repoHook?: readonly string[] | undefined;
   /** No bell and line on the terminal. */
@@ -54,7 +55,7 @@ export interface Notifier {
 
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config } = options;
-  const tracker = new NotificationTracker(config.stateDir ? { stateDir: config.stateDir } : {});
+  const tracker = new NotificationTracker({ ...(config.stateDir ? { stateDir: config.stateDir } : {}), prices: loadPrices(config.pricesFile) });
   const stream = options.stream ?? process.stderr;
   const env = options.env ?? process.env;
   const stop = new AbortController();

@@ -47,6 +47,7 @@ async function receiver(mode: 'ok' | 'hang' | '500' | '400'): Promise<Receiver> 
 }
 
 const config = (over: Partial<NotifierOptions['config']> = {}): NotifierOptions['config'] => ({
+  pricesFile: undefined,
   webhookUrl: undefined,
   webhookSecret: undefined,
   webhookTimeoutMs: 2000,
