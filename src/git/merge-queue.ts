@@ -298,7 +298,7 @@ export class MergeQueue {
 
     this.decide(item, 'merging', `merging ${short(branchSha)} into ${this.targetBranch} at ${short(mainSha)}`, { sha: branchSha });
     const message = `Merge ${branch}: ${oneLine(meta.title)}`;
-    // --no-stat: the diffstat is only printed, never read here. Hooks run as usual (no --no-verify).
+    // --no-stat: the diffstat is only printed, never read here. Repository hooks never run (runGit is hardened).
     const r = await runGit(mainDir, ['merge', '--no-ff', '--no-edit', '--no-stat', '-m', message, branchSha], { allowFail: true });
     if (r.exitCode !== 0) return this.undoFailedMerge(branch, mainSha, branchSha, r.stderr || r.stdout);
 
@@ -372,7 +372,7 @@ export class MergeQueue {
       status: 'error',
       branch,
       message,
-      error: new GitError(message, { hint: 'main is unchanged; a hook may have refused the merge', context: { branch, mainDir, output } }),
+      error: new GitError(message, { hint: 'main is unchanged; git refused the merge (its message above says why)', context: { branch, mainDir, output } }),
     };
   }
 
