@@ -153,6 +153,35 @@ describe('merge preflight', { timeout: 120_000 }, () => {
     expect(q.halted).toBeUndefined();
   });
 
+  it('its own merge of the branch cut off after MERGE_HEAD (a killed process): undone with merge --abort, then merged once', async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const head = git(b.main, 'rev-parse', 'HEAD');
+    const tip = git(b.main, 'rev-parse', one);
+    // What git leaves when it is killed between writing MERGE_HEAD (index and work tree merged) and the commit.
+    git(b.main, 'merge', '--no-ff', '--no-commit', '-m', `Merge ${one}: one`, tip);
+    expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(true);
+    const decisions: MergeDecision[] = [];
+    const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0, onDecision: (d) => decisions.push(d) });
+    const r = await q.enqueue(one, { title: 'one' });
+    expect(r.status, JSON.stringify(r)).toBe('merged');
+    expect(decisions.find((d) => d.action === 'recovered')).toMatchObject({ branch: one, sha: tip });
+    expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(false);
+    expect(git(b.main, 'log', '--first-parent', '--merges', '--format=%s', `${head}..HEAD`)).toBe(`Merge ${one}: one`);
+    expect(git(b.main, 'rev-parse', 'HEAD^1')).toBe(head);
+    expect(git(b.main, 'status', '--porcelain')).toBe('');
+  });
+
+  it("a person's merge of the same branch (their own message) is not undone: refused, main/ byte-identical", async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    git(b.main, 'merge', '--no-ff', '--no-commit', '-m', 'my own merge', git(b.main, 'rev-parse', one));
+    const before = fingerprint(b.main);
+    const r = await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0 }).enqueue(one, { title: 'one' });
+    expect(r).toMatchObject({ status: 'main-dirty', reason: 'operation-in-progress' });
+    expect(fingerprint(b.main)).toBe(before);
+  });
+
   it('one wait for the whole queue: the second dirty merge is answered at once, with one waiting message', async () => {
     const b = setup();
     const branches = [await task(b, 'one', { 'one.txt': '1\n' }), await task(b, 'two', { 'two.txt': '2\n' }), await task(b, 'three', { 'three.txt': '3\n' })];
