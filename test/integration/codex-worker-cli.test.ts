@@ -46,7 +46,7 @@ describe('codex-orch worker', () => {
 
   it('doctor --json reports the binary and its flags', () => {
     const r = cli(['doctor', '--json', '--timeout', '300'], {});
-    const o = JSON.parse(r.stdout);
+    const o = JSON.parse(r.stdout) as { ok: boolean; codex: { binary: { source: string }; version: string; mapping: { fullAuto: string } } };
     // doctor --json is sectioned: the worker layer's own report is `codex`, beside the run's preflight checks.
     expect(Object.keys(o).sort()).toEqual(['codex', 'login', 'models', 'ok', 'policy', 'queue', 'repository', 'sandbox']);
     expect(o.codex.binary.source).toBe('CODEX_BIN');
