@@ -213,7 +213,7 @@ describe('manifests', () => {
     const r = validateManifest(m);
     expect(r).toEqual({
       ok: false,
-      errors: ['phases[0].tasks[0].status: expected one of "pending", "blocked", "running", "stuck", "error", "complete", "merged", got "done"'],
+      errors: ['phases[0].tasks[0].status: expected one of "pending", "blocked", "running", "stuck", "error", "complete", "awaiting_approval", "merged", got "done"'],
     });
   });
 
