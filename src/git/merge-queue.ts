@@ -74,6 +74,7 @@ export type MergeDecisionAction =
   | 'smoke-started'
   | 'smoke-failed'
   | 'main-dirty'
+  | 'recovered'
   | 'error';
 
 /** One thing the queue decided and why; the caller appends these to decisions.jsonl. */
@@ -267,6 +268,8 @@ export class MergeQueue {
     const branchSha = readLooseRef(this.commonDir, branch) ?? (await resolveCommit(mainDir, `refs/heads/${branch}`));
     if (!branchSha) return fail(`branch ${branch} does not exist in ${mainDir}`);
 
+    await this.undoCutOffMerge(item, branchSha);
+
     const revertSha = this.reverted.get(branch);
     if (revertSha && !(await isAncestor(mainDir, revertSha, branchSha))) {
       return fail(
@@ -298,7 +301,7 @@ export class MergeQueue {
 
     this.decide(item, 'merging', `merging ${short(branchSha)} into ${this.targetBranch} at ${short(mainSha)}`, { sha: branchSha });
     const message = `Merge ${branch}: ${oneLine(meta.title)}`;
-    // --no-stat: the diffstat is only printed, never read here. Hooks run as usual (no --no-verify).
+    // --no-stat: the diffstat is only printed, never read here. Repository hooks never run (runGit is hardened).
     const r = await runGit(mainDir, ['merge', '--no-ff', '--no-edit', '--no-stat', '-m', message, branchSha], { allowFail: true });
     if (r.exitCode !== 0) return this.undoFailedMerge(branch, mainSha, branchSha, r.stderr || r.stdout);
 
@@ -372,7 +375,7 @@ export class MergeQueue {
       status: 'error',
       branch,
       message,
-      error: new GitError(message, { hint: 'main is unchanged; a hook may have refused the merge', context: { branch, mainDir, output } }),
+      error: new GitError(message, { hint: 'main is unchanged; git refused the merge (its message above says why)', context: { branch, mainDir, output } }),
     };
   }
 
@@ -403,6 +406,38 @@ export class MergeQueue {
   private async addedFiles(mainRev: string, branchSha: string): Promise<string[]> {
     const r = await runGit(this.mainDir, ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', mainRev, branchSha]);
     return splitZ(r.stdout);
+  }
+
+  /**
+   * A merge of this very branch, with this queue's own message, that a process
+   * was killed in the middle of: git writes MERGE_HEAD and merges index and
+   * worktree before it commits, so a run killed there leaves main/ "in the
+   * middle of a merge" that no person started. Its next process (a resume)
+   * undoes it with `git merge --abort` and merges again. Anything else (another
+   * branch or message, a lock, a git still running, another branch checked out)
+   * is left to the preflight, which refuses and says how to undo it.
+   */
+  private async undoCutOffMerge(item: Item, branchSha: string): Promise<void> {
+    const gd = this.mainGitDir as string;
+    let mergeHead: string;
+    let mergeMsg: string;
+    try {
+      mergeHead = fs.readFileSync(path.join(gd, 'MERGE_HEAD'), 'utf8').trim();
+      mergeMsg = fs.readFileSync(path.join(gd, 'MERGE_MSG'), 'utf8').split('\n')[0] ?? '';
+    } catch {
+      return;
+    }
+    if (mergeHead !== branchSha || mergeMsg !== `Merge ${item.branch}: ${oneLine(item.meta.title)}`) return;
+    if (statOrNull(path.join(gd, 'index.lock')) || gitProcessesIn(this.mainDir).length > 0) return;
+    if (readHead(gd) !== `ref: refs/heads/${this.targetBranch}`) return;
+    const r = await runGit(this.mainDir, ['merge', '--abort'], { allowFail: true });
+    if (r.exitCode !== 0) return;
+    this.decide(
+      item,
+      'recovered',
+      `${this.mainDir} was left in the middle of merging ${item.branch} (${short(branchSha)}) by a process of this run that stopped before committing it; undone with git merge --abort`,
+      { sha: branchSha },
+    );
   }
 
   /**

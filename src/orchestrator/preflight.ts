@@ -5,6 +5,7 @@ import type { Config } from '../config/config.js';
 import { isOpenAiBaseUrl } from '../config/config.js';
 import { ConfigError, ModelApiError, describeError } from '../errors.js';
 import { loadRepoSettings } from '../git/repo-settings.js';
+import { assertBaseDirFree } from '../store/index.js';
 import { runGit } from '../git/index.js';
 import { checkCommand } from '../tools/run-repo-command/policy/index.js';
 import { loadPolicy, type Policy } from '../tools/run-repo-command/policy-file.js';
@@ -227,8 +228,10 @@ export async function preflightChecks(config: Config, needs: PreflightNeeds): Pr
   return [...endpoints, ...git, ...policyChecks(config).checks, ...codex];
 }
 
-/** Runs the checks; throws one ConfigError naming every failed one; returns the warnings. */
+/** Refuses a base dir a live run holds (StoreError with its id); runs the checks; throws one ConfigError naming every failed one; returns the warnings. */
 export async function preflight(config: Config, needs: PreflightNeeds): Promise<Check[]> {
+  // A base dir another live run works is the answer that matters (and costs no network): give it first, alone.
+  if (config.baseDir && config.stateDir) assertBaseDirFree(config.stateDir, config.baseDir);
   const checks = await preflightChecks(config, needs);
   const failed = checks.filter((c) => c.status === 'fail');
   const endpoint = failed.find((c) => c.name === 'model endpoint');

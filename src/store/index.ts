@@ -26,6 +26,7 @@ export { MIGRATIONS, SCHEMA_VERSION, migrate, schemaVersion, type Migration } fr
 export {
   DEFAULT_STALE_AFTER_MS,
   acquireBaseDirLock,
+  assertBaseDirFree,
   acquireRunLock,
   baseDirLockKey,
   isPidAlive,

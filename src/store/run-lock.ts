@@ -13,7 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StoreError } from '../errors.js';
 import { isPidAlive } from './pid.js';
-import { openSqliteStore } from './sqlite-store.js';
+import { STATE_DB, openSqliteStore } from './sqlite-store.js';
 import type { LockRecord, Store } from './types.js';
 
 export const DEFAULT_STALE_AFTER_MS = 30_000;
@@ -292,14 +292,30 @@ export function acquireBaseDirLock(
   options: LockOptions & { runId?: string } = {},
 ): LockHandle {
   const dir = normalizeBaseDir(baseDir);
-  return acquire(target, baseDirLockKey(dir), options.runId, options, (holder, now) => {
-    const by = holder.runId ? `run ${holder.runId} (pid ${holder.pid})` : `pid ${holder.pid}`;
-    return new StoreError(
-      `base dir ${dir} is in use by ${by} since ${holder.acquiredAt} (last heartbeat ${describeAge(holder.heartbeatAt, now)})`,
-      {
-        hint: 'wait for that run to finish, or use another base dir',
-        context: { baseDir: dir, runId: holder.runId, pid: holder.pid, since: holder.acquiredAt },
-      },
-    );
+  return acquire(target, baseDirLockKey(dir), options.runId, options, (holder, now) => baseDirBusyError(dir, holder, now));
+}
+
+function baseDirBusyError(dir: string, holder: LockRecord, now: Date): StoreError {
+  const by = holder.runId ? `run ${holder.runId} (pid ${holder.pid})` : `pid ${holder.pid}`;
+  return new StoreError(`base dir ${dir} is in use by ${by} since ${holder.acquiredAt} (last heartbeat ${describeAge(holder.heartbeatAt, now)})`, {
+    hint: 'wait for that run to finish, or use another base dir',
+    context: { baseDir: dir, runId: holder.runId, pid: holder.pid, since: holder.acquiredAt },
   });
+}
+
+/**
+ * Refuses at once, with the same error acquireBaseDirLock would give, when a
+ * live run holds the base dir. Reads only: no lock is taken, a stale one is
+ * left for the run to take over, and a state dir without a store is free.
+ */
+export function assertBaseDirFree(stateDir: string, baseDir: string, options: StalenessOptions = {}): void {
+  if (!fs.existsSync(path.join(stateDir, STATE_DB))) return;
+  const dir = normalizeBaseDir(baseDir);
+  const store = openSqliteStore(stateDir);
+  try {
+    const holder = store.getLock(baseDirLockKey(dir));
+    if (holder && lockStaleness(holder, options) === undefined) throw baseDirBusyError(dir, holder, options.now ?? new Date());
+  } finally {
+    store.close();
+  }
 }

@@ -126,21 +126,60 @@ describe('merge preflight', { timeout: 120_000 }, () => {
     expect(fingerprint(b.main)).toBe(before);
   });
 
-  it('a merge that fails mid-way (a refusing pre-merge-commit hook) leaves no MERGE_HEAD, main unchanged', async () => {
+  it('a merge that fails mid-way (git stops after writing MERGE_HEAD) leaves no MERGE_HEAD, main unchanged; repository hooks do not run', async () => {
     const b = setup();
     const one = await task(b, 'one', { 'one.txt': '1\n' });
+    // The program's git runs no repository hooks (git-hardening), so a refusing hook cannot stop the merge.
+    // Plant one anyway and check it never ran.
+    const ran = path.join(b.baseDir, 'hook-ran');
     const hook = path.join(b.main, '.git', 'hooks', 'pre-merge-commit');
     fs.mkdirSync(path.dirname(hook), { recursive: true });
-    fs.writeFileSync(hook, '#!/bin/sh\necho "policy: no merges today" >&2\nexit 1\n', { mode: 0o755 });
+    fs.writeFileSync(hook, `#!/bin/sh\ntouch '${ran}'\necho "policy: no merges today" >&2\nexit 1\n`, { mode: 0o755 });
+    // What stops it instead runs no code: with comments stripped and "M" as the comment character, the message
+    // "Merge one: one" cleans up to nothing, so git has merged index and worktree, written MERGE_HEAD, and then
+    // refuses to commit ("Empty commit message.").
+    git(b.main, 'config', 'commit.cleanup', 'strip');
+    git(b.main, 'config', 'core.commentChar', 'M');
     const head = git(b.main, 'rev-parse', 'HEAD');
     const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0 });
     const r = await q.enqueue(one, { title: 'one' });
     expect(r.status).toBe('error');
-    expect(r.status === 'error' && r.message).toMatch(/policy: no merges today/);
+    expect(r.status === 'error' && r.message).toMatch(/Empty commit message/);
+    expect(fs.existsSync(ran)).toBe(false);
     expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(false);
     expect(git(b.main, 'rev-parse', 'HEAD')).toBe(head);
     expect(git(b.main, 'status', '--porcelain')).toBe('');
+    expect(fs.existsSync(path.join(b.main, 'one.txt'))).toBe(false);
     expect(q.halted).toBeUndefined();
+  });
+
+  it('its own merge of the branch cut off after MERGE_HEAD (a killed process): undone with merge --abort, then merged once', async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const head = git(b.main, 'rev-parse', 'HEAD');
+    const tip = git(b.main, 'rev-parse', one);
+    // What git leaves when it is killed between writing MERGE_HEAD (index and work tree merged) and the commit.
+    git(b.main, 'merge', '--no-ff', '--no-commit', '-m', `Merge ${one}: one`, tip);
+    expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(true);
+    const decisions: MergeDecision[] = [];
+    const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0, onDecision: (d) => decisions.push(d) });
+    const r = await q.enqueue(one, { title: 'one' });
+    expect(r.status, JSON.stringify(r)).toBe('merged');
+    expect(decisions.find((d) => d.action === 'recovered')).toMatchObject({ branch: one, sha: tip });
+    expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(false);
+    expect(git(b.main, 'log', '--first-parent', '--merges', '--format=%s', `${head}..HEAD`)).toBe(`Merge ${one}: one`);
+    expect(git(b.main, 'rev-parse', 'HEAD^1')).toBe(head);
+    expect(git(b.main, 'status', '--porcelain')).toBe('');
+  });
+
+  it("a person's merge of the same branch (their own message) is not undone: refused, main/ byte-identical", async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    git(b.main, 'merge', '--no-ff', '--no-commit', '-m', 'my own merge', git(b.main, 'rev-parse', one));
+    const before = fingerprint(b.main);
+    const r = await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0 }).enqueue(one, { title: 'one' });
+    expect(r).toMatchObject({ status: 'main-dirty', reason: 'operation-in-progress' });
+    expect(fingerprint(b.main)).toBe(before);
   });
 
   it('one wait for the whole queue: the second dirty merge is answered at once, with one waiting message', async () => {

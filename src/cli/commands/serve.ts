@@ -14,7 +14,7 @@ import { printErr, printOut } from '../output.js';
 interface ServeOptions {
   baseDir?: string[];
   host: string;
-  port?: string;
+  port: number;
   token?: string;
   allowHost?: string[];
   open?: boolean;
@@ -60,7 +60,7 @@ Exit code: 0 after Ctrl-C/SIGTERM, 2 for bad flags or configuration (a port in u
       (v: string, acc: string[] | undefined) => [...(acc ?? []), v],
     )
     .option('--host <host>', 'address to bind', '127.0.0.1')
-    .option('--port <port>', 'port (0 = a free one; default 7420)')
+    .option('--port <port>', 'port (0 = a free one)', (v: string) => parsePort(v), 7420)
     .option('--token <token>', `access token (default: ${DASHBOARD_TOKEN_VAR}); required for a non-loopback --host`)
     .option(
       '--allow-host <name>',
@@ -70,7 +70,7 @@ Exit code: 0 after Ctrl-C/SIGTERM, 2 for bad flags or configuration (a port in u
     .option('--open', "open the dashboard in the desktop's browser")
     .option('--json', 'print the first line as JSON ({"url": …}) instead of text')
     .action(async (opts: ServeOptions) => {
-      const port = parsePort(opts.port ?? '7420');
+      const port = opts.port;
       const token = readToken(opts.token);
       const config = loadConfig({ overrides: { ORCHESTRATOR_DASHBOARD_TOKEN: token } });
       const dirs = opts.baseDir?.length ? opts.baseDir : config.baseDir ? [config.baseDir] : [];
