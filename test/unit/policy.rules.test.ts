@@ -42,7 +42,7 @@ afterAll(() => {
   fs.rmSync(outside, { recursive: true, force: true });
 });
 
-const check = (command: string, worktree = 'task-a', purpose: 'model' | 'setup' = 'model') => checkCommand({ worktree, command }, { baseDir: base, policy, purpose });
+const check = (command: string, worktree = 'task-a', purpose: 'model' | 'setup' | 'person' = 'model') => checkCommand({ worktree, command }, { baseDir: base, policy, purpose });
 
 type Case = [string, string | null];
 const TABLES: Record<string, Case[]> = {
@@ -519,5 +519,15 @@ describe('the guard and the gateway read codex flags the same way', () => {
     // The guard may be stricter (config keys the policy does not list), never looser.
     if (d.allowed) expect(gateway).toBe(true);
     if (!d.allowed && gateway) expect(d.reason).toMatch(/configuration key/);
+  });
+});
+
+describe('a codex worker in main/', () => {
+  it('a model may not start one that writes (the user\'s checkout); a person with codex-orch exec may; read-only is fine for both', () => {
+    expect(check('codex exec --full-auto "edit things"', 'main')).toMatchObject({ allowed: false, rule: 'main-write' });
+    expect(check('codex exec --full-auto "edit things"', 'main', 'person')).toMatchObject({ allowed: true, commandClass: 'codex' });
+    expect(check('codex exec -s read-only "look"', 'main')).toMatchObject({ allowed: true });
+    // The person's exception is for codex only: other writes into main/ stay denied.
+    expect(check('echo x > notes.txt', 'main', 'person')).toMatchObject({ allowed: false });
   });
 });

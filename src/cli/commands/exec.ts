@@ -52,7 +52,7 @@ export function registerExec(program: Command): void {
       try {
         const result = await runRepoCommand(
           { worktree: opts.worktree, command },
-          { config, baseDir, policy, logger, signal: controller.signal, runCodex: runCodexFromGateway },
+          { config, baseDir, policy, logger, signal: controller.signal, runCodex: runCodexFromGateway, purpose: 'person' },
         );
         if (opts.json) {
           process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -50,7 +50,7 @@ export interface GatewayContext {
    */
   plannedWorktrees?: Set<string>;
   /** `setup` for the repository's own setup commands (the guard then allows lockfile installs, class `install`). Default `model`. */
-  purpose?: 'model' | 'setup';
+  purpose?: 'model' | 'setup' | 'person';
   /** Where trace lines go; default stderr. */
   traceStream?: NodeJS.WritableStream;
   /** The OS sandbox; default: the one probed for config.sandbox (once per process). */

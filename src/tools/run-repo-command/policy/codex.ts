@@ -32,7 +32,8 @@ export function checkCodex(cmd: ShCommand, env: Env, single: boolean): Check {
   }
   const problem = seedRequestProblem(req, { cwd: env.cwd, allowDangerFullAccess: p.allowDangerFullAccess });
   if (problem) return new Deny('codex', problem);
-  if (env.isMain && req.sandbox !== 'read-only') {
+  // A person who starts a worker in main/ themselves (codex-orch exec) decides so, as if they ran codex there; a model never does.
+  if (env.isMain && req.sandbox !== 'read-only' && env.purpose !== 'person') {
     return new Deny('main-write', "a codex worker in main/ would edit the user's checkout; run it in a task worktree, or in main/ with `-s read-only` to only look");
   }
   for (const kv of req.config) {
@@ -41,3 +42,4 @@ export function checkCodex(cmd: ShCommand, env: Env, single: boolean): Check {
   }
   return verdict('codex');
 }
+

@@ -22,8 +22,12 @@ export interface Env {
   /** Real path of the state dir: never a write target. */
   stateReal: string;
   policy: Policy;
-  /** `setup` for the repository's own setup commands (package installs allowed), else `model`. */
-  purpose: 'model' | 'setup';
+  /**
+   * `setup` for the repository's own setup commands (package installs allowed);
+   * `person` for a line a person runs with `codex-orch exec` (a codex worker they
+   * start in main/ may edit it, as codex run by hand would); else `model`.
+   */
+  purpose: 'model' | 'setup' | 'person';
   /** Set while checking the rest of a line after a command that can create symbolic links (`git checkout`, `cp`, `npm test`, …): names it. */
   afterLinker?: string;
 }

@@ -156,7 +156,7 @@ export interface GuardContext {
   /** The orchestrator's state dir (default `<baseDir>/.codex-orchestrator`): never a write target. */
   stateDir?: string;
   /** `setup` for the repository's own setup commands: package installs from the lockfile are allowed. Default `model`. */
-  purpose?: 'model' | 'setup';
+  purpose?: 'model' | 'setup' | 'person';
   /** Dry run: main/ stands in for a planned worktree (its future contents), so main's own write boundary does not apply. */
   standIn?: boolean;
 }
