@@ -17,7 +17,10 @@ export default tseslint.config(
       '@typescript-eslint/require-await': 'off',
       // The guard's option parser returns its denial by throwing a Deny value (a decision, not a failure); nothing else throws non-errors.
       '@typescript-eslint/only-throw-error': ['error', { allow: [{ from: 'file', name: 'Deny' }] }],
-      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true, allowNullish: true, allowNever: true }],
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowNumber: true, allowBoolean: true, allowNullish: true, allowNever: true },
+      ],
     },
   },
 );

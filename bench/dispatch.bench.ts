@@ -99,7 +99,11 @@ async function sequentialRound(): Promise<number> {
 
 async function inboxRound(root: string): Promise<number> {
   const dir = fs.mkdtempSync(path.join(root, 'inbox-'));
-  for (let i = 0; i < INBOX_N; i++) fs.writeFileSync(path.join(dir, `t${String(i).padStart(5, '0')}.json`), JSON.stringify({ id: `i${i}`, task: `no-op ${i}`, baseDir: `/bench/repo-${i % BASE_DIRS}` }));
+  for (let i = 0; i < INBOX_N; i++)
+    fs.writeFileSync(
+      path.join(dir, `t${String(i).padStart(5, '0')}.json`),
+      JSON.stringify({ id: `i${i}`, task: `no-op ${i}`, baseDir: `/bench/repo-${i % BASE_DIRS}` }),
+    );
   const t0 = performance.now();
   const summary = await dispatch(inboxTaskSource({ dir }), noop, { concurrency: CONCURRENCY });
   const ms = performance.now() - t0;
@@ -119,10 +123,16 @@ async function postAll(url: string, n: number, prefix: string): Promise<Map<stri
       submittedAt.set(id, performance.now());
       const req = http.request(
         `${url}/tasks`,
-        { method: 'POST', agent, headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        {
+          method: 'POST',
+          agent,
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
         (res) => {
           res.resume();
-          res.on('end', () => (res.statusCode === 202 || res.statusCode === 200 ? resolve() : reject(new Error(`POST → ${res.statusCode}`))));
+          res.on('end', () =>
+            res.statusCode === 202 || res.statusCode === 200 ? resolve() : reject(new Error(`POST → ${res.statusCode}`)),
+          );
         },
       );
       req.on('error', reject);

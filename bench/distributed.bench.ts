@@ -64,7 +64,22 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
     for (let i = 0; i < agentsCount; i++) {
       const repo = agentClone(r.base.root, r.base.origin, `agent-${i}`);
       const a = spawnTs(
-        ['agent', '--queue', REDIS_URL, '--prefix', prefix, '--repo', `bench=${repo.clone}`, '--artifacts', server.url, '--work-dir', path.join(r.base.root, `agent-${i}`, 'work'), '--concurrency', String(Math.max(1, Math.round(concurrency / agentsCount))), '--json'],
+        [
+          'agent',
+          '--queue',
+          REDIS_URL,
+          '--prefix',
+          prefix,
+          '--repo',
+          `bench=${repo.clone}`,
+          '--artifacts',
+          server.url,
+          '--work-dir',
+          path.join(r.base.root, `agent-${i}`, 'work'),
+          '--concurrency',
+          String(Math.max(1, Math.round(concurrency / agentsCount))),
+          '--json',
+        ],
         { ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN, CODEX_BIN: PLAN_FAKE_CODEX, PLAN_FAKE_STATE: r.fakeState },
       );
       let out = '';
@@ -74,7 +89,16 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
     }
     await waitFor(() => outs.every((o) => o().includes('"agent.started"')), 'agents to start', 120_000);
     store.createRun({ id: r.ctx.runId, task: 'bench', baseDir: r.base.baseDir });
-    remote = new RemoteWorkers({ url: REDIS_URL, prefix, repoId: 'bench', mainDir: r.base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 50 });
+    remote = new RemoteWorkers({
+      url: REDIS_URL,
+      prefix,
+      repoId: 'bench',
+      mainDir: r.base.main,
+      store,
+      artifacts: new HttpArtifactStore(server.url, TOKEN),
+      artifactsLocation: server.url,
+      pollMs: 50,
+    });
     await remote.ready();
     const t0 = performance.now();
     const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency, launcher: remoteLauncher(remote), store });
@@ -110,7 +134,9 @@ export async function run(): Promise<void> {
       overheadMsPerSubtask: Math.round(overheadPerSubtask),
       efficiencyVsLocal: +(local / ms).toFixed(3),
     });
-    console.log(`  ${k} agent(s): ${Math.round(ms)} ms, ${rows.at(-1)!.subtasksPerMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(local / ms).toFixed(3)}`);
+    console.log(
+      `  ${k} agent(s): ${Math.round(ms)} ms, ${rows.at(-1)!.subtasksPerMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(local / ms).toFixed(3)}`,
+    );
   }
   const file = writeResult('distributed', {
     subtasks: n,

@@ -106,7 +106,8 @@ async function queueMerges(baseDir: string, phases: Phases): Promise<number> {
   const ms = performance.now() - t0;
   const bad = outcomes.filter((o) => o.status !== 'merged');
   if (bad.length > 0) throw new Error(`queue did not merge every branch: ${JSON.stringify(bad[0])}`);
-  if (git(main, 'rev-list', '--count', '--merges', 'HEAD') !== String(BRANCHES)) throw new Error('queue did not make a merge commit per branch');
+  if (git(main, 'rev-list', '--count', '--merges', 'HEAD') !== String(BRANCHES))
+    throw new Error('queue did not make a merge commit per branch');
   return ms;
 }
 
@@ -129,7 +130,11 @@ async function worktrees(baseDir: string): Promise<{ raw: number[]; ours: number
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 ? (s[s.length >> 1] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2
+      ? (s[s.length >> 1] as number)
+      : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -173,8 +178,16 @@ export async function run(): Promise<void> {
         ratioVsRawWithSafetyChecks: round(sum(checkedMs) / sum(queueMs)),
         // Median per merge through the queue, from its decisions: clean check (git status) + added-files
         // check until 'merging', git merge until 'smoke-started', smoke test until 'merged'.
-        queuePhaseMedianMs: { check: round(median(phases.checkMs), 1), merge: round(median(phases.mergeMs), 1), smoke: round(median(phases.smokeMs), 1) },
-        roundsMs: { raw: rawMs.map((x) => Math.round(x)), queue: queueMs.map((x) => Math.round(x)), rawWithSafetyChecks: checkedMs.map((x) => Math.round(x)) },
+        queuePhaseMedianMs: {
+          check: round(median(phases.checkMs), 1),
+          merge: round(median(phases.mergeMs), 1),
+          smoke: round(median(phases.smokeMs), 1),
+        },
+        roundsMs: {
+          raw: rawMs.map((x) => Math.round(x)),
+          queue: queueMs.map((x) => Math.round(x)),
+          rawWithSafetyChecks: checkedMs.map((x) => Math.round(x)),
+        },
       },
       worktrees: {
         count: WORKTREES,
@@ -192,8 +205,12 @@ export async function run(): Promise<void> {
         `raw loop with the same safety reads: ${result.merges.rawWithSafetyChecksMsPerMerge} ms/merge (queue/that ratio ${result.merges.ratioVsRawWithSafetyChecks})`,
     );
     const ph = result.merges.queuePhaseMedianMs;
-    console.log(`queue per merge (median ms): check ${ph.check}, merge ${ph.merge}, smoke ${ph.smoke}; raw ${result.merges.rawMsPerMerge} ms/merge`);
-    console.log(`worktree: createWorktree ${result.worktrees.createWorktreeMsEach} ms vs git worktree add ${result.worktrees.rawMsEach} ms (ratio ${result.worktrees.ratio})`);
+    console.log(
+      `queue per merge (median ms): check ${ph.check}, merge ${ph.merge}, smoke ${ph.smoke}; raw ${result.merges.rawMsPerMerge} ms/merge`,
+    );
+    console.log(
+      `worktree: createWorktree ${result.worktrees.createWorktreeMsEach} ms vs git worktree add ${result.worktrees.rawMsEach} ms (ratio ${result.worktrees.ratio})`,
+    );
     console.log(`written ${file}`);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });

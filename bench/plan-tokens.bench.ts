@@ -122,7 +122,9 @@ function planRoadScript(edits: Edit[]): Script {
   return ({ body }) => {
     const done = toolOutputs(body).size;
     if (done < turns.length) return { toolCalls: turns[done] as ScriptedToolCall[] };
-    return { text: 'Done: the program ran the plan; every helper branch was reviewed and merged into main one at a time. Nothing was pushed.' };
+    return {
+      text: 'Done: the program ran the plan; every helper branch was reviewed and merged into main one at a time. Nothing was pushed.',
+    };
   };
 }
 
@@ -213,7 +215,8 @@ export async function run(): Promise<void> {
     );
   }
   const file = writeResult('plan-tokens', {
-    method: 'tokens ≈ characters / 4 of each recorded request (instructions + input + tool schemas, JSON) and of each scripted answer; reviewer requests counted apart',
+    method:
+      'tokens ≈ characters / 4 of each recorded request (instructions + input + tool schemas, JSON) and of each scripted answer; reviewer requests counted apart',
     worker: 'real codex binary with the demo codex script; real git; real Agents SDK run loop',
     rows,
   });

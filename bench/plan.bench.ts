@@ -54,7 +54,13 @@ function benchPlan(): Plan {
     phases: [
       {
         name: 'all',
-        tasks: Object.entries(DAG).map(([id, [, dependsOn]]) => ({ id, title: id, prompt: `sleep for ${id}`, files: [`pkg/${id}/**`], dependsOn })),
+        tasks: Object.entries(DAG).map(([id, [, dependsOn]]) => ({
+          id,
+          title: id,
+          prompt: `sleep for ${id}`,
+          files: [`pkg/${id}/**`],
+          dependsOn,
+        })),
       },
     ],
   });
@@ -194,7 +200,8 @@ export async function run(): Promise<void> {
   const file = writeResult('plan', {
     dag: { tasks: n, durationsS: durations, criticalPath: cp.ids, criticalPathMs: round(cpMs), waves: wv },
     reps: REPS,
-    baseline: 'xargs -P <wip> -n 1 sleep, one invocation per topological wave, all waves in one sh -c; flat = one xargs over all twelve, ignoring dependencies (context only)',
+    baseline:
+      'xargs -P <wip> -n 1 sleep, one invocation per topological wave, all waves in one sh -c; flat = one xargs over all twelve, ignoring dependencies (context only)',
     ...results,
     coreCost: core,
     targets: {

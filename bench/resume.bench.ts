@@ -39,7 +39,12 @@ function turns(): ScriptedToolCall[][] {
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return { p50: +percentile(s, 50).toFixed(2), p90: +percentile(s, 90).toFixed(2), min: +(s[0] ?? NaN).toFixed(2), max: +(s.at(-1) ?? NaN).toFixed(2) };
+  return {
+    p50: +percentile(s, 50).toFixed(2),
+    p90: +percentile(s, 90).toFixed(2),
+    min: +(s[0] ?? NaN).toFixed(2),
+    max: +(s.at(-1) ?? NaN).toFixed(2),
+  };
 };
 
 export async function run(): Promise<void> {
@@ -66,11 +71,17 @@ export async function run(): Promise<void> {
       dotenvDir: null,
     });
     const report = await runOrchestrator({ task: `Add ${SUBTASKS} files, one per subtask`, config });
-    if (report.status !== 'succeeded' || report.merges.length !== SUBTASKS) throw new Error(`seed run: ${report.status}, ${report.merges.length} merges`);
+    if (report.status !== 'succeeded' || report.merges.length !== SUBTASKS)
+      throw new Error(`seed run: ${report.status}, ${report.merges.length} merges`);
     const runId = report.runId;
     const store = openSqliteStore(t.stateDir);
     const saved = store.requireRun(runId);
-    const shape = { commands: store.listCommands({ runId }).length, events: store.listEvents(runId).length, merges: store.listMerges(runId).length, conversationBytes: saved.agentState?.length ?? 0 };
+    const shape = {
+      commands: store.listCommands({ runId }).length,
+      events: store.listEvents(runId).length,
+      merges: store.listMerges(runId).length,
+      conversationBytes: saved.agentState?.length ?? 0,
+    };
     const reset = () => store.updateRun(runId, { status: 'interrupted', agentState: saved.agentState ?? null, finishedAt: null });
 
     const baseline: number[] = [];
@@ -92,7 +103,8 @@ export async function run(): Promise<void> {
       const r0 = performance.now();
       const resumed = await resumeRun({ runId: runId.slice(-6), config });
       const r1 = performance.now();
-      if (resumed.status !== 'succeeded' || resumed.merges.length !== SUBTASKS || firstRequestAt === undefined) throw new Error(`resume ${i}: ${resumed.status}`);
+      if (resumed.status !== 'succeeded' || resumed.merges.length !== SUBTASKS || firstRequestAt === undefined)
+        throw new Error(`resume ${i}: ${resumed.status}`);
       toFirstRequest.push(firstRequestAt - r0);
       toReport.push(r1 - r0);
     }
@@ -107,7 +119,16 @@ export async function run(): Promise<void> {
       baselineOpenAndReadMs: stats(baseline),
       resumeToFirstModelRequestMs: stats(toFirstRequest),
       resumeToReportMs: stats(toReport),
-      ratioP50: +(percentile([...toFirstRequest].sort((a, b) => a - b), 50) / percentile([...baseline].sort((a, b) => a - b), 50)).toFixed(1),
+      ratioP50: +(
+        percentile(
+          [...toFirstRequest].sort((a, b) => a - b),
+          50,
+        ) /
+        percentile(
+          [...baseline].sort((a, b) => a - b),
+          50,
+        )
+      ).toFixed(1),
     };
     const file = writeResult('resume', result);
     console.log(JSON.stringify(result, null, 2));

@@ -14,7 +14,11 @@ import { resolveCodexBinary, runCodexWorker } from '../src/workers/codex/index.j
 import { codexProviderArgs, makeCodexHome, resultText, startModelServer } from '../test/helpers/model-server.js';
 import { percentile, writeResult } from './write-result.js';
 
-const median = (xs: number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
 export async function run(): Promise<void> {
@@ -70,7 +74,9 @@ export async function run(): Promise<void> {
     const sampler = setInterval(() => {
       peak = Math.max(peak, process.memoryUsage().rss);
     }, 20);
-    const runs = await Promise.all(Array.from({ length: n }, (_, i) => runCodexWorker({ prompt: `concurrent ${i}`, cwd: repo, config, env })));
+    const runs = await Promise.all(
+      Array.from({ length: n }, (_, i) => runCodexWorker({ prompt: `concurrent ${i}`, cwd: repo, config, env })),
+    );
     clearInterval(sampler);
     peak = Math.max(peak, process.memoryUsage().rss);
     const okConcurrent = runs.filter((r) => r.status === 'complete').length;
@@ -81,19 +87,47 @@ export async function run(): Promise<void> {
     const result = {
       workers: n,
       codex: bin,
-      layerMs: { median: Math.round(median(layer)), p90: Math.round(percentile([...layer].sort((a, b) => a - b), 90)), total: Math.round(sum(layer)) },
-      directMs: { median: Math.round(median(direct)), p90: Math.round(percentile([...direct].sort((a, b) => a - b), 90)), total: Math.round(sum(direct)) },
+      layerMs: {
+        median: Math.round(median(layer)),
+        p90: Math.round(
+          percentile(
+            [...layer].sort((a, b) => a - b),
+            90,
+          ),
+        ),
+        total: Math.round(sum(layer)),
+      },
+      directMs: {
+        median: Math.round(median(direct)),
+        p90: Math.round(
+          percentile(
+            [...direct].sort((a, b) => a - b),
+            90,
+          ),
+        ),
+        total: Math.round(sum(direct)),
+      },
       overheadRatioMedian: Number(ratioMedian.toFixed(3)),
       overheadRatioTotal: Number(ratioTotal.toFixed(3)),
       target: 1.05,
       meetsTarget: ratioTotal <= 1.05,
-      concurrent: { workers: n, complete: okConcurrent, rssBeforeMiB: Math.round(rssBefore / 2 ** 20), rssPeakMiB: Math.round(peak / 2 ** 20), rssPerWorkerKiB },
+      concurrent: {
+        workers: n,
+        complete: okConcurrent,
+        rssBeforeMiB: Math.round(rssBefore / 2 ** 20),
+        rssPeakMiB: Math.round(peak / 2 ** 20),
+        rssPerWorkerKiB,
+      },
     };
     if (process.env.BENCH_VERBOSE) console.log({ layer: layer.map(Math.round), direct: direct.map(Math.round) });
     const file = writeResult('worker', result);
     console.log(`workers: ${n} sequential, layer median ${result.layerMs.median} ms vs direct ${result.directMs.median} ms`);
-    console.log(`overhead: ${result.overheadRatioTotal}× total, ${result.overheadRatioMedian}× median (target ≤ 1.05×) ${result.meetsTarget ? 'OK' : 'OVER'}`);
-    console.log(`rss: ${result.concurrent.rssBeforeMiB} → ${result.concurrent.rssPeakMiB} MiB with ${n} concurrent workers (${rssPerWorkerKiB} KiB/worker), ${okConcurrent}/${n} complete`);
+    console.log(
+      `overhead: ${result.overheadRatioTotal}× total, ${result.overheadRatioMedian}× median (target ≤ 1.05×) ${result.meetsTarget ? 'OK' : 'OVER'}`,
+    );
+    console.log(
+      `rss: ${result.concurrent.rssBeforeMiB} → ${result.concurrent.rssPeakMiB} MiB with ${n} concurrent workers (${rssPerWorkerKiB} KiB/worker), ${okConcurrent}/${n} complete`,
+    );
     console.log(`wrote ${file}`);
   } finally {
     await server.close();

@@ -10,7 +10,12 @@ export function writeResult(name: string, result: Record<string, unknown>): stri
   const record = {
     name,
     date: new Date().toISOString(),
-    machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memGiB: Math.round(os.totalmem() / 2 ** 30) },
+    machine: {
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      memGiB: Math.round(os.totalmem() / 2 ** 30),
+    },
     ...result,
   };
   fs.writeFileSync(file, `${JSON.stringify(record, null, 2)}\n`);

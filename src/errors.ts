@@ -4,29 +4,14 @@
  * place (`src/cli/exit-codes.ts`). Messages are written for people: what
  * happened and what to do about it. `context` carries what is needed to resume.
  */
-export type ErrorKind =
-  | 'usage'
-  | 'config'
-  | 'policy'
-  | 'command'
-  | 'git'
-  | 'worker'
-  | 'model-api'
-  | 'run'
-  | 'aborted'
-  | 'store'
-  | 'queue';
+export type ErrorKind = 'usage' | 'config' | 'policy' | 'command' | 'git' | 'worker' | 'model-api' | 'run' | 'aborted' | 'store' | 'queue';
 
 export class OrchestratorError extends Error {
   readonly kind: ErrorKind;
   readonly hint: string | undefined;
   readonly context: Record<string, unknown>;
 
-  constructor(
-    kind: ErrorKind,
-    message: string,
-    options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {},
-  ) {
+  constructor(kind: ErrorKind, message: string, options: { hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.kind = kind;
@@ -68,7 +53,10 @@ export class PolicyDeniedError extends OrchestratorError {
 /** An allowed command ran and failed (non-zero exit, timeout, spawn failure). */
 export class CommandFailedError extends OrchestratorError {
   readonly exitCode: number | null;
-  constructor(message: string, options: { exitCode?: number | null; hint?: string; cause?: unknown; context?: Record<string, unknown> } = {}) {
+  constructor(
+    message: string,
+    options: { exitCode?: number | null; hint?: string; cause?: unknown; context?: Record<string, unknown> } = {},
+  ) {
     super('command', message, options);
     this.exitCode = options.exitCode ?? null;
   }
@@ -152,7 +140,11 @@ export function isDiskFull(e: unknown): boolean {
     if (cur instanceof DiskFullError) return true;
     const code = (cur as { code?: unknown }).code;
     if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') return true;
-    if (typeof (cur as Error).message === 'string' && /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test((cur as Error).message)) return true;
+    if (
+      typeof (cur as Error).message === 'string' &&
+      /\b(ENOSPC|SQLITE_FULL)\b|database or disk is full|no space left on device/i.test((cur as Error).message)
+    )
+      return true;
   }
   return false;
 }

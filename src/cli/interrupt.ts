@@ -13,7 +13,13 @@ export async function withInterrupt<T>(what: string, work: (signal: AbortSignal)
   const onSignal = (signal: NodeJS.Signals) => {
     interrupts++;
     if (interrupts === 1) {
-      printErr(paint('yellow', `\n${signal}: stopping ${what} (workers and commands are being killed; press Ctrl-C again to quit at once)`, process.stderr));
+      printErr(
+        paint(
+          'yellow',
+          `\n${signal}: stopping ${what} (workers and commands are being killed; press Ctrl-C again to quit at once)`,
+          process.stderr,
+        ),
+      );
       controller.abort();
     } else {
       process.exit(EXIT.aborted);

@@ -8,7 +8,10 @@ import { createNotifier, type Notifier } from '../notify/notifier.js';
  * settings' `notify` hook. A settings file that cannot be read only costs the
  * hook (the run itself reports the bad file).
  */
-export function startNotifier(config: Config, options: { quiet?: boolean; desktop?: boolean; baseDir?: string; note?: (line: string) => void } = {}): Notifier {
+export function startNotifier(
+  config: Config,
+  options: { quiet?: boolean; desktop?: boolean; baseDir?: string; note?: (line: string) => void } = {},
+): Notifier {
   let repoHook: readonly string[] | undefined;
   const baseDir = options.baseDir ?? config.baseDir;
   if (baseDir) {
@@ -18,5 +21,11 @@ export function startNotifier(config: Config, options: { quiet?: boolean; deskto
       repoHook = undefined;
     }
   }
-  return createNotifier({ config, repoHook, quiet: Boolean(options.quiet), desktop: Boolean(options.desktop), ...(options.note ? { note: options.note } : {}) });
+  return createNotifier({
+    config,
+    repoHook,
+    quiet: Boolean(options.quiet),
+    desktop: Boolean(options.desktop),
+    ...(options.note ? { note: options.note } : {}),
+  });
 }

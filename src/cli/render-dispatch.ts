@@ -119,8 +119,15 @@ export function renderDispatchEvent(event: DispatchEvent, stream: Stream = proce
     case 'task-finished': {
       const { row } = event;
       const word =
-        row.status === 'succeeded' ? paint('green', 'done ', stream) : row.status === 'interrupted' ? paint('yellow', 'stop ', stream) : paint('red', 'fail ', stream);
-      const tail = row.status === 'succeeded' ? `${row.merges} merge${row.merges === 1 ? '' : 's'}, ${formatDuration(row.durationMs)}` : (row.error ?? row.status);
+        row.status === 'succeeded'
+          ? paint('green', 'done ', stream)
+          : row.status === 'interrupted'
+            ? paint('yellow', 'stop ', stream)
+            : paint('red', 'fail ', stream);
+      const tail =
+        row.status === 'succeeded'
+          ? `${row.merges} merge${row.merges === 1 ? '' : 's'}, ${formatDuration(row.durationMs)}`
+          : (row.error ?? row.status);
       return `${word}  ${row.id}  ${tail}${row.duplicate ? ' (already run before: earlier outcome)' : ''}`;
     }
     case 'task-waiting':

@@ -46,7 +46,13 @@ export interface Config {
   /** Variable names passed into sandboxed commands besides the built-in allowlist. */
   readonly sandboxEnv: readonly string[];
   /** Budgets from the environment (flags override them in the CLI). */
-  readonly budgets: { readonly maxCostUsd?: number; readonly totalTokens?: number; readonly wallMs?: number; readonly maxWorkers?: number; readonly onBudget?: 'finish' | 'stop' };
+  readonly budgets: {
+    readonly maxCostUsd?: number;
+    readonly totalTokens?: number;
+    readonly wallMs?: number;
+    readonly maxWorkers?: number;
+    readonly onBudget?: 'finish' | 'stop';
+  };
   /** Absolute path of the price table override (ORCHESTRATOR_PRICES), or undefined for the package's table alone. */
   readonly pricesFile: string | undefined;
   /** Stop before each plan merge until a person approves it. */
@@ -161,8 +167,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const baseDir = raw.ORCHESTRATOR_BASE_DIR as string | undefined;
   const cwd = process.cwd();
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(cwd, p));
-  const stateDir = abs(raw.ORCHESTRATOR_STATE_DIR as string | undefined) ?? (baseDir ? path.join(baseDir, '.codex-orchestrator') : undefined);
-  const commandLog = abs(raw.ORCHESTRATOR_COMMAND_LOG as string | undefined) ?? (stateDir ? path.join(stateDir, 'run_repo_command.log') : undefined);
+  const stateDir =
+    abs(raw.ORCHESTRATOR_STATE_DIR as string | undefined) ?? (baseDir ? path.join(baseDir, '.codex-orchestrator') : undefined);
+  const commandLog =
+    abs(raw.ORCHESTRATOR_COMMAND_LOG as string | undefined) ?? (stateDir ? path.join(stateDir, 'run_repo_command.log') : undefined);
 
   const config: Config = {
     baseDir,
@@ -202,7 +210,11 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
     }),
     sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
-    sandboxSecretPaths: Object.freeze(((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) => (p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p)))),
+    sandboxSecretPaths: Object.freeze(
+      ((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) =>
+        p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : path.resolve(p),
+      ),
+    ),
     sandboxEnv: Object.freeze([...((raw.ORCHESTRATOR_SANDBOX_ENV as string[] | undefined) ?? [])]),
     approve: (raw.ORCHESTRATOR_APPROVE as boolean | undefined) ?? false,
     webhookUrl: raw.ORCHESTRATOR_WEBHOOK_URL as string | undefined,

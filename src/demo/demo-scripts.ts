@@ -42,7 +42,10 @@ export function orchestratorTurns(edits: Edit[] = DEMO_EDITS, options: { tryPush
   turns.push(edits.map((e) => call('main', `git worktree add ../task-${e.slug} -b task-${e.slug}`)));
   turns.push(
     edits.map((e) =>
-      call(`task-${e.slug}`, `codex exec --full-auto "Add ${e.title} in src/${e.slug}.js with a test in test/${e.slug}.test.js; run npm test. DEMO_EDIT:${e.slug}"`),
+      call(
+        `task-${e.slug}`,
+        `codex exec --full-auto "Add ${e.title} in src/${e.slug}.js with a test in test/${e.slug}.test.js; run npm test. DEMO_EDIT:${e.slug}"`,
+      ),
     ),
   );
   // Two calls: a line that writes git metadata may not also run the project's code (the guard refuses it).

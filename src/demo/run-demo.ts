@@ -33,7 +33,9 @@ export interface DemoResult {
  * for the models. No API key, no network.
  */
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
-  const root = options.baseDir ? path.resolve(options.baseDir) : fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'codex-orch-demo-')));
+  const root = options.baseDir
+    ? path.resolve(options.baseDir)
+    : fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), 'codex-orch-demo-')));
   const baseDir = options.baseDir ? root : path.join(root, 'base');
   if (fs.existsSync(path.join(baseDir, 'main'))) {
     throw new ConfigError(`${baseDir}/main already exists`, { hint: 'give the demo an empty --base-dir, or none for a temp dir' });
@@ -44,9 +46,17 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (options.live) {
     const config = loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: baseDir } });
     if (!config.openaiApiKey) {
-      throw new ConfigError('OPENAI_API_KEY: not set; --live runs the real models', { variable: 'OPENAI_API_KEY', hint: 'export OPENAI_API_KEY, or drop --live for the offline demo' });
+      throw new ConfigError('OPENAI_API_KEY: not set; --live runs the real models', {
+        variable: 'OPENAI_API_KEY',
+        hint: 'export OPENAI_API_KEY, or drop --live for the offline demo',
+      });
     }
-    const report = await runOrchestrator({ task: DEMO_TASK, config, ...(options.signal ? { signal: options.signal } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+    const report = await runOrchestrator({
+      task: DEMO_TASK,
+      config,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
     return { report, baseDir, modelRequests: { orchestrator: 0, codex: 0 } };
   }
 
@@ -77,7 +87,12 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
       },
       dotenvDir: null,
     });
-    const report = await runOrchestrator({ task: DEMO_TASK, config, ...(options.signal ? { signal: options.signal } : {}), ...(options.onEvent ? { onEvent: options.onEvent } : {}) });
+    const report = await runOrchestrator({
+      task: DEMO_TASK,
+      config,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    });
     return { report, baseDir, modelRequests: { orchestrator: orchestrator.requests.length, codex: codex.requests.length } };
   } finally {
     for (const [k, v] of Object.entries(savedEnv)) {

@@ -6,7 +6,8 @@ import path from 'node:path';
 export const SAMPLE_FILES: Record<string, string> = {
   'package.json': `${JSON.stringify({ name: 'sample-strings', version: '1.0.0', private: true, type: 'module', scripts: { test: 'node --test' } }, null, 2)}\n`,
   'README.md': '# sample-strings\n\nSmall string helpers. Run `npm test`.\n',
-  'src/slugify.js': 'export function slugify(text) {\n  return text.toLowerCase().trim().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");\n}\n',
+  'src/slugify.js':
+    'export function slugify(text) {\n  return text.toLowerCase().trim().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");\n}\n',
   'test/slugify.test.js':
     'import test from "node:test";\nimport assert from "node:assert/strict";\nimport { slugify } from "../src/slugify.js";\n\ntest("slugify", () => {\n  assert.equal(slugify(" Hello, World! "), "hello-world");\n});\n',
 };

@@ -126,13 +126,21 @@ export async function startScriptedModelServer(script: Script, options: { port?:
           turn = await script(request);
         } catch (error) {
           res.writeHead(500, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { message: `script error: ${error instanceof Error ? error.message : String(error)}`, type: 'server_error' } }));
+          res.end(
+            JSON.stringify({
+              error: { message: `script error: ${error instanceof Error ? error.message : String(error)}`, type: 'server_error' },
+            }),
+          );
           return;
         }
         if (turn.delayMs) await new Promise((r) => setTimeout(r, turn.delayMs));
         if (turn.status && turn.status >= 400) {
           res.writeHead(turn.status, { 'content-type': 'application/json', 'retry-after-ms': '10' });
-          res.end(JSON.stringify({ error: { message: turn.text ?? `scripted HTTP ${turn.status}`, type: 'scripted_error', code: String(turn.status) } }));
+          res.end(
+            JSON.stringify({
+              error: { message: turn.text ?? `scripted HTTP ${turn.status}`, type: 'scripted_error', code: String(turn.status) },
+            }),
+          );
           return;
         }
         const id = `resp_${request.index}`;

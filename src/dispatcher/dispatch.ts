@@ -205,7 +205,8 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
         row.merges = outcome.merges;
         row.tokens = outcome.tokens;
         row.durationMs = outcome.durationMs;
-        row.error = outcome.error ?? (row.status === 'failed' ? 'the run failed without giving a reason' : interrupted ? 'interrupted' : null);
+        row.error =
+          outcome.error ?? (row.status === 'failed' ? 'the run failed without giving a reason' : interrupted ? 'interrupted' : null);
         row.runId = outcome.runId ?? null;
         row.duplicate = outcome.duplicate === true;
       } else {
@@ -240,7 +241,7 @@ export async function dispatch(source: TaskSource, runTask: RunTask, options: Di
   const pump = (): void => {
     if (signal.aborted) return;
     const blocked = new Set(busy);
-    for (let i = 0; i < pending.length && busy.size < concurrency; ) {
+    for (let i = 0; i < pending.length && busy.size < concurrency;) {
       const item = pending[i] as Pending;
       if (blocked.has(item.key) || item.waiting) {
         // A waiting task also holds back the later tasks of its base dir (they start in order).

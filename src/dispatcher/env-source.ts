@@ -54,7 +54,8 @@ export function taskContentId(task: string, baseDir?: string): string {
 }
 
 function issueText(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys') return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
+  if (issue.code === 'unrecognized_keys')
+    return `unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   return issue.message;
 }
 
@@ -68,7 +69,8 @@ export function isValidTaskId(id: string): boolean {
  * the same rules as a DISPATCH_TASKS item; the id defaults to the content hash.
  */
 export function parseTaskObject(value: unknown): { ok: true; task: DispatchTask; explicitId: boolean } | { ok: false; error: string } {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return { ok: false, error: `expected an object {task, id?, baseDir?}, got ${typeName(value)}` };
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return { ok: false, error: `expected an object {task, id?, baseDir?}, got ${typeName(value)}` };
   const result = taskObject.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0];

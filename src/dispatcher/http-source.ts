@@ -99,14 +99,12 @@ export interface HttpTaskSource extends TaskSource {
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 
-
 /** Constant-time comparison of the presented token with the configured one (hashing first evens out the lengths). */
 export function tokenMatches(presented: string, expected: string): boolean {
   const a = crypto.createHash('sha256').update(presented).digest();
   const b = crypto.createHash('sha256').update(expected).digest();
   return crypto.timingSafeEqual(a, b) && presented.length === expected.length;
 }
-
 
 /** `application/json` or `application/<x>+json`, with no charset or a UTF-8 one. */
 function isJsonContentType(value: string | undefined): boolean {
@@ -129,9 +127,12 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
   }
   const host = options.host ?? '127.0.0.1';
   if (!LOOPBACK.has(host)) {
-    throw new ConfigError(`dispatch --http: refusing to listen on ${host}; the intake binds to the loopback interface only (127.0.0.1, ::1)`, {
-      hint: 'put a reverse proxy with TLS in front of it to reach it from elsewhere',
-    });
+    throw new ConfigError(
+      `dispatch --http: refusing to listen on ${host}; the intake binds to the loopback interface only (127.0.0.1, ::1)`,
+      {
+        hint: 'put a reverse proxy with TLS in front of it to reach it from elsewhere',
+      },
+    );
   }
   if (!Number.isInteger(options.port) || options.port < 0 || options.port > 65535) {
     throw new ConfigError(`dispatch --http: expected a port from 0 to 65535, got ${options.port}`);
@@ -234,10 +235,15 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     }
     const known = baseDir !== null ? options.lookup?.(task.id, baseDir) : undefined;
     // Known and final (succeeded, or failed on its own): answered from the ledger; otherwise it runs (again).
-    const final = known !== undefined && (known.state === 'succeeded' || (known.state === 'failed' && !RETRYABLE_FAILURES.includes(known.failure ?? 'run')));
+    const final =
+      known !== undefined &&
+      (known.state === 'succeeded' || (known.state === 'failed' && !RETRYABLE_FAILURES.includes(known.failure ?? 'run')));
     if (known && (final || known.state === 'running')) {
       if (known.task !== task.task || path.resolve(known.baseDir) !== baseDir) {
-        return { status: 409, body: { error: `task id "${task.id}" is already used by a different task`, task: fromLedger(task.id, known) } };
+        return {
+          status: 409,
+          body: { error: `task id "${task.id}" is already used by a different task`, task: fromLedger(task.id, known) },
+        };
       }
       const record = fromLedger(task.id, known);
       records.set(task.id, record);
@@ -276,11 +282,14 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     const item = /^\/tasks\/([^/]+)$/.exec(pathname);
     const allowed = pathname === '/tasks' ? ['GET', 'POST'] : item ? ['GET'] : undefined;
     if (!allowed) throw new HttpError(404, `no route ${pathname}; use POST /tasks, GET /tasks or GET /tasks/:id`);
-    if (!allowed.includes(req.method ?? '')) throw new HttpError(405, `${req.method} is not allowed on ${pathname}`, { allow: allowed.join(', ') });
+    if (!allowed.includes(req.method ?? ''))
+      throw new HttpError(405, `${req.method} is not allowed on ${pathname}`, { allow: allowed.join(', ') });
     const auth = req.headers.authorization ?? '';
     const m = /^Bearer\s+(\S+)\s*$/i.exec(auth);
     if (!m || !tokenMatches(m[1] as string, token)) {
-      throw new HttpError(401, m ? 'bad token' : 'missing "Authorization: Bearer <token>"', { 'www-authenticate': 'Bearer realm="codex-orchestrator"' });
+      throw new HttpError(401, m ? 'bad token' : 'missing "Authorization: Bearer <token>"', {
+        'www-authenticate': 'Bearer realm="codex-orchestrator"',
+      });
     }
     if (req.method === 'GET') {
       if (item) {
@@ -294,7 +303,9 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
         if (!record) throw new HttpError(404, `no task with id "${id}"`);
         return { status: 200, body: { task: copy(record) } };
       }
-      const all = [...records.values()].sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0)).map(copy);
+      const all = [...records.values()]
+        .sort((a, b) => (a.submittedAt < b.submittedAt ? 1 : a.submittedAt > b.submittedAt ? -1 : 0))
+        .map(copy);
       return { status: 200, body: { tasks: all } };
     }
     if (!accepting) throw new HttpError(503, 'the dispatcher is shutting down; submit again later', { 'retry-after': '5' });
@@ -302,9 +313,13 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     const raw = await readBody(req, maxBody);
     const contentType = req.headers['content-type'];
     if (!isJsonContentType(contentType)) {
-      throw new HttpError(415, `expected "content-type: application/json" (UTF-8), got ${contentType === undefined ? 'none' : JSON.stringify(contentType)}`, {
-        accept: 'application/json',
-      });
+      throw new HttpError(
+        415,
+        `expected "content-type: application/json" (UTF-8), got ${contentType === undefined ? 'none' : JSON.stringify(contentType)}`,
+        {
+          accept: 'application/json',
+        },
+      );
     }
     let text: string;
     try {
@@ -325,7 +340,12 @@ export function httpTaskSource(options: HttpSourceOptions): HttpTaskSource {
     const send = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       if (res.headersSent) return;
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': String(Buffer.byteLength(text)), 'cache-control': 'no-store', ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': String(Buffer.byteLength(text)),
+        'cache-control': 'no-store',
+        ...headers,
+      });
       res.end(text);
     };
     handle(req).then(

@@ -109,11 +109,13 @@ export function parseInboxFile(fileName: string, text: string): { ok: true; task
     const [, key, value = ''] = m;
     if (key === 'id') {
       if (id !== undefined) return { ok: false, error: `line ${i + 1}: "id:" given twice` };
-      if (!isValidTaskId(value)) return { ok: false, error: `line ${i + 1}: id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit` };
+      if (!isValidTaskId(value))
+        return { ok: false, error: `line ${i + 1}: id must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit` };
       id = value;
     } else {
       if (baseDir !== undefined) return { ok: false, error: `line ${i + 1}: "baseDir:" given twice` };
-      if (!path.isAbsolute(value)) return { ok: false, error: `line ${i + 1}: baseDir must be an absolute path, got ${JSON.stringify(value)}` };
+      if (!path.isAbsolute(value))
+        return { ok: false, error: `line ${i + 1}: baseDir must be an absolute path, got ${JSON.stringify(value)}` };
       baseDir = path.resolve(value);
     }
   }
@@ -142,7 +144,8 @@ function linkUnique(from: string, dir: string, name: string): string {
   const ext = path.extname(name);
   const stem = name.slice(0, name.length - ext.length);
   for (let attempt = 0; ; attempt += 1) {
-    const candidate = attempt === 0 ? name : `${stem}.${new Date().toISOString().replace(/[-:.]/g, '')}-${crypto.randomBytes(3).toString('hex')}${ext}`;
+    const candidate =
+      attempt === 0 ? name : `${stem}.${new Date().toISOString().replace(/[-:.]/g, '')}-${crypto.randomBytes(3).toString('hex')}${ext}`;
     try {
       fs.linkSync(from, path.join(dir, candidate));
       return candidate;
@@ -166,7 +169,8 @@ export function inboxTaskSource(options: InboxSourceOptions): InboxTaskSource {
   const alive = options.isPidAlive ?? isPidAlive;
   const hostname = options.hostname ?? os.hostname();
   const name = options.name ?? 'inbox';
-  if (!Number.isInteger(pollMs) || pollMs < 1) throw new ConfigError(`inbox: poll interval must be a whole number of milliseconds of at least 1, got ${pollMs}`);
+  if (!Number.isInteger(pollMs) || pollMs < 1)
+    throw new ConfigError(`inbox: poll interval must be a whole number of milliseconds of at least 1, got ${pollMs}`);
   const processing = path.join(dir, INBOX_DIRS.processing);
   const done = path.join(dir, INBOX_DIRS.done);
   const failed = path.join(dir, INBOX_DIRS.failed);
@@ -221,7 +225,11 @@ export function inboxTaskSource(options: InboxSourceOptions): InboxTaskSource {
   const settle = (file: string, into: string, result: Omit<InboxResult, 'file' | 'finishedAt'>): void => {
     const from = path.join(processing, file);
     const final = linkUnique(from, into, file);
-    writeJsonReplace(path.join(into, final + RESULT_SUFFIX), { ...result, file: final, finishedAt: new Date().toISOString() } satisfies InboxResult);
+    writeJsonReplace(path.join(into, final + RESULT_SUFFIX), {
+      ...result,
+      file: final,
+      finishedAt: new Date().toISOString(),
+    } satisfies InboxResult);
     unlinkQuiet(from);
     unlinkQuiet(from + CLAIM_SUFFIX);
   };

@@ -71,7 +71,10 @@ export interface LedgerSet {
  * lives (the CLI: the config's state dir for that base dir), `open` opens it
  * (default `openDispatchLedger`).
  */
-export function ledgerSet(stateDirOf: (baseDir: string) => string, open: (stateDir: string) => DispatchLedger = (d) => openDispatchLedger(d)): LedgerSet {
+export function ledgerSet(
+  stateDirOf: (baseDir: string) => string,
+  open: (stateDir: string) => DispatchLedger = (d) => openDispatchLedger(d),
+): LedgerSet {
   const open_ = new Map<string, DispatchLedger>();
   const forBaseDir = (baseDir: string): DispatchLedger => {
     const dir = path.resolve(stateDirOf(baseDir));
@@ -146,7 +149,12 @@ export interface IdempotencyOptions {
  *   given back, so the task runs once the configuration is fixed;
  * - a base dir that was busy gives the claim back as `interrupted`/`busy`.
  */
-export function withIdempotency(runTask: RunTask, ledgers: Pick<LedgerSet, 'forBaseDir'>, owner: string, options: IdempotencyOptions = {}): RunTask {
+export function withIdempotency(
+  runTask: RunTask,
+  ledgers: Pick<LedgerSet, 'forBaseDir'>,
+  owner: string,
+  options: IdempotencyOptions = {},
+): RunTask {
   return async (task, signal, context) => {
     const ledger = ledgers.forBaseDir(task.baseDir);
     const claim = ledger.claim(task, owner, options.retry ? { retry: true } : {});

@@ -40,7 +40,8 @@ export async function createBundle(
   let base: string | null = null;
   if (options.base) {
     base = await resolveCommit(repoDir, options.base);
-    if (!base) throw new GitError(`cannot bundle from ${options.base}: no such commit in ${repoDir}`, { context: { repoDir, base: options.base } });
+    if (!base)
+      throw new GitError(`cannot bundle from ${options.base}: no such commit in ${repoDir}`, { context: { repoDir, base: options.base } });
     if (base === tip) return null;
   }
   // A bundle names refs, not bare commits: point a private ref at the tip for the moment of bundling.
@@ -50,7 +51,9 @@ export async function createBundle(
     const r = await runGit(repoDir, ['bundle', 'create', '--quiet', file, ref, ...(base ? [`^${base}`] : [])], { allowFail: true });
     if (r.exitCode !== 0) {
       if (/empty bundle/i.test(r.stderr)) return null;
-      throw new GitError(`git bundle create failed in ${repoDir}: ${firstLines(r.stderr || r.stdout)}`, { context: { repoDir, file, stderr: r.stderr } });
+      throw new GitError(`git bundle create failed in ${repoDir}: ${firstLines(r.stderr || r.stdout)}`, {
+        context: { repoDir, file, stderr: r.stderr },
+      });
     }
   } finally {
     await runGit(repoDir, ['update-ref', '-d', ref], { allowFail: true });
@@ -90,9 +93,19 @@ export async function fetchBundle(repoDir: string, file: string, options: { ref:
   }
   const into = `${BUNDLE_REF_PREFIX}incoming/${options.name}`;
   // The program's git allows no transport at all; reading a bundle file needs the local "file" one, for this fetch alone.
-  await runGit(repoDir, ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`]);
+  await runGit(repoDir, [
+    '-c',
+    'protocol.file.allow=always',
+    'fetch',
+    '--quiet',
+    '--no-tags',
+    '--no-write-fetch-head',
+    file,
+    `+${options.ref}:${into}`,
+  ]);
   const got = await resolveCommit(repoDir, into);
-  if (got !== sha) throw new GitError(`fetching ${options.ref} from ${file} gave ${got ?? 'nothing'}, expected ${sha}`, { context: { repoDir, file } });
+  if (got !== sha)
+    throw new GitError(`fetching ${options.ref} from ${file} gave ${got ?? 'nothing'}, expected ${sha}`, { context: { repoDir, file } });
   return sha;
 }
 
@@ -101,11 +114,18 @@ export async function fetchBundle(repoDir: string, file: string, options: { ref:
  * fast-forwards it when `sha` descends from it, and refuses anything else.
  * `expectedOld` (when given) must be the branch's current value (compare-and-swap).
  */
-export async function advanceBranch(repoDir: string, branch: string, sha: string, expectedOld?: string | null): Promise<'created' | 'advanced' | 'unchanged'> {
+export async function advanceBranch(
+  repoDir: string,
+  branch: string,
+  sha: string,
+  expectedOld?: string | null,
+): Promise<'created' | 'advanced' | 'unchanged'> {
   const ref = `refs/heads/${branch}`;
   const old = await resolveCommit(repoDir, ref);
   if (expectedOld !== undefined && (expectedOld ?? null) !== old) {
-    throw new GitError(`${branch} is at ${old ?? 'nothing'}, expected ${expectedOld ?? 'no branch'}; not moving it`, { context: { repoDir, branch, old, expectedOld } });
+    throw new GitError(`${branch} is at ${old ?? 'nothing'}, expected ${expectedOld ?? 'no branch'}; not moving it`, {
+      context: { repoDir, branch, old, expectedOld },
+    });
   }
   if (old === sha) return 'unchanged';
   if (old) {

@@ -59,5 +59,22 @@ export { loadRepoSettings, repoSettingsSchema, REPO_SETTINGS_FILE, type RepoSett
 export { withGitLock } from './lock.js';
 export { checkWorktreePointer, hardenedGitConfigEnv, identityConfigFile, HARDENED_GIT_CONFIG } from './git-hardening.js';
 export { gitLayout, type GitLayout } from './worktree-layout.js';
-export { isRefState, restoreRepo, snapshotRepo, unexpectedChanges, type IntegrityAllowance, type IntegrityChange, type RepoSnapshot } from './repo-integrity.js';
-export { parseUnifiedDiff, branchDiff, type BranchDiff, type FileDiff, type DiffHunk, type DiffLine, type DiffLineKind, type FileChangeStatus } from './diff.js';
+export {
+  isRefState,
+  restoreRepo,
+  snapshotRepo,
+  unexpectedChanges,
+  type IntegrityAllowance,
+  type IntegrityChange,
+  type RepoSnapshot,
+} from './repo-integrity.js';
+export {
+  parseUnifiedDiff,
+  branchDiff,
+  type BranchDiff,
+  type FileDiff,
+  type DiffHunk,
+  type DiffLine,
+  type DiffLineKind,
+  type FileChangeStatus,
+} from './diff.js';

@@ -66,16 +66,7 @@ export type MergeOutcome =
   | { status: 'error'; branch: string; message: string; error: GitError };
 
 export type MergeDecisionAction =
-  | 'queued'
-  | 'waiting'
-  | 'merging'
-  | 'merged'
-  | 'conflict'
-  | 'smoke-started'
-  | 'smoke-failed'
-  | 'main-dirty'
-  | 'recovered'
-  | 'error';
+  'queued' | 'waiting' | 'merging' | 'merged' | 'conflict' | 'smoke-started' | 'smoke-failed' | 'main-dirty' | 'recovered' | 'error';
 
 /** One thing the queue decided and why; the caller appends these to decisions.jsonl. */
 export interface MergeDecision {
@@ -216,9 +207,10 @@ export class MergeQueue {
     try {
       outcome = await withGitLock(`merge:${mainKey(this.mainDir)}`, () => this.mergeOne(item));
     } catch (e) {
-      const error = e instanceof GitError
-        ? e
-        : new GitError(`merging ${item.branch} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      const error =
+        e instanceof GitError
+          ? e
+          : new GitError(`merging ${item.branch} failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
       outcome = { status: 'error', branch: item.branch, message: error.message, error };
     }
     switch (outcome.status) {
@@ -226,15 +218,23 @@ export class MergeQueue {
         this.decide(
           item,
           'merged',
-          outcome.alreadyMerged ? 'already contained in main; nothing to merge' : this.smoke ? 'merged and smoke test passed' : 'merged; no smoke test configured — main was not tested',
+          outcome.alreadyMerged
+            ? 'already contained in main; nothing to merge'
+            : this.smoke
+              ? 'merged and smoke test passed'
+              : 'merged; no smoke test configured — main was not tested',
           { sha: outcome.sha },
         );
         break;
       case 'conflict':
-        this.decide(item, 'conflict', `conflicts in ${outcome.files.length} file(s); merge aborted, main unchanged`, { files: outcome.files });
+        this.decide(item, 'conflict', `conflicts in ${outcome.files.length} file(s); merge aborted, main unchanged`, {
+          files: outcome.files,
+        });
         break;
       case 'smoke-failed':
-        this.decide(item, 'smoke-failed', `smoke test failed; merge ${short(outcome.mergeSha)} reverted by ${short(outcome.revertSha)}`, { sha: outcome.revertSha });
+        this.decide(item, 'smoke-failed', `smoke test failed; merge ${short(outcome.mergeSha)} reverted by ${short(outcome.revertSha)}`, {
+          sha: outcome.revertSha,
+        });
         break;
       case 'main-dirty':
         this.decide(item, 'main-dirty', outcome.message, { files: outcome.files });
@@ -261,7 +261,8 @@ export class MergeQueue {
     }
     if (this.targetBranch === undefined) {
       const b = await currentBranch(mainDir);
-      if (b === null) return fail(`${mainDir} has a detached HEAD; the merge queue merges into a branch`, `check out your branch in ${mainDir}`);
+      if (b === null)
+        return fail(`${mainDir} has a detached HEAD; the merge queue merges into a branch`, `check out your branch in ${mainDir}`);
       this.targetBranch = b;
     }
     this.commonDir ??= await commonGitDir(mainDir);
@@ -375,7 +376,10 @@ export class MergeQueue {
       status: 'error',
       branch,
       message,
-      error: new GitError(message, { hint: 'main is unchanged; git refused the merge (its message above says why)', context: { branch, mainDir, output } }),
+      error: new GitError(message, {
+        hint: 'main is unchanged; git refused the merge (its message above says why)',
+        context: { branch, mainDir, output },
+      }),
     };
   }
 
@@ -445,7 +449,9 @@ export class MergeQueue {
    * files and `git status --no-optional-locks` only (no git write, no lock).
    * `wait`: the condition may clear by itself or by the person's hand.
    */
-  private async preflight(): Promise<{ ok: true; snap: StatusSnapshot } | { ok: false; reason: MainDirtyReason; message: string; files: string[]; wait: boolean }> {
+  private async preflight(): Promise<
+    { ok: true; snap: StatusSnapshot } | { ok: false; reason: MainDirtyReason; message: string; files: string[]; wait: boolean }
+  > {
     const mainDir = this.mainDir;
     const gd = this.mainGitDir as string;
     const lock = path.join(gd, 'index.lock');
@@ -457,7 +463,9 @@ export class MergeQueue {
         const message = `stale lock: ${lock} is ${Math.round(ageMs / 60_000)} min old and no git process is working in ${mainDir}; remove it with: rm ${lock}`;
         return { ok: false, reason: 'stale-lock', message, files: [], wait: false };
       }
-      const who = holders.length ? `git process ${holders.join(', ')} is working in ${mainDir}` : `another git command may be working in ${mainDir}`;
+      const who = holders.length
+        ? `git process ${holders.join(', ')} is working in ${mainDir}`
+        : `another git command may be working in ${mainDir}`;
       const message = `${lock} exists (${Math.round(ageMs / 1000)} s old): ${who}; the queue does not touch main/ until it is gone`;
       return { ok: false, reason: 'index-locked', message, files: [], wait: true };
     }
@@ -506,7 +514,6 @@ export class MergeQueue {
       await sleep(Math.min(this.dirtyPollMs, remaining), this.signal);
     }
   }
-
 }
 
 /** How to undo each half-done git operation (for the preflight's message). */

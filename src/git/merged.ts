@@ -15,6 +15,8 @@ export async function branchMergedInto(mainDir: string, branch: string): Promise
   const own = await runGit(mainDir, ['rev-list', '--first-parent', head], { allowFail: true });
   if (own.exitCode !== 0 || own.stdout.split('\n').includes(tip)) return null;
   // The oldest commit of main's first-parent line that descends from the tip: the merge that brought it in.
-  const path = await runGit(mainDir, ['rev-list', '--first-parent', '--ancestry-path', '--reverse', `${tip}..${head}`], { allowFail: true });
+  const path = await runGit(mainDir, ['rev-list', '--first-parent', '--ancestry-path', '--reverse', `${tip}..${head}`], {
+    allowFail: true,
+  });
   return path.stdout.split('\n').find(Boolean) ?? head;
 }

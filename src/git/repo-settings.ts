@@ -23,7 +23,11 @@ export const repoSettingsSchema = z
     acceptance: command.optional(),
     archive: command.optional(),
     /** The repository's id for agents on other machines (`codex-orch agent --repo <id>=<clone>`). */
-    repo: z.string().trim().regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, dot, dash or underscore').optional(),
+    repo: z
+      .string()
+      .trim()
+      .regex(/^[A-Za-z0-9_.-]+$/, 'expected letters, digits, dot, dash or underscore')
+      .optional(),
     approve: z.boolean().optional(),
     notify: z.array(command).min(1, 'expected a command as a list: ["program", "arg", …]').optional(),
   })
@@ -65,7 +69,9 @@ export function loadRepoSettings(mainDir: string): RepoSettings {
     });
   }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new ConfigError(`${file} must contain a JSON object`, { hint: 'expected an object like {"setup": ["npm ci"], "smoke": "npm test"}' });
+    throw new ConfigError(`${file} must contain a JSON object`, {
+      hint: 'expected an object like {"setup": ["npm ci"], "smoke": "npm test"}',
+    });
   }
   const parsed = repoSettingsSchema.safeParse(raw);
   if (!parsed.success) {

@@ -37,7 +37,8 @@ const STRIPPED_ENV = [
 /** The environment of every git process the program starts (see the file comment). */
 export function gitEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !STRIPPED_ENV.includes(k) && !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !STRIPPED_ENV.includes(k) && !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)) env[k] = v;
   // No system config, an identity-only global config, no hooks/fsmonitor/helpers/transports.
   Object.assign(env, hardenedGitConfigEnv());
   env.GIT_TERMINAL_PROMPT = '0';
@@ -53,7 +54,19 @@ export function gitEnv(): Record<string, string> {
   return env;
 }
 
-const REF_WRITERS = new Set(['commit', 'merge', 'revert', 'worktree', 'branch', 'update-ref', 'tag', 'checkout', 'switch', 'cherry-pick', 'stash']);
+const REF_WRITERS = new Set([
+  'commit',
+  'merge',
+  'revert',
+  'worktree',
+  'branch',
+  'update-ref',
+  'tag',
+  'checkout',
+  'switch',
+  'cherry-pick',
+  'stash',
+]);
 let refWrites = 0;
 
 /**
@@ -124,7 +137,10 @@ export function firstLines(text: string, n = 3): string {
   // git wraps one sentence over several lines: a line that goes on with a lower-case word joins the one before,
   // so the n items kept are whole sentences, never cut in the middle.
   const items: string[] = [];
-  for (const line of text.split('\n').map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const prev = items[items.length - 1];
     const open = prev !== undefined && (!/[.!?:]$/.test(prev) || /\b(e\.g|i\.e|etc)\.$/.test(prev));
     if (open && /^[a-z]/.test(line) && !/^[a-z-]+:\s/.test(line)) items[items.length - 1] = `${prev} ${line}`;

@@ -63,9 +63,11 @@ interface Target {
 async function target(baseDir: string, slug: string, mainDir?: string): Promise<Target> {
   const worktree = worktreePath(baseDir, slug);
   const branch = taskBranch(slug);
-  if (!fs.existsSync(worktree)) throw new GitError(`worktree ${worktree} does not exist`, { hint: 'create it with createWorktree', context: { worktree } });
+  if (!fs.existsSync(worktree))
+    throw new GitError(`worktree ${worktree} does not exist`, { hint: 'create it with createWorktree', context: { worktree } });
   const on = await currentBranch(worktree);
-  if (on !== branch) throw new GitError(`${worktree} has ${on ?? 'a detached HEAD'} checked out, expected ${branch}`, { context: { worktree, branch, on } });
+  if (on !== branch)
+    throw new GitError(`${worktree} has ${on ?? 'a detached HEAD'} checked out, expected ${branch}`, { context: { worktree, branch, on } });
   return { worktree, branch, mainDir: mainDir ?? path.join(path.resolve(baseDir), 'main') };
 }
 
@@ -107,7 +109,18 @@ async function conflictInfo(t: Target, mainBranch: string, mainSha: string, bran
     commitsTouching(t.worktree, `${base}..${mainSha}`, files, true),
     commitsTouching(t.worktree, `${base}..${branchSha}`, files, false),
   ]);
-  return { status: 'conflict', worktree: t.worktree, branch: t.branch, mainBranch, mainSha, branchSha, base, files, mainCommits, taskCommits };
+  return {
+    status: 'conflict',
+    worktree: t.worktree,
+    branch: t.branch,
+    mainBranch,
+    mainSha,
+    branchSha,
+    base,
+    files,
+    mainCommits,
+    taskCommits,
+  };
 }
 
 /**
@@ -136,7 +149,8 @@ export async function prepareConflictRework(
     const branchSha = await headSha(t.worktree);
     const message = `Merge ${mainBranch} into ${t.branch} (conflict rework)`;
     const r = await runGit(t.worktree, ['merge', '--no-ff', '--no-edit', '-m', message, mainSha], { allowFail: true });
-    if (r.exitCode === 0) return { status: 'clean', worktree: t.worktree, branch: t.branch, mainBranch, mainSha, sha: await headSha(t.worktree) };
+    if (r.exitCode === 0)
+      return { status: 'clean', worktree: t.worktree, branch: t.branch, mainBranch, mainSha, sha: await headSha(t.worktree) };
     const info = operationInProgress(await gitDir(t.worktree)) === 'a merge' ? await conflictInfo(t, mainBranch, mainSha, branchSha) : null;
     if (info && info.status === 'conflict' && info.files.length > 0) return info;
     if (info) await runGit(t.worktree, ['merge', '--abort'], { allowFail: true });
@@ -189,7 +203,8 @@ export async function finishConflictRework(
         context: { worktree: t.worktree, files: dirty },
       });
     }
-    if (op !== 'a merge' && op !== 'a revert') throw new GitError(`${t.worktree} is in the middle of ${op}`, { context: { worktree: t.worktree } });
+    if (op !== 'a merge' && op !== 'a revert')
+      throw new GitError(`${t.worktree} is in the middle of ${op}`, { context: { worktree: t.worktree } });
     const marked = await filesWithConflictMarkers(t.worktree);
     if (marked.length > 0) {
       throw new GitError(`conflict markers remain in ${marked.length} file(s): ${marked.slice(0, 10).join(', ')}`, {
@@ -200,11 +215,14 @@ export async function finishConflictRework(
     await assertIdentity(t.worktree);
     await runGit(t.worktree, ['add', '-A']);
     const left = await unmergedFiles(t.worktree);
-    if (left.length > 0) throw new GitError(`files are still unmerged: ${left.join(', ')}`, { context: { worktree: t.worktree, files: left } });
+    if (left.length > 0)
+      throw new GitError(`files are still unmerged: ${left.join(', ')}`, { context: { worktree: t.worktree, files: left } });
     const args = options.message ? ['commit', '--quiet', '-m', options.message] : ['commit', '--quiet', '--no-edit'];
     const r = await runGit(t.worktree, args, { allowFail: true });
     if (r.exitCode !== 0) {
-      throw new GitError(`committing the rework in ${t.worktree} failed: ${firstLines(r.stderr || r.stdout)}`, { context: { worktree: t.worktree } });
+      throw new GitError(`committing the rework in ${t.worktree} failed: ${firstLines(r.stderr || r.stdout)}`, {
+        context: { worktree: t.worktree },
+      });
     }
     return { sha: await headSha(t.worktree), committed: true };
   });
@@ -240,22 +258,32 @@ export async function prepareSmokeRework(
     const revertSha = await resolveCommit(t.worktree, options.revertSha);
     if (!revertSha) throw new GitError(`${options.revertSha} names no commit`, { context: { revertSha: options.revertSha } });
     const op = operationInProgress(await gitDir(t.worktree));
-    if (op) throw new GitError(`${t.worktree} is in the middle of ${op}`, { hint: 'finish it with finishConflictRework', context: { worktree: t.worktree } });
+    if (op)
+      throw new GitError(`${t.worktree} is in the middle of ${op}`, {
+        hint: 'finish it with finishConflictRework',
+        context: { worktree: t.worktree },
+      });
     await assertCleanWorktree(t);
     await assertIdentity(t.worktree);
     const head = await headSha(t.worktree);
     const restoreMessage = `Restore ${t.branch} after revert ${revertSha.slice(0, 10)} (smoke-test rework)`;
     if (await isAncestor(t.worktree, revertSha, head)) {
       const log = await runGit(t.worktree, ['log', '--format=%s', `${revertSha}..${head}`]);
-      if (log.stdout.split('\n').includes(restoreMessage)) return { status: 'ready', worktree: t.worktree, branch: t.branch, sha: head, alreadyPrepared: true };
+      if (log.stdout.split('\n').includes(restoreMessage))
+        return { status: 'ready', worktree: t.worktree, branch: t.branch, sha: head, alreadyPrepared: true };
     } else {
       const { mainBranch, mainSha } = await mainRef(t, options.mainBranch);
       if (!(await isAncestor(t.worktree, revertSha, mainSha))) {
         throw new GitError(`revert ${revertSha.slice(0, 10)} is not on ${mainBranch}`, { context: { revertSha, mainBranch } });
       }
-      const m = await runGit(t.worktree, ['merge', '--no-ff', '--no-edit', '-m', `Merge ${mainBranch} into ${t.branch} (smoke-test rework)`, mainSha], { allowFail: true });
+      const m = await runGit(
+        t.worktree,
+        ['merge', '--no-ff', '--no-edit', '-m', `Merge ${mainBranch} into ${t.branch} (smoke-test rework)`, mainSha],
+        { allowFail: true },
+      );
       if (m.exitCode !== 0) {
-        if (operationInProgress(await gitDir(t.worktree)) === 'a merge') await runGit(t.worktree, ['merge', '--abort'], { allowFail: true });
+        if (operationInProgress(await gitDir(t.worktree)) === 'a merge')
+          await runGit(t.worktree, ['merge', '--abort'], { allowFail: true });
         throw new GitError(`merging ${mainBranch} into ${t.branch} failed: ${firstLines(m.stderr || m.stdout)}`, {
           hint: 'prepareSmokeRework must run before the worker adds commits to the branch',
           context: { worktree: t.worktree },
@@ -272,7 +300,10 @@ export async function prepareSmokeRework(
       throw new GitError(`restoring ${t.branch} failed: ${firstLines(rv.stderr || rv.stdout)}`, { context: { worktree: t.worktree } });
     }
     const c = await runGit(t.worktree, ['commit', '--quiet', '-m', restoreMessage], { allowFail: true });
-    if (c.exitCode !== 0) throw new GitError(`committing the restore in ${t.worktree} failed: ${firstLines(c.stderr || c.stdout)}`, { context: { worktree: t.worktree } });
+    if (c.exitCode !== 0)
+      throw new GitError(`committing the restore in ${t.worktree} failed: ${firstLines(c.stderr || c.stdout)}`, {
+        context: { worktree: t.worktree },
+      });
     return { status: 'ready', worktree: t.worktree, branch: t.branch, sha: await headSha(t.worktree), alreadyPrepared: false };
   });
 }

@@ -24,7 +24,11 @@ export function detectTestCommand(mainDir: string): { command: string; from: str
     try {
       const test = (JSON.parse(pkg) as { scripts?: Record<string, unknown> }).scripts?.test;
       if (typeof test === 'string' && test.trim() !== '' && !NPM_PLACEHOLDER.test(test)) {
-        const runner = fs.existsSync(path.join(mainDir, 'yarn.lock')) ? 'yarn test' : fs.existsSync(path.join(mainDir, 'pnpm-lock.yaml')) ? 'pnpm test' : 'npm test';
+        const runner = fs.existsSync(path.join(mainDir, 'yarn.lock'))
+          ? 'yarn test'
+          : fs.existsSync(path.join(mainDir, 'pnpm-lock.yaml'))
+            ? 'pnpm test'
+            : 'npm test';
         return { command: runner, from: 'package.json "test" script' };
       }
     } catch {
@@ -41,7 +45,8 @@ export function detectTestCommand(mainDir: string): { command: string; from: str
     return { command: 'pytest', from: 'pytest configuration' };
   }
   try {
-    if (fs.readdirSync(path.join(mainDir, 'tests')).some((f) => /^test_.*\.py$/.test(f))) return { command: 'pytest', from: 'tests/test_*.py' };
+    if (fs.readdirSync(path.join(mainDir, 'tests')).some((f) => /^test_.*\.py$/.test(f)))
+      return { command: 'pytest', from: 'tests/test_*.py' };
   } catch {
     // no tests/ folder
   }

@@ -113,10 +113,13 @@ export async function createWorktree(
       worktrees = await listWorktrees(mainDir);
     } else if (atPath) {
       if (atPath.branch === branch) return { path: target, branch, head: await headSha(target), state: 'reused-worktree' };
-      throw new GitError(`${target} is already a worktree of ${atPath.branch ? `branch ${atPath.branch}` : 'a detached HEAD'}, not ${branch}`, {
-        hint: 'remove or rename that worktree, or use another subtask slug',
-        context: { path: target, branch, found: atPath.branch },
-      });
+      throw new GitError(
+        `${target} is already a worktree of ${atPath.branch ? `branch ${atPath.branch}` : 'a detached HEAD'}, not ${branch}`,
+        {
+          hint: 'remove or rename that worktree, or use another subtask slug',
+          context: { path: target, branch, found: atPath.branch },
+        },
+      );
     }
     const elsewhere = worktrees.find((w: WorktreeInfo) => w.branch === branch && !samePath(w.path, target));
     if (elsewhere) {
@@ -140,7 +143,8 @@ export async function createWorktree(
     }
     const fromRef = options.from ?? 'HEAD';
     const from = await resolveCommit(mainDir, fromRef);
-    if (!from) throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
+    if (!from)
+      throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
     await runGit(mainDir, ['worktree', 'add', '--quiet', '-b', branch, target, from]);
     return { path: target, branch, head: from, state: 'new' };
   });
@@ -179,9 +183,13 @@ export async function removeWorktree(
       await runGit(mainDir, ['worktree', 'prune']);
       return { path: target, branch, removed: false };
     }
-    if (samePath(atPath.path, mainDir)) throw new GitError(`refusing to remove the main checkout ${mainDir}`, { context: { path: target } });
+    if (samePath(atPath.path, mainDir))
+      throw new GitError(`refusing to remove the main checkout ${mainDir}`, { context: { path: target } });
     if (atPath.locked) {
-      throw new GitError(`worktree ${target} is locked`, { hint: `unlock it with: git worktree unlock ${target}`, context: { path: target } });
+      throw new GitError(`worktree ${target} is locked`, {
+        hint: `unlock it with: git worktree unlock ${target}`,
+        context: { path: target },
+      });
     }
     const dirty = await dirtyFiles(target);
     if (dirty.length > 0) {
@@ -239,7 +247,8 @@ export async function commitAll(worktree: string, message: string): Promise<stri
     await runGit(dir, ['add', '-A']);
     const staged = await runGit(dir, ['diff', '--cached', '--quiet'], { allowFail: true });
     if (staged.exitCode === 0) return null;
-    if (staged.exitCode !== 1) throw new GitError(`git diff --cached failed in ${dir}: ${firstLines(staged.stderr)}`, { context: { worktree: dir } });
+    if (staged.exitCode !== 1)
+      throw new GitError(`git diff --cached failed in ${dir}: ${firstLines(staged.stderr)}`, { context: { worktree: dir } });
     const r = await runGit(dir, ['commit', '--quiet', '-m', message], { allowFail: true });
     if (r.exitCode !== 0) {
       if (/tell me who you are|empty ident|unable to auto-detect email/i.test(r.stderr)) await assertIdentity(dir);
@@ -264,7 +273,7 @@ export interface ChangedFile {
 export function parseNameStatus(text: string): ChangedFile[] {
   const fields = text.split('\0');
   const out: ChangedFile[] = [];
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const code = fields[i++];
     if (!code) continue;
     const status = code[0] as string;
@@ -303,7 +312,7 @@ export interface BoundedDiff {
 function parseNumstat(text: string): Map<string, { additions: number | null; deletions: number | null }> {
   const out = new Map<string, { additions: number | null; deletions: number | null }>();
   const fields = text.split('\0');
-  for (let i = 0; i < fields.length; ) {
+  for (let i = 0; i < fields.length;) {
     const rec = fields[i++];
     if (!rec) continue;
     const [a, d, p] = rec.split('\t') as [string, string, string];
@@ -334,8 +343,14 @@ export async function diffAgainst(worktree: string, base: string, options: { max
   if (!baseSha) throw new GitError(`${base} names no commit in ${worktree}`, { context: { worktree, base } });
   const counts = parseNumstat(numstat.stdout);
   const files = names.map((f) => ({ ...f, ...(counts.get(f.path) ?? { additions: null, deletions: null }) }));
-  const { text, truncated } = await boundedOutput(worktree, ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', range], maxBytes);
-  const diff = truncated ? `${text}\n[diff truncated at ${maxBytes} bytes; ${files.length} file(s) changed in total, listed above]\n` : text;
+  const { text, truncated } = await boundedOutput(
+    worktree,
+    ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', range],
+    maxBytes,
+  );
+  const diff = truncated
+    ? `${text}\n[diff truncated at ${maxBytes} bytes; ${files.length} file(s) changed in total, listed above]\n`
+    : text;
   return { base: baseSha, head, files, diff, truncated };
 }
 

@@ -72,7 +72,8 @@ function attentionOf(store: Store, run: RunRecord): string[] {
   const out: string[] = [];
   for (const t of store.listSubtasks(run.id))
     if (t.status === 'stuck') out.push(`subtask ${t.id} is stuck${t.reason ? `: ${t.reason.split('\n')[0]}` : ''}`);
-    else if (t.status === 'awaiting_approval') out.push(`subtask ${t.id} waits for approval before its merge: approve_merge or reject_merge`);
+    else if (t.status === 'awaiting_approval')
+      out.push(`subtask ${t.id} waits for approval before its merge: approve_merge or reject_merge`);
   for (const w of store.listWorkers(run.id)) if (w.status === 'waiting-for-input') out.push(`worker ${w.workerId} waits for input`);
   return out;
 }
@@ -347,7 +348,12 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
         'Sends a subtask waiting for approval back to its worker with your note (on its codex thread); it is asked about again after the rework. Same as codex-orch runs reject <run> <task> --note "…".',
       readOnly: false,
     },
-    z.strictObject({ runId, task: taskId, note: z.string().min(1).max(10_000).describe('what the worker should change'), baseDir: baseDir.optional() }),
+    z.strictObject({
+      runId,
+      task: taskId,
+      note: z.string().min(1).max(10_000).describe('what the worker should change'),
+      baseDir: baseDir.optional(),
+    }),
     async (a) => {
       const out = await withRun(a.runId, a.baseDir, (store, _s, run) => rejectMerge(store, run.id, a.task, a.note));
       return { structured: { ...out }, text: `rejected ${a.task} of run ${out.runId}; sent back to its worker with the note` };

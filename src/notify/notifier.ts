@@ -55,7 +55,10 @@ export interface Notifier {
 
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config } = options;
-  const tracker = new NotificationTracker({ ...(config.stateDir ? { stateDir: config.stateDir } : {}), prices: loadPrices(config.pricesFile) });
+  const tracker = new NotificationTracker({
+    ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    prices: loadPrices(config.pricesFile),
+  });
   const stream = options.stream ?? process.stderr;
   const env = options.env ?? process.env;
   const stop = new AbortController();

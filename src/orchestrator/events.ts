@@ -20,7 +20,14 @@ export type RunEvent =
       sandbox?: string;
       road?: Road;
     }
-  | { type: 'run.resumed'; ts: string; runId: string; pid: number; road?: Road; tookOverFrom?: { pid: number; reason: string; heartbeatAt: string } }
+  | {
+      type: 'run.resumed';
+      ts: string;
+      runId: string;
+      pid: number;
+      road?: Road;
+      tookOverFrom?: { pid: number; reason: string; heartbeatAt: string };
+    }
   | {
       type: 'run.recovered';
       ts: string;
@@ -117,7 +124,11 @@ export function commandFinishedEvent(
             status: result.worker.status,
             goalMet: result.worker.goalMet,
             summary: result.worker.summary,
-            usage: { input: result.worker.usage.inputTokens, cachedInput: result.worker.usage.cachedInputTokens, output: result.worker.usage.outputTokens },
+            usage: {
+              input: result.worker.usage.inputTokens,
+              cachedInput: result.worker.usage.cachedInputTokens,
+              output: result.worker.usage.outputTokens,
+            },
           },
         }
       : {}),
@@ -125,7 +136,10 @@ export function commandFinishedEvent(
 }
 
 /** The `command.security` event of a gateway call that changed repository metadata it may not, or null. */
-export function commandSecurityEvent(request: CommandRequest, result: CommandResult): Extract<RunEvent, { type: 'command.security' }> | null {
+export function commandSecurityEvent(
+  request: CommandRequest,
+  result: CommandResult,
+): Extract<RunEvent, { type: 'command.security' }> | null {
   if (!result.securityEvent) return null;
   return { type: 'command.security', ts: now(), worktree: request.worktree, command: request.command, detail: result.securityEvent };
 }

@@ -54,7 +54,10 @@ export async function mergeRunNow(args: {
 }): Promise<MergeRunResult> {
   const { store, stateDir, run } = args;
   const { manifest, manifestFile } = runManifest(stateDir, run);
-  const candidates = manifest.phases.flatMap((p) => p.tasks).filter((t) => t.status === 'complete').map((t) => t.id);
+  const candidates = manifest.phases
+    .flatMap((p) => p.tasks)
+    .filter((t) => t.status === 'complete')
+    .map((t) => t.id);
   const statuses = () => manifest.phases.flatMap((p) => p.tasks).map((t) => ({ id: t.id, status: t.status }));
   if (candidates.length === 0) {
     // Still refuse a run that is live: its manifest is changing under us.
@@ -92,14 +95,28 @@ export async function mergeRunNow(args: {
     const status = result.allMerged ? 'succeeded' : result.aborted ? 'aborted' : 'failed';
     await session.finish({
       status,
-      error: result.allMerged ? null : { kind: 'run', message: `runs merge: ${result.left.length} of ${result.subtasks.length} subtask(s) not merged: ${result.left.map((l) => `${l.id} (${l.status})`).join(', ')}` },
+      error: result.allMerged
+        ? null
+        : {
+            kind: 'run',
+            message: `runs merge: ${result.left.length} of ${result.subtasks.length} subtask(s) not merged: ${result.left.map((l) => `${l.id} (${l.status})`).join(', ')}`,
+          },
       finalText: `runs merge: ${merged.length} of ${candidates.length} complete subtask(s) merged.`,
       usage: { input: run.tokens.input, output: run.tokens.output, requests: 0 },
       plan: planSection(result, null),
       // A run with work left keeps the status it stopped with, so resume still applies.
-      ...(result.allMerged ? {} : { storeStatus: run.status === 'running' || run.status === 'pending' ? ('interrupted' as const) : run.status }),
+      ...(result.allMerged
+        ? {}
+        : { storeStatus: run.status === 'running' || run.status === 'pending' ? ('interrupted' as const) : run.status }),
     });
-    return { runId: run.id, manifestFile, candidates, merged, notMerged, subtasks: result.subtasks.map((s) => ({ id: s.id, status: s.status })) };
+    return {
+      runId: run.id,
+      manifestFile,
+      candidates,
+      merged,
+      notMerged,
+      subtasks: result.subtasks.map((s) => ({ id: s.id, status: s.status })),
+    };
   } finally {
     session.release();
   }

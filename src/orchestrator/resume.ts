@@ -42,7 +42,9 @@ export async function resumeRun(options: ResumeRunOptions): Promise<RunReport> {
   const owned = options.store === undefined;
   // Looking a run up never creates a database.
   if (owned && !fs.existsSync(path.join(stateDir, STATE_DB))) {
-    throw new StoreError(`no run "${options.runId}": there is no run store in ${stateDir}`, { hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR to where the run was made' });
+    throw new StoreError(`no run "${options.runId}": there is no run store in ${stateDir}`, {
+      hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR to where the run was made',
+    });
   }
   const store: Store = options.store ?? openSqliteStore(stateDir);
   try {

@@ -56,7 +56,12 @@ export interface RunManifestOptions {
   /** Extra environment for the codex workers. */
   workerEnv?: NodeJS.ProcessEnv;
   /** Overrides for the executor (tests): stall timeout, dirty-main wait, bounds. */
-  executor?: Partial<Pick<PlanRunContext, 'workerStallMs' | 'dirtyWaitMs' | 'dirtyPollMs' | 'maxHeals' | 'maxReviewRounds' | 'maxMergeAttempts' | 'maxAcceptanceFixes'>>;
+  executor?: Partial<
+    Pick<
+      PlanRunContext,
+      'workerStallMs' | 'dirtyWaitMs' | 'dirtyPollMs' | 'maxHeals' | 'maxReviewRounds' | 'maxMergeAttempts' | 'maxAcceptanceFixes'
+    >
+  >;
 }
 
 export interface RunManifestResult {
@@ -67,7 +72,10 @@ export interface RunManifestResult {
 function checkMain(baseDir: string): void {
   const main = path.join(baseDir, 'main');
   if (!fs.existsSync(path.join(main, '.git'))) {
-    throw new ConfigError(`${main} is not a git repository`, { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'the base dir must hold your repository as main/' });
+    throw new ConfigError(`${main} is not a git repository`, {
+      variable: 'ORCHESTRATOR_BASE_DIR',
+      hint: 'the base dir must hold your repository as main/',
+    });
   }
 }
 
@@ -76,12 +84,23 @@ function checkMain(baseDir: string): void {
  * a commit main/ has since only moved forward from (its own merges, say): its
  * stored plan key is this plan's key on that run's base commit.
  */
-export async function findUnfinishedPlanRun(store: Store, baseDir: string, manifest: Manifest, head: string | null): Promise<RunRecord | undefined> {
+export async function findUnfinishedPlanRun(
+  store: Store,
+  baseDir: string,
+  manifest: Manifest,
+  head: string | null,
+): Promise<RunRecord | undefined> {
   for (const listed of store.listRuns({ baseDir })) {
     if (listed.status === 'succeeded') continue;
     const info = runStartInfo(store, listed.id);
     if (!info.planKey || info.planKey !== planKey(manifest, info.baseHead)) continue;
-    if (info.baseHead && head && info.baseHead !== head && !(await isAncestor(path.join(baseDir, 'main'), info.baseHead, head).catch(() => false))) continue;
+    if (
+      info.baseHead &&
+      head &&
+      info.baseHead !== head &&
+      !(await isAncestor(path.join(baseDir, 'main'), info.baseHead, head).catch(() => false))
+    )
+      continue;
     return reconcileRunStatus(store, listed);
   }
   return undefined;
@@ -114,9 +133,12 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
         if (how === 'resume') resume = existing.id;
         else if (how === 'refuse') {
           const file = options.planFile ?? '<manifest.json>';
-          throw new UsageError(`this plan was already started as run ${existing.id} (${existing.status}) on this base dir and has not finished`, {
-            hint: `continue it: codex-orch run --plan ${file} --resume (or codex-orch runs resume ${existing.id}); start over: codex-orch run --plan ${file} --new`,
-          });
+          throw new UsageError(
+            `this plan was already started as run ${existing.id} (${existing.status}) on this base dir and has not finished`,
+            {
+              hint: `continue it: codex-orch run --plan ${file} --resume (or codex-orch runs resume ${existing.id}); start over: codex-orch run --plan ${file} --new`,
+            },
+          );
         }
       }
     }
@@ -126,7 +148,10 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
   }
 }
 
-async function planRoad(options: RunManifestOptions & { store: Store; logger: Logger }, key: string | undefined): Promise<RunManifestResult> {
+async function planRoad(
+  options: RunManifestOptions & { store: Store; logger: Logger },
+  key: string | undefined,
+): Promise<RunManifestResult> {
   const { config, store } = options;
   const modelName = options.review ? `${config.model} (review only)` : 'none (--plan --no-review)';
   const session = await openRunSession({
@@ -159,7 +184,13 @@ async function planRoad(options: RunManifestOptions & { store: Store; logger: Lo
         })
       : undefined;
     if (queued) {
-      session.emit({ type: 'plan.decision', ts: now(), kind: 'run', action: 'queue', reason: `worker steps go to agents of repository ${queued.repoId} through the job queue; bundles through ${queued.artifacts}` });
+      session.emit({
+        type: 'plan.decision',
+        ts: now(),
+        kind: 'run',
+        action: 'queue',
+        reason: `worker steps go to agents of repository ${queued.repoId} through the job queue; bundles through ${queued.artifacts}`,
+      });
     }
     try {
       result = await executePlan(manifest, {
@@ -202,7 +233,9 @@ async function planRoad(options: RunManifestOptions & { store: Store; logger: Lo
       };
     }
     if (result?.aborted) error = { kind: 'aborted', message: 'the plan run was interrupted' };
-    const finalText = result ? `Plan ${result.allMerged ? 'finished: every subtask merged' : `incomplete: ${result.subtasks.length - result.left.length}/${result.subtasks.length} merged`}.` : '';
+    const finalText = result
+      ? `Plan ${result.allMerged ? 'finished: every subtask merged' : `incomplete: ${result.subtasks.length - result.left.length}/${result.subtasks.length} merged`}.`
+      : '';
     const report = await session.finish({
       status,
       error,

@@ -81,7 +81,10 @@ export function makeRunTask(
         // The run was pruned from the store: nothing to continue, so it starts over.
         if (error.message.startsWith('no run "')) return fresh();
         // It had finished before its dispatcher could record it: its report is the outcome.
-        const report = /already succeeded/.test(error.message) && taskConfig.stateDir ? readJsonFile(runDir(taskConfig.stateDir, runId).report) : undefined;
+        const report =
+          /already succeeded/.test(error.message) && taskConfig.stateDir
+            ? readJsonFile(runDir(taskConfig.stateDir, runId).report)
+            : undefined;
         if (report) return report as RunReport;
         throw error;
       }

@@ -34,7 +34,12 @@ export interface RunListRow {
 export function runListRow(store: Store, stateDir: string, run: RunRecord): RunListRow {
   const { usage } = storedRunUsage(store, stateDir, run);
   const subtasks = store.listSubtasks(run.id);
-  const merged = new Set(store.listMerges(run.id).filter((m) => m.outcome === 'merged').map((m) => m.branch));
+  const merged = new Set(
+    store
+      .listMerges(run.id)
+      .filter((m) => m.outcome === 'merged')
+      .map((m) => m.branch),
+  );
   return {
     id: run.id,
     task: run.task,

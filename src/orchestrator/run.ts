@@ -77,7 +77,10 @@ function checkMainRepo(baseDir: string): void {
     });
   }
   if (!fs.existsSync(path.join(main, '.git'))) {
-    throw new ConfigError(`${main} is not a git repository`, { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'main/ must be a git checkout (git init or git clone)' });
+    throw new ConfigError(`${main} is not a git repository`, {
+      variable: 'ORCHESTRATOR_BASE_DIR',
+      hint: 'main/ must be a git checkout (git init or git clone)',
+    });
   }
 }
 
@@ -88,7 +91,12 @@ function checkMainRepo(baseDir: string): void {
  * executor instead of the model resubmitting. Returns false when there is no
  * (readable) manifest: the plan tools start empty.
  */
-function restorePlanTools(planTools: ReturnType<typeof createPlanTools>, runDir: string, agentState: string | undefined, log: Logger): boolean {
+function restorePlanTools(
+  planTools: ReturnType<typeof createPlanTools>,
+  runDir: string,
+  agentState: string | undefined,
+  log: Logger,
+): boolean {
   const manifestFile = path.join(runDir, 'manifest.json');
   if (!fs.existsSync(manifestFile)) return false;
   let manifest;
@@ -98,7 +106,9 @@ function restorePlanTools(planTools: ReturnType<typeof createPlanTools>, runDir:
     log.error({ err: error }, 'the saved manifest.json cannot be read; the plan tools start empty');
     return false;
   }
-  const executed = readDecisionsFile(path.join(runDir, 'decisions.jsonl')).length > 0 || manifest.phases.some((p) => p.tasks.some((t) => t.status !== 'pending'));
+  const executed =
+    readDecisionsFile(path.join(runDir, 'decisions.jsonl')).length > 0 ||
+    manifest.phases.some((p) => p.tasks.some((t) => t.status !== 'pending'));
   planTools.restore({ manifest, manifestFile, items: parseConversation(agentState) ?? [], executed });
   return true;
 }
@@ -117,7 +127,8 @@ function restorePlanTools(planTools: ReturnType<typeof createPlanTools>, runDir:
  */
 export async function runOrchestrator(options: RunOrchestratorOptions): Promise<RunReport> {
   const task = (options.task ?? '').trim();
-  if (task === '' && options.resume === undefined) throw new UsageError('the task is empty', { hint: 'say what the workers should do, e.g. codex-orch run "add a --verbose flag"' });
+  if (task === '' && options.resume === undefined)
+    throw new UsageError('the task is empty', { hint: 'say what the workers should do, e.g. codex-orch run "add a --verbose flag"' });
   const config = resolveConfig(options);
   const baseDir = requireBaseDir(config);
   checkMainRepo(baseDir);
@@ -171,8 +182,14 @@ async function agentRoad(session: RunSession, policy: ReturnType<typeof loadPoli
     onResponse: (request, response) => {
       journal.recordResponse(request.input, response);
       store.addRunTokens(runId, { input: response.usage.inputTokens, output: response.usage.outputTokens });
-      const cachedInput = (response.usage as { inputTokensDetails?: { cached_tokens?: number }[] }).inputTokensDetails?.[0]?.cached_tokens ?? 0;
-      emit({ type: 'agent.turn', ts: now(), turn: ++turn, usage: { input: response.usage.inputTokens, cachedInput, output: response.usage.outputTokens } });
+      const cachedInput =
+        (response.usage as { inputTokensDetails?: { cached_tokens?: number }[] }).inputTokensDetails?.[0]?.cached_tokens ?? 0;
+      emit({
+        type: 'agent.turn',
+        ts: now(),
+        turn: ++turn,
+        usage: { input: response.usage.inputTokens, cachedInput, output: response.usage.outputTokens },
+      });
     },
   });
 

@@ -57,7 +57,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
       subtaskQueueName(repo.id),
       async (job: Job<unknown, SubtaskResult>, _token?: string, signal?: AbortSignal) => {
         const data = subtaskJobSchema.parse(job.data);
-        const artifacts = options.artifacts ?? (data.artifacts ? openArtifactStore(data.artifacts, { ...(options.artifactsToken ? { token: options.artifactsToken } : {}) }) : undefined);
+        const artifacts =
+          options.artifacts ??
+          (data.artifacts
+            ? openArtifactStore(data.artifacts, { ...(options.artifactsToken ? { token: options.artifactsToken } : {}) })
+            : undefined);
         if (!artifacts) throw new UnrecoverableError(`job ${job.id} names no artifact store and this agent has none (--artifacts)`);
         options.onJob?.({ phase: 'started', jobId: job.id ?? '', repoId: repo.id });
         const result = await runSubtaskJob(

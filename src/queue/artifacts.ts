@@ -125,7 +125,8 @@ export class HttpArtifactStore implements ArtifactStore {
     });
     if (!res.ok) throw new QueueError(`artifact store ${this.location} refused ${name}: HTTP ${res.status} ${await res.text()}`);
     const ref = (await res.json()) as ArtifactRef;
-    if (ref.sha256 !== sha256 || ref.size !== size) throw new QueueError(`artifact store ${this.location} stored ${name} with another checksum`);
+    if (ref.sha256 !== sha256 || ref.size !== size)
+      throw new QueueError(`artifact store ${this.location} stored ${name} with another checksum`);
     return { ...ref, ...(warning ? { warning } : {}) };
   }
 
@@ -154,7 +155,9 @@ export async function verifyArtifact(file: string, ref: ArtifactRef): Promise<vo
   const got = await sha256File(file);
   if (got.sha256 !== ref.sha256 || got.size !== ref.size) {
     fs.rmSync(file, { force: true });
-    throw new QueueError(`artifact ${ref.name} is damaged: sha256 ${got.sha256.slice(0, 12)} (${got.size} B), expected ${ref.sha256.slice(0, 12)} (${ref.size} B)`);
+    throw new QueueError(
+      `artifact ${ref.name} is damaged: sha256 ${got.sha256.slice(0, 12)} (${got.size} B), expected ${ref.sha256.slice(0, 12)} (${ref.size} B)`,
+    );
   }
 }
 
@@ -163,7 +166,9 @@ export function openArtifactStore(location: string, options: { token?: string; l
   const limits = options.limits ?? DEFAULT_ARTIFACT_LIMITS;
   if (/^https?:\/\//.test(location)) {
     if (!options.token) {
-      throw new QueueError(`the artifact store ${location} needs a token`, { hint: 'set ORCHESTRATOR_ARTIFACTS_TOKEN to the token the orchestrator uses' });
+      throw new QueueError(`the artifact store ${location} needs a token`, {
+        hint: 'set ORCHESTRATOR_ARTIFACTS_TOKEN to the token the orchestrator uses',
+      });
     }
     return new HttpArtifactStore(location, options.token, limits);
   }

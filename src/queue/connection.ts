@@ -53,7 +53,13 @@ export function redactUrl(url: string): string {
 
 /** Pings Redis once; a QueueError naming the URL when it does not answer in `timeoutMs`. */
 export async function checkQueue(url: string, timeoutMs = 3_000): Promise<{ version: string; latencyMs: number }> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true, connectTimeout: timeoutMs, enableOfflineQueue: false });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    lazyConnect: true,
+    connectTimeout: timeoutMs,
+    enableOfflineQueue: false,
+  });
   redis.on('error', () => undefined);
   const started = performance.now();
   try {

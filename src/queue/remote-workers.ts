@@ -27,7 +27,13 @@ import type { Store } from '../store/types.js';
 import type { ArtifactStore } from './artifacts.js';
 import { redisConnection } from './connection.js';
 import { subtaskJobId, subtaskQueueName } from './names.js';
-import { subtaskProgressSchema, subtaskResultSchema, type SubtaskJobInput, type SubtaskProgress, type SubtaskResult } from './subtask-job.js';
+import {
+  subtaskProgressSchema,
+  subtaskResultSchema,
+  type SubtaskJobInput,
+  type SubtaskProgress,
+  type SubtaskResult,
+} from './subtask-job.js';
 
 export interface RemoteWorkRequest {
   runId: string;
@@ -166,14 +172,18 @@ export class RemoteWorkers {
   }
 
   /** Runs the worker step of a subtask on an agent and applies its branch here. */
-  async run(req: RemoteWorkRequest, options: { signal?: AbortSignal; onProgress?: (p: SubtaskProgress) => void; onQueued?: (jobId: string) => void } = {}): Promise<RemoteWorkOutcome> {
+  async run(
+    req: RemoteWorkRequest,
+    options: { signal?: AbortSignal; onProgress?: (p: SubtaskProgress) => void; onQueued?: (jobId: string) => void } = {},
+  ): Promise<RemoteWorkOutcome> {
     const { attempt, existing } = await this.nextAttempt(req.runId, req.taskId);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
       const baseBundle = await this.baseBundle(req.baseCommit);
       const head = await resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
       const startBundle = head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`) : undefined;
-      const mergeFrom = req.mergeFrom && req.mergeFrom !== req.baseCommit ? await this.bundle(req.mergeFrom, req.baseCommit, `${jobId}-main`) : undefined;
+      const mergeFrom =
+        req.mergeFrom && req.mergeFrom !== req.baseCommit ? await this.bundle(req.mergeFrom, req.baseCommit, `${jobId}-main`) : undefined;
       const data: SubtaskJobInput = {
         v: 1,
         runId: req.runId,
@@ -223,13 +233,18 @@ export class RemoteWorkers {
   private async waitFor(jobId: string, signal?: AbortSignal): Promise<SubtaskResult> {
     let said = false;
     for (;;) {
-      if (signal?.aborted) throw new AbortedError(`stopped while waiting for job ${jobId}; the job goes on and a resume collects its result`);
+      if (signal?.aborted)
+        throw new AbortedError(`stopped while waiting for job ${jobId}; the job goes on and a resume collects its result`);
       try {
         const job = await Job.fromId(this.queue, jobId);
-        if (!job) throw new QueueError(`job ${jobId} is gone from the queue`, { hint: 'it may have been removed by hand; resume the run to start the subtask again' });
+        if (!job)
+          throw new QueueError(`job ${jobId} is gone from the queue`, {
+            hint: 'it may have been removed by hand; resume the run to start the subtask again',
+          });
         if (job.finishedOn && job.returnvalue) {
           const parsed = subtaskResultSchema.safeParse(job.returnvalue);
-          if (!parsed.success) throw new QueueError(`job ${jobId} returned a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+          if (!parsed.success)
+            throw new QueueError(`job ${jobId} returned a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
           return parsed.data;
         }
         const state = await job.getState();
@@ -272,7 +287,8 @@ export class RemoteWorkers {
       await this.options.artifacts.get(result.bundle.artifact, file);
       try {
         const sha = await fetchBundle(this.options.mainDir, file, { ref: result.bundle.ref, name: jobId });
-        if (sha !== result.headSha) throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${result.headSha?.slice(0, 10)}`);
+        if (sha !== result.headSha)
+          throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${result.headSha?.slice(0, 10)}`);
         if (req.worktree && fs.existsSync(req.worktree)) {
           // The branch is checked out there: move it with a fast-forward so files and index follow.
           await runGit(req.worktree, ['merge', '--ff-only', '--quiet', sha]);

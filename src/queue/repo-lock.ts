@@ -29,14 +29,17 @@ export async function tryRepoLock(redis: Redis, key: string, ttlMs: number): Pro
   const ok = await redis.set(key, token, 'PX', ttlMs, 'NX');
   if (ok !== 'OK') return null;
   let held = true;
-  const timer = setInterval(() => {
-    redis.eval(RENEW, 1, key, token, String(ttlMs)).then(
-      (r) => {
-        if (Number(r) !== 1) held = false;
-      },
-      () => undefined, // Redis away for a moment: the next renewal tries again; the ttl covers the gap.
-    );
-  }, Math.max(50, Math.floor(ttlMs / 3)));
+  const timer = setInterval(
+    () => {
+      redis.eval(RENEW, 1, key, token, String(ttlMs)).then(
+        (r) => {
+          if (Number(r) !== 1) held = false;
+        },
+        () => undefined, // Redis away for a moment: the next renewal tries again; the ttl covers the gap.
+      );
+    },
+    Math.max(50, Math.floor(ttlMs / 3)),
+  );
   timer.unref();
   return {
     key,

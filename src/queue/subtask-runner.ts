@@ -56,7 +56,10 @@ export function defaultAgentId(): string {
 
 function commandText(r: CommandResult): string {
   if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
-  return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n').slice(-8_000);
+  return [r.stdout, r.stderr]
+    .filter((s) => s.trim() !== '')
+    .join('\n')
+    .slice(-8_000);
 }
 
 function activityOf(e: CodexEvent): string | undefined {
@@ -213,7 +216,11 @@ export async function runSubtaskJob(
       ...(bundle ? { bundle } : {}),
       worker: {
         status: worker?.status ?? 'error',
-        ...(worker ? (worker.reason !== undefined ? { reason: worker.reason } : {}) : { reason: `setup failed: ${setup.at(-1)?.command ?? ''}` }),
+        ...(worker
+          ? worker.reason !== undefined
+            ? { reason: worker.reason }
+            : {}
+          : { reason: `setup failed: ${setup.at(-1)?.command ?? ''}` }),
         goalMet: worker?.result?.goal_met ?? null,
         summary: worker?.result?.summary ?? '',
         followup: worker?.result?.followup_prompt ?? null,

@@ -72,7 +72,12 @@ export interface TaskConsumerOptions extends TaskQueueOptions {
   /** How long a task whose repository is busy waits before it is tried again (ms, default 1000). */
   busyDelayMs?: number;
   logger?: Logger;
-  onEvent?: (e: { type: 'started' | 'completed' | 'busy' | 'duplicate' | 'failed'; taskId: string; repoId: string; detail?: string }) => void;
+  onEvent?: (e: {
+    type: 'started' | 'completed' | 'busy' | 'duplicate' | 'failed';
+    taskId: string;
+    repoId: string;
+    detail?: string;
+  }) => void;
 }
 
 export interface TaskConsumer {

@@ -44,7 +44,17 @@ export async function runProcess(argv: readonly string[], options: ShellRunOptio
   let aborted = false;
 
   if (options.signal?.aborted) {
-    return { exitCode: null, stdout: '', stderr: '', truncated: false, timedOut: false, aborted: true, durationMs: 0, stdoutBytes: 0, stderrBytes: 0 };
+    return {
+      exitCode: null,
+      stdout: '',
+      stderr: '',
+      truncated: false,
+      timedOut: false,
+      aborted: true,
+      durationMs: 0,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+    };
   }
 
   const child = execa(file, args, {

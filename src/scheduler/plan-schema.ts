@@ -165,7 +165,9 @@ export function submitPlanToPlan(args: SubmitPlanArgs): PlanInput {
     phases: args.phases.map((phase) => ({
       name: phase.name,
       // Models often send "" for "no command": treat it as none rather than an error.
-      tasks: phase.tasks.map(({ acceptance, ...rest }) => (acceptance === null || acceptance.trim() === '' ? rest : { ...rest, acceptance })),
+      tasks: phase.tasks.map(({ acceptance, ...rest }) =>
+        acceptance === null || acceptance.trim() === '' ? rest : { ...rest, acceptance },
+      ),
     })),
   };
 }

@@ -93,7 +93,8 @@ export const scheduleEvent = {
   merged: (id: string): ScheduleEvent => ({ type: 'merged', id }),
   failed: (id: string, reason: string): ScheduleEvent => ({ type: 'failed', id, reason }),
   stuck: (id: string, reason: string): ScheduleEvent => ({ type: 'stuck', id, reason }),
-  requeued: (id: string, reason?: string): ScheduleEvent => (reason === undefined ? { type: 'requeued', id } : { type: 'requeued', id, reason }),
+  requeued: (id: string, reason?: string): ScheduleEvent =>
+    reason === undefined ? { type: 'requeued', id } : { type: 'requeued', id, reason },
 } as const;
 
 /** A plan the scheduler cannot take, or an event that breaks its rules (a bug in the caller). */
@@ -182,7 +183,9 @@ function compile(plan: Plan, cost: Readonly<Record<string, number>>): ScheduleGr
     priority.set(id, own + tail);
   }
   const order = new Map(ids.map((id, i) => [id, i]));
-  const rank = [...ids].sort((a, b) => (priority.get(b) as number) - (priority.get(a) as number) || (order.get(a) as number) - (order.get(b) as number));
+  const rank = [...ids].sort(
+    (a, b) => (priority.get(b) as number) - (priority.get(a) as number) || (order.get(a) as number) - (order.get(b) as number),
+  );
 
   return { ids, phaseOf, phaseCount: plan.phases.length, deps, dependants, conflicts, priority, rank, topo };
 }
@@ -301,7 +304,16 @@ export interface ScheduleSummary {
 }
 
 export function summary(state: ScheduleState): ScheduleSummary {
-  const counts: Record<TaskStatus, number> = { pending: 0, blocked: 0, running: 0, stuck: 0, error: 0, complete: 0, awaiting_approval: 0, merged: 0 };
+  const counts: Record<TaskStatus, number> = {
+    pending: 0,
+    blocked: 0,
+    running: 0,
+    stuck: 0,
+    error: 0,
+    complete: 0,
+    awaiting_approval: 0,
+    merged: 0,
+  };
   const running: string[] = [];
   const awaitingMerge: string[] = [];
   const blocked: ScheduleSummary['blocked'] = [];
@@ -315,7 +327,17 @@ export function summary(state: ScheduleState): ScheduleSummary {
     else if (t.status === 'error' || t.status === 'stuck') failed.push({ id, status: t.status, reason: t.reason ?? '' });
   }
   const total = state.graph.ids.length;
-  return { total, counts, running, awaitingMerge, runnable: nextRunnable(state), blocked, failed, done: isDone(state), allMerged: counts.merged === total };
+  return {
+    total,
+    counts,
+    running,
+    awaitingMerge,
+    runnable: nextRunnable(state),
+    blocked,
+    failed,
+    done: isDone(state),
+    allMerged: counts.merged === total,
+  };
 }
 
 // ---------------------------------------------------------------------------
@@ -335,7 +357,10 @@ export function apply(state: ScheduleState, event: ScheduleEvent): ScheduleState
   const current = state.tasks[event.id];
   if (!current) throw new ScheduleError(`${event.type}: unknown task id ${JSON.stringify(event.id)}`, { event });
   if (!FROM[event.type].includes(current.status)) {
-    throw new ScheduleError(`${event.type}(${event.id}): not allowed while the task is ${current.status}`, { event, status: current.status });
+    throw new ScheduleError(`${event.type}(${event.id}): not allowed while the task is ${current.status}`, {
+      event,
+      status: current.status,
+    });
   }
   if (event.type === 'started') {
     const why = whyNotRunnable(state, event.id);

@@ -1,5 +1,14 @@
 import type { Plan } from './plan-schema.js';
-import { apply, createSchedule, isDone, nextRunnable, ScheduleError, scheduleEvent, type ScheduleOptions, type ScheduleState } from './scheduler.js';
+import {
+  apply,
+  createSchedule,
+  isDone,
+  nextRunnable,
+  ScheduleError,
+  scheduleEvent,
+  type ScheduleOptions,
+  type ScheduleState,
+} from './scheduler.js';
 
 /**
  * An event-driven run of the scheduler on a virtual clock with zero overhead:
@@ -80,7 +89,13 @@ export function simulate(plan: Plan, durations: Readonly<Record<string, number>>
     throw new ScheduleError('simulate: the scheduler stalled with tasks left and nothing running', { tasks: state.tasks });
   }
   const blocked = state.graph.ids.filter((id) => state.tasks[id]?.status === 'blocked');
-  return { makespan: order.reduce((m, r) => Math.max(m, r.end), 0), criticalPath: criticalPath(plan, duration), order, blocked, final: state };
+  return {
+    makespan: order.reduce((m, r) => Math.max(m, r.end), 0),
+    criticalPath: criticalPath(plan, duration),
+    order,
+    blocked,
+    final: state,
+  };
 }
 
 /**

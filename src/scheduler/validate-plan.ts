@@ -57,7 +57,7 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
   if (typeof value === 'object') return 'an object';
-// eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
   return `${typeof value} ${String(value)}`;
 }
 
@@ -152,14 +152,16 @@ function graphErrors(plan: GraphPlan): string[] {
     });
   }
 
-  for (const cycle of findCycles(located, byId)) errors.push(`dependsOn cycle: ${cycle.join(' → ')} (each task depends on the next); remove one of these dependencies`);
+  for (const cycle of findCycles(located, byId))
+    errors.push(`dependsOn cycle: ${cycle.join(' → ')} (each task depends on the next); remove one of these dependencies`);
   return errors;
 }
 
 /** Why a `files` glob is refused, or undefined. Globs are repository-relative, `/`-separated. */
 export function globProblem(glob: string): string | undefined {
   if (glob.trim() === '') return 'is empty';
-  if (glob.startsWith('/') || /^[A-Za-z]:/.test(glob)) return 'escapes the repository (absolute path); use a path relative to the repository root';
+  if (glob.startsWith('/') || /^[A-Za-z]:/.test(glob))
+    return 'escapes the repository (absolute path); use a path relative to the repository root';
   if (glob.startsWith('~')) return 'escapes the repository (home directory); use a path relative to the repository root';
   if (glob.split(/[/\\]/).includes('..')) return 'escapes the repository (".." segment); use a path relative to the repository root';
   if (glob.includes('\\')) return 'contains "\\"; separate path segments with "/"';

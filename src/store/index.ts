@@ -1,12 +1,6 @@
 /** Every type of the store's interface (records, inputs, statuses). */
 export type * from './types.js';
-export {
-  FINISHED_RUN_STATUSES,
-  MERGE_OUTCOMES,
-  RUN_STATUSES,
-  SUBTASK_STATUSES,
-  WORKER_STATUSES,
-} from './types.js';
+export { FINISHED_RUN_STATUSES, MERGE_OUTCOMES, RUN_STATUSES, SUBTASK_STATUSES, WORKER_STATUSES } from './types.js';
 export {
   RETRYABLE_FAILURES,
   TASK_FAILURES,

@@ -197,13 +197,10 @@ export function schemaVersion(db: Database.Database): number {
 }
 
 function tooNew(file: string, found: number, known: number): StoreError {
-  return new StoreError(
-    `${file} has schema version ${found}, newer than this codex-orchestrator knows (${known})`,
-    {
-      hint: 'upgrade codex-orchestrator, or point ORCHESTRATOR_STATE_DIR at another directory',
-      context: { file, found, known },
-    },
-  );
+  return new StoreError(`${file} has schema version ${found}, newer than this codex-orchestrator knows (${known})`, {
+    hint: 'upgrade codex-orchestrator, or point ORCHESTRATOR_STATE_DIR at another directory',
+    context: { file, found, known },
+  });
 }
 
 /**

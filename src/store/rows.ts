@@ -144,4 +144,3 @@ export function lockFromRow(r: Row): LockRecord {
   assign(l, 'runId', str(r.run_id));
   return l;
 }
-

@@ -190,9 +190,7 @@ function acquire(
       /* ignore */
     }
     return new StoreError(
-      holder
-        ? `lost the lock ${key}: taken over by pid ${holder.pid} at ${holder.acquiredAt}`
-        : `lost the lock ${key}: it was removed`,
+      holder ? `lost the lock ${key}: taken over by pid ${holder.pid} at ${holder.acquiredAt}` : `lost the lock ${key}: it was removed`,
       { hint: 'stop working on it; another process owns it now', context: { key, holder } },
     );
   };
@@ -286,21 +284,20 @@ export function acquireRunLock(target: Store | string, runId: string, options: L
  * Locks a base dir for one run, so two runs never work the same base dir at
  * once. Keyed by the absolute, symlink-resolved directory.
  */
-export function acquireBaseDirLock(
-  target: Store | string,
-  baseDir: string,
-  options: LockOptions & { runId?: string } = {},
-): LockHandle {
+export function acquireBaseDirLock(target: Store | string, baseDir: string, options: LockOptions & { runId?: string } = {}): LockHandle {
   const dir = normalizeBaseDir(baseDir);
   return acquire(target, baseDirLockKey(dir), options.runId, options, (holder, now) => baseDirBusyError(dir, holder, now));
 }
 
 function baseDirBusyError(dir: string, holder: LockRecord, now: Date): StoreError {
   const by = holder.runId ? `run ${holder.runId} (pid ${holder.pid})` : `pid ${holder.pid}`;
-  return new StoreError(`base dir ${dir} is in use by ${by} since ${holder.acquiredAt} (last heartbeat ${describeAge(holder.heartbeatAt, now)})`, {
-    hint: 'wait for that run to finish, or use another base dir',
-    context: { baseDir: dir, runId: holder.runId, pid: holder.pid, since: holder.acquiredAt },
-  });
+  return new StoreError(
+    `base dir ${dir} is in use by ${by} since ${holder.acquiredAt} (last heartbeat ${describeAge(holder.heartbeatAt, now)})`,
+    {
+      hint: 'wait for that run to finish, or use another base dir',
+      context: { baseDir: dir, runId: holder.runId, pid: holder.pid, since: holder.acquiredAt },
+    },
+  );
 }
 
 /**

@@ -11,16 +11,7 @@ import { DiskFullError, StoreError, isDiskFull } from '../errors.js';
 import { migrate, MIGRATIONS, type Migration } from './migrations.js';
 import { newRunId } from './run-dir.js';
 import { sqliteTaskLedger, type TaskLedger, type TaskLedgerOptions } from './task-ledger.js';
-import {
-  commandFromRow,
-  eventFromRow,
-  lockFromRow,
-  mergeFromRow,
-  runFromRow,
-  subtaskFromRow,
-  workerFromRow,
-  type Row,
-} from './rows.js';
+import { commandFromRow, eventFromRow, lockFromRow, mergeFromRow, runFromRow, subtaskFromRow, workerFromRow, type Row } from './rows.js';
 import {
   asyncTransaction,
   checkCount,
@@ -85,7 +76,7 @@ export interface SqliteStoreOptions {
 export const STATE_DB = 'state.db';
 
 function sqliteCode(e: unknown): string | undefined {
-  return typeof e === 'object' && e !== null && 'code' in e ? String((e).code) : undefined;
+  return typeof e === 'object' && e !== null && 'code' in e ? String(e.code) : undefined;
 }
 
 function escapeLike(s: string): string {
@@ -153,7 +144,9 @@ class SqliteStore implements Store {
   /** `UPDATE table SET` the columns whose value is defined (a patch), `WHERE` the given condition. */
   private updateDefined(table: string, cols: readonly (readonly [string, unknown])[], where: string, ...whereParams: unknown[]): void {
     const present = cols.filter(([, v]) => v !== undefined);
-    this.db.prepare(`UPDATE ${table} SET ${present.map(([c]) => `${c} = ?`).join(', ')} WHERE ${where}`).run(...present.map(([, v]) => v), ...whereParams);
+    this.db
+      .prepare(`UPDATE ${table} SET ${present.map(([c]) => `${c} = ?`).join(', ')} WHERE ${where}`)
+      .run(...present.map(([, v]) => v), ...whereParams);
   }
 
   private get<T>(sql: string, ...params: unknown[]): T | undefined {
@@ -235,7 +228,10 @@ class SqliteStore implements Store {
         `${like}%`,
         `%-${like}%`,
       ).filter((r) => matchesAbbrev(r.id as string, idOrPrefix));
-      const one = pickOne(idOrPrefix, rows.map((r) => ({ id: r.id as string, row: r })));
+      const one = pickOne(
+        idOrPrefix,
+        rows.map((r) => ({ id: r.id as string, row: r })),
+      );
       return one ? runFromRow(one.row) : undefined;
     });
   }
@@ -355,8 +351,7 @@ class SqliteStore implements Store {
       if (input.attempts !== undefined) checkCount('attempts', input.attempts);
       if (!existing) {
         const position =
-          input.position ??
-          Number(this.get<Row>('SELECT COUNT(*) AS n FROM subtasks WHERE run_id = ?', input.runId)?.n ?? 0);
+          input.position ?? Number(this.get<Row>('SELECT COUNT(*) AS n FROM subtasks WHERE run_id = ?', input.runId)?.n ?? 0);
         this.db
           .prepare(
             `INSERT INTO subtasks (run_id, id, position, phase, title, kind, status, prompt, acceptance, files, depends_on,
@@ -406,9 +401,7 @@ class SqliteStore implements Store {
         ];
         this.updateDefined('subtasks', cols, 'run_id = ? AND id = ?', input.runId, input.id);
       }
-      return subtaskFromRow(
-        this.get<Row>('SELECT * FROM subtasks WHERE run_id = ? AND id = ?', input.runId, input.id) as Row,
-      );
+      return subtaskFromRow(this.get<Row>('SELECT * FROM subtasks WHERE run_id = ? AND id = ?', input.runId, input.id) as Row);
     });
   }
 
@@ -473,9 +466,7 @@ class SqliteStore implements Store {
         ];
         this.updateDefined('workers', cols, 'run_id = ? AND worker_id = ?', input.runId, input.workerId);
       }
-      return workerFromRow(
-        this.get<Row>('SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', input.runId, input.workerId) as Row,
-      );
+      return workerFromRow(this.get<Row>('SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', input.runId, input.workerId) as Row);
     });
   }
 
@@ -488,10 +479,7 @@ class SqliteStore implements Store {
 
   listWorkers(runId: string): WorkerRecord[] {
     return this.read('listWorkers', () =>
-      this.all<Row>(
-        'SELECT * FROM workers WHERE run_id = ? ORDER BY started_at IS NULL, started_at, worker_id',
-        runId,
-      ).map(workerFromRow),
+      this.all<Row>('SELECT * FROM workers WHERE run_id = ? ORDER BY started_at IS NULL, started_at, worker_id', runId).map(workerFromRow),
     );
   }
 
@@ -511,9 +499,7 @@ class SqliteStore implements Store {
   }
 
   listMerges(runId: string): MergeRecord[] {
-    return this.read('listMerges', () =>
-      this.all<Row>('SELECT * FROM merges WHERE run_id = ? ORDER BY id', runId).map(mergeFromRow),
-    );
+    return this.read('listMerges', () => this.all<Row>('SELECT * FROM merges WHERE run_id = ? ORDER BY id', runId).map(mergeFromRow));
   }
 
   private merged(runId: string, branch: string): boolean {
@@ -535,7 +521,15 @@ class SqliteStore implements Store {
           `INSERT INTO queue_results (run_id, subtask_id, attempt, job_id, agent, head_sha, accepted_at)
            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
         )
-        .run(input.runId, checkNonEmpty('subtask id', input.subtaskId), checkCount('attempt', input.attempt), input.jobId, input.agent, input.headSha, nowIso());
+        .run(
+          input.runId,
+          checkNonEmpty('subtask id', input.subtaskId),
+          checkCount('attempt', input.attempt),
+          input.jobId,
+          input.agent,
+          input.headSha,
+          nowIso(),
+        );
       return info.changes === 1;
     });
   }
@@ -656,9 +650,7 @@ class SqliteStore implements Store {
       }
       if (holder && !canTakeOver(holder)) return { acquired: false, holder };
       this.db
-        .prepare(
-          `INSERT OR REPLACE INTO locks (key, owner, pid, hostname, run_id, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
+        .prepare(`INSERT OR REPLACE INTO locks (key, owner, pid, hostname, run_id, acquired_at, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
         .run(request.key, request.owner, request.pid, request.hostname, request.runId ?? null, request.at, request.at);
       const lock = lockFromRow(this.get<Row>('SELECT * FROM locks WHERE key = ?', request.key) as Row);
       return holder ? { acquired: true, lock, previous: holder } : { acquired: true, lock };

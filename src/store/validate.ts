@@ -113,8 +113,6 @@ export function asyncTransaction(): StoreError {
 
 export function isThenable(value: unknown): boolean {
   return (
-    value !== null &&
-    (typeof value === 'object' || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
+    value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as { then?: unknown }).then === 'function'
   );
 }

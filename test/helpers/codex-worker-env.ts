@@ -7,7 +7,13 @@ import { codexProviderArgs, makeCodexHome, startModelServer, type ModelServer, t
 export const FAKE_CODEX = fileURLToPath(new URL('../fixtures/bin/fake-codex', import.meta.url));
 
 /** Config for worker tests: state dir, provider args, optional CODEX_BIN / profiles. */
-export function workerConfig(options: { stateDir: string; codexArgs?: string[]; codexBin?: string; profilesFile?: string; stallSeconds?: number }): Config {
+export function workerConfig(options: {
+  stateDir: string;
+  codexArgs?: string[];
+  codexBin?: string;
+  profilesFile?: string;
+  stallSeconds?: number;
+}): Config {
   return loadConfig({
     env: {},
     dotenvDir: null,
@@ -62,7 +68,11 @@ export function readPids(file: string): number[] {
 }
 
 export function readJsonl(file: string): any[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
 }
 
 export function readMeta(runDir: string): any {

@@ -97,7 +97,10 @@ function usageOf(turn: Turn) {
 }
 
 function responseObject(body: any, turn: Turn, n: number, status: 'in_progress' | 'completed', output: any[]) {
-  const text = output.filter((o) => o.type === 'message').flatMap((o) => o.content.map((c: any) => c.text)).join('');
+  const text = output
+    .filter((o) => o.type === 'message')
+    .flatMap((o) => o.content.map((c: any) => c.text))
+    .join('');
   return {
     id: `resp_${n}`,
     object: 'response',
@@ -136,7 +139,14 @@ export async function startModelServer(script: Script): Promise<ModelServer> {
           }
         }
         const url = (req.url ?? '/').split('?')[0] as string;
-        const rec: RecordedRequest = { index: -1, method: req.method ?? 'GET', path: url, headers: req.headers, body, timestamp: Date.now() };
+        const rec: RecordedRequest = {
+          index: -1,
+          method: req.method ?? 'GET',
+          path: url,
+          headers: req.headers,
+          body,
+          timestamp: Date.now(),
+        };
         requests.push(rec);
         if (req.method === 'GET' && url.endsWith('/models')) {
           res.writeHead(200, { 'content-type': 'application/json' });
@@ -152,7 +162,9 @@ export async function startModelServer(script: Script): Promise<ModelServer> {
         rec.index = n;
         let turn: Turn;
         try {
-          turn = Array.isArray(current) ? (current[n] ?? current[current.length - 1] ?? { text: '' }) : await current({ body, index: n, path: url });
+          turn = Array.isArray(current)
+            ? (current[n] ?? current[current.length - 1] ?? { text: '' })
+            : await current({ body, index: n, path: url });
         } catch (error) {
           turn = { status: 500, error: `script threw: ${(error as Error).message}` };
         }
@@ -160,14 +172,19 @@ export async function startModelServer(script: Script): Promise<ModelServer> {
         if (res.destroyed) return;
         if (turn.status && turn.status >= 400) {
           res.writeHead(turn.status, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ error: { message: turn.error ?? `scripted HTTP ${turn.status}`, type: 'scripted_error', code: null, param: null } }));
+          res.end(
+            JSON.stringify({
+              error: { message: turn.error ?? `scripted HTTP ${turn.status}`, type: 'scripted_error', code: null, param: null },
+            }),
+          );
           return;
         }
         const output = outputItems(turn, n);
         if (body?.stream) {
           res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
           let seqNo = 0;
-          const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seqNo++, ...data })}\n\n`);
+          const send = (type: string, data: object) =>
+            res.write(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: seqNo++, ...data })}\n\n`);
           send('response.created', { response: responseObject(body, turn, n, 'in_progress', output) });
           output.forEach((item, i) => {
             send('response.output_item.added', { output_index: i, item: { ...item, status: 'in_progress' } });

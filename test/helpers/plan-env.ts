@@ -44,7 +44,15 @@ export interface PlanRig {
   ctx: PlanRunContext;
 }
 
-export function makePlanRig(options: { files?: Record<string, string>; settings?: object; realCodex?: boolean; codexArgs?: string[]; workerEnv?: NodeJS.ProcessEnv } = {}): PlanRig {
+export function makePlanRig(
+  options: {
+    files?: Record<string, string>;
+    settings?: object;
+    realCodex?: boolean;
+    codexArgs?: string[];
+    workerEnv?: NodeJS.ProcessEnv;
+  } = {},
+): PlanRig {
   const files: Record<string, string> = { 'README.md': '# sample\n', ...(options.files ?? {}) };
   if (options.settings) files['.codex-orchestrator.json'] = `${JSON.stringify(options.settings, null, 2)}\n`;
   const base = makeTempBase(files);
@@ -80,11 +88,20 @@ export function plan(tasks: PlanInput['phases'][number]['tasks'], task = 'the wh
 }
 
 export function readDecisions(runDir: string): Decision[] {
-  return fs.readFileSync(path.join(runDir, 'decisions.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Decision);
+  return fs
+    .readFileSync(path.join(runDir, 'decisions.jsonl'), 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Decision);
 }
 
 /** The seq of the first decision matching, or -1. */
 export function seqOf(ds: Decision[], match: Partial<Pick<Decision, 'kind' | 'action' | 'taskId'>>): number {
-  const d = ds.find((x) => (match.kind === undefined || x.kind === match.kind) && (match.action === undefined || x.action === match.action) && (match.taskId === undefined || x.taskId === match.taskId));
+  const d = ds.find(
+    (x) =>
+      (match.kind === undefined || x.kind === match.kind) &&
+      (match.action === undefined || x.action === match.action) &&
+      (match.taskId === undefined || x.taskId === match.taskId),
+  );
   return d ? d.seq : -1;
 }

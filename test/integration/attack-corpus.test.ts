@@ -219,7 +219,7 @@ const GUARD_LINES: Array<[string, string]> = [
   ['task-a', 'cp package.json ../task-b/'],
   ['task-a', 'ln -s ../main m && echo x > m/pw'],
   ['task-a', 'echo x > ../state/cmd.log'],
-  ['task-a', 'make --eval=\'$(shell touch ../main/mk)\''],
+  ['task-a', "make --eval='$(shell touch ../main/mk)'"],
   ['task-a', 'npm --script-she=/bin/sh test'],
   ['task-a', 'echo $OPENAI_API_KEY'],
   ['task-a', 'git commit --allow-empty -m "$OPENAI_API_KEY"'],
@@ -258,130 +258,131 @@ const CODE_LINES: Array<[string, string]> = [
 ];
 
 describe('attack corpus executed against the guard and the sandbox: no damage', () => {
-  it(
-    'guard-class lines and planted-code lines leave every protected thing as it was',
-    async () => {
-      const before = fingerprint();
-      const user0 = fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8');
-      const outputs: string[] = [];
-      const run = async (wt: string, line: string) => {
-        const r = await runRepoCommand({ worktree: wt, command: line.replaceAll('PORT', String(port)) }, ctx);
-        outputs.push(`${wt}$ ${line}\n${r.stdout}\n${r.stderr}`);
-        return r;
-      };
-      for (const [wt, line] of GUARD_LINES) await run(wt, line);
+  it('guard-class lines and planted-code lines leave every protected thing as it was', async () => {
+    const before = fingerprint();
+    const user0 = fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8');
+    const outputs: string[] = [];
+    const run = async (wt: string, line: string) => {
+      const r = await runRepoCommand({ worktree: wt, command: line.replaceAll('PORT', String(port)) }, ctx);
+      outputs.push(`${wt}$ ${line}\n${r.stdout}\n${r.stderr}`);
+      return r;
+    };
+    for (const [wt, line] of GUARD_LINES) await run(wt, line);
 
-      const evil = evilScript();
-      plant({
-        'evil.sh': `${evil}\n`,
-        'package.json': '{"name":"p","version":"1.0.0","scripts":{"test":"bash evil.sh"}}\n',
-        Makefile: 'all:\n\tbash evil.sh\n',
-        't.js': 'require("child_process").execSync("bash evil.sh",{stdio:"inherit"})\n',
-        'conftest.py': 'import subprocess\nsubprocess.run(["bash","evil.sh"])\n',
-        'test_x.py': 'def test_x():\n  pass\n',
-        '.yarnrc': 'yarn-path "./y.js"\n',
-        'y.js': 'require("child_process").execSync("bash evil.sh",{stdio:"inherit"})\n',
-      });
-      // The same planted code in main/ (as a merge would bring it): tests there run on a throwaway overlay.
-      for (const f of ['evil.sh', 'package.json', 't.js']) fs.copyFileSync(path.join(t.baseDir, 'task-a', f), path.join(t.main, f));
-      // A repository planted below the worktree whose config runs the script from git itself (signing, textconv, filter).
-      const sub = path.join(t.baseDir, 'task-a', 'sub');
-      git(path.join(t.baseDir, 'task-a'), 'init', '-q', 'sub');
-      const evilPath = path.join(t.baseDir, 'task-a', 'evil.sh');
-      for (const [k, v] of [['user.name', 'a'], ['user.email', 'a@b'], ['gpg.program', evilPath], ['commit.gpgsign', 'true'], ['tag.gpgsign', 'true'], ['diff.ev.textconv', evilPath], ['filter.ev.clean', evilPath], ['core.pager', evilPath]] as const)
-        git(sub, 'config', k, v);
-      fs.writeFileSync(path.join(sub, '.gitattributes'), '* diff=ev filter=ev\n');
-      fs.writeFileSync(path.join(sub, 'f'), 'x\n');
-      const planted = fingerprint();
-      for (const [wt, line] of CODE_LINES) await run(wt, line);
-      await new Promise((r) => setTimeout(r, 300));
+    const evil = evilScript();
+    plant({
+      'evil.sh': `${evil}\n`,
+      'package.json': '{"name":"p","version":"1.0.0","scripts":{"test":"bash evil.sh"}}\n',
+      Makefile: 'all:\n\tbash evil.sh\n',
+      't.js': 'require("child_process").execSync("bash evil.sh",{stdio:"inherit"})\n',
+      'conftest.py': 'import subprocess\nsubprocess.run(["bash","evil.sh"])\n',
+      'test_x.py': 'def test_x():\n  pass\n',
+      '.yarnrc': 'yarn-path "./y.js"\n',
+      'y.js': 'require("child_process").execSync("bash evil.sh",{stdio:"inherit"})\n',
+    });
+    // The same planted code in main/ (as a merge would bring it): tests there run on a throwaway overlay.
+    for (const f of ['evil.sh', 'package.json', 't.js']) fs.copyFileSync(path.join(t.baseDir, 'task-a', f), path.join(t.main, f));
+    // A repository planted below the worktree whose config runs the script from git itself (signing, textconv, filter).
+    const sub = path.join(t.baseDir, 'task-a', 'sub');
+    git(path.join(t.baseDir, 'task-a'), 'init', '-q', 'sub');
+    const evilPath = path.join(t.baseDir, 'task-a', 'evil.sh');
+    for (const [k, v] of [
+      ['user.name', 'a'],
+      ['user.email', 'a@b'],
+      ['gpg.program', evilPath],
+      ['commit.gpgsign', 'true'],
+      ['tag.gpgsign', 'true'],
+      ['diff.ev.textconv', evilPath],
+      ['filter.ev.clean', evilPath],
+      ['core.pager', evilPath],
+    ] as const)
+      git(sub, 'config', k, v);
+    fs.writeFileSync(path.join(sub, '.gitattributes'), '* diff=ev filter=ev\n');
+    fs.writeFileSync(path.join(sub, 'f'), 'x\n');
+    const planted = fingerprint();
+    for (const [wt, line] of CODE_LINES) await run(wt, line);
+    await new Promise((r) => setTimeout(r, 300));
 
-      const after = fingerprint();
-      const changed = after.filter((l) => !planted.includes(l));
-      const removed = planted.filter((l) => !after.includes(l));
-      expect({ changed, removed }).toEqual({ changed: [], removed: [] });
-      // The planted files in main/ aside, main/ is what it was before any attack.
-      expect(before.filter((l) => !planted.includes(l)).every((l) => /\/main\/(evil\.sh|package\.json|t\.js) /.test(l))).toBe(true);
-      expect(fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8')).toBe(user0);
-      expect(fsckOk()).toBe(true);
-      for (const s of SECRETS) expect(outputs.join('\n')).not.toContain(s);
-      const grep = execSync(`grep -rl ${SECRETS.map((s) => `-e ${s}`).join(' ')} ${t.baseDir} || true`).toString().trim();
-      expect(grep).toBe('');
-      const inCommits = execSync(`git log --all -p | grep -c ${SECRETS.map((s) => `-e ${s}`).join(' ')} || true`, { cwd: t.main }).toString().trim();
-      expect(inCommits).toBe('0');
-      expect(hits).toBe(0);
-      expect(leftProcesses()).toEqual([]);
-      // The script really ran under the sandbox (the attack was attempted, not skipped).
-      expect(outputs.join('\n')).toMatch(/Read-only file system/);
-    },
-    240_000,
-  );
+    const after = fingerprint();
+    const changed = after.filter((l) => !planted.includes(l));
+    const removed = planted.filter((l) => !after.includes(l));
+    expect({ changed, removed }).toEqual({ changed: [], removed: [] });
+    // The planted files in main/ aside, main/ is what it was before any attack.
+    expect(before.filter((l) => !planted.includes(l)).every((l) => /\/main\/(evil\.sh|package\.json|t\.js) /.test(l))).toBe(true);
+    expect(fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8')).toBe(user0);
+    expect(fsckOk()).toBe(true);
+    for (const s of SECRETS) expect(outputs.join('\n')).not.toContain(s);
+    const grep = execSync(`grep -rl ${SECRETS.map((s) => `-e ${s}`).join(' ')} ${t.baseDir} || true`)
+      .toString()
+      .trim();
+    expect(grep).toBe('');
+    const inCommits = execSync(`git log --all -p | grep -c ${SECRETS.map((s) => `-e ${s}`).join(' ')} || true`, { cwd: t.main })
+      .toString()
+      .trim();
+    expect(inCommits).toBe('0');
+    expect(hits).toBe(0);
+    expect(leftProcesses()).toEqual([]);
+    // The script really ran under the sandbox (the attack was attempted, not skipped).
+    expect(outputs.join('\n')).toMatch(/Read-only file system/);
+  }, 240_000);
 });
 
 describe('everyday lines a coding agent needs still run', () => {
-  it(
-    'are allowed and succeed in a task worktree',
-    async () => {
-      const wt = path.join(t.baseDir, 'task-b');
-      fs.writeFileSync(path.join(wt, 'x'), 'x\n');
-      fs.writeFileSync(path.join(wt, 'f'), '1\n2\n3\n4\n5\n6\n');
-      fs.writeFileSync(path.join(wt, 'script.js'), 'console.log("script ran")\n');
-      const lines = [
-        'git status',
-        'git add -A',
-        'git commit -m x',
-        'git diff main...HEAD',
-        'npm test',
-        'node script.js',
-        'mkdir -p a/b && cp x a/b/',
-        'sed -n 1,5p f',
-        'grep -rn foo src',
-        'ls -la',
-        'cat package.json',
-        'git log --oneline -5',
-        'NODE_ENV=test npm test',
-      ];
-      const failed: string[] = [];
-      for (const line of lines) {
-        const r = await runRepoCommand({ worktree: 'task-b', command: line }, ctx);
-        if (!r.ok || r.exitCode !== 0) failed.push(`${line}: ${r.reason} exit ${r.exitCode} ${r.stderr.slice(0, 200)}`);
-      }
-      expect(failed).toEqual([]);
-      expect(fs.existsSync(path.join(wt, 'a', 'b', 'x'))).toBe(true);
-      expect(git(wt, 'log', '-1', '--format=%s')).toBe('x');
-    },
-    120_000,
-  );
+  it('are allowed and succeed in a task worktree', async () => {
+    const wt = path.join(t.baseDir, 'task-b');
+    fs.writeFileSync(path.join(wt, 'x'), 'x\n');
+    fs.writeFileSync(path.join(wt, 'f'), '1\n2\n3\n4\n5\n6\n');
+    fs.writeFileSync(path.join(wt, 'script.js'), 'console.log("script ran")\n');
+    const lines = [
+      'git status',
+      'git add -A',
+      'git commit -m x',
+      'git diff main...HEAD',
+      'npm test',
+      'node script.js',
+      'mkdir -p a/b && cp x a/b/',
+      'sed -n 1,5p f',
+      'grep -rn foo src',
+      'ls -la',
+      'cat package.json',
+      'git log --oneline -5',
+      'NODE_ENV=test npm test',
+    ];
+    const failed: string[] = [];
+    for (const line of lines) {
+      const r = await runRepoCommand({ worktree: 'task-b', command: line }, ctx);
+      if (!r.ok || r.exitCode !== 0) failed.push(`${line}: ${r.reason} exit ${r.exitCode} ${r.stderr.slice(0, 200)}`);
+    }
+    expect(failed).toEqual([]);
+    expect(fs.existsSync(path.join(wt, 'a', 'b', 'x'))).toBe(true);
+    expect(git(wt, 'log', '-1', '--format=%s')).toBe('x');
+  }, 120_000);
 });
 
 describe("a merge into main/ keeps the user's files", () => {
-  it(
-    'refuses a merge that would silently replace an ignored, uncommitted file; a plain task merge still works',
-    async () => {
-      // main/ as the user left it before the planted copies of the first test.
-      git(t.main, 'checkout', '--', 'package.json', 't.js');
-      fs.rmSync(path.join(t.main, 'evil.sh'));
-      fs.writeFileSync(path.join(t.main, '.gitignore'), '.env\n');
-      git(t.main, 'add', '.gitignore');
-      git(t.main, 'commit', '-q', '-m', 'ignore .env');
-      fs.writeFileSync(path.join(t.main, '.env'), 'USER=keep\n');
-      git(t.main, 'worktree', 'add', '-q', '../task-c', '-b', 'task-c');
-      const c = path.join(t.baseDir, 'task-c');
-      fs.writeFileSync(path.join(c, '.env'), 'USER=attacker\n');
-      git(c, 'add', '-f', '.env');
-      git(c, 'commit', '-q', '-m', 'ship an .env');
-      const head0 = git(t.main, 'rev-parse', 'HEAD');
-      const r = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-c -m "Merge task-c"' }, ctx);
-      expect(r.ok).toBe(false);
-      expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
-      expect(git(t.main, 'rev-parse', 'HEAD')).toBe(head0);
+  it('refuses a merge that would silently replace an ignored, uncommitted file; a plain task merge still works', async () => {
+    // main/ as the user left it before the planted copies of the first test.
+    git(t.main, 'checkout', '--', 'package.json', 't.js');
+    fs.rmSync(path.join(t.main, 'evil.sh'));
+    fs.writeFileSync(path.join(t.main, '.gitignore'), '.env\n');
+    git(t.main, 'add', '.gitignore');
+    git(t.main, 'commit', '-q', '-m', 'ignore .env');
+    fs.writeFileSync(path.join(t.main, '.env'), 'USER=keep\n');
+    git(t.main, 'worktree', 'add', '-q', '../task-c', '-b', 'task-c');
+    const c = path.join(t.baseDir, 'task-c');
+    fs.writeFileSync(path.join(c, '.env'), 'USER=attacker\n');
+    git(c, 'add', '-f', '.env');
+    git(c, 'commit', '-q', '-m', 'ship an .env');
+    const head0 = git(t.main, 'rev-parse', 'HEAD');
+    const r = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-c -m "Merge task-c"' }, ctx);
+    expect(r.ok).toBe(false);
+    expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
+    expect(git(t.main, 'rev-parse', 'HEAD')).toBe(head0);
 
-      const m = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-b -m "Merge task-b"' }, ctx);
-      expect(m.ok, `${m.reason} ${m.stdout} ${m.stderr}`).toBe(true);
-      expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
-      expect(fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8')).toBe('uncommitted\n');
-      expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
-    },
-    120_000,
-  );
+    const m = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-b -m "Merge task-b"' }, ctx);
+    expect(m.ok, `${m.reason} ${m.stdout} ${m.stderr}`).toBe(true);
+    expect(git(t.main, 'log', '-1', '--format=%P').split(' ')).toHaveLength(2);
+    expect(fs.readFileSync(path.join(t.main, 'user.txt'), 'utf8')).toBe('uncommitted\n');
+    expect(fs.readFileSync(path.join(t.main, '.env'), 'utf8')).toBe('USER=keep\n');
+  }, 120_000);
 });

@@ -67,7 +67,9 @@ describe('codex-orch run (child process)', () => {
     });
     expect(sent).toBe(true);
     expect(r.code).toBe(130);
-    expect(r.stderr).toMatch(/interrupted: \d+ commands ran, 0 merge\(s\) into main; .*worktrees kept for inspection or resume: task-capitalize, task-truncate; nothing was pushed/);
+    expect(r.stderr).toMatch(
+      /interrupted: \d+ commands ran, 0 merge\(s\) into main; .*worktrees kept for inspection or resume: task-capitalize, task-truncate; nothing was pushed/,
+    );
     const report = JSON.parse(r.stdout) as { status: string; error: { kind: string } };
     expect(report.status).toBe('aborted');
     expect(report.error.kind).toBe('aborted');

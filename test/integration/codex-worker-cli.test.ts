@@ -29,7 +29,12 @@ describe('codex-orch worker', () => {
     expect(r.status).toBe(0);
     const o = JSON.parse(r.stdout);
     expect(Object.keys(o).sort()).toEqual(['durationMs', 'exitCode', 'result', 'runDir', 'status', 'threadId', 'usage']);
-    expect(o).toMatchObject({ status: 'complete', result: { goal_met: true }, exitCode: 0, usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 } });
+    expect(o).toMatchObject({
+      status: 'complete',
+      result: { goal_met: true },
+      exitCode: 0,
+      usage: { inputTokens: 10, cachedInputTokens: 2, outputTokens: 5 },
+    });
     expect(o.runDir.startsWith(path.join(base.stateDir, 'runs'))).toBe(true);
   });
 
@@ -46,7 +51,10 @@ describe('codex-orch worker', () => {
 
   it('doctor --json reports the binary and its flags', () => {
     const r = cli(['doctor', '--json', '--timeout', '300'], {});
-    const o = JSON.parse(r.stdout) as { ok: boolean; codex: { binary: { source: string }; version: string; mapping: { fullAuto: string } } };
+    const o = JSON.parse(r.stdout) as {
+      ok: boolean;
+      codex: { binary: { source: string }; version: string; mapping: { fullAuto: string } };
+    };
     // doctor --json is sectioned: the worker layer's own report is `codex`, beside the run's preflight checks.
     expect(Object.keys(o).sort()).toEqual(['codex', 'login', 'models', 'ok', 'policy', 'queue', 'repository', 'sandbox']);
     expect(o.codex.binary.source).toBe('CODEX_BIN');

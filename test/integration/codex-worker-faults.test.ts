@@ -125,7 +125,11 @@ describe('codex worker faults (fake-codex)', () => {
     const r = await runCodexWorker({
       prompt: 'older build',
       cwd: base.main,
-      config: workerConfig({ stateDir: base.stateDir, codexBin: FAKE_CODEX, codexArgs: ['-m', 'm1', '--output-schema', '/x', '--frobnicate'] }),
+      config: workerConfig({
+        stateDir: base.stateDir,
+        codexBin: FAKE_CODEX,
+        codexArgs: ['-m', 'm1', '--output-schema', '/x', '--frobnicate'],
+      }),
       env: { FAKE_CODEX_ARGV: argvFile },
       fullAuto: true,
     });

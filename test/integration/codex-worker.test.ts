@@ -26,7 +26,10 @@ const script: Script = ({ body }) => {
   if (file && toolOutputs(body).length === 0) {
     return { toolCalls: [{ name: 'exec_command', arguments: { cmd: `printf 'hello\\n' > ${file}` } }] };
   }
-  return { text: resultText({ goal_met: true, summary: file ? `created ${file}` : 'nothing to do', notes: 'scripted' }), usage: { input_tokens: 321, output_tokens: 12, cached_tokens: 7 } };
+  return {
+    text: resultText({ goal_met: true, summary: file ? `created ${file}` : 'nothing to do', notes: 'scripted' }),
+    usage: { input_tokens: 321, output_tokens: 12, cached_tokens: 7 },
+  };
 };
 
 let rig: CodexRig;
@@ -71,12 +74,15 @@ describe('codex worker on the real codex binary', () => {
     expect(run.usage.outputTokens).toBeGreaterThan(0);
 
     expect(run.runDir).toBe(path.join(base.stateDir, 'runs', 'run-basic', 'workers', 'w1'));
-    for (const f of ['prompt.md', 'events.jsonl', 'stderr.log', 'last_message.json', 'meta.json']) expect(fs.existsSync(path.join(run.runDir, f)), f).toBe(true);
+    for (const f of ['prompt.md', 'events.jsonl', 'stderr.log', 'last_message.json', 'meta.json'])
+      expect(fs.existsSync(path.join(run.runDir, f)), f).toBe(true);
     expect(fs.readFileSync(path.join(run.runDir, 'prompt.md'), 'utf8')).toContain('FILE=hello.txt');
     expect(JSON.parse(fs.readFileSync(path.join(run.runDir, 'last_message.json'), 'utf8')).goal_met).toBe(true);
     const raw = readJsonl(path.join(run.runDir, 'events.jsonl'));
     expect(raw[0]).toEqual({ type: 'thread.started', thread_id: run.threadId });
-    expect(raw.some((e) => e.type === 'item.completed' && e.item.type === 'command_execution' && e.item.command.includes('hello.txt'))).toBe(true);
+    expect(
+      raw.some((e) => e.type === 'item.completed' && e.item.type === 'command_execution' && e.item.command.includes('hello.txt')),
+    ).toBe(true);
     expect(raw.some((e) => e.type === 'turn.completed')).toBe(true);
 
     const meta = readMeta(run.runDir);
@@ -86,7 +92,9 @@ describe('codex worker on the real codex binary', () => {
     expect(meta.attempts[0].argv).toEqual(expect.arrayContaining(['exec', '--json', '--sandbox', 'workspace-write', '--output-schema']));
 
     // typed events: the discriminated union, item kinds included
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['thread.started', 'turn.started', 'item.started', 'item.completed', 'turn.completed']));
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['thread.started', 'turn.started', 'item.started', 'item.completed', 'turn.completed']),
+    );
     const cmd = events.find((e) => e.type === 'item.completed' && e.item.type === 'command_execution');
     expect(cmd).toBeDefined();
 
@@ -99,7 +107,15 @@ describe('codex worker on the real codex binary', () => {
 
   it('resumes the same thread with a follow-up prompt', async () => {
     const before = rig.server.requests.length;
-    const run = await runCodexWorker({ prompt: 'Now say you are done.', cwd: base.main, config: config(), env: rig.env, threadId: firstThread, runId: 'run-basic', workerId: 'w1-resume' });
+    const run = await runCodexWorker({
+      prompt: 'Now say you are done.',
+      cwd: base.main,
+      config: config(),
+      env: rig.env,
+      threadId: firstThread,
+      runId: 'run-basic',
+      workerId: 'w1-resume',
+    });
     expect(run.status).toBe('complete');
     expect(run.threadId).toBe(firstThread);
     const meta = readMeta(run.runDir);
@@ -124,19 +140,34 @@ describe('codex worker on the real codex binary', () => {
   });
 
   it('escalates fast → deep on goal_met:false with the follow-up prompt', async () => {
-    const run = await runCodexWorker({ prompt: 'Do the long task. NOTYET', cwd: base.main, config: config(), env: rig.env, profile: 'fast' });
+    const run = await runCodexWorker({
+      prompt: 'Do the long task. NOTYET',
+      cwd: base.main,
+      config: config(),
+      env: rig.env,
+      profile: 'fast',
+    });
     expect(run.status).toBe('complete');
     expect(run.result).toMatchObject({ goal_met: true, summary: 'finished on deep' });
     expect(run.profile).toBe('deep');
     const meta = readMeta(run.runDir);
-    expect(meta.attempts.map((a: any) => [a.kind, a.profile])).toEqual([['initial', 'fast'], ['escalation', 'deep']]);
+    expect(meta.attempts.map((a: any) => [a.kind, a.profile])).toEqual([
+      ['initial', 'fast'],
+      ['escalation', 'deep'],
+    ]);
     expect(meta.attempts[0].argv).toContain('model_reasoning_effort="low"');
     expect(meta.attempts[1].argv).toContain('model_reasoning_effort="high"');
     expect(meta.attempts[1].argv.at(-1)).toContain('FOLLOWUP-STEP');
   });
 
   it('does not escalate when escalation is off', async () => {
-    const run = await runCodexWorker({ prompt: 'Do the long task. NOTYET', cwd: base.main, config: config(), env: rig.env, escalate: false });
+    const run = await runCodexWorker({
+      prompt: 'Do the long task. NOTYET',
+      cwd: base.main,
+      config: config(),
+      env: rig.env,
+      escalate: false,
+    });
     expect(run.status).toBe('complete');
     expect(run.result?.goal_met).toBe(false);
     expect(run.attempts).toBe(1);
@@ -147,7 +178,11 @@ describe('codex worker on the real codex binary', () => {
     process.env.CODEX_HOME = rig.codexHome;
     process.env.OPENAI_API_KEY = 'test-key';
     try {
-      const res = await runCodexFromGateway(['exec', '--full-auto', 'Create the file. FILE=gate.txt'], { cwd: base.main, config: config(), runId: 'run-gw' });
+      const res = await runCodexFromGateway(['exec', '--full-auto', 'Create the file. FILE=gate.txt'], {
+        cwd: base.main,
+        config: config(),
+        runId: 'run-gw',
+      });
       expect(res.ok).toBe(true);
       expect(res.exitCode).toBe(0);
       expect(fs.existsSync(path.join(base.main, 'gate.txt'))).toBe(true);

@@ -27,7 +27,20 @@ describe('approving a waiting merge in the browser', () => {
     rig = makePlanRig();
     run = startPlanRun(
       rig,
-      plan([{ id: 'gated', title: 'A gated change', prompt: fakePrompt('Write gated.txt.', { write: { 'gated.txt': 'first\n' }, onResume: { 'gated.txt': 'second, after the note\n' } }), files: ['gated.txt'] }], 'one gated subtask'),
+      plan(
+        [
+          {
+            id: 'gated',
+            title: 'A gated change',
+            prompt: fakePrompt('Write gated.txt.', {
+              write: { 'gated.txt': 'first\n' },
+              onResume: { 'gated.txt': 'second, after the note\n' },
+            }),
+            files: ['gated.txt'],
+          },
+        ],
+        'one gated subtask',
+      ),
       { extra: { approve: true, approvalPollMs: 50 } },
     );
     serve = await startServe(['--base-dir', rig.base.baseDir, '--port', '0'], { ORCHESTRATOR_STATE_DIR: rig.base.stateDir });
@@ -45,7 +58,10 @@ describe('approving a waiting merge in the browser', () => {
     rig?.base.cleanup();
   });
 
-  const statusIs = (s: string) => page.waitForFunction((want) => document.querySelector('.node[data-task="gated"]')?.getAttribute('data-status') === want, s, { timeout: 90_000 });
+  const statusIs = (s: string) =>
+    page.waitForFunction((want) => document.querySelector('.node[data-task="gated"]')?.getAttribute('data-status') === want, s, {
+      timeout: 90_000,
+    });
 
   it('reject with a note sends it back to its worker; approve merges it; no reload, no console errors', async () => {
     await page.goto(`${serve.url}runs/${run.runId}`);
@@ -59,8 +75,18 @@ describe('approving a waiting merge in the browser', () => {
     await page.getByRole('button', { name: 'Reject merge gated' }).click();
     // back to its worker with the note, on its thread; then it asks again
     const calls = path.join(rig.fakeState, 'calls.jsonl');
-    await waitFor(() => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8').includes('say second, please'), 'the worker to get the note', 60_000);
-    await waitFor(() => run.store.getSubtask(run.runId, 'gated')?.status === 'awaiting_approval' && fs.readFileSync(path.join(rig.base.baseDir, 'task-gated', 'gated.txt'), 'utf8').startsWith('second'), 'the second request', 60_000);
+    await waitFor(
+      () => fs.existsSync(calls) && fs.readFileSync(calls, 'utf8').includes('say second, please'),
+      'the worker to get the note',
+      60_000,
+    );
+    await waitFor(
+      () =>
+        run.store.getSubtask(run.runId, 'gated')?.status === 'awaiting_approval' &&
+        fs.readFileSync(path.join(rig.base.baseDir, 'task-gated', 'gated.txt'), 'utf8').startsWith('second'),
+      'the second request',
+      60_000,
+    );
     await statusIs('awaiting_approval');
     await page.getByRole('button', { name: 'Approve merge gated' }).click();
     await statusIs('merged');

@@ -87,7 +87,9 @@ describe('dispatch --watch: SIGTERM mid-run, then the task runs again (real CLI,
     first.child.kill('SIGTERM');
     const stopped = await first.exit;
     expect(stopped.stderr).toContain('stopping: no new tasks will start');
-    expect(stopped.stderr).toMatch(/stopped: 0 finished \(0 succeeded, 0 failed\); 1 interrupted \(state recorded; runs \S+; they run again when offered again, inbox files are back in the inbox\)/);
+    expect(stopped.stderr).toMatch(
+      /stopped: 0 finished \(0 succeeded, 0 failed\); 1 interrupted \(state recorded; runs \S+; they run again when offered again, inbox files are back in the inbox\)/,
+    );
     expect(stopped.code).toBe(130);
     expect(fs.readdirSync(inbox).sort()).toEqual(['done', 'failed', 'processing', 'task.md']);
     expect(fs.readdirSync(path.join(inbox, 'processing'))).toEqual([]);
@@ -96,7 +98,9 @@ describe('dispatch --watch: SIGTERM mid-run, then the task runs again (real CLI,
     expect(interrupted).toMatchObject({ state: 'interrupted', attempts: 1 });
     expect(interrupted?.runId).toMatch(/^\d{8}-\d{6}-[0-9a-f]{6}$/);
     // The run recorded its state: its report says it was aborted.
-    const report = JSON.parse(fs.readFileSync(path.join(t.stateDir, 'runs', interrupted?.runId as string, 'report.json'), 'utf8')) as { status: string };
+    const report = JSON.parse(fs.readFileSync(path.join(t.stateDir, 'runs', interrupted?.runId as string, 'report.json'), 'utf8')) as {
+      status: string;
+    };
     expect(report.status).toBe('aborted');
 
     // 2. The next (one-shot) dispatch takes the file again and runs it to the end.
@@ -118,7 +122,11 @@ describe('dispatch --watch: SIGTERM mid-run, then the task runs again (real CLI,
     const third = await runCli(['dispatch', '--inbox', inbox, '--base-dir', t.baseDir, '--json'], env()).exit;
     expect(third.code, third.stderr).toBe(0);
     expect(server.requests.length).toBe(requestsAfter);
-    expect(JSON.parse(fs.readFileSync(path.join(inbox, 'done', 'again.md.result.json'), 'utf8'))).toMatchObject({ status: 'succeeded', duplicate: true, runId: result.runId });
+    expect(JSON.parse(fs.readFileSync(path.join(inbox, 'done', 'again.md.result.json'), 'utf8'))).toMatchObject({
+      status: 'succeeded',
+      duplicate: true,
+      runId: result.runId,
+    });
     ledger.close();
   }, 120_000);
 });
@@ -134,7 +142,8 @@ describe('inbox: several dispatcher processes on one directory', () => {
     const inbox = path.join(t.root, 'inbox');
     fs.mkdirSync(inbox);
     const N = 60;
-    for (let i = 0; i < N; i++) fs.writeFileSync(path.join(inbox, `t${String(i).padStart(3, '0')}.json`), JSON.stringify({ id: `t${i}`, task: `task ${i}` }));
+    for (let i = 0; i < N; i++)
+      fs.writeFileSync(path.join(inbox, `t${String(i).padStart(3, '0')}.json`), JSON.stringify({ id: `t${i}`, task: `task ${i}` }));
     // Each process dispatches from the inbox with a no-op runner and records what it ran.
     const script = path.join(t.root, 'drain.mts');
     fs.writeFileSync(

@@ -9,7 +9,6 @@ import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import { renderForModel } from '../../src/tools/run-repo-command/render.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 
-
 describe('run_repo_command gateway (real git, real processes)', () => {
   let t: TempBase;
   let config: Config;
@@ -20,7 +19,12 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     t = makeTempBase();
     logFile = path.join(t.stateDir, 'cmd.log');
     config = loadConfig({
-      env: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir, ORCHESTRATOR_COMMAND_LOG: logFile, ORCHESTRATOR_COMMAND_TIMEOUT_MS: '1500' },
+      env: {
+        ORCHESTRATOR_BASE_DIR: t.baseDir,
+        ORCHESTRATOR_STATE_DIR: t.stateDir,
+        ORCHESTRATOR_COMMAND_LOG: logFile,
+        ORCHESTRATOR_COMMAND_TIMEOUT_MS: '1500',
+      },
       dotenvDir: null,
     });
     ctx = { config, baseDir: t.baseDir, policy: loadPolicy(config.policyFile) };
@@ -43,7 +47,10 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     expect((await runRepoCommand({ worktree: 'main', command: 'git worktree add ../task-x -b task-x' }, ctx)).ok).toBe(true);
     expect(fs.existsSync(path.join(t.baseDir, 'task-x', 'README.md'))).toBe(true);
     fs.writeFileSync(path.join(t.baseDir, 'task-x', 'new.txt'), 'x\n');
-    const c = await runRepoCommand({ worktree: 'task-x', command: 'git add -A && git commit -q -m "add new" && git log --oneline -1' }, ctx);
+    const c = await runRepoCommand(
+      { worktree: 'task-x', command: 'git add -A && git commit -q -m "add new" && git log --oneline -1' },
+      ctx,
+    );
     expect(c.ok).toBe(true);
     expect(c.stdout).toContain('add new');
     const m = await runRepoCommand({ worktree: 'main', command: 'git merge --no-ff task-x -m "Merge task-x"' }, ctx);
@@ -135,7 +142,10 @@ describe('run_repo_command gateway (real git, real processes)', () => {
     git(t.main, 'worktree', 'add', '-q', '../task-spin', '-b', 'task-spin');
     const wt = path.join(t.baseDir, 'task-spin');
     // A detached background child that would write a marker after the command was killed.
-    fs.writeFileSync(path.join(wt, 'spin.sh'), `(setsid bash -c 'sleep 2; echo alive > marker.txt' &)\necho started > started.txt\nsleep 30\n`);
+    fs.writeFileSync(
+      path.join(wt, 'spin.sh'),
+      `(setsid bash -c 'sleep 2; echo alive > marker.txt' &)\necho started > started.txt\nsleep 30\n`,
+    );
     // `sh` is not on the allowlist: run the script through the allowed `make` instead.
     fs.writeFileSync(path.join(wt, 'Makefile'), 'spin:\n\t@bash ./spin.sh\n');
     const slow = await runRepoCommand({ worktree: 'task-spin', command: 'make spin' }, ctx);
@@ -150,7 +160,10 @@ describe('run_repo_command gateway (real git, real processes)', () => {
   it('aborting kills the running command', async () => {
     fs.writeFileSync(path.join(t.main, 'Makefile'), 'wait:\n\t@sleep 30\n');
     const controller = new AbortController();
-    const p = runRepoCommand({ worktree: 'main', command: 'make wait' }, { ...ctx, signal: controller.signal, config: { ...config, commandTimeoutMs: 60_000 } });
+    const p = runRepoCommand(
+      { worktree: 'main', command: 'make wait' },
+      { ...ctx, signal: controller.signal, config: { ...config, commandTimeoutMs: 60_000 } },
+    );
     setTimeout(() => controller.abort(), 300);
     const r = await p;
     expect(r.ok).toBe(false);

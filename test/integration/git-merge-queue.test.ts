@@ -64,7 +64,11 @@ describe('MergeQueue', () => {
     expect(git(b.main, 'branch', '--list', 'task-one')).toContain('task-one');
 
     // enqueueing an already merged branch changes nothing
-    expect(await q.enqueue(one, { title: 'again' })).toMatchObject({ status: 'merged', alreadyMerged: true, sha: (r2 as { sha: string }).sha });
+    expect(await q.enqueue(one, { title: 'again' })).toMatchObject({
+      status: 'merged',
+      alreadyMerged: true,
+      sha: (r2 as { sha: string }).sha,
+    });
     expect(q.pending).toBe(0);
   });
 
@@ -174,7 +178,10 @@ describe('MergeQueue', () => {
     const prep = await prepareSmokeRework(b.baseDir, 'bad', { revertSha: r.revertSha });
     expect(prep).toMatchObject({ status: 'ready', alreadyPrepared: false });
     expect(fs.readFileSync(path.join(wt, 'feature.txt'), 'utf8')).toBe('feature\n');
-    expect(await prepareSmokeRework(b.baseDir, 'bad', { revertSha: r.revertSha })).toMatchObject({ status: 'ready', alreadyPrepared: true });
+    expect(await prepareSmokeRework(b.baseDir, 'bad', { revertSha: r.revertSha })).toMatchObject({
+      status: 'ready',
+      alreadyPrepared: true,
+    });
     fs.rmSync(path.join(wt, 'bad.txt'));
     await commitAll(wt, 'fix: drop bad.txt');
 
@@ -190,7 +197,12 @@ describe('MergeQueue', () => {
   it('treats a smoke function that throws as a failed smoke test', async () => {
     const b = setup();
     const one = await task(b, 'one', { 'one.txt': '1\n' });
-    const q = new MergeQueue({ baseDir: b.baseDir, smoke: async () => { throw new Error('gateway down'); } });
+    const q = new MergeQueue({
+      baseDir: b.baseDir,
+      smoke: async () => {
+        throw new Error('gateway down');
+      },
+    });
     const r = await q.enqueue(one, { title: 'one' });
     expect(r).toMatchObject({ status: 'smoke-failed' });
     expect(r.status === 'smoke-failed' && r.log).toMatch(/gateway down/);
@@ -248,7 +260,13 @@ describe('MergeQueue', () => {
     const one = await task(b, 'one', { 'one.txt': '1\n' });
     fs.writeFileSync(path.join(b.main, 'wip.txt'), 'wip\n');
     const ac = new AbortController();
-    const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 600_000, dirtyPollMs: 50, signal: ac.signal, onDecision: (d) => d.action === 'waiting' && ac.abort() });
+    const q = new MergeQueue({
+      baseDir: b.baseDir,
+      dirtyWaitMs: 600_000,
+      dirtyPollMs: 50,
+      signal: ac.signal,
+      onDecision: (d) => d.action === 'waiting' && ac.abort(),
+    });
     expect(await q.enqueue(one, { title: 'one' })).toMatchObject({ status: 'main-dirty' });
   });
 

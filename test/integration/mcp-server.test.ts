@@ -149,13 +149,25 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
   it('lists every tool with an input schema; the read-only ones say so', async () => {
     const { tools } = await client.listTools();
     const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-    for (const n of ['start_run', 'get_run', 'wait_run', 'list_runs', 'get_diff', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run', 'check_command']) {
+    for (const n of [
+      'start_run',
+      'get_run',
+      'wait_run',
+      'list_runs',
+      'get_diff',
+      'approve_merge',
+      'reject_merge',
+      'stop_run',
+      'resume_run',
+      'check_command',
+    ]) {
       expect(byName[n], n).toBeDefined();
       expect(byName[n]!.inputSchema.type).toBe('object');
     }
     for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command'])
       expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
-    for (const n of ['start_run', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run']) expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
+    for (const n of ['start_run', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run'])
+      expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
   });
 
   it('check_command: a push is denied, git status is allowed; nothing runs', async () => {

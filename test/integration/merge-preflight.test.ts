@@ -75,9 +75,13 @@ describe('merge preflight', { timeout: 120_000 }, () => {
     fs.utimesSync(lock, old, old);
     const before = fingerprint(b.main);
     const decisions: MergeDecision[] = [];
-    const r = await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 600_000, onDecision: (d) => decisions.push(d) }).enqueue(one, { title: 'one' });
+    const r = await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 600_000, onDecision: (d) => decisions.push(d) }).enqueue(one, {
+      title: 'one',
+    });
     expect(r).toMatchObject({ status: 'main-dirty', reason: 'stale-lock' });
-    expect(r.status === 'main-dirty' && r.message).toBe(`stale lock: ${lock} is 60 min old and no git process is working in ${b.main}; remove it with: rm ${lock}`);
+    expect(r.status === 'main-dirty' && r.message).toBe(
+      `stale lock: ${lock} is 60 min old and no git process is working in ${b.main}; remove it with: rm ${lock}`,
+    );
     expect(decisions.some((d) => d.action === 'waiting')).toBe(false);
     expect(fingerprint(b.main)).toBe(before);
   });
@@ -89,7 +93,9 @@ describe('merge preflight', { timeout: 120_000 }, () => {
     const before = fingerprint(b.main);
     const r = await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0 }).enqueue(one, { title: 'one' });
     expect(r).toMatchObject({ status: 'main-dirty', reason: 'operation-in-progress' });
-    expect(r.status === 'main-dirty' && r.message).toMatch(/in the middle of a merge \(not started by this run\); finish it, or undo it with: git merge --abort$/);
+    expect(r.status === 'main-dirty' && r.message).toMatch(
+      /in the middle of a merge \(not started by this run\); finish it, or undo it with: git merge --abort$/,
+    );
     expect(fingerprint(b.main)).toBe(before);
   });
 
@@ -184,7 +190,11 @@ describe('merge preflight', { timeout: 120_000 }, () => {
 
   it('one wait for the whole queue: the second dirty merge is answered at once, with one waiting message', async () => {
     const b = setup();
-    const branches = [await task(b, 'one', { 'one.txt': '1\n' }), await task(b, 'two', { 'two.txt': '2\n' }), await task(b, 'three', { 'three.txt': '3\n' })];
+    const branches = [
+      await task(b, 'one', { 'one.txt': '1\n' }),
+      await task(b, 'two', { 'two.txt': '2\n' }),
+      await task(b, 'three', { 'three.txt': '3\n' }),
+    ];
     fs.writeFileSync(path.join(b.main, 'wip.txt'), 'mine\n');
     const decisions: MergeDecision[] = [];
     const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 1_000, dirtyPollMs: 20, onDecision: (d) => decisions.push(d) });

@@ -39,13 +39,18 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     t.cleanup();
   });
 
-  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config => scriptedRunConfig(t, server.url, codex.url, extra);
+  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config =>
+    scriptedRunConfig(t, server.url, codex.url, extra);
 
   it('plans, runs two codex workers in parallel, denies a push, merges one at a time, and reports what happened', async () => {
     orch = await startScriptedModelServer(orchestratorScript(orchestratorTurns(undefined, { tryPush: true })));
     const originBefore = refsFingerprint(t.origin);
     const events: RunEvent[] = [];
-    const report = await runOrchestrator({ task: 'Add capitalize and truncate helpers', config: configFor(orch), onEvent: (e) => events.push(e) });
+    const report = await runOrchestrator({
+      task: 'Add capitalize and truncate helpers',
+      config: configFor(orch),
+      onEvent: (e) => events.push(e),
+    });
 
     expect(report.error).toBeNull();
     expect(report.status).toBe('succeeded');
@@ -60,7 +65,9 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
       expect(fs.existsSync(path.join(w.runDir, 'events.jsonl'))).toBe(true);
     }
     const codexSpans = events
-      .filter((e): e is Extract<RunEvent, { type: 'command.finished' }> => e.type === 'command.finished' && e.command.startsWith('codex exec'))
+      .filter(
+        (e): e is Extract<RunEvent, { type: 'command.finished' }> => e.type === 'command.finished' && e.command.startsWith('codex exec'),
+      )
       .map((e) => {
         const start = events.find((s) => s.type === 'command.started' && s.command === e.command && s.worktree === e.worktree)!;
         return [Date.parse(start.ts), Date.parse(e.ts)] as const;
@@ -114,7 +121,9 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     const report = await runOrchestrator({ task: 'anything', config: configFor(orch) });
     expect(report.status).toBe('failed');
     expect(report.error?.kind).toBe('model-api');
-    expect(report.error?.message).toMatch(/refused the key \(HTTP 401; endpoint http:\/\/127\.0\.0\.1:\d+\/v1, model scripted-orchestrator/);
+    expect(report.error?.message).toMatch(
+      /refused the key \(HTTP 401; endpoint http:\/\/127\.0\.0\.1:\d+\/v1, model scripted-orchestrator/,
+    );
     expect(report.error?.message).toMatch(/check OPENAI_API_KEY/);
     expect(report.error?.message).not.toContain('\n');
     expect(orch.requests).toHaveLength(1);
@@ -140,7 +149,9 @@ describe('orchestrator end to end (scripted models, real SDK, real codex, real g
     await expect(runOrchestrator({ task: '   ', config: configFor(orch) })).rejects.toBeInstanceOf(UsageError);
     const noMain = loadConfig({ env: { ORCHESTRATOR_BASE_DIR: t.root, OPENAI_API_KEY: 'k' }, dotenvDir: null });
     await expect(runOrchestrator({ task: 'x', config: noMain })).rejects.toBeInstanceOf(ConfigError);
-    await expect(runOrchestrator({ task: 'x', baseDir: 'relative/dir', env: { OPENAI_API_KEY: 'k' } })).rejects.toThrow(/ORCHESTRATOR_BASE_DIR: expected an absolute path/);
+    await expect(runOrchestrator({ task: 'x', baseDir: 'relative/dir', env: { OPENAI_API_KEY: 'k' } })).rejects.toThrow(
+      /ORCHESTRATOR_BASE_DIR: expected an absolute path/,
+    );
     expect(orch.requests).toHaveLength(0);
   });
 

@@ -14,7 +14,10 @@ describe('the built package', () => {
   let project: string;
 
   beforeAll(() => {
-    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
+    execFileSync(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+      cwd: root,
+      stdio: 'pipe',
+    });
     project = fs.mkdtempSync(path.join(os.tmpdir(), 'co-user-'));
     fs.mkdirSync(path.join(project, 'node_modules'));
     fs.symlinkSync(root, path.join(project, 'node_modules', 'codex-orchestrator'), 'dir');
@@ -30,7 +33,10 @@ describe('the built package', () => {
        try { await co.runOrchestrator({ task: '' }); } catch (e) { rejected = e.constructor.name + ':' + e.kind; }
        console.log(JSON.stringify({ names, rejected }));`,
     );
-    const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' })) as { names: string[]; rejected: string };
+    const out = JSON.parse(execFileSync(process.execPath, ['use.mjs'], { cwd: project, encoding: 'utf8' })) as {
+      names: string[];
+      rejected: string;
+    };
     // The exact list: a new export is a decision, made here.
     expect(out.names).toEqual(
       [

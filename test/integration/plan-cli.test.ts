@@ -41,17 +41,32 @@ function cli(base: TempBase, args: string[]) {
   });
 }
 
-const task = (id: string, extra: object) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }), files: [`${id}.txt`], ...extra });
+const task = (id: string, extra: object) => ({
+  id,
+  title: `Task ${id}`,
+  prompt: fakePrompt(`Do ${id}.`, { write: { [`${id}.txt`]: `${id}\n` } }),
+  files: [`${id}.txt`],
+  ...extra,
+});
 
 // Each case spawns the CLI through tsx (seconds on a loaded machine): a generous per-test limit, not a timing assertion.
 describe('codex-orch run --plan', { timeout: 180_000 }, () => {
   it('--no-review --json: runs the manifest, prints the RunReport with the plan section, exits 0 when every subtask merged', () => {
-    const { base, file } = setup({ version: 1, task: 'two files', phases: [{ name: 'P1', tasks: [task('a', { acceptance: 'test -f a.txt' }), task('b', { dependsOn: ['a'] })] }] });
+    const { base, file } = setup({
+      version: 1,
+      task: 'two files',
+      phases: [{ name: 'P1', tasks: [task('a', { acceptance: 'test -f a.txt' }), task('b', { dependsOn: ['a'] })] }],
+    });
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review', '--json', '--max-parallel', '2']);
     expect(r.stderr).not.toMatch(/Error/);
     expect(r.status).toBe(0);
     const report = JSON.parse(r.stdout);
-    expect(report).toMatchObject({ status: 'succeeded', error: null, task: 'two files', tokens: { orchestrator: { input: 0, output: 0, requests: 0 } } });
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      error: null,
+      task: 'two files',
+      tokens: { orchestrator: { input: 0, output: 0, requests: 0 } },
+    });
     expect(report.plan.result.allMerged).toBe(true);
     expect(report.plan.result.subtasks.map((s: any) => [s.id, s.status])).toEqual([
       ['a', 'merged'],
@@ -68,14 +83,19 @@ describe('codex-orch run --plan', { timeout: 180_000 }, () => {
       ['plan', 'a', 'initial', 'complete'],
       ['plan', 'b', 'initial', 'complete'],
     ]);
-    for (const f of ['manifest.json', 'decisions.jsonl', 'report.json', 'report.md', 'events.jsonl']) expect(fs.existsSync(path.join(report.runDir, f)), f).toBe(true);
+    for (const f of ['manifest.json', 'decisions.jsonl', 'report.json', 'report.md', 'events.jsonl'])
+      expect(fs.existsSync(path.join(report.runDir, f)), f).toBe(true);
     const saved = JSON.parse(fs.readFileSync(path.join(report.runDir, 'manifest.json'), 'utf8'));
     expect(saved.phases[0].tasks.map((t: any) => t.status)).toEqual(['merged', 'merged']);
     expect(fs.readFileSync(path.join(base.main, 'b.txt'), 'utf8')).toBe('b\n');
   });
 
   it('exits 1 when a subtask is not merged, with the human report naming it', () => {
-    const { base, file } = setup({ version: 1, task: 'one fails', phases: [{ name: 'P1', tasks: [task('ok', {}), task('bad', { acceptance: 'test -f never.txt' })] }] });
+    const { base, file } = setup({
+      version: 1,
+      task: 'one fails',
+      phases: [{ name: 'P1', tasks: [task('ok', {}), task('bad', { acceptance: 'test -f never.txt' })] }],
+    });
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review', '-q']);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('## Plan');
@@ -87,7 +107,19 @@ describe('codex-orch run --plan', { timeout: 180_000 }, () => {
   });
 
   it('an invalid manifest is a usage error (exit 2) listing every problem with its path; nothing runs', () => {
-    const { base, file } = setup({ version: 1, task: 'bad', phases: [{ name: 'P1', tasks: [{ id: 't1', title: 'x', prompt: '', dependsOn: ['t9'] }, { id: 't2', title: 'y', prompt: 'p', depends_on: [] }] }] });
+    const { base, file } = setup({
+      version: 1,
+      task: 'bad',
+      phases: [
+        {
+          name: 'P1',
+          tasks: [
+            { id: 't1', title: 'x', prompt: '', dependsOn: ['t9'] },
+            { id: 't2', title: 'y', prompt: 'p', depends_on: [] },
+          ],
+        },
+      ],
+    });
     const r = cli(base, ['--plan', file, '--base-dir', base.baseDir, '--no-review', '--json']);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');

@@ -26,18 +26,40 @@ afterEach(() => {
 });
 
 const readManifest = (file: string) => manifestSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
-const mergeSubjects = (main: string) => git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s').split('\n').filter(Boolean);
+const mergeSubjects = (main: string) =>
+  git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s').split('\n').filter(Boolean);
 
 describe('executePlan', () => {
   it('runs a 3-subtask plan: dependency and overlapping files respected, merge order deterministic, main has everything', async () => {
-    const r = rig({ files: { 'smoke.mjs': SMOKE_SCRIPT }, settings: { setup: ['true'], smoke: 'node smoke.mjs', archive: 'git status --short' } });
+    const r = rig({
+      files: { 'smoke.mjs': SMOKE_SCRIPT },
+      settings: { setup: ['true'], smoke: 'node smoke.mjs', archive: 'git status --short' },
+    });
     const events: RunEvent[] = [];
     const result = await executePlan(
       plan([
-        { id: 'lib-a', title: 'Add a', prompt: fakePrompt('Write lib/a.txt.', { write: { 'lib/a.txt': 'a\n' } }), files: ['lib/**'], acceptance: 'test -f lib/a.txt' },
+        {
+          id: 'lib-a',
+          title: 'Add a',
+          prompt: fakePrompt('Write lib/a.txt.', { write: { 'lib/a.txt': 'a\n' } }),
+          files: ['lib/**'],
+          acceptance: 'test -f lib/a.txt',
+        },
         // overlaps lib-a (lib/**) and docs (docs/**): never runs with either
-        { id: 'lib-b', title: 'Add b', prompt: fakePrompt('Write lib/b.txt.', { write: { 'lib/b.txt': 'b\n' }, commit: true }), files: ['lib/b.txt', 'docs/**'] },
-        { id: 'docs', title: 'Document a', prompt: fakePrompt('Write docs/a.md.', { write: { 'docs/a.md': '# a\n' } }), files: ['docs/**'], dependsOn: ['lib-a'], acceptance: 'test -f docs/a.md' },
+        {
+          id: 'lib-b',
+          title: 'Add b',
+          prompt: fakePrompt('Write lib/b.txt.', { write: { 'lib/b.txt': 'b\n' }, commit: true }),
+          files: ['lib/b.txt', 'docs/**'],
+        },
+        {
+          id: 'docs',
+          title: 'Document a',
+          prompt: fakePrompt('Write docs/a.md.', { write: { 'docs/a.md': '# a\n' } }),
+          files: ['docs/**'],
+          dependsOn: ['lib-a'],
+          acceptance: 'test -f docs/a.md',
+        },
       ]),
       { ...r.ctx, maxParallel: 3, onEvent: (e) => events.push(e) },
     );
@@ -69,17 +91,31 @@ describe('executePlan', () => {
 
     // Worktrees of merged subtasks removed, branches kept; setup/acceptance/smoke/archive went through the gateway.
     for (const id of ['lib-a', 'lib-b', 'docs']) expect(fs.existsSync(path.join(r.base.baseDir, `task-${id}`))).toBe(false);
-    expect(git(r.base.main, 'branch', '--format=%(refname:short)').split('\n').sort()).toEqual(['main', 'task-docs', 'task-lib-a', 'task-lib-b']);
+    expect(git(r.base.main, 'branch', '--format=%(refname:short)').split('\n').sort()).toEqual([
+      'main',
+      'task-docs',
+      'task-lib-a',
+      'task-lib-b',
+    ]);
     expect(ds.filter((d) => d.action === 'setup')).toHaveLength(3);
     expect(ds.filter((d) => d.kind === 'acceptance' && d.action === 'passed')).toHaveLength(2);
     expect(ds.filter((d) => d.action === 'archived')).toHaveLength(3);
     expect(ds.filter((d) => d.kind === 'review' && d.action === 'skipped')).toHaveLength(3);
     // lib-b committed itself; the others were committed for it
-    expect(ds.filter((d) => d.action === 'committed').map((d) => d.taskId).sort()).toEqual(['docs', 'lib-a']);
+    expect(
+      ds
+        .filter((d) => d.action === 'committed')
+        .map((d) => d.taskId)
+        .sort(),
+    ).toEqual(['docs', 'lib-a']);
     expect(result.decisions).toBe(ds.length);
 
     expect(result.workers).toHaveLength(3);
-    expect(result.workers.every((w) => w.status === 'complete' && w.runDir.startsWith(path.join(r.base.stateDir, 'runs', r.ctx.runId, 'workers')))).toBe(true);
+    expect(
+      result.workers.every(
+        (w) => w.status === 'complete' && w.runDir.startsWith(path.join(r.base.stateDir, 'runs', r.ctx.runId, 'workers')),
+      ),
+    ).toBe(true);
     expect(result.tokens.workers).toEqual({ input: 300, cachedInput: 0, output: 60 });
     expect(result.tokens.total).toBe(360);
     expect(result.subtasks.map((s) => [s.id, s.status, s.workers, s.merge.attempts])).toEqual([
@@ -88,7 +124,8 @@ describe('executePlan', () => {
       ['docs', 'merged', 1, 1],
     ]);
     const types = new Set(events.map((e) => e.type));
-    for (const t of ['plan.started', 'subtask.status', 'plan.worker', 'plan.decision', 'plan.finished']) expect(types.has(t as RunEvent['type'])).toBe(true);
+    for (const t of ['plan.started', 'subtask.status', 'plan.worker', 'plan.decision', 'plan.finished'])
+      expect(types.has(t as RunEvent['type'])).toBe(true);
     expect(git(r.base.main, 'status', '--porcelain')).toBe('');
   });
 
@@ -97,8 +134,18 @@ describe('executePlan', () => {
     const result = await executePlan(
       plan([
         // declared disjoint on purpose, so they run together and collide in shared.txt at merge time
-        { id: 'one', title: 'Line one', prompt: fakePrompt('Append.', { append: { 'shared.txt': 'from one' }, barrier: { name: 'c', count: 2 } }), files: ['one/**'] },
-        { id: 'two', title: 'Line two', prompt: fakePrompt('Append.', { append: { 'shared.txt': 'from two' }, barrier: { name: 'c', count: 2 } }), files: ['two/**'] },
+        {
+          id: 'one',
+          title: 'Line one',
+          prompt: fakePrompt('Append.', { append: { 'shared.txt': 'from one' }, barrier: { name: 'c', count: 2 } }),
+          files: ['one/**'],
+        },
+        {
+          id: 'two',
+          title: 'Line two',
+          prompt: fakePrompt('Append.', { append: { 'shared.txt': 'from two' }, barrier: { name: 'c', count: 2 } }),
+          files: ['two/**'],
+        },
       ]),
       { ...r.ctx, maxParallel: 2 },
     );
@@ -113,14 +160,20 @@ describe('executePlan', () => {
     const ds = readDecisions(r.ctx.runDir);
     const id = reworked[0]!.id;
     expect(ds.some((d) => d.kind === 'merge' && d.action === 'conflict' && d.taskId === id)).toBe(true);
-    expect(ds.some((d) => d.action === 'rework-conflict' && d.taskId === id && (d.data?.files as string[]).includes('shared.txt'))).toBe(true);
+    expect(ds.some((d) => d.action === 'rework-conflict' && d.taskId === id && (d.data?.files as string[]).includes('shared.txt'))).toBe(
+      true,
+    );
     expect(ds.some((d) => d.action === 'rework-resolved' && d.taskId === id)).toBe(true);
     const conflictWorker = result.workers.find((w) => w.purpose === 'conflict');
     expect(conflictWorker?.taskId).toBe(id);
     // the conflict worker resumed the subtask's own thread, and was told the files and both sides' intent
     const initial = result.workers.find((w) => w.purpose === 'initial' && w.taskId === id);
     expect(conflictWorker?.threadId).toBe(initial?.threadId);
-    const calls = fs.readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const calls = fs
+      .readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     const resume = calls.find((c) => c.resume);
     expect(resume.prompt).toContain('shared.txt');
     expect(resume.prompt).toMatch(/Merge task-(one|two): Line (one|two)/);
@@ -131,7 +184,13 @@ describe('executePlan', () => {
   it('a failed smoke test is reverted in main, sent back to the worker with the log, and merged after the fix', async () => {
     const r = rig({ files: { 'smoke.mjs': SMOKE_SCRIPT }, settings: { smoke: 'node smoke.mjs' } });
     const result = await executePlan(
-      plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write it.', { write: { 'feature.txt': 'BROKEN\n' }, onResume: { 'feature.txt': 'fixed\n' } }) }]),
+      plan([
+        {
+          id: 'feat',
+          title: 'Feature',
+          prompt: fakePrompt('Write it.', { write: { 'feature.txt': 'BROKEN\n' }, onResume: { 'feature.txt': 'fixed\n' } }),
+        },
+      ]),
       r.ctx,
     );
     expect(result.allMerged).toBe(true);
@@ -143,7 +202,11 @@ describe('executePlan', () => {
     expect(subjects.some((x) => x.startsWith('Revert "Merge task-feat'))).toBe(true);
     const smokeWorker = result.workers.find((w) => w.purpose === 'smoke');
     expect(smokeWorker?.status).toBe('complete');
-    const calls = fs.readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const calls = fs
+      .readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(calls.find((c) => c.resume).prompt).toContain('smoke: BROKEN in feature.txt');
     const ds = readDecisions(r.ctx.runDir);
     expect(ds.some((d) => d.kind === 'merge' && d.action === 'smoke-failed')).toBe(true);
@@ -153,7 +216,14 @@ describe('executePlan', () => {
   it('a stalled worker is self-healed by resuming its thread with the error', async () => {
     const r = rig();
     const result = await executePlan(
-      plan([{ id: 'slow', title: 'Slow one', prompt: fakePrompt('Write.', { write: { 'slow.txt': 'done\n' }, stallFirst: true }), acceptance: 'test -f slow.txt' }]),
+      plan([
+        {
+          id: 'slow',
+          title: 'Slow one',
+          prompt: fakePrompt('Write.', { write: { 'slow.txt': 'done\n' }, stallFirst: true }),
+          acceptance: 'test -f slow.txt',
+        },
+      ]),
       { ...r.ctx, workerStallMs: 3000 },
     );
     expect(result.allMerged).toBe(true);
@@ -172,8 +242,19 @@ describe('executePlan', () => {
     const r = rig();
     const result = await executePlan(
       plan([
-        { id: 'stuck', title: 'Never finishes', prompt: fakePrompt('Write.', { write: { 's.txt': 's\n' }, stallFirst: true }), files: ['s.txt'] },
-        { id: 'after', title: 'Needs stuck', prompt: fakePrompt('Write.', { write: { 'a.txt': 'a\n' } }), files: ['a.txt'], dependsOn: ['stuck'] },
+        {
+          id: 'stuck',
+          title: 'Never finishes',
+          prompt: fakePrompt('Write.', { write: { 's.txt': 's\n' }, stallFirst: true }),
+          files: ['s.txt'],
+        },
+        {
+          id: 'after',
+          title: 'Needs stuck',
+          prompt: fakePrompt('Write.', { write: { 'a.txt': 'a\n' } }),
+          files: ['a.txt'],
+          dependsOn: ['stuck'],
+        },
         { id: 'free', title: 'Independent', prompt: fakePrompt('Write.', { write: { 'f.txt': 'f\n' } }), files: ['f.txt'] },
       ]),
       { ...r.ctx, workerStallMs: 3000, maxHeals: 0 },
@@ -198,7 +279,14 @@ describe('executePlan', () => {
         : { verdict: 'approve', comments: 'good', risk: 'low', tokens: { input: 40, output: 5 } };
     };
     const result = await executePlan(
-      plan([{ id: 'greet', title: 'Greeting', prompt: fakePrompt('Write.', { write: { 'hello.txt': 'helo\n' }, onResume: { 'hello.txt': 'hello\n' } }), acceptance: 'test -f hello.txt' }]),
+      plan([
+        {
+          id: 'greet',
+          title: 'Greeting',
+          prompt: fakePrompt('Write.', { write: { 'hello.txt': 'helo\n' }, onResume: { 'hello.txt': 'hello\n' } }),
+          acceptance: 'test -f hello.txt',
+        },
+      ]),
       { ...r.ctx, review },
     );
     expect(result.allMerged).toBe(true);
@@ -210,7 +298,11 @@ describe('executePlan', () => {
     expect(result.subtasks[0]!.reviews.map((x) => x.verdict)).toEqual(['rework', 'approve']);
     expect(result.workers.map((w) => w.purpose)).toEqual(['initial', 'review']);
     expect(result.tokens.review).toEqual({ input: 90, output: 15 });
-    const calls = fs.readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    const calls = fs
+      .readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l));
     expect(calls[1].resume).toBe(true);
     expect(calls[1].prompt).toContain('REVIEW-COMMENT');
     expect(fs.readFileSync(path.join(r.base.main, 'hello.txt'), 'utf8')).toBe('hello\n');
@@ -219,7 +311,11 @@ describe('executePlan', () => {
   it('a reviewer that never approves ends the subtask in error after the bounded rounds', async () => {
     const r = rig();
     const review: ReviewFn = async () => ({ verdict: 'rework', comments: 'still wrong', risk: 'high', tokens: { input: 1, output: 1 } });
-    const result = await executePlan(plan([{ id: 'x', title: 'X', prompt: fakePrompt('Write.', { write: { 'x.txt': 'x\n' } }) }]), { ...r.ctx, review, maxReviewRounds: 1 });
+    const result = await executePlan(plan([{ id: 'x', title: 'X', prompt: fakePrompt('Write.', { write: { 'x.txt': 'x\n' } }) }]), {
+      ...r.ctx,
+      review,
+      maxReviewRounds: 1,
+    });
     expect(result.subtasks[0]).toMatchObject({ status: 'error' });
     expect(result.subtasks[0]!.reason).toMatch(/still asks for rework after 1 round/);
     expect(result.subtasks[0]!.reviews).toHaveLength(2);
@@ -228,7 +324,10 @@ describe('executePlan', () => {
 
   it('an acceptance command that keeps failing ends the subtask in error; nothing is merged', async () => {
     const r = rig();
-    const result = await executePlan(plan([{ id: 'bad', title: 'Bad', prompt: fakePrompt('Write.', { write: { 'b.txt': 'b\n' } }), acceptance: 'test -f never.txt' }]), { ...r.ctx, maxAcceptanceFixes: 1 });
+    const result = await executePlan(
+      plan([{ id: 'bad', title: 'Bad', prompt: fakePrompt('Write.', { write: { 'b.txt': 'b\n' } }), acceptance: 'test -f never.txt' }]),
+      { ...r.ctx, maxAcceptanceFixes: 1 },
+    );
     expect(result.subtasks[0]!.status).toBe('error');
     expect(result.subtasks[0]!.reason).toMatch(/acceptance `test -f never.txt` still fails after 1 fix round/);
     expect(result.workers.map((w) => w.purpose)).toEqual(['initial', 'acceptance']);
@@ -259,7 +358,13 @@ describe('executePlan', () => {
     const r = rig();
     const result = await executePlan(
       plan([
-        { id: 'first', title: 'First', prompt: fakePrompt('Write.', { write: { '1.txt': '1\n' } }), files: ['1.txt'], acceptance: 'test -f 1.txt' },
+        {
+          id: 'first',
+          title: 'First',
+          prompt: fakePrompt('Write.', { write: { '1.txt': '1\n' } }),
+          files: ['1.txt'],
+          acceptance: 'test -f 1.txt',
+        },
         { id: 'second', title: 'Second', prompt: fakePrompt('Write.', { write: { '2.txt': '2\n' } }), files: ['2.txt'] },
       ]),
       { ...r.ctx, maxParallel: 1, budgets: { totalTokens: 50 } },
@@ -303,7 +408,10 @@ describe('executePlan', () => {
     fs.writeFileSync(path.join(r.base.main, 'README.md'), '# my own edit, not committed\n');
     fs.writeFileSync(path.join(r.base.main, 'notes.txt'), 'untracked user file\n');
     const head = git(r.base.main, 'rev-parse', 'HEAD');
-    const result = await executePlan(plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write.', { write: { 'f.txt': 'f\n' } }) }]), r.ctx);
+    const result = await executePlan(
+      plan([{ id: 'feat', title: 'Feature', prompt: fakePrompt('Write.', { write: { 'f.txt': 'f\n' } }) }]),
+      r.ctx,
+    );
     expect(result.allMerged).toBe(false);
     expect(result.subtasks[0]!.status).toBe('complete'); // the queue stops cleanly: the branch stays complete for runs merge
     expect(result.subtasks[0]!.reason).toMatch(/main\/ was left untouched/);
@@ -328,7 +436,11 @@ describe('executePlan', () => {
       { ...r.ctx, maxParallel: 1, budgets: { maxWorkers: 1 } },
     );
     expect(first.left.map((l) => l.id)).toEqual(['b']);
-    const second = await executePlan(readManifest(first.manifestFile), { ...r.ctx, runId: `${r.ctx.runId}-2`.slice(0, 40), runDir: `${r.ctx.runDir}-2` });
+    const second = await executePlan(readManifest(first.manifestFile), {
+      ...r.ctx,
+      runId: `${r.ctx.runId}-2`.slice(0, 40),
+      runDir: `${r.ctx.runDir}-2`,
+    });
     expect(second.allMerged).toBe(true);
     expect(second.workers.map((w) => w.taskId)).toEqual(['b']);
     expect(second.merges.map((m) => m.taskId)).toEqual(['b']);

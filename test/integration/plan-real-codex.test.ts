@@ -24,7 +24,8 @@ const script: Script = ({ body }) => {
     if (outputs < 2) return { toolCalls: [{ name: 'exec_command', arguments: { cmd: `printf 'reviewed\\n' > ${file}.review` } }] };
     return { text: resultText({ goal_met: true, summary: `addressed the review of ${file}` }) };
   }
-  if (file && outputs === 0) return { toolCalls: [{ name: 'exec_command', arguments: { cmd: `printf 'hello from ${file}\\n' > ${file}` } }] };
+  if (file && outputs === 0)
+    return { toolCalls: [{ name: 'exec_command', arguments: { cmd: `printf 'hello from ${file}\\n' > ${file}` } }] };
   return { text: resultText({ goal_met: true, summary: `created ${file}` }), usage: { input_tokens: 200, output_tokens: 10 } };
 };
 
@@ -44,13 +45,26 @@ describe('executePlan on the real codex binary', () => {
     const reviews: string[] = [];
     const review: ReviewFn = async (input) => {
       reviews.push(`${input.subtask.id}#${input.round}`);
-      if (input.subtask.id === 'alpha' && input.round === 1) return { verdict: 'rework', comments: 'Add a review note file. REWORK-MARKER', risk: 'low', tokens: { input: 10, output: 5 } };
+      if (input.subtask.id === 'alpha' && input.round === 1)
+        return { verdict: 'rework', comments: 'Add a review note file. REWORK-MARKER', risk: 'low', tokens: { input: 10, output: 5 } };
       return { verdict: 'approve', comments: 'looks good', risk: 'low', tokens: { input: 10, output: 5 } };
     };
     const result = await executePlan(
       plan([
-        { id: 'alpha', title: 'Alpha file', prompt: 'Create the alpha file. FILE=alpha.txt', files: ['alpha*'], acceptance: 'test -f alpha.txt' },
-        { id: 'beta', title: 'Beta file', prompt: 'Create the beta file. FILE=beta.txt', files: ['beta*'], acceptance: 'grep -q hello beta.txt' },
+        {
+          id: 'alpha',
+          title: 'Alpha file',
+          prompt: 'Create the alpha file. FILE=alpha.txt',
+          files: ['alpha*'],
+          acceptance: 'test -f alpha.txt',
+        },
+        {
+          id: 'beta',
+          title: 'Beta file',
+          prompt: 'Create the beta file. FILE=beta.txt',
+          files: ['beta*'],
+          acceptance: 'grep -q hello beta.txt',
+        },
       ]),
       { ...r.ctx, review, maxParallel: 2 },
     );
@@ -74,7 +88,10 @@ describe('executePlan on the real codex binary', () => {
     expect(prompt).toContain('Run `test -f alpha.txt` in this worktree');
     expect(result.tokens.workers.input).toBeGreaterThan(0);
     expect(result.merges.map((m) => m.taskId).sort()).toEqual(['alpha', 'beta']);
-    expect(git(r.base.main, 'log', '--merges', '--format=%s').split('\n').sort()).toEqual(['Merge task-alpha: Alpha file', 'Merge task-beta: Beta file']);
+    expect(git(r.base.main, 'log', '--merges', '--format=%s').split('\n').sort()).toEqual([
+      'Merge task-alpha: Alpha file',
+      'Merge task-beta: Beta file',
+    ]);
     expect(readDecisions(r.ctx.runDir).filter((d) => d.kind === 'acceptance' && d.action === 'passed')).toHaveLength(3);
     expect(git(r.base.main, 'status', '--porcelain')).toBe('');
   });

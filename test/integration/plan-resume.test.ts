@@ -1,7 +1,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
+import {
+  startScriptedModelServer,
+  toolOutputs,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+} from '../../src/demo/scripted-model-server.js';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
 import type { RunReport } from '../../src/orchestrator/report/report.js';
 import { manifestSchema, type Manifest } from '../../src/scheduler/index.js';
@@ -33,8 +38,24 @@ const PLAN = {
     {
       name: 'Files',
       tasks: [
-        { id: 't1', title: 'Add a', kind: 'feature', prompt: fakePrompt('Write a.txt.', { write: { 'a.txt': 'a\n' } }), files: ['a.txt'], dependsOn: [], acceptance: 'test -f a.txt' },
-        { id: 't2', title: 'Add b', kind: 'feature', prompt: fakePrompt('Write b.txt.', { write: { 'b.txt': 'b\n' }, barrier: { name: 'hold', count: 2 } }), files: ['b.txt'], dependsOn: [], acceptance: 'test -f b.txt' },
+        {
+          id: 't1',
+          title: 'Add a',
+          kind: 'feature',
+          prompt: fakePrompt('Write a.txt.', { write: { 'a.txt': 'a\n' } }),
+          files: ['a.txt'],
+          dependsOn: [],
+          acceptance: 'test -f a.txt',
+        },
+        {
+          id: 't2',
+          title: 'Add b',
+          kind: 'feature',
+          prompt: fakePrompt('Write b.txt.', { write: { 'b.txt': 'b\n' }, barrier: { name: 'hold', count: 2 } }),
+          files: ['b.txt'],
+          dependsOn: [],
+          acceptance: 'test -f b.txt',
+        },
       ],
     },
   ],
@@ -47,7 +68,8 @@ const FILES = {
 };
 
 const mainTree = (main: string) => git(main, 'ls-tree', '-r', 'HEAD');
-const mergeSubjects = (main: string) => git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
+const mergeSubjects = (main: string) =>
+  git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
 const readManifest = (file: string): Manifest | undefined => {
   try {
     return manifestSchema.parse(JSON.parse(fs.readFileSync(file, 'utf8')));
@@ -153,7 +175,11 @@ describe('plan road: crash during run_plan, then resume; runs merge', { timeout:
     const child = spawnTs(['run', '--json', '-q', TASK], base.env);
     let finished = false;
     void child.done.then(() => (finished = true));
-    await waitFor(() => finished || (runDirOf(base.t) !== undefined && firstMergedSecondRunning(runDirOf(base.t)!)), 't1 merged while t2 runs (uninterrupted run)', 180_000);
+    await waitFor(
+      () => finished || (runDirOf(base.t) !== undefined && firstMergedSecondRunning(runDirOf(base.t)!)),
+      't1 merged while t2 runs (uninterrupted run)',
+      180_000,
+    );
     fs.writeFileSync(path.join(base.barrier, 'release'), '');
     const uninterrupted = await child.done;
     expect(uninterrupted.code, uninterrupted.stderr).toBe(0);
@@ -197,7 +223,9 @@ describe('plan road: crash during run_plan, then resume; runs merge', { timeout:
         ['t2', 'merged'],
       ]);
       expect(store.requireRun(runId).status).toBe('succeeded');
-      const recovered = store.listEvents(runId).find((e) => e.type === 'run.recovered')!.data as { answered: { command: string; how: string }[] };
+      const recovered = store.listEvents(runId).find((e) => e.type === 'run.recovered')!.data as {
+        answered: { command: string; how: string }[];
+      };
       expect(recovered.answered).toEqual([expect.objectContaining({ command: 'run_plan', how: 'plan-resumed' })]);
       // The first process's t2 worker was recorded interrupted; the resumed one continued its thread in a new worker dir.
       const t2Workers = store.listWorkers(runId).filter((w) => w.workerId.startsWith('t2-'));
@@ -271,7 +299,12 @@ describe('plan road: crash during run_plan, then resume; runs merge', { timeout:
     const suffix = runId.split('-').pop()!.slice(0, 4);
     const merged = await spawnTs(['runs', 'merge', suffix, '--json'], r.env).done;
     expect(merged.code, merged.stderr).toBe(0);
-    const out = JSON.parse(merged.stdout) as { runId: string; candidates: string[]; merged: { taskId: string; branch: string; sha: string }[]; notMerged: unknown[] };
+    const out = JSON.parse(merged.stdout) as {
+      runId: string;
+      candidates: string[];
+      merged: { taskId: string; branch: string; sha: string }[];
+      notMerged: unknown[];
+    };
     expect(out.runId).toBe(runId);
     expect(out.candidates).toEqual(['t2']);
     expect(out.merged.map((m) => [m.taskId, m.branch])).toEqual([['t2', 'task-t2']]);
@@ -284,7 +317,13 @@ describe('plan road: crash during run_plan, then resume; runs merge', { timeout:
     expect(statusOf(readManifest(path.join(runDir, 'manifest.json')), 't2')).toBe('merged');
     const store = openSqliteStore(r.t.stateDir);
     try {
-      expect(store.listMerges(runId).filter((m) => m.outcome === 'merged').map((m) => m.branch).sort()).toEqual(['task-t1', 'task-t2']);
+      expect(
+        store
+          .listMerges(runId)
+          .filter((m) => m.outcome === 'merged')
+          .map((m) => m.branch)
+          .sort(),
+      ).toEqual(['task-t1', 'task-t2']);
       expect(store.listSubtasks(runId).find((s) => s.id === 't2')!.status).toBe('merged');
       expect(store.listCommands({ runId }).filter((c) => c.command === 'node smoke.mjs').length).toBeGreaterThanOrEqual(2); // t1's merge and t2's
       expect(store.listLocks()).toEqual([]);
@@ -312,15 +351,18 @@ describe('executePlan: a subtask stopped while complete stays complete and is me
     planRigs.push(p);
     fs.writeFileSync(path.join(p.base.main, 'notes.txt'), 'dirty\n');
     const controller = new AbortController();
-    const first = await executePlan(plan([{ id: 'only', title: 'Only', prompt: fakePrompt('Write.', { write: { 'o.txt': 'o\n' } }), files: ['o.txt'] }]), {
-      ...p.ctx,
-      dirtyWaitMs: 600_000,
-      dirtyPollMs: 50,
-      signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === 'plan.decision' && e.kind === 'merge' && e.action === 'waiting') controller.abort();
+    const first = await executePlan(
+      plan([{ id: 'only', title: 'Only', prompt: fakePrompt('Write.', { write: { 'o.txt': 'o\n' } }), files: ['o.txt'] }]),
+      {
+        ...p.ctx,
+        dirtyWaitMs: 600_000,
+        dirtyPollMs: 50,
+        signal: controller.signal,
+        onEvent: (e) => {
+          if (e.type === 'plan.decision' && e.kind === 'merge' && e.action === 'waiting') controller.abort();
+        },
       },
-    });
+    );
     expect(first.aborted).toBe(true);
     expect(first.left).toEqual([expect.objectContaining({ id: 'only', status: 'complete' })]);
     const saved = manifestSchema.parse(JSON.parse(fs.readFileSync(first.manifestFile, 'utf8')));

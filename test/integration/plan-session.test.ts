@@ -29,9 +29,21 @@ const PLAN = (sleepMs: number) => ({
     {
       name: 'P1',
       tasks: [
-        { id: 'a', title: 'Task a', prompt: fakePrompt('Do a.', { append: { 'a.txt': 'a' }, sleepMs }), files: ['a.txt'], acceptance: 'test -f a.txt' },
+        {
+          id: 'a',
+          title: 'Task a',
+          prompt: fakePrompt('Do a.', { append: { 'a.txt': 'a' }, sleepMs }),
+          files: ['a.txt'],
+          acceptance: 'test -f a.txt',
+        },
         { id: 'b', title: 'Task b', prompt: fakePrompt('Do b.', { append: { 'b.txt': 'b' }, sleepMs }), files: ['b.txt'] },
-        { id: 'c', title: 'Task c', prompt: fakePrompt('Do c.', { append: { 'c.txt': 'c' }, sleepMs }), files: ['c.txt'], dependsOn: ['a'] },
+        {
+          id: 'c',
+          title: 'Task c',
+          prompt: fakePrompt('Do c.', { append: { 'c.txt': 'c' }, sleepMs }),
+          files: ['c.txt'],
+          dependsOn: ['a'],
+        },
       ],
     },
   ],
@@ -94,13 +106,21 @@ const decisionCount = (r: Rig) => {
   const [id] = runDirs(r);
   if (!id) return 0;
   try {
-    return fs.readFileSync(path.join(r.t.stateDir, 'runs', id, 'decisions.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+    return fs
+      .readFileSync(path.join(r.t.stateDir, 'runs', id, 'decisions.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean).length;
   } catch {
     return 0;
   }
 };
-const mergeSubjects = (main: string) => git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
-const tree = (main: string) => git(main, 'ls-tree', '-r', 'HEAD').split('\n').filter((l) => !l.endsWith('\t.gitignore')).join('\n');
+const mergeSubjects = (main: string) =>
+  git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
+const tree = (main: string) =>
+  git(main, 'ls-tree', '-r', 'HEAD')
+    .split('\n')
+    .filter((l) => !l.endsWith('\t.gitignore'))
+    .join('\n');
 const fakeCodexLeft = (r: Rig) => processesIn(r.t.baseDir).filter((p) => p.includes('plan-fake-codex'));
 
 function storeFacts(r: Rig, runId: string) {
@@ -108,7 +128,11 @@ function storeFacts(r: Rig, runId: string) {
   try {
     return {
       run: store.requireRun(runId),
-      merged: store.listMerges(runId).filter((m) => m.outcome === 'merged').map((m) => m.branch).sort(),
+      merged: store
+        .listMerges(runId)
+        .filter((m) => m.outcome === 'merged')
+        .map((m) => m.branch)
+        .sort(),
       locks: store.listLocks(),
       runs: store.listRuns().map((x) => x.id),
     };
@@ -147,7 +171,11 @@ describe('run --plan is a run like any other', { timeout: 240_000 }, () => {
     // main moved, so this is a new plan key: a new run, whose subtasks git already has in main.
     const again = await runPlan(r);
     expect(again.code, again.stderr).toBe(0);
-    const second = JSON.parse(again.stdout) as { runId: string; merges: unknown[]; plan: { result: { subtasks: { id: string; status: string; reason: string }[] } } };
+    const second = JSON.parse(again.stdout) as {
+      runId: string;
+      merges: unknown[];
+      plan: { result: { subtasks: { id: string; status: string; reason: string }[] } };
+    };
     expect(second.runId).not.toBe(report.runId);
     expect(second.merges).toEqual([]);
     for (const s of second.plan.result.subtasks) {
@@ -162,7 +190,10 @@ describe('run --plan is a run like any other', { timeout: 240_000 }, () => {
     expect(mergeSubjects(r.t.main)).toEqual(order.map((b) => `Merge ${b}: Task ${b.slice('task-'.length)}`));
     expect(tree(r.t.main)).toBe(expectedTree);
     // No worker ran for the second run.
-    const calls = fs.readFileSync(path.join(r.env.PLAN_FAKE_STATE as string, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const calls = fs
+      .readFileSync(path.join(r.env.PLAN_FAKE_STATE as string, 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean);
     expect(calls).toHaveLength(3);
   });
 
@@ -222,7 +253,9 @@ describe('run --plan is a run like any other', { timeout: 240_000 }, () => {
     const resumed = await runPlan(r, '--resume');
     expect(resumed.code, resumed.stderr).toBe(0);
     expect((JSON.parse(resumed.stdout) as { runId: string }).runId).toBe(runId);
-    expect(mergeSubjects(r.t.main)).toEqual(expect.arrayContaining(['Merge task-a: Task a', 'Merge task-b: Task b', 'Merge task-c: Task c']));
+    expect(mergeSubjects(r.t.main)).toEqual(
+      expect.arrayContaining(['Merge task-a: Task a', 'Merge task-b: Task b', 'Merge task-c: Task c']),
+    );
     expect(mergeSubjects(r.t.main)).toHaveLength(3);
     expect(tree(r.t.main)).toBe(expectedTree);
 
@@ -241,7 +274,11 @@ describe('run --plan is a run like any other', { timeout: 240_000 }, () => {
     const [runId] = runDirs(r);
     // script(1) gives the CLI a terminal for stdin and stderr.
     const line = [process.execPath, '--import', 'tsx', CLI, 'run', '--plan', r.plan, '--no-review', '-q'].map((w) => `'${w}'`).join(' ');
-    const tty = spawn('script', ['-qec', line, '/dev/null'], { cwd: REPO_ROOT, env: { ...process.env, NO_COLOR: '1', ...r.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const tty = spawn('script', ['-qec', line, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, NO_COLOR: '1', ...r.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     tty.stdout.on('data', (c: Buffer) => (out += c.toString()));
     const code = new Promise<number | null>((resolve) => tty.on('close', (c) => resolve(c)));
@@ -291,7 +328,9 @@ describe('run --plan killed at any point, then runs resume', { timeout: 240_000 
     expect(facts.run.status).toBe('succeeded');
     expect(facts.merged).toEqual(['task-a', 'task-b', 'task-c']);
     expect(facts.locks).toEqual([]);
-    const report = JSON.parse(fs.readFileSync(path.join(r.t.stateDir, 'runs', runId!, 'report.json'), 'utf8')) as { merges: { branch: string }[] };
+    const report = JSON.parse(fs.readFileSync(path.join(r.t.stateDir, 'runs', runId!, 'report.json'), 'utf8')) as {
+      merges: { branch: string }[];
+    };
     expect(report.merges.map((m) => m.branch).sort()).toEqual(['task-a', 'task-b', 'task-c']);
     expect(fakeCodexLeft(r)).toEqual([]);
   });

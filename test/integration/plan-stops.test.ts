@@ -25,7 +25,17 @@ function planOf(ids: string[], sleepMs = 0, how: 'append' | 'write' = 'append') 
   return {
     version: 1,
     task: `${ids.length} files`,
-    phases: [{ name: 'P1', tasks: ids.map((id) => ({ id, title: `Task ${id}`, prompt: fakePrompt(`Do ${id}.`, { [how]: { [`${id}.txt`]: how === 'append' ? id : `${id}\n` }, sleepMs }), files: [`${id}.txt`] })) }],
+    phases: [
+      {
+        name: 'P1',
+        tasks: ids.map((id) => ({
+          id,
+          title: `Task ${id}`,
+          prompt: fakePrompt(`Do ${id}.`, { [how]: { [`${id}.txt`]: how === 'append' ? id : `${id}\n` }, sleepMs }),
+          files: [`${id}.txt`],
+        })),
+      },
+    ],
   };
 }
 
@@ -48,7 +58,8 @@ function rig(plan: unknown, stateDir?: (t: TempBase) => string) {
   return { t, file, env, state };
 }
 
-const mergeSubjects = (main: string) => git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
+const mergeSubjects = (main: string) =>
+  git(main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n').filter(Boolean);
 const decisions = (runDir: string) =>
   fs
     .readFileSync(path.join(runDir, 'decisions.jsonl'), 'utf8')
@@ -64,7 +75,11 @@ describe('a plan run that must stop', { timeout: 300_000 }, () => {
     const head = git(r.t.main, 'rev-parse', 'HEAD');
     const run = await spawnTs(['run', '--plan', r.file, '--no-review', '--json', '--dirty-wait', '2', '--max-parallel', '6'], r.env).done;
     expect(run.code, run.stderr).toBe(1);
-    const report = JSON.parse(run.stdout) as { runId: string; runDir: string; plan: { result: { subtasks: { id: string; status: string; reason: string }[] } } };
+    const report = JSON.parse(run.stdout) as {
+      runId: string;
+      runDir: string;
+      plan: { result: { subtasks: { id: string; status: string; reason: string }[] } };
+    };
     expect(report.plan.result.subtasks.map((s) => s.status)).toEqual(ids.map(() => 'complete'));
     for (const s of report.plan.result.subtasks) expect(s.reason).toMatch(/merge queue stopped: .*uncommitted changes.*runs merge/);
     const ds = decisions(report.runDir);
@@ -98,7 +113,12 @@ describe('a plan run that must stop', { timeout: 300_000 }, () => {
     mounts.push(r.state);
     const child = spawnTs(['run', '--plan', r.file, '--no-review', '-q'], r.env);
     const runsDir = path.join(r.state, 'runs');
-    await waitFor(() => fs.existsSync(runsDir) && fs.readdirSync(runsDir).length === 1 && fs.existsSync(path.join(r.t.root, 'fake-state', 'calls.jsonl')), 'the run and its workers to start', 90_000);
+    await waitFor(
+      () =>
+        fs.existsSync(runsDir) && fs.readdirSync(runsDir).length === 1 && fs.existsSync(path.join(r.t.root, 'fake-state', 'calls.jsonl')),
+      'the run and its workers to start',
+      90_000,
+    );
     // The disk fills up while the workers run.
     const filler = path.join(r.state, 'filler');
     const fd = fs.openSync(filler, 'w');
@@ -114,7 +134,9 @@ describe('a plan run that must stop', { timeout: 300_000 }, () => {
     expect(done.code, done.stderr).toBe(7);
     const lines = done.stderr.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^codex-orch: the disk holding \/.* is full; nothing more could be written there \(free some space, then continue the run with codex-orch runs resume/);
+    expect(lines[0]).toMatch(
+      /^codex-orch: the disk holding \/.* is full; nothing more could be written there \(free some space, then continue the run with codex-orch runs resume/,
+    );
     expect(done.stderr).not.toMatch(/bug|Unhandled|ENOSPC: no space/);
 
     fs.rmSync(filler);

@@ -4,7 +4,12 @@ import { RunContext } from '@openai/agents';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { PlanRunContext, PlanRunResult } from '../../src/orchestrator/plan/execute-plan.js';
-import { createPlanTools, planReportSection, renderPlanResultForModel, type ExecutePlanFn } from '../../src/orchestrator/agent/plan-tools.js';
+import {
+  createPlanTools,
+  planReportSection,
+  renderPlanResultForModel,
+  type ExecutePlanFn,
+} from '../../src/orchestrator/agent/plan-tools.js';
 import type { Plan } from '../../src/scheduler/index.js';
 import { loadPolicy } from '../../src/tools/run-repo-command/policy-file.js';
 import type { GatewayContext } from '../../src/tools/run-repo-command/gateway.js';
@@ -76,7 +81,11 @@ describe('plan tools (executor replaced)', () => {
 
   function setup(options: { dryRun?: boolean; execute?: ExecutePlanFn } = {}) {
     const config: Config = loadConfig({
-      env: { ORCHESTRATOR_BASE_DIR: t.baseDir, ORCHESTRATOR_STATE_DIR: t.stateDir, ...(options.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}) },
+      env: {
+        ORCHESTRATOR_BASE_DIR: t.baseDir,
+        ORCHESTRATOR_STATE_DIR: t.stateDir,
+        ...(options.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
+      },
       dotenvDir: null,
     });
     const gateway: GatewayContext = { config, baseDir: t.baseDir, policy: loadPolicy(config.policyFile), commandLog: null };
@@ -120,7 +129,10 @@ describe('plan tools (executor replaced)', () => {
 
   it('a rejected plan saves nothing; an accepted plan is saved as manifest.json and run with the context', async () => {
     const s = setup();
-    const rejected = await s.submit({ ...validArgs, phases: [{ name: 'P1', tasks: [{ ...validArgs.phases[0]!.tasks[0]!, files: ['../outside/**'] }] }] });
+    const rejected = await s.submit({
+      ...validArgs,
+      phases: [{ name: 'P1', tasks: [{ ...validArgs.phases[0]!.tasks[0]!, files: ['../outside/**'] }] }],
+    });
     expect(rejected).toMatch(/^REJECTED: the plan has 1 problem/);
     expect(rejected).toContain('phases[0].tasks[0].files[0]:');
     expect(fs.existsSync(path.join(runDir, 'manifest.json'))).toBe(false);
@@ -186,7 +198,11 @@ describe('plan tools (executor replaced)', () => {
   });
 
   it('the compact answer says DONE when everything merged', () => {
-    const plan: Plan = { version: 1, task: 'x', phases: [{ name: 'p', tasks: [{ id: 'a', title: 'A', kind: 'feature', prompt: 'p', files: ['**'], dependsOn: [] }] }] };
+    const plan: Plan = {
+      version: 1,
+      task: 'x',
+      phases: [{ name: 'p', tasks: [{ id: 'a', title: 'A', kind: 'feature', prompt: 'p', files: ['**'], dependsOn: [] }] }],
+    };
     const r = fakeResult(plan, { allMerged: true, left: [] });
     expect(renderPlanResultForModel(r)).toMatch(/^PLAN DONE: 1\/1 subtask\(s\) merged\./);
     expect(renderPlanResultForModel(r)).not.toContain('Subtasks not merged');

@@ -73,14 +73,18 @@ describe('plan tools end to end (scripted models, real SDK, executor, reviewer, 
     t.cleanup();
   });
 
-  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config => scriptedRunConfig(t, server.url, codex.url, extra);
+  const configFor = (server: ScriptedModelServer, extra: Record<string, string> = {}): Config =>
+    scriptedRunConfig(t, server.url, codex.url, extra);
 
   it('an invalid plan (cycle, unknown id) is rejected with precise errors, corrected on the second try, run, reviewed and merged', async () => {
     const invalid = {
       task: 'Add capitalize and truncate',
       phases: [{ name: 'Helpers', tasks: [task('t1', 'capitalize', ['t2']), task('t2', 'truncate', ['t1', 't9'])] }],
     };
-    const valid = { task: 'Add capitalize and truncate', phases: [{ name: 'Helpers', tasks: [task('t1', 'capitalize'), task('t2', 'truncate', ['t1'])] }] };
+    const valid = {
+      task: 'Add capitalize and truncate',
+      phases: [{ name: 'Helpers', tasks: [task('t1', 'capitalize'), task('t2', 'truncate', ['t1'])] }],
+    };
     orch = await startScriptedModelServer(
       script(
         [
@@ -137,7 +141,9 @@ describe('plan tools end to end (scripted models, real SDK, executor, reviewer, 
     expect(orch.requests.filter(isReviewer)).toHaveLength(2);
     expect(report.plan!.result!.tokens.review.input).toBeGreaterThan(0);
     expect(report.tokens.workers.input).toBeGreaterThan(0);
-    expect(report.tokens.total).toBeGreaterThan(report.tokens.orchestrator.input + report.tokens.orchestrator.output + report.tokens.workers.input + report.tokens.workers.output);
+    expect(report.tokens.total).toBeGreaterThan(
+      report.tokens.orchestrator.input + report.tokens.orchestrator.output + report.tokens.workers.input + report.tokens.workers.output,
+    );
     expect(fs.readFileSync(path.join(report.runDir, 'report.md'), 'utf8')).toContain('## Plan (finished; 2 submissions, 1 rejected)');
     expect(fs.readFileSync(path.join(t.main, 'src/capitalize.js'), 'utf8')).toContain('toUpperCase');
     expect(fs.readFileSync(path.join(t.main, 'src/truncate.js'), 'utf8')).toContain('"..."');
@@ -149,7 +155,11 @@ describe('plan tools end to end (scripted models, real SDK, executor, reviewer, 
     orch = await startScriptedModelServer(
       script(
         [
-          { toolCalls: [{ name: 'submit_plan', arguments: { task: 'Add capitalize', phases: [{ name: 'One', tasks: [task('cap', 'capitalize')] }] } }] },
+          {
+            toolCalls: [
+              { name: 'submit_plan', arguments: { task: 'Add capitalize', phases: [{ name: 'One', tasks: [task('cap', 'capitalize')] }] } },
+            ],
+          },
           { toolCalls: [{ name: 'run_plan', arguments: {} }] },
         ],
         (_r, n) => (n === 0 ? { text: JSON.stringify({ verdict: 'rework', comments, risk: 'medium' }) } : approve),
@@ -186,7 +196,11 @@ describe('plan tools end to end (scripted models, real SDK, executor, reviewer, 
     orch = await startScriptedModelServer(
       script(
         [
-          { toolCalls: [{ name: 'submit_plan', arguments: { task: 'Add truncate', phases: [{ name: 'One', tasks: [task('trunc', 'truncate')] }] } }] },
+          {
+            toolCalls: [
+              { name: 'submit_plan', arguments: { task: 'Add truncate', phases: [{ name: 'One', tasks: [task('trunc', 'truncate')] }] } },
+            ],
+          },
           { toolCalls: [{ name: 'run_plan', arguments: {} }] },
         ],
         (_r, n) => (n === 0 ? { text: 'Looks good to me!' } : approve),

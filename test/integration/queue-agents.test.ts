@@ -48,7 +48,20 @@ afterEach(async () => {
 function startAgentProcess(name: string, env: NodeJS.ProcessEnv = {}): ChildRun {
   const repo = agentClone(base!.root, base!.origin, name);
   const run = spawnTs(
-    ['agent', '--queue', redisUrl, '--prefix', prefix, '--repo', `sample=${repo.clone}`, '--artifacts', server!.url, '--work-dir', path.join(base!.root, name, 'work'), '--json'],
+    [
+      'agent',
+      '--queue',
+      redisUrl,
+      '--prefix',
+      prefix,
+      '--repo',
+      `sample=${repo.clone}`,
+      '--artifacts',
+      server!.url,
+      '--work-dir',
+      path.join(base!.root, name, 'work'),
+      '--json',
+    ],
     {
       ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN,
       CODEX_BIN: PLAN_FAKE_CODEX,
@@ -76,7 +89,16 @@ async function setup(url = REDIS_URL) {
   server = await startArtifactServer({ dir: path.join(base.stateDir, 'artifacts'), token: TOKEN });
   store = openStore({ memory: true });
   const run = store.createRun({ task: 'agents', baseDir: base.baseDir });
-  remote = new RemoteWorkers({ url, prefix, repoId: 'sample', mainDir: base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 100 });
+  remote = new RemoteWorkers({
+    url,
+    prefix,
+    repoId: 'sample',
+    mainDir: base.main,
+    store,
+    artifacts: new HttpArtifactStore(server.url, TOKEN),
+    artifactsLocation: server.url,
+    pollMs: 100,
+  });
   await remote.ready();
   const request = (over: Partial<RemoteWorkRequest> = {}): RemoteWorkRequest => ({
     runId: run.id,
@@ -119,7 +141,11 @@ describe('codex-orch agent processes', () => {
     const port = await freePort();
     const dataDir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'redis-restart-'));
     const startRedis = () => {
-      const p = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''], { stdio: 'ignore' });
+      const p = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+        { stdio: 'ignore' },
+      );
       others.push(p);
       return p;
     };
@@ -132,7 +158,9 @@ describe('codex-orch agent processes', () => {
     await waitFor(() => agentOut().includes('"agent.started"'), 'the agent to start', 60_000);
     // The worker waits at a barrier nobody else reaches until the test lets it go (a file it polls).
     const gate = path.join(base!.root, 'fake-state', 'barrier-restart');
-    const pending = remote!.run(request({ prompt: fakePrompt('Write a.txt.', { write: { 'a.txt': 'a\n' }, barrier: { name: 'restart', count: 2 } }) }));
+    const pending = remote!.run(
+      request({ prompt: fakePrompt('Write a.txt.', { write: { 'a.txt': 'a\n' }, barrier: { name: 'restart', count: 2 } }) }),
+    );
     await waitFor(() => fs.existsSync(gate) && fs.readdirSync(gate).length === 1, 'the worker to reach the barrier', 60_000);
     redis.kill('SIGKILL');
     await new Promise((r) => redis.once('exit', r));

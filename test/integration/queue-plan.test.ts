@@ -45,12 +45,24 @@ afterEach(async () => {
 
 const SIX = () =>
   plan([
-    { id: 'a', title: 'Add a', prompt: fakePrompt('Write a.', { write: { 'src/a.txt': 'a\n' } }), files: ['src/a.txt'], acceptance: 'test -f src/a.txt' },
+    {
+      id: 'a',
+      title: 'Add a',
+      prompt: fakePrompt('Write a.', { write: { 'src/a.txt': 'a\n' } }),
+      files: ['src/a.txt'],
+      acceptance: 'test -f src/a.txt',
+    },
     { id: 'b', title: 'Add b', prompt: fakePrompt('Write b.', { write: { 'src/b.txt': 'b\n' } }), files: ['src/b.txt'] },
     { id: 'c', title: 'Add c', prompt: fakePrompt('Write c.', { write: { 'src/c.txt': 'c\n' } }), files: ['src/c.txt'] },
     { id: 'd', title: 'Add d', prompt: fakePrompt('Write d.', { write: { 'docs/d.md': 'd\n' } }), files: ['docs/d.md'], dependsOn: ['a'] },
     { id: 'e', title: 'Add e', prompt: fakePrompt('Write e.', { write: { 'docs/e.md': 'e\n' } }), files: ['docs/e.md'], dependsOn: ['b'] },
-    { id: 'f', title: 'Add f', prompt: fakePrompt('Write f.', { write: { 'docs/f.md': 'f\n' }, commit: true }), files: ['docs/f.md'], dependsOn: ['c'] },
+    {
+      id: 'f',
+      title: 'Add f',
+      prompt: fakePrompt('Write f.', { write: { 'docs/f.md': 'f\n' }, commit: true }),
+      files: ['docs/f.md'],
+      dependsOn: ['c'],
+    },
   ]);
 
 function rig(): PlanRig {
@@ -76,8 +88,27 @@ describe('plan subtasks on agent machines', () => {
     for (const name of ['agent-1', 'agent-2', 'agent-3']) {
       const repo = agentClone(r.base.root, r.base.origin, name);
       const a = spawnTs(
-        ['agent', '--queue', REDIS_URL, '--prefix', prefix, '--repo', `sample=${repo.clone}`, '--artifacts', server.url, '--work-dir', path.join(r.base.root, name, 'work'), '--json'],
-        { ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN, CODEX_BIN: PLAN_FAKE_CODEX, PLAN_FAKE_STATE: r.fakeState, ORCHESTRATOR_QUEUE_LOCK_MS: '10000', ORCHESTRATOR_QUEUE_STALLED_MS: '5000' },
+        [
+          'agent',
+          '--queue',
+          REDIS_URL,
+          '--prefix',
+          prefix,
+          '--repo',
+          `sample=${repo.clone}`,
+          '--artifacts',
+          server.url,
+          '--work-dir',
+          path.join(r.base.root, name, 'work'),
+          '--json',
+        ],
+        {
+          ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN,
+          CODEX_BIN: PLAN_FAKE_CODEX,
+          PLAN_FAKE_STATE: r.fakeState,
+          ORCHESTRATOR_QUEUE_LOCK_MS: '10000',
+          ORCHESTRATOR_QUEUE_STALLED_MS: '5000',
+        },
       );
       let out = '';
       a.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
@@ -88,7 +119,16 @@ describe('plan subtasks on agent machines', () => {
 
     store = openStore({ memory: true });
     store.createRun({ id: r.ctx.runId, task: 'six', baseDir: r.base.baseDir });
-    remote = new RemoteWorkers({ url: REDIS_URL, prefix, repoId: 'sample', mainDir: r.base.main, store, artifacts: new HttpArtifactStore(server.url, TOKEN), artifactsLocation: server.url, pollMs: 100 });
+    remote = new RemoteWorkers({
+      url: REDIS_URL,
+      prefix,
+      repoId: 'sample',
+      mainDir: r.base.main,
+      store,
+      artifacts: new HttpArtifactStore(server.url, TOKEN),
+      artifactsLocation: server.url,
+      pollMs: 100,
+    });
     await remote.ready();
     const result = await executePlan(SIX(), { ...r.ctx, maxParallel: 3, launcher: remoteLauncher(remote), store });
     expect(result.left).toEqual([]);

@@ -53,7 +53,11 @@ async function setup() {
   git(base.main, 'commit', '-q', '-m', 'local commit, not pushed');
   originRefs = refsFingerprint(base.origin);
   const fakeState = path.join(base.root, 'fake-state');
-  const config = loadConfig({ env: {}, dotenvDir: null, overrides: { ORCHESTRATOR_STATE_DIR: path.join(base.root, 'agent-state'), CODEX_BIN: PLAN_FAKE_CODEX } });
+  const config = loadConfig({
+    env: {},
+    dotenvDir: null,
+    overrides: { ORCHESTRATOR_STATE_DIR: path.join(base.root, 'agent-state'), CODEX_BIN: PLAN_FAKE_CODEX },
+  });
   server = await startArtifactServer({ dir: path.join(base.stateDir, 'artifacts'), token: TOKEN });
   const repo = agentClone(base.root, base.origin, 'agent1');
   const agentOrigin = refsFingerprint(base.origin);
@@ -137,17 +141,34 @@ describe('the subtask queue', () => {
     const baseCommit = git(base.main, 'rev-parse', 'HEAD');
     const common = { runId, taskId: 't', slug: 't', setup: [], commitMessage: 'feature: t (t)', baseCommit, branch: 'task-t' };
     const first = await remote!.run({ ...common, purpose: 'initial', prompt: fakePrompt('Write one.', { write: { 'one.txt': '1\n' } }) });
-    const second = await remote!.run({ ...common, purpose: 'review', prompt: fakePrompt('Write two.', { write: { 'two.txt': '2\n' } }), acceptance: 'test -f one.txt && test -f two.txt' });
+    const second = await remote!.run({
+      ...common,
+      purpose: 'review',
+      prompt: fakePrompt('Write two.', { write: { 'two.txt': '2\n' } }),
+      acceptance: 'test -f one.txt && test -f two.txt',
+    });
     expect(second.attempt).toBe(2);
     expect(second.result.acceptance?.ok).toBe(true);
     expect(git(base.main, 'merge-base', '--is-ancestor', first.result.headSha!, 'task-t')).toBe('');
-    expect(git(base.main, 'ls-tree', '--name-only', 'task-t').split('\n')).toEqual(expect.arrayContaining(['one.txt', 'two.txt', 'local.txt']));
+    expect(git(base.main, 'ls-tree', '--name-only', 'task-t').split('\n')).toEqual(
+      expect.arrayContaining(['one.txt', 'two.txt', 'local.txt']),
+    );
   });
 
   it('a worker that changes nothing returns no bundle and leaves no branch', async () => {
     const { runId } = await setup();
     const baseCommit = git(base.main, 'rev-parse', 'HEAD');
-    const out = await remote!.run({ runId, taskId: 'n', slug: 'n', purpose: 'initial', prompt: fakePrompt('Do nothing.', {}), setup: [], commitMessage: 'x', baseCommit, branch: 'task-n' });
+    const out = await remote!.run({
+      runId,
+      taskId: 'n',
+      slug: 'n',
+      purpose: 'initial',
+      prompt: fakePrompt('Do nothing.', {}),
+      setup: [],
+      commitMessage: 'x',
+      baseCommit,
+      branch: 'task-n',
+    });
     expect(out.result.headSha).toBeNull();
     expect(out.result.bundle).toBeUndefined();
     expect(out.branchHead).toBeNull();

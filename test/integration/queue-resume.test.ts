@@ -44,14 +44,34 @@ describe('the orchestrator killed while agents work', () => {
       JSON.stringify({
         version: 1,
         task: 'three files',
-        phases: [{ name: 'one', tasks: ids.map((id) => ({ id, title: `Add ${id}`, prompt: fakePrompt(`Write ${id}.`, { write: { [`${id}.txt`]: `${id}\n` }, sleepMs: 4000 }), files: [`${id}.txt`] })) }],
+        phases: [
+          {
+            name: 'one',
+            tasks: ids.map((id) => ({
+              id,
+              title: `Add ${id}`,
+              prompt: fakePrompt(`Write ${id}.`, { write: { [`${id}.txt`]: `${id}\n` }, sleepMs: 4000 }),
+              files: [`${id}.txt`],
+            })),
+          },
+        ],
       }),
     );
-    const queueEnv = { ORCHESTRATOR_QUEUE: REDIS_URL, ORCHESTRATOR_QUEUE_PREFIX: prefix, ORCHESTRATOR_ARTIFACTS: artifacts, ORCHESTRATOR_QUEUE_LOCK_MS: '10000', ORCHESTRATOR_QUEUE_STALLED_MS: '5000' };
+    const queueEnv = {
+      ORCHESTRATOR_QUEUE: REDIS_URL,
+      ORCHESTRATOR_QUEUE_PREFIX: prefix,
+      ORCHESTRATOR_ARTIFACTS: artifacts,
+      ORCHESTRATOR_QUEUE_LOCK_MS: '10000',
+      ORCHESTRATOR_QUEUE_STALLED_MS: '5000',
+    };
     const agentOut: (() => string)[] = [];
     for (const name of ['agent-1', 'agent-2', 'agent-3']) {
       const repo = agentClone(base.root, base.origin, name);
-      const a = spawnTs(['agent', '--repo', `sample=${repo.clone}`, '--work-dir', path.join(base.root, name, 'work'), '--json'], { ...queueEnv, CODEX_BIN: PLAN_FAKE_CODEX, PLAN_FAKE_STATE: fakeState });
+      const a = spawnTs(['agent', '--repo', `sample=${repo.clone}`, '--work-dir', path.join(base.root, name, 'work'), '--json'], {
+        ...queueEnv,
+        CODEX_BIN: PLAN_FAKE_CODEX,
+        PLAN_FAKE_STATE: fakeState,
+      });
       let out = '';
       a.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
       agentOut.push(() => out);
@@ -60,7 +80,10 @@ describe('the orchestrator killed while agents work', () => {
     await waitFor(() => agentOut.every((o) => o().includes('"agent.started"')), 'three agents to start', 90_000);
 
     const env = { ...queueEnv, ORCHESTRATOR_STATE_DIR: base.stateDir };
-    const run = spawnTs(['run', '--plan', planFile, '--no-review', '--base-dir', base.baseDir, '--max-parallel', '3', '--no-progress'], env);
+    const run = spawnTs(
+      ['run', '--plan', planFile, '--no-review', '--base-dir', base.baseDir, '--max-parallel', '3', '--no-progress'],
+      env,
+    );
     children.push(run);
     const started = () => agentOut.reduce((n, o) => n + (o().match(/"job\.started"/g)?.length ?? 0), 0);
     const finished = () => agentOut.reduce((n, o) => n + (o().match(/"job\.finished"/g)?.length ?? 0), 0);

@@ -15,7 +15,13 @@ import { REDIS_URL, dropPrefix, requireRedis, uniquePrefix } from '../helpers/qu
  * one repository ever overlap in time (the per-repository Redis lock).
  */
 const FIXTURE = fileURLToPath(new URL('../fixtures/queue-dispatcher.ts', import.meta.url));
-interface Rec { pid: number; ev: 'start' | 'end' | 'ready'; task?: string; repo?: string; at: number }
+interface Rec {
+  pid: number;
+  ev: 'start' | 'end' | 'ready';
+  task?: string;
+  repo?: string;
+  at: number;
+}
 
 const children: ChildProcess[] = [];
 let prefix = '';
@@ -29,7 +35,14 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const read = (file: string): Rec[] => (fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec) : []);
+const read = (file: string): Rec[] =>
+  fs.existsSync(file)
+    ? fs
+        .readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as Rec)
+    : [];
 const until = (what: string, fn: () => boolean, ms = 120_000) => waitFor(fn, what, ms);
 
 describe('the tasks queue', () => {
@@ -54,7 +67,12 @@ describe('the tasks queue', () => {
     const killedAt = Date.now();
     await new Promise((r) => victim.once('exit', r));
 
-    const ends = () => new Set(read(record).filter((r) => r.ev === 'end').map((r) => r.task));
+    const ends = () =>
+      new Set(
+        read(record)
+          .filter((r) => r.ev === 'end')
+          .map((r) => r.task),
+      );
     await until('every task done', () => ends().size === 200);
     await queue.close();
 
@@ -84,7 +102,9 @@ describe('the tasks queue', () => {
     for (const [repo, list] of intervals) {
       list.sort((a, b) => a.from - b.from);
       for (let i = 1; i < list.length; i++) {
-        expect(list[i]!.from, `${repo}: ${list[i]!.task} started before ${list[i - 1]!.task} ended`).toBeGreaterThanOrEqual(list[i - 1]!.to);
+        expect(list[i]!.from, `${repo}: ${list[i]!.task} started before ${list[i - 1]!.task} ended`).toBeGreaterThanOrEqual(
+          list[i - 1]!.to,
+        );
       }
     }
   }, 240_000);

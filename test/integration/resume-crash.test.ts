@@ -3,7 +3,12 @@ import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { codexScript, orchestratorScript, orchestratorTurns } from '../../src/demo/demo-scripts.js';
 import { SAMPLE_FILES } from '../../src/demo/sample-repo.js';
-import { startScriptedModelServer, toolOutputs, type ScriptedModelServer, type ScriptedRequest } from '../../src/demo/scripted-model-server.js';
+import {
+  startScriptedModelServer,
+  toolOutputs,
+  type ScriptedModelServer,
+  type ScriptedRequest,
+} from '../../src/demo/scripted-model-server.js';
 import type { RunReport } from '../../src/orchestrator/report/report.js';
 import { runOrchestrator } from '../../src/orchestrator/run.js';
 import { openSqliteStore } from '../../src/store/index.js';
@@ -109,7 +114,11 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
   }
 
   /** Starts the run in a child, waits until `killWhen`, SIGKILLs it, resumes with an abbreviated id, and returns the final report. */
-  async function crashAndResume(r: Awaited<ReturnType<typeof rig>>, killWhen: () => boolean, what: string): Promise<{ report: RunReport; runId: string; first: string }> {
+  async function crashAndResume(
+    r: Awaited<ReturnType<typeof rig>>,
+    killWhen: () => boolean,
+    what: string,
+  ): Promise<{ report: RunReport; runId: string; first: string }> {
     const first = spawnTs(['run', '--json', '-q', TASK], r.env);
     let exited = false;
     void first.done.then(() => (exited = true));
@@ -187,7 +196,11 @@ describe('crash-resume (SIGKILL of the orchestrator process, then codex-orch res
     expect(mergeSubjects(t.main)).toHaveLength(2);
     expectSameAsUninterrupted(report, runId);
     const merges = report.commands.filter((c) => c.command.startsWith('git merge'));
-    expect(merges.map((m) => m.command)).toEqual(TURNS.flat().filter((c) => String(c.arguments.command).startsWith('git merge')).map((c) => c.arguments.command));
+    expect(merges.map((m) => m.command)).toEqual(
+      TURNS.flat()
+        .filter((c) => String(c.arguments.command).startsWith('git merge'))
+        .map((c) => c.arguments.command),
+    );
   });
 
   it('killed before the first model answer: the task is resumed from the saved conversation', async () => {

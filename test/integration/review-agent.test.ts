@@ -15,7 +15,12 @@ describe('review agent (real SDK, scripted reviewer model)', () => {
 
   function configFor(s: ScriptedModelServer): Config {
     return loadConfig({
-      env: { OPENAI_API_KEY: 'test-key', OPENAI_BASE_URL: s.url, ORCHESTRATOR_MODEL: 'scripted-reviewer', OPENAI_AGENTS_DISABLE_TRACING: '1' },
+      env: {
+        OPENAI_API_KEY: 'test-key',
+        OPENAI_BASE_URL: s.url,
+        ORCHESTRATOR_MODEL: 'scripted-reviewer',
+        OPENAI_AGENTS_DISABLE_TRACING: '1',
+      },
       dotenvDir: null,
     });
   }
@@ -71,7 +76,9 @@ describe('review agent (real SDK, scripted reviewer model)', () => {
   it('retries once after an invalid answer, telling the model what was wrong, and counts both answers', async () => {
     const retries: ReviewerRetry[] = [];
     const s = await start(({ index }) =>
-      index === 0 ? verdict({ verdict: 'maybe', comments: 'hmm', risk: 'low' }) : verdict({ verdict: 'rework', comments: 'Handle the empty string.', risk: 'medium' }),
+      index === 0
+        ? verdict({ verdict: 'maybe', comments: 'hmm', risk: 'low' })
+        : verdict({ verdict: 'rework', comments: 'Handle the empty string.', risk: 'medium' }),
     );
     const review = createReviewer(configFor(s), { onRetry: (r) => retries.push(r) });
     const out = await review({ ...input, round: 2 });
@@ -120,10 +127,17 @@ describe('review agent (real SDK, scripted reviewer model)', () => {
   it('concurrent reviews of one reviewer keep their token counts apart', async () => {
     const s = await start(({ body }) => {
       const big = inputText(body).includes('- id: big');
-      return { text: JSON.stringify({ verdict: 'approve', comments: 'ok', risk: 'low' }), usage: { input_tokens: big ? 9000 : 100, output_tokens: big ? 90 : 10 }, delayMs: 50 };
+      return {
+        text: JSON.stringify({ verdict: 'approve', comments: 'ok', risk: 'low' }),
+        usage: { input_tokens: big ? 9000 : 100, output_tokens: big ? 90 : 10 },
+        delayMs: 50,
+      };
     });
     const review = createReviewer(configFor(s));
-    const [a, b] = await Promise.all([review({ ...input, subtask: { ...input.subtask, id: 'big' } }), review({ ...input, subtask: { ...input.subtask, id: 'small' } })]);
+    const [a, b] = await Promise.all([
+      review({ ...input, subtask: { ...input.subtask, id: 'big' } }),
+      review({ ...input, subtask: { ...input.subtask, id: 'small' } }),
+    ]);
     expect(a.tokens).toEqual({ input: 9000, output: 90 });
     expect(b.tokens).toEqual({ input: 100, output: 10 });
   });

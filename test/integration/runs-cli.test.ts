@@ -15,7 +15,11 @@ const call = (worktree: string, command: string): ScriptedToolCall => ({ name: '
 
 /** A real run without codex: three worktrees; a committed and merged, b left dirty, c committed but not merged. */
 const TURNS: ScriptedToolCall[][] = [
-  [call('main', 'git worktree add ../task-a -b task-a'), call('main', 'git worktree add ../task-b -b task-b'), call('main', 'git worktree add ../task-c -b task-c')],
+  [
+    call('main', 'git worktree add ../task-a -b task-a'),
+    call('main', 'git worktree add ../task-b -b task-b'),
+    call('main', 'git worktree add ../task-c -b task-c'),
+  ],
   [
     call('task-a', 'echo a > a.txt && git add -A && git commit -q -m "add a"'),
     call('task-b', 'echo b > b.txt'),
@@ -63,7 +67,15 @@ describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 4
     expect(list.code, list.stderr).toBe(0);
     const rows = JSON.parse(list.stdout).runs;
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ id: runId, task: 'Make a, b and c', status: 'succeeded', baseDir: t.baseDir, subtasks: { done: 0, total: 0 }, merges: 1, live: false });
+    expect(rows[0]).toMatchObject({
+      id: runId,
+      task: 'Make a, b and c',
+      status: 'succeeded',
+      baseDir: t.baseDir,
+      subtasks: { done: 0, total: 0 },
+      merges: 1,
+      live: false,
+    });
     expect(rows[0].tokens.total).toBeGreaterThan(0);
     const human = await cli('runs', 'list');
     expect(human.stdout).toMatch(new RegExp(`${runId}\\s+succeeded`));
@@ -87,7 +99,10 @@ describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 4
     expect(reportMd.stdout).toContain('task-a');
 
     const tail = await cli('runs', 'tail', suffix, '--json');
-    const events = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string });
+    const events = tail.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; type: string });
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     expect(events[0]!.type).toBe('run.started');
     expect(events.at(-1)!.type).toBe('run.finished');
@@ -147,7 +162,10 @@ describe('codex-orch runs (real runs, the CLI in a child process)', { timeout: 4
 
     // A stale lock (dead pid) for prune to remove.
     const store = openSqliteStore(t.stateDir);
-    store.tryAcquireLock({ key: 'run:gone', owner: 'x', pid: 2 ** 22 + 12345, hostname: (await import('node:os')).hostname(), at: new Date().toISOString() }, () => false);
+    store.tryAcquireLock(
+      { key: 'run:gone', owner: 'x', pid: 2 ** 22 + 12345, hostname: (await import('node:os')).hostname(), at: new Date().toISOString() },
+      () => false,
+    );
     store.close();
 
     const prune1 = JSON.parse((await cli('runs', 'prune', '--older-than', '0', '--json')).stdout);

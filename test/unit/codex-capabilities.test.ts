@@ -30,10 +30,31 @@ describe('codex binary resolution', () => {
 });
 
 describe('flag mapping against the real codex help', () => {
-  const real = capabilitiesFromHelp('codex', '0.171.0', help(bundled.path, 'exec', '--help'), help(bundled.path, 'exec', 'resume', '--help'));
+  const real = capabilitiesFromHelp(
+    'codex',
+    '0.171.0',
+    help(bundled.path, 'exec', '--help'),
+    help(bundled.path, 'exec', 'resume', '--help'),
+  );
 
   it('reads the flags, the sandbox modes and the resume subcommand', () => {
-    expect(real.execFlags).toEqual(expect.arrayContaining(['--json', '--sandbox', '-s', '--output-schema', '-o', '--output-last-message', '-C', '--cd', '-c', '--config', '-m', '--model', '--skip-git-repo-check']));
+    expect(real.execFlags).toEqual(
+      expect.arrayContaining([
+        '--json',
+        '--sandbox',
+        '-s',
+        '--output-schema',
+        '-o',
+        '--output-last-message',
+        '-C',
+        '--cd',
+        '-c',
+        '--config',
+        '-m',
+        '--model',
+        '--skip-git-repo-check',
+      ]),
+    );
     expect(real.execFlags).not.toContain('--full-auto');
     expect(real.sandboxModes).toEqual(['read-only', 'workspace-write', 'danger-full-access']);
     expect(real.hasResume).toBe(true);
@@ -54,11 +75,18 @@ describe('flag mapping against the real codex help', () => {
 
   it('refuses danger-full-access unless allowed', () => {
     expect(() => mapIntents(real, { mode: 'exec', json: true, sandbox: 'danger-full-access' })).toThrow(/not allowed/);
-    expect(mapIntents(real, { mode: 'exec', json: true, sandbox: 'danger-full-access', allowDangerFullAccess: true }).args).toContain('danger-full-access');
+    expect(mapIntents(real, { mode: 'exec', json: true, sandbox: 'danger-full-access', allowDangerFullAccess: true }).args).toContain(
+      'danger-full-access',
+    );
   });
 
   it('drops extra args the worker already sets and flags the build does not list', () => {
-    const r = filterExtraArgs(real, 'exec', ['-m', 'a', '-c', 'x=1', '--full-auto', '--model=b', '-s', 'read-only'], ['--model', '--sandbox']);
+    const r = filterExtraArgs(
+      real,
+      'exec',
+      ['-m', 'a', '-c', 'x=1', '--full-auto', '--model=b', '-s', 'read-only'],
+      ['--model', '--sandbox'],
+    );
     expect(r.args).toEqual(['-c', 'x=1']);
     expect(r.unlisted).toEqual(['--full-auto']);
   });
@@ -79,7 +107,13 @@ describe('flag mapping against an older-style help (lists --full-auto)', () => {
     expect(old.version).toBe('0.20.0-fake');
     expect(old.execFlags).toContain('--full-auto');
     expect(old.execFlags).not.toContain('--output-schema');
-    const { args, missing } = mapIntents(old, { mode: 'exec', json: true, fullAuto: true, outputSchemaFile: '/s.json', outputLastMessageFile: '/o' });
+    const { args, missing } = mapIntents(old, {
+      mode: 'exec',
+      json: true,
+      fullAuto: true,
+      outputSchemaFile: '/s.json',
+      outputLastMessageFile: '/o',
+    });
     expect(args).toEqual(['--json', '--full-auto', '--output-last-message', '/o']);
     expect(missing.join(' ')).toMatch(/--output-schema/);
   });
@@ -93,7 +127,13 @@ describe('flag mapping against an older-style help (lists --full-auto)', () => {
 
 describe('parseHelpFlags', () => {
   it('reads short and long forms and ignores description lines', () => {
-    const text = ['Options:', '  -c, --config <key=value>', '          Examples: - `-c model="o3"`', '      --json', '  -h, --help  Print help'].join('\n');
+    const text = [
+      'Options:',
+      '  -c, --config <key=value>',
+      '          Examples: - `-c model="o3"`',
+      '      --json',
+      '  -h, --help  Print help',
+    ].join('\n');
     expect(parseHelpFlags(text)).toEqual(['--config', '--help', '--json', '-c', '-h']);
   });
 });

@@ -17,7 +17,10 @@ describe("the seed's codex exec lines", () => {
   });
 
   it('reads resume <id> <prompt>', () => {
-    expect(parseSeedCodexArgs(['exec', 'resume', 'abc-123', 'continue please'])).toMatchObject({ resume: 'abc-123', prompt: 'continue please' });
+    expect(parseSeedCodexArgs(['exec', 'resume', 'abc-123', 'continue please'])).toMatchObject({
+      resume: 'abc-123',
+      prompt: 'continue please',
+    });
     expect(() => parseSeedCodexArgs(['exec', 'resume', '--last', 'x'])).toThrow();
   });
 

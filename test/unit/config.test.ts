@@ -90,7 +90,10 @@ describe('withBaseDir', () => {
     const derived = withBaseDir(load({ ORCHESTRATOR_BASE_DIR: '/a' }), '/b');
     expect(derived.stateDir).toBe('/b/.codex-orchestrator');
     expect(derived.commandLog).toBe('/b/.codex-orchestrator/run_repo_command.log');
-    const explicit = withBaseDir(load({ ORCHESTRATOR_BASE_DIR: '/a', ORCHESTRATOR_STATE_DIR: '/s', ORCHESTRATOR_COMMAND_LOG: '/l.log' }), '/b');
+    const explicit = withBaseDir(
+      load({ ORCHESTRATOR_BASE_DIR: '/a', ORCHESTRATOR_STATE_DIR: '/s', ORCHESTRATOR_COMMAND_LOG: '/l.log' }),
+      '/b',
+    );
     expect(explicit.baseDir).toBe('/b');
     expect(explicit.stateDir).toBe('/s');
     expect(explicit.commandLog).toBe('/l.log');

@@ -43,7 +43,12 @@ const fakeRunner = (fail: string[] = []): { make: MakeRunTask; ran: string[] } =
   return { make: () => runTask, ran };
 };
 
-const deps = (make: MakeRunTask, env: NodeJS.ProcessEnv = {}) => ({ makeRunTask: make, env, dotenvDir: null, signal: new AbortController().signal });
+const deps = (make: MakeRunTask, env: NodeJS.ProcessEnv = {}) => ({
+  makeRunTask: make,
+  env,
+  dotenvDir: null,
+  signal: new AbortController().signal,
+});
 
 describe('codex-orch dispatch', () => {
   it('runs the tasks of DISPATCH_TASKS and exits 0 when all succeeded', async () => {
@@ -63,7 +68,10 @@ describe('codex-orch dispatch', () => {
 
   it('exits 1 when a task failed and names the reason', async () => {
     const { make } = fakeRunner(['bad']);
-    const code = await runDispatchCommand({ tasks: '[{"id":"bad","task":"x"},{"id":"good","task":"y"}]', baseDir: tmp, json: true }, deps(make));
+    const code = await runDispatchCommand(
+      { tasks: '[{"id":"bad","task":"x"},{"id":"good","task":"y"}]', baseDir: tmp, json: true },
+      deps(make),
+    );
     expect(code).toBe(1);
     const summary = JSON.parse(out.join('')) as DispatchSummary;
     expect(summary.status).toBe('failed');
@@ -129,7 +137,9 @@ describe('codex-orch dispatch', () => {
     const { make, ran } = fakeRunner();
     const program = new Command('codex-orch').exitOverride();
     registerDispatch(program, make).exitOverride();
-    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toThrow(/--concurrency must be a whole number ≥ 1/); // the same usage error as --max-parallel 0
+    await expect(program.parseAsync(['node', 'codex-orch', 'dispatch', '--concurrency', '0', '--tasks', 'x'])).rejects.toThrow(
+      /--concurrency must be a whole number ≥ 1/,
+    ); // the same usage error as --max-parallel 0
 
     const help = program.commands.find((c) => c.name() === 'dispatch')?.helpInformation() ?? '';
     expect(help).toContain('--concurrency <n>');
@@ -177,7 +187,9 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     fs.mkdirSync(inbox);
     fs.writeFileSync(path.join(inbox, 'file.md'), 'from a file');
     const { make, ran } = fakeRunner();
-    expect(await runDispatchCommand({ inbox, baseDir: tmp, json: true, concurrency: 1 }, deps(make, { DISPATCH_TASKS: 'from the env' }))).toBe(0);
+    expect(
+      await runDispatchCommand({ inbox, baseDir: tmp, json: true, concurrency: 1 }, deps(make, { DISPATCH_TASKS: 'from the env' })),
+    ).toBe(0);
     expect(ran).toHaveLength(2);
     const summary = JSON.parse(out.join('')) as DispatchSummary;
     expect(summary.rows.map((r) => r.source).sort()).toEqual(['DISPATCH_TASKS', 'inbox']);
@@ -190,8 +202,12 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     const noToken = runDispatchCommand({ http: '0', baseDir: tmp }, deps(make));
     await expect(noToken).rejects.toThrow(ConfigError);
     await expect(runDispatchCommand({ http: '0', baseDir: tmp }, deps(make))).rejects.toThrow(/ORCHESTRATOR_DISPATCH_TOKEN: not set/);
-    await expect(runDispatchCommand({ http: '0.0.0.0:0', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN }))).rejects.toThrow(/loopback/);
-    await expect(runDispatchCommand({ http: 'abc', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN }))).rejects.toThrow(/--http: expected a port/);
+    await expect(
+      runDispatchCommand({ http: '0.0.0.0:0', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN })),
+    ).rejects.toThrow(/loopback/);
+    await expect(runDispatchCommand({ http: 'abc', baseDir: tmp }, deps(make, { ORCHESTRATOR_DISPATCH_TOKEN: TOKEN }))).rejects.toThrow(
+      /--http: expected a port/,
+    );
   });
 
   it('the token may come from .env; --http prints the URL, takes a POST, and a stop while idle exits 0', async () => {
@@ -214,7 +230,11 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
         dotenvDir: envDir,
         signal: controller.signal,
         onListening: (url) => {
-          posted = fetch(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ id: 'web', task: 'from http' }) }).then((r) => r.status);
+          posted = fetch(`${url}/tasks`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+            body: JSON.stringify({ id: 'web', task: 'from http' }),
+          }).then((r) => r.status);
         },
       },
     );
@@ -229,14 +249,38 @@ describe('codex-orch dispatch: inbox, HTTP intake, watch, ledger', () => {
     expect(parseHttpAddress('8080')).toEqual({ host: '127.0.0.1', port: 8080 });
     expect(parseHttpAddress('[::1]:0')).toEqual({ host: '::1', port: 0 });
     expect(() => parseHttpAddress('99999')).toThrow(UsageError);
-    const base = { status: 'aborted', aborted: true, total: 0, succeeded: 0, failed: 0, skipped: 0, interrupted: 0, tokens: 0, merges: 0, durationMs: 0, rows: [], sourceErrors: [] } as DispatchSummary;
+    const base = {
+      status: 'aborted',
+      aborted: true,
+      total: 0,
+      succeeded: 0,
+      failed: 0,
+      skipped: 0,
+      interrupted: 0,
+      tokens: 0,
+      merges: 0,
+      durationMs: 0,
+      rows: [],
+      sourceErrors: [],
+    } as DispatchSummary;
     expect(exitCodeOf(base, true)).toBe(0);
     expect(exitCodeOf({ ...base, failed: 1 }, true)).toBe(1);
     expect(exitCodeOf({ ...base, interrupted: 1 }, true)).toBe(130);
     expect(exitCodeOf({ ...base, skipped: 1 }, true)).toBe(130);
     expect(exitCodeOf(base, false)).toBe(130);
     expect(exitCodeOf({ ...base, aborted: false, status: 'succeeded' }, false)).toBe(0);
-    expect(renderShutdownLine({ ...base, succeeded: 2, interrupted: 1, skipped: 1, rows: [{ status: 'interrupted', runId: 'r-9' } as DispatchSummary['rows'][number]] }, { inbox: true })).toBe(
+    expect(
+      renderShutdownLine(
+        {
+          ...base,
+          succeeded: 2,
+          interrupted: 1,
+          skipped: 1,
+          rows: [{ status: 'interrupted', runId: 'r-9' } as DispatchSummary['rows'][number]],
+        },
+        { inbox: true },
+      ),
+    ).toBe(
       'stopped: 2 finished (2 succeeded, 0 failed); 1 interrupted (state recorded; runs r-9; they run again when offered again, inbox files are back in the inbox); 1 not started (handed back to their source)',
     );
   });
@@ -260,8 +304,12 @@ describe('codex-orch dispatch --retry', () => {
     out = [];
     expect(await runDispatchCommand({ retry: ['fix'], baseDir: tmp, json: true }, deps(make))).toBe(0);
     expect(calls).toEqual(['fix', 'fix']);
-    expect((JSON.parse(out.join('')) as DispatchSummary).rows).toMatchObject([{ id: 'fix', source: 'retry', status: 'succeeded', runId: 'run-2' }]);
-    await expect(runDispatchCommand({ retry: ['fix'], baseDir: tmp }, deps(make))).rejects.toThrow('dispatch --retry: task "fix" already succeeded (run run-2); there is nothing to retry');
+    expect((JSON.parse(out.join('')) as DispatchSummary).rows).toMatchObject([
+      { id: 'fix', source: 'retry', status: 'succeeded', runId: 'run-2' },
+    ]);
+    await expect(runDispatchCommand({ retry: ['fix'], baseDir: tmp }, deps(make))).rejects.toThrow(
+      'dispatch --retry: task "fix" already succeeded (run run-2); there is nothing to retry',
+    );
     await expect(runDispatchCommand({ retry: ['nope'], baseDir: tmp }, deps(make))).rejects.toThrow(/no task "nope" in the ledger of/);
     await expect(runDispatchCommand({ retry: ['fix'], tasks, baseDir: tmp }, deps(make))).rejects.toThrow(UsageError);
 
@@ -289,9 +337,45 @@ describe('renderDispatchSummary', () => {
     durationMs: 3_723_000,
     sourceErrors: [],
     rows: [
-      { id: 'a', task: 'a very long task description '.repeat(10), baseDir: '/w/a', source: 's', status: 'succeeded', merges: 2, tokens: 1_499_990, durationMs: 850, error: null, runId: 'r1', duplicate: false },
-      { id: 'b', task: 'two\nlines', baseDir: '/w/b', source: 's', status: 'failed', merges: 0, tokens: 10, durationMs: 12_345, error: 'tests failed', runId: null, duplicate: false },
-      { id: 'c', task: 'c', baseDir: '/w/b', source: 's', status: 'skipped', merges: 0, tokens: 0, durationMs: 0, error: 'not started: the dispatch was aborted', runId: null, duplicate: false },
+      {
+        id: 'a',
+        task: 'a very long task description '.repeat(10),
+        baseDir: '/w/a',
+        source: 's',
+        status: 'succeeded',
+        merges: 2,
+        tokens: 1_499_990,
+        durationMs: 850,
+        error: null,
+        runId: 'r1',
+        duplicate: false,
+      },
+      {
+        id: 'b',
+        task: 'two\nlines',
+        baseDir: '/w/b',
+        source: 's',
+        status: 'failed',
+        merges: 0,
+        tokens: 10,
+        durationMs: 12_345,
+        error: 'tests failed',
+        runId: null,
+        duplicate: false,
+      },
+      {
+        id: 'c',
+        task: 'c',
+        baseDir: '/w/b',
+        source: 's',
+        status: 'skipped',
+        merges: 0,
+        tokens: 0,
+        durationMs: 0,
+        error: 'not started: the dispatch was aborted',
+        runId: null,
+        duplicate: false,
+      },
     ],
   };
 

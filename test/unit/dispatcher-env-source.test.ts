@@ -24,7 +24,11 @@ describe('parseDispatchTasks: formats', () => {
 
   it('reads a JSON array of objects and mixes with strings', () => {
     const tasks = parseDispatchTasks(
-      JSON.stringify([{ id: 'verbose', task: 'add a flag', baseDir: '/work/app/' }, { task: 'fix it', baseDir: '/work/lib/../lib' }, 'plain']),
+      JSON.stringify([
+        { id: 'verbose', task: 'add a flag', baseDir: '/work/app/' },
+        { task: 'fix it', baseDir: '/work/lib/../lib' },
+        'plain',
+      ]),
     );
     expect(tasks).toEqual([
       { id: 'verbose', task: 'add a flag', baseDir: '/work/app' },
@@ -44,7 +48,12 @@ describe('parseDispatchTasks: formats', () => {
   });
 
   it('gives the same task in two base dirs different ids', () => {
-    const tasks = parseDispatchTasks(JSON.stringify([{ task: 't', baseDir: '/a' }, { task: 't', baseDir: '/b' }]));
+    const tasks = parseDispatchTasks(
+      JSON.stringify([
+        { task: 't', baseDir: '/a' },
+        { task: 't', baseDir: '/b' },
+      ]),
+    );
     expect(tasks[0]?.id).not.toBe(tasks[1]?.id);
   });
 });
@@ -64,8 +73,14 @@ describe('parseDispatchTasks: malformed input names the position and the variabl
     ['[{"task": 5}]', 'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "task" must be a string, got number'],
     ['[{"task": "  "}]', 'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "task" is empty'],
     ['[{"task": "t", "base_dir": "/x"}]', 'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; unknown key "base_dir"'],
-    ['[{"task": "t", "baseDir": "rel/dir"}]', 'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "baseDir" must be an absolute path'],
-    ['[{"task": "t", "id": "has space"}]', 'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "id" must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit'],
+    [
+      '[{"task": "t", "baseDir": "rel/dir"}]',
+      'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "baseDir" must be an absolute path',
+    ],
+    [
+      '[{"task": "t", "id": "has space"}]',
+      'DISPATCH_TASKS[0]: expected a string or {task, id?, baseDir?}; "id" must be 1-64 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    ],
     ['["a", ""]', 'DISPATCH_TASKS[1]: empty task'],
     ['{"task": "t"}', 'DISPATCH_TASKS: looks like a JSON object; give a JSON array ([{"task": "..."}]) or one task per line'],
     ['[]', 'DISPATCH_TASKS: no tasks (the array is empty)'],

@@ -34,7 +34,12 @@ interface Answer {
 }
 
 /** A raw request (fetch would refuse some of the malformed ones we want to send). */
-function request(url: string, method: string, path: string, options: { token?: string | null; body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<Answer> {
+function request(
+  url: string,
+  method: string,
+  path: string,
+  options: { token?: string | null; body?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { ...(options.headers ?? {}) };
     const token = options.token === undefined ? TOKEN : options.token;
@@ -94,10 +99,14 @@ describe('HTTP intake: refusals', () => {
     expect(big.body.error).toBe('the body is 5011 bytes; the limit is 1024');
     // Chunked, no content-length: counted while streaming.
     const chunked = await new Promise<number>((resolve, reject) => {
-      const req = http.request(`${url}/tasks`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = http.request(
+        `${url}/tasks`,
+        { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'transfer-encoding': 'chunked' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.write(`{"task":"${'y'.repeat(800)}`);
       req.write(`${'y'.repeat(800)}"}`);
@@ -138,7 +147,19 @@ describe('HTTP intake: submissions', () => {
     expect(accepted.status).toBe(202);
     expect(accepted.body).toEqual({
       created: true,
-      task: { id: 'fix-12', task: 'Fix issue 12', baseDir: '/work/app', state: 'queued', submittedAt: expect.any(String), startedAt: null, finishedAt: null, runId: null, outcome: null, error: null, origin: 'intake' },
+      task: {
+        id: 'fix-12',
+        task: 'Fix issue 12',
+        baseDir: '/work/app',
+        state: 'queued',
+        submittedAt: expect.any(String),
+        startedAt: null,
+        finishedAt: null,
+        runId: null,
+        outcome: null,
+        error: null,
+        origin: 'intake',
+      },
     });
     const hashed = await post(url, { task: 'Add a flag', baseDir: '/work/other' });
     expect(hashed.body.task.id).toBe(taskContentId('Add a flag', '/work/other'));
@@ -160,7 +181,12 @@ describe('HTTP intake: submissions', () => {
 
     const one = await request(url, 'GET', '/tasks/fix-12');
     expect(one.status).toBe(200);
-    expect(one.body.task).toMatchObject({ state: 'succeeded', runId: 'run-1', outcome: { status: 'succeeded', merges: 2, tokens: 500 }, finishedAt: expect.any(String) });
+    expect(one.body.task).toMatchObject({
+      state: 'succeeded',
+      runId: 'run-1',
+      outcome: { status: 'succeeded', merges: 2, tokens: 500 },
+      finishedAt: expect.any(String),
+    });
     const list = await request(url, 'GET', '/tasks');
     expect(list.body.tasks.map((t: IntakeRecord) => [t.id, t.state, t.error])).toEqual(
       expect.arrayContaining([
@@ -202,23 +228,42 @@ describe('HTTP intake: submissions', () => {
 
   it('a task known to the ledger from an earlier dispatcher is answered from it (200, origin ledger), not queued', async () => {
     const ledger = createMemoryLedger();
-    const earlier = withIdempotency(async () => ({ status: 'succeeded', merges: 1, tokens: 9, durationMs: 3, runId: 'run-old' }), { forBaseDir: () => ledger }, 'old-owner');
+    const earlier = withIdempotency(
+      async () => ({ status: 'succeeded', merges: 1, tokens: 9, durationMs: 3, runId: 'run-old' }),
+      { forBaseDir: () => ledger },
+      'old-owner',
+    );
     await earlier({ id: 'fix-1', task: 'Fix 1', baseDir: '/work/app' }, new AbortController().signal);
     const { url, source } = await start({
       lookup: (id) => {
         const e = ledger.get(id);
-        return e ? { state: e.state, task: e.task, baseDir: e.baseDir, runId: e.runId, outcome: e.outcome, claimedAt: e.claimedAt, updatedAt: e.updatedAt } : undefined;
+        return e
+          ? {
+              state: e.state,
+              task: e.task,
+              baseDir: e.baseDir,
+              runId: e.runId,
+              outcome: e.outcome,
+              claimedAt: e.claimedAt,
+              updatedAt: e.updatedAt,
+            }
+          : undefined;
       },
     });
     const answer = await post(url, { id: 'fix-1', task: 'Fix 1' });
     expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ created: false, task: { id: 'fix-1', state: 'succeeded', runId: 'run-old', origin: 'ledger', outcome: { merges: 1 } } });
+    expect(answer.body).toMatchObject({
+      created: false,
+      task: { id: 'fix-1', state: 'succeeded', runId: 'run-old', origin: 'ledger', outcome: { merges: 1 } },
+    });
     expect((await request(url, 'GET', '/tasks/fix-1')).body.task.runId).toBe('run-old');
     expect((await post(url, { id: 'fix-1', task: 'Not fix 1' })).status).toBe(409);
     // Nothing was queued: a dispatch aborted at once takes nothing.
     const c = new AbortController();
     c.abort();
-    expect((await dispatch(source, async () => ({ status: 'succeeded', merges: 0, tokens: 0, durationMs: 0 }), { signal: c.signal })).total).toBe(0);
+    expect(
+      (await dispatch(source, async () => ({ status: 'succeeded', merges: 0, tokens: 0, durationMs: 0 }), { signal: c.signal })).total,
+    ).toBe(0);
   });
 
   it('after stopAccepting, POST → 503 and GETs still answer', async () => {
@@ -239,7 +284,13 @@ describe('HTTP intake: bytes, paths and content types', () => {
     const answer = await request(url, 'POST', '/tasks', { body: bad });
     expect(answer).toMatchObject({ status: 400, body: { error: 'the body is not valid UTF-8' } });
     // A lone surrogate half in UTF-8 form (CESU) is not UTF-8 either.
-    expect((await request(url, 'POST', '/tasks', { body: Buffer.from([0x7b, 0x22, 0x74, 0x61, 0x73, 0x6b, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]) })).status).toBe(400);
+    expect(
+      (
+        await request(url, 'POST', '/tasks', {
+          body: Buffer.from([0x7b, 0x22, 0x74, 0x61, 0x73, 0x6b, 0x22, 0x3a, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x7d]),
+        })
+      ).status,
+    ).toBe(400);
     expect(source.list()).toEqual([]);
     // Real UTF-8 is fine.
     expect((await post(url, { id: 'u', task: 'übersetze die Fehlermeldung ✓' })).status).toBe(202);
@@ -266,7 +317,10 @@ describe('HTTP intake: bytes, paths and content types', () => {
     }
     expect(source.list()).toEqual([]);
     for (const type of ['application/json; charset=utf-8', 'Application/JSON', 'application/vnd.task+json']) {
-      const answer = await request(url, 'POST', '/tasks', { body: JSON.stringify({ task: `t ${type}` }), headers: { 'content-type': type } });
+      const answer = await request(url, 'POST', '/tasks', {
+        body: JSON.stringify({ task: `t ${type}` }),
+        headers: { 'content-type': type },
+      });
       expect(answer.status, type).toBe(202);
     }
   });

@@ -29,7 +29,8 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 const ls = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir).sort() : []);
-const result = (dir: string, file: string): InboxResult => JSON.parse(fs.readFileSync(path.join(inbox, dir, `${file}.result.json`), 'utf8')) as InboxResult;
+const result = (dir: string, file: string): InboxResult =>
+  JSON.parse(fs.readFileSync(path.join(inbox, dir, `${file}.result.json`), 'utf8')) as InboxResult;
 const drop = (name: string, text: string, mtime?: number): void => {
   const file = path.join(inbox, name);
   fs.writeFileSync(file, text);
@@ -47,21 +48,33 @@ const runner = (outcomes: Record<string, Partial<DispatchOutcome>> = {}): { runT
 
 describe('parseInboxFile', () => {
   it('*.md: the text is the task; optional id: / baseDir: header lines', () => {
-    expect(parseInboxFile('a.md', '  Add a --verbose flag\n\nwith tests\n')).toEqual({ ok: true, task: { id: taskContentId('Add a --verbose flag\n\nwith tests'), task: 'Add a --verbose flag\n\nwith tests' } });
-    expect(parseInboxFile('a.md', 'id: fix-12\nbaseDir: /w/app/\n\nFix issue 12')).toEqual({ ok: true, task: { id: 'fix-12', baseDir: '/w/app', task: 'Fix issue 12' } });
+    expect(parseInboxFile('a.md', '  Add a --verbose flag\n\nwith tests\n')).toEqual({
+      ok: true,
+      task: { id: taskContentId('Add a --verbose flag\n\nwith tests'), task: 'Add a --verbose flag\n\nwith tests' },
+    });
+    expect(parseInboxFile('a.md', 'id: fix-12\nbaseDir: /w/app/\n\nFix issue 12')).toEqual({
+      ok: true,
+      task: { id: 'fix-12', baseDir: '/w/app', task: 'Fix issue 12' },
+    });
     // Only the exact keys at the very top are headers.
     expect(parseInboxFile('a.md', 'Fix: the parser\nid: x')).toMatchObject({ ok: true, task: { task: 'Fix: the parser\nid: x' } });
   });
 
   it('*.md problems: empty, relative baseDir, bad id, repeated header', () => {
     expect(parseInboxFile('a.md', '\n  \n')).toEqual({ ok: false, error: 'no task text (the file is empty apart from its headers)' });
-    expect(parseInboxFile('a.md', 'baseDir: rel/dir\ntask')).toMatchObject({ ok: false, error: expect.stringContaining('baseDir must be an absolute path') });
+    expect(parseInboxFile('a.md', 'baseDir: rel/dir\ntask')).toMatchObject({
+      ok: false,
+      error: expect.stringContaining('baseDir must be an absolute path'),
+    });
     expect(parseInboxFile('a.md', 'id: ../x\ntask')).toMatchObject({ ok: false, error: expect.stringContaining('line 1: id must be') });
     expect(parseInboxFile('a.md', 'id: a\nid: b\ntask')).toMatchObject({ ok: false, error: 'line 2: "id:" given twice' });
   });
 
   it('*.json: {task, id?, baseDir?} with the DISPATCH_TASKS rules', () => {
-    expect(parseInboxFile('t.json', '{"id":"x1","task":"do it","baseDir":"/w/a"}')).toEqual({ ok: true, task: { id: 'x1', task: 'do it', baseDir: '/w/a' } });
+    expect(parseInboxFile('t.json', '{"id":"x1","task":"do it","baseDir":"/w/a"}')).toEqual({
+      ok: true,
+      task: { id: 'x1', task: 'do it', baseDir: '/w/a' },
+    });
     expect(parseInboxFile('t.json', '{"task":"do it"}')).toEqual({ ok: true, task: { id: taskContentId('do it'), task: 'do it' } });
     expect(parseInboxFile('t.json', '{"task":')).toMatchObject({ ok: false, error: expect.stringMatching(/^not valid JSON/) });
     expect(parseInboxFile('t.json', '{"tsak":"x"}')).toMatchObject({ ok: false, error: expect.stringContaining('"task" is missing') });
@@ -86,7 +99,17 @@ describe('inbox source with the dispatch loop', () => {
     expect(ls(path.join(inbox, 'processing'))).toEqual([]);
     expect(ls(path.join(inbox, 'done'))).toEqual(['a.json', 'a.json.result.json', 'b.md', 'b.md.result.json']);
     expect(ls(path.join(inbox, 'failed'))).toEqual(['c.md', 'c.md.result.json']);
-    expect(result('done', 'a.json')).toMatchObject({ id: 'first', file: 'a.json', status: 'succeeded', runId: 'run-1', merges: 1, tokens: 42, durationMs: 5, error: null, duplicate: false });
+    expect(result('done', 'a.json')).toMatchObject({
+      id: 'first',
+      file: 'a.json',
+      status: 'succeeded',
+      runId: 'run-1',
+      merges: 1,
+      tokens: 42,
+      durationMs: 5,
+      error: null,
+      duplicate: false,
+    });
     expect(result('failed', 'c.md')).toMatchObject({ status: 'failed', error: 'tests failed', runId: 'run-3' });
     expect(result('done', 'a.json').finishedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
   });
@@ -99,8 +122,19 @@ describe('inbox source with the dispatch loop', () => {
     const summary = await dispatch(inboxTaskSource({ dir: inbox, maxBytes: 1000 }), runTask, { defaultBaseDir: repo });
     expect(ran).toEqual([]);
     expect(summary.total).toBe(0);
-    expect(ls(path.join(inbox, 'failed'))).toEqual(['bad.json', 'bad.json.result.json', 'big.md', 'big.md.result.json', 'empty.md', 'empty.md.result.json']);
-    expect(result('failed', 'bad.json')).toMatchObject({ id: null, status: 'rejected', error: expect.stringContaining('malformed: expected {task, id?, baseDir?}; "task" must be a string, got number') });
+    expect(ls(path.join(inbox, 'failed'))).toEqual([
+      'bad.json',
+      'bad.json.result.json',
+      'big.md',
+      'big.md.result.json',
+      'empty.md',
+      'empty.md.result.json',
+    ]);
+    expect(result('failed', 'bad.json')).toMatchObject({
+      id: null,
+      status: 'rejected',
+      error: expect.stringContaining('malformed: expected {task, id?, baseDir?}; "task" must be a string, got number'),
+    });
     expect(result('failed', 'empty.md').error).toBe('malformed: no task text (the file is empty apart from its headers)');
     expect(result('failed', 'big.md').error).toBe('malformed: the file is 2000 bytes; the limit is 1000');
   });
@@ -171,9 +205,15 @@ describe('inbox source with the dispatch loop', () => {
     const processing = path.join(inbox, 'processing');
     fs.mkdirSync(processing);
     fs.writeFileSync(path.join(processing, 'dead.md'), 'orphaned');
-    fs.writeFileSync(path.join(processing, 'dead.md.claim.json'), JSON.stringify({ pid: 999_999, hostname: 'here', claimedAt: '2026-01-01T00:00:00.000Z' }));
+    fs.writeFileSync(
+      path.join(processing, 'dead.md.claim.json'),
+      JSON.stringify({ pid: 999_999, hostname: 'here', claimedAt: '2026-01-01T00:00:00.000Z' }),
+    );
     fs.writeFileSync(path.join(processing, 'live.md'), 'in progress');
-    fs.writeFileSync(path.join(processing, 'live.md.claim.json'), JSON.stringify({ pid: 4242, hostname: 'here', claimedAt: '2026-01-01T00:00:00.000Z' }));
+    fs.writeFileSync(
+      path.join(processing, 'live.md.claim.json'),
+      JSON.stringify({ pid: 4242, hostname: 'here', claimedAt: '2026-01-01T00:00:00.000Z' }),
+    );
     const source = inboxTaskSource({ dir: inbox, hostname: 'here', isPidAlive: (pid) => pid === 4242 });
     expect(source.recover()).toEqual(['dead.md']);
     expect(ls(processing)).toEqual(['live.md', 'live.md.claim.json']);
@@ -186,7 +226,10 @@ describe('inbox source with the dispatch loop', () => {
     const processing = path.join(inbox, 'processing');
     fs.mkdirSync(processing);
     fs.writeFileSync(path.join(processing, 'same.md'), 'first');
-    fs.writeFileSync(path.join(processing, 'same.md.claim.json'), JSON.stringify({ pid: process.pid, hostname: os.hostname(), claimedAt: 'x' }));
+    fs.writeFileSync(
+      path.join(processing, 'same.md.claim.json'),
+      JSON.stringify({ pid: process.pid, hostname: os.hostname(), claimedAt: 'x' }),
+    );
     drop('same.md', 'second');
     const { runTask, ran } = runner();
     await dispatch(inboxTaskSource({ dir: inbox }), runTask, { defaultBaseDir: repo });
@@ -205,7 +248,10 @@ describe('inbox source with the dispatch loop', () => {
       return { status: 'succeeded', merges: 0, tokens: 0, durationMs: 1 };
     };
     drop('one.md', 'one');
-    const summary = await dispatch(inboxTaskSource({ dir: inbox, watch: true, pollMs: 5 }), runTask, { defaultBaseDir: repo, signal: controller.signal });
+    const summary = await dispatch(inboxTaskSource({ dir: inbox, watch: true, pollMs: 5 }), runTask, {
+      defaultBaseDir: repo,
+      signal: controller.signal,
+    });
     expect(ran).toEqual(['one', 'two']);
     expect(summary).toMatchObject({ aborted: true, succeeded: 2, interrupted: 0, skipped: 0 });
     expect(ls(path.join(inbox, 'done'))).toEqual(['one.md', 'one.md.result.json', 'two.md', 'two.md.result.json']);

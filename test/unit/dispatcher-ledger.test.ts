@@ -118,7 +118,11 @@ describe('withIdempotency', () => {
 
     const aborted = new AbortController();
     aborted.abort();
-    const stopped = await withIdempotency(async () => ({ ...ok, status: 'failed', error: 'interrupted' }), deps, 'o')({ ...task, id: 'i' }, aborted.signal);
+    const stopped = await withIdempotency(
+      async () => ({ ...ok, status: 'failed', error: 'interrupted' }),
+      deps,
+      'o',
+    )({ ...task, id: 'i' }, aborted.signal);
     expect(stopped.interrupted).toBe(true);
     expect(ledger.get('i')?.state).toBe('interrupted');
     const rerun = await withIdempotency(async () => ({ ...ok, runId: 'run-2' }), deps, 'o')({ ...task, id: 'i' }, signal);
@@ -133,7 +137,11 @@ describe('withIdempotency', () => {
     const ledger = createMemoryLedger();
     ledger.claim(task, 'someone-else');
     const outcome = await withIdempotency(async () => ok, { forBaseDir: () => ledger }, 'me')(task, new AbortController().signal);
-    expect(outcome).toMatchObject({ status: 'failed', duplicate: true, error: expect.stringContaining('is already running (claimed by this dispatcher') });
+    expect(outcome).toMatchObject({
+      status: 'failed',
+      duplicate: true,
+      error: expect.stringContaining('is already running (claimed by this dispatcher'),
+    });
   });
 });
 
@@ -195,27 +203,37 @@ describe('mergeSources', () => {
 
 describe('the ledger records why a task failed', () => {
   const signal = new AbortController().signal;
-  const failedWith = (failure: DispatchOutcome['failure'], runId?: string): RunTask => async () => ({
-    status: 'failed',
-    merges: 0,
-    tokens: 1,
-    durationMs: 1,
-    error: `failed: ${failure}`,
-    failure,
-    ...(runId ? { runId } : {}),
-  });
+  const failedWith =
+    (failure: DispatchOutcome['failure'], runId?: string): RunTask =>
+    async () => ({
+      status: 'failed',
+      merges: 0,
+      tokens: 1,
+      durationMs: 1,
+      error: `failed: ${failure}`,
+      failure,
+      ...(runId ? { runId } : {}),
+    });
 
   it('a run that failed on its own is final; disk full and runner errors run again when offered again, resuming the run', async () => {
     const ledger = openDispatchLedger(path.join(tmp, 'state'));
     const deps = { forBaseDir: () => ledger };
     await withIdempotency(failedWith('run', 'run-a'), deps, 'o')({ ...task, id: 'a' }, signal);
     expect(ledger.get('a')).toMatchObject({ state: 'failed', failure: 'run', runId: 'run-a' });
-    expect(await withIdempotency(async () => ok, deps, 'o')({ ...task, id: 'a' }, signal)).toMatchObject({ duplicate: true, status: 'failed', failure: 'run' });
+    expect(await withIdempotency(async () => ok, deps, 'o')({ ...task, id: 'a' }, signal)).toMatchObject({
+      duplicate: true,
+      status: 'failed',
+      failure: 'run',
+    });
 
     await withIdempotency(failedWith('disk', 'run-d'), deps, 'o')({ ...task, id: 'd' }, signal);
     expect(ledger.get('d')).toMatchObject({ state: 'failed', failure: 'disk', runId: 'run-d' });
     const seen: (string | undefined)[] = [];
-    const again = await withIdempotency(async (t) => (seen.push(t.resume), { ...ok, runId: t.resume }), deps, 'o')({ ...task, id: 'd' }, signal);
+    const again = await withIdempotency(
+      async (t) => (seen.push(t.resume), { ...ok, runId: t.resume }),
+      deps,
+      'o',
+    )({ ...task, id: 'd' }, signal);
     expect(again).toMatchObject({ status: 'succeeded', runId: 'run-d' });
     expect(again.duplicate).not.toBe(true);
     expect(seen).toEqual(['run-d']);
@@ -224,20 +242,28 @@ describe('the ledger records why a task failed', () => {
     ledger.close();
   });
 
-  it('the run id is linked as soon as the run has one, so a dead dispatcher\'s successor resumes it', async () => {
+  it("the run id is linked as soon as the run has one, so a dead dispatcher's successor resumes it", async () => {
     const ledger = openDispatchLedger(path.join(tmp, 'state'), { isPidAlive: () => false });
     const deps = { forBaseDir: () => ledger };
     let linked: string | undefined;
     // The first attempt never ends (its dispatcher "is killed"): the run id is already in the ledger.
-    void withIdempotency(async (_t, _s, context) => {
-      context?.onRunId?.('run-k');
-      linked = ledger.get('k')?.runId;
-      return new Promise<never>(() => undefined);
-    }, deps, 'dead-owner')({ ...task, id: 'k' }, signal);
+    void withIdempotency(
+      async (_t, _s, context) => {
+        context?.onRunId?.('run-k');
+        linked = ledger.get('k')?.runId;
+        return new Promise<never>(() => undefined);
+      },
+      deps,
+      'dead-owner',
+    )({ ...task, id: 'k' }, signal);
     await new Promise((r) => setImmediate(r));
     expect(linked).toBe('run-k');
     const resumed: (string | undefined)[] = [];
-    const outcome = await withIdempotency(async (t) => (resumed.push(t.resume), { ...ok, runId: t.resume }), deps, 'successor')({ ...task, id: 'k' }, signal);
+    const outcome = await withIdempotency(
+      async (t) => (resumed.push(t.resume), { ...ok, runId: t.resume }),
+      deps,
+      'successor',
+    )({ ...task, id: 'k' }, signal);
     expect(resumed).toEqual(['run-k']);
     expect(outcome.runId).toBe('run-k');
     expect(ledger.get('k')).toMatchObject({ state: 'succeeded', attempts: 2, owner: 'successor' });
@@ -255,7 +281,10 @@ describe('the ledger records why a task failed', () => {
     await withIdempotency(failedWith('config'), deps, 'o2')({ ...task, id: 'c' }, signal);
     expect(ledger.get('c')).toEqual(before);
     // Once the configuration is fixed it runs.
-    expect(await withIdempotency(async (t) => ({ ...ok, runId: t.resume }), deps, 'o3')({ ...task, id: 'c' }, signal)).toMatchObject({ status: 'succeeded', runId: 'run-c' });
+    expect(await withIdempotency(async (t) => ({ ...ok, runId: t.resume }), deps, 'o3')({ ...task, id: 'c' }, signal)).toMatchObject({
+      status: 'succeeded',
+      runId: 'run-c',
+    });
     ledger.close();
   });
 
@@ -276,7 +305,10 @@ describe('the ledger records why a task failed', () => {
 
     await withIdempotency(failedWith('run', 'run-r'), deps, 'o')({ ...task, id: 'r' }, signal);
     const fresh: (string | undefined)[] = [];
-    const retried = await withIdempotency(async (t) => (fresh.push(t.resume), { ...ok, runId: 'run-r2' }), deps, 'o', { retry: true })({ ...task, id: 'r' }, signal);
+    const retried = await withIdempotency(async (t) => (fresh.push(t.resume), { ...ok, runId: 'run-r2' }), deps, 'o', { retry: true })(
+      { ...task, id: 'r' },
+      signal,
+    );
     expect(retried).toMatchObject({ status: 'succeeded', runId: 'run-r2' });
     // A failed run starts over (it is not resumed).
     expect(fresh).toEqual([undefined]);
@@ -296,7 +328,9 @@ describe('the ledger of earlier versions (dispatch.db) is imported into state.db
       run_id TEXT, outcome TEXT, attempts INTEGER NOT NULL, pid INTEGER NOT NULL, hostname TEXT NOT NULL,
       owner TEXT NOT NULL, claimed_at TEXT NOT NULL, updated_at TEXT NOT NULL
     ) STRICT`);
-    const put = old.prepare(`INSERT INTO dispatch_tasks VALUES (?, ?, '/w/a', ?, ?, ?, 1, 1, 'h', 'o', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`);
+    const put = old.prepare(
+      `INSERT INTO dispatch_tasks VALUES (?, ?, '/w/a', ?, ?, ?, 1, 1, 'h', 'o', '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`,
+    );
     put.run('ok', 'done task', 'succeeded', 'run-1', JSON.stringify(ok));
     put.run('bad', 'failed task', 'failed', 'run-2', JSON.stringify({ ...ok, status: 'failed', error: 'tests failed' }));
     put.run('cut', 'cut task', 'interrupted', 'run-3', null);
@@ -313,6 +347,11 @@ describe('the ledger of earlier versions (dispatch.db) is imported into state.db
     // Opening again imports nothing twice (and the run store opens the same schema).
     const store = openSqliteStore(dir);
     store.close();
-    expect(openDispatchLedger(dir).list().map((e) => e.id).sort()).toEqual(['bad', 'cut', 'ok']);
+    expect(
+      openDispatchLedger(dir)
+        .list()
+        .map((e) => e.id)
+        .sort(),
+    ).toEqual(['bad', 'cut', 'ok']);
   });
 });

@@ -26,7 +26,9 @@ interface Interval {
  * A fake orchestrator run that records start/end on a logical clock (a counter
  * shared by all tasks), so ordering and overlap are asserted without wall time.
  */
-function recordingRunner(behave: (task: DispatchTask & { baseDir: string }, signal: AbortSignal) => Promise<Partial<DispatchOutcome> | void> = () => turns(5)) {
+function recordingRunner(
+  behave: (task: DispatchTask & { baseDir: string }, signal: AbortSignal) => Promise<Partial<DispatchOutcome> | void> = () => turns(5),
+) {
   let clock = 0;
   const intervals: Interval[] = [];
   const runTask: RunTask = async (task, signal) => {
@@ -77,9 +79,45 @@ describe('dispatch: per-base-dir exclusion with concurrency', () => {
     expect(summary.aborted).toBe(false);
     expect(summary).toMatchObject({ total: 3, succeeded: 3, failed: 0, skipped: 0, merges: 6, tokens: 300 });
     expect(summary.rows).toEqual([
-      { id: 'a1', task: 'first change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a1', duplicate: false },
-      { id: 'a2', task: 'second change in repo A', baseDir: '/work/a', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-a2', duplicate: false },
-      { id: 'b1', task: 'change in repo B', baseDir: '/work/b', source: 'test', status: 'succeeded', merges: 2, tokens: 100, durationMs: 7, error: null, runId: 'run-b1', duplicate: false },
+      {
+        id: 'a1',
+        task: 'first change in repo A',
+        baseDir: '/work/a',
+        source: 'test',
+        status: 'succeeded',
+        merges: 2,
+        tokens: 100,
+        durationMs: 7,
+        error: null,
+        runId: 'run-a1',
+        duplicate: false,
+      },
+      {
+        id: 'a2',
+        task: 'second change in repo A',
+        baseDir: '/work/a',
+        source: 'test',
+        status: 'succeeded',
+        merges: 2,
+        tokens: 100,
+        durationMs: 7,
+        error: null,
+        runId: 'run-a2',
+        duplicate: false,
+      },
+      {
+        id: 'b1',
+        task: 'change in repo B',
+        baseDir: '/work/b',
+        source: 'test',
+        status: 'succeeded',
+        merges: 2,
+        tokens: 100,
+        durationMs: 7,
+        error: null,
+        runId: 'run-b1',
+        duplicate: false,
+      },
     ]);
     expect(['a1', 'a2', 'b1'].map((id) => source.results().get(id)?.state)).toEqual(['acked', 'acked', 'acked']);
   });
@@ -412,7 +450,11 @@ describe('dispatch: a busy base dir is waited for, not a failure', () => {
       { id: 'a2', task: 'a2', baseDir: '/w/a' },
       { id: 'b1', task: 'b1', baseDir: '/w/b' },
     ]);
-    const summary = await dispatch(source, runTask, { concurrency: 2, busyRetry: { initialMs: 5, maxMs: 20 }, onEvent: (e) => events.push(e) });
+    const summary = await dispatch(source, runTask, {
+      concurrency: 2,
+      busyRetry: { initialMs: 5, maxMs: 20 },
+      onEvent: (e) => events.push(e),
+    });
     expect(summary.status).toBe('succeeded');
     expect(summary.rows.map((r) => [r.id, r.status, r.error])).toEqual([
       ['a1', 'succeeded', null],

@@ -33,7 +33,9 @@ describe('loadRepoSettings', () => {
   });
 
   it('reads every field and turns a single setup command into a list', () => {
-    const dir = repoWith(JSON.stringify({ setup: 'cp ../main/.env .env', smoke: 'npm test', acceptance: 'npm run check', archive: 'tar czf x.tgz dist' }));
+    const dir = repoWith(
+      JSON.stringify({ setup: 'cp ../main/.env .env', smoke: 'npm test', acceptance: 'npm run check', archive: 'tar czf x.tgz dist' }),
+    );
     expect(loadRepoSettings(dir)).toEqual({
       file: path.join(dir, REPO_SETTINGS_FILE),
       found: true,

@@ -70,9 +70,28 @@ describe('NotificationTracker', () => {
   it('the payload prices the tokens of models the price table knows', () => {
     const prices: PriceTable = { models: { 'test-model': { input: 2, output: 8 } }, sources: ['test'] };
     const t = new NotificationTracker({ prices });
-    t.next({ type: 'run.started', ts, runId: 'r', task: 'x', baseDir: '/b', dryRun: false, model: 'test-model', workerModel: 'unknown-model' });
+    t.next({
+      type: 'run.started',
+      ts,
+      runId: 'r',
+      task: 'x',
+      baseDir: '/b',
+      dryRun: false,
+      model: 'test-model',
+      workerModel: 'unknown-model',
+    });
     t.next({ type: 'agent.turn', ts, turn: 1, usage: { input: 1_000_000, cachedInput: 0, output: 500_000 } });
-    t.next({ type: 'plan.worker', ts, taskId: 'a', workerId: 'a-1', purpose: 'initial', phase: 'finished', status: 'complete', tokens: 10, usage: { input: 10, cachedInput: 0, output: 0 } });
+    t.next({
+      type: 'plan.worker',
+      ts,
+      taskId: 'a',
+      workerId: 'a-1',
+      purpose: 'initial',
+      phase: 'finished',
+      status: 'complete',
+      tokens: 10,
+      usage: { input: 10, cachedInput: 0, output: 0 },
+    });
     const n = t.next({ type: 'run.finished', ts, runId: 'r', status: 'succeeded', wallTimeMs: 1000 });
     // 1M input at $2 + 0.5M output at $8 = $6; the worker's model has no price and adds nothing.
     expect(n?.cost).toEqual({ tokens: 10, usd: 6 });

@@ -75,7 +75,7 @@ const CORPUS = [
   'echo {',
   'git status ) ',
   'echo a#b #c',
-  'echo $\'a\\nb\'',
+  "echo $'a\\nb'",
   'echo -- -n',
   'git commit -m "$(cat <<\'EOF\'\nmsg\nEOF\n)"',
 ];
@@ -87,7 +87,9 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
 
-async function oracle(line: string): Promise<{ ok: true; stmts: Array<[number, number, boolean]>; printed: string } | { ok: false; error: string }> {
+async function oracle(
+  line: string,
+): Promise<{ ok: true; stmts: Array<[number, number, boolean]>; printed: string } | { ok: false; error: string }> {
   try {
     const file = await shParse(line);
     const stmts = (file.Stmts ?? []).map((s) => [s.Pos.Offset, s.End.Offset, s.Background] as [number, number, boolean]);

@@ -136,7 +136,10 @@ describe('parseLine: words', () => {
 });
 
 describe('parseLine: parameters a word expands', () => {
-  const params = (line: string) => parseLine(line).commands.find((c) => c.substitutionDepth === 0)!.args.map((a) => [...a.params]);
+  const params = (line: string) =>
+    parseLine(line)
+      .commands.find((c) => c.substitutionDepth === 0)!
+      .args.map((a) => [...a.params]);
   it.each([
     ['echo $X', [['X']]],
     ['echo "$X-${Y}"', [['X', 'Y']]],

@@ -27,7 +27,8 @@ describe('task templates', () => {
     for (const kind of TASK_KINDS) {
       const text = templates[kind];
       for (const v of TASK_TEMPLATE_VARS) expect(text, `${kind}: {{${v}}}`).toContain(`{{${v}}}`);
-      for (const section of ['## Goal', '## Constraints', '## Tests to run', '## Definition of done', '## Result']) expect(text, `${kind}: ${section}`).toContain(section);
+      for (const section of ['## Goal', '## Constraints', '## Tests to run', '## Definition of done', '## Result'])
+        expect(text, `${kind}: ${section}`).toContain(section);
       expect(text).toContain('"goal_met": boolean');
     }
   });
@@ -36,7 +37,14 @@ describe('task templates', () => {
     const templates = loadTaskTemplates();
     const prompt = renderTaskPrompt(
       templates,
-      { id: 'fix-1', title: 'Fix the parser', kind: 'fix', prompt: '  The parser drops the last token.  ', files: ['src/parser/**', 'test/parser.test.ts'], dependsOn: [] },
+      {
+        id: 'fix-1',
+        title: 'Fix the parser',
+        kind: 'fix',
+        prompt: '  The parser drops the last token.  ',
+        files: ['src/parser/**', 'test/parser.test.ts'],
+        dependsOn: [],
+      },
       { planTask: 'Make parsing robust', acceptance: 'npm test' },
     );
     expect(prompt).toMatch(/^# Fix a bug: Fix the parser/);
@@ -45,7 +53,11 @@ describe('task templates', () => {
     expect(prompt).toContain('Run `npm test` in this worktree');
     expect(prompt).toContain('Make parsing robust');
     expect(prompt).not.toMatch(/\{\{/);
-    const none = renderTaskPrompt(templates, { id: 'd', title: 'Docs', kind: 'docs', prompt: 'Write docs.', files: ['**'], dependsOn: [] }, { planTask: 'x', acceptance: undefined });
+    const none = renderTaskPrompt(
+      templates,
+      { id: 'd', title: 'Docs', kind: 'docs', prompt: 'Write docs.', files: ['**'], dependsOn: [] },
+      { planTask: 'x', acceptance: undefined },
+    );
     expect(none).toContain('No acceptance command is configured');
   });
 
@@ -85,7 +97,19 @@ describe('manifest files', () => {
     const file = path.join(dir, 'plan.json');
     fs.writeFileSync(
       file,
-      JSON.stringify({ version: 1, task: 'T', phases: [{ name: 'P', tasks: [{ id: 't1', title: 'x', prompt: 'a', dependsOn: ['t9'] }, { id: 't2', title: 'y', prompt: 'b', files: ['../x'] }] }] }),
+      JSON.stringify({
+        version: 1,
+        task: 'T',
+        phases: [
+          {
+            name: 'P',
+            tasks: [
+              { id: 't1', title: 'x', prompt: 'a', dependsOn: ['t9'] },
+              { id: 't2', title: 'y', prompt: 'b', files: ['../x'] },
+            ],
+          },
+        ],
+      }),
     );
     let err: unknown;
     try {
@@ -163,7 +187,11 @@ describe('decisions log', () => {
     log.add('schedule', 'started', 'runnable', { taskId: 't1' });
     log.add('merge', 'merged', 'ok', { taskId: 't1', data: { sha: 'abc' } });
     log.add('run', 'finish', 'done', { data: {} });
-    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.seq, l.kind, l.action, l.taskId])).toEqual([
       [1, 'schedule', 'started', 't1'],
       [2, 'merge', 'merged', 't1'],

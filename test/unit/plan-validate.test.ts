@@ -32,7 +32,14 @@ describe('validatePlan: accepted plans', () => {
     const r = validatePlan(plan([task('t1')]));
     expect(r.ok).toBe(true);
     if (!r.ok) return;
-    expect(r.plan.phases[0]?.tasks[0]).toEqual({ id: 't1', title: 'title t1', prompt: 'do t1', kind: 'feature', files: ['**'], dependsOn: [] });
+    expect(r.plan.phases[0]?.tasks[0]).toEqual({
+      id: 't1',
+      title: 'title t1',
+      prompt: 'do t1',
+      kind: 'feature',
+      files: ['**'],
+      dependsOn: [],
+    });
   });
 
   it('accepts the example manifest from the issue', () => {
@@ -42,7 +49,17 @@ describe('validatePlan: accepted plans', () => {
       phases: [
         {
           name: 'Phase 1',
-          tasks: [{ id: 't1', title: 'Add parser', kind: 'feature', prompt: '…', files: ['src/parser/**'], dependsOn: [], acceptance: 'npm test' }],
+          tasks: [
+            {
+              id: 't1',
+              title: 'Add parser',
+              kind: 'feature',
+              prompt: '…',
+              files: ['src/parser/**'],
+              dependsOn: [],
+              acceptance: 'npm test',
+            },
+          ],
         },
       ],
     });
@@ -88,7 +105,9 @@ describe('validatePlan: shape errors carry JSON paths', () => {
   });
 
   it('a misspelt field is an error, not a silently dropped dependency', () => {
-    expect(errorsOf(plan([task('t1'), { ...task('t2'), depends_on: ['t1'] } as TaskIn]))).toEqual(['phases[0].tasks[1]: unknown field "depends_on"']);
+    expect(errorsOf(plan([task('t1'), { ...task('t2'), depends_on: ['t1'] } as TaskIn]))).toEqual([
+      'phases[0].tasks[1]: unknown field "depends_on"',
+    ]);
   });
 
   it('wrong element types', () => {
@@ -105,7 +124,9 @@ describe('validatePlan: shape errors carry JSON paths', () => {
 
 describe('validatePlan: graph errors', () => {
   it('duplicate ids', () => {
-    expect(errorsOf(plan([task('t1'), task('t2')], [task('t1')]))).toEqual(['phases[1].tasks[0].id: duplicate id "t1" (first used at phases[0].tasks[0])']);
+    expect(errorsOf(plan([task('t1'), task('t2')], [task('t1')]))).toEqual([
+      'phases[1].tasks[0].id: duplicate id "t1" (first used at phases[0].tasks[0])',
+    ]);
   });
 
   it('unknown dependsOn ids, with a suggestion when the case differs', () => {
@@ -116,7 +137,9 @@ describe('validatePlan: graph errors', () => {
   });
 
   it('a dependency listed twice', () => {
-    expect(errorsOf(plan([task('t1'), task('t2', { dependsOn: ['t1', 't1'] })]))).toEqual(['phases[0].tasks[1].dependsOn[1]: "t1" is listed twice']);
+    expect(errorsOf(plan([task('t1'), task('t2', { dependsOn: ['t1', 't1'] })]))).toEqual([
+      'phases[0].tasks[1].dependsOn[1]: "t1" is listed twice',
+    ]);
   });
 
   it('names the cycle', () => {
@@ -126,7 +149,9 @@ describe('validatePlan: graph errors', () => {
   });
 
   it('a self-dependency is a cycle of one', () => {
-    expect(errorsOf(plan([task('t1', { dependsOn: ['t1'] })]))).toEqual(['dependsOn cycle: t1 → t1 (each task depends on the next); remove one of these dependencies']);
+    expect(errorsOf(plan([task('t1', { dependsOn: ['t1'] })]))).toEqual([
+      'dependsOn cycle: t1 → t1 (each task depends on the next); remove one of these dependencies',
+    ]);
   });
 
   it('reports one cycle per tangle, along the shortest way round', () => {
@@ -152,7 +177,9 @@ describe('validatePlan: graph errors', () => {
   });
 
   it('globs that escape the repository', () => {
-    expect(errorsOf(plan([task('t1', { files: ['/etc/passwd', '../other/**', 'src/../../x', '~/notes', 'C:/x', 'src\\a.ts', '!src/**', ''] })]))).toEqual([
+    expect(
+      errorsOf(plan([task('t1', { files: ['/etc/passwd', '../other/**', 'src/../../x', '~/notes', 'C:/x', 'src\\a.ts', '!src/**', ''] })])),
+    ).toEqual([
       'phases[0].tasks[0].files[0]: "/etc/passwd" escapes the repository (absolute path); use a path relative to the repository root',
       'phases[0].tasks[0].files[1]: "../other/**" escapes the repository (".." segment); use a path relative to the repository root',
       'phases[0].tasks[0].files[2]: "src/../../x" escapes the repository (".." segment); use a path relative to the repository root',
@@ -165,7 +192,9 @@ describe('validatePlan: graph errors', () => {
   });
 
   it('an empty files list', () => {
-    expect(errorsOf(plan([task('t1', { files: [] })]))).toEqual(['phases[0].tasks[0].files: empty; list the globs the task may touch, or ["**"] if unsure']);
+    expect(errorsOf(plan([task('t1', { files: [] })]))).toEqual([
+      'phases[0].tasks[0].files: empty; list the globs the task may touch, or ["**"] if unsure',
+    ]);
   });
 
   it('ids that are not slug-safe', () => {
@@ -202,7 +231,16 @@ describe('manifests', () => {
     const r = validatePlan(plan([task('t1', { acceptance: 'npm test' })], [task('t2', { dependsOn: ['t1'] })]));
     if (!r.ok) throw new Error(r.errors.join('\n'));
     const m = manifestFromPlan(r.plan);
-    expect(m.phases[0]?.tasks[0]).toMatchObject({ status: 'pending', worktree: null, branch: null, startedAt: null, endedAt: null, attempts: 0, threadId: null, reason: null });
+    expect(m.phases[0]?.tasks[0]).toMatchObject({
+      status: 'pending',
+      worktree: null,
+      branch: null,
+      startedAt: null,
+      endedAt: null,
+      attempts: 0,
+      threadId: null,
+      reason: null,
+    });
     const again = validateManifest(JSON.parse(JSON.stringify(m)));
     expect(again).toEqual({ ok: true, plan: m });
     expect(planFromManifest(m)).toEqual(r.plan);
@@ -213,7 +251,9 @@ describe('manifests', () => {
     const r = validateManifest(m);
     expect(r).toEqual({
       ok: false,
-      errors: ['phases[0].tasks[0].status: expected one of "pending", "blocked", "running", "stuck", "error", "complete", "awaiting_approval", "merged", got "done"'],
+      errors: [
+        'phases[0].tasks[0].status: expected one of "pending", "blocked", "running", "stuck", "error", "complete", "awaiting_approval", "merged", got "done"',
+      ],
     });
   });
 

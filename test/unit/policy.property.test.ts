@@ -15,9 +15,33 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
 
-const DENIED = ['push', 'remote', 'reset', 'rebase', 'filter-branch', 'send-email', 'update-ref', 'clone', 'ls-remote', 'clean', 'gc', 'reflog', 'credential'];
+const DENIED = [
+  'push',
+  'remote',
+  'reset',
+  'rebase',
+  'filter-branch',
+  'send-email',
+  'update-ref',
+  'clone',
+  'ls-remote',
+  'clean',
+  'gc',
+  'reflog',
+  'credential',
+];
 const ALLOWED_CMDS = ['git status', 'git log --oneline', 'ls', 'npm test', 'echo hi', 'cat src/a.ts', 'git diff'];
-const HARMLESS_GLOBALS = ['--no-pager', '-p', '-P', '--no-optional-locks', '--literal-pathspecs', '-c user.name=x', '-c color.ui=false', '-c advice.detachedHead=false', '--no-replace-objects'];
+const HARMLESS_GLOBALS = [
+  '--no-pager',
+  '-p',
+  '-P',
+  '--no-optional-locks',
+  '--literal-pathspecs',
+  '-c user.name=x',
+  '-c color.ui=false',
+  '-c advice.detachedHead=false',
+  '--no-replace-objects',
+];
 
 /** Quotes or escapes a word in one of several equivalent ways (same value to the shell). */
 function obfuscate(word: string, mode: number, split: number): string {
@@ -87,11 +111,21 @@ describe('property: a denied git subcommand in command position stays denied', (
 
   it('the same lines with an allowed subcommand are allowed (the generator is not vacuous)', () => {
     fc.assert(
-      fc.property(fc.nat(7), fc.nat(7), fc.nat(20), fc.nat(20), fc.subarray(HARMLESS_GLOBALS), sep, (gitMode, subMode, s1, s2, globals, separator) => {
-        const line = ['git status', [obfuscate('git', gitMode, s1), ...globals, obfuscate('status', subMode, s2)].join(' ')].join(separator);
-        const d = checkCommand({ worktree: 'main', command: line }, { baseDir: base, policy });
-        expect(d).toMatchObject({ allowed: true });
-      }),
+      fc.property(
+        fc.nat(7),
+        fc.nat(7),
+        fc.nat(20),
+        fc.nat(20),
+        fc.subarray(HARMLESS_GLOBALS),
+        sep,
+        (gitMode, subMode, s1, s2, globals, separator) => {
+          const line = ['git status', [obfuscate('git', gitMode, s1), ...globals, obfuscate('status', subMode, s2)].join(' ')].join(
+            separator,
+          );
+          const d = checkCommand({ worktree: 'main', command: line }, { baseDir: base, policy });
+          expect(d).toMatchObject({ allowed: true });
+        },
+      ),
       { numRuns: 500 },
     );
   });

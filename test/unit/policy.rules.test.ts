@@ -27,7 +27,10 @@ beforeAll(() => {
     fs.writeFileSync(path.join(base, wt, 'notes.txt'), 'notes\n');
     fs.writeFileSync(path.join(base, wt, 'x.patch'), '');
     fs.writeFileSync(path.join(base, wt, 'requirements.txt'), '');
-    fs.writeFileSync(path.join(base, wt, 'package.json'), JSON.stringify({ scripts: { test: 'vitest run', build: 'tsc', bench: 'tsx bench/run.ts' } }));
+    fs.writeFileSync(
+      path.join(base, wt, 'package.json'),
+      JSON.stringify({ scripts: { test: 'vitest run', build: 'tsc', bench: 'tsx bench/run.ts' } }),
+    );
   }
   fs.mkdirSync(path.join(base, '.codex-orchestrator'));
   fs.writeFileSync(path.join(base, '.codex-orchestrator', 'run_repo_command.log'), '');
@@ -42,7 +45,8 @@ afterAll(() => {
   fs.rmSync(outside, { recursive: true, force: true });
 });
 
-const check = (command: string, worktree = 'task-a', purpose: 'model' | 'setup' | 'person' = 'model') => checkCommand({ worktree, command }, { baseDir: base, policy, purpose });
+const check = (command: string, worktree = 'task-a', purpose: 'model' | 'setup' | 'person' = 'model') =>
+  checkCommand({ worktree, command }, { baseDir: base, policy, purpose });
 
 type Case = [string, string | null];
 const TABLES: Record<string, Case[]> = {
@@ -214,7 +218,7 @@ const TABLES: Record<string, Case[]> = {
     ['git merge main && npm test', 'git-denied'],
     ['git add -A && git commit -m x && git log --oneline -1 | head -1', null],
     // sed can run a program (`e`): not beside a git write, and a bracket holding the delimiter hides the flag.
-    ["git commit --allow-empty -qm x && sed -n 1p notes.txt", 'git-denied'],
+    ['git commit --allow-empty -qm x && sed -n 1p notes.txt', 'git-denied'],
     ["sed -n 's/[/]*/touch pwned;/e' notes.txt", 'program'],
     ["sed -n '/[/]/e touch y' notes.txt", 'program'],
     ["sed -n 's/[[:alpha:]/]/x/e' notes.txt", 'program'],
@@ -397,7 +401,7 @@ describe("main/ is the user's checkout", () => {
     const d = check(command, 'main');
     expect({ command, allowed: d.allowed, rule: d.rule }).toEqual({ command, allowed: rule === null, rule });
   });
-  it("the state dir is not a worktree", () => {
+  it('the state dir is not a worktree', () => {
     expect(check('ls', '.codex-orchestrator').rule).toBe('worktree');
   });
 });
@@ -415,7 +419,15 @@ describe('package installs run only as setup', () => {
     expect(check(command, 'task-a', 'setup')).toMatchObject({ allowed: true, commandClass: cls });
     expect(check(command, 'task-a', 'model').allowed).toBe(false);
   });
-  it.each(['npm i lodash', 'npm install left-pad', 'yarn add x', 'pip install requests', 'pip install -r ../main/requirements.txt', 'npm ci --registry=http://x', 'yarn install --modules-folder /tmp'])('setup still denies %j', (command) => {
+  it.each([
+    'npm i lodash',
+    'npm install left-pad',
+    'yarn add x',
+    'pip install requests',
+    'pip install -r ../main/requirements.txt',
+    'npm ci --registry=http://x',
+    'yarn install --modules-folder /tmp',
+  ])('setup still denies %j', (command) => {
     expect(check(command, 'task-a', 'setup').allowed).toBe(false);
   });
 });
@@ -427,7 +439,7 @@ describe('command classes', () => {
     ['git log --oneline | head -5', 'task-a', 'inspect'],
     ['git config --get user.name', 'task-a', 'inspect'],
     ['git remote -v', 'task-a', 'inspect'],
-    ["sed -n 1p src/a.ts", 'task-a', 'inspect'],
+    ['sed -n 1p src/a.ts', 'task-a', 'inspect'],
     ['echo hi > out.txt', 'task-a', 'edit'],
     ['npm test', 'task-a', 'edit'],
     ['make test', 'task-a', 'edit'],
@@ -460,13 +472,22 @@ describe('the decision carries the analysed line', () => {
       cwd,
       worktreesAdded: [],
       commands: [
-        { program: 'git', words: ['git', '-C', 'src', 'status', '--short'], gitSubcommand: 'status', gitDir: path.join(cwd, 'src'), commandClass: 'inspect' },
+        {
+          program: 'git',
+          words: ['git', '-C', 'src', 'status', '--short'],
+          gitSubcommand: 'status',
+          gitDir: path.join(cwd, 'src'),
+          commandClass: 'inspect',
+        },
         { program: 'head', words: ['head', '-1'], commandClass: 'inspect' },
       ],
     });
   });
   it('the worktrees a line adds', () => {
-    expect(check('git worktree add ../task-p -b task-p && git worktree add -b task-r ../task-r', 'main').analysis?.worktreesAdded).toEqual(['task-p', 'task-r']);
+    expect(check('git worktree add ../task-p -b task-p && git worktree add -b task-r ../task-r', 'main').analysis?.worktreesAdded).toEqual([
+      'task-p',
+      'task-r',
+    ]);
   });
   it('commands inside substitutions are in the analysis too', () => {
     const words = check('git commit -m "$(cat notes.txt)"').analysis?.commands.map((c) => c.words[0]);
@@ -523,7 +544,7 @@ describe('the guard and the gateway read codex flags the same way', () => {
 });
 
 describe('a codex worker in main/', () => {
-  it('a model may not start one that writes (the user\'s checkout); a person with codex-orch exec may; read-only is fine for both', () => {
+  it("a model may not start one that writes (the user's checkout); a person with codex-orch exec may; read-only is fine for both", () => {
     expect(check('codex exec --full-auto "edit things"', 'main')).toMatchObject({ allowed: false, rule: 'main-write' });
     expect(check('codex exec --full-auto "edit things"', 'main', 'person')).toMatchObject({ allowed: true, commandClass: 'codex' });
     expect(check('codex exec -s read-only "look"', 'main')).toMatchObject({ allowed: true });

@@ -28,7 +28,10 @@ beforeAll(() => {
     fs.symlinkSync(path.join(base, wt, 'src'), path.join(base, wt, 'srclink'));
     fs.mkdirSync(path.join(base, wt, 'lib'));
     fs.symlinkSync(path.join(outside, 'secret.txt'), path.join(base, wt, 'lib', 'zz-secret.ts'));
-    fs.writeFileSync(path.join(base, wt, 'package.json'), JSON.stringify({ scripts: { test: 'vitest', build: 'tsc', lint: 'eslint .', bench: 'tsx bench/run.ts' } }));
+    fs.writeFileSync(
+      path.join(base, wt, 'package.json'),
+      JSON.stringify({ scripts: { test: 'vitest', build: 'tsc', lint: 'eslint .', bench: 'tsx bench/run.ts' } }),
+    );
   }
   fs.symlinkSync(outside, path.join(base, 'escape-wt'));
   fs.mkdirSync(path.join(base, 'task-g'));
@@ -42,7 +45,8 @@ afterAll(() => {
 });
 
 // Model edits happen in task worktrees; main/ has its own table below.
-const check = (command: string, worktree = 'task-a', p: Policy = policy) => checkCommand({ worktree, command }, { baseDir: base, policy: p });
+const check = (command: string, worktree = 'task-a', p: Policy = policy) =>
+  checkCommand({ worktree, command }, { baseDir: base, policy: p });
 
 // [command, expected rule (null = allowed)]
 const CASES: Array<[string, string | null]> = [
@@ -380,7 +384,7 @@ const CASES: Array<[string, string | null]> = [
   ['codex exec -s danger-full-access "x"', 'codex'],
   ['codex exec --sandbox=danger-full-access "x"', 'codex'],
   ['codex -s danger-full-access exec "x"', 'codex'],
-  ["codex exec -c 'sandbox_mode=\"danger-full-access\"' x", 'codex'],
+  ['codex exec -c \'sandbox_mode="danger-full-access"\' x', 'codex'],
   ['codex exec --dangerously-bypass-approvals-and-sandbox x', 'codex'],
   ['codex exec "x" --sandbox danger-full-access', 'codex'],
   ['codex exec -c mcp_servers.x.command=sh x', 'codex'],

@@ -19,11 +19,13 @@ describe('process handlers', { timeout: 60_000 }, () => {
   });
 
   it('a stray ENOSPC is the disk-full line, exit 7', async () => {
-    const r = await spawnTs(["ENOSPC: no space left on device, write", 'ENOSPC'], {}, FIXTURE).done;
+    const r = await spawnTs(['ENOSPC: no space left on device, write', 'ENOSPC'], {}, FIXTURE).done;
     expect(r.code).toBe(7);
     const lines = r.stderr.split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^codex-orch: the disk holding .* is full; nothing more could be written there \(free some space, then continue the run with codex-orch runs resume <run id>/);
+    expect(lines[0]).toMatch(
+      /^codex-orch: the disk holding .* is full; nothing more could be written there \(free some space, then continue the run with codex-orch runs resume <run id>/,
+    );
     expect(lines[0]).not.toMatch(/bug/);
   });
 

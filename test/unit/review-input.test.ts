@@ -8,7 +8,15 @@ import { loadReviewerPrompt, REVIEW_OUTPUT_FORMAT, reviewVerdictSchema } from '.
 import type { ReviewInput } from '../../src/orchestrator/review/types.js';
 
 const base: ReviewInput = {
-  subtask: { id: 'p1', title: 'Parser', kind: 'feature', prompt: 'Write the parser.', files: ['src/parser/**'], dependsOn: ['t0'], acceptance: 'npm test' },
+  subtask: {
+    id: 'p1',
+    title: 'Parser',
+    kind: 'feature',
+    prompt: 'Write the parser.',
+    files: ['src/parser/**'],
+    dependsOn: ['t0'],
+    acceptance: 'npm test',
+  },
   diff: { files: [{ path: 'src/parser/a.ts', status: 'M', additions: 2, deletions: 1 }], diff: '+a\n-b\n', truncated: false },
   acceptanceLog: 'ok\n',
   acceptancePassed: false,
@@ -31,7 +39,10 @@ describe('review input', () => {
   it('bounds the diff from the head and the log from the tail, at line boundaries, and says so', () => {
     const diff = Array.from({ length: 1000 }, (_, i) => `+line ${i}`).join('\n');
     const log = Array.from({ length: 1000 }, (_, i) => `log ${i}`).join('\n');
-    const text = formatReviewInput({ ...base, diff: { ...base.diff, diff }, acceptanceLog: log }, { maxDiffChars: 200, maxLogChars: 100, maxFiles: 300 });
+    const text = formatReviewInput(
+      { ...base, diff: { ...base.diff, diff }, acceptanceLog: log },
+      { maxDiffChars: 200, maxLogChars: 100, maxFiles: 300 },
+    );
     expect(text).toContain('+line 0\n');
     expect(text).not.toContain('+line 999');
     expect(text).toContain('the diff is cut short');
@@ -42,10 +53,19 @@ describe('review input', () => {
 
   it('counts files beyond the limit and handles an empty branch and no acceptance', () => {
     const files = Array.from({ length: 5 }, (_, i) => ({ path: `f${i}`, status: 'A' }));
-    const many = formatReviewInput({ ...base, diff: { files, diff: '', truncated: false } }, { maxDiffChars: 100, maxLogChars: 100, maxFiles: 2 });
+    const many = formatReviewInput(
+      { ...base, diff: { files, diff: '', truncated: false } },
+      { maxDiffChars: 100, maxLogChars: 100, maxFiles: 2 },
+    );
     expect(many).toContain('- … and 3 more files');
     const { acceptance: _a, ...noAcceptance } = base.subtask;
-    const empty = formatReviewInput({ ...base, subtask: noAcceptance, acceptancePassed: null, acceptanceLog: '', diff: { files: [], diff: '', truncated: false } });
+    const empty = formatReviewInput({
+      ...base,
+      subtask: noAcceptance,
+      acceptancePassed: null,
+      acceptanceLog: '',
+      diff: { files: [], diff: '', truncated: false },
+    });
     expect(empty).toContain('This subtask has no acceptance command.');
     expect(empty).toContain('(none: the branch has no committed changes against main)');
   });

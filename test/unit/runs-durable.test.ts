@@ -47,7 +47,9 @@ describe('conversation journal', () => {
     const [wrapped] = observeTools([echo], (c, out) => {
       seen.push([c.callId, c.name, out]);
     });
-    const out = await (wrapped as typeof echo).invoke({} as never, '{"x":"1"}', { toolCall: { type: 'function_call', callId: 'k', name: 'echo', arguments: '{"x":"1"}' } });
+    const out = await (wrapped as typeof echo).invoke({} as never, '{"x":"1"}', {
+      toolCall: { type: 'function_call', callId: 'k', name: 'echo', arguments: '{"x":"1"}' },
+    });
     expect(out).toBe('got 1');
     expect(seen).toEqual([['k', 'echo', 'got 1']]);
     expect(wrapped!.name).toBe('echo');
@@ -87,8 +89,12 @@ describe('run lifecycle in the store', () => {
     expect(r.run.status).toBe('running');
     store.updateRun(a.run.id, { status: 'succeeded' });
     r.release();
-    expect(() => beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'x', model: 'm', dryRun: false, resume: a.run.id })).toThrow(StoreError);
-    expect(() => beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'x', model: 'm', dryRun: false, resume: a.run.id })).toThrow(/already succeeded/);
+    expect(() => beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'x', model: 'm', dryRun: false, resume: a.run.id })).toThrow(
+      StoreError,
+    );
+    expect(() => beginRun({ store, stateDir: '/s', baseDir: '/b', task: 'x', model: 'm', dryRun: false, resume: a.run.id })).toThrow(
+      /already succeeded/,
+    );
   });
 
   it('the resume note lists merges, workers and thread ids from the store', () => {
@@ -97,7 +103,16 @@ describe('run lifecycle in the store', () => {
     store.addCommand({ runId: run.id, worktree: 'main', command: 'git merge --no-ff task-a', allowed: true, exitCode: 0 });
     store.addMerge({ runId: run.id, branch: 'task-a', outcome: 'merged', sha: 'abcdef0123456789' });
     store.upsertWorker({ runId: run.id, workerId: 'w-1', status: 'interrupted', threadId: 'th-1' });
-    const note = resumeNote(store, run, { conversationRestored: true, workers: [], answered: [{ callId: 'c', worktree: 'task-b', command: 'codex exec x', how: 'worker-resumed' }] }, ['main', 'task-a', 'task-b']);
+    const note = resumeNote(
+      store,
+      run,
+      {
+        conversationRestored: true,
+        workers: [],
+        answered: [{ callId: 'c', worktree: 'task-b', command: 'codex exec x', how: 'worker-resumed' }],
+      },
+      ['main', 'task-a', 'task-b'],
+    );
     expect(note).toContain('merged into main already (do NOT merge these again): task-a (abcdef0123)');
     expect(note).toContain('w-1 interrupted thread th-1');
     expect(note).toContain('task worktrees present: task-a, task-b');

@@ -34,8 +34,19 @@ describe('effectiveClass', () => {
       ]),
     ).toBe('edit');
     expect(effectiveClass('merge', [['git', 'merge', '--no-ff', 't'], ['make']])).toBe('edit');
-    expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['git', 'log', '-1'], ['head', '-1']])).toBe('git-write');
-    expect(effectiveClass('git-write', [['git', 'commit', '-m', 'x'], ['sed', '-n', 's/[/]*/rm -rf x;/e', 'f']])).toBe('edit');
+    expect(
+      effectiveClass('git-write', [
+        ['git', 'commit', '-m', 'x'],
+        ['git', 'log', '-1'],
+        ['head', '-1'],
+      ]),
+    ).toBe('git-write');
+    expect(
+      effectiveClass('git-write', [
+        ['git', 'commit', '-m', 'x'],
+        ['sed', '-n', 's/[/]*/rm -rf x;/e', 'f'],
+      ]),
+    ).toBe('edit');
     // in main/ the git profile is for git alone
     expect(
       effectiveClass(
@@ -113,7 +124,9 @@ describe('profiles and bwrap arguments', () => {
     const gw = sandboxProfile('git-write', { baseDir: t.baseDir, worktree: 'task-a', cwd: wt });
     expect(gw.env.GIT_DIR).toBe(fs.realpathSync(path.join(t.main, '.git', 'worktrees', 'task-a')));
     expect(gw.env.GIT_WORK_TREE).toBe(fs.realpathSync(wt));
-    expect(sandboxProfile('merge', { baseDir: t.baseDir, worktree: 'main', cwd: t.main }).env.GIT_DIR).toBe(fs.realpathSync(path.join(t.main, '.git')));
+    expect(sandboxProfile('merge', { baseDir: t.baseDir, worktree: 'main', cwd: t.main }).env.GIT_DIR).toBe(
+      fs.realpathSync(path.join(t.main, '.git')),
+    );
     expect(sandboxProfile('edit', { baseDir: t.baseDir, worktree: 'task-a', cwd: wt }).env.GIT_DIR).toBeUndefined();
   });
 

@@ -60,7 +60,9 @@ function planArb(opts: { maxTasks?: number; disjointFiles?: boolean } = {}): fc.
       });
       const phases = Array.from({ length: phase + 1 }, (_, p) => ({
         name: `P${p}`,
-        tasks: tasks.filter((t) => t.phase === p).map((t) => ({ id: t.id, title: t.id, prompt: `do ${t.id}`, files: t.files, dependsOn: t.dependsOn })),
+        tasks: tasks
+          .filter((t) => t.phase === p)
+          .map((t) => ({ id: t.id, title: t.id, prompt: `do ${t.id}`, files: t.files, dependsOn: t.dependsOn })),
       })).filter((p) => p.tasks.length > 0);
       const r = validatePlan({ version: 1, task: 'random', phases });
       if (!r.ok) throw new Error(`generator made an invalid plan: ${r.errors.join('; ')}`);
@@ -106,7 +108,10 @@ function checkInvariants(tasks: GenTask[], state: ScheduleState): void {
   const holders = tasks.filter((t) => st(t.id) === 'running' || (state.gate === 'merged' && st(t.id) === 'complete'));
   for (let i = 0; i < holders.length; i += 1) {
     for (let j = i + 1; j < holders.length; j += 1) {
-      expect(globsOverlap(holders[i]!.files, holders[j]!.files), `${holders[i]!.id} and ${holders[j]!.id} overlap and both hold files`).toBe(false);
+      expect(
+        globsOverlap(holders[i]!.files, holders[j]!.files),
+        `${holders[i]!.id} and ${holders[j]!.id} overlap and both hold files`,
+      ).toBe(false);
     }
   }
   for (const t of tasks) {
@@ -124,7 +129,10 @@ function checkStartable(tasks: GenTask[], state: ScheduleState, id: string): voi
   for (const d of me.dependsOn) expect(ok(st(d)), `${id} offered while its dependency ${d} is ${st(d)}`).toBe(true);
   for (const t of tasks) {
     if (t.phase < me.phase) {
-      expect(ok(st(t.id)) || ['error', 'stuck', 'blocked'].includes(st(t.id)), `${id} offered while ${t.id} of an earlier phase is ${st(t.id)}`).toBe(true);
+      expect(
+        ok(st(t.id)) || ['error', 'stuck', 'blocked'].includes(st(t.id)),
+        `${id} offered while ${t.id} of an earlier phase is ${st(t.id)}`,
+      ).toBe(true);
     }
   }
 }
@@ -180,7 +188,13 @@ describe('scheduler under random event sequences', () => {
                   const kind = Math.floor(c / 5) % 6;
                   state = apply(
                     state,
-                    kind < 3 ? ev.completed(id) : kind === 3 ? ev.failed(id, 'boom') : kind === 4 ? ev.stuck(id, 'stalled') : ev.requeued(id, 'restart'),
+                    kind < 3
+                      ? ev.completed(id)
+                      : kind === 3
+                        ? ev.failed(id, 'boom')
+                        : kind === 4
+                          ? ev.stuck(id, 'stalled')
+                          : ev.requeued(id, 'restart'),
                   );
                 }
                 return;
@@ -188,7 +202,10 @@ describe('scheduler under random event sequences', () => {
                 if (complete.length > 0) {
                   const id = pick(complete);
                   const kind = Math.floor(c / 5) % 8;
-                  state = apply(state, kind < 6 ? ev.merged(id) : kind === 6 ? ev.requeued(id, 'merge conflict') : ev.failed(id, 'smoke failed'));
+                  state = apply(
+                    state,
+                    kind < 6 ? ev.merged(id) : kind === 6 ? ev.requeued(id, 'merge conflict') : ev.failed(id, 'smoke failed'),
+                  );
                 }
                 return;
               case 3:

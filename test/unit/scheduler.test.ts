@@ -23,7 +23,13 @@ import {
 type TaskIn = PlanInput['phases'][number]['tasks'][number];
 
 /** `t('b', ['a'], ['src/b/**'])`: a task with disjoint files unless told otherwise. */
-const t = (id: string, dependsOn: string[] = [], files: string[] = [`pkg/${id}/**`]): TaskIn => ({ id, title: id, prompt: `do ${id}`, dependsOn, files });
+const t = (id: string, dependsOn: string[] = [], files: string[] = [`pkg/${id}/**`]): TaskIn => ({
+  id,
+  title: id,
+  prompt: `do ${id}`,
+  dependsOn,
+  files,
+});
 
 function mkPlan(...phases: TaskIn[][]): Plan {
   const r = validatePlan({ version: 1, task: 'test', phases: phases.map((tasks, i) => ({ name: `P${i + 1}`, tasks })) });
@@ -40,7 +46,8 @@ function finish(state: ScheduleState, ...ids: string[]): ScheduleState {
   return ids.reduce((s, id) => run(s, ev.started(id), ev.completed(id), ev.merged(id)), state);
 }
 
-const status = (state: ScheduleState): Record<string, string> => Object.fromEntries(Object.entries(state.tasks).map(([id, ts]) => [id, ts.status]));
+const status = (state: ScheduleState): Record<string, string> =>
+  Object.fromEntries(Object.entries(state.tasks).map(([id, ts]) => [id, ts.status]));
 
 describe('globsOverlap', () => {
   const cases: [string[], string[], boolean][] = [
@@ -88,7 +95,10 @@ describe('createSchedule', () => {
     expect(status(createSchedule(plan))).toEqual({ a: 'pending', b: 'pending' });
     expect(() => createSchedule(plan, { wip: 0 })).toThrow(ScheduleError);
     expect(() => createSchedule(plan, { wip: 1.5 })).toThrow(/wip must be/);
-    const cyclic = { ...plan, phases: [{ name: 'x', tasks: [{ ...plan.phases[0]!.tasks[0]!, dependsOn: ['b'] }, plan.phases[0]!.tasks[1]!] }] };
+    const cyclic = {
+      ...plan,
+      phases: [{ name: 'x', tasks: [{ ...plan.phases[0]!.tasks[0]!, dependsOn: ['b'] }, plan.phases[0]!.tasks[1]!] }],
+    };
     expect(() => createSchedule(cyclic)).toThrow(/dependsOn cycle: a → b → a/);
   });
 
@@ -124,10 +134,22 @@ describe('nextRunnable', () => {
       opts: { wip: 1, cost: { b: 5 } },
       expected: ['b'],
     },
-    { name: 'overlapping files never start together', phases: [[t('a', [], ['src/**']), t('b', [], ['src/x.ts']), t('c')]], expected: ['a', 'c'] },
+    {
+      name: 'overlapping files never start together',
+      phases: [[t('a', [], ['src/**']), t('b', [], ['src/x.ts']), t('c')]],
+      expected: ['a', 'c'],
+    },
     { name: '"**" (the default) runs alone', phases: [[t('a'), t('b', [], ['**']), t('c')]], expected: ['a', 'c'] },
     { name: 'the next phase waits for the whole earlier phase', phases: [[t('a'), t('b')], [t('c')]], done: ['a'], expected: ['b'] },
-    { name: 'the next phase opens when the earlier phase is merged', phases: [[t('a'), t('b')], [t('c'), t('d')]], done: ['a', 'b'], expected: ['c', 'd'] },
+    {
+      name: 'the next phase opens when the earlier phase is merged',
+      phases: [
+        [t('a'), t('b')],
+        [t('c'), t('d')],
+      ],
+      done: ['a', 'b'],
+      expected: ['c', 'd'],
+    },
   ];
   it.each(table)('$name', ({ phases, opts, done = [], expected }) => {
     expect(nextRunnable(finish(createSchedule(mkPlan(...phases), opts), ...done))).toEqual(expected);
@@ -226,13 +248,33 @@ describe('apply', () => {
   const plan = mkPlan([t('a', [], ['src/**']), t('b', ['a']), t('c', [], ['src/x'])], [t('d')]);
   const illegal: { name: string; events: ScheduleEvent[]; message: RegExp }[] = [
     { name: 'unknown id', events: [ev.started('zz')], message: /unknown task id "zz"/ },
-    { name: 'start before the dependency is merged', events: [ev.started('b')], message: /started\(b\): cannot start: dependency a is pending/ },
-    { name: 'start over an overlapping running task', events: [ev.started('a'), ev.started('c')], message: /files overlap a, which is running/ },
+    {
+      name: 'start before the dependency is merged',
+      events: [ev.started('b')],
+      message: /started\(b\): cannot start: dependency a is pending/,
+    },
+    {
+      name: 'start over an overlapping running task',
+      events: [ev.started('a'), ev.started('c')],
+      message: /files overlap a, which is running/,
+    },
     { name: 'start in a closed phase', events: [ev.started('d')], message: /phase 2 is not open/ },
     { name: 'start twice', events: [ev.started('a'), ev.started('a')], message: /not allowed while the task is running/ },
-    { name: 'complete a task that is not running', events: [ev.completed('a')], message: /completed\(a\): not allowed while the task is pending/ },
-    { name: 'merge a running task', events: [ev.started('a'), ev.merged('a')], message: /merged\(a\): not allowed while the task is running/ },
-    { name: 'requeue a merged task', events: [ev.started('a'), ev.completed('a'), ev.merged('a'), ev.requeued('a')], message: /not allowed while the task is merged/ },
+    {
+      name: 'complete a task that is not running',
+      events: [ev.completed('a')],
+      message: /completed\(a\): not allowed while the task is pending/,
+    },
+    {
+      name: 'merge a running task',
+      events: [ev.started('a'), ev.merged('a')],
+      message: /merged\(a\): not allowed while the task is running/,
+    },
+    {
+      name: 'requeue a merged task',
+      events: [ev.started('a'), ev.completed('a'), ev.merged('a'), ev.requeued('a')],
+      message: /not allowed while the task is merged/,
+    },
     { name: 'stuck when not running', events: [ev.stuck('a', 'x')], message: /not allowed while the task is pending/ },
   ];
   it.each(illegal)('refuses: $name', ({ events, message }) => {

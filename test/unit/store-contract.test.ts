@@ -369,9 +369,7 @@ describe.each([sqliteBackend(), memoryBackend()])('Store contract: $name', (back
 
     it('refuses an unknown run and outcome', () => {
       expect(thrown(() => store.addMerge({ runId: 'nope', branch: 'b', outcome: 'merged' })).message).toMatch(/no run/);
-      expect(thrown(() => store.addMerge({ runId: 'r1', branch: 'b', outcome: 'yay' as never })).message).toMatch(
-        /invalid merge outcome/,
-      );
+      expect(thrown(() => store.addMerge({ runId: 'r1', branch: 'b', outcome: 'yay' as never })).message).toMatch(/invalid merge outcome/);
     });
   });
 
@@ -388,7 +386,14 @@ describe.each([sqliteBackend(), memoryBackend()])('Store contract: $name', (back
         durationMs: 12.6,
       });
       expect(c1).toMatchObject({ runId: 'r1', allowed: true, rule: 'git-read', exitCode: 0, durationMs: 13, dryRun: false });
-      const c2 = store.addCommand({ worktree: '/b/main', command: 'rm -rf /', allowed: false, rule: 'deny-rm', reason: 'no', dryRun: true });
+      const c2 = store.addCommand({
+        worktree: '/b/main',
+        command: 'rm -rf /',
+        allowed: false,
+        rule: 'deny-rm',
+        reason: 'no',
+        dryRun: true,
+      });
       expect(c2.runId).toBeUndefined();
       expect(c2.exitCode).toBeUndefined();
       store.addCommand({ runId: 'r1', worktree: '/b/main', command: 'ls', allowed: true, exitCode: null });

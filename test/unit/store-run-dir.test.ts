@@ -3,15 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StoreError } from '../../src/errors.js';
-import {
-  RUN_ID_PATTERN,
-  appendJsonLine,
-  ensureRunDir,
-  newRunId,
-  readJsonFile,
-  runDir,
-  writeJsonAtomic,
-} from '../../src/store/index.js';
+import { RUN_ID_PATTERN, appendJsonLine, ensureRunDir, newRunId, readJsonFile, runDir, writeJsonAtomic } from '../../src/store/index.js';
 
 let dir: string;
 beforeEach(() => {

@@ -101,9 +101,7 @@ describe.each([
     expect(s.getLock(runLockKey('r1'))).toMatchObject({ pid: 4242, runId: 'r1', acquiredAt: '2026-01-01T00:00:00.000Z' });
     c.advance(5_000);
     const e = refusal(() => acquireRunLock(s, 'r1', { now: c.now, heartbeatMs: 0, isPidAlive: () => true }));
-    expect(e.message).toBe(
-      'run r1 is being resumed by pid 4242 since 2026-01-01T00:00:00.000Z (last heartbeat 5s ago)',
-    );
+    expect(e.message).toBe('run r1 is being resumed by pid 4242 since 2026-01-01T00:00:00.000Z (last heartbeat 5s ago)');
     expect(e.context).toMatchObject({ runId: 'r1', pid: 4242 });
     // Another run is not affected.
     keep(acquireRunLock(s, 'r2', { now: c.now, heartbeatMs: 0 }));
@@ -131,9 +129,7 @@ describe.each([
     c.advance(8_000);
     holder.heartbeat();
     c.advance(8_000);
-    expect(() => acquireRunLock(s, 'r1', { now: c.now, staleAfterMs: 10_000, heartbeatMs: 0, isPidAlive: alive })).toThrow(
-      /being resumed/,
-    );
+    expect(() => acquireRunLock(s, 'r1', { now: c.now, staleAfterMs: 10_000, heartbeatMs: 0, isPidAlive: alive })).toThrow(/being resumed/);
     c.advance(3_000);
     const next = keep(acquireRunLock(s, 'r1', { now: c.now, staleAfterMs: 10_000, heartbeatMs: 0, isPidAlive: alive }));
     expect(next.tookOver?.reason).toBe('stale-heartbeat');

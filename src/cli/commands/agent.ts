@@ -25,7 +25,8 @@ interface AgentCommandOptions {
 function positive(what: string) {
   return (value: string): number => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${what} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${what} must be a whole number of at least 1, got ${JSON.stringify(value)}`);
     return n;
   };
 }
@@ -53,9 +54,17 @@ export function registerAgent(program: Command): void {
     .description('Run codex workers for plan subtasks queued by an orchestrator on another machine (BullMQ on Redis).')
     .option('--queue <url>', 'Redis URL of the job queue (default: ORCHESTRATOR_QUEUE)')
     .option('--prefix <name>', 'namespace of the queue keys (default: ORCHESTRATOR_QUEUE_PREFIX or codex-orch)')
-    .option('--repo <id=path>', 'a repository this machine serves: its id and the path of a clone (repeatable)', (v: string, all: string[]) => [...all, v], [] as string[])
+    .option(
+      '--repo <id=path>',
+      'a repository this machine serves: its id and the path of a clone (repeatable)',
+      (v: string, all: string[]) => [...all, v],
+      [] as string[],
+    )
     .option('--concurrency <n>', 'subtasks at once on this machine', positive('--concurrency'), 1)
-    .option('--artifacts <url-or-dir>', 'where bundles go: the orchestrator\'s artifact URL or a shared directory (default: what each job names, or ORCHESTRATOR_ARTIFACTS)')
+    .option(
+      '--artifacts <url-or-dir>',
+      "where bundles go: the orchestrator's artifact URL or a shared directory (default: what each job names, or ORCHESTRATOR_ARTIFACTS)",
+    )
     .option('--work-dir <dir>', 'where this agent puts its worktrees (default: ~/.codex-orchestrator/agent)')
     .option('--json', 'one JSON line per job event on stdout')
     .addHelpText(
@@ -73,10 +82,12 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the
       if (opts.prefix) overrides.ORCHESTRATOR_QUEUE_PREFIX = opts.prefix;
       if (opts.artifacts) overrides.ORCHESTRATOR_ARTIFACTS = opts.artifacts;
       const workRoot = path.resolve(opts.workDir ?? path.join(os.homedir(), '.codex-orchestrator', 'agent'));
-      if (!overrides.ORCHESTRATOR_STATE_DIR && !process.env.ORCHESTRATOR_STATE_DIR) overrides.ORCHESTRATOR_STATE_DIR = path.join(workRoot, 'state');
+      if (!overrides.ORCHESTRATOR_STATE_DIR && !process.env.ORCHESTRATOR_STATE_DIR)
+        overrides.ORCHESTRATOR_STATE_DIR = path.join(workRoot, 'state');
       const config = loadConfig({ overrides });
       const queue = config.queue;
-      if (!queue) throw new ConfigError('no job queue: pass --queue redis://host:6379 or set ORCHESTRATOR_QUEUE', { variable: 'ORCHESTRATOR_QUEUE' });
+      if (!queue)
+        throw new ConfigError('no job queue: pass --queue redis://host:6379 or set ORCHESTRATOR_QUEUE', { variable: 'ORCHESTRATOR_QUEUE' });
       const repos = parseRepoFlags(opts.repo, workRoot);
       const artifacts = queue.artifacts
         ? openArtifactStore(queue.artifacts, {
@@ -103,7 +114,11 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the
         stalledMs: queue.stalledMs,
         logger,
         onStatus: (line) => say(`codex-orch agent: ${line}`, { event: 'queue.status', message: line }),
-        onJob: (e) => say(`codex-orch agent: job ${e.jobId} (${e.repoId}) ${e.phase}${e.detail ? `: ${e.detail}` : ''}`, { event: `job.${e.phase}`, ...e }),
+        onJob: (e) =>
+          say(`codex-orch agent: job ${e.jobId} (${e.repoId}) ${e.phase}${e.detail ? `: ${e.detail}` : ''}`, {
+            event: `job.${e.phase}`,
+            ...e,
+          }),
       });
       say(
         `codex-orch agent ${agent.agentId}: serving ${repos.map((r) => r.id).join(', ')} from ${redactUrl(queue.url)} (Redis ${server.version}), ${opts.concurrency} at a time; Ctrl-C stops after running jobs`,

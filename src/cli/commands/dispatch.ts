@@ -146,7 +146,8 @@ function parsePollMs(value: string): number {
 export function parseHttpAddress(value: string): { host: string; port: number } {
   const m = /^(?:(\[[^\]]+\]|[^:]+):)?(\d{1,5})$/.exec(value.trim());
   const port = m ? Number.parseInt(m[2] as string, 10) : Number.NaN;
-  if (!m || port > 65535) throw new UsageError(`--http: expected a port (0 = any free one) or 127.0.0.1:<port>, got ${JSON.stringify(value)}`);
+  if (!m || port > 65535)
+    throw new UsageError(`--http: expected a port (0 = any free one) or 127.0.0.1:<port>, got ${JSON.stringify(value)}`);
   const host = (m[1] ?? '127.0.0.1').replace(/^\[|\]$/g, '');
   return { host, port };
 }
@@ -180,10 +181,14 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   const env = deps.env ?? process.env;
   const longRunning = opts.inbox !== undefined || opts.http !== undefined || opts.github !== undefined;
   if (opts.watch && !longRunning) {
-    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir>, --http <port> and/or --github <owner/repo>', { hint: `${DISPATCH_TASKS_VAR} and --tasks are read once` });
+    throw new UsageError('dispatch --watch: nothing to watch; give --inbox <dir>, --http <port> and/or --github <owner/repo>', {
+      hint: `${DISPATCH_TASKS_VAR} and --tasks are read once`,
+    });
   }
   if (opts.check && longRunning) {
-    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', { hint: 'leave out --inbox/--http/--github' });
+    throw new UsageError('dispatch --check validates the task list (--tasks or DISPATCH_TASKS) only', {
+      hint: 'leave out --inbox/--http/--github',
+    });
   }
   const retrying = opts.retry !== undefined && opts.retry.length > 0;
   if (retrying && (longRunning || opts.tasks !== undefined || opts.check || opts.ledger === false)) {
@@ -208,7 +213,8 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   if (opts.check) {
     const source = envSource as TaskSource;
     const tasks = [];
-    for await (const t of source.tasks(new AbortController().signal)) tasks.push({ id: t.id, task: t.task, baseDir: t.baseDir ?? defaultBaseDir ?? null });
+    for await (const t of source.tasks(new AbortController().signal))
+      tasks.push({ id: t.id, task: t.task, baseDir: t.baseDir ?? defaultBaseDir ?? null });
     if (opts.json) {
       printOut(JSON.stringify({ source: source.name, tasks }, null, 2));
     } else {
@@ -226,14 +232,18 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   const live: LiveView = liveViewFor(config, { quiet: Boolean(opts.json), progress: opts.progress !== false });
   let baseRunTask: RunTask;
   try {
-    baseRunTask = await deps.makeRunTask(config, live.mode === 'live' ? { onEvent: (taskId, e) => live.onEvent(scopeEvent(taskId, e)) } : {});
+    baseRunTask = await deps.makeRunTask(
+      config,
+      live.mode === 'live' ? { onEvent: (taskId, e) => live.onEvent(scopeEvent(taskId, e)) } : {},
+    );
   } catch (error) {
     live.stop();
     throw error;
   }
 
   // The idempotency ledger of each task's state dir (the config's, re-derived for the task's base dir).
-  const ledgers: LedgerSet | undefined = opts.ledger === false ? undefined : ledgerSet((baseDir) => withBaseDir(config, baseDir).stateDir as string);
+  const ledgers: LedgerSet | undefined =
+    opts.ledger === false ? undefined : ledgerSet((baseDir) => withBaseDir(config, baseDir).stateDir as string);
   let http: HttpTaskSource | undefined;
   let intakeStore: DispatchLedger | undefined;
   const sources: TaskSource[] = [];
@@ -242,12 +252,24 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   if (opts.inbox !== undefined) {
     const inbox = inboxTaskSource({ dir: path.resolve(opts.inbox), watch, pollMs: opts.pollMs ?? DEFAULT_INBOX_POLL_MS });
     const recovered = inbox.recover();
-    if (recovered.length > 0) printErr(`inbox: ${recovered.length} file${recovered.length === 1 ? '' : 's'} left in processing/ by a dispatcher that is gone, put back: ${recovered.join(', ')}`);
+    if (recovered.length > 0)
+      printErr(
+        `inbox: ${recovered.length} file${recovered.length === 1 ? '' : 's'} left in processing/ by a dispatcher that is gone, put back: ${recovered.join(', ')}`,
+      );
     sources.push(inbox);
   }
   if (opts.github !== undefined) {
     sources.push(
-      await githubIntake({ github: opts.github, label: opts.label, defaultBaseDir, config, env, watch, pollMs: opts.pollMs ?? DEFAULT_GITHUB_POLL_MS, onNotice: (line) => printErr(line) }),
+      await githubIntake({
+        github: opts.github,
+        label: opts.label,
+        defaultBaseDir,
+        config,
+        env,
+        watch,
+        pollMs: opts.pollMs ?? DEFAULT_GITHUB_POLL_MS,
+        onNotice: (line) => printErr(line),
+      }),
     );
   }
   if (opts.http !== undefined) {
@@ -298,7 +320,8 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
       printErr(`http intake on ${url}: POST /tasks, GET /tasks, GET /tasks/<id> (Authorization: Bearer $${DISPATCH_TOKEN_VAR})`);
       deps.onListening?.(url);
     }
-    if (opts.inbox !== undefined && watch) printErr(`watching ${path.resolve(opts.inbox)} every ${opts.pollMs ?? DEFAULT_INBOX_POLL_MS} ms`);
+    if (opts.inbox !== undefined && watch)
+      printErr(`watching ${path.resolve(opts.inbox)} every ${opts.pollMs ?? DEFAULT_INBOX_POLL_MS} ms`);
     if (watch) printErr('press Ctrl-C (or send SIGTERM) to stop taking tasks and shut down');
     summary = await dispatch(mergeSources(sources), runTask, {
       concurrency: opts.concurrency ?? 1,
@@ -353,14 +376,22 @@ function retrySource(ids: string[], config: Config): TaskSource {
   try {
     const tasks = ids.map((id) => {
       const entry = ledger.get(id);
-      if (!entry) throw new UsageError(`dispatch --retry: no task "${id}" in the ledger of ${stateDir}`, { hint: 'pass the --base-dir (or ORCHESTRATOR_STATE_DIR) the task ran under' });
+      if (!entry)
+        throw new UsageError(`dispatch --retry: no task "${id}" in the ledger of ${stateDir}`, {
+          hint: 'pass the --base-dir (or ORCHESTRATOR_STATE_DIR) the task ran under',
+        });
       if (entry.state === 'succeeded') {
-        throw new UsageError(`dispatch --retry: task "${id}" already succeeded${entry.runId ? ` (run ${entry.runId})` : ''}; there is nothing to retry`);
+        throw new UsageError(
+          `dispatch --retry: task "${id}" already succeeded${entry.runId ? ` (run ${entry.runId})` : ''}; there is nothing to retry`,
+        );
       }
       if (entry.state === 'running' && (entry.hostname !== os.hostname() || isPidAlive(entry.pid))) {
-        throw new UsageError(`dispatch --retry: task "${id}" is running now (pid ${entry.pid} on ${entry.hostname}, since ${entry.claimedAt})`, {
-          hint: 'wait for it; a task whose dispatcher died is taken over by the next dispatch',
-        });
+        throw new UsageError(
+          `dispatch --retry: task "${id}" is running now (pid ${entry.pid} on ${entry.hostname}, since ${entry.claimedAt})`,
+          {
+            hint: 'wait for it; a task whose dispatcher died is taken over by the next dispatch',
+          },
+        );
       }
       return { id: entry.id, task: entry.task, baseDir: entry.baseDir };
     });
@@ -372,7 +403,9 @@ function retrySource(ids: string[], config: Config): TaskSource {
 
 function envTaskSourceOrUsage(env: NodeJS.ProcessEnv) {
   if (env[DISPATCH_TASKS_VAR] === undefined || env[DISPATCH_TASKS_VAR]?.trim() === '') {
-    throw new UsageError(`dispatch: no tasks; set ${DISPATCH_TASKS_VAR} or pass --tasks`, { hint: 'see codex-orch dispatch --help for the formats' });
+    throw new UsageError(`dispatch: no tasks; set ${DISPATCH_TASKS_VAR} or pass --tasks`, {
+      hint: 'see codex-orch dispatch --help for the formats',
+    });
   }
   return envTaskSource({ env });
 }
@@ -397,8 +430,15 @@ export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): C
     .option('--inbox <dir>', 'take *.md / *.json task files from this directory (results in done/ and failed/)')
     .option('--http <port>', `HTTP intake on 127.0.0.1:<port> (0 = any free port; needs ${DISPATCH_TOKEN_VAR}; implies --watch)`)
     .option('-w, --watch', 'keep polling the sources until SIGINT/SIGTERM')
-    .option('--poll-ms <ms>', `poll interval in watch mode (default: inbox ${DEFAULT_INBOX_POLL_MS}, github ${DEFAULT_GITHUB_POLL_MS})`, parsePollMs)
-    .option('--github <owner/repo[=dir]>', 'take GitHub issues labelled --label as tasks (through gh); work merges into main/ of --base-dir or dir; nothing is pushed')
+    .option(
+      '--poll-ms <ms>',
+      `poll interval in watch mode (default: inbox ${DEFAULT_INBOX_POLL_MS}, github ${DEFAULT_GITHUB_POLL_MS})`,
+      parsePollMs,
+    )
+    .option(
+      '--github <owner/repo[=dir]>',
+      'take GitHub issues labelled --label as tasks (through gh); work merges into main/ of --base-dir or dir; nothing is pushed',
+    )
     .option('--label <label>', 'with --github: the label that asks for work (then <label>:running, :done, :failed)')
     .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
     .option('--retry <id...>', 'run failed or interrupted tasks of the ledger again (an interrupted run is resumed)')

@@ -14,11 +14,22 @@ import { paint, printOut } from '../output.js';
 /** The job queue (when configured): Redis answers, and where the bundles go. */
 async function queueChecks(config: Config, timeoutMs: number): Promise<Check[]> {
   const q = config.queue;
-  if (!q) return [{ name: 'queue', status: 'ok', detail: 'none configured: every worker runs on this machine (set ORCHESTRATOR_QUEUE for agents on others)' }];
+  if (!q)
+    return [
+      {
+        name: 'queue',
+        status: 'ok',
+        detail: 'none configured: every worker runs on this machine (set ORCHESTRATOR_QUEUE for agents on others)',
+      },
+    ];
   const checks: Check[] = [];
   try {
     const r = await checkQueue(q.url, timeoutMs);
-    checks.push({ name: 'redis', status: 'ok', detail: `${redactUrl(q.url)} answers (Redis ${r.version}, ${r.latencyMs} ms), key prefix ${q.prefix}` });
+    checks.push({
+      name: 'redis',
+      status: 'ok',
+      detail: `${redactUrl(q.url)} answers (Redis ${r.version}, ${r.latencyMs} ms), key prefix ${q.prefix}`,
+    });
   } catch (error) {
     checks.push({ name: 'redis', status: 'fail', detail: describeError(error) });
   }
@@ -27,7 +38,8 @@ async function queueChecks(config: Config, timeoutMs: number): Promise<Check[]> 
   checks.push({
     name: 'artifacts',
     status: needsToken && !q.artifactsToken ? 'fail' : 'ok',
-    detail: needsToken && !q.artifactsToken ? `${artifacts}: ORCHESTRATOR_ARTIFACTS_TOKEN is not set (agents need the same token)` : artifacts,
+    detail:
+      needsToken && !q.artifactsToken ? `${artifacts}: ORCHESTRATOR_ARTIFACTS_TOKEN is not set (agents need the same token)` : artifacts,
   });
   return checks;
 }
@@ -58,7 +70,8 @@ export interface DoctorSections {
 
 /** The sandbox section: the backend in use (fail when none can run and the user did not opt out), its gaps, warnings. */
 function sandboxChecks(s: SandboxStatus): Check[] {
-  const hint = 'install bubblewrap 0.10+ or reinstall node_modules (@openai/codex ships one); ORCHESTRATOR_SANDBOX=off runs commands unconfined';
+  const hint =
+    'install bubblewrap 0.10+ or reinstall node_modules (@openai/codex ships one); ORCHESTRATOR_SANDBOX=off runs commands unconfined';
   const checks: Check[] = [
     {
       name: 'backend',
@@ -137,7 +150,15 @@ export function registerDoctor(program: Command): void {
         status: 'ok',
         detail: `orchestrator ${config.model}, review ${review}${config.reviewModel ? '' : ' (the orchestrator model)'}`,
       });
-      const sections: DoctorSections = { codex, models, repository, policy: policyChecks(config).checks, login, sandbox: sandboxChecks(sandboxStatus(config)), queue: await queueChecks(config, timeoutMs) };
+      const sections: DoctorSections = {
+        codex,
+        models,
+        repository,
+        policy: policyChecks(config).checks,
+        login,
+        sandbox: sandboxChecks(sandboxStatus(config)),
+        queue: await queueChecks(config, timeoutMs),
+      };
       const failed = [
         ...sections.models,
         ...sections.repository,

@@ -23,7 +23,7 @@ export function registerExec(program: Command): void {
     .summary('run one command line through the run_repo_command gateway')
     .description(
       'Runs one shell command line through run_repo_command exactly as the agent would: policy, command log, trace, and codex routing.\n' +
-        'Exit code: the command\'s own; 3 when the policy denies it; 2 for usage errors.',
+        "Exit code: the command's own; 3 when the policy denies it; 2 for usage errors.",
     )
     .argument('<command>', 'the shell command line, as one argument')
     .requiredOption('-w, --worktree <name>', 'worktree directory inside the base dir, e.g. main')

@@ -10,21 +10,38 @@ import type { PolicyDecision } from '../../tools/run-repo-command/types.js';
 import { EXIT } from '../exit-codes.js';
 
 /** Checks one JSON line; a malformed line is a denial with rule "input". */
-export function checkLine(line: string, baseDir: string, policy: ReturnType<typeof loadPolicy>): { decision: PolicyDecision; malformed: boolean } {
+export function checkLine(
+  line: string,
+  baseDir: string,
+  policy: ReturnType<typeof loadPolicy>,
+): { decision: PolicyDecision; malformed: boolean } {
   let request: unknown;
   try {
     request = JSON.parse(line);
   } catch {
-    return { decision: { allowed: false, rule: 'input', reason: 'not valid JSON; expected {"worktree": "...", "command": "..."}' }, malformed: true };
+    return {
+      decision: { allowed: false, rule: 'input', reason: 'not valid JSON; expected {"worktree": "...", "command": "..."}' },
+      malformed: true,
+    };
   }
   const r = request as { worktree?: unknown; command?: unknown } | null;
   if (typeof r !== 'object' || r === null || Array.isArray(r) || typeof r.worktree !== 'string' || typeof r.command !== 'string') {
-    return { decision: { allowed: false, rule: 'input', reason: 'expected an object {"worktree": string, "command": string}' }, malformed: true };
+    return {
+      decision: { allowed: false, rule: 'input', reason: 'expected an object {"worktree": string, "command": string}' },
+      malformed: true,
+    };
   }
   try {
     return { decision: checkCommand({ worktree: r.worktree, command: r.command }, { baseDir, policy }), malformed: false };
   } catch (error) {
-    return { decision: { allowed: false, rule: 'internal', reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})` }, malformed: false };
+    return {
+      decision: {
+        allowed: false,
+        rule: 'internal',
+        reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})`,
+      },
+      malformed: false,
+    };
   }
 }
 

@@ -57,13 +57,20 @@ export interface RunCommandOptions {
  * `--tmux`: once the run has an id, its tmux session is made (detached; the
  * windows follow the run by themselves) and the attach command printed.
  */
-function tmuxOpener(opts: RunCommandOptions, stateDir: string | undefined, note: (line: string) => void): { onEvent: (e: RunEvent) => void; done: () => Promise<void> } {
+function tmuxOpener(
+  opts: RunCommandOptions,
+  stateDir: string | undefined,
+  note: (line: string) => void,
+): { onEvent: (e: RunEvent) => void; done: () => Promise<void> } {
   let pending: Promise<void> = Promise.resolve();
   return {
     onEvent: (e) => {
       if (!opts.tmux || e.type !== 'run.started' || !stateDir) return;
       pending = openRunSession(stateDir, e.runId, opts.tmuxSocket).then(
-        (session) => note(`codex-orch: tmux session ${session}: codex-orch runs attach ${e.runId}${opts.tmuxSocket ? ` --socket ${opts.tmuxSocket}` : ''}`),
+        (session) =>
+          note(
+            `codex-orch: tmux session ${session}: codex-orch runs attach ${e.runId}${opts.tmuxSocket ? ` --socket ${opts.tmuxSocket}` : ''}`,
+          ),
         (error: unknown) => note(`codex-orch: no tmux session: ${(error as Error).message}`),
       );
     },
@@ -77,7 +84,9 @@ function steerOverrides(opts: RunCommandOptions): ConfigOverrides {
 }
 
 /** The budget flags as config overrides (they win over the ORCHESTRATOR_MAX_* variables). */
-export function budgetOverrides(opts: Pick<RunCommandOptions, 'maxCost' | 'maxTokens' | 'maxWall' | 'maxWorkers' | 'onBudget'>): ConfigOverrides {
+export function budgetOverrides(
+  opts: Pick<RunCommandOptions, 'maxCost' | 'maxTokens' | 'maxWall' | 'maxWorkers' | 'onBudget'>,
+): ConfigOverrides {
   return {
     ORCHESTRATOR_MAX_COST: opts.maxCost,
     ORCHESTRATOR_MAX_TOKENS: opts.maxTokens,
@@ -105,7 +114,8 @@ export function budgetsOf(config: Config): PlanBudgets | undefined {
 
 function parseDirtyWait(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
-  if (!/^\d+$/.test(value.trim())) throw new UsageError(`--dirty-wait must be a whole number of seconds (0: do not wait), got ${JSON.stringify(value)}`);
+  if (!/^\d+$/.test(value.trim()))
+    throw new UsageError(`--dirty-wait must be a whole number of seconds (0: do not wait), got ${JSON.stringify(value)}`);
   return value.trim();
 }
 
@@ -181,68 +191,92 @@ export function registerRun(program: Command): void {
     .option('--no-progress', 'plain progress lines instead of the live view (also: not a terminal, CI, NO_COLOR)')
     .option('--plan <manifest.json>', 'run your own plan (a manifest) with no planning model; exit 0 only when every subtask merged')
     .option('--max-parallel <n>', 'with --plan: most subtasks running at once (default 3)')
-    .option('--approve', 'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)')
-    .option('--desktop', 'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)')
+    .option(
+      '--approve',
+      'stop before each merge until you approve it: codex-orch runs approve|reject <run> <task> (default: ORCHESTRATOR_APPROVE, or "approve" in .codex-orchestrator.json)',
+    )
+    .option(
+      '--desktop',
+      'desktop notifications with notify-send when the run ends, stalls or needs approval (default: ORCHESTRATOR_NOTIFY_DESKTOP)',
+    )
     .option('--tmux', 'also open a tmux session for the run: a status window and a live window per worker (codex-orch runs attach <id>)')
     .option('--tmux-socket <name>', 'with --tmux: a named tmux server (tmux -L name)')
-    .option('--no-review', 'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model')
+    .option(
+      '--no-review',
+      'with --plan: merge on the acceptance command alone, no review agent (then no model is called at all); without it, -m names the review model',
+    )
     .option('--resume', 'with --plan: an unfinished run of the same plan on this commit exists — continue it')
-    .option('--new', 'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)')
-    .option('--dirty-wait <seconds>', 'how long the merge queue waits, once, for uncommitted changes in main/ before it stops (default: ORCHESTRATOR_DIRTY_WAIT_SECONDS, 300)');
-  budgetOptions(cmd)
-    .action(async (words: string[], opts: RunCommandOptions) => {
-      if (opts.plan !== undefined) {
-        await runPlanCommand(words, opts);
-        return;
-      }
-      if (opts.maxParallel !== undefined || opts.review === false) throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
-      if (opts.resume || opts.new) throw new UsageError('--resume and --new go with --plan <manifest.json>', { hint: 'continue an agent run with codex-orch runs resume <id>' });
-      const task = readTask(words, opts.taskFile);
-      const config = loadConfig({
-        overrides: {
-          ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
-          ORCHESTRATOR_MODEL: opts.model,
-          ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
-          ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
-          ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
-          ...budgetOverrides(opts),
-          ...steerOverrides(opts),
-        },
+    .option(
+      '--new',
+      'with --plan: an unfinished run of the same plan exists — start a new run anyway (subtasks already in main are not redone)',
+    )
+    .option(
+      '--dirty-wait <seconds>',
+      'how long the merge queue waits, once, for uncommitted changes in main/ before it stops (default: ORCHESTRATOR_DIRTY_WAIT_SECONDS, 300)',
+    );
+  budgetOptions(cmd).action(async (words: string[], opts: RunCommandOptions) => {
+    if (opts.plan !== undefined) {
+      await runPlanCommand(words, opts);
+      return;
+    }
+    if (opts.maxParallel !== undefined || opts.review === false)
+      throw new UsageError('--max-parallel and --no-review go with --plan <manifest.json>');
+    if (opts.resume || opts.new)
+      throw new UsageError('--resume and --new go with --plan <manifest.json>', {
+        hint: 'continue an agent run with codex-orch runs resume <id>',
       });
-      const budgets = budgetsOf(config);
-      await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
-      const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
-      const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
-      const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
-      try {
-        const report = await withInterrupt('the run', (signal) =>
-          runOrchestrator({
-            task,
-            config,
-            signal,
-            ...(budgets ? { budgets } : {}),
-            onEvent: (e) => {
-              progress.onEvent(e);
-              notifier.onEvent(e);
-              tmux.onEvent(e);
-            },
-          }),
-        );
-        progress.stop();
-        printReport(report, Boolean(opts.json));
-      } finally {
-        progress.stop();
-        await tmux.done();
-        await notifier.flush();
-      }
+    const task = readTask(words, opts.taskFile);
+    const config = loadConfig({
+      overrides: {
+        ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir),
+        ORCHESTRATOR_MODEL: opts.model,
+        ORCHESTRATOR_MAX_TURNS: opts.maxTurns,
+        ORCHESTRATOR_DIRTY_WAIT_SECONDS: parseDirtyWait(opts.dirtyWait),
+        ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
+        ...budgetOverrides(opts),
+        ...steerOverrides(opts),
+      },
     });
+    const budgets = budgetsOf(config);
+    await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
+    const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+    const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+    const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
+    try {
+      const report = await withInterrupt('the run', (signal) =>
+        runOrchestrator({
+          task,
+          config,
+          signal,
+          ...(budgets ? { budgets } : {}),
+          onEvent: (e) => {
+            progress.onEvent(e);
+            notifier.onEvent(e);
+            tmux.onEvent(e);
+          },
+        }),
+      );
+      progress.stop();
+      printReport(report, Boolean(opts.json));
+    } finally {
+      progress.stop();
+      await tmux.done();
+      await notifier.flush();
+    }
+  });
 }
 
 /** Asks on the terminal what to do with an unfinished run of the same plan: resume it (default), start a new one, or stop. */
 async function askAboutExistingRun(run: RunRecord): Promise<ExistingPlanRun> {
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
-    const answer = (await rl.question(`codex-orch: this plan was already started as run ${run.id} (${run.status}) and has not finished. Resume it? [Y]es / [n]ew run / [q]uit: `)).trim().toLowerCase();
+    const answer = (
+      await rl.question(
+        `codex-orch: this plan was already started as run ${run.id} (${run.status}) and has not finished. Resume it? [Y]es / [n]ew run / [q]uit: `,
+      )
+    )
+      .trim()
+      .toLowerCase();
     if (answer === '' || answer === 'y' || answer === 'yes') return 'resume';
     if (answer === 'n' || answer === 'new') return 'new';
     return 'refuse';
@@ -253,10 +287,13 @@ async function askAboutExistingRun(run: RunRecord): Promise<ExistingPlanRun> {
 
 /** `run --plan <manifest.json>`: the user's own plan, no planning model. */
 async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise<void> {
-  if (words.length > 0 || opts.taskFile) throw new UsageError('give either a task or --plan <manifest.json>, not both', { hint: 'the manifest has its own "task"' });
-  if (opts.dryRun) throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
+  if (words.length > 0 || opts.taskFile)
+    throw new UsageError('give either a task or --plan <manifest.json>, not both', { hint: 'the manifest has its own "task"' });
+  if (opts.dryRun)
+    throw new UsageError('--dry-run does not apply to --plan', { hint: 'check a manifest by running it on a copy of the repository' });
   if (opts.maxTurns !== undefined) throw new UsageError('--max-turns is for the planning model; --plan runs without one');
-  if (opts.model !== undefined && opts.review === false) throw new UsageError('--model names the review model; with --no-review no model is called');
+  if (opts.model !== undefined && opts.review === false)
+    throw new UsageError('--model names the review model; with --no-review no model is called');
   if (opts.resume && opts.new) throw new UsageError('give --resume or --new, not both');
   const maxParallel = parseMaxParallel(opts.maxParallel);
   const manifest = loadManifestFile(path.resolve(opts.plan as string));

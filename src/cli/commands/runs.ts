@@ -53,7 +53,9 @@ export interface StoreOptions {
 }
 
 function configFrom(opts: StoreOptions): Config {
-  return loadConfig({ overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir) } });
+  return loadConfig({
+    overrides: { ORCHESTRATOR_BASE_DIR: resolveFromCwd(opts.baseDir), ORCHESTRATOR_STATE_DIR: resolveFromCwd(opts.stateDir) },
+  });
 }
 
 /** Opens the store of the selected state dir; a missing one is an error (nothing to show), not a new database. */
@@ -61,7 +63,9 @@ export function withStore<T>(opts: StoreOptions, fn: (store: Store, stateDir: st
   const config = configFrom(opts);
   const stateDir = requireStateDir(config);
   if (!fs.existsSync(path.join(stateDir, 'state.db'))) {
-    throw new StoreError(`no run store in ${stateDir} (no state.db)`, { hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR to where the runs were made' });
+    throw new StoreError(`no run store in ${stateDir} (no state.db)`, {
+      hint: 'pass --base-dir <dir> or set ORCHESTRATOR_STATE_DIR to where the runs were made',
+    });
   }
   const store = openSqliteStore(stateDir);
   return Promise.resolve()
@@ -85,13 +89,28 @@ const short = (s: string, n: number) => {
 };
 
 function statusColor(status: RunStatus): string {
-  const style = status === 'succeeded' ? 'green' : status === 'running' ? 'cyan' : status === 'interrupted' ? 'yellow' : status === 'pending' ? 'dim' : 'red';
+  const style =
+    status === 'succeeded'
+      ? 'green'
+      : status === 'running'
+        ? 'cyan'
+        : status === 'interrupted'
+          ? 'yellow'
+          : status === 'pending'
+            ? 'dim'
+            : 'red';
   return paint(style, status);
 }
 
 function printTable(rows: string[][]): void {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => stripAnsi(r[i] ?? '').length)));
-  for (const r of rows) printOut(r.map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length))).join('  ').trimEnd());
+  for (const r of rows)
+    printOut(
+      r
+        .map((c, i) => c + ' '.repeat(Math.max(0, widths[i]! - stripAnsi(c).length)))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 // eslint-disable-next-line no-control-regex
@@ -109,7 +128,8 @@ export function unmergedCompleteWork(store: Store, stateDir: string, run: RunRec
     out.set(name, `subtask ${id} is complete but not merged; merge it with codex-orch runs merge ${run.id}`);
   };
   for (const t of store.listSubtasks(run.id)) if (t.status === 'complete') note(t.id, t.worktree);
-  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
+  const manifest = readJsonFile(path.join(runDir(stateDir, run.id).root, 'manifest.json')) as
+    { phases?: { tasks?: { id: string; status?: string; worktree?: string | null }[] }[] } | undefined;
   for (const phase of manifest?.phases ?? []) for (const t of phase.tasks ?? []) if (t.status === 'complete') note(t.id, t.worktree);
   return out;
 }
@@ -130,7 +150,9 @@ export interface CleanResult {
 export async function cleanRun(store: Store, stateDir: string, run: RunRecord, options: { branches?: boolean } = {}): Promise<CleanResult> {
   if (runIsLive(store, run.id)) {
     const lock = store.getLock(runLockKey(run.id));
-    throw new StoreError(`run ${run.id} is running (pid ${lock?.pid}); its worktrees are in use`, { hint: 'wait for it to finish or stop it first' });
+    throw new StoreError(`run ${run.id} is running (pid ${lock?.pid}); its worktrees are in use`, {
+      hint: 'wait for it to finish or stop it first',
+    });
   }
   const result: CleanResult = { runId: run.id, removed: [], kept: [], branchesDeleted: [], branchesKept: [] };
   const mainDir = path.join(run.baseDir, 'main');
@@ -284,7 +306,9 @@ async function tailRun(store: Store, runId: string, opts: { follow?: boolean; js
   }
 }
 
-type ResumeCommandOptions = StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string; progress?: boolean } & Parameters<typeof budgetOverrides>[0];
+type ResumeCommandOptions = StoreOptions & { quiet?: boolean; maxTurns?: string; model?: string; progress?: boolean } & Parameters<
+    typeof budgetOverrides
+  >[0];
 
 async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<void> {
   const config = loadConfig({
@@ -301,7 +325,8 @@ async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<vo
   const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), note: (l) => progress.note(l) });
   try {
     if (!opts.quiet) printErr(`codex-orch: resuming run ${id}`);
-    const report = await withInterrupt('the run', (signal) => resumeRun({
+    const report = await withInterrupt('the run', (signal) =>
+      resumeRun({
         runId: id,
         config,
         signal,
@@ -344,15 +369,19 @@ export function registerRuns(program: Command): void {
   const runs = program
     .command('runs')
     .summary('list, inspect, tail, resume and clean up runs')
-    .description('Runs of a state dir (selected by --base-dir, ORCHESTRATOR_BASE_DIR or ORCHESTRATOR_STATE_DIR). Ids may be abbreviated: a prefix of the id or of its last part.');
+    .description(
+      'Runs of a state dir (selected by --base-dir, ORCHESTRATOR_BASE_DIR or ORCHESTRATOR_STATE_DIR). Ids may be abbreviated: a prefix of the id or of its last part.',
+    );
 
   storeOptions(runs.command('list').description('runs, newest first: id, task, status, subtasks done/total, merges, tokens, age'))
     .option('--status <status>', `only runs with this status (${RUN_STATUSES.join(', ')})`)
     .option('--limit <n>', 'at most n runs')
     .action(async (opts: StoreOptions & { status?: string; limit?: string }) => {
-      if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus)) throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
+      if (opts.status && !RUN_STATUSES.includes(opts.status as RunStatus))
+        throw new UsageError(`--status ${opts.status}: expected one of ${RUN_STATUSES.join(', ')}`);
       const limit = opts.limit === undefined ? undefined : Number(opts.limit);
-      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
+      if (limit !== undefined && !(Number.isInteger(limit) && limit > 0))
+        throw new UsageError(`--limit ${opts.limit}: expected a positive integer`);
       await withStore(opts, (store, stateDir) => {
         const rows = store
           .listRuns()
@@ -378,37 +407,46 @@ export function registerRuns(program: Command): void {
       });
     });
 
-  storeOptions(runs.command('show').argument('<id>', 'run id or prefix').description('one run: status, lock, workers, merges, subtasks, files'))
-    .action(async (id: string, opts: StoreOptions) => {
-      await withStore(opts, (store, stateDir) => {
-        const run = reconcileRunStatus(store, store.requireRun(id));
-        const shown = runView(store, stateDir, run);
-        const { lock, workers, merges, subtasks, files } = shown;
-        const { source: usageSource, ...usage } = shown.usage;
-        if (opts.json) return json(shown);
-        printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
-        printOut(`task:      ${short(run.task, 200)}`);
-        printOut(`base dir:  ${run.baseDir}`);
-        printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
-        printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}`);
-        const t = usage.total;
+  storeOptions(
+    runs.command('show').argument('<id>', 'run id or prefix').description('one run: status, lock, workers, merges, subtasks, files'),
+  ).action(async (id: string, opts: StoreOptions) => {
+    await withStore(opts, (store, stateDir) => {
+      const run = reconcileRunStatus(store, store.requireRun(id));
+      const shown = runView(store, stateDir, run);
+      const { lock, workers, merges, subtasks, files } = shown;
+      const { source: usageSource, ...usage } = shown.usage;
+      if (opts.json) return json(shown);
+      printOut(`${paint('bold', run.id)}  ${statusColor(run.status)}${shown.live && lock ? ` (pid ${lock.pid})` : ''}`);
+      printOut(`task:      ${short(run.task, 200)}`);
+      printOut(`base dir:  ${run.baseDir}`);
+      printOut(`created:   ${run.createdAt} (${age(run.createdAt)} ago)${run.finishedAt ? `, finished ${run.finishedAt}` : ''}`);
+      printOut(`model:     ${run.model ?? '-'}${run.dryRun ? ' (dry run)' : ''}`);
+      const t = usage.total;
+      printOut(
+        `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
+          `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
+      );
+      printOut(`commands:  ${shown.commands.total}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
+      if (run.error) printOut(`error:     ${run.error}`);
+      if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
+      printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);
+      printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
+      for (const w of workers)
         printOut(
-          `tokens:    ${t.tokens} (in ${t.input}, cached ${t.cachedInput}, out ${t.output}; orchestrator ${usage.orchestrator.tokens}, review ${usage.review.tokens}, workers ${usage.workers.tokens})` +
-            `${t.costUsd !== null ? ` cost ${formatUsd(t.costUsd)}` : ''}${t.unpriced.length ? `; no price for ${t.unpriced.join(', ')}` : ''}${usageSource === 'store' ? ' — so far' : ''}`,
+          `worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`,
         );
-        printOut(`commands:  ${shown.commands.total}${shown.commands.denied ? ` (${shown.commands.denied} denied)` : ''}`);
-        if (run.error) printOut(`error:     ${run.error}`);
-        if (subtasks.length) printOut(`subtasks:  ${subtasks.map((t) => `${t.id}=${t.status}`).join(', ')}`);
-        printOut(`worktrees: ${shown.worktrees.join(', ') || 'none'}`);
-        printOut(`merges:    ${merges.map((m) => `${m.branch} ${m.outcome}${m.sha ? ` ${m.sha.slice(0, 10)}` : ''}`).join(', ') || 'none'}`);
-        for (const w of workers) printOut(`worker:    ${w.workerId} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}${w.usage ? ` tokens ${w.usage.input + w.usage.output}` : ''}`);
-        printOut(`files:     ${files.root}`);
-        for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
-          printOut(paint('yellow', `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`));
-        }
-        if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
-      });
+      printOut(`files:     ${files.root}`);
+      for (const t of store.listSubtasks(run.id).filter((x) => x.status === 'awaiting_approval')) {
+        printOut(
+          paint(
+            'yellow',
+            `waiting for approval: ${t.id} — codex-orch runs diff ${run.id} ${t.id}; codex-orch runs approve|reject ${run.id} ${t.id}`,
+          ),
+        );
+      }
+      if (run.status === 'interrupted' || run.status === 'aborted') printOut(paint('yellow', `resume with: codex-orch resume ${run.id}`));
     });
+  });
 
   storeOptions(
     runs
@@ -417,7 +455,10 @@ export function registerRuns(program: Command): void {
       .description("the run's events as readable lines (or one worker's codex events with --worker); -f follows until the run ends"),
   )
     .option('-f, --follow', 'keep printing new events until the run (or the worker) ends')
-    .option('--worker <name|id>', "a worker's codex events: by worktree or subtask name (all its workers, in order), worker id or id prefix")
+    .option(
+      '--worker <name|id>',
+      "a worker's codex events: by worktree or subtask name (all its workers, in order), worker id or id prefix",
+    )
     .option('--raw', 'the events as JSON Lines, as recorded')
     .action(async (id: string, opts: StoreOptions & { follow?: boolean; worker?: string; raw?: boolean }) => {
       await withStore(opts, async (store, stateDir) => {
@@ -428,7 +469,11 @@ export function registerRuns(program: Command): void {
           const onSig = () => (stop = true);
           process.once('SIGINT', onSig);
           try {
-            return await tailWorkers(workers, { follow: Boolean(opts.follow), raw: Boolean(opts.raw || opts.json), shouldStop: () => stop });
+            return await tailWorkers(workers, {
+              follow: Boolean(opts.follow),
+              raw: Boolean(opts.raw || opts.json),
+              shouldStop: () => stop,
+            });
           } finally {
             process.off('SIGINT', onSig);
           }
@@ -437,45 +482,62 @@ export function registerRuns(program: Command): void {
       });
     });
 
-  storeOptions(runs.command('report').argument('<id>', 'run id or prefix').description("the run's report (report.md, or report.json with --json)"))
-    .action(async (id: string, opts: StoreOptions) => {
-      await withStore(opts, (store, stateDir) => {
-        const run = reconcileRunStatus(store, store.requireRun(id));
-        const report = readJsonFile(runDir(stateDir, run.id).report) as RunReport | undefined;
-        if (!report) {
-          throw new StoreError(`run ${run.id} has no report yet (status ${run.status})`, {
-            hint: run.status === 'running' ? `follow it with codex-orch runs tail ${run.id} -f` : `resume it with codex-orch resume ${run.id}`,
-          });
-        }
-        if (opts.json) json(report);
-        else process.stdout.write(renderReportMarkdown(report));
-      });
+  storeOptions(
+    runs.command('report').argument('<id>', 'run id or prefix').description("the run's report (report.md, or report.json with --json)"),
+  ).action(async (id: string, opts: StoreOptions) => {
+    await withStore(opts, (store, stateDir) => {
+      const run = reconcileRunStatus(store, store.requireRun(id));
+      const report = readJsonFile(runDir(stateDir, run.id).report) as RunReport | undefined;
+      if (!report) {
+        throw new StoreError(`run ${run.id} has no report yet (status ${run.status})`, {
+          hint:
+            run.status === 'running' ? `follow it with codex-orch runs tail ${run.id} -f` : `resume it with codex-orch resume ${run.id}`,
+        });
+      }
+      if (opts.json) json(report);
+      else process.stdout.write(renderReportMarkdown(report));
     });
+  });
 
-  resumeOptions(runs.command('resume').argument('<id>', 'run id or prefix').description('continue a run whose process died or was stopped (same as codex-orch resume)')).action(resumeCommand);
+  resumeOptions(
+    runs
+      .command('resume')
+      .argument('<id>', 'run id or prefix')
+      .description('continue a run whose process died or was stopped (same as codex-orch resume)'),
+  ).action(resumeCommand);
 
   storeOptions(
     runs
       .command('merge')
       .argument('<id>', 'run id or prefix')
-      .description("runs of a plan (run --plan, or a plan the orchestrator made): merge the stopped run's complete-but-unmerged subtasks now (merge queue and smoke test; no model, no workers)"),
-  )
-    .action(async (id: string, opts: StoreOptions) => {
-      await withStore(opts, async (store, stateDir, config) => {
-        const run = reconcileRunStatus(store, store.requireRun(id));
-        const r: MergeRunResult = await withInterrupt('the merge queue', (signal) => mergeRunNow({ store, stateDir, config, run, signal }));
-        if (r.notMerged.length > 0) process.exitCode = EXIT.failed;
-        if (opts.json) return json(r);
-        if (r.candidates.length === 0) {
-          printOut(`run ${run.id}: nothing to merge (no subtask is complete and unmerged; ${r.subtasks.map((t) => `${t.id}=${t.status}`).join(', ')})`);
-          return;
-        }
-        printOut(`run ${run.id}: merged ${r.merged.length} of ${r.candidates.length} complete subtask(s)${r.merged.length ? `: ${r.merged.map((m) => `${m.taskId} (${m.branch} ${m.sha.slice(0, 10)})`).join(', ')}` : ''}`);
-        for (const l of r.notMerged) printOut(paint('yellow', `not merged ${l.id}: ${l.reason ?? l.status}`));
-      });
+      .description(
+        "runs of a plan (run --plan, or a plan the orchestrator made): merge the stopped run's complete-but-unmerged subtasks now (merge queue and smoke test; no model, no workers)",
+      ),
+  ).action(async (id: string, opts: StoreOptions) => {
+    await withStore(opts, async (store, stateDir, config) => {
+      const run = reconcileRunStatus(store, store.requireRun(id));
+      const r: MergeRunResult = await withInterrupt('the merge queue', (signal) => mergeRunNow({ store, stateDir, config, run, signal }));
+      if (r.notMerged.length > 0) process.exitCode = EXIT.failed;
+      if (opts.json) return json(r);
+      if (r.candidates.length === 0) {
+        printOut(
+          `run ${run.id}: nothing to merge (no subtask is complete and unmerged; ${r.subtasks.map((t) => `${t.id}=${t.status}`).join(', ')})`,
+        );
+        return;
+      }
+      printOut(
+        `run ${run.id}: merged ${r.merged.length} of ${r.candidates.length} complete subtask(s)${r.merged.length ? `: ${r.merged.map((m) => `${m.taskId} (${m.branch} ${m.sha.slice(0, 10)})`).join(', ')}` : ''}`,
+      );
+      for (const l of r.notMerged) printOut(paint('yellow', `not merged ${l.id}: ${l.reason ?? l.status}`));
     });
+  });
 
-  storeOptions(runs.command('clean').argument('<id>', 'run id or prefix').description("remove the run's task worktrees (never ones with uncommitted changes); keeps branches unless --branches"))
+  storeOptions(
+    runs
+      .command('clean')
+      .argument('<id>', 'run id or prefix')
+      .description("remove the run's task worktrees (never ones with uncommitted changes); keeps branches unless --branches"),
+  )
     .option('--branches', 'also delete their branches when merged (git branch -d; unmerged branches are kept)')
     .action(async (id: string, opts: StoreOptions & { branches?: boolean }) => {
       await withStore(opts, async (store, stateDir) => {
@@ -494,7 +556,9 @@ export function registerRuns(program: Command): void {
       });
     });
 
-  storeOptions(runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'))
+  storeOptions(
+    runs.command('prune').description('remove worktrees of finished runs, stale locks, and runs finished more than --older-than days ago'),
+  )
     .option('--older-than <days>', 'delete run records and directories of runs finished more than this many days ago (default 30)')
     .action(async (opts: StoreOptions & { olderThan?: string }) => {
       const days = Number(opts.olderThan ?? 30);
@@ -502,7 +566,9 @@ export function registerRuns(program: Command): void {
       await withStore(opts, async (store, stateDir) => {
         const r = await pruneRuns(store, stateDir, { olderThanDays: days });
         if (opts.json) return json(r);
-        printOut(`removed ${r.worktreesRemoved.length} worktree(s), ${r.locksRemoved.length} stale lock(s), ${r.runsDeleted.length + r.dirsDeleted.length} old run(s)`);
+        printOut(
+          `removed ${r.worktreesRemoved.length} worktree(s), ${r.locksRemoved.length} stale lock(s), ${r.runsDeleted.length + r.dirsDeleted.length} old run(s)`,
+        );
         for (const k of r.worktreesKept) printOut(paint('yellow', `kept ${k.worktree} of ${k.runId}: ${k.reason}`));
       });
     });
@@ -516,6 +582,8 @@ export function registerRuns(program: Command): void {
       .command('resume')
       .argument('<id>', 'run id or prefix')
       .summary('continue a run whose process died or was stopped (alias of runs resume)')
-      .description('Continue a run whose process died or was stopped: its conversation, workers and merges are picked up from the run store; nothing done is done twice. Same as codex-orch runs resume.'),
+      .description(
+        'Continue a run whose process died or was stopped: its conversation, workers and merges are picked up from the run store; nothing done is done twice. Same as codex-orch runs resume.',
+      ),
   ).action(resumeCommand);
 }

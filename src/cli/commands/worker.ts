@@ -24,12 +24,22 @@ function profileArg(value: string): ProfileName {
 
 /** The `--json` object: exactly these keys. */
 export function workerJson(run: WorkerRun): Record<string, unknown> {
-  return { status: run.status, result: run.result, threadId: run.threadId, runDir: run.runDir, usage: run.usage, exitCode: run.exitCode, durationMs: run.durationMs };
+  return {
+    status: run.status,
+    result: run.result,
+    threadId: run.threadId,
+    runDir: run.runDir,
+    usage: run.usage,
+    exitCode: run.exitCode,
+    durationMs: run.durationMs,
+  };
 }
 
 function printHuman(run: WorkerRun): void {
   const colour = run.status === 'complete' ? (run.result?.goal_met ? 'green' : 'yellow') : 'red';
-  printOut(`${paint(colour, run.status)}${run.result ? ` · goal_met ${run.result.goal_met}` : ''} · ${(run.durationMs / 1000).toFixed(1)} s · ${run.attempts} attempt(s) · profile ${run.profile}`);
+  printOut(
+    `${paint(colour, run.status)}${run.result ? ` · goal_met ${run.result.goal_met}` : ''} · ${(run.durationMs / 1000).toFixed(1)} s · ${run.attempts} attempt(s) · profile ${run.profile}`,
+  );
   if (run.result) {
     printOut(`summary:  ${run.result.summary}`);
     if (run.result.followup_prompt) printOut(`followup: ${run.result.followup_prompt}`);

@@ -33,7 +33,11 @@ export function classifyRunError(error: unknown, config: Config, signal?: AbortS
     const status = error.status;
     const detail = error.message.replace(/\s+/g, ' ').slice(0, 200);
     if (status === 401 || status === 403) {
-      return new ModelApiError(`the model API refused the key (HTTP ${status}; ${where})`, { status, hint: 'check OPENAI_API_KEY', cause: error });
+      return new ModelApiError(`the model API refused the key (HTTP ${status}; ${where})`, {
+        status,
+        hint: 'check OPENAI_API_KEY',
+        cause: error,
+      });
     }
     if (status === 404) {
       return new ModelApiError(`the model API answered 404 (${where}): ${detail}`, {
@@ -49,7 +53,10 @@ export function classifyRunError(error: unknown, config: Config, signal?: AbortS
         cause: error,
       });
     }
-    return new ModelApiError(`the model API answered HTTP ${status ?? '?'} (${where}): ${detail}`, { ...(status !== undefined ? { status } : {}), cause: error });
+    return new ModelApiError(`the model API answered HTTP ${status ?? '?'} (${where}): ${detail}`, {
+      ...(status !== undefined ? { status } : {}),
+      cause: error,
+    });
   }
   if (error instanceof ModelBehaviorError) {
     return new RunFailedError(`the model misbehaved: ${error.message}`, { cause: error });

@@ -94,7 +94,7 @@ function outputText(item: AgentInputItem): string {
   if (item.type !== 'function_call_result') return '';
   const out = item.output as unknown;
   if (typeof out === 'string') return out;
-  if (out && typeof out === 'object' && 'text' in out && typeof (out).text === 'string') return (out as { text: string }).text;
+  if (out && typeof out === 'object' && 'text' in out && typeof out.text === 'string') return (out as { text: string }).text;
   return '';
 }
 
@@ -104,7 +104,10 @@ export function renderManifestForModel(manifest: Manifest): string {
   const merged = tasks.filter((t) => t.status === 'merged').length;
   return [
     `PLAN ${merged === tasks.length ? 'DONE' : 'INCOMPLETE'}: ${merged}/${tasks.length} subtask(s) merged (from the saved manifest).`,
-    ...tasks.map((t) => `- ${t.id} ${t.status}${t.attempts > 1 ? `, attempts ${t.attempts}` : ''}${t.status !== 'merged' && t.reason ? ` — reason: ${oneLine(t.reason)}` : ''}`),
+    ...tasks.map(
+      (t) =>
+        `- ${t.id} ${t.status}${t.attempts > 1 ? `, attempts ${t.attempts}` : ''}${t.status !== 'merged' && t.reason ? ` — reason: ${oneLine(t.reason)}` : ''}`,
+    ),
   ].join('\n');
 }
 
@@ -132,7 +135,9 @@ function describeAccepted(plan: Plan, manifestFile: string, baseDir: string): st
   const tasks = plan.phases.flatMap((p) => p.tasks);
   const lines = [`ACCEPTED: ${tasks.length} subtask(s) in ${plan.phases.length} phase(s), saved as ${manifestFile}.`];
   for (const phase of plan.phases) {
-    lines.push(`${phase.name}: ${phase.tasks.map((t) => (t.dependsOn.length ? `${t.id} (after ${t.dependsOn.join(', ')})` : t.id)).join(', ')}`);
+    lines.push(
+      `${phase.name}: ${phase.tasks.map((t) => (t.dependsOn.length ? `${t.id} (after ${t.dependsOn.join(', ')})` : t.id)).join(', ')}`,
+    );
   }
   const existing = tasks.map((t) => taskWorktreeName(t.id)).filter((w) => fs.existsSync(path.join(baseDir, w)));
   if (existing.length > 0) lines.push(`Note: ${existing.join(', ')} already exist(s) and will be reused with their commits.`);
@@ -144,7 +149,9 @@ function describeAccepted(plan: Plan, manifestFile: string, baseDir: string): st
 export function renderPlanResultForModel(result: PlanRunResult): string {
   const lines: string[] = [];
   const merged = result.subtasks.filter((s) => s.status === 'merged').length;
-  lines.push(`PLAN ${result.allMerged ? 'DONE' : 'INCOMPLETE'}: ${merged}/${result.subtasks.length} subtask(s) merged${result.stoppedBy ? `; stopped: ${result.stoppedBy}` : ''}.`);
+  lines.push(
+    `PLAN ${result.allMerged ? 'DONE' : 'INCOMPLETE'}: ${merged}/${result.subtasks.length} subtask(s) merged${result.stoppedBy ? `; stopped: ${result.stoppedBy}` : ''}.`,
+  );
   for (const s of result.subtasks) {
     const parts = [`${s.id} ${s.status}`];
     if (s.attempts > 1) parts.push(`attempts ${s.attempts}`);
@@ -161,7 +168,10 @@ export function renderPlanResultForModel(result: PlanRunResult): string {
   if (result.merges.length > 0) lines.push(`Merged into main in this order: ${result.merges.map((m) => m.branch).join(', ')}.`);
   const w = result.tokens.workers;
   lines.push(`Tokens: workers ${w.input + w.output}, review ${result.tokens.review.input + result.tokens.review.output}.`);
-  if (!result.allMerged) lines.push('Subtasks not merged keep their worktree and branch; you can inspect or finish them with run_repo_command, or report them as left undone.');
+  if (!result.allMerged)
+    lines.push(
+      'Subtasks not merged keep their worktree and branch; you can inspect or finish them with run_repo_command, or report them as left undone.',
+    );
   return lines.join('\n');
 }
 
@@ -170,24 +180,47 @@ export type { ReportPlan };
 
 export function planReportSection(state: PlanToolsState): ReportPlan | undefined {
   if (state.submissions === 0) return undefined;
-  if (state.status === 'none') return { submissions: state.submissions, rejections: state.rejections, status: 'rejected', manifestFile: null, error: null, result: null };
+  if (state.status === 'none')
+    return {
+      submissions: state.submissions,
+      rejections: state.rejections,
+      status: 'rejected',
+      manifestFile: null,
+      error: null,
+      result: null,
+    };
   let result: ReportPlan['result'] = null;
   if (state.result) {
     const { manifest: _manifest, ...rest } = state.result;
     result = rest;
   }
-  return { submissions: state.submissions, rejections: state.rejections, status: state.status, manifestFile: state.manifestFile, error: state.error, result };
+  return {
+    submissions: state.submissions,
+    rejections: state.rejections,
+    status: state.status,
+    manifestFile: state.manifestFile,
+    error: state.error,
+    result,
+  };
 }
 
 function errorLine(error: unknown): string {
   if (isOrchestratorError(error)) return error.toLine();
-  return error instanceof Error ? error.message.split('\n')[0] ?? String(error) : String(error);
+  return error instanceof Error ? (error.message.split('\n')[0] ?? String(error)) : String(error);
 }
 
 export function createPlanTools(ctx: PlanToolsContext) {
   const log = (ctx.logger ?? silentLogger).child({ component: 'plan-tools' });
   const run = ctx.executePlan ?? executePlan;
-  const state: PlanToolsState = { submissions: 0, rejections: [], plan: null, manifestFile: null, status: 'none', result: null, error: null };
+  const state: PlanToolsState = {
+    submissions: 0,
+    rejections: [],
+    plan: null,
+    manifestFile: null,
+    status: 'none',
+    result: null,
+    error: null,
+  };
 
   const submitPlan = tool({
     name: 'submit_plan',
@@ -232,8 +265,10 @@ export function createPlanTools(ctx: PlanToolsContext) {
     execute: async () => {
       if (state.status === 'none') return 'ERROR: no accepted plan. Call submit_plan first and wait for ACCEPTED.';
       if (state.status === 'running') return 'ERROR: the plan is already running (call run_plan once).';
-      if (state.status === 'finished' && state.result) return `The plan has already run; its result:\n${renderPlanResultForModel(state.result)}`;
-      if (state.status === 'finished' && state.plan && 'version' in state.plan) return `The plan has already run (before the orchestrator restarted); its state:\n${renderManifestForModel(state.plan as Manifest)}`;
+      if (state.status === 'finished' && state.result)
+        return `The plan has already run; its result:\n${renderPlanResultForModel(state.result)}`;
+      if (state.status === 'finished' && state.plan && 'version' in state.plan)
+        return `The plan has already run (before the orchestrator restarted); its state:\n${renderManifestForModel(state.plan as Manifest)}`;
       if (state.status === 'failed') return `ERROR: the plan run already failed: ${state.error ?? 'unknown error'}`;
       if (ctx.gateway.dryRun ?? ctx.config.dryRun) {
         return 'DRY RUN: the plan was checked and saved as the manifest but is not run (the plan road creates worktrees and merges by itself). End with your report.';
@@ -289,14 +324,24 @@ export function createPlanTools(ctx: PlanToolsContext) {
     state.rejections = [];
     for (const c of calls.filter((x) => x.name === 'submit_plan')) {
       const text = results.has(c.callId) ? outputText(results.get(c.callId) as AgentInputItem) : '';
-      if (text.startsWith('REJECTED: the plan has')) state.rejections.push(text.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2)));
+      if (text.startsWith('REJECTED: the plan has'))
+        state.rejections.push(
+          text
+            .split('\n')
+            .filter((l) => l.startsWith('- '))
+            .map((l) => l.slice(2)),
+        );
     }
     const runCalls = calls.filter((c) => c.name === 'run_plan');
     const cutOff = runCalls.some((c) => !results.has(c.callId));
-    const answered = runCalls.some((c) => results.has(c.callId) && !/^(ERROR: no accepted plan|DRY RUN)/.test(outputText(results.get(c.callId) as AgentInputItem)));
+    const answered = runCalls.some(
+      (c) => results.has(c.callId) && !/^(ERROR: no accepted plan|DRY RUN)/.test(outputText(results.get(c.callId) as AgentInputItem)),
+    );
     const executed = answered || r.executed;
     // A plan stopped part way (an abort, a budget) can be resumed by calling run_plan again; a finished one is not re-run.
-    const resumable = r.manifest.phases.some((p) => p.tasks.some((t) => t.status === 'pending' || t.status === 'running' || t.status === 'complete'));
+    const resumable = r.manifest.phases.some((p) =>
+      p.tasks.some((t) => t.status === 'pending' || t.status === 'running' || t.status === 'complete'),
+    );
     state.plan = r.manifest;
     state.manifestFile = r.manifestFile;
     state.status = cutOff ? 'running' : executed && !resumable ? 'finished' : 'accepted';
@@ -311,7 +356,8 @@ export function createPlanTools(ctx: PlanToolsContext) {
    * its real result answers the call.
    */
   async function resumeCutOffRunPlan(): Promise<string> {
-    if (!state.restored?.cutOffRunPlan || !state.plan) return 'ERROR: there is no cut-off plan run to resume. Call run_plan if a plan is accepted.';
+    if (!state.restored?.cutOffRunPlan || !state.plan)
+      return 'ERROR: there is no cut-off plan run to resume. Call run_plan if a plan is accepted.';
     state.restored.cutOffRunPlan = false;
     if (ctx.gateway.dryRun ?? ctx.config.dryRun) {
       state.status = 'accepted';

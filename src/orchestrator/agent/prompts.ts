@@ -23,7 +23,9 @@ export function fillTemplate(template: string, vars: Record<string, string>, nam
   const needed = placeholders(template);
   const missing = [...needed].filter((k) => !(k in vars));
   if (missing.length > 0) {
-    throw new ConfigError(`prompt ${name}: no value for {{${missing.join('}}, {{')}}}`, { hint: 'the prompt file uses a placeholder this version does not fill' });
+    throw new ConfigError(`prompt ${name}: no value for {{${missing.join('}}, {{')}}}`, {
+      hint: 'the prompt file uses a placeholder this version does not fill',
+    });
   }
   return template.replace(PLACEHOLDER, (_m, key: string) => vars[key] as string);
 }
@@ -34,7 +36,10 @@ export function loadPromptTemplate(name: string, required: readonly string[] = [
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new ConfigError(`prompt file ${file} cannot be read`, { cause, hint: 'reinstall codex-orchestrator or restore the prompts/ folder' });
+    throw new ConfigError(`prompt file ${file} cannot be read`, {
+      cause,
+      hint: 'reinstall codex-orchestrator or restore the prompts/ folder',
+    });
   }
   if (text.trim() === '') throw new ConfigError(`prompt file ${file} is empty`);
   const present = placeholders(text);

@@ -41,7 +41,8 @@ export class BudgetTracker {
   ) {
     for (const [k, v] of Object.entries(budgets)) {
       if (k === 'onBudget') {
-        if (v !== undefined && v !== 'finish' && v !== 'stop') throw new RangeError(`budget onBudget must be finish or stop, got ${String(v)}`);
+        if (v !== undefined && v !== 'finish' && v !== 'stop')
+          throw new RangeError(`budget onBudget must be finish or stop, got ${String(v)}`);
         continue;
       }
       if (v !== undefined && !(typeof v === 'number' && v > 0 && Number.isFinite(v))) {
@@ -89,7 +90,8 @@ export class BudgetTracker {
     this.costUsd += usd ?? 0;
     this.addTokens(tokens);
     const max = this.budgets.maxCostUsd;
-    if (max !== undefined && this.costUsd >= max) this.exhaust('maxCostUsd', `cost budget of $${max} used up ($${this.costUsd.toFixed(4)})`);
+    if (max !== undefined && this.costUsd >= max)
+      this.exhaust('maxCostUsd', `cost budget of $${max} used up ($${this.costUsd.toFixed(4)})`);
   }
 
   private exhaust(budget: BudgetName, reason: string): void {

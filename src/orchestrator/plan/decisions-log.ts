@@ -39,8 +39,20 @@ export class DecisionsLog {
     return this.entries.length;
   }
 
-  add(kind: DecisionKind, action: string, reason: string, extra: { taskId?: string | undefined; data?: Record<string, unknown> } = {}): Decision {
-    const d: Decision = { seq: ++this.seq, at: new Date().toISOString(), kind, ...(extra.taskId !== undefined ? { taskId: extra.taskId } : {}), action, reason };
+  add(
+    kind: DecisionKind,
+    action: string,
+    reason: string,
+    extra: { taskId?: string | undefined; data?: Record<string, unknown> } = {},
+  ): Decision {
+    const d: Decision = {
+      seq: ++this.seq,
+      at: new Date().toISOString(),
+      kind,
+      ...(extra.taskId !== undefined ? { taskId: extra.taskId } : {}),
+      action,
+      reason,
+    };
     if (extra.data && Object.keys(extra.data).length > 0) d.data = extra.data;
     this.entries.push(d);
     appendJsonLine(this.file, d);

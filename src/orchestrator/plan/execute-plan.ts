@@ -17,14 +17,7 @@ import { detectTestCommand } from '../../git/test-command.js';
 import { OrchestratorError } from '../../errors.js';
 import { createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
 import { silentLogger } from '../../logging/logger.js';
-import {
-  nextRunnable,
-  scheduleEvent,
-  taskSlug,
-  taskWorktreeName,
-  type Manifest,
-  type ManifestTask,
-} from '../../scheduler/index.js';
+import { nextRunnable, scheduleEvent, taskSlug, taskWorktreeName, type Manifest, type ManifestTask } from '../../scheduler/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { codexModelName } from '../../workers/codex/index.js';
 import { costOf, loadPrices, priceOf, type TokenTally } from '../../cost/index.js';
@@ -62,7 +55,16 @@ import { createWorkerStep } from './worker-step.js';
 
 export type { PlanBudgets } from './budgets.js';
 
-export type { PlanRunContext, PlanRunResult, PlanMergeRecord, PlanTestRun, PlanWorkerRecord, ReviewRecord, SubtaskSummary, WorkerPurpose } from './plan-types.js';
+export type {
+  PlanRunContext,
+  PlanRunResult,
+  PlanMergeRecord,
+  PlanTestRun,
+  PlanWorkerRecord,
+  ReviewRecord,
+  SubtaskSummary,
+  WorkerPurpose,
+} from './plan-types.js';
 
 /**
  * Runs a plan (or a saved manifest, to resume) to its end, an abort, or an
@@ -86,10 +88,21 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const maxHeals = ctx.maxHeals ?? DEFAULTS.maxHeals;
   const maxMergeAttempts = ctx.maxMergeAttempts ?? DEFAULTS.maxMergeAttempts;
   // Once a run has asked for approval, it keeps asking after a restart without the flag.
-  const approve = ctx.approve ?? (ctx.config.approve || settings.approve === true || (ctx.store !== undefined && approvalModeOn(ctx.store, ctx.runId)));
-  if (approve && !ctx.store) throw new OrchestratorError('config', 'approval before merge needs the run store (it keeps the wait across restarts)', { hint: 'run without --approve, or give the executor a store' });
+  const approve =
+    ctx.approve ?? (ctx.config.approve || settings.approve === true || (ctx.store !== undefined && approvalModeOn(ctx.store, ctx.runId)));
+  if (approve && !ctx.store)
+    throw new OrchestratorError('config', 'approval before merge needs the run store (it keeps the wait across restarts)', {
+      hint: 'run without --approve, or give the executor a store',
+    });
   if (approve && ctx.store) recordApprovalMode(ctx.store, ctx.runId);
-  const gate = approve && ctx.store ? new ApprovalGate({ store: ctx.store, runId: ctx.runId, ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}) }) : undefined;
+  const gate =
+    approve && ctx.store
+      ? new ApprovalGate({
+          store: ctx.store,
+          runId: ctx.runId,
+          ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}),
+        })
+      : undefined;
 
   fs.mkdirSync(ctx.runDir, { recursive: true });
   const manifestFile = path.join(ctx.runDir, 'manifest.json');
@@ -103,7 +116,14 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     }
   };
   const decisions = new DecisionsLog(decisionsFile, (d) =>
-    emit({ type: 'plan.decision', ts: d.at, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), kind: d.kind, action: d.action, reason: d.reason }),
+    emit({
+      type: 'plan.decision',
+      ts: d.at,
+      ...(d.taskId !== undefined ? { taskId: d.taskId } : {}),
+      kind: d.kind,
+      action: d.action,
+      reason: d.reason,
+    }),
   );
   const decide = (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) =>
     decisions.add(kind, action, reason, { taskId, ...(data ? { data } : {}) });
@@ -120,7 +140,13 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const budget = new BudgetTracker(ctx.budgets ?? {}, (stop: BudgetStop) => {
     if (!stoppedBy) stoppedBy = stop.reason;
     const kill = stop.budget !== 'maxWorkers' && ctx.budgets?.onBudget !== 'finish';
-    decide('budget', 'exhausted', `${stop.reason}: no new subtask or worker is started${kill ? '; running workers and commands are stopped' : '; running workers may finish'}`, undefined, { budget: stop.budget });
+    decide(
+      'budget',
+      'exhausted',
+      `${stop.reason}: no new subtask or worker is started${kill ? '; running workers and commands are stopped' : '; running workers may finish'}`,
+      undefined,
+      { budget: stop.budget },
+    );
     if (kill) hard.abort();
     wake();
   });
@@ -214,9 +240,15 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
       `it was complete when an earlier run stopped${rework ? `; its ${rework.kind} rework was cut off` : ''}; ${mergeOnly ? 'merge only: no worker, no review' : rework ? 'redoing that rework, then' : 'no worker:'} queued for merge`,
     );
     if (rework && mergeOnly) {
-      throw new LeftComplete(`its last merge ${rework.kind === 'smoke' ? 'failed the smoke test and was reverted' : 'had conflicts'}; a worker must rework it: codex-orch resume ${ctx.runId}`);
+      throw new LeftComplete(
+        `its last merge ${rework.kind === 'smoke' ? 'failed the smoke test and was reverted' : 'had conflicts'}; a worker must rework it: codex-orch resume ${ctx.runId}`,
+      );
     }
-    if (rework?.kind === 'smoke') await smokeRework(t, { revertSha: rework.revertSha, log: '(the log of the failed smoke test was lost when the earlier run stopped; run the smoke test yourself)' });
+    if (rework?.kind === 'smoke')
+      await smokeRework(t, {
+        revertSha: rework.revertSha,
+        log: '(the log of the failed smoke test was lost when the earlier run stopped; run the smoke test yourself)',
+      });
     else if (rework?.kind === 'conflict') await conflictRework(t);
     await mergeLoop(t);
   };
@@ -226,19 +258,30 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     const already = await branchMergedInto(mainDir, t.branch);
     if (already) {
       transition(scheduleEvent.completed(t.id), `${t.branch} is already in ${mainBranch} (merge ${short(already)}): not redone`);
-      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, {
+        branch: t.branch,
+        sha: already,
+      });
       t.mt.branch = t.branch;
       resumedComplete.delete(t.id);
       resumedRunning.delete(t.id);
       alreadyInMain.set(t.id, `already in ${mainBranch}: ${t.branch} was merged earlier (${short(already)}); not redone`);
-      await recordMerged(t, already, 0, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not redone, not merged again`);
+      await recordMerged(
+        t,
+        already,
+        0,
+        `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not redone, not merged again`,
+      );
       return;
     }
     const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
     t.mt.worktree = wt.path;
     t.mt.branch = wt.branch;
     save();
-    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, { state: wt.state, head: wt.head });
+    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, {
+      state: wt.state,
+      head: wt.head,
+    });
     if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new' && !ctx.launcher?.remote) {
@@ -285,12 +328,17 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
         decide('schedule', 'left-complete', outcome.reason, id);
         return;
       case 'interrupted':
-        if (status === 'running' || status === 'complete') transition(scheduleEvent.requeued(id, `left: ${outcome.reason}`), `stopped before it finished (${outcome.reason}); its worktree and branch are kept for a resume`);
+        if (status === 'running' || status === 'complete')
+          transition(
+            scheduleEvent.requeued(id, `left: ${outcome.reason}`),
+            `stopped before it finished (${outcome.reason}); its worktree and branch are kept for a resume`,
+          );
         return;
       case 'failed':
         if (outcome.unexpected !== undefined) log.error({ err: outcome.unexpected, taskId: id }, 'subtask failed unexpectedly');
         if (outcome.status === 'stuck' && status === 'running') transition(scheduleEvent.stuck(id, outcome.reason), outcome.reason);
-        else if (status === 'running' || status === 'complete' || status === 'stuck') transition(scheduleEvent.failed(id, outcome.reason), outcome.reason);
+        else if (status === 'running' || status === 'complete' || status === 'stuck')
+          transition(scheduleEvent.failed(id, outcome.reason), outcome.reason);
         return;
     }
   };
@@ -326,9 +374,15 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     const task = t;
     mt.startedAt = now();
     mt.endedAt = null;
-    transition(scheduleEvent.started(id), `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${plan.schedule.graph.rank.indexOf(id) + 1}. by longest remaining path)`, {
-      running: Object.entries(plan.schedule.tasks).filter(([, s]) => s.status === 'running').map(([k]) => k),
-    });
+    transition(
+      scheduleEvent.started(id),
+      `runnable: dependencies ${mt.dependsOn.length ? mt.dependsOn.join(', ') + ' merged' : 'none'}, phase open, no overlapping subtask running (${plan.schedule.graph.rank.indexOf(id) + 1}. by longest remaining path)`,
+      {
+        running: Object.entries(plan.schedule.tasks)
+          .filter(([, s]) => s.status === 'running')
+          .map(([k]) => k),
+      },
+    );
     const job = runTask(task)
       .then(
         (): SubtaskOutcome => ({ type: 'done' }),
@@ -343,7 +397,11 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   };
 
   emit({ type: 'plan.started', ts: now(), runId: ctx.runId, task: manifest.task, tasks: byId.size, maxParallel });
-  decide('run', 'start', `${mergeOnly ? `merge only: ${resumedComplete.size} complete subtask(s) to merge; ` : ''}${resumedComplete.size || resumedRunning.size ? `resumed (${resumedComplete.size} complete, ${resumedRunning.size} running); ` : ''}${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`);
+  decide(
+    'run',
+    'start',
+    `${mergeOnly ? `merge only: ${resumedComplete.size} complete subtask(s) to merge; ` : ''}${resumedComplete.size || resumedRunning.size ? `resumed (${resumedComplete.size} complete, ${resumedRunning.size} running); ` : ''}${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`,
+  );
   budget.start();
   try {
     for (;;) {
@@ -385,13 +443,19 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   decide(
     'run',
     'finish',
-    allMerged ? `all ${byId.size} subtask(s) merged` : `${byId.size - left.length}/${byId.size} merged; left: ${left.map((l) => `${l.id} (${l.status})`).join(', ')}${stoppedBy ? `; stopped: ${stoppedBy}` : ''}`,
+    allMerged
+      ? `all ${byId.size} subtask(s) merged`
+      : `${byId.size - left.length}/${byId.size} merged; left: ${left.map((l) => `${l.id} (${l.status})`).join(', ')}${stoppedBy ? `; stopped: ${stoppedBy}` : ''}`,
   );
   save();
   emit({ type: 'plan.finished', ts: now(), runId: ctx.runId, allMerged, merged: byId.size - left.length, total: byId.size, stoppedBy });
 
   const workerTokens = workers.reduce(
-    (a, w) => ({ input: a.input + w.usage.inputTokens, cachedInput: a.cachedInput + w.usage.cachedInputTokens, output: a.output + w.usage.outputTokens }),
+    (a, w) => ({
+      input: a.input + w.usage.inputTokens,
+      cachedInput: a.cachedInput + w.usage.cachedInputTokens,
+      output: a.output + w.usage.outputTokens,
+    }),
     { input: 0, cachedInput: 0, output: 0 },
   );
   const subtasks: SubtaskSummary[] = [...byId.values()].map((mt) => {
@@ -420,7 +484,11 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     subtasks,
     merges,
     workers,
-    tokens: { workers: workerTokens, review: reviewTokens, total: workerTokens.input + workerTokens.output + reviewTokens.input + reviewTokens.output },
+    tokens: {
+      workers: workerTokens,
+      review: reviewTokens,
+      total: workerTokens.input + workerTokens.output + reviewTokens.input + reviewTokens.output,
+    },
     decisions: decisions.count,
     allMerged,
     stoppedBy,

@@ -15,7 +15,10 @@ export function loadManifestFile(file: string): Manifest {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new ConfigError(`${file}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { cause, variable: '--plan' });
+    throw new ConfigError(`${file}: cannot be read (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, {
+      cause,
+      variable: '--plan',
+    });
   }
   let raw: unknown;
   try {
@@ -57,8 +60,12 @@ export function saveManifest(file: string, manifest: Manifest): void {
 export function runManifest(stateDir: string, run: RunRecord): { manifest: Manifest; manifestFile: string } {
   const manifestFile = path.join(runDirPaths(stateDir, run.id).root, 'manifest.json');
   if (fs.existsSync(manifestFile)) return { manifest: loadManifestFile(manifestFile), manifestFile };
-  if (run.manifest !== undefined && run.manifest !== null) return { manifest: parseManifest(run.manifest, `run ${run.id} (store)`), manifestFile };
-  throw new UsageError(`runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id} has no plan manifest)`, {
-    hint: `codex-orch resume ${run.id} continues the run, which merges its completed work`,
-  });
+  if (run.manifest !== undefined && run.manifest !== null)
+    return { manifest: parseManifest(run.manifest, `run ${run.id} (store)`), manifestFile };
+  throw new UsageError(
+    `runs merge is not available for seed-road runs: merges are done by the agent (run ${run.id} has no plan manifest)`,
+    {
+      hint: `codex-orch resume ${run.id} continues the run, which merges its completed work`,
+    },
+  );
 }

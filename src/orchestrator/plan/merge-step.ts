@@ -22,16 +22,44 @@ import { scheduleEvent } from '../../scheduler/index.js';
 import { runRepoCommand } from '../../tools/run-repo-command/gateway.js';
 import type { WorkerRun } from '../../workers/codex/index.js';
 import { now } from '../events.js';
-import { Interrupted, LeftComplete, TaskFailure, commandLog, commandOutcome, short, type TaskRun, type WorkerPurpose } from './plan-types.js';
+import {
+  Interrupted,
+  LeftComplete,
+  TaskFailure,
+  commandLog,
+  commandOutcome,
+  short,
+  type TaskRun,
+  type WorkerPurpose,
+} from './plan-types.js';
 import { approvalPrompt, conflictPrompt, smokePrompt, tail } from './rework-prompts.js';
 import type { ApprovalGate } from '../approval-gate.js';
 import type { StepContext } from './step-context.js';
 
 export function createMergeStep(
   s: StepContext,
-  steps: { work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun>; acceptAndReview: (t: TaskRun) => Promise<void> },
+  steps: {
+    work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun>;
+    acceptAndReview: (t: TaskRun) => Promise<void>;
+  },
 ) {
-  const { ctx, baseDir, mainDir, mainBranch, settings, mergeOnly, decide, transition, withStore, checkpoint, gateway, runCommand, merges, testRuns, alreadyInMain } = s;
+  const {
+    ctx,
+    baseDir,
+    mainDir,
+    mainBranch,
+    settings,
+    mergeOnly,
+    decide,
+    transition,
+    withStore,
+    checkpoint,
+    gateway,
+    runCommand,
+    merges,
+    testRuns,
+    alreadyInMain,
+  } = s;
   const { maxMergeAttempts } = s.limits;
   const hard = { signal: s.signal };
   const { work, acceptAndReview } = steps;
@@ -53,9 +81,14 @@ export function createMergeStep(
           smoke: async () => {
             testRuns.push({ taskId: mergingTask ?? '', kind: 'smoke', worktree: 'main', command: smokeCommand });
             // Not stopped by a budget: killing a smoke test half way would revert a good merge.
-            const r = await runRepoCommand({ worktree: 'main', command: smokeCommand }, { ...gateway, signal: ctx.signal ?? new AbortController().signal });
+            const r = await runRepoCommand(
+              { worktree: 'main', command: smokeCommand },
+              { ...gateway, signal: ctx.signal ?? new AbortController().signal },
+            );
             if (r.securityEvent) decide('security', 'smoke', `\`${smokeCommand}\` in main: ${r.securityEvent}`);
-            const blocked = r.sandbox?.denials.length ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]` : '';
+            const blocked = r.sandbox?.denials.length
+              ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]`
+              : '';
             return { ok: r.ok, log: `${commandLog(r)}${blocked}` };
           },
         }
@@ -64,10 +97,22 @@ export function createMergeStep(
       if (d.action === 'merging') mergingTask = d.taskId;
       if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') {
         // Not for decisions.jsonl (the outcome lines carry the story), but the live view shows the queue.
-        s.emit({ type: 'plan.decision', ts: d.at, ...(d.taskId !== undefined ? { taskId: d.taskId } : {}), kind: 'merge', action: d.action, reason: d.reason });
+        s.emit({
+          type: 'plan.decision',
+          ts: d.at,
+          ...(d.taskId !== undefined ? { taskId: d.taskId } : {}),
+          kind: 'merge',
+          action: d.action,
+          reason: d.reason,
+        });
         return;
       }
-      decide('merge', d.action, d.reason, d.taskId, { branch: d.branch, seq: d.seq, ...(d.sha ? { sha: d.sha } : {}), ...(d.files ? { files: d.files } : {}) });
+      decide('merge', d.action, d.reason, d.taskId, {
+        branch: d.branch,
+        seq: d.seq,
+        ...(d.sha ? { sha: d.sha } : {}),
+        ...(d.files ? { files: d.files } : {}),
+      });
     },
   });
 
@@ -78,18 +123,32 @@ export function createMergeStep(
     } else if (ctx.launcher?.remote) {
       // Conflict markers cannot travel in a bundle: the agent merges main itself and its worker resolves them there.
       await abortConflictRework(baseDir, t.slug);
-      decide('merge', 'rework-conflict', `${mainBranch} conflicts with ${t.branch} in ${cr.files.join(', ')}; an agent merges ${mainBranch} into the branch and its worker resolves them`, t.id, { files: cr.files });
+      decide(
+        'merge',
+        'rework-conflict',
+        `${mainBranch} conflicts with ${t.branch} in ${cr.files.join(', ')}; an agent merges ${mainBranch} into the branch and its worker resolves them`,
+        t.id,
+        { files: cr.files },
+      );
       t.remoteMergeMain = true;
       await work(t, 'conflict', conflictPrompt(cr, t.mt.title));
     } else {
-      decide('merge', 'rework-conflict', `${mainBranch} merged into ${t.branch} with conflicts in ${cr.files.join(', ')}; resuming the worker with both sides' intent`, t.id, { files: cr.files });
+      decide(
+        'merge',
+        'rework-conflict',
+        `${mainBranch} merged into ${t.branch} with conflicts in ${cr.files.join(', ')}; resuming the worker with both sides' intent`,
+        t.id,
+        { files: cr.files },
+      );
       try {
         await work(t, 'conflict', conflictPrompt(cr, t.mt.title));
         const done = await finishConflictRework(baseDir, t.slug);
         decide('merge', 'rework-resolved', `conflicts resolved${done.committed ? ` and committed as ${short(done.sha)}` : ''}`, t.id);
       } catch (error) {
         await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-        throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`conflict rework failed: ${describeError(error)}`);
+        throw error instanceof Interrupted || error instanceof TaskFailure
+          ? error
+          : new TaskFailure(`conflict rework failed: ${describeError(error)}`);
       }
     }
     await acceptAndReview(t);
@@ -100,15 +159,24 @@ export function createMergeStep(
     const files = sr.status === 'conflict' ? sr.files : [];
     if (ctx.launcher?.remote && files.length) {
       await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-      throw new TaskFailure(`restoring ${t.branch} after the failed smoke test conflicts with later work in ${files.join(', ')}; with agents on other machines this rework is not automatic — rework it locally (run without ORCHESTRATOR_QUEUE) or by hand`);
+      throw new TaskFailure(
+        `restoring ${t.branch} after the failed smoke test conflicts with later work in ${files.join(', ')}; with agents on other machines this rework is not automatic — rework it locally (run without ORCHESTRATOR_QUEUE) or by hand`,
+      );
     }
-    decide('merge', 'rework-smoke', `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`, t.id);
+    decide(
+      'merge',
+      'rework-smoke',
+      `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`,
+      t.id,
+    );
     try {
       await work(t, 'smoke', smokePrompt(smokeCommand ?? '(smoke)', out.log, files));
       if (files.length) await finishConflictRework(baseDir, t.slug);
     } catch (error) {
       if (files.length) await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-      throw error instanceof Interrupted || error instanceof TaskFailure ? error : new TaskFailure(`smoke rework failed: ${describeError(error)}`);
+      throw error instanceof Interrupted || error instanceof TaskFailure
+        ? error
+        : new TaskFailure(`smoke rework failed: ${describeError(error)}`);
     }
     await acceptAndReview(t);
   };
@@ -120,7 +188,12 @@ export function createMergeStep(
     }
     try {
       const removed = await removeWorktree(baseDir, t.slug);
-      decide('merge', 'worktree-removed', removed.removed ? `${t.wtName} removed; branch ${t.branch} kept` : `${t.wtName} was already gone; branch ${t.branch} kept`, t.id);
+      decide(
+        'merge',
+        'worktree-removed',
+        removed.removed ? `${t.wtName} removed; branch ${t.branch} kept` : `${t.wtName} was already gone; branch ${t.branch} kept`,
+        t.id,
+      );
     } catch (error) {
       decide('merge', 'worktree-kept', `${t.wtName} kept: ${describeError(error)}`, t.id);
     }
@@ -149,9 +222,17 @@ export function createMergeStep(
     if (mergeStopped) throw new LeftComplete(mergeStopped);
     const already = await branchMergedInto(mainDir, t.branch);
     if (already) {
-      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, { branch: t.branch, sha: already });
+      decide('merge', 'already-merged', `${t.branch} is already in ${mainBranch} (merge ${short(already)}); not merged again`, t.id, {
+        branch: t.branch,
+        sha: already,
+      });
       alreadyInMain.set(t.id, `already in ${mainBranch}: ${t.branch} was merged earlier (${short(already)}); not merged again`);
-      await recordMerged(t, already, t.merge.attempts, `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not merged again`);
+      await recordMerged(
+        t,
+        already,
+        t.merge.attempts,
+        `${t.branch} was already in ${mainBranch} as ${short(already)} (merged earlier); not merged again`,
+      );
       return 'merged';
     }
     if (s.gate) await awaitApproval(t, s.gate);
@@ -164,20 +245,42 @@ export function createMergeStep(
       const head = await resolveCommit(mainDir, t.branch);
       const outcome = await g
         .wait({ taskId: t.id, branch: t.branch, head }, hard.signal, (fresh) => {
-          decide('merge', 'awaiting-approval', `${fresh ? 'waiting' : 'still waiting'} for a person: codex-orch runs approve ${ctx.runId} ${t.id} (or runs reject ${ctx.runId} ${t.id} --note "…")`, t.id, { head });
+          decide(
+            'merge',
+            'awaiting-approval',
+            `${fresh ? 'waiting' : 'still waiting'} for a person: codex-orch runs approve ${ctx.runId} ${t.id} (or runs reject ${ctx.runId} ${t.id} --note "…")`,
+            t.id,
+            { head },
+          );
           s.emit({ type: 'approval.requested', ts: now(), runId: ctx.runId, taskId: t.id, branch: t.branch, head });
         })
         .catch((error: unknown) => {
           checkpoint();
           throw error;
         });
-      s.emit({ type: 'approval.decided', ts: now(), runId: ctx.runId, taskId: t.id, decision: outcome.decision, note: outcome.decision === 'rejected' ? outcome.note : null });
+      s.emit({
+        type: 'approval.decided',
+        ts: now(),
+        runId: ctx.runId,
+        taskId: t.id,
+        decision: outcome.decision,
+        note: outcome.decision === 'rejected' ? outcome.note : null,
+      });
       if (outcome.decision === 'approved') {
         decide('merge', 'approved', `a person approved ${t.branch} at ${short(head)}`, t.id, { head });
         return;
       }
-      decide('merge', 'rejected', `a person rejected ${t.branch} at ${short(head)}: ${tail(outcome.note, 300)}; sending the note to the worker`, t.id, { head });
-      if (mergeOnly) throw new LeftComplete(`rejected before merge: ${tail(outcome.note, 300)}; a worker must rework it: codex-orch resume ${ctx.runId}`);
+      decide(
+        'merge',
+        'rejected',
+        `a person rejected ${t.branch} at ${short(head)}: ${tail(outcome.note, 300)}; sending the note to the worker`,
+        t.id,
+        { head },
+      );
+      if (mergeOnly)
+        throw new LeftComplete(
+          `rejected before merge: ${tail(outcome.note, 300)}; a worker must rework it: codex-orch resume ${ctx.runId}`,
+        );
       await work(t, 'approval', approvalPrompt(outcome.note));
       await acceptAndReview(t);
       g.reworked(t.id);
@@ -203,30 +306,60 @@ export function createMergeStep(
       t.merge.outcome = out.status;
       switch (out.status) {
         case 'merged':
-          await recordMerged(t, out.sha, attempt, `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`);
+          await recordMerged(
+            t,
+            out.sha,
+            attempt,
+            `${t.branch} merged into ${mainBranch} as ${short(out.sha)}${out.alreadyMerged ? ' (already contained)' : ''}`,
+          );
           return;
         case 'main-dirty':
           // A stop (abort, budget) cuts the queue's wait for main/ short: that is not the person's edits failing the subtask.
           checkpoint();
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'skipped', detail: out.message }));
+          withStore('merge', (s) =>
+            s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'skipped', detail: out.message }),
+          );
           return stopMerging(out.message);
         case 'error':
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'failed', detail: out.message }));
+          withStore('merge', (s) =>
+            s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'failed', detail: out.message }),
+          );
           if (queue.halted) return stopMerging(out.message);
           if (mergeOnly) throw new LeftComplete(`merge failed: ${out.message}`);
           throw new TaskFailure(`merge failed: ${out.message}`);
         case 'conflict':
           t.merge.conflicts++;
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'conflict', detail: out.files.join(', ') }));
-          if (mergeOnly) throw new LeftComplete(`merge conflict in ${out.files.join(', ')} (merge aborted, main unchanged); a worker must rework it: codex-orch resume ${ctx.runId}`);
-          if (attempt >= maxMergeAttempts) throw new TaskFailure(`merge conflict in ${out.files.join(', ')} after ${attempt} merge attempt(s)`);
+          withStore('merge', (s) =>
+            s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'conflict', detail: out.files.join(', ') }),
+          );
+          if (mergeOnly)
+            throw new LeftComplete(
+              `merge conflict in ${out.files.join(', ')} (merge aborted, main unchanged); a worker must rework it: codex-orch resume ${ctx.runId}`,
+            );
+          if (attempt >= maxMergeAttempts)
+            throw new TaskFailure(`merge conflict in ${out.files.join(', ')} after ${attempt} merge attempt(s)`);
           await conflictRework(t);
           break;
         case 'smoke-failed':
           t.merge.smokeFailures++;
-          withStore('merge', (s) => s.addMerge({ runId: ctx.runId, subtaskId: t.id, branch: t.branch, outcome: 'smoke-failed', sha: out.revertSha, detail: tail(out.log, 2000) }));
-          if (mergeOnly) throw new LeftComplete(`the smoke test failed after the merge, which was reverted (${short(out.revertSha)}); a worker must rework it: codex-orch resume ${ctx.runId}`);
-          if (attempt >= maxMergeAttempts) throw new TaskFailure(`smoke test \`${smokeCommand}\` failed after ${attempt} merge attempt(s) (each merge reverted): ${tail(out.log, 400)}`);
+          withStore('merge', (s) =>
+            s.addMerge({
+              runId: ctx.runId,
+              subtaskId: t.id,
+              branch: t.branch,
+              outcome: 'smoke-failed',
+              sha: out.revertSha,
+              detail: tail(out.log, 2000),
+            }),
+          );
+          if (mergeOnly)
+            throw new LeftComplete(
+              `the smoke test failed after the merge, which was reverted (${short(out.revertSha)}); a worker must rework it: codex-orch resume ${ctx.runId}`,
+            );
+          if (attempt >= maxMergeAttempts)
+            throw new TaskFailure(
+              `smoke test \`${smokeCommand}\` failed after ${attempt} merge attempt(s) (each merge reverted): ${tail(out.log, 400)}`,
+            );
           await smokeRework(t, out);
           break;
       }

@@ -30,6 +30,9 @@ export function planKey(plan: Plan | Manifest, baseCommit: string | null): strin
       tasks: p.tasks.map((t) => Object.fromEntries(TASK_FIELDS.filter((f) => t[f] !== undefined).map((f) => [f, t[f]]))),
     })),
   };
-  const h = createHash('sha256').update(JSON.stringify(sorted(normal))).update('\0').update(baseCommit ?? '(no commit)');
+  const h = createHash('sha256')
+    .update(JSON.stringify(sorted(normal)))
+    .update('\0')
+    .update(baseCommit ?? '(no commit)');
   return `plan-${h.digest('hex').slice(0, 24)}`;
 }

@@ -6,7 +6,15 @@
  * run goes on with the run directory).
  */
 import type { Logger } from '../../logging/logger.js';
-import { apply, createSchedule, type Gate, type Manifest, type ManifestTask, type ScheduleEvent, type ScheduleState } from '../../scheduler/index.js';
+import {
+  apply,
+  createSchedule,
+  type Gate,
+  type Manifest,
+  type ManifestTask,
+  type ScheduleEvent,
+  type ScheduleState,
+} from '../../scheduler/index.js';
 import type { Store } from '../../store/index.js';
 import { now, type RunEvent } from '../events.js';
 import type { DecisionKind } from './decisions-log.js';

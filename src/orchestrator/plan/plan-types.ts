@@ -188,7 +188,12 @@ export function outcomeOf(error: unknown, status: TaskStatus | undefined): Subta
     return { type: 'interrupted', reason: error.message };
   }
   if (error instanceof TaskFailure) return { type: 'failed', reason: error.message, status: error.status };
-  return { type: 'failed', reason: isOrchestratorError(error) ? error.toLine() : `unexpected: ${(error as Error).message}`, status: 'error', unexpected: error };
+  return {
+    type: 'failed',
+    reason: isOrchestratorError(error) ? error.toLine() : `unexpected: ${(error as Error).message}`,
+    status: 'error',
+    unexpected: error,
+  };
 }
 
 export interface TaskRun {
@@ -215,7 +220,14 @@ export interface TaskRun {
   merge: SubtaskSummary['merge'];
 }
 
-export const DEFAULTS = { maxParallel: 3, maxReviewRounds: 2, maxAcceptanceFixes: 2, maxHeals: 1, maxMergeAttempts: 3, maxDiffBytes: 200_000 };
+export const DEFAULTS = {
+  maxParallel: 3,
+  maxReviewRounds: 2,
+  maxAcceptanceFixes: 2,
+  maxHeals: 1,
+  maxMergeAttempts: 3,
+  maxDiffBytes: 200_000,
+};
 
 export function short(sha: string | null | undefined): string {
   return sha ? sha.slice(0, 10) : '—';
@@ -225,7 +237,9 @@ export function short(sha: string | null | undefined): string {
 export function commandOutcome(r: CommandResult): string {
   if (r.denied) return 'was denied by the guard';
   if (r.sandbox?.refused) return `was refused by the sandbox: ${r.sandbox.refused}`;
-  const blocked = r.sandbox?.denials.length ? `; the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}` : '';
+  const blocked = r.sandbox?.denials.length
+    ? `; the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}`
+    : '';
   return `exited ${r.exitCode ?? 'none'}${blocked}${r.securityEvent ? `; SECURITY: ${r.securityEvent}` : ''}`;
 }
 
@@ -233,4 +247,3 @@ export function commandLog(r: CommandResult): string {
   if (r.denied) return `denied by rule ${r.rule}: ${r.reason}`;
   return [r.stdout, r.stderr].filter((s) => s.trim() !== '').join('\n');
 }
-

@@ -57,7 +57,15 @@ export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOpt
           : undefined;
       return {
         status: unresolved || setupFailed ? 'error' : status,
-        result: w.goalMet === null ? null : { goal_met: w.goalMet, summary: w.summary, followup_prompt: w.followup ?? '', notes: `ran on agent ${out.result.agent} (job ${out.jobId})` },
+        result:
+          w.goalMet === null
+            ? null
+            : {
+                goal_met: w.goalMet,
+                summary: w.summary,
+                followup_prompt: w.followup ?? '',
+                notes: `ran on agent ${out.result.agent} (job ${out.jobId})`,
+              },
         threadId: null,
         runDir: w.runDir,
         usage: w.usage,
@@ -68,7 +76,9 @@ export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOpt
         changedFiles: w.changedFiles,
         profile: 'fast',
         warnings: out.duplicate ? [`a duplicate result of job ${out.jobId} was ignored`] : [],
-        acceptanceRun: out.result.acceptance ? { ok: out.result.acceptance.ok, exitCode: out.result.acceptance.exitCode, log: out.result.acceptance.log } : null,
+        acceptanceRun: out.result.acceptance
+          ? { ok: out.result.acceptance.ok, exitCode: out.result.acceptance.exitCode, log: out.result.acceptance.log }
+          : null,
       };
     },
   };

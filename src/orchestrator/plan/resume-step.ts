@@ -86,7 +86,9 @@ export function pendingRework(prior: readonly Decision[], id: string): { kind: '
   prior.forEach((d, i) => {
     if (d.taskId === id && d.kind === 'schedule' && d.action === 'completed') from = i;
   });
-  const outcomes = prior.slice(from + 1).filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
+  const outcomes = prior
+    .slice(from + 1)
+    .filter((d) => d.taskId === id && d.kind === 'merge' && ['merged', 'conflict', 'smoke-failed'].includes(d.action));
   const last = outcomes[outcomes.length - 1];
   if (last?.action === 'smoke-failed' && typeof last.data?.sha === 'string') return { kind: 'smoke', revertSha: last.data.sha };
   if (last?.action === 'conflict') return { kind: 'conflict' };

@@ -12,7 +12,10 @@ import { acceptancePrompt, reviewPrompt, tail } from './rework-prompts.js';
 import type { StepContext } from './step-context.js';
 import type { WorkerRun } from '../../workers/codex/index.js';
 
-export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun> }) {
+export function createReviewStep(
+  s: StepContext,
+  worker: { work: (t: TaskRun, purpose: WorkerPurpose, prompt: string) => Promise<WorkerRun> },
+) {
   const { ctx, mainBranch, emit, decide, checkpoint, budget, runCommand, reviewTokens, testRuns } = s;
   const { maxReviewRounds, maxAcceptanceFixes } = s.limits;
   const hard = { signal: s.signal };
@@ -25,7 +28,9 @@ export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, pu
       // An agent machine ran it right after its worker, in its worktree with the repository's setup done.
       const acc = t.remoteAcceptance;
       t.remoteAcceptance = undefined;
-      decide('acceptance', acc.ok ? 'passed' : 'failed', `\`${t.acceptance}\` exited ${acc.exitCode ?? 'none'} on the agent`, t.id, { exitCode: acc.exitCode });
+      decide('acceptance', acc.ok ? 'passed' : 'failed', `\`${t.acceptance}\` exited ${acc.exitCode ?? 'none'} on the agent`, t.id, {
+        exitCode: acc.exitCode,
+      });
       return acc;
     }
     const r = await runCommand(t.wtName, t.acceptance, t.id);
@@ -47,7 +52,9 @@ export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, pu
       t.lastAcceptance = { passed: acc ? acc.ok : null, log: acc?.log ?? '' };
       if (acc && !acc.ok) {
         if (t.acceptanceFixes >= maxAcceptanceFixes) {
-          throw new TaskFailure(`acceptance \`${t.acceptance}\` still fails after ${maxAcceptanceFixes} fix round(s): ${tail(acc.log, 500)}`);
+          throw new TaskFailure(
+            `acceptance \`${t.acceptance}\` still fails after ${maxAcceptanceFixes} fix round(s): ${tail(acc.log, 500)}`,
+          );
         }
         t.acceptanceFixes++;
         decide('acceptance', 'rework', `sending the failure back to the worker (round ${t.acceptanceFixes}/${maxAcceptanceFixes})`, t.id);
@@ -64,13 +71,34 @@ export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, pu
       const diff = await diffAgainst(t.worktree, mainBranch, { maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes });
       const round = t.reviews.length + 1;
       let verdict: Awaited<ReturnType<ReviewFn>>;
-      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'started', model: s.reviewModelName });
+      emit({
+        type: 'plan.worker',
+        ts: now(),
+        taskId: t.id,
+        workerId: `review-${round}`,
+        purpose: 'review',
+        phase: 'started',
+        model: s.reviewModelName,
+      });
       try {
         verdict = await ctx.review(
           {
-            subtask: { id: t.mt.id, title: t.mt.title, kind: t.mt.kind, prompt: t.mt.prompt, files: t.mt.files, dependsOn: t.mt.dependsOn, ...(t.mt.acceptance !== undefined ? { acceptance: t.mt.acceptance } : {}) },
+            subtask: {
+              id: t.mt.id,
+              title: t.mt.title,
+              kind: t.mt.kind,
+              prompt: t.mt.prompt,
+              files: t.mt.files,
+              dependsOn: t.mt.dependsOn,
+              ...(t.mt.acceptance !== undefined ? { acceptance: t.mt.acceptance } : {}),
+            },
             diff: {
-              files: diff.files.map((f) => ({ path: f.path, status: f.status, ...(f.additions !== null ? { additions: f.additions } : {}), ...(f.deletions !== null ? { deletions: f.deletions } : {}) })),
+              files: diff.files.map((f) => ({
+                path: f.path,
+                status: f.status,
+                ...(f.additions !== null ? { additions: f.additions } : {}),
+                ...(f.deletions !== null ? { deletions: f.deletions } : {}),
+              })),
               diff: diff.diff,
               truncated: diff.truncated,
             },
@@ -88,9 +116,27 @@ export function createReviewStep(s: StepContext, worker: { work: (t: TaskRun, pu
       reviewTokens.input += verdict.tokens.input;
       reviewTokens.output += verdict.tokens.output;
       t.reviews.push({ round, verdict: verdict.verdict, risk: verdict.risk, comments: verdict.comments });
-      emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId: `review-${round}`, purpose: 'review', phase: 'finished', status: verdict.verdict, tokens: verdict.tokens.input + verdict.tokens.output, usage: { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }, model: s.reviewModelName });
-      decide('review', verdict.verdict, `round ${round}, risk ${verdict.risk}: ${tail(verdict.comments, 400) || '(no comments)'}`, t.id, { round, risk: verdict.risk, files: diff.files.length });
-      budget.addUsage(verdict.tokens.input + verdict.tokens.output, s.priced(s.reviewModelName, { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }));
+      emit({
+        type: 'plan.worker',
+        ts: now(),
+        taskId: t.id,
+        workerId: `review-${round}`,
+        purpose: 'review',
+        phase: 'finished',
+        status: verdict.verdict,
+        tokens: verdict.tokens.input + verdict.tokens.output,
+        usage: { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output },
+        model: s.reviewModelName,
+      });
+      decide('review', verdict.verdict, `round ${round}, risk ${verdict.risk}: ${tail(verdict.comments, 400) || '(no comments)'}`, t.id, {
+        round,
+        risk: verdict.risk,
+        files: diff.files.length,
+      });
+      budget.addUsage(
+        verdict.tokens.input + verdict.tokens.output,
+        s.priced(s.reviewModelName, { input: verdict.tokens.input, cachedInput: 0, output: verdict.tokens.output }),
+      );
       if (verdict.verdict === 'approve') return;
       if (t.reviewReworks >= maxReviewRounds) {
         throw new TaskFailure(`the reviewer still asks for rework after ${maxReviewRounds} round(s): ${tail(verdict.comments, 500)}`);

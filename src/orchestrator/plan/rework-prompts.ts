@@ -88,7 +88,10 @@ export function smokePrompt(command: string, log: string, conflictFiles: string[
     '```',
   ];
   if (conflictFiles.length) {
-    lines.push('', `Restoring your change on top of the current main conflicts in: ${conflictFiles.join(', ')}. Resolve those markers too (keep both sides' intent).`);
+    lines.push(
+      '',
+      `Restoring your change on top of the current main conflicts in: ${conflictFiles.join(', ')}. Resolve those markers too (keep both sides' intent).`,
+    );
   }
   lines.push('', 'Fix the cause in this worktree so the smoke test passes after your branch is merged, then reply with the result JSON.');
   return lines.join('\n');

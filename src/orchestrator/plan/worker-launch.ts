@@ -84,4 +84,3 @@ export function storeWorkerStatus(run: WorkerRun): StoreWorkerStatus {
   if (run.reason === 'aborted') return 'aborted';
   return 'failed';
 }
-

@@ -25,41 +25,57 @@ export function createWorkerStep(s: StepContext) {
     const workerId = `${t.slug}-${++t.workerSeq}`;
     t.workerCount++;
     emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'started' });
-    decide('worker', 'start', `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`, t.id, { workerId, purpose });
-    withStore('worker', (s) => s.upsertWorker({ runId: ctx.runId, workerId, subtaskId: t.id, status: 'running', startedAt: now(), profile: 'fast', ...(threadId ? { threadId } : {}) }));
+    decide(
+      'worker',
+      'start',
+      `${purpose} worker ${workerId}${threadId ? ` resuming thread ${threadId}` : ' on a new thread'} (profile fast, escalation to deep)`,
+      t.id,
+      { workerId, purpose },
+    );
+    withStore('worker', (s) =>
+      s.upsertWorker({
+        runId: ctx.runId,
+        workerId,
+        subtaskId: t.id,
+        status: 'running',
+        startedAt: now(),
+        profile: 'fast',
+        ...(threadId ? { threadId } : {}),
+      }),
+    );
     const counted = zeroTally();
     let run: Awaited<ReturnType<WorkerLauncher['launch']>>;
     try {
       run = await (ctx.launcher ?? codexLauncher).launch({
-      task: {
-        id: t.id,
-        slug: t.slug,
-        purpose,
-        branch: t.branch,
-        worktreeName: t.wtName,
-        acceptance: t.acceptance,
-        commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
-        ...(t.remoteMergeMain ? { mergeMain: true } : {}),
-      },
-      repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
-      onEvent: (e) => {
-        const activity = codexActivity(e);
-        if (!activity) return;
-        emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
-        if (activity.kind !== 'usage') return;
-        addTally(counted, activity.usage);
-        budget.addUsage(tallyTokens(activity.usage), s.priced(s.workerModelName, activity.usage));
-      },
-      prompt,
-      cwd: t.worktree,
-      config: ctx.config,
-      runId: ctx.runId,
-      workerId,
-      threadId,
-      signal: hard.signal,
-      logger: log,
-      ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-      ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+        task: {
+          id: t.id,
+          slug: t.slug,
+          purpose,
+          branch: t.branch,
+          worktreeName: t.wtName,
+          acceptance: t.acceptance,
+          commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
+          ...(t.remoteMergeMain ? { mergeMain: true } : {}),
+        },
+        repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
+        onEvent: (e) => {
+          const activity = codexActivity(e);
+          if (!activity) return;
+          emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
+          if (activity.kind !== 'usage') return;
+          addTally(counted, activity.usage);
+          budget.addUsage(tallyTokens(activity.usage), s.priced(s.workerModelName, activity.usage));
+        },
+        prompt,
+        cwd: t.worktree,
+        config: ctx.config,
+        runId: ctx.runId,
+        workerId,
+        threadId,
+        signal: hard.signal,
+        logger: log,
+        ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
+        ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
       });
     } catch (error) {
       // A launcher that could not run the worker at all (an agent's job failed for good, the queue gone): stopped, or this subtask fails.
@@ -104,14 +120,38 @@ export function createWorkerStep(s: StepContext) {
       }),
     );
     const usage = { input: run.usage.inputTokens, cachedInput: run.usage.cachedInputTokens, output: run.usage.outputTokens };
-    emit({ type: 'plan.worker', ts: now(), taskId: t.id, workerId, purpose, phase: 'finished', status: run.status, tokens, usage, model: s.workerModelName, ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}) });
-    decide('worker', run.status, run.status === 'complete' ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}` : (run.reason ?? run.status), t.id, {
+    emit({
+      type: 'plan.worker',
+      ts: now(),
+      taskId: t.id,
       workerId,
-      threadId: run.threadId,
+      purpose,
+      phase: 'finished',
+      status: run.status,
       tokens,
+      usage,
+      model: s.workerModelName,
+      ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}),
     });
+    decide(
+      'worker',
+      run.status,
+      run.status === 'complete'
+        ? `goal ${run.result?.goal_met ? 'met' : 'NOT met'}: ${tail(run.result?.summary ?? '', 300)}`
+        : (run.reason ?? run.status),
+      t.id,
+      {
+        workerId,
+        threadId: run.threadId,
+        tokens,
+      },
+    );
     // What the turns did not report yet (a killed worker's last turn, a fake codex with only a final count, an agent machine).
-    const rest = { input: Math.max(0, usage.input - counted.input), cachedInput: Math.max(0, usage.cachedInput - counted.cachedInput), output: Math.max(0, usage.output - counted.output) };
+    const rest = {
+      input: Math.max(0, usage.input - counted.input),
+      cachedInput: Math.max(0, usage.cachedInput - counted.cachedInput),
+      output: Math.max(0, usage.output - counted.output),
+    };
     if (tallyTokens(rest) > 0) budget.addUsage(tallyTokens(rest), s.priced(s.workerModelName, rest));
     t.remoteMergeMain = false;
     if (run.acceptanceRun !== undefined) t.remoteAcceptance = run.acceptanceRun;
@@ -127,14 +167,24 @@ export function createWorkerStep(s: StepContext) {
       if (run.reason === 'aborted') throw new Interrupted(s.stoppedBy() ?? 'aborted');
       const why = run.reason ?? run.status;
       if (heal > maxHeals) {
-        throw new TaskFailure(`worker ${run.status} after ${maxHeals} self-heal restart(s): ${tail(why, 600)}`, run.status === 'stuck' ? 'stuck' : 'error');
+        throw new TaskFailure(
+          `worker ${run.status} after ${maxHeals} self-heal restart(s): ${tail(why, 600)}`,
+          run.status === 'stuck' ? 'stuck' : 'error',
+        );
       }
       const resumable = run.threadId ?? t.threadId;
-      decide('heal', 'restart', `worker ${run.status}: ${tail(why, 300)}; ${resumable ? `resuming thread ${resumable}` : 'starting a new thread'} with the error (${heal}/${maxHeals})`, t.id);
+      decide(
+        'heal',
+        'restart',
+        `worker ${run.status}: ${tail(why, 300)}; ${resumable ? `resuming thread ${resumable}` : 'starting a new thread'} with the error (${heal}/${maxHeals})`,
+        t.id,
+      );
       run = await launch(t, 'heal', healPrompt(why, resumable ? null : prompt), resumable);
     }
     if (run.result && !run.result.goal_met) {
-      throw new TaskFailure(`the worker says the goal is not met${run.result.followup_prompt ? `; what is left: ${tail(run.result.followup_prompt, 400)}` : ''}`);
+      throw new TaskFailure(
+        `the worker says the goal is not met${run.result.followup_prompt ? `; what is left: ${tail(run.result.followup_prompt, 400)}` : ''}`,
+      );
     }
     return run;
   };

@@ -10,7 +10,9 @@ function partText(name: string, p: UsagePart): string {
 export function costLine(u: RunUsage): string {
   const total = u.total.costUsd !== null ? formatUsd(u.total.costUsd) : 'unknown';
   const parts = [partText('orchestrator', u.orchestrator), partText('review', u.review), partText('workers', u.workers)];
-  const unpriced = u.total.unpriced.length ? `; no price for ${u.total.unpriced.join(', ')} (tokens only${u.total.costUsd !== null ? ', not in the total' : ''}; see docs/budgets.md)` : '';
+  const unpriced = u.total.unpriced.length
+    ? `; no price for ${u.total.unpriced.join(', ')} (tokens only${u.total.costUsd !== null ? ', not in the total' : ''}; see docs/budgets.md)`
+    : '';
   return `- Cost: ${total} for ${u.total.tokens} tokens — ${parts.join('; ')}${unpriced}`;
 }
 
@@ -34,7 +36,9 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push(`- Task: ${r.task.length > 300 ? `${r.task.slice(0, 300)}…` : r.task}`);
   out.push(`- Base dir: ${r.baseDir} (main on \`${r.mainBranch}\`: ${short(r.mainHeadBefore)} → ${short(r.mainHeadAfter)})`);
   out.push(`- Model: ${r.model}${r.dryRun ? ' — DRY RUN: nothing was executed' : ''}`);
-  out.push(`- Wall time: ${duration(r.wallTimeMs)}; tokens: ${r.tokens.total} (orchestrator ${r.tokens.orchestrator.input}+${r.tokens.orchestrator.output} in ${r.tokens.orchestrator.requests} requests, workers ${r.tokens.workers.input}+${r.tokens.workers.output})`);
+  out.push(
+    `- Wall time: ${duration(r.wallTimeMs)}; tokens: ${r.tokens.total} (orchestrator ${r.tokens.orchestrator.input}+${r.tokens.orchestrator.output} in ${r.tokens.orchestrator.requests} requests, workers ${r.tokens.workers.input}+${r.tokens.workers.output})`,
+  );
   if (r.usage) out.push(costLine(r.usage));
   if (r.sandbox) {
     out.push(`- Sandbox: ${r.sandbox.description}`);
@@ -49,14 +53,20 @@ export function renderReportMarkdown(r: RunReport): string {
   }
   out.push('## Worktrees and branches created');
   const removed = new Set(r.worktreesRemoved ?? []);
-  out.push(r.worktreesCreated.length ? r.worktreesCreated.map((w) => `- ${w}${removed.has(w) ? ' (removed after its merge; branch kept)' : ''}`).join('\n') : '- none');
+  out.push(
+    r.worktreesCreated.length
+      ? r.worktreesCreated.map((w) => `- ${w}${removed.has(w) ? ' (removed after its merge; branch kept)' : ''}`).join('\n')
+      : '- none',
+  );
   if (r.branchesCreated.length) out.push(`- branches: ${r.branchesCreated.join(', ')}`);
   out.push('');
   out.push('## Codex workers');
   if (r.workers.length === 0) out.push('- none');
   r.workers.forEach((w, i) => {
     const cost = r.usage?.perWorker[i]?.costUsd;
-    out.push(`- ${w.worktree}${w.via === 'plan' ? ` (plan ${w.purpose ?? ''} worker, not through the gateway)` : ''}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens${cost !== undefined && cost !== null ? `, ${formatUsd(cost)}` : ''}) — ${w.summary || 'no summary'}`);
+    out.push(
+      `- ${w.worktree}${w.via === 'plan' ? ` (plan ${w.purpose ?? ''} worker, not through the gateway)` : ''}: ${w.status}${w.goalMet === null ? '' : w.goalMet ? ', goal met' : ', goal NOT met'} (${duration(w.durationMs)}, ${w.usage.inputTokens}+${w.usage.outputTokens} tokens${cost !== undefined && cost !== null ? `, ${formatUsd(cost)}` : ''}) — ${w.summary || 'no summary'}`,
+    );
     if (w.changedFiles.length) out.push(`  changed: ${w.changedFiles.join(', ')}`);
     out.push(`  run dir: ${w.runDir}`);
   });
@@ -68,20 +78,36 @@ export function renderReportMarkdown(r: RunReport): string {
     if (p.error) out.push(`- error: ${p.error}`);
     const res = p.result;
     if (res) {
-      out.push(`- ${res.allMerged ? 'every subtask merged' : `${res.left.length} subtask(s) not merged`}${res.stoppedBy ? `; stopped: ${res.stoppedBy}` : ''}; ${res.workers.length} worker run(s); review tokens ${res.tokens.review.input}+${res.tokens.review.output}`);
+      out.push(
+        `- ${res.allMerged ? 'every subtask merged' : `${res.left.length} subtask(s) not merged`}${res.stoppedBy ? `; stopped: ${res.stoppedBy}` : ''}; ${res.workers.length} worker run(s); review tokens ${res.tokens.review.input}+${res.tokens.review.output}`,
+      );
       for (const s of res.subtasks) {
         const review = s.reviews.length ? `, review ${s.reviews.map((x) => x.verdict).join(' → ')}` : '';
         const m = s.merge;
-        const rework = [m.conflicts ? `${m.conflicts} conflict rework(s)` : '', m.smokeFailures ? `${m.smokeFailures} smoke failure(s)` : ''].filter(Boolean).join(', ');
-        const merge = m.sha ? `, merged ${short(m.sha)}${m.attempts > 1 ? ` on attempt ${m.attempts}` : ''}` : m.outcome ? `, merge ${m.outcome}` : '';
+        const rework = [
+          m.conflicts ? `${m.conflicts} conflict rework(s)` : '',
+          m.smokeFailures ? `${m.smokeFailures} smoke failure(s)` : '',
+        ]
+          .filter(Boolean)
+          .join(', ');
+        const merge = m.sha
+          ? `, merged ${short(m.sha)}${m.attempts > 1 ? ` on attempt ${m.attempts}` : ''}`
+          : m.outcome
+            ? `, merge ${m.outcome}`
+            : '';
         const spent = r.usage?.perSubtask.find((x) => x.taskId === s.id);
         const money = spent ? ` [${spent.tokens} tokens${spent.costUsd !== null ? `, ${formatUsd(spent.costUsd)}` : ''}]` : '';
-        out.push(`- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${money}${s.reason ? ` — ${s.reason}` : ''}`);
+        out.push(
+          `- ${s.id}: ${s.status} (attempts ${s.attempts}, ${s.workers} worker run(s)${review}${merge}${rework ? `; ${rework}` : ''})${money}${s.reason ? ` — ${s.reason}` : ''}`,
+        );
       }
       if (res.smoke?.command) out.push(`- smoke test after each merge: \`${res.smoke.command}\``);
       else if (res.smoke) {
         out.push('- merged; no smoke test configured — main was not tested after the merges');
-        if (res.smoke.suggested) out.push(`  this repository's own test command looks like \`${res.smoke.suggested.command}\` (${res.smoke.suggested.from}): set {"smoke": "${res.smoke.suggested.command}"} in .codex-orchestrator.json`);
+        if (res.smoke.suggested)
+          out.push(
+            `  this repository's own test command looks like \`${res.smoke.suggested.command}\` (${res.smoke.suggested.from}): set {"smoke": "${res.smoke.suggested.command}"} in .codex-orchestrator.json`,
+          );
       }
       out.push(`- decisions: ${res.decisionsFile}`);
     }
@@ -89,7 +115,10 @@ export function renderReportMarkdown(r: RunReport): string {
   }
   out.push('## Tests');
   if (r.tests.length === 0) out.push('- none run');
-  for (const t of r.tests) out.push(`- ${t.ok ? 'PASS' : 'FAIL'}${t.kind ? ` (${t.kind})` : ''} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`);
+  for (const t of r.tests)
+    out.push(
+      `- ${t.ok ? 'PASS' : 'FAIL'}${t.kind ? ` (${t.kind})` : ''} ${t.worktree}$ ${t.command} (exit ${t.exitCode ?? 'none'}, ${duration(t.durationMs)})`,
+    );
   out.push('');
   out.push('## Merges into main, in order');
   if (r.merges.length === 0) out.push('- none');
@@ -101,7 +130,9 @@ export function renderReportMarkdown(r: RunReport): string {
   out.push(`## Commands (${r.commands.length}; ${r.denials.length} denied)`);
   for (const c of r.commands) {
     const verdict = c.kind === 'denied' ? `DENIED ${c.rule}` : c.kind === 'dry-run' ? 'dry-run' : `exit ${c.exitCode ?? 'none'}`;
-    out.push(`- [${verdict}] ${c.worktree}$ ${c.command.length > 160 ? `${c.command.slice(0, 160)}…` : c.command} (${duration(c.durationMs)})`);
+    out.push(
+      `- [${verdict}] ${c.worktree}$ ${c.command.length > 160 ? `${c.command.slice(0, 160)}…` : c.command} (${duration(c.durationMs)})`,
+    );
   }
   if (r.denials.length) {
     out.push('');

@@ -145,7 +145,14 @@ export function isTestCommand(words: readonly string[]): boolean {
   const [p, a, b] = words;
   if (p === undefined) return false;
   if (TEST_PROGRAMS.has(p)) return true;
-  if ((p === 'npm' || p === 'yarn' || p === 'pnpm') && (a === 'test' || a === 't' || (a === 'run' && b !== undefined && /^test/.test(b)) || (p === 'yarn' && a !== undefined && /^test/.test(a)))) return true;
+  if (
+    (p === 'npm' || p === 'yarn' || p === 'pnpm') &&
+    (a === 'test' ||
+      a === 't' ||
+      (a === 'run' && b !== undefined && /^test/.test(b)) ||
+      (p === 'yarn' && a !== undefined && /^test/.test(a)))
+  )
+    return true;
   if ((p === 'make' || p === 'cargo' || p === 'go') && a === 'test') return true;
   if ((p === 'python' || p === 'python3') && a === '-m' && (b === 'pytest' || b === 'unittest')) return true;
   if (p === 'node' && a === '--test') return true;
@@ -156,7 +163,9 @@ function lineRunsTests(record: CommandRecord): boolean {
   // The guard's analysis when the record has it; records stored before it existed are parsed.
   const analysed = record.result.analysis?.commands;
   if (analysed) return analysed.some((c) => isTestCommand(c.words));
-  return parseLine(record.request.command).commands.some((c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]));
+  return parseLine(record.request.command).commands.some(
+    (c) => c.name !== null && isTestCommand([c.name.value, ...c.args.map((x) => x.value)]),
+  );
 }
 
 export interface ReportInput {
@@ -222,13 +231,30 @@ export function buildReport(input: ReportInput): RunReport {
   const planTests = new Map<string, 'acceptance' | 'smoke'>();
   for (const t of input.plan?.result?.testRuns ?? []) planTests.set(`${t.worktree}\0${t.command}`, t.kind);
   const tests: ReportTest[] = input.records
-    .filter((r) => r.entry.allowed && !r.entry.dryRun && !r.result.worker && (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r)))
+    .filter(
+      (r) =>
+        r.entry.allowed &&
+        !r.entry.dryRun &&
+        !r.result.worker &&
+        (planTests.has(`${r.request.worktree}\0${r.request.command}`) || lineRunsTests(r)),
+    )
     .map(({ request, result }) => {
       const kind = planTests.get(`${request.worktree}\0${request.command}`);
-      return { worktree: request.worktree, command: request.command, exitCode: result.exitCode, ok: result.exitCode === 0, durationMs: result.durationMs, ...(kind ? { kind } : {}) };
+      return {
+        worktree: request.worktree,
+        command: request.command,
+        exitCode: result.exitCode,
+        ok: result.exitCode === 0,
+        durationMs: result.durationMs,
+        ...(kind ? { kind } : {}),
+      };
     });
   const workerTokens = workers.reduce(
-    (acc, w) => ({ input: acc.input + w.usage.inputTokens, cachedInput: acc.cachedInput + w.usage.cachedInputTokens, output: acc.output + w.usage.outputTokens }),
+    (acc, w) => ({
+      input: acc.input + w.usage.inputTokens,
+      cachedInput: acc.cachedInput + w.usage.cachedInputTokens,
+      output: acc.output + w.usage.outputTokens,
+    }),
     { input: 0, cachedInput: 0, output: 0 },
   );
   const planTokens = input.plan?.result?.tokens;
@@ -241,13 +267,34 @@ export function buildReport(input: ReportInput): RunReport {
   // Plan workers did not go through the gateway; list them too (their tokens are already counted just above).
   for (const w of input.plan?.result?.workers ?? []) {
     const { taskId, purpose, worktree, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs } = w;
-    workers.push({ worktree, command: `(plan) ${purpose} worker of ${taskId}`, status, threadId, goalMet, summary, changedFiles, usage, runDir, durationMs, via: 'plan', taskId, purpose });
+    workers.push({
+      worktree,
+      command: `(plan) ${purpose} worker of ${taskId}`,
+      status,
+      threadId,
+      goalMet,
+      summary,
+      changedFiles,
+      usage,
+      runDir,
+      durationMs,
+      via: 'plan',
+      taskId,
+      purpose,
+    });
   }
   const pricing = input.pricing ?? { prices: loadPrices(), reviewModel: null, workerModel: null };
   const usage = priceRunUsage(
     {
-      orchestrator: { model: input.model, tally: { input: input.orchestratorUsage.input, cachedInput: 0, output: input.orchestratorUsage.output }, requests: input.orchestratorUsage.requests },
-      review: { model: pricing.reviewModel, tally: { input: planTokens?.review.input ?? 0, cachedInput: 0, output: planTokens?.review.output ?? 0 } },
+      orchestrator: {
+        model: input.model,
+        tally: { input: input.orchestratorUsage.input, cachedInput: 0, output: input.orchestratorUsage.output },
+        requests: input.orchestratorUsage.requests,
+      },
+      review: {
+        model: pricing.reviewModel,
+        tally: { input: planTokens?.review.input ?? 0, cachedInput: 0, output: planTokens?.review.output ?? 0 },
+      },
       workers: workers.map((w, i) => ({
         workerId: w.runDir ? w.runDir.split('/').pop() || `worker-${i + 1}` : `worker-${i + 1}`,
         worktree: w.worktree,
@@ -280,7 +327,9 @@ export function buildReport(input: ReportInput): RunReport {
     mainHeadAfter: input.after.head,
     worktreesCreated,
     worktreesRemoved: worktreesCreated.filter((w) => !afterWorktrees.has(w)),
-    branchesCreated: [...new Set([...input.after.branches.filter((b) => !beforeBranches.has(b)), ...planWorktrees.filter((w) => !beforeBranches.has(w))])],
+    branchesCreated: [
+      ...new Set([...input.after.branches.filter((b) => !beforeBranches.has(b)), ...planWorktrees.filter((w) => !beforeBranches.has(w))]),
+    ],
     commands,
     denials: commands.filter((c) => !c.allowed).map((c) => ({ worktree: c.worktree, command: c.command, rule: c.rule, reason: c.reason })),
     workers,

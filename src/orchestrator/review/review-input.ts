@@ -56,7 +56,11 @@ export function formatReviewInput(input: ReviewInput, limits: ReviewLimits = DEF
   lines.push(`- acceptance command: ${t.acceptance ? `\`${t.acceptance}\`` : '(none)'}`);
   lines.push('', '### Instructions the worker was given', block(t.prompt), '');
 
-  lines.push("## The worker's summary", input.workerSummary.trim() === '' ? '(the worker gave no summary)' : block(input.workerSummary.trim()), '');
+  lines.push(
+    "## The worker's summary",
+    input.workerSummary.trim() === '' ? '(the worker gave no summary)' : block(input.workerSummary.trim()),
+    '',
+  );
 
   lines.push('## Acceptance');
   if (input.acceptancePassed === null) {

@@ -48,7 +48,8 @@ export function loadReviewerPrompt(dir?: string): string {
 }
 
 /** A retry the reviewer made: the model API answered 429/5xx (the client retries), or the answer was invalid (one new attempt). */
-export type ReviewerRetry = { kind: 'http'; status: number; attempt: number } | { kind: 'invalid-output'; subtaskId: string; error: string };
+export type ReviewerRetry =
+  { kind: 'http'; status: number; attempt: number } | { kind: 'invalid-output'; subtaskId: string; error: string };
 
 export interface ReviewerOptions {
   /** Reviewer model (default: the orchestrator's `config.model`). */
@@ -168,10 +169,13 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
         if (attempt < REVIEW_ATTEMPTS) options.onRetry?.({ kind: 'invalid-output', subtaskId: input.subtask.id, error: lastError });
       }
     }
-    throw new RunFailedError(`the reviewer gave no valid verdict for subtask ${input.subtask.id} (round ${input.round}) in ${REVIEW_ATTEMPTS} answers: ${lastError}`, {
-      hint: `the reviewer model (${model}) must answer with ${REVIEW_OUTPUT_FORMAT}; try another model or run with --no-review`,
-      context: { subtaskId: input.subtask.id, round: input.round, tokens: { ...tokens } },
-    });
+    throw new RunFailedError(
+      `the reviewer gave no valid verdict for subtask ${input.subtask.id} (round ${input.round}) in ${REVIEW_ATTEMPTS} answers: ${lastError}`,
+      {
+        hint: `the reviewer model (${model}) must answer with ${REVIEW_OUTPUT_FORMAT}; try another model or run with --no-review`,
+        context: { subtaskId: input.subtask.id, round: input.round, tokens: { ...tokens } },
+      },
+    );
   }
 
   return async (input: ReviewInput, signal?: AbortSignal) => {

@@ -69,7 +69,9 @@ function threadFromEvents(file: string): string | null {
   } catch {
     return null;
   }
-  const m = /"type"\s*:\s*"thread\.started"[^\n]*?"thread_id"\s*:\s*"([^"]+)"/.exec(text) ?? /"thread_id"\s*:\s*"([^"]+)"[^\n]*?"type"\s*:\s*"thread\.started"/.exec(text);
+  const m =
+    /"type"\s*:\s*"thread\.started"[^\n]*?"thread_id"\s*:\s*"([^"]+)"/.exec(text) ??
+    /"thread_id"\s*:\s*"([^"]+)"[^\n]*?"type"\s*:\s*"thread\.started"/.exec(text);
   return m?.[1] ?? null;
 }
 
@@ -158,7 +160,12 @@ export const RESUME_WORKER_PROMPT =
 export interface RecoverySummary {
   conversationRestored: boolean;
   workers: RecoveredWorker[];
-  answered: { callId: string; worktree: string; command: string; how: 'worker-resumed' | 'worker-rerun' | 'worker-finished' | 'interrupted' | 'plan-resumed' }[];
+  answered: {
+    callId: string;
+    worktree: string;
+    command: string;
+    how: 'worker-resumed' | 'worker-rerun' | 'worker-finished' | 'interrupted' | 'plan-resumed';
+  }[];
 }
 
 function parseArgs(args: string): { worktree: string; command: string } | undefined {
@@ -188,7 +195,13 @@ async function answerDangling(
     }
     const args = parseArgs(call.arguments);
     if (call.name !== 'run_repo_command' || !args) {
-      answers.push(functionResultItem(call.callId, call.name, 'INTERRUPTED: the orchestrator process stopped while this tool call ran; call it again if it is still needed.'));
+      answers.push(
+        functionResultItem(
+          call.callId,
+          call.name,
+          'INTERRUPTED: the orchestrator process stopped while this tool call ran; call it again if it is still needed.',
+        ),
+      );
       continue;
     }
     if (CODEX_LINE.test(args.command)) {
@@ -231,19 +244,34 @@ export function resumeNote(store: Store, run: RunRecord, summary: RecoverySummar
   const workers = store.listWorkers(run.id);
   const lines = [
     `The orchestrator process was restarted: this is a resume of run ${run.id}. What the run store recorded so far:`,
-    `- commands run: ${commands.length}${commands.length ? ` (last: ${commands.slice(-5).map((c) => `${c.worktree}$ ${c.command}`).join(' | ')})` : ''}`,
+    `- commands run: ${commands.length}${
+      commands.length
+        ? ` (last: ${commands
+            .slice(-5)
+            .map((c) => `${c.worktree}$ ${c.command}`)
+            .join(' | ')})`
+        : ''
+    }`,
     `- task worktrees present: ${worktrees.filter((w) => w !== 'main').join(', ') || 'none'} (reuse them and their branches)`,
     `- merged into main already (do NOT merge these again): ${merges.map((m) => `${m.branch} (${(m.sha ?? '').slice(0, 10)})`).join(', ') || 'none'}`,
     `- workers: ${workers.map((w) => `${w.workerId}${w.subtaskId ? `/${w.subtaskId}` : ''} ${w.status}${w.threadId ? ` thread ${w.threadId}` : ''}`).join('; ') || 'none'}`,
   ];
   for (const a of summary.answered) {
     if (a.how === 'plan-resumed') {
-      lines.push('- the run_plan call was cut off: the plan executor resumed the saved manifest and its answer above is the real result (merged subtasks were not redone)');
+      lines.push(
+        '- the run_plan call was cut off: the plan executor resumed the saved manifest and its answer above is the real result (merged subtasks were not redone)',
+      );
       continue;
     }
-    lines.push(`- the call \`${a.worktree}$ ${a.command}\` was cut off: ${a.how === 'interrupted' ? 'answered INTERRUPTED' : a.how === 'worker-resumed' ? 'its codex thread was resumed and finished' : a.how === 'worker-finished' ? 'its worker had finished' : 'it was run again'}`);
+    lines.push(
+      `- the call \`${a.worktree}$ ${a.command}\` was cut off: ${a.how === 'interrupted' ? 'answered INTERRUPTED' : a.how === 'worker-resumed' ? 'its codex thread was resumed and finished' : a.how === 'worker-finished' ? 'its worker had finished' : 'it was run again'}`,
+    );
   }
-  lines.push(summary.conversationRestored ? 'Your conversation above is restored. Continue the task from where it stopped.' : 'Your earlier conversation could not be restored. Continue the task from this state.');
+  lines.push(
+    summary.conversationRestored
+      ? 'Your conversation above is restored. Continue the task from where it stopped.'
+      : 'Your earlier conversation could not be restored. Continue the task from this state.',
+  );
   lines.push('Do not redo work that is merged, and never merge a branch twice.');
   return lines.join('\n');
 }
@@ -266,7 +294,9 @@ export async function prepareResume(args: {
   const workers = await recoverWorkers(store, run, args.stateDir, args.logger);
   const saved = parseConversation(run.agentState);
   const summary: RecoverySummary = { conversationRestored: saved !== undefined && saved.length > 0, workers, answered: [] };
-  const items: AgentInputItem[] = summary.conversationRestored ? [...(saved as AgentInputItem[])] : [{ type: 'message', role: 'user', content: run.task }];
+  const items: AgentInputItem[] = summary.conversationRestored
+    ? [...(saved as AgentInputItem[])]
+    : [{ type: 'message', role: 'user', content: run.task }];
   items.push(...(await answerDangling(items, workers, gateway, summary, args.resumeRunPlan)));
   items.push({ type: 'message', role: 'user', content: resumeNote(store, run, summary, args.worktrees) });
   return { items, summary };

@@ -209,7 +209,9 @@ export function beginRun(args: {
     if (args.resume !== undefined) {
       const found = store.requireRun(args.resume);
       if (found.status === 'succeeded') {
-        throw new StoreError(`run ${found.id} already succeeded; there is nothing to resume`, { hint: `see codex-orch runs report ${found.id}` });
+        throw new StoreError(`run ${found.id} already succeeded; there is nothing to resume`, {
+          hint: `see codex-orch runs report ${found.id}`,
+        });
       }
       const runLock = acquireRunLock(store, found.id, lockOptions);
       locks.push(runLock);
@@ -220,7 +222,15 @@ export function beginRun(args: {
     const id = newRunId();
     locks.push(acquireBaseDirLock(store, args.baseDir, { ...lockOptions, runId: id }));
     locks.push(acquireRunLock(store, id, lockOptions));
-    const run = store.createRun({ id, task: args.task, baseDir: args.baseDir, status: 'running', pid: process.pid, model: args.model, dryRun: args.dryRun });
+    const run = store.createRun({
+      id,
+      task: args.task,
+      baseDir: args.baseDir,
+      status: 'running',
+      pid: process.pid,
+      model: args.model,
+      dryRun: args.dryRun,
+    });
     return { store, run, resumed: false, tookOver: undefined, release };
   } catch (error) {
     release();

@@ -16,7 +16,15 @@ import { ensureRunDir, type RunRecord, type RunStatus as StoreRunStatus, type St
 import { gatewaySandbox, type CodexRunner, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { loadPolicy } from '../../tools/run-repo-command/policy-file.js';
 import { codexActivity, codexModelName } from '../../workers/codex/index.js';
-import { commandFinishedEvent, commandSecurityEvent, now, type Road, type RunEvent, type RunEventListener, type RunOutcome } from '../events.js';
+import {
+  commandFinishedEvent,
+  commandSecurityEvent,
+  now,
+  type Road,
+  type RunEvent,
+  type RunEventListener,
+  type RunOutcome,
+} from '../events.js';
 import { mainHistory, takeSnapshot, type GitSnapshot } from '../report/git-snapshot.js';
 import { buildReport, reportPricing, type CommandRecord, type ReportPlan, type RunReport } from '../report/report.js';
 import { renderReportMarkdown } from '../report/report-text.js';
@@ -203,12 +211,30 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
 
     if (resumed) {
       const took = active.tookOver;
-      emit({ type: 'run.resumed', ts: now(), runId, pid: process.pid, road, ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}) });
+      emit({
+        type: 'run.resumed',
+        ts: now(),
+        runId,
+        pid: process.pid,
+        road,
+        ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}),
+      });
       log.info({ task, baseDir, road, tookOver: took }, 'run resumed');
     } else {
       const extra: RunStartExtra = { snapshot: before, ...(options.planKey ? { planKey: options.planKey } : {}) };
       emit(
-        { type: 'run.started', ts: now(), runId, task, baseDir, dryRun: config.dryRun, model, road, workerModel: codexModelName(config), sandbox: sandbox.backend.description },
+        {
+          type: 'run.started',
+          ts: now(),
+          runId,
+          task,
+          baseDir,
+          dryRun: config.dryRun,
+          model,
+          road,
+          workerModel: codexModelName(config),
+          sandbox: sandbox.backend.description,
+        },
         { ...extra },
       );
       fs.writeFileSync(path.join(runDir, 'task.md'), `${task}\n`);

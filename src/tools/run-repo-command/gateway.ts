@@ -18,7 +18,15 @@ import type { CodexEvent } from '../../workers/codex/events.js';
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
 export type CodexRunner = (
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
+  options: {
+    cwd: string;
+    config: Config;
+    signal?: AbortSignal;
+    logger?: Logger;
+    runId?: string;
+    allowDangerFullAccess?: boolean;
+    onEvent?: (event: CodexEvent) => void;
+  },
 ) => Promise<CommandResult>;
 
 export interface GatewayContext {
@@ -63,7 +71,8 @@ export function gatewaySandbox(ctx: Pick<GatewayContext, 'config' | 'sandbox'>):
 }
 
 /** Output lines that show the sandbox refusing something (a read-only mount, no network, a hidden path). */
-const DENIAL = /Read-only file system|transport '[a-z0-9+-]+' not allowed|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
+const DENIAL =
+  /Read-only file system|transport '[a-z0-9+-]+' not allowed|EROFS|Network is unreachable|ENETUNREACH|Could not resolve host|EAI_AGAIN|getaddrinfo|Connection refused|ECONNREFUSED|Couldn't connect to server|Operation not permitted/;
 
 function denialLines(text: string): string[] {
   const out: string[] = [];
@@ -110,8 +119,11 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   if (validRequest(request)) ctx.onStart?.(request);
   if (!validRequest(request)) {
     decision = { allowed: false, rule: 'input', reason: 'expected {"worktree": string, "command": string}' };
-// eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
-    request = { worktree: String((request as { worktree?: unknown })?.worktree ?? ''), command: String((request as { command?: unknown })?.command ?? '') };
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
+    request = {
+      worktree: String((request as { worktree?: unknown })?.worktree ?? ''),
+      command: String((request as { command?: unknown })?.command ?? ''),
+    };
   } else {
     try {
       const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
@@ -122,19 +134,29 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         ...(planned ? { standIn: true } : {}),
         ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
       });
-      if (planned) decision = { ...decision, reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)` };
+      if (planned)
+        decision = {
+          ...decision,
+          reason: `${decision.reason} (dry run: ${request.worktree} does not exist yet; checked as a copy of main)`,
+        };
       if (dryRun && decision.allowed && ctx.plannedWorktrees) {
         for (const name of decision.analysis?.worktreesAdded ?? []) ctx.plannedWorktrees.add(name);
       }
     } catch (error) {
       // The guard fails closed: an internal error is a denial, never a run.
-      decision = { allowed: false, rule: 'internal', reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})` };
+      decision = {
+        allowed: false,
+        rule: 'internal',
+        reason: `the guard could not analyse this line (${error instanceof Error ? error.message : String(error)})`,
+      };
     }
   }
 
   if (trace) {
     const verdict = decision.allowed ? (dryRun ? 'ALLOW (dry run)' : 'ALLOW') : `DENY ${decision.rule}`;
-    (ctx.traceStream ?? process.stderr).write(`[run_repo_command] ${request.worktree}$ ${request.command}\n  → ${verdict}: ${decision.reason}\n`);
+    (ctx.traceStream ?? process.stderr).write(
+      `[run_repo_command] ${request.worktree}$ ${request.command}\n  → ${verdict}: ${decision.reason}\n`,
+    );
   }
 
   let result: CommandResult;
@@ -146,7 +168,11 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     const cwd = fs.realpathSync(path.join(ctx.baseDir, request.worktree));
     if (decision.codexArgs) {
       if (!ctx.runCodex) {
-        result = { ...decisionResult(decision, false), ok: false, reason: 'codex exec is not available in this gateway (no worker layer configured)' };
+        result = {
+          ...decisionResult(decision, false),
+          ok: false,
+          reason: 'codex exec is not available in this gateway (no worker layer configured)',
+        };
       } else {
         result = await ctx.runCodex(decision.codexArgs, {
           cwd,
@@ -257,7 +283,9 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
     ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
     ...(decision.commandClass ? { commandClass: decision.commandClass } : {}),
-    ...(result.sandbox ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` } : {}),
+    ...(result.sandbox
+      ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` }
+      : {}),
     ...(result.securityEvent ? { securityEvent: result.securityEvent } : {}),
   };
   if (logFile) {
@@ -269,7 +297,9 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   }
   logger.info({ cmd: entry }, decision.allowed ? 'command' : 'command denied');
   if (trace && decision.allowed && !dryRun) {
-    (ctx.traceStream ?? process.stderr).write(`  ← exit ${result.exitCode ?? 'none'} in ${result.durationMs} ms${result.truncated ? ' (output truncated)' : ''}\n`);
+    (ctx.traceStream ?? process.stderr).write(
+      `  ← exit ${result.exitCode ?? 'none'} in ${result.durationMs} ms${result.truncated ? ' (output truncated)' : ''}\n`,
+    );
   }
   ctx.onRecord?.(request, result, entry);
   return result;

@@ -75,7 +75,18 @@ export const policySchema = z
       .strict()
       .default({ allowedSubcommands: ['exec'], harmlessConfigKeys: [] }),
     /** The only names a `VAR=value` prefix may set (and a word may expand), e.g. NODE_ENV, CI. */
-    safeEnv: names.default(['NODE_ENV', 'CI', 'PYTHONDONTWRITEBYTECODE', 'FORCE_COLOR', 'NO_COLOR', 'TZ', 'LANG', 'LC_ALL', 'DEBUG', 'TERM']),
+    safeEnv: names.default([
+      'NODE_ENV',
+      'CI',
+      'PYTHONDONTWRITEBYTECODE',
+      'FORCE_COLOR',
+      'NO_COLOR',
+      'TZ',
+      'LANG',
+      'LC_ALL',
+      'DEBUG',
+      'TERM',
+    ]),
     /** Names denied where variables are not allowlisted (make variables, tool overrides). */
     sensitiveEnv: z
       .object({
@@ -128,10 +139,13 @@ export function loadPolicy(file: string): Policy {
   try {
     raw = /\.ya?ml$/i.test(abs) ? YAML.parse(text) : JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`policy file ${abs}: not valid ${/\.ya?ml$/i.test(abs) ? 'YAML' : 'JSON'}: ${(cause as Error).message.split('\n')[0]}`, {
-      variable: 'ORCHESTRATOR_POLICY',
-      cause,
-    });
+    throw new ConfigError(
+      `policy file ${abs}: not valid ${/\.ya?ml$/i.test(abs) ? 'YAML' : 'JSON'}: ${(cause as Error).message.split('\n')[0]}`,
+      {
+        variable: 'ORCHESTRATOR_POLICY',
+        cause,
+      },
+    );
   }
   const policy = parsePolicy(raw, abs);
   cache.set(abs, { mtimeMs: stat.mtimeMs, size: stat.size, policy });

@@ -22,7 +22,9 @@ export function renderForModel(result: CommandResult): string {
   if (!result.stdout.trim() && !result.stderr.trim()) lines.push('(no output)');
   // Say why a write or a connection failed: the sandbox, not a bug in the project.
   if (result.sandbox?.denials.length) {
-    lines.push(`--- sandbox (${result.sandbox.profile}): writes outside the worktree, .git metadata, secrets and the network are blocked; blocked here: ${result.sandbox.denials.slice(0, 3).join(' | ')}`);
+    lines.push(
+      `--- sandbox (${result.sandbox.profile}): writes outside the worktree, .git metadata, secrets and the network are blocked; blocked here: ${result.sandbox.denials.slice(0, 3).join(' | ')}`,
+    );
   }
   if (result.securityEvent) lines.push(`--- SECURITY: ${result.securityEvent}`);
   return lines.join('\n');

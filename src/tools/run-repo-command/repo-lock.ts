@@ -8,8 +8,24 @@ import { withGitLock } from '../../git/lock.js';
  */
 
 const MUTATING = new Set([
-  'add', 'am', 'apply', 'branch', 'checkout', 'cherry-pick', 'commit', 'fetch', 'merge', 'mv', 'pull',
-  'restore', 'revert', 'rm', 'stash', 'switch', 'tag', 'worktree',
+  'add',
+  'am',
+  'apply',
+  'branch',
+  'checkout',
+  'cherry-pick',
+  'commit',
+  'fetch',
+  'merge',
+  'mv',
+  'pull',
+  'restore',
+  'revert',
+  'rm',
+  'stash',
+  'switch',
+  'tag',
+  'worktree',
 ]);
 const GLOBAL_WITH_VALUE = new Set(['-C', '-c', '--namespace', '--config-env']);
 

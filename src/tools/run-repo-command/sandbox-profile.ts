@@ -61,7 +61,23 @@ const GIT_INSPECT = new Set([
 ]);
 const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
 /** Programs that can run no other program (a git-write line may hold them beside git); not sed, sort, find or rg. */
-const NO_REPO_CODE = new Set(['echo', 'true', 'test', 'pwd', 'mkdir', 'touch', 'cp', 'mv', 'cat', 'head', 'tail', 'ls', 'wc', 'grep', 'diff']);
+const NO_REPO_CODE = new Set([
+  'echo',
+  'true',
+  'test',
+  'pwd',
+  'mkdir',
+  'touch',
+  'cp',
+  'mv',
+  'cat',
+  'head',
+  'tail',
+  'ls',
+  'wc',
+  'grep',
+  'diff',
+]);
 
 /**
  * The class a decision carries; for one that carries none, lines made only of

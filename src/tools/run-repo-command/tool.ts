@@ -26,6 +26,7 @@ export function createRunRepoCommandTool(ctx: GatewayContext) {
       command: z.string().describe('Shell command line to run in that worktree'),
     }),
     execute: async ({ worktree, command }) => renderForModel(await runRepoCommand({ worktree, command }, ctx)),
-    errorFunction: (_context, error) => `ERROR: the tool failed before running the command: ${error instanceof Error ? error.message : String(error)}`,
+    errorFunction: (_context, error) =>
+      `ERROR: the tool failed before running the command: ${error instanceof Error ? error.message : String(error)}`,
   });
 }

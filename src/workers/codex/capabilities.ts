@@ -39,7 +39,10 @@ export function parseSandboxModes(help: string): string[] {
   const after = help.slice(idx, idx + 800);
   const m = /possible values:\s*([^\]]+)\]/.exec(after);
   if (!m?.[1]) return ['read-only', 'workspace-write', 'danger-full-access'];
-  return m[1].split(',').map((s) => s.trim()).filter(Boolean);
+  return m[1]
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 /** Whether `exec --help` lists a `resume` subcommand. */
@@ -212,13 +215,42 @@ export function mapIntents(caps: CodexCapabilities, intents: CodexIntents): Mapp
 
 /** Options that take a value, as codex spells them (for scanning extra args). */
 const VALUE_OPTIONS = new Set([
-  '-c', '--config', '-m', '--model', '-p', '--profile', '-s', '--sandbox', '-C', '--cd', '-i', '--image',
-  '--enable', '--disable', '--local-provider', '--add-dir', '--output-schema', '-o', '--output-last-message',
-  '--color', '--remote', '--remote-auth-token-env', '--thread-source', '--cyber-access-program',
+  '-c',
+  '--config',
+  '-m',
+  '--model',
+  '-p',
+  '--profile',
+  '-s',
+  '--sandbox',
+  '-C',
+  '--cd',
+  '-i',
+  '--image',
+  '--enable',
+  '--disable',
+  '--local-provider',
+  '--add-dir',
+  '--output-schema',
+  '-o',
+  '--output-last-message',
+  '--color',
+  '--remote',
+  '--remote-auth-token-env',
+  '--thread-source',
+  '--cyber-access-program',
 ]);
 
 /** Single-valued options; when the worker sets one, the same option in extra args is dropped. */
-const SINGLE = [['-m', '--model'], ['-s', '--sandbox'], ['-p', '--profile'], ['-C', '--cd'], ['-o', '--output-last-message'], ['--output-schema'], ['--color']];
+const SINGLE = [
+  ['-m', '--model'],
+  ['-s', '--sandbox'],
+  ['-p', '--profile'],
+  ['-C', '--cd'],
+  ['-o', '--output-last-message'],
+  ['--output-schema'],
+  ['--color'],
+];
 
 export interface ExtraArgsCheck {
   args: string[];
@@ -231,7 +263,12 @@ export interface ExtraArgsCheck {
  * already sets (`override`) and any flag the build does not list, so codex never
  * sees an unlisted flag.
  */
-export function filterExtraArgs(caps: CodexCapabilities, mode: 'exec' | 'resume', extra: readonly string[], override: readonly string[] = []): ExtraArgsCheck {
+export function filterExtraArgs(
+  caps: CodexCapabilities,
+  mode: 'exec' | 'resume',
+  extra: readonly string[],
+  override: readonly string[] = [],
+): ExtraArgsCheck {
   const flags = new Set(mode === 'resume' ? caps.resumeFlags : caps.execFlags);
   const overridden = new Set<string>();
   for (const o of override) for (const group of SINGLE) if (group.includes(o)) group.forEach((g) => overridden.add(g));

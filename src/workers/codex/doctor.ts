@@ -51,10 +51,16 @@ export function codexBaseUrl(config: Config): { baseUrl: string; source: string 
 }
 
 /** A cheap reachability check: GET <base>/models with a timeout; any HTTP answer means reachable. */
-export async function probeModel(baseUrl: string, timeoutMs = 3000): Promise<{ reachable: boolean; status: number | null; detail: string }> {
+export async function probeModel(
+  baseUrl: string,
+  timeoutMs = 3000,
+): Promise<{ reachable: boolean; status: number | null; detail: string }> {
   const url = `${baseUrl.replace(/\/+$/, '')}/models`;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: process.env.OPENAI_API_KEY ? { authorization: `Bearer ${process.env.OPENAI_API_KEY}` } : {} });
+    const res = await fetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: process.env.OPENAI_API_KEY ? { authorization: `Bearer ${process.env.OPENAI_API_KEY}` } : {},
+    });
     await res.body?.cancel().catch(() => undefined);
     return { reachable: true, status: res.status, detail: `GET ${url} → HTTP ${res.status}` };
   } catch (error) {
@@ -82,7 +88,13 @@ export async function doctor(config: Config, options: { timeoutMs?: number } = {
   }
   const has = (f: string) => caps?.execFlags.includes(f) ?? false;
   const mapping = {
-    fullAuto: !caps ? 'unknown' : has('--full-auto') ? '--full-auto' : has('--sandbox') && caps.sandboxModes.includes('workspace-write') ? '--sandbox workspace-write' : 'MISSING (no --full-auto or --sandbox workspace-write)',
+    fullAuto: !caps
+      ? 'unknown'
+      : has('--full-auto')
+        ? '--full-auto'
+        : has('--sandbox') && caps.sandboxModes.includes('workspace-write')
+          ? '--sandbox workspace-write'
+          : 'MISSING (no --full-auto or --sandbox workspace-write)',
     json: !caps ? 'unknown' : has('--json') ? '--json' : has('--experimental-json') ? '--experimental-json' : 'MISSING',
     outputSchema: !caps ? 'unknown' : has('--output-schema') ? '--output-schema' : 'missing (result asked for in the prompt only)',
     resume: !caps ? 'unknown' : caps.hasResume ? 'exec resume' : 'missing (no repair, follow-ups start new threads)',

@@ -39,7 +39,15 @@ export const codexItemSchema = z.union([
       status: z.string(),
     })
     .passthrough(),
-  z.object({ ...itemBase, type: z.literal('mcp_tool_call'), server: z.string().optional(), tool: z.string().optional(), status: z.string().optional() }).passthrough(),
+  z
+    .object({
+      ...itemBase,
+      type: z.literal('mcp_tool_call'),
+      server: z.string().optional(),
+      tool: z.string().optional(),
+      status: z.string().optional(),
+    })
+    .passthrough(),
   z.object({ ...itemBase, type: z.literal('web_search'), query: z.string().optional() }).passthrough(),
   z.object({ ...itemBase, type: z.literal('todo_list'), items: z.array(z.unknown()).optional() }).passthrough(),
   z.object({ ...itemBase, type: z.literal('error'), message: z.string() }).passthrough(),

@@ -14,7 +14,9 @@ function tokens(run: WorkerRun): string {
 
 /** The compact text the model sees: outcome, not the event stream. */
 export function renderWorkerRun(run: WorkerRun): string {
-  const lines = [`codex worker: ${run.status}${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''} in ${(run.durationMs / 1000).toFixed(1)} s, ${run.attempts} attempt(s), profile ${run.profile}`];
+  const lines = [
+    `codex worker: ${run.status}${run.exitCode !== null ? ` (exit ${run.exitCode})` : ''} in ${(run.durationMs / 1000).toFixed(1)} s, ${run.attempts} attempt(s), profile ${run.profile}`,
+  ];
   if (run.result) {
     lines.push(`goal_met: ${run.result.goal_met}`);
     lines.push(`summary: ${run.result.summary}`);
@@ -24,7 +26,9 @@ export function renderWorkerRun(run: WorkerRun): string {
     lines.push('goal_met: unknown (no valid result)');
   }
   if (run.reason) lines.push(`reason: ${run.reason.split('\n')[0]}`);
-  lines.push(run.changedFiles.length > 0 ? `changed files (git status --porcelain): ${run.changedFiles.join(', ')}` : 'changed files: none');
+  lines.push(
+    run.changedFiles.length > 0 ? `changed files (git status --porcelain): ${run.changedFiles.join(', ')}` : 'changed files: none',
+  );
   lines.push(`tokens: ${tokens(run)}`);
   lines.push(`thread: ${run.threadId ?? 'none'}${run.threadId ? ` (continue with: codex exec resume ${run.threadId} "<prompt>")` : ''}`);
   lines.push(`run dir: ${run.runDir}`);
@@ -39,7 +43,18 @@ export function gatewayExitCode(run: WorkerRun): number {
 }
 
 function refused(reason: string, started: number): CommandResult {
-  return { ok: false, exitCode: 2, stdout: '', stderr: `${reason}\n`, durationMs: Date.now() - started, truncated: false, denied: false, rule: null, reason, dryRun: false };
+  return {
+    ok: false,
+    exitCode: 2,
+    stdout: '',
+    stderr: `${reason}\n`,
+    durationMs: Date.now() - started,
+    truncated: false,
+    denied: false,
+    rule: null,
+    reason,
+    dryRun: false,
+  };
 }
 
 /**
@@ -49,7 +64,15 @@ function refused(reason: string, started: number): CommandResult {
  */
 export async function runCodexFromGateway(
   codexArgs: string[],
-  options: { cwd: string; config: Config; signal?: AbortSignal; logger?: Logger; runId?: string; allowDangerFullAccess?: boolean; onEvent?: (event: CodexEvent) => void },
+  options: {
+    cwd: string;
+    config: Config;
+    signal?: AbortSignal;
+    logger?: Logger;
+    runId?: string;
+    allowDangerFullAccess?: boolean;
+    onEvent?: (event: CodexEvent) => void;
+  },
 ): Promise<CommandResult> {
   const started = Date.now();
   let req: SeedCodexRequest;
@@ -62,7 +85,13 @@ export async function runCodexFromGateway(
   const problem = seedRequestProblem(req, { cwd: options.cwd, ...(options.allowDangerFullAccess ? { allowDangerFullAccess: true } : {}) });
   if (problem) return { ...refused(problem, started), denied: true, rule: 'codex' };
   const cwd = seedWorkdir(req, options.cwd) ?? options.cwd;
-  const config: Config = req.config.length > 0 ? Object.freeze({ ...options.config, codexArgs: Object.freeze([...options.config.codexArgs, ...req.config.flatMap((kv) => ['-c', kv])]) }) : options.config;
+  const config: Config =
+    req.config.length > 0
+      ? Object.freeze({
+          ...options.config,
+          codexArgs: Object.freeze([...options.config.codexArgs, ...req.config.flatMap((kv) => ['-c', kv])]),
+        })
+      : options.config;
   const run = await runCodexWorker({
     prompt: req.prompt,
     cwd,

@@ -70,7 +70,12 @@ export function watchForOrphan(pgid: number): OrphanWatch {
   const added = new Set<number>();
   let child: ReturnType<typeof spawn> | undefined;
   try {
-    child = spawn(process.execPath, ['-e', SCRIPT, String(pgid)], { cwd: '/', env: {}, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    child = spawn(process.execPath, ['-e', SCRIPT, String(pgid)], {
+      cwd: '/',
+      env: {},
+      detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+    });
     child.on('error', () => undefined);
     child.stdin?.on('error', () => undefined);
     child.unref();

@@ -216,7 +216,10 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
   const events = fs.createWriteStream(o.eventsFile, { flags: 'a' });
   const stderr = fs.createWriteStream(o.stderrFile, { flags: 'a' });
   // A run-dir file that cannot be written (a full disk) must not crash the orchestrator: the worker goes on, the run notices.
-  for (const [stream, file] of [[events, o.eventsFile], [stderr, o.stderrFile]] as const) {
+  for (const [stream, file] of [
+    [events, o.eventsFile],
+    [stderr, o.stderrFile],
+  ] as const) {
     stream.on('error', (error) => o.logger.error({ err: error, file }, 'cannot write a worker file'));
   }
   let stderrTail = '';
@@ -324,7 +327,8 @@ export async function runCodexProcess(o: CodexProcessOptions): Promise<CodexProc
         if (out.errors.length < 20) out.errors.push(event.message);
         break;
       case 'item.completed':
-        if (event.item.type === 'agent_message' && 'text' in event.item && typeof event.item.text === 'string') out.lastAgentMessage = event.item.text;
+        if (event.item.type === 'agent_message' && 'text' in event.item && typeof event.item.text === 'string')
+          out.lastAgentMessage = event.item.text;
         if (event.item.type === 'file_change' && 'changes' in event.item && Array.isArray(event.item.changes)) {
           for (const c of event.item.changes as { path: string }[]) if (!out.fileChanges.includes(c.path)) out.fileChanges.push(c.path);
         }

@@ -25,7 +25,10 @@ export type CodexProfile = z.infer<typeof profileSchema>;
 
 const fileSchema = z
   .object({
-    profiles: z.object({ fast: profileSchema.optional(), deep: profileSchema.optional(), review: profileSchema.optional() }).strict().optional(),
+    profiles: z
+      .object({ fast: profileSchema.optional(), deep: profileSchema.optional(), review: profileSchema.optional() })
+      .strict()
+      .optional(),
     /** Attempts of one worker including the first; escalation fast→deep uses the rest. */
     maxAttempts: z.number().int().min(1).max(10).optional(),
     /** Added to every worker's codex: a base URL (`-c openai_base_url=…`), a CODEX_HOME. */
@@ -72,15 +75,21 @@ export function loadProfiles(config: Pick<Config, 'codexProfilesFile'>): Profile
     const text = fs.readFileSync(file, 'utf8');
     raw = /\.ya?ml$/i.test(file) ? parseYaml(text) : JSON.parse(text);
   } catch (cause) {
-    throw new ConfigError(`ORCHESTRATOR_CODEX_PROFILES: ${file} cannot be parsed: ${(cause as Error).message}`, { variable: 'ORCHESTRATOR_CODEX_PROFILES', cause });
+    throw new ConfigError(`ORCHESTRATOR_CODEX_PROFILES: ${file} cannot be parsed: ${(cause as Error).message}`, {
+      variable: 'ORCHESTRATOR_CODEX_PROFILES',
+      cause,
+    });
   }
   const parsed = fileSchema.safeParse(raw ?? {});
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ConfigError(`ORCHESTRATOR_CODEX_PROFILES: ${file}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`, {
-      variable: 'ORCHESTRATOR_CODEX_PROFILES',
-      hint: 'expected {"profiles": {"fast": {"model", "reasoningEffort", "sandbox", "config"}, "deep": …, "review": …}, "maxAttempts": 2}',
-    });
+    throw new ConfigError(
+      `ORCHESTRATOR_CODEX_PROFILES: ${file}: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+      {
+        variable: 'ORCHESTRATOR_CODEX_PROFILES',
+        hint: 'expected {"profiles": {"fast": {"model", "reasoningEffort", "sandbox", "config"}, "deep": …, "review": …}, "maxAttempts": 2}',
+      },
+    );
   }
   const p = parsed.data;
   const value: ProfilesConfig = {

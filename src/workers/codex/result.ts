@@ -41,7 +41,10 @@ export function parseWorkerResult(text: string | null | undefined): ResultCheck 
   const parsed = workerResultSchema.safeParse(value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    return { ok: false, error: `final message does not match the result schema: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}` };
+    return {
+      ok: false,
+      error: `final message does not match the result schema: ${issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid'}`,
+    };
   }
   return { ok: true, result: parsed.data };
 }

@@ -92,7 +92,8 @@ export function parseSeedCodexArgs(words: readonly string[]): SeedCodexRequest {
       case '--profile':
       case '-p': {
         const v = value();
-        if (v !== 'fast' && v !== 'deep' && v !== 'review') throw new SeedArgsError(`--profile ${v}: the worker profiles are fast, deep and review`);
+        if (v !== 'fast' && v !== 'deep' && v !== 'review')
+          throw new SeedArgsError(`--profile ${v}: the worker profiles are fast, deep and review`);
         req.profile = v;
         break;
       }
@@ -117,10 +118,13 @@ export function parseSeedCodexArgs(words: readonly string[]): SeedCodexRequest {
  * Returns the reason, or null. `cwd` is the worktree's real path.
  */
 export function seedRequestProblem(req: SeedCodexRequest, options: { cwd: string; allowDangerFullAccess?: boolean }): string | null {
-  if (req.sandbox === 'danger-full-access' && !options.allowDangerFullAccess) return 'sandbox danger-full-access is not allowed by the policy';
+  if (req.sandbox === 'danger-full-access' && !options.allowDangerFullAccess)
+    return 'sandbox danger-full-access is not allowed by the policy';
   for (const kv of req.config) {
-    if (/^\s*["']?(sandbox|approval|dangerously)/i.test(kv) && !options.allowDangerFullAccess) return `-c ${kv.split('=')[0]} is not allowed through the gateway (use -s/--sandbox)`;
-    if (/danger-full-access/.test(kv) && !options.allowDangerFullAccess) return `-c ${kv} sets danger-full-access, which the policy does not allow`;
+    if (/^\s*["']?(sandbox|approval|dangerously)/i.test(kv) && !options.allowDangerFullAccess)
+      return `-c ${kv.split('=')[0]} is not allowed through the gateway (use -s/--sandbox)`;
+    if (/danger-full-access/.test(kv) && !options.allowDangerFullAccess)
+      return `-c ${kv} sets danger-full-access, which the policy does not allow`;
   }
   if (req.cd !== undefined && seedWorkdir(req, options.cwd) === null) return `-C ${req.cd} leaves the worktree`;
   return null;

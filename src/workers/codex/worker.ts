@@ -133,7 +133,12 @@ export async function changedFilesIn(cwd: string, exclude: string[] = []): Promi
     return [];
   }
   const stdout = await new Promise<string | null>((resolve) => {
-    execFile('git', ['status', '--porcelain', '--untracked-files=all', '-z'], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (error, out) => resolve(error ? null : out));
+    execFile(
+      'git',
+      ['status', '--porcelain', '--untracked-files=all', '-z'],
+      { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 },
+      (error, out) => resolve(error ? null : out),
+    );
   });
   if (stdout === null) return [];
   const parts = stdout.split('\0');
@@ -192,9 +197,25 @@ export function buildArgv(
     ...(opts.outputSchemaFile ? { outputSchemaFile: opts.outputSchemaFile } : {}),
     ...(opts.outputLastMessageFile ? { outputLastMessageFile: opts.outputLastMessageFile } : {}),
   });
-  const extra = filterExtraArgs(caps, plan.mode, opts.extraArgs, mapped.args.filter((a) => a.startsWith('-')));
-  const warnings = [...mapped.missing.map((m) => `codex ${caps.version} lacks ${m}`), ...extra.unlisted.map((f) => `ORCHESTRATOR_CODEX_ARGS: ${f} is not listed by codex ${caps.version} ${plan.mode}; dropped`)];
-  const argv = ['exec', ...(plan.mode === 'resume' ? ['resume'] : []), ...mapped.args, ...extra.args, '--', ...(plan.mode === 'resume' && plan.threadId ? [plan.threadId] : []), plan.prompt];
+  const extra = filterExtraArgs(
+    caps,
+    plan.mode,
+    opts.extraArgs,
+    mapped.args.filter((a) => a.startsWith('-')),
+  );
+  const warnings = [
+    ...mapped.missing.map((m) => `codex ${caps.version} lacks ${m}`),
+    ...extra.unlisted.map((f) => `ORCHESTRATOR_CODEX_ARGS: ${f} is not listed by codex ${caps.version} ${plan.mode}; dropped`),
+  ];
+  const argv = [
+    'exec',
+    ...(plan.mode === 'resume' ? ['resume'] : []),
+    ...mapped.args,
+    ...extra.args,
+    '--',
+    ...(plan.mode === 'resume' && plan.threadId ? [plan.threadId] : []),
+    plan.prompt,
+  ];
   return { argv, warnings };
 }
 
@@ -278,7 +299,10 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
       profile,
       warnings: meta.warnings,
     };
-    log.info({ status, reason, threadId: run.threadId, attempts: run.attempts, usage: run.usage, durationMs: run.durationMs }, 'codex worker finished');
+    log.info(
+      { status, reason, threadId: run.threadId, attempts: run.attempts, usage: run.usage, durationMs: run.durationMs },
+      'codex worker finished',
+    );
     return run;
   };
 
@@ -394,13 +418,21 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
 
   const failure = (o: CodexProcessOutcome): { status: WorkerProcessStatus; reason: string } | null => {
     if (o.killedFor === 'abort') return { status: 'error', reason: 'aborted' };
-    if (o.killedFor === 'stall') return { status: 'stuck', reason: `no event from codex for ${Math.round(stallMs / 1000)} s (stall timeout); process group killed` };
-    if (o.killedFor === 'timeout') return { status: 'stuck', reason: `wall-clock budget of ${Math.round((options.timeoutMs ?? config.codexTimeoutMs) / 1000)} s used up; process group killed` };
+    if (o.killedFor === 'stall')
+      return { status: 'stuck', reason: `no event from codex for ${Math.round(stallMs / 1000)} s (stall timeout); process group killed` };
+    if (o.killedFor === 'timeout')
+      return {
+        status: 'stuck',
+        reason: `wall-clock budget of ${Math.round((options.timeoutMs ?? config.codexTimeoutMs) / 1000)} s used up; process group killed`,
+      };
     const tail = o.stderrTail.trim().split('\n').slice(-8).join('\n');
     if (o.spawnError) return { status: 'error', reason: `codex could not be started: ${o.spawnError}` };
     if (o.exitCode !== 0) {
       const why = o.turnFailed ?? o.errors.at(-1);
-      return { status: 'error', reason: `codex exited with ${o.exitCode === null ? `signal ${o.exitSignal ?? '?'}` : `code ${o.exitCode}`}${why ? `: ${why}` : ''}${tail ? `\nstderr tail:\n${tail}` : ''}` };
+      return {
+        status: 'error',
+        reason: `codex exited with ${o.exitCode === null ? `signal ${o.exitSignal ?? '?'}` : `code ${o.exitCode}`}${why ? `: ${why}` : ''}${tail ? `\nstderr tail:\n${tail}` : ''}`,
+      };
     }
     if (o.turnFailed) return { status: 'error', reason: `codex turn failed: ${o.turnFailed}` };
     return null;
@@ -423,7 +455,10 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
       if (!check.ok) {
         if (!threadId || !caps.hasResume) {
           saveMeta();
-          return await finish('error', `${check.error}; no repair possible (${threadId ? 'this codex has no exec resume' : 'no thread id'})`);
+          return await finish(
+            'error',
+            `${check.error}; no repair possible (${threadId ? 'this codex has no exec resume' : 'no thread id'})`,
+          );
         }
         log.warn({ error: check.error }, 'invalid structured result; one repair by resume');
         ({ outcome, attempt } = await runAttempt({ kind: 'repair', profile: plan.profile, prompt: repairPrompt(check.error), threadId }));
@@ -445,9 +480,15 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
       const next: ProfileName = 'deep';
       const followup = check.result.followup_prompt.trim() || options.prompt;
       log.info({ from: plan.profile, to: next, attempt: workAttempts + 1 }, 'goal not met; escalating');
-      plan = caps.hasResume && threadId
-        ? { kind: 'escalation', profile: next, prompt: `${followup}${RESULT_INSTRUCTIONS}`, threadId }
-        : { kind: 'escalation', profile: next, prompt: `${options.prompt}\n\nA previous attempt did not finish. ${followup}${RESULT_INSTRUCTIONS}`, threadId: null };
+      plan =
+        caps.hasResume && threadId
+          ? { kind: 'escalation', profile: next, prompt: `${followup}${RESULT_INSTRUCTIONS}`, threadId }
+          : {
+              kind: 'escalation',
+              profile: next,
+              prompt: `${options.prompt}\n\nA previous attempt did not finish. ${followup}${RESULT_INSTRUCTIONS}`,
+              threadId: null,
+            };
     }
   } catch (error) {
     const reason = isOrchestratorError(error) ? error.toLine() : `unexpected: ${(error as Error).message}`;

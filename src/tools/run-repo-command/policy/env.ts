@@ -27,7 +27,10 @@ export function isSafeParam(name: string, policy: Policy): boolean {
 export function checkParams(w: ShWord, policy: Policy, where: string): Deny | null {
   for (const p of w.params) {
     if (!isSafeParam(p, policy)) {
-      return new Deny('dynamic', `${where} ${q(w.text)} expands $${p}; only ${[...policy.safeEnv, ...HARMLESS_PARAMS].map((n) => `$${n}`).join(', ')} may be expanded (variables can hold secrets or change between check and run)`);
+      return new Deny(
+        'dynamic',
+        `${where} ${q(w.text)} expands $${p}; only ${[...policy.safeEnv, ...HARMLESS_PARAMS].map((n) => `$${n}`).join(', ')} may be expanded (variables can hold secrets or change between check and run)`,
+      );
     }
   }
   return null;
@@ -35,11 +38,17 @@ export function checkParams(w: ShWord, policy: Policy, where: string): Deny | nu
 
 export function checkAssignments(cmd: ShCommand, policy: Policy): Deny | null {
   if (!cmd.name && cmd.assignments.length > 0) {
-    return new Deny('env-assign', `shell variable assignment ${q(cmd.assignments[0]!.text)} without a command is not allowed; use VAR=value <command>`);
+    return new Deny(
+      'env-assign',
+      `shell variable assignment ${q(cmd.assignments[0]!.text)} without a command is not allowed; use VAR=value <command>`,
+    );
   }
   for (const a of cmd.assignments) {
     if (!policy.safeEnv.includes(a.name)) {
-      return new Deny('env-assign', `setting ${a.name} is not allowed: only ${policy.safeEnv.join(', ')} may be set before a command (other variables change how programs are found, configured or run)`);
+      return new Deny(
+        'env-assign',
+        `setting ${a.name} is not allowed: only ${policy.safeEnv.join(', ')} may be set before a command (other variables change how programs are found, configured or run)`,
+      );
     }
     if (a.value === null || a.value.dynamic || a.value.glob || a.value.brace || a.value.tilde) {
       return new Deny('env-assign', `the value of ${a.name} in ${q(a.text)} must be literal text`);

@@ -20,16 +20,66 @@ const READERS: Record<string, FileSpec> = {
   wc: { valueLong: ['--files0-from'], pathValue: ['--files0-from'] },
   ls: {
     valueShort: 'IwT',
-    valueLong: ['--ignore', '--hide', '--width', '--tabsize', '--format', '--sort', '--time', '--time-style', '--quoting-style', '--indicator-style', '--block-size'],
+    valueLong: [
+      '--ignore',
+      '--hide',
+      '--width',
+      '--tabsize',
+      '--format',
+      '--sort',
+      '--time',
+      '--time-style',
+      '--quoting-style',
+      '--indicator-style',
+      '--block-size',
+    ],
   },
   diff: {
     valueShort: 'CUIxXFSWLD',
-    valueLong: ['--ignore-matching-lines', '--exclude', '--exclude-from', '--show-function-line', '--starting-file', '--width', '--label', '--ifdef', '--line-format', '--old-line-format', '--new-line-format', '--unchanged-line-format', '--old-group-format', '--new-group-format', '--changed-group-format', '--unchanged-group-format', '--horizon-lines', '--from-file', '--to-file', '--tabsize', '--palette'],
+    valueLong: [
+      '--ignore-matching-lines',
+      '--exclude',
+      '--exclude-from',
+      '--show-function-line',
+      '--starting-file',
+      '--width',
+      '--label',
+      '--ifdef',
+      '--line-format',
+      '--old-line-format',
+      '--new-line-format',
+      '--unchanged-line-format',
+      '--old-group-format',
+      '--new-group-format',
+      '--changed-group-format',
+      '--unchanged-group-format',
+      '--horizon-lines',
+      '--from-file',
+      '--to-file',
+      '--tabsize',
+      '--palette',
+    ],
     pathValue: ['-X', '--exclude-from', '--from-file', '--to-file'],
   },
   grep: {
     valueShort: 'efABCmdD',
-    valueLong: ['--regexp', '--file', '--after-context', '--before-context', '--context', '--max-count', '--include', '--exclude', '--exclude-dir', '--exclude-from', '--label', '--binary-files', '--devices', '--directories', '--group-separator'],
+    valueLong: [
+      '--regexp',
+      '--file',
+      '--after-context',
+      '--before-context',
+      '--context',
+      '--max-count',
+      '--include',
+      '--exclude',
+      '--exclude-dir',
+      '--exclude-from',
+      '--label',
+      '--binary-files',
+      '--devices',
+      '--directories',
+      '--group-separator',
+    ],
     pathValue: ['-f', '--file', '--exclude-from'],
     denied: { '-R': `${FOLLOW} (use -r)`, '--dereference-recursive': `${FOLLOW} (use -r)` },
     pattern: true,
@@ -37,7 +87,40 @@ const READERS: Record<string, FileSpec> = {
   },
   rg: {
     valueShort: 'efgtTABCmMjEr',
-    valueLong: ['--regexp', '--file', '--glob', '--iglob', '--type', '--type-not', '--type-add', '--type-clear', '--after-context', '--before-context', '--context', '--max-count', '--max-columns', '--threads', '--encoding', '--replace', '--max-depth', '--max-filesize', '--sort', '--sortr', '--colors', '--context-separator', '--field-match-separator', '--field-context-separator', '--path-separator', '--ignore-file', '--dfa-size-limit', '--regex-size-limit', '--engine', '--generate', '--hyperlink-format', '--pre-glob'],
+    valueLong: [
+      '--regexp',
+      '--file',
+      '--glob',
+      '--iglob',
+      '--type',
+      '--type-not',
+      '--type-add',
+      '--type-clear',
+      '--after-context',
+      '--before-context',
+      '--context',
+      '--max-count',
+      '--max-columns',
+      '--threads',
+      '--encoding',
+      '--replace',
+      '--max-depth',
+      '--max-filesize',
+      '--sort',
+      '--sortr',
+      '--colors',
+      '--context-separator',
+      '--field-match-separator',
+      '--field-context-separator',
+      '--path-separator',
+      '--ignore-file',
+      '--dfa-size-limit',
+      '--regex-size-limit',
+      '--engine',
+      '--generate',
+      '--hyperlink-format',
+      '--pre-glob',
+    ],
     pathValue: ['-f', '--file', '--ignore-file'],
     denied: { '--pre': 'it runs a preprocessor program', '--hostname-bin': 'it runs a program', '-L': FOLLOW, '--follow': FOLLOW },
     abbreviations: false,
@@ -48,7 +131,9 @@ const READERS: Record<string, FileSpec> = {
 };
 
 const literalArgs = (cmd: ShCommand, program: string): Deny | null => {
-  for (const w of cmd.args) if (w.dynamic) return new Deny('dynamic', `argument ${q(w.text)} of ${program} is built at run time; paths and options must be literal`);
+  for (const w of cmd.args)
+    if (w.dynamic)
+      return new Deny('dynamic', `argument ${q(w.text)} of ${program} is built at run time; paths and options must be literal`);
   return null;
 };
 
@@ -111,22 +196,47 @@ function checkFind(cmd: ShCommand, env: Env): Check {
 // ---------------------------------------------------------------- writers
 
 const WRITERS: Record<string, OptSpec> = {
-  mkdir: { valueShort: 'm', valueLong: ['--mode', '--context'], denied: { '-Z': 'it sets a security context', '--context': 'it sets a security context' } },
+  mkdir: {
+    valueShort: 'm',
+    valueLong: ['--mode', '--context'],
+    denied: { '-Z': 'it sets a security context', '--context': 'it sets a security context' },
+  },
   touch: { valueShort: 'drt', valueLong: ['--date', '--reference', '--time'], pathValue: ['-r', '--reference'] },
   cp: {
     valueShort: 'tS',
     valueLong: ['--target-directory', '--suffix', '--backup', '--sparse', '--reflink', '--preserve', '--no-preserve', '--update'],
     writeValue: ['-t', '--target-directory'],
     denied: {
-      '-s': 'it makes symbolic links', '--symbolic-link': 'it makes symbolic links', '-l': 'it makes hard links (a later write would change the original)',
-      '--link': 'it makes hard links', '-L': FOLLOW, '--dereference': FOLLOW, '-H': FOLLOW,
+      '-s': 'it makes symbolic links',
+      '--symbolic-link': 'it makes symbolic links',
+      '-l': 'it makes hard links (a later write would change the original)',
+      '--link': 'it makes hard links',
+      '-L': FOLLOW,
+      '--dereference': FOLLOW,
+      '-H': FOLLOW,
     },
   },
   mv: { valueShort: 'tS', valueLong: ['--target-directory', '--suffix', '--backup', '--update'], writeValue: ['-t', '--target-directory'] },
-  ln: { valueShort: 'tS', valueLong: ['--target-directory', '--suffix', '--backup'], writeValue: ['-t', '--target-directory'], denied: { '-L': FOLLOW, '--logical': FOLLOW } },
+  ln: {
+    valueShort: 'tS',
+    valueLong: ['--target-directory', '--suffix', '--backup'],
+    writeValue: ['-t', '--target-directory'],
+    denied: { '-L': FOLLOW, '--logical': FOLLOW },
+  },
   sort: {
     valueShort: 'ktToS',
-    valueLong: ['--key', '--field-separator', '--temporary-directory', '--output', '--buffer-size', '--files0-from', '--parallel', '--batch-size', '--sort', '--random-source'],
+    valueLong: [
+      '--key',
+      '--field-separator',
+      '--temporary-directory',
+      '--output',
+      '--buffer-size',
+      '--files0-from',
+      '--parallel',
+      '--batch-size',
+      '--sort',
+      '--random-source',
+    ],
     pathValue: ['--files0-from', '--random-source'],
     writeValue: ['-o', '--output', '-T', '--temporary-directory'],
     denied: { '--compress-program': 'it runs a program' },
@@ -173,11 +283,22 @@ export function checkWriter(cmd: ShCommand, program: string, env: Env): Check {
       if (linkName && (d = write(linkName, 'ln link name'))) return d;
       if (!linkName && !targetDir && (d = checkPathValue('.', env, { what: 'ln link directory', write: true }))) return d;
       // A symbolic link's target is resolved later, from the link's directory, by whoever follows it.
-      const linkDir = targetDir ? targetDir.word.value : linkName ? (isDir(linkName.value, env) ? linkName.value : path.dirname(linkName.value)) : '.';
+      const linkDir = targetDir
+        ? targetDir.word.value
+        : linkName
+          ? isDir(linkName.value, env)
+            ? linkName.value
+            : path.dirname(linkName.value)
+          : '.';
       const from = symbolic ? resolveReal(env.cwd, linkDir) : env.cwd;
       for (const t of targets) {
         if (t.glob || t.brace || t.tilde) return new Deny('path', `ln target ${q(t.text)} must be a literal path`);
-        const d1 = checkPathValue(t.value, env, { what: symbolic ? 'symbolic link target' : 'hard link target', from, within: env.cwd, withinName: 'worktree (links are followed by later commands)' });
+        const d1 = checkPathValue(t.value, env, {
+          what: symbolic ? 'symbolic link target' : 'hard link target',
+          from,
+          within: env.cwd,
+          withinName: 'worktree (links are followed by later commands)',
+        });
         if (d1) return d1;
       }
       return verdict('edit');
@@ -202,7 +323,20 @@ function isDir(p: string, env: Env): boolean {
  * neither run programs (`e`, `s///e`) nor read or write other files (`r`, `R`, `w`, `W`, `s///w`).
  */
 function checkSed(cmd: ShCommand, env: Env): Check {
-  const scan = scanArgs(cmd.args, { valueShort: 'efl', valueLong: ['--expression', '--file', '--line-length'], denied: { '-f': 'a script file is not checked; give the script inline', '--file': 'a script file is not checked; give the script inline' } }, 'sed', env, 'path');
+  const scan = scanArgs(
+    cmd.args,
+    {
+      valueShort: 'efl',
+      valueLong: ['--expression', '--file', '--line-length'],
+      denied: {
+        '-f': 'a script file is not checked; give the script inline',
+        '--file': 'a script file is not checked; give the script inline',
+      },
+    },
+    'sed',
+    env,
+    'path',
+  );
   const scripts = scan.values.filter((v) => v.opt === '-e' || v.opt === '--expression').map((v) => v.word.value);
   let files = scan.operands;
   if (scripts.length === 0) {
@@ -214,7 +348,9 @@ function checkSed(cmd: ShCommand, env: Env): Check {
     const bad = unsafeSedScript(s);
     if (bad) return new Deny('program', `sed script ${q(s)} uses ${bad}, which runs a program or touches other files`);
   }
-  const inPlace = scan.options.some((o) => o === '-i' || o.startsWith('--in-place')) || cmd.args.some((w) => /^-[a-zA-Z]*i/.test(w.value) && !w.value.startsWith('--'));
+  const inPlace =
+    scan.options.some((o) => o === '-i' || o.startsWith('--in-place')) ||
+    cmd.args.some((w) => /^-[a-zA-Z]*i/.test(w.value) && !w.value.startsWith('--'));
   for (const w of files) {
     if (w.value === '-') continue;
     const d = checkPathWord(w, env, { what: 'sed file', write: inPlace });
@@ -286,7 +422,8 @@ export function unsafeSedScript(script: string): string | null {
       i++;
       for (let part = 0; part < 2; part++) {
         while (i < n && script[i] !== delim) {
-          if (c === 's' && part === 0 && script[i] === '[' && bracketHoldsDelim(script, i, delim)) return 'a bracket expression holding the delimiter';
+          if (c === 's' && part === 0 && script[i] === '[' && bracketHoldsDelim(script, i, delim))
+            return 'a bracket expression holding the delimiter';
           i += script[i] === '\\' ? 2 : 1;
         }
         i++;
@@ -314,7 +451,30 @@ export function unsafeSedScript(script: string): string | null {
   return null;
 }
 
-const TEST_FILE_OPS = new Set(['-e', '-f', '-d', '-r', '-w', '-x', '-s', '-L', '-h', '-b', '-c', '-p', '-S', '-O', '-G', '-N', '-k', '-u', '-g', '-nt', '-ot', '-ef']);
+const TEST_FILE_OPS = new Set([
+  '-e',
+  '-f',
+  '-d',
+  '-r',
+  '-w',
+  '-x',
+  '-s',
+  '-L',
+  '-h',
+  '-b',
+  '-c',
+  '-p',
+  '-S',
+  '-O',
+  '-G',
+  '-N',
+  '-k',
+  '-u',
+  '-g',
+  '-nt',
+  '-ot',
+  '-ef',
+]);
 
 /** echo, true, pwd, test: builtins that only print or test; `test -v`/`-R` evaluate array subscripts. */
 export function checkBuiltin(cmd: ShCommand, program: string, env: Env): Check {
@@ -328,7 +488,8 @@ export function checkBuiltin(cmd: ShCommand, program: string, env: Env): Check {
   for (let i = 0; i < cmd.args.length; i++) {
     const w = cmd.args[i]!;
     if (w.dynamic) return new Deny('dynamic', `argument ${q(w.text)} of ${program} is built at run time`);
-    if (program === 'test' && (w.value === '-v' || w.value === '-R')) return new Deny('program', `test ${w.value} is not allowed (bash evaluates array subscripts in it)`);
+    if (program === 'test' && (w.value === '-v' || w.value === '-R'))
+      return new Deny('program', `test ${w.value} is not allowed (bash evaluates array subscripts in it)`);
     // A file test on a path outside the base dir would tell what exists there.
     const next = cmd.args[i + 1];
     if (program === 'test' && next && TEST_FILE_OPS.has(w.value)) {

@@ -17,7 +17,24 @@ const READ_ACTIONS: Record<string, [number, number]> = {
   '--get-colorbool': [1, 2],
   '--list': [0, 0],
 };
-const FLAGS = ['--local', '--show-origin', '--show-scope', '--name-only', '--null', '--includes', '--no-includes', '--bool', '--int', '--bool-or-int', '--path', '--expiry-date', '--fixed-value', '--all', '--regexp', '--no-type'];
+const FLAGS = [
+  '--local',
+  '--show-origin',
+  '--show-scope',
+  '--name-only',
+  '--null',
+  '--includes',
+  '--no-includes',
+  '--bool',
+  '--int',
+  '--bool-or-int',
+  '--path',
+  '--expiry-date',
+  '--fixed-value',
+  '--all',
+  '--regexp',
+  '--no-type',
+];
 const VALUE_OPTS = ['--type', '--default', '--value', '--url'];
 const SUBCOMMANDS = ['list', 'get', 'set', 'unset', 'rename-section', 'remove-section', 'edit'];
 
@@ -27,10 +44,27 @@ function expand(name: string, list: readonly string[]): string[] {
 }
 
 export function checkGitConfig(args: readonly ShWord[]): Deny | null {
-  const deny = (why: string) => new Deny('git-config', `git config ${why}; only reads are allowed (git config --get <key>, git config --list, git config get <key>, git config <key>)`);
+  const deny = (why: string) =>
+    new Deny(
+      'git-config',
+      `git config ${why}; only reads are allowed (git config --get <key>, git config --list, git config get <key>, git config <key>)`,
+    );
   const positional: string[] = [];
   const actions: string[] = [];
-  const all = [...Object.keys(READ_ACTIONS), ...FLAGS, ...VALUE_OPTS, ...SCOPE_DENIED, '--add', '--unset', '--unset-all', '--replace-all', '--rename-section', '--remove-section', '--edit', '--comment'];
+  const all = [
+    ...Object.keys(READ_ACTIONS),
+    ...FLAGS,
+    ...VALUE_OPTS,
+    ...SCOPE_DENIED,
+    '--add',
+    '--unset',
+    '--unset-all',
+    '--replace-all',
+    '--rename-section',
+    '--remove-section',
+    '--edit',
+    '--comment',
+  ];
   for (let i = 0; i < args.length; i++) {
     const w = args[i]!;
     if (w.dynamic || w.glob || w.brace) return new Deny('dynamic', `git config argument ${q(w.text)} is built at run time`);

@@ -29,10 +29,58 @@ export { resolveReal, expandGlob } from './paths.js';
 
 /** Programs that run another command or code given as arguments: never allowed. */
 export const WRAPPERS = new Set([
-  'sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'csh', 'tcsh', 'fish', 'ash', 'busybox', 'env', 'command', 'builtin',
-  'nohup', 'xargs', 'nice', 'timeout', 'time', 'watch', 'script', 'eval', 'exec', 'source', '.', 'sudo', 'su', 'doas',
-  'stdbuf', 'ionice', 'chroot', 'setsid', 'flock', 'parallel', 'unbuffer', 'strace', 'ltrace', 'gdb', 'nsenter',
-  'unshare', 'runuser', 'pkexec', 'chpst', 'taskset', 'trap', 'fc', 'coproc', 'enable', 'caller', 'npx', 'pnpx', 'bunx',
+  'sh',
+  'bash',
+  'zsh',
+  'dash',
+  'ksh',
+  'mksh',
+  'csh',
+  'tcsh',
+  'fish',
+  'ash',
+  'busybox',
+  'env',
+  'command',
+  'builtin',
+  'nohup',
+  'xargs',
+  'nice',
+  'timeout',
+  'time',
+  'watch',
+  'script',
+  'eval',
+  'exec',
+  'source',
+  '.',
+  'sudo',
+  'su',
+  'doas',
+  'stdbuf',
+  'ionice',
+  'chroot',
+  'setsid',
+  'flock',
+  'parallel',
+  'unbuffer',
+  'strace',
+  'ltrace',
+  'gdb',
+  'nsenter',
+  'unshare',
+  'runuser',
+  'pkexec',
+  'chpst',
+  'taskset',
+  'trap',
+  'fc',
+  'coproc',
+  'enable',
+  'caller',
+  'npx',
+  'pnpx',
+  'bunx',
 ]);
 
 type Checker = (cmd: ShCommand, program: string, env: Env, single: boolean) => Check;
@@ -84,7 +132,8 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
   const prog = n.value;
   if (prog.includes('/')) return new Deny('program', `${q(prog)} is a path; only bare program names from the allowlist may run`);
   if (WRAPPERS.has(prog)) return new Deny('wrapper', `${q(prog)} runs other commands or code and is never allowed`);
-  if (!env.policy.programs.includes(prog)) return new Deny('program', `${q(prog)} is not an allowed program (allowed: ${env.policy.programs.join(', ')})`);
+  if (!env.policy.programs.includes(prog))
+    return new Deny('program', `${q(prog)} is not an allowed program (allowed: ${env.policy.programs.join(', ')})`);
   if (prog !== 'git' && prog !== 'codex') {
     // Every program: no `~`, and a glob may only expand to names inside the base dir that do not look like options.
     for (const w of cmd.args) {
@@ -101,7 +150,23 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
  * Programs that can run no other program and may share a line with a git write (their paths are
  * checked). Not sed (`e`), sort (`--compress-program`), find (`-exec`), rg (`--pre`).
  */
-const BESIDE_GIT_WRITES = new Set(['echo', 'true', 'test', 'pwd', 'mkdir', 'touch', 'cp', 'mv', 'cat', 'head', 'tail', 'ls', 'wc', 'grep', 'diff']);
+const BESIDE_GIT_WRITES = new Set([
+  'echo',
+  'true',
+  'test',
+  'pwd',
+  'mkdir',
+  'touch',
+  'cp',
+  'mv',
+  'cat',
+  'head',
+  'tail',
+  'ls',
+  'wc',
+  'grep',
+  'diff',
+]);
 
 /** Commands that only make directories, regular files or edit file contents: they cannot plant a symbolic link. */
 const NO_LINKS = new Set(['mkdir', 'touch', 'sed', 'sort', 'echo', 'true', 'pwd', 'test']);
@@ -125,8 +190,10 @@ interface WorktreeOk {
 
 function checkWorktree(worktree: string, baseDir: string, stateDir: string | undefined): { deny: Deny } | WorktreeOk {
   const bad = (why: string) => ({ deny: new Deny('worktree', `worktree ${q(worktree)} ${why}`) });
-  if (typeof worktree !== 'string' || worktree.length === 0) return { deny: new Deny('worktree', 'worktree is empty; name a directory directly inside the base dir (e.g. main)') };
-  if (path.isAbsolute(worktree) || worktree.includes('/') || worktree.includes('\\')) return bad('must be a bare directory name inside the base dir, not a path');
+  if (typeof worktree !== 'string' || worktree.length === 0)
+    return { deny: new Deny('worktree', 'worktree is empty; name a directory directly inside the base dir (e.g. main)') };
+  if (path.isAbsolute(worktree) || worktree.includes('/') || worktree.includes('\\'))
+    return bad('must be a bare directory name inside the base dir, not a path');
   if (worktree === '.' || worktree === '..' || worktree.includes('..')) return bad('must not be . or contain ..');
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(worktree)) return bad('contains control characters');
@@ -183,7 +250,12 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
     const pr = line.problems[0]!;
     return deny(new Deny(pr.rule, pr.message));
   }
-  const env: Env = { ...wt, isMain: wt.cwd === path.join(wt.baseReal, 'main') && !ctx.standIn, policy: ctx.policy, purpose: ctx.purpose ?? 'model' };
+  const env: Env = {
+    ...wt,
+    isMain: wt.cwd === path.join(wt.baseReal, 'main') && !ctx.standIn,
+    policy: ctx.policy,
+    purpose: ctx.purpose ?? 'model',
+  };
   let lineClass: CommandClass = 'inspect';
   for (const r of line.groupRedirects) {
     const d = checkRedirect(r, env, 'a command group');
@@ -213,18 +285,39 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
   // The shell expands a glob when it reaches it: on a line that changes files, the
   // files matched may not be the ones checked (`touch ./-x && git add *`).
   if (line.commands.length > 1 && lineClass !== 'inspect') {
-    const globbed = line.commands.flatMap((c) => [...c.args, ...c.redirects.flatMap((r) => (r.target ? [r.target] : []))]).find((w) => w.glob);
-    if (globbed) return deny(new Deny('dynamic', `glob ${q(globbed.text)} on a line that also changes files is not allowed: the shell expands it after the earlier commands ran; run the commands separately`));
+    const globbed = line.commands
+      .flatMap((c) => [...c.args, ...c.redirects.flatMap((r) => (r.target ? [r.target] : []))])
+      .find((w) => w.glob);
+    if (globbed)
+      return deny(
+        new Deny(
+          'dynamic',
+          `glob ${q(globbed.text)} on a line that also changes files is not allowed: the shell expands it after the earlier commands ran; run the commands separately`,
+        ),
+      );
   }
   // A git write makes .git's objects and refs writable for the whole line: a program that runs the
   // repository's code (npm test, make, node…) on that line could delete or corrupt them.
   if (lineClass === 'git-write' || lineClass === 'merge') {
     const runner = commands.find((c) => c.program !== null && c.program !== 'git' && !BESIDE_GIT_WRITES.has(c.program));
     if (runner) {
-      return deny(new Deny('git-denied', `${q(runner.program!)} may not run on a line that also writes git metadata (${commands.filter((c) => c.commandClass === lineClass && c.gitSubcommand).map((c) => `git ${c.gitSubcommand}`)[0] ?? 'git'}): it would run with .git writable; run the git command and ${runner.program} as separate calls`));
+      return deny(
+        new Deny(
+          'git-denied',
+          `${q(runner.program!)} may not run on a line that also writes git metadata (${commands.filter((c) => c.commandClass === lineClass && c.gitSubcommand).map((c) => `git ${c.gitSubcommand}`)[0] ?? 'git'}): it would run with .git writable; run the git command and ${runner.program} as separate calls`,
+        ),
+      );
     }
   }
   const analysis = { cwd: env.cwd, commands, worktreesAdded };
-  if (codexArgs) return { allowed: true, rule: null, reason: 'allowed: codex exec runs through the worker layer', codexArgs, commandClass: 'codex', analysis };
+  if (codexArgs)
+    return {
+      allowed: true,
+      rule: null,
+      reason: 'allowed: codex exec runs through the worker layer',
+      codexArgs,
+      commandClass: 'codex',
+      analysis,
+    };
   return { allowed: true, rule: null, reason: 'allowed', commandClass: lineClass, analysis };
 }

@@ -28,7 +28,8 @@ function nodeArgs(cmd: ShCommand, env: Env): Deny | null {
     if (rules.deniedOptions.includes(norm) || (/^-[a-zA-Z]{2,}$/.test(norm) && /[epri]/.test(norm))) {
       return new Deny('interpreter', `node ${q(name)} is not allowed: it runs inline code or loads code from elsewhere`);
     }
-    if (!rules.allowedOptions.includes(norm)) return new Deny('interpreter', `node option ${q(name)} is not in the policy's allowed node options`);
+    if (!rules.allowedOptions.includes(norm))
+      return new Deny('interpreter', `node option ${q(name)} is not in the policy's allowed node options`);
     if (info.has(norm)) sawInfo = true;
     if (rules.valueOptions.includes(norm) && !v.includes('=')) i++;
   }
@@ -72,7 +73,11 @@ function pythonArgs(cmd: ShCommand, program: string, env: Env): Deny | null {
         if (valueWord.dynamic) return new Deny('dynamic', `${program} ${opt} value is built at run time`);
         if (opt === '-m') {
           const mod = valueWord.value;
-          if (!rules.allowedModules.includes(mod)) return new Deny('interpreter', `${program} -m ${mod} is not allowed (allowed modules: ${rules.allowedModules.join(', ') || 'none'})`);
+          if (!rules.allowedModules.includes(mod))
+            return new Deny(
+              'interpreter',
+              `${program} -m ${mod} is not allowed (allowed modules: ${rules.allowedModules.join(', ') || 'none'})`,
+            );
           const tool = env.policy.tools[mod];
           return checkToolArgs(args.slice(i + 1), `${program} -m ${mod}`, env, tool?.deniedOptions ?? [], 'interpreter');
         }

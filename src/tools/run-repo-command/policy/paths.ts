@@ -150,23 +150,34 @@ export function checkPathValue(value: string, env: Env, o: PathOpts): Deny | nul
   }
   if (info.missing && env.afterLinker) {
     // What does not exist now is resolved lexically; an earlier command of the line may create it as a symbolic link.
-    return new Deny(rule, `${o.what} ${q(value)} does not exist yet, and ${env.afterLinker} earlier on this line may create it (as a symbolic link too); run the commands as separate lines`);
+    return new Deny(
+      rule,
+      `${o.what} ${q(value)} does not exist yet, and ${env.afterLinker} earlier on this line may create it (as a symbolic link too); run the commands as separate lines`,
+    );
   }
   if (o.write || o.noGit) {
-    if (resolved.split('/').includes('.git')) return new Deny(rule, `${o.what} ${q(value)} ${o.write ? 'writes into' : 'points into'} a .git directory`);
+    if (resolved.split('/').includes('.git'))
+      return new Deny(rule, `${o.what} ${q(value)} ${o.write ? 'writes into' : 'points into'} a .git directory`);
   }
   if (o.write) {
     if (inside(resolved, env.stateReal)) return new Deny(rule, `${o.what} ${q(value)} writes into the orchestrator's state dir`);
     if (env.isMain && o.within === undefined && inside(resolved, env.cwd)) {
-      return new Deny('main-write', `${o.what} ${q(value)} writes into main/, the user's checkout (only a merge of a task branch may change it); work in a task worktree`);
+      return new Deny(
+        'main-write',
+        `${o.what} ${q(value)} writes into main/, the user's checkout (only a merge of a task branch may change it); work in a task worktree`,
+      );
     }
     const within = o.within ?? env.cwd;
     if (!inside(resolved, within)) {
-      return new Deny(rule, `${o.what} ${q(value)} resolves to ${resolved}, outside the ${o.withinName ?? 'worktree'} (a command writes only inside its own worktree)`);
+      return new Deny(
+        rule,
+        `${o.what} ${q(value)} resolves to ${resolved}, outside the ${o.withinName ?? 'worktree'} (a command writes only inside its own worktree)`,
+      );
     }
     // A file with a second hard link may be another worktree's file under a local name.
     const st = statNoThrow(resolved);
-    if (st && st.isFile() && st.nlink > 1) return new Deny(rule, `${o.what} ${q(value)} is a hard-linked file (it may belong to another worktree); write a new file instead`);
+    if (st && st.isFile() && st.nlink > 1)
+      return new Deny(rule, `${o.what} ${q(value)} is a hard-linked file (it may belong to another worktree); write a new file instead`);
     return null;
   }
   const within = o.within ?? env.baseReal;
