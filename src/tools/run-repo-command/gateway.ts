@@ -119,11 +119,13 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
   if (validRequest(request)) ctx.onStart?.(request);
   if (!validRequest(request)) {
     decision = { allowed: false, rule: 'input', reason: 'expected {"worktree": string, "command": string}' };
-    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- any value, shown as text on purpose
+    // Any value the caller sent, shown as text on purpose (it is logged as what was asked).
+    /* eslint-disable @typescript-eslint/no-base-to-string */
     request = {
       worktree: String((request as { worktree?: unknown })?.worktree ?? ''),
       command: String((request as { command?: unknown })?.command ?? ''),
     };
+    /* eslint-enable @typescript-eslint/no-base-to-string */
   } else {
     try {
       const planned = dryRun && ctx.plannedWorktrees?.has(request.worktree) && !fs.existsSync(path.join(ctx.baseDir, request.worktree));
