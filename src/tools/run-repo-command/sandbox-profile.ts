@@ -16,6 +16,7 @@ import path from 'node:path';
 import { gitLayout, identityConfigFile, type GitLayout, type IntegrityAllowance } from '../../git/index.js';
 import { describeProfile, sandboxEnv, type Sandbox, type SandboxProfile } from '../../sandbox/index.js';
 import { gitSubcommand } from './repo-lock.js';
+import { PROGRAMS_THAT_RUN_NO_CODE } from './no-code-programs.js';
 import type { CommandClass } from './types.js';
 
 export interface ProfileContext {
@@ -60,24 +61,6 @@ const GIT_INSPECT = new Set([
   'rev-list',
 ]);
 const GIT_WRITE = new Set(['add', 'commit', 'worktree', 'branch']);
-/** Programs that can run no other program (a git-write line may hold them beside git); not sed, sort, find or rg. */
-const NO_REPO_CODE = new Set([
-  'echo',
-  'true',
-  'test',
-  'pwd',
-  'mkdir',
-  'touch',
-  'cp',
-  'mv',
-  'cat',
-  'head',
-  'tail',
-  'ls',
-  'wc',
-  'grep',
-  'diff',
-]);
 
 /**
  * The class a decision carries; for one that carries none, lines made only of
@@ -86,7 +69,7 @@ const NO_REPO_CODE = new Set([
  */
 export function effectiveClass(cls: CommandClass | undefined, commands: readonly (readonly string[])[] = [], inMain = false): CommandClass {
   const words = commands.filter((w) => w.length > 0);
-  const runsCode = words.some((w) => w[0] !== 'git' && !NO_REPO_CODE.has(w[0] ?? ''));
+  const runsCode = words.some((w) => w[0] !== 'git' && !PROGRAMS_THAT_RUN_NO_CODE.has(w[0] ?? ''));
   // Writable objects and refs for a line that also runs repository code (`git commit … && npm test`)
   // would let that code delete or corrupt them: such a line gets the edit profile (its git write fails).
   if ((cls === 'git-write' || cls === 'merge') && runsCode) return 'edit';

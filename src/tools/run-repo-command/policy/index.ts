@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { parseLine, type ShCommand } from '../parse.js';
+import { PROGRAMS_THAT_RUN_NO_CODE } from '../no-code-programs.js';
 import type { Policy } from '../policy-file.js';
 import type { AnalysedCommand, CommandClass, CommandRequest, PolicyDecision } from '../types.js';
 import { checkCodex } from './codex.js';
@@ -146,28 +147,6 @@ function checkSimple(cmd: ShCommand, env: Env, single: boolean): Check {
   return writes ? { ...v, commandClass: stronger(v.commandClass, 'edit') } : v;
 }
 
-/**
- * Programs that can run no other program and may share a line with a git write (their paths are
- * checked). Not sed (`e`), sort (`--compress-program`), find (`-exec`), rg (`--pre`).
- */
-const BESIDE_GIT_WRITES = new Set([
-  'echo',
-  'true',
-  'test',
-  'pwd',
-  'mkdir',
-  'touch',
-  'cp',
-  'mv',
-  'cat',
-  'head',
-  'tail',
-  'ls',
-  'wc',
-  'grep',
-  'diff',
-]);
-
 /** Commands that only make directories, regular files or edit file contents: they cannot plant a symbolic link. */
 const NO_LINKS = new Set(['mkdir', 'touch', 'sed', 'sort', 'echo', 'true', 'pwd', 'test']);
 /** Git subcommands that do not write the working tree. */
@@ -299,7 +278,7 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
   // A git write makes .git's objects and refs writable for the whole line: a program that runs the
   // repository's code (npm test, make, node…) on that line could delete or corrupt them.
   if (lineClass === 'git-write' || lineClass === 'merge') {
-    const runner = commands.find((c) => c.program !== null && c.program !== 'git' && !BESIDE_GIT_WRITES.has(c.program));
+    const runner = commands.find((c) => c.program !== null && c.program !== 'git' && !PROGRAMS_THAT_RUN_NO_CODE.has(c.program));
     if (runner) {
       return deny(
         new Deny(
