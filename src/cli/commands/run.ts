@@ -129,6 +129,29 @@ export async function preflightOrExplain(config: Config, needs: PreflightNeeds, 
   if (!quiet) for (const w of warnings) printErr(paint('yellow', `warning: ${w.detail}${w.hint ? ` (${w.hint})` : ''}`, process.stderr));
 }
 
+/** What watches a run from the terminal (the live view, notifications, tmux): one listener, and one teardown. */
+function runWatchers(
+  config: Config,
+  opts: RunCommandOptions,
+): { onEvent: (e: RunEvent) => void; stopView: () => void; finish: () => Promise<void> } {
+  const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
+  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
+  const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
+  return {
+    onEvent: (e) => {
+      progress.onEvent(e);
+      notifier.onEvent(e);
+      tmux.onEvent(e);
+    },
+    stopView: () => progress.stop(),
+    finish: async () => {
+      progress.stop();
+      await tmux.done();
+      await notifier.flush();
+    },
+  };
+}
+
 export function readTask(words: string[], taskFile: string | undefined): string {
   if (taskFile) {
     if (words.length > 0) throw new UsageError('give the task either as an argument or with --task-file, not both');
@@ -239,9 +262,7 @@ export function registerRun(program: Command): void {
     });
     const budgets = budgetsOf(config);
     await preflightOrExplain(config, { orchestrator: true, review: true, workers: !config.dryRun }, Boolean(opts.quiet));
-    const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
-    const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
-    const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
+    const watch = runWatchers(config, opts);
     try {
       const report = await withInterrupt('the run', (signal) =>
         runOrchestrator({
@@ -249,19 +270,13 @@ export function registerRun(program: Command): void {
           config,
           signal,
           ...(budgets ? { budgets } : {}),
-          onEvent: (e) => {
-            progress.onEvent(e);
-            notifier.onEvent(e);
-            tmux.onEvent(e);
-          },
+          onEvent: watch.onEvent,
         }),
       );
-      progress.stop();
+      watch.stopView();
       printReport(report, Boolean(opts.json));
     } finally {
-      progress.stop();
-      await tmux.done();
-      await notifier.flush();
+      await watch.finish();
     }
   });
 }
@@ -310,9 +325,7 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
   // The review agent (a model); --no-review merges on the acceptance command alone and calls no model at all.
   await preflightOrExplain(config, { orchestrator: false, review: opts.review !== false, workers: true }, Boolean(opts.quiet));
   const review = opts.review === false ? undefined : createReviewer(config);
-  const progress = liveViewFor(config, { quiet: Boolean(opts.quiet), progress: opts.progress !== false });
-  const notifier = startNotifier(config, { quiet: Boolean(opts.quiet), desktop: Boolean(opts.desktop), note: (l) => progress.note(l) });
-  const tmux = tmuxOpener(opts, config.stateDir, (l) => (opts.quiet ? printErr(l) : progress.note(l)));
+  const watch = runWatchers(config, opts);
   try {
     const { report } = await withInterrupt('the plan', (signal) =>
       runPlanManifest({
@@ -326,18 +339,12 @@ async function runPlanCommand(words: string[], opts: RunCommandOptions): Promise
         ...(maxParallel !== undefined ? { maxParallel } : {}),
         ...(budgets ? { budgets } : {}),
         signal,
-        onEvent: (e) => {
-          progress.onEvent(e);
-          notifier.onEvent(e);
-          tmux.onEvent(e);
-        },
+        onEvent: watch.onEvent,
       }),
     );
-    progress.stop();
+    watch.stopView();
     printReport(report, Boolean(opts.json));
   } finally {
-    progress.stop();
-    await tmux.done();
-    await notifier.flush();
+    await watch.finish();
   }
 }
