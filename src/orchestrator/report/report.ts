@@ -16,16 +16,11 @@ export interface CommandRecord {
   entry: CommandLogEntry;
 }
 
-export interface ReportCommand {
-  ts: string;
-  worktree: string;
-  command: string;
-  allowed: boolean;
-  rule: string | null;
-  reason: string;
-  exitCode: number | null;
-  durationMs: number;
-  dryRun: boolean;
+/** A command as the report lists it: the log entry's fields, and how it ran. */
+export interface ReportCommand extends Pick<
+  CommandLogEntry,
+  'ts' | 'worktree' | 'command' | 'allowed' | 'rule' | 'reason' | 'exitCode' | 'durationMs' | 'dryRun'
+> {
   kind: 'shell' | 'codex' | 'denied' | 'dry-run';
 }
 
