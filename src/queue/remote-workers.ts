@@ -25,6 +25,7 @@ import { resolveCommit, runGit } from '../git/repo.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Store } from '../store/types.js';
 import type { ArtifactStore } from './artifacts.js';
+import { phaseTimer, type PhaseTimer, type PhaseTimings } from './phase-timings.js';
 import { redisConnection } from './connection.js';
 import { subtaskJobId, subtaskQueueName } from './names.js';
 import {
@@ -65,6 +66,12 @@ export interface RemoteWorkOutcome {
   duplicate: boolean;
   /** The branch head after applying the result. */
   branchHead: string | null;
+  /**
+   * Where the time went, in ms: here `enqueue` (bundles + add), `pickup` (added → an agent took it),
+   * `agent` (taken → finished), `notice` (finished → seen here), `download`, `fetch` (verify + fetch), `advance`;
+   * and the agent's own phases prefixed `agent.`.
+   */
+  timings: PhaseTimings;
 }
 
 export interface RemoteWorkersOptions {
@@ -83,6 +90,8 @@ export interface RemoteWorkersOptions {
   pollMs?: number;
   logger?: Logger;
   onStatus?: (line: string) => void;
+  /** Each applied job's timings (the benchmark's breakdown). */
+  onTimings?: (jobId: string, timings: PhaseTimings) => void;
 }
 
 /** Waits `ms`, or less when `signal` aborts; leaves no listener behind. */
@@ -176,6 +185,8 @@ export class RemoteWorkers {
     req: RemoteWorkRequest,
     options: { signal?: AbortSignal; onProgress?: (p: SubtaskProgress) => void; onQueued?: (jobId: string) => void } = {},
   ): Promise<RemoteWorkOutcome> {
+    const timer = phaseTimer();
+    const t0 = performance.now();
     const { attempt, existing } = await this.nextAttempt(req.runId, req.taskId);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
@@ -213,11 +224,12 @@ export class RemoteWorkers {
         removeOnFail: { age: 7 * 24 * 3600 },
       });
     }
+    timer.add('enqueue', performance.now() - t0);
     options.onQueued?.(jobId);
     if (options.onProgress) this.progressListeners.set(jobId, options.onProgress);
     try {
-      const result = await this.waitFor(jobId, options.signal);
-      return await this.apply(req, jobId, attempt, result);
+      const result = await this.waitFor(jobId, timer, options.signal);
+      return await this.apply(req, jobId, attempt, result, timer);
     } finally {
       this.progressListeners.delete(jobId);
     }
@@ -226,11 +238,12 @@ export class RemoteWorkers {
   /** Waits for and applies the result of a job attempt that already exists (a resume collecting finished work). */
   async collect(req: RemoteWorkRequest, attempt: number, options: { signal?: AbortSignal } = {}): Promise<RemoteWorkOutcome> {
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
-    const result = await this.waitFor(jobId, options.signal);
-    return this.apply(req, jobId, attempt, result);
+    const timer = phaseTimer();
+    const result = await this.waitFor(jobId, timer, options.signal);
+    return this.apply(req, jobId, attempt, result, timer);
   }
 
-  private async waitFor(jobId: string, signal?: AbortSignal): Promise<SubtaskResult> {
+  private async waitFor(jobId: string, timer: PhaseTimer, signal?: AbortSignal): Promise<SubtaskResult> {
     let said = false;
     for (;;) {
       if (signal?.aborted)
@@ -245,6 +258,11 @@ export class RemoteWorkers {
           const parsed = subtaskResultSchema.safeParse(job.returnvalue);
           if (!parsed.success)
             throw new QueueError(`job ${jobId} returned a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+          if (job.processedOn) {
+            timer.add('pickup', job.processedOn - job.timestamp);
+            timer.add('agent', job.finishedOn - job.processedOn);
+          }
+          timer.add('notice', Date.now() - job.finishedOn);
           return parsed.data;
         }
         const state = await job.getState();
@@ -268,7 +286,13 @@ export class RemoteWorkers {
   }
 
   /** Applies an accepted result: fetch the bundle, verify it, move the branch forward (and its worktree). */
-  private async apply(req: RemoteWorkRequest, jobId: string, attempt: number, result: SubtaskResult): Promise<RemoteWorkOutcome> {
+  private async apply(
+    req: RemoteWorkRequest,
+    jobId: string,
+    attempt: number,
+    result: SubtaskResult,
+    timer: PhaseTimer,
+  ): Promise<RemoteWorkOutcome> {
     const first = this.options.store.acceptQueueResult({
       runId: req.runId,
       subtaskId: req.taskId,
@@ -280,27 +304,45 @@ export class RemoteWorkers {
     const branchHead = async () => resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
     if (!first) {
       this.log.warn({ jobId, agent: result.agent }, 'duplicate result of a job attempt ignored');
-      return { result, jobId, attempt, duplicate: true, branchHead: await branchHead() };
+      return { result, jobId, attempt, duplicate: true, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
     }
     if (result.bundle) {
       const file = path.join(this.tmp, `${jobId}.bundle`);
-      await this.options.artifacts.get(result.bundle.artifact, file);
+      const artifact = result.bundle.artifact;
+      await timer.time('download', () => this.options.artifacts.get(artifact, file));
       try {
-        const sha = await fetchBundle(this.options.mainDir, file, { ref: result.bundle.ref, name: jobId });
+        const ref = result.bundle.ref;
+        const sha = await timer.time('fetch', () => fetchBundle(this.options.mainDir, file, { ref, name: jobId }));
         if (sha !== result.headSha)
           throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${result.headSha?.slice(0, 10)}`);
-        if (req.worktree && fs.existsSync(req.worktree)) {
-          // The branch is checked out there: move it with a fast-forward so files and index follow.
-          await runGit(req.worktree, ['merge', '--ff-only', '--quiet', sha]);
-        } else {
-          await advanceBranch(this.options.mainDir, req.branch, sha);
-        }
+        const worktree = req.worktree;
+        await timer.time('advance', async () => {
+          if (worktree && fs.existsSync(worktree)) {
+            // The branch is checked out there: move it with a fast-forward so files and index follow.
+            await runGit(worktree, ['merge', '--ff-only', '--quiet', sha]);
+          } else {
+            await advanceBranch(this.options.mainDir, req.branch, sha);
+          }
+        });
       } finally {
         await dropIncoming(this.options.mainDir, jobId);
         fs.rmSync(file, { force: true });
       }
     }
-    return { result, jobId, attempt, duplicate: false, branchHead: await branchHead() };
+    return { result, jobId, attempt, duplicate: false, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
+  }
+
+  /** This side's phases and the agent's (prefixed `agent.`), logged and handed to `onTimings`. */
+  private timings(jobId: string, result: SubtaskResult, timer: PhaseTimer): PhaseTimings {
+    const all: PhaseTimings = { ...timer.timings };
+    for (const [k, v] of Object.entries(result.timings ?? {})) all[`agent.${k}`] = v;
+    this.log.debug({ jobId, timings: all }, 'remote subtask phases (ms)');
+    try {
+      this.options.onTimings?.(jobId, all);
+    } catch (error) {
+      this.log.warn({ err: error }, 'timings listener threw');
+    }
+    return all;
   }
 
   async close(): Promise<void> {

@@ -71,6 +71,8 @@ export const subtaskResultSchema = z.object({
   /** Files left conflicted after mergeFrom that the worker did not resolve. */
   unresolved: z.array(z.string()).default([]),
   events: z.object({ commands: z.number(), fileChanges: z.number(), messages: z.number() }),
+  /** How long each phase took on the agent, in ms (baseFetch, worktree, setup, worker, acceptance, commit, bundle, upload, cleanup). */
+  timings: z.record(z.string(), z.number()).optional(),
 });
 export type SubtaskResult = z.infer<typeof subtaskResultSchema>;
 
