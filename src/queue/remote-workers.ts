@@ -4,8 +4,9 @@
  * queue, the store and the report stay on this machine; only the worker step
  * (worktree → setup → codex → acceptance → commit) runs on an agent.
  *
- * - Bundles, not Redis, carry git data: a full bundle of the base commit (for
- *   an agent whose clone lacks it), the branch so far (rework), main's head
+ * - Bundles, not Redis, carry git data: the base commit (for an agent whose
+ *   clone lacks it: a full bundle of the run's first base, and a later base
+ *   as the commits on top of it), the branch so far (rework), main's head
  *   (conflict rework); the agent answers with `base..task-<slug>`.
  * - Job ids are `<run>.<task>.<attempt>`: adding one twice is a no-op, and a
  *   resumed orchestrator finds the job it was waiting for (finished or not)
@@ -21,7 +22,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError, QueueError, describeError } from '../errors.js';
 import { advanceBranch, createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
-import { resolveCommit, runGit } from '../git/repo.js';
+import { isAncestor, resolveCommit, runGit } from '../git/repo.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Store } from '../store/types.js';
 import type { ArtifactStore } from './artifacts.js';
@@ -112,7 +113,10 @@ export class RemoteWorkers {
   private readonly events: QueueEvents;
   private readonly connections: Redis[];
   private readonly log: Logger;
-  private readonly baseBundles = new Map<string, Promise<SubtaskJobInput['baseBundle']>>();
+  private readonly baseBundles = new Map<string, Promise<Pick<SubtaskJobInput, 'baseBundle' | 'baseFrom'>>>();
+  private readonly fullBundles = new Map<string, Promise<SubtaskJobInput['baseBundle']>>();
+  /** The first base commit of this process: later bases (main after merges) ship as bundles on top of its full bundle. */
+  private firstBase: string | undefined;
   private readonly tmp: string;
   private readonly wakers = new Map<string, () => void>();
   private readonly progressListeners = new Map<string, (p: SubtaskProgress) => void>();
@@ -145,10 +149,37 @@ export class RemoteWorkers {
   }
 
   /** A full bundle of `commit`, uploaded once per commit. */
-  private baseBundle(commit: string): Promise<SubtaskJobInput['baseBundle']> {
-    let p = this.baseBundles.get(commit);
+  private fullBundle(commit: string): Promise<SubtaskJobInput['baseBundle']> {
+    let p = this.fullBundles.get(commit);
     if (!p) {
       p = this.bundle(commit, undefined, `base-${commit.slice(0, 12)}`);
+      this.fullBundles.set(commit, p);
+      p.catch(() => this.fullBundles.delete(commit));
+    }
+    return p;
+  }
+
+  /**
+   * What brings `commit` to an agent, once per commit. main only moves forward
+   * during a run, so a later base descends from the first one: it travels as
+   * `first..commit` (the merged work alone) next to the first base's full
+   * bundle, instead of the whole repository again for every merge.
+   */
+  private baseBundle(commit: string): Promise<Pick<SubtaskJobInput, 'baseBundle' | 'baseFrom'>> {
+    let p = this.baseBundles.get(commit);
+    if (!p) {
+      this.firstBase ??= commit;
+      const first = this.firstBase;
+      p = (async () => {
+        if (first !== commit && (await isAncestor(this.options.mainDir, first, commit))) {
+          const [baseFrom, baseBundle] = await Promise.all([
+            this.fullBundle(first),
+            this.bundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`),
+          ]);
+          return { baseBundle, baseFrom };
+        }
+        return { baseBundle: await this.fullBundle(commit) };
+      })();
       this.baseBundles.set(commit, p);
       p.catch(() => this.baseBundles.delete(commit));
     }
@@ -190,7 +221,7 @@ export class RemoteWorkers {
     const { attempt, existing } = await this.nextAttempt(req.runId, req.taskId);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
-      const baseBundle = await this.baseBundle(req.baseCommit);
+      const base = await this.baseBundle(req.baseCommit);
       const head = await resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
       const startBundle = head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`) : undefined;
       const mergeFrom =
@@ -204,7 +235,7 @@ export class RemoteWorkers {
         purpose: req.purpose,
         repoId: this.options.repoId,
         baseCommit: req.baseCommit,
-        baseBundle,
+        ...base,
         ...(startBundle ? { startBundle } : {}),
         ...(mergeFrom ? { mergeFrom } : {}),
         prompt: req.prompt,

@@ -130,7 +130,11 @@ export async function runSubtaskJob(
   let releaseSlot: (() => void) | undefined;
   try {
     progress({ stage: 'preparing' });
-    const base = await timer.time('baseFetch', () => ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`));
+    const base = await timer.time('baseFetch', async () => {
+      const have = await resolveCommit(ctx.repo.clone, `${job.baseBundle.sha}^{commit}`);
+      if (have !== job.baseBundle.sha && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`);
+      return ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`);
+    });
     const startBundle = job.startBundle;
     const start = startBundle ? await timer.time('baseFetch', () => ensureCommit(ctx, tmp, startBundle, `start-${jobId}`)) : base;
     // A reused worktree of this agent, forced to the start commit and cleaned: pristine, like a new one, without checking out every file.
