@@ -78,3 +78,4 @@ export {
   type DiffLineKind,
   type FileChangeStatus,
 } from './diff.js';
+export { setAsideAttempt, type SetAside } from './set-aside.js';
