@@ -7,8 +7,8 @@ import { RETRY_RECORD } from '../../src/orchestrator/retry-record.js';
 import { manifestSchema } from '../../src/scheduler/index.js';
 import { acquireRunLock, openSqliteStore, type Store } from '../../src/store/index.js';
 import { spawnTs } from '../helpers/cli-child.js';
-import { git, makeTempBase, type TempBase } from '../helpers/git-repo.js';
-import { PLAN_FAKE_CODEX, fakePrompt } from '../helpers/plan-env.js';
+import { git, type TempBase } from '../helpers/git-repo.js';
+import { retryRig } from '../helpers/retry-plan.js';
 
 /**
  * A person's retry of a failed subtask, end to end: `run --plan` (the CLI, the
@@ -25,51 +25,6 @@ afterEach(() => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-export const RETRY_PLAN = {
-  version: 1,
-  task: 'three files, one needs a flag in main',
-  phases: [
-    {
-      name: 'P1',
-      tasks: [
-        { id: 'ok', title: 'Add ok', prompt: fakePrompt('Do ok.', { write: { 'ok.txt': 'ok\n' } }), files: ['ok.txt'] },
-        {
-          id: 'bad',
-          title: 'Add bad',
-          prompt: fakePrompt('Do bad.', { write: { 'bad.txt': 'bad\n' } }),
-          files: ['bad.txt'],
-          acceptance: 'test -f flag.txt',
-        },
-        {
-          id: 'dep',
-          title: 'Add dep',
-          prompt: fakePrompt('Do dep.', { write: { 'dep.txt': 'dep\n' } }),
-          files: ['dep.txt'],
-          dependsOn: ['bad'],
-        },
-      ],
-    },
-  ],
-};
-
-function rig() {
-  const t = makeTempBase({ 'README.md': '# sample\n' });
-  bases.push(t);
-  const file = path.join(t.root, 'plan.json');
-  fs.writeFileSync(file, JSON.stringify(RETRY_PLAN));
-  const env: NodeJS.ProcessEnv = {
-    ORCHESTRATOR_BASE_DIR: t.baseDir,
-    ORCHESTRATOR_STATE_DIR: t.stateDir,
-    CODEX_BIN: PLAN_FAKE_CODEX,
-    ORCHESTRATOR_CODEX_ARGS: '[]',
-    PLAN_FAKE_STATE: path.join(t.root, 'fake-state'),
-    OPENAI_API_KEY: '',
-    OPENAI_BASE_URL: 'http://127.0.0.1:9/v1',
-    OPENAI_AGENTS_DISABLE_TRACING: '1',
-  };
-  return { t, file, env };
-}
-
 const statuses = (store: Store, runId: string) => Object.fromEntries(store.listSubtasks(runId).map((s) => [s.id, s.status]));
 const refusal = async (p: Promise<unknown>) => {
   const e = await p.then(
@@ -82,7 +37,7 @@ const refusal = async (p: Promise<unknown>) => {
 
 describe('runs retry: a failed subtask starts again from main', { timeout: 300_000 }, () => {
   it('bad fails, dep is blocked; retry bad → resume: bad and dep merge, the failed attempt is kept', async () => {
-    const r = rig();
+    const r = retryRig(bases);
     const first = await spawnTs(['run', '--plan', r.file, '--no-review', '--json', '--max-parallel', '2'], r.env).done;
     expect(first.code, first.stderr).toBe(1);
     const report = JSON.parse(first.stdout) as { runId: string; runDir: string };
@@ -118,9 +73,7 @@ describe('runs retry: a failed subtask starts again from main', { timeout: 300_0
       expect(store.listEvents(runId).some((e) => e.type === RETRY_RECORD.request)).toBe(false);
 
       // The person fixes main/ (the missing flag), then retries.
-      fs.writeFileSync(path.join(r.t.main, 'flag.txt'), 'flag\n');
-      git(r.t.main, 'add', 'flag.txt');
-      git(r.t.main, 'commit', '-q', '-m', 'add the flag bad needs');
+      r.addFlag();
       const retried = await retrySubtask({ ...opts, taskId: 'bad' });
       expect(retried).toMatchObject({ runId, taskId: 'bad', previous: 'error', unblocked: ['dep'], resumed: null });
       expect(retried.next).toContain(`codex-orch runs resume ${runId}`);
