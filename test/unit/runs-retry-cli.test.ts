@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerRunsRetry } from '../../src/cli/commands/runs-retry.js';
+import { registerRunsRetry } from '../../src/cli/commands/runs/retry.js';
 import { RetryError } from '../../src/errors.js';
 import { openSqliteStore } from '../../src/store/index.js';
 

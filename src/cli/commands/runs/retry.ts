@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { defaultCliCommand, resumeRunDetached, type Started } from '../../dashboard/actions.js';
-import { retrySubtask, type RetryResult } from '../../orchestrator/retry.js';
-import { paint, printOut } from '../output.js';
-import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
+import { defaultCliCommand, resumeRunDetached, type Started } from '../../../dashboard/actions.js';
+import { retrySubtask, type RetryResult } from '../../../orchestrator/retry.js';
+import { paint, printJson, printOut } from '../../output.js';
+import { storeOptions, withStore, type StoreOptions } from '../../run-store.js';
 
 /**
  * `codex-orch runs retry <id> <task>`: a failed or stuck subtask of a stopped
@@ -43,7 +43,7 @@ export function registerRunsRetry(runs: Command): void {
           taskId: task,
           ...(opts.resume ? { resume: (run) => resumeRunDetached({ store, stateDir }, run, cli, process.env) } : {}),
         });
-        if (opts.json) return json(r);
+        if (opts.json) return printJson(r);
         printResult(r);
       });
     });
