@@ -7,6 +7,7 @@ import { registerRunsMerge } from './merge.js';
 import { registerRunsPrune } from './prune.js';
 import { registerRunsReport } from './report.js';
 import { registerResumeAlias, registerRunsResume } from './resume.js';
+import { registerRunsRetry } from './retry.js';
 import { registerRunsShow } from './show.js';
 import { registerRunsTail } from './tail.js';
 import { registerRunsTmux } from './tmux.js';
@@ -24,6 +25,7 @@ const SUBCOMMANDS: readonly ((runs: Command) => void)[] = [
   registerRunsTail,
   registerRunsReport,
   registerRunsResume,
+  registerRunsRetry,
   registerRunsMerge,
   registerRunsClean,
   registerRunsPrune,
