@@ -16,6 +16,15 @@ function evilProgram(root: string): { program: string; marker: string } {
   return { program, marker };
 }
 
+/** A task worktree `task-<slug>` whose branch has one commit writing `file`; its path. */
+async function branchWithCommit(baseDir: string, slug: string, file: string, content: string): Promise<string> {
+  await createWorktree(baseDir, slug);
+  const wt = path.join(baseDir, `task-${slug}`);
+  fs.writeFileSync(path.join(wt, file), content);
+  await commitAll(wt, `change ${file}`);
+  return wt;
+}
+
 /** Plain git (not the program's): proves the planted entry really runs the program. */
 function plainGitRuns(cwd: string, args: string[]): void {
   try {
@@ -57,10 +66,7 @@ describe("the program's hardened git runs no program a repository's .git/config 
   it('gpg.ssh.defaultKeyCommand, tag.gpgSign, merge.verifySignatures and log.showSignature start nothing', async () => {
     const b = setup();
     const { program, marker } = evilProgram(b.root);
-    await createWorktree(b.baseDir, 'alpha');
-    const wt = path.join(b.baseDir, 'task-alpha');
-    fs.writeFileSync(path.join(wt, 'a.txt'), 'a\n');
-    await commitAll(wt, 'a');
+    await branchWithCommit(b.baseDir, 'alpha', 'a.txt', 'a\n');
     for (const [k, v] of [
       ['gpg.format', 'ssh'],
       ['gpg.ssh.defaultKeyCommand', program],
@@ -85,10 +91,7 @@ describe("the program's hardened git runs no program a repository's .git/config 
   it('diff.external, a diff driver command/textconv, core.editor, sequence.editor and core.pager start nothing', async () => {
     const b = setup({ 'README.md': '# sample\n', '.gitattributes': '* diff=evil\n' });
     const { program, marker } = evilProgram(b.root);
-    await createWorktree(b.baseDir, 'beta');
-    const wt = path.join(b.baseDir, 'task-beta');
-    fs.writeFileSync(path.join(wt, 'README.md'), '# sample\nchanged\n');
-    await commitAll(wt, 'change');
+    const wt = await branchWithCommit(b.baseDir, 'beta', 'README.md', '# sample\nchanged\n');
     for (const [k, v] of [
       ['diff.external', program],
       ['diff.evil.command', program],

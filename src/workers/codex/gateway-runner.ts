@@ -4,7 +4,7 @@ import type { Logger } from '../../logging/logger.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import type { CodexEvent } from './events.js';
 import { parseSeedCodexArgs, SeedArgsError, seedRequestProblem, seedWorkdir, type SeedCodexRequest } from './seed-args.js';
-import { runCodexWorker, type WorkerRun } from './worker.js';
+import { codexChoices, runCodexWorker, type WorkerRun } from './worker.js';
 
 export { parseSeedCodexArgs, SeedArgsError, type SeedCodexRequest } from './seed-args.js';
 
@@ -100,10 +100,7 @@ export async function runCodexFromGateway(
     profile: req.profile ?? 'fast',
     escalate: false,
     threadId: req.resume || undefined,
-    model: req.model || undefined,
-    sandbox: req.sandbox || undefined,
-    fullAuto: req.fullAuto,
-    allowDangerFullAccess: options.allowDangerFullAccess,
+    ...codexChoices({ ...req, allowDangerFullAccess: options.allowDangerFullAccess }),
     signal: options.signal,
     logger: options.logger,
     runId: options.runId || undefined,

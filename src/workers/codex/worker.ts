@@ -161,6 +161,24 @@ interface AttemptPlan {
   threadId: string | null;
 }
 
+/** What a caller may choose for codex: model, sandbox, --full-auto, danger-full-access (an empty name is no choice). */
+export interface CodexChoices {
+  model?: string | undefined;
+  sandbox?: SandboxMode | undefined;
+  fullAuto?: boolean | undefined;
+  allowDangerFullAccess?: boolean | undefined;
+}
+
+/** The choices of `o`, as runCodexWorker and buildArgv take them. */
+export function codexChoices(o: CodexChoices): CodexChoices {
+  return {
+    model: o.model || undefined,
+    sandbox: o.sandbox || undefined,
+    fullAuto: o.fullAuto,
+    allowDangerFullAccess: o.allowDangerFullAccess,
+  };
+}
+
 /** Build argv for one invocation against this build's capabilities. */
 export function buildArgv(
   caps: CodexCapabilities,
@@ -342,10 +360,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
         profiles,
         profile: plan.profile,
         extraArgs: config.codexArgs,
-        model: options.model || undefined,
-        sandbox: options.sandbox || undefined,
-        fullAuto: options.fullAuto,
-        allowDangerFullAccess: options.allowDangerFullAccess,
+        ...codexChoices(options),
         outputSchemaFile: files.schema,
         outputLastMessageFile: files.last,
       },
