@@ -372,7 +372,7 @@ export async function diffAgainst(worktree: string, base: string, options: { max
   const files = names.map((f) => ({ ...f, ...(counts.get(f.path) ?? { additions: null, deletions: null }) }));
   const { text, truncated } = await boundedOutput(
     worktree,
-    ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', range],
+    ['diff', '-M', '--no-color', '--no-ext-diff', '--no-textconv', '--end-of-options', range],
     maxBytes,
   );
   const diff = truncated
@@ -385,7 +385,7 @@ export async function diffAgainst(worktree: string, base: string, options: { max
 function boundedOutput(cwd: string, args: string[], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
   checkWorktreePointer(cwd);
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd, env: gitEnv(cwd), stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;
