@@ -402,6 +402,8 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     'start',
     `${mergeOnly ? `merge only: ${resumedComplete.size} complete subtask(s) to merge; ` : ''}${resumedComplete.size || resumedRunning.size ? `resumed (${resumedComplete.size} complete, ${resumedRunning.size} running); ` : ''}${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`,
   );
+  // A merge a killed process of this base dir left half done in main/ is cleared before anything is scheduled.
+  await queue.recover();
   budget.start();
   try {
     for (;;) {
