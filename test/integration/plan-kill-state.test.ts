@@ -6,6 +6,7 @@ import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
 import type { Manifest, ManifestTask } from '../../src/scheduler/index.js';
 import { git } from '../helpers/git-repo.js';
 import { runOrphanedGit } from '../helpers/orphaned-git.js';
+import { runCodexWorker } from '../../src/workers/codex/index.js';
 import { SMOKE_SCRIPT, fakePrompt, makePlanRig, plan, readDecisions, type PlanRig } from '../helpers/plan-env.js';
 
 /**
@@ -101,4 +102,40 @@ describe('resume from the state a kill left', { timeout: 120_000 }, () => {
     expect(fs.existsSync(path.join(main, '.git', 'MERGE_HEAD'))).toBe(false);
     expect(git(main, 'status', '--porcelain')).toBe('');
   });
+
+  for (const left of ['running', 'pending'] as const) {
+    it(`killed after b's worker finished, before the run recorded it (b still ${left}): its result is used, no worker runs again, b's work is there once`, async () => {
+      const r = makePlanRig();
+      rigs.push(r);
+      const m = threeTasks();
+      m.phases[0]!.tasks = m.phases[0]!.tasks.filter((t) => t.id === 'b');
+      const b = m.phases[0]!.tasks[0]!;
+      const wt = await createWorktree(r.base.baseDir, 'b', { from: 'main' });
+      // The worker the earlier process launched (b-1), run to its end by the worker layer: meta.json says complete.
+      const done = await runCodexWorker({
+        prompt: b.prompt,
+        cwd: wt.path,
+        config: r.config,
+        runId: r.ctx.runId,
+        workerId: 'b-1',
+        ...(r.ctx.workerEnv ? { env: r.ctx.workerEnv } : {}),
+      });
+      expect(done.status).toBe('complete');
+      // Then the process died: b stays `running` (killed), or `pending` (a stop such as a full disk requeued it).
+      b.status = left;
+      b.worktree = wt.path;
+      b.branch = wt.branch;
+      const calls = () => fs.readFileSync(path.join(r.fakeState, 'calls.jsonl'), 'utf8').split('\n').filter(Boolean).length;
+      expect(calls()).toBe(1);
+
+      const result = await executePlan(m, r.ctx);
+      expect(result.allMerged, JSON.stringify(result.left)).toBe(true);
+      expect(result.workers).toEqual([]);
+      expect(calls()).toBe(1);
+      expect(fs.readFileSync(path.join(r.base.main, 'b.txt'), 'utf8')).toBe('b\n');
+      const recovered = readDecisions(r.ctx.runDir).find((d) => d.kind === 'worker' && d.action === 'recovered');
+      expect(recovered).toMatchObject({ taskId: 'b', data: { workerId: 'b-1', threadId: done.threadId } });
+      expect(result.manifest.phases[0]!.tasks[0]!.threadId).toBe(done.threadId);
+    });
+  }
 });
