@@ -14,11 +14,14 @@ import type { Decision } from './decisions-log.js';
  * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
  * it, so no worker directory is reused) and the newest codex thread id (from
  * meta.json, or the `thread.started` event when the process died before
- * meta.json had it).
+ * meta.json had it). Threads of workers numbered `threadsAfter` or lower are
+ * not offered (a retried subtask starts a new thread; its earlier ones stay
+ * on disk).
  */
-export function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
+export function previousWorkers(runDir: string, slug: string, threadsAfter = 0): { seq: number; threadId: string | null } {
   const seqs = workerSeqs(runDir, slug);
   for (const n of seqs) {
+    if (n <= threadsAfter) break;
     const dir = path.join(runDir, 'workers', `${slug}-${n}`);
     let threadId: string | null = readMeta(dir)?.threadId ?? null;
     if (!threadId) {
@@ -83,11 +86,12 @@ export interface FinishedWorker {
  * goal_met true — in the subtask's worktree: the process stopped (killed, a
  * full disk) after the worker ended but before the run recorded what came
  * next. Anything else (no meta.json, a worker cut off, an error, goal not
- * met, another directory) is null: the subtask's worker runs again.
+ * met, another directory, a worker of an attempt a retry set aside) is null: the subtask's worker runs again.
  */
-export function finishedWorker(runDir: string, slug: string, worktree: string): FinishedWorker | null {
+export function finishedWorker(runDir: string, slug: string, worktree: string, after = 0): FinishedWorker | null {
   const newest = workerSeqs(runDir, slug)[0];
-  if (newest === undefined) return null;
+  // Workers numbered `after` or lower belong to an attempt a retry set aside.
+  if (newest === undefined || newest <= after) return null;
   const workerId = `${slug}-${newest}`;
   const dir = path.join(runDir, 'workers', workerId);
   const meta = readMeta(dir);
