@@ -269,6 +269,37 @@ describe('dispatch --queue: whole tasks over several dispatcher processes', () =
     for (const d of byHelper) expect(last.find((r) => `web task ${r.id}` === d.task)?.runId).toBe(d.runId);
   }, 180_000);
 
+  it('a dispatcher stopped (SIGTERM) mid-run: the run goes back to the queue, the file back to the inbox, and the next dispatcher resumes it', async () => {
+    const inbox = path.join(bases[0]!.root, 'inbox');
+    const first = dispatcher(inbox, { FAKE_RUN_MS: '60000' });
+    const firstErr = stderrOf(first);
+    await waitFor(() => /tasks queue redis:/.test(firstErr()), 'the dispatcher on the queue', 60_000);
+    writeTask(inbox, 'long.json', { id: 'long', task: 'a long task', baseDir: bases[0]!.baseDir });
+    await waitFor(() => lines().some((l) => l.kind === 'start'), 'the run to start', 60_000);
+    first.child.kill('SIGTERM');
+    const stopped = await first.done;
+    expect(stopped.code, stopped.stderr).toBe(130);
+    expect(stopped.stderr).toMatch(/long \(.*\) back to the queue/);
+    expect(fs.readdirSync(inbox)).toContain('long.json');
+    const queue = new TaskQueue({ url: REDIS_URL, prefix });
+    try {
+      const counts = await queue.counts();
+      expect(counts).toMatchObject({ active: 0, completed: 0, failed: 0 });
+      expect((counts.waiting ?? 0) + (counts.delayed ?? 0)).toBe(1);
+    } finally {
+      await queue.close();
+    }
+
+    const second = dispatcher(inbox, { FAKE_RUN_MS: '50' });
+    await waitFor(() => results(inbox, 'done').length === 1, 'the task in done/', 90_000);
+    second.child.kill('SIGTERM');
+    expect((await second.done).code).toBe(0);
+    const log = lines();
+    expect(log.map((l) => l.kind)).toEqual(['start', 'aborted', 'resume', 'done']);
+    expect(new Set(log.map((l) => l.runId)).size).toBe(1);
+    expect(results(inbox, 'done')[0]).toMatchObject({ id: 'long', status: 'succeeded', runId: log[0]!.runId });
+  }, 180_000);
+
   it('a queue that does not answer stops the dispatch before any task is taken, naming it (exit 8)', async () => {
     const inbox = path.join(bases[0]!.root, 'inbox');
     writeTask(inbox, 'x.json', { id: 'x', task: 'never taken', baseDir: bases[0]!.baseDir });
