@@ -87,6 +87,8 @@ export function queuedTaskRunner(
   const waits = new Map<string, number>();
   return async (queued, jobSignal) => {
     if (queued.baseDir === undefined) throw new Error(`queued task ${queued.id} has no base dir`);
+    // Taken just as this dispatcher stops: not started here.
+    if (stop.aborted) throw new RequeueTask('this dispatcher is stopping', 0);
     const signal = AbortSignal.any([stop, jobSignal]);
     const key = `${queued.id}\0${queued.baseDir}`;
     const outcome = await runTask({ id: queued.id, task: queued.task, baseDir: queued.baseDir }, signal);

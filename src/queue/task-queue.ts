@@ -108,6 +108,8 @@ export class TaskQueue {
     if (!job) return { state: 'failed', reason: `job ${jobId} is not in the queue (removed?)` };
     return new Promise<TaskJobEnd | 'aborted'>((resolve) => {
       const onAbort = (): void => resolve('aborted');
+      // Aborted while the events connection or the job were being fetched: an abort listener added now would never fire.
+      if (signal.aborted) return resolve('aborted');
       signal.addEventListener('abort', onAbort, { once: true });
       job.waitUntilFinished(events).then(
         (value: unknown) => {
@@ -147,6 +149,8 @@ export interface TaskConsumerOptions extends TaskQueueOptions {
   busyDelayMs?: number;
   logger?: Logger;
   onStatus?: (status: 'down' | 'up', message: string) => void;
+  /** A worker error (a lost job lock, a Redis command that failed), besides the log. */
+  onError?: (message: string) => void;
   onEvent?: (e: {
     /** `requeued`: the run function threw `RequeueTask` (detail: its message). */
     type: 'started' | 'completed' | 'busy' | 'requeued' | 'duplicate' | 'failed';
@@ -157,6 +161,7 @@ export interface TaskConsumerOptions extends TaskQueueOptions {
 }
 
 export interface TaskConsumer {
+  /** Stops taking jobs, waits for the running ones (unless `force`), closes the connections; later calls wait for the first. */
   close(force?: boolean): Promise<void>;
 }
 
@@ -212,13 +217,19 @@ export async function startTaskConsumer(options: TaskConsumerOptions): Promise<T
       maxStalledCount: 3,
     },
   );
-  worker.on('error', (e) => log.warn({ err: e }, 'task consumer error'));
+  worker.on('error', (e) => {
+    log.warn({ err: e }, 'task consumer error');
+    options.onError?.(e.message);
+  });
   await worker.waitUntilReady();
+  let closing: Promise<void> | undefined;
   return {
-    close: async (force = false) => {
-      await worker.close(force);
-      redis.disconnect();
-      workerConnection.disconnect();
-    },
+    // Once: a dispatcher stops taking jobs at its abort and closes again when it ends.
+    close: (force = false) =>
+      (closing ??= (async () => {
+        await worker.close(force);
+        redis.disconnect();
+        workerConnection.disconnect();
+      })()),
   };
 }

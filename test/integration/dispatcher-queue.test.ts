@@ -284,7 +284,7 @@ describe('dispatch --queue: whole tasks over several dispatcher processes', () =
     const queue = new TaskQueue({ url: REDIS_URL, prefix });
     try {
       const counts = await queue.counts();
-      expect(counts).toMatchObject({ active: 0, completed: 0, failed: 0 });
+      expect(counts, stopped.stderr).toMatchObject({ active: 0, completed: 0, failed: 0 });
       expect((counts.waiting ?? 0) + (counts.delayed ?? 0)).toBe(1);
     } finally {
       await queue.close();

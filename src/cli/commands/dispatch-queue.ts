@@ -51,6 +51,7 @@ export async function openDispatchQueue(options: DispatchQueueOptions): Promise<
       lockMs: q.lockMs,
       stalledMs: q.stalledMs,
       run: queuedTaskRunner(options.runTask, options.signal),
+      onError: (message) => options.onLine(`tasks queue: ${message}`),
       onEvent: (e) => {
         if (e.type === 'failed') options.onLine(`tasks queue: ${e.taskId} (${e.repoId}) attempt failed: ${e.detail ?? 'no reason given'}`);
         if (e.type === 'requeued') options.onLine(`tasks queue: ${e.taskId} (${e.repoId}) back to the queue: ${e.detail ?? ''}`);
@@ -60,12 +61,17 @@ export async function openDispatchQueue(options: DispatchQueueOptions): Promise<
     await queue.close();
     throw error;
   }
+  // At the abort no job is taken any more (a task stopped here must go to another dispatcher, not come back here).
+  const closeConsumer = (): void => void consumer.close();
+  if (options.signal.aborted) closeConsumer();
+  else options.signal.addEventListener('abort', closeConsumer, { once: true });
   return {
     runTask: queuedRunTask(queue, { repoIdOf: options.repoIdOf }),
     describe:
       `tasks queue ${redactUrl(q.url)} (Redis ${server.version}, prefix ${q.prefix}): tasks are queued there and run by any ` +
       `dispatcher on it, one per repository at a time; this one runs ${options.concurrency} at once`,
     close: async () => {
+      options.signal.removeEventListener('abort', closeConsumer);
       await consumer.close();
       await queue.close();
     },
