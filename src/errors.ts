@@ -118,6 +118,21 @@ export class ApprovalError extends OrchestratorError {
 }
 
 /**
+ * `runs retry` (the dashboard's Retry, the MCP `retry_subtask`) on something
+ * that cannot be retried now. `reason` says which: an unknown run or subtask
+ * (`not-found`: nothing to retry), or a state that does not allow it
+ * (`conflict`: merged, running, a live run, a run without a plan). A
+ * user-causable condition, so a usage error.
+ */
+export class RetryError extends OrchestratorError {
+  readonly reason: 'not-found' | 'conflict';
+  constructor(reason: 'not-found' | 'conflict', message: string, options: { hint?: string; context?: Record<string, unknown> } = {}) {
+    super('usage', message, options);
+    this.reason = reason;
+  }
+}
+
+/**
  * The disk holding the state dir (or another path the run writes) is full.
  * A store error (exit 7): the run's state up to the last write is consistent,
  * so it can be resumed once there is space again.

@@ -10,7 +10,7 @@ import { registerPolicy } from './commands/policy.js';
 import { registerRun } from './commands/run.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDispatch } from './commands/dispatch.js';
-import { registerRuns } from './commands/runs.js';
+import { registerRuns } from './commands/runs/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerServe } from './commands/serve.js';
 import { registerMcp } from './commands/mcp.js';

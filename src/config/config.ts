@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { ConfigError } from '../errors.js';
 import { ENV_VARS, type EnvVarName } from './schema.js';
+import { definedProps } from '../defined-props.js';
 
 /** The one validated, frozen configuration object every layer receives. */
 export interface Config {
@@ -202,13 +203,16 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       (raw.ORCHESTRATOR_TRACING as boolean | undefined) !== true ||
       !isOpenAiBaseUrl(raw.OPENAI_BASE_URL as string | undefined),
     pricesFile: abs(raw.ORCHESTRATOR_PRICES as string | undefined),
-    budgets: Object.freeze({
-      ...(raw.ORCHESTRATOR_MAX_COST !== undefined ? { maxCostUsd: raw.ORCHESTRATOR_MAX_COST as number } : {}),
-      ...(raw.ORCHESTRATOR_MAX_TOKENS !== undefined ? { totalTokens: raw.ORCHESTRATOR_MAX_TOKENS as number } : {}),
-      ...(raw.ORCHESTRATOR_MAX_WALL !== undefined ? { wallMs: raw.ORCHESTRATOR_MAX_WALL as number } : {}),
-      ...(raw.ORCHESTRATOR_MAX_WORKERS !== undefined ? { maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number } : {}),
-      ...(raw.ORCHESTRATOR_ON_BUDGET !== undefined ? { onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' } : {}),
-    }),
+    // Only the limits that are set: flags and settings are spread over these.
+    budgets: Object.freeze(
+      definedProps({
+        maxCostUsd: raw.ORCHESTRATOR_MAX_COST as number | undefined,
+        totalTokens: raw.ORCHESTRATOR_MAX_TOKENS as number | undefined,
+        wallMs: raw.ORCHESTRATOR_MAX_WALL as number | undefined,
+        maxWorkers: raw.ORCHESTRATOR_MAX_WORKERS as number | undefined,
+        onBudget: raw.ORCHESTRATOR_ON_BUDGET as 'finish' | 'stop' | undefined,
+      }),
+    ),
     sandbox: (raw.ORCHESTRATOR_SANDBOX as Config['sandbox'] | undefined) ?? 'auto',
     sandboxSecretPaths: Object.freeze(
       ((raw.ORCHESTRATOR_SANDBOX_SECRET_PATHS as string[] | undefined) ?? []).map((p) =>

@@ -2,14 +2,15 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { retrySubtask, type RetryResult } from '../orchestrator/retry.js';
 import { runIsLive } from '../orchestrator/session/run-record.js';
 import { ensureRunDir, runLockKey, type RunRecord } from '../store/index.js';
 import { HttpError } from './http-kit.js';
 import type { DashboardSource } from './sources.js';
 
 /**
- * The dashboard's stop, resume and submit: the same programs a person runs in a
- * terminal. Resume and submit start `codex-orch runs resume` / `codex-orch
+ * The dashboard's stop, resume, retry and submit: the same programs a person
+ * runs in a terminal. Resume, retry (after it is recorded) and submit start `codex-orch runs resume` / `codex-orch
  * dispatch` as detached processes (they outlive the dashboard, take the run
  * locks and write the store like any run); stop sends SIGTERM to the process
  * holding the run lock, which the CLI treats as Ctrl-C (abort, record, exit).
@@ -65,11 +66,33 @@ export function stopRun(source: DashboardSource, run: RunRecord): { pid: number;
   return { pid: lock.pid, signal: 'SIGTERM' };
 }
 
-export function resumeRunDetached(source: DashboardSource, run: RunRecord, cli: CliCommand, env: NodeJS.ProcessEnv): Started {
+export function resumeRunDetached(
+  source: Pick<DashboardSource, 'store' | 'stateDir'>,
+  run: RunRecord,
+  cli: CliCommand,
+  env: NodeJS.ProcessEnv,
+): Started {
   if (runIsLive(source.store, run.id)) throw new HttpError(409, `run ${run.id} is already running`);
   if (run.status === 'succeeded') throw new HttpError(409, `run ${run.id} succeeded; there is nothing to resume`);
   const log = path.join(ensureRunDir(source.stateDir, run.id).root, `resume-${stamp()}.log`);
   return startDetached(cli, ['runs', 'resume', run.id, '--base-dir', run.baseDir, '--state-dir', source.stateDir, '--quiet'], log, env);
+}
+
+/** `retrySubtask` of the orchestrator (the same as `codex-orch runs retry`), then the run resumed in the background. */
+export function retrySubtaskDetached(
+  source: Pick<DashboardSource, 'store' | 'stateDir'>,
+  run: RunRecord,
+  taskId: string,
+  cli: CliCommand,
+  env: NodeJS.ProcessEnv,
+): Promise<RetryResult<Started>> {
+  return retrySubtask({
+    store: source.store,
+    stateDir: source.stateDir,
+    runId: run.id,
+    taskId,
+    resume: (r) => resumeRunDetached(source, r, cli, env),
+  });
 }
 
 export interface SubmittedTask {

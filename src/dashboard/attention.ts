@@ -27,6 +27,8 @@ export function attentionItems(
   merges: readonly MergeRecord[],
   events: readonly EventRecord[],
   waitingApproval: readonly string[] = [],
+  /** Whether the run's process is alive: it takes no retry then (stop it first). */
+  live = false,
 ): AttentionItem[] {
   const items: AttentionItem[] = [];
   if (run.status === 'interrupted' || run.status === 'aborted') {
@@ -46,7 +48,12 @@ export function attentionItems(
         actions: ['approve', 'reject'],
       });
     if (t.status === 'stuck' || t.status === 'error') {
-      items.push({ kind: t.status, taskId: t.id, message: `${t.id} is ${t.status}${t.reason ? `: ${t.reason}` : ''}`, actions: ['retry'] });
+      items.push({
+        kind: t.status,
+        taskId: t.id,
+        message: `${t.id} is ${t.status}${t.reason ? `: ${t.reason}` : ''}${live ? ' (stop the run to retry it)' : ''}`,
+        actions: live ? [] : ['retry'],
+      });
     }
     const m = last.get(t.id) ?? (t.branch ? last.get(t.branch) : undefined);
     if (t.status !== 'merged' && m && (m.outcome === 'smoke-failed' || m.outcome === 'conflict')) {

@@ -3,13 +3,15 @@ import type { AddressInfo } from 'node:net';
 import { html as diffHtml } from 'diff2html';
 import { z } from 'zod';
 import { isValidTaskId, taskContentId } from '../dispatcher/env-source.js';
-import { ConfigError, describeError, isOrchestratorError } from '../errors.js';
+import { ConfigError, RetryError, describeError, isOrchestratorError } from '../errors.js';
+import { isRetryable } from '../orchestrator/retry.js';
+import { runIsLive } from '../orchestrator/session/run-record.js';
 import { runListRow, runView } from '../orchestrator/run-view.js';
 import { storedRunUsage } from '../orchestrator/run-usage.js';
 import type { Logger } from '../logging/logger.js';
 import { loadAssets } from './assets.js';
 import { attentionItems } from './attention.js';
-import { defaultCliCommand, resumeRunDetached, stopRun, submitTaskDetached, type CliCommand } from './actions.js';
+import { defaultCliCommand, resumeRunDetached, retrySubtaskDetached, stopRun, submitTaskDetached, type CliCommand } from './actions.js';
 import { subtaskDiff } from './diff.js';
 import { workerLines } from './worker-log.js';
 import { EventFeed } from './event-feed.js';
@@ -29,7 +31,7 @@ export interface DashboardOptions {
   allowedHosts?: readonly string[];
   /** Required for a non-loopback host; optional on loopback. */
   token?: string;
-  /** How to start `codex-orch` for resume and submit (default: as this process was started). */
+  /** How to start `codex-orch` for resume, retry and submit (default: as this process was started). */
   cli?: CliCommand;
   /** The environment of those processes; default process.env. */
   env?: NodeJS.ProcessEnv;
@@ -41,12 +43,11 @@ export interface DashboardOptions {
   approval?: DashboardApproval;
 }
 
-/** The approve/reject/retry functions of the orchestrator, passed in so the dashboard adds no logic of its own. */
+/** The approve/reject functions of the orchestrator, passed in so the dashboard adds no logic of its own. */
 export interface DashboardApproval {
   waiting(found: FoundRun): string[];
   approve(found: FoundRun, taskId: string): unknown;
   reject(found: FoundRun, taskId: string, note: string | undefined): unknown;
-  retry?(found: FoundRun, taskId: string): unknown;
 }
 
 export interface DashboardServer {
@@ -126,20 +127,18 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     return found.source.store.listEvents(found.run.id, { since: Math.max(0, last - 200) });
   };
   // Only the buttons this build can act on.
-  const available = new Set<string>([
-    'resume',
-    ...(options.approval ? ['approve', 'reject'] : []),
-    ...(options.approval?.retry ? ['retry'] : []),
-  ]);
+  const available = new Set<string>(['resume', 'retry', ...(options.approval ? ['approve', 'reject'] : [])]);
   const attentionOf = (
     found: FoundRun,
     subtasks = found.source.store.listSubtasks(found.run.id),
     merges = found.source.store.listMerges(found.run.id),
   ) =>
-    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found)).map((i) => ({
-      ...i,
-      actions: i.actions.filter((a) => available.has(a)),
-    }));
+    attentionItems(found.run, subtasks, merges, recentEvents(found), waiting(found), runIsLive(found.source.store, found.run.id)).map(
+      (i) => ({
+        ...i,
+        actions: i.actions.filter((a) => available.has(a)),
+      }),
+    );
   const runsRows = (): RunsRow[] =>
     sources
       .runs()
@@ -217,6 +216,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
             diffAvailable: branchKnown,
             workerOutput,
             usage: usage.perSubtask.find((u) => u.taskId === t.id),
+            retryable: isRetryable(t) && !runIsLive(store, found.run.id),
             workerUsage: usage.perWorker.filter((u) => u.taskId === t.id),
           }).html,
         );
@@ -297,21 +297,19 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
           if (!diff) throw new HttpError(404, `subtask ${t.id} has no branch or merge yet`);
           return sendJson(res, 200, diff);
         }
-        if (post && (api[4] === 'approve' || api[4] === 'reject' || api[4] === 'retry')) {
+        if (post && api[4] === 'retry') {
+          parse(emptyBody, await readJson(req));
+          const result = await retrySubtaskDetached(found.source, found.run, t.id, cli, env);
+          return sendJson(res, 202, { retried: t.id, result });
+        }
+        if (post && (api[4] === 'approve' || api[4] === 'reject')) {
           const action = api[4];
           const body =
             action === 'reject' ? parse(rejectBody, await readJson(req)) : (parse(emptyBody, await readJson(req)) as { note?: string });
           const a = options.approval;
-          if (!a || (action === 'retry' && !a.retry)) throw new HttpError(501, `${action} is not available in this build`);
-          const result = await (action === 'approve'
-            ? a.approve(found, t.id)
-            : action === 'reject'
-              ? a.reject(found, t.id, body.note)
-              : a.retry!(found, t.id));
-          return sendJson(res, 200, {
-            [action === 'approve' ? 'approved' : action === 'reject' ? 'rejected' : 'retried']: t.id,
-            result: result ?? null,
-          });
+          if (!a) throw new HttpError(501, `${action} is not available in this build`);
+          const result = await (action === 'approve' ? a.approve(found, t.id) : a.reject(found, t.id, body.note));
+          return sendJson(res, 200, { [action === 'approve' ? 'approved' : 'rejected']: t.id, result: result ?? null });
         }
       }
     }
@@ -359,8 +357,9 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
         return;
       }
       if (e instanceof HttpError) return fail(e.status, e.message, e.headers);
-      // A refusal of the layers below (not waiting for approval, a run lock held…) is the state's answer, not a crash.
-      const status = isOrchestratorError(e) ? 409 : 500;
+      // A refusal of the layers below (not waiting for approval, a run lock held…) is the state's answer, not a crash;
+      // a retry of something that is not there is a 404.
+      const status = e instanceof RetryError && e.reason === 'not-found' ? 404 : isOrchestratorError(e) ? 409 : 500;
       if (status === 500) options.logger?.warn({ err: e }, 'dashboard request failed');
       fail(status, describeError(e));
     });

@@ -393,6 +393,8 @@ export interface TaskPanelData {
   workerUsage: readonly WorkerUsagePart[];
   /** Each worker's readable codex output (its events.jsonl tail). */
   workerOutput: ReadonlyMap<string, readonly WorkerLine[]>;
+  /** Failed or stuck, and the run is not live: the panel offers Retry. */
+  retryable?: boolean;
 }
 
 export function taskPanel(p: TaskPanelData): Raw {
@@ -500,8 +502,8 @@ export function taskPanel(p: TaskPanelData): Raw {
         aria-label="Show diff of ${t.id}"
         ${p.diffAvailable ? '' : ' disabled'}
       >
-        Show diff
-      </button>
+        Show diff</button
+      >${p.retryable ? html` <button type="button" class="action retry" data-action="retry" data-task="${t.id}" aria-label="Retry ${t.id}">Retry</button>` : ''}
     </p>
     <div class="diff" id="diff"></div>
   </div>`;

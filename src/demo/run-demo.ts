@@ -54,8 +54,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const report = await runOrchestrator({
       task: DEMO_TASK,
       config,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      signal: options.signal,
+      onEvent: options.onEvent,
     });
     return { report, baseDir, modelRequests: { orchestrator: 0, codex: 0 } };
   }
@@ -90,8 +90,8 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     const report = await runOrchestrator({
       task: DEMO_TASK,
       config,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      signal: options.signal,
+      onEvent: options.onEvent,
     });
     return { report, baseDir, modelRequests: { orchestrator: orchestrator.requests.length, codex: codex.requests.length } };
   } finally {

@@ -205,6 +205,14 @@ export async function branchDiff(repoDir: string, base: string, head: string): P
     throw new GitError(`${head} names no commit in ${repoDir}`, { hint: 'the branch may have been deleted', context: { repoDir, head } });
   const mb = await runGit(repoDir, ['merge-base', baseSha, headSha], { allowFail: true });
   const forkPoint = mb.exitCode === 0 ? mb.stdout.trim() : baseSha;
-  const out = await runGit(repoDir, ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', `${forkPoint}..${headSha}`]);
+  const out = await runGit(repoDir, [
+    'diff',
+    '-M',
+    '--no-color',
+    '--no-ext-diff',
+    '--no-textconv',
+    '--end-of-options',
+    `${forkPoint}..${headSha}`,
+  ]);
   return { base: forkPoint, head: headSha, files: parseUnifiedDiff(out.stdout), text: out.stdout };
 }

@@ -6,7 +6,8 @@
  * git process the program starts, and every git inside the sandbox, gets:
  * no system config, a global config holding only the user's identity, and
  * command-line-level overrides (which beat repository config) that turn hooks,
- * fsmonitor, credential helpers and every transport off.
+ * fsmonitor, credential helpers, signing, editors, pagers and every transport
+ * off: no key a repository's config can set makes this git start a program.
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -20,12 +21,33 @@ export const HARDENED_GIT_CONFIG: readonly (readonly [string, string])[] = [
   ['core.hooksPath', '/dev/null'],
   ['core.fsmonitor', 'false'],
   ['core.sshCommand', 'false'],
+  ['core.gitProxy', ''],
+  ['core.askPass', ''],
+  ['core.alternateRefsCommand', ''],
   ['credential.helper', ''],
   ['protocol.allow', 'never'],
   ['uploadpack.packObjectsHook', ''],
   // Not `diff.external=`: git runs an empty value as a program, so every `git diff` with changes
-  // would fail ("external diff died"). Repository config cannot set it: it is read-only in the sandbox and restored after.
+  // would fail ("external diff died"). The program's patch diffs pass --no-ext-diff --no-textconv instead
+  // (the other diffs it runs, --name-only/--numstat/--quiet, never start one); in the sandbox repository
+  // config is read-only and restored after.
   ['core.pager', 'cat'],
+  // `:` is git's "no editor" (GIT_EDITOR/GIT_SEQUENCE_EDITOR say the same for the program's own git).
+  ['core.editor', ':'],
+  ['sequence.editor', ':'],
+  // Signing and signature checks run gpg/ssh-keygen/gpgsm: off, and the programs emptied so that a
+  // signing request fails (git cannot run "") instead of starting what the repository named.
+  ['commit.gpgSign', 'false'],
+  ['tag.gpgSign', 'false'],
+  ['tag.forceSignAnnotated', 'false'],
+  ['push.gpgSign', 'false'],
+  ['merge.verifySignatures', 'false'],
+  ['log.showSignature', 'false'],
+  ['gpg.program', ''],
+  ['gpg.openpgp.program', ''],
+  ['gpg.x509.program', ''],
+  ['gpg.ssh.program', ''],
+  ['gpg.ssh.defaultKeyCommand', ''],
 ];
 
 const identityFiles = new Map<string, string>();
@@ -97,18 +119,109 @@ export function identityConfigFile(): string {
   return file;
 }
 
-/** Environment variables that apply the hardening to one git process. */
-export function hardenedGitConfigEnv(): Record<string, string> {
+/**
+ * Environment variables that apply the hardening to one git process. With
+ * `repoDir`, the filter and merge drivers that repository's config defines are
+ * emptied too (see `driverOverrides`).
+ */
+export function hardenedGitConfigEnv(repoDir?: string): Record<string, string> {
+  const overrides = repoDir === undefined ? HARDENED_GIT_CONFIG : [...HARDENED_GIT_CONFIG, ...driverOverrides(repoDir)];
   const env: Record<string, string> = {
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: identityConfigFile(),
-    GIT_CONFIG_COUNT: String(HARDENED_GIT_CONFIG.length),
+    GIT_CONFIG_COUNT: String(overrides.length),
   };
-  HARDENED_GIT_CONFIG.forEach(([k, v], i) => {
+  overrides.forEach(([k, v], i) => {
     env[`GIT_CONFIG_KEY_${i}`] = k;
     env[`GIT_CONFIG_VALUE_${i}`] = v;
   });
   return env;
+}
+
+/** What a named driver's program keys become: git runs no filter or merge driver whose command is empty. */
+const DRIVER_KEYS = {
+  filter: [
+    ['clean', ''],
+    ['smudge', ''],
+    ['process', ''],
+    ['required', 'false'],
+  ],
+  merge: [['driver', '']],
+} as const;
+
+/**
+ * `filter.<name>.*` and `merge.<name>.driver` run programs for the paths a
+ * `.gitattributes` (which a worker can commit) assigns to `<name>`, and the names
+ * are the repository's own, so no fixed key can reach them: the config files of
+ * the repository `repoDir` belongs to, and every file they include (whatever the
+ * condition), are read for driver sections, and each driver found is emptied.
+ */
+export function driverOverrides(repoDir: string): [string, string][] {
+  const dirs = gitDirs(repoDir);
+  if (!dirs) return [];
+  const names = { filter: new Set<string>(), merge: new Set<string>() };
+  const seen = new Set<string>();
+  const read = (file: string, depth: number) => {
+    if (depth > 10 || seen.has(file)) return;
+    seen.add(file);
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch {
+      return;
+    }
+    let section = '';
+    for (const line of text.split('\n')) {
+      const header = /^\s*\[\s*([A-Za-z0-9.-]+)(?:\s+"((?:[^"\\]|\\.)*)")?\s*\]/.exec(line);
+      if (header) {
+        const [kind = '', ...rest] = (header[1] ?? '').split('.');
+        section = kind.toLowerCase();
+        const name = header[2] !== undefined ? header[2].replace(/\\(.)/g, '$1') : rest.join('.').toLowerCase();
+        if ((section === 'filter' || section === 'merge') && name !== '') names[section].add(name);
+      }
+      const include = /^\s*(?:\[[^\]]*\]\s*)?path\s*=\s*(.*?)\s*$/i.exec(line);
+      if (include && (section === 'include' || section === 'includeif')) {
+        const value = (include[1] ?? '').replace(/^"(.*)"$/, '$1');
+        const target = value.startsWith('~/') ? path.join(os.homedir(), value.slice(2)) : path.resolve(path.dirname(file), value);
+        read(target, depth + 1);
+      }
+    }
+  };
+  for (const file of [
+    path.join(dirs.common, 'config'),
+    path.join(dirs.common, 'config.worktree'),
+    path.join(dirs.gitDir, 'config.worktree'),
+  ])
+    read(file, 0);
+  const out: [string, string][] = [];
+  for (const kind of ['filter', 'merge'] as const)
+    for (const name of names[kind]) for (const [key, value] of DRIVER_KEYS[kind]) out.push([`${kind}.${name}.${key}`, value]);
+  return out;
+}
+
+/** The git dir and common dir of the repository `dir` lies in (found upwards from it), or null. */
+function gitDirs(dir: string): { gitDir: string; common: string } | null {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    const dotGit = path.join(d, '.git');
+    let gitDir: string | undefined;
+    try {
+      gitDir = fs.statSync(dotGit).isDirectory()
+        ? dotGit
+        : path.resolve(d, (/^gitdir: (.+)$/m.exec(fs.readFileSync(dotGit, 'utf8'))?.[1] ?? '').trim());
+    } catch {
+      /* no .git here */
+    }
+    if (gitDir !== undefined) {
+      let common = gitDir;
+      try {
+        common = path.resolve(gitDir, fs.readFileSync(path.join(gitDir, 'commondir'), 'utf8').trim());
+      } catch {
+        /* not a linked worktree */
+      }
+      return { gitDir, common };
+    }
+    if (path.dirname(d) === d) return null;
+  }
 }
 
 /**

@@ -23,6 +23,7 @@ export {
   worktreePath,
   createWorktree,
   removeWorktree,
+  deleteMergedTaskBranch,
   commitAll,
   assertIdentity,
   changedFiles,
@@ -30,6 +31,7 @@ export {
   parseNameStatus,
   type CreatedWorktree,
   type RemovedWorktree,
+  type DeletedTaskBranch,
   type ChangedFile,
   type DiffFile,
   type BoundedDiff,
@@ -78,3 +80,4 @@ export {
   type DiffLineKind,
   type FileChangeStatus,
 } from './diff.js';
+export { setAsideAttempt, type SetAside } from './set-aside.js';

@@ -250,7 +250,7 @@ export class MergeQueue {
     const { branch, meta } = item;
     const mainDir = this.mainDir;
     const fail = (message: string, hint?: string, context: Record<string, unknown> = {}): MergeOutcome => {
-      const error = new GitError(message, { ...(hint ? { hint } : {}), context: { branch, mainDir, ...context } });
+      const error = new GitError(message, { hint: hint || undefined, context: { branch, mainDir, ...context } });
       return { status: 'error', branch, message, error };
     };
     if (this.haltedBy) return fail(`not merged: the merge queue stopped earlier: ${this.haltedBy}`);

@@ -34,13 +34,16 @@ const STRIPPED_ENV = [
   'GIT_EXTERNAL_DIFF',
 ];
 
-/** The environment of every git process the program starts (see the file comment). */
-export function gitEnv(): Record<string, string> {
+/**
+ * The environment of every git process the program starts (see the file comment);
+ * `repoDir`, the directory git runs in, also empties its repository's filter and merge drivers.
+ */
+export function gitEnv(repoDir?: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if (v !== undefined && !STRIPPED_ENV.includes(k) && !/^GIT_CONFIG_(KEY|VALUE)_/.test(k)) env[k] = v;
   // No system config, an identity-only global config, no hooks/fsmonitor/helpers/transports.
-  Object.assign(env, hardenedGitConfigEnv());
+  Object.assign(env, hardenedGitConfigEnv(repoDir));
   env.GIT_TERMINAL_PROMPT = '0';
   env.GIT_PAGER = 'cat';
   env.PAGER = 'cat';
@@ -111,7 +114,7 @@ function spawnGit(cwd: string, args: readonly string[]): Promise<GitResult> {
     const child = execFile(
       'git',
       [...args],
-      { cwd, env: gitEnv(), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
+      { cwd, env: gitEnv(cwd), encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, windowsHide: true },
       (error, stdout, stderr) => {
         const code = error ? (error as NodeJS.ErrnoException & { code?: unknown }).code : 0;
         if (error && typeof code !== 'number') {

@@ -2,7 +2,8 @@
  * Subtask worktrees: `<baseDir>/task-<slug>` on branch `task-<slug>`, made from
  * main's current HEAD. Creation is idempotent (a retry reuses what an earlier
  * attempt made and says so); removal keeps the branch and never deletes
- * uncommitted work; commits use the repository's own identity.
+ * uncommitted work; a branch is deleted only on request and only when git calls
+ * it merged (`branch -d`, never -D); commits use the repository's own identity.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -87,11 +88,16 @@ export interface CreatedWorktree {
   state: 'new' | 'reused-worktree' | 'reused-branch';
 }
 
+/** The key of the in-process lock every worktree change of one repository takes (see lock.ts). */
+export async function repoLockKey(mainDir: string): Promise<string> {
+  return `repo:${await commonGitDir(mainDir)}`;
+}
+
 /** Where a subtask's worktree and branch are, its repository's main/, and the key of that repository's lock. */
 async function subtaskWorktree(baseDir: string, slug: string, mainDirOption: string | undefined) {
   const mainDir = mainDirOption ?? defaultMainDir(baseDir);
   assertMainDir(mainDir);
-  return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: `repo:${await commonGitDir(mainDir)}` };
+  return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: await repoLockKey(mainDir) };
 }
 
 /**
@@ -201,6 +207,32 @@ export async function removeWorktree(
     // No --force: git itself refuses again if anything changed since the check above.
     await runGit(mainDir, ['worktree', 'remove', target]);
     return { path: target, branch, removed: true };
+  });
+}
+
+export interface DeletedTaskBranch {
+  branch: string;
+  /** deleted: `git branch -d` took it; absent: there was no such branch; refused: git kept it (not merged, checked out…). */
+  outcome: 'deleted' | 'absent' | 'refused';
+  /** With refused: git's first line. */
+  reason?: string;
+}
+
+/**
+ * Deletes a subtask's branch when git calls it merged (`git branch -d`; never
+ * -D): an unmerged branch is kept and git's reason returned, not thrown.
+ */
+export async function deleteMergedTaskBranch(
+  baseDir: string,
+  slug: string,
+  options: { mainDir?: string } = {},
+): Promise<DeletedTaskBranch> {
+  const { branch, mainDir, key } = await subtaskWorktree(baseDir, slug, options.mainDir);
+  return withGitLock(key, async () => {
+    if (!(await branchExists(mainDir, branch))) return { branch, outcome: 'absent' };
+    const del = await runGit(mainDir, ['branch', '-d', branch], { allowFail: true });
+    if (del.exitCode === 0) return { branch, outcome: 'deleted' };
+    return { branch, outcome: 'refused', reason: (del.stderr || del.stdout).trim().split('\n')[0] ?? 'git branch -d refused' };
   });
 }
 
@@ -345,7 +377,7 @@ export async function diffAgainst(worktree: string, base: string, options: { max
   const files = names.map((f) => ({ ...f, ...(counts.get(f.path) ?? { additions: null, deletions: null }) }));
   const { text, truncated } = await boundedOutput(
     worktree,
-    ['diff', '-M', '--no-color', '--no-ext-diff', '--end-of-options', range],
+    ['diff', '-M', '--no-color', '--no-ext-diff', '--no-textconv', '--end-of-options', range],
     maxBytes,
   );
   const diff = truncated
@@ -358,7 +390,7 @@ export async function diffAgainst(worktree: string, base: string, options: { max
 function boundedOutput(cwd: string, args: string[], maxBytes: number): Promise<{ text: string; truncated: boolean }> {
   checkWorktreePointer(cwd);
   return new Promise((resolve, reject) => {
-    const child = spawn('git', args, { cwd, env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('git', args, { cwd, env: gitEnv(cwd), stdio: ['ignore', 'pipe', 'pipe'] });
     const chunks: Buffer[] = [];
     let size = 0;
     let truncated = false;

@@ -62,7 +62,7 @@ export async function serveMcpHttp(options: McpServerOptions & { host?: string; 
       const request = new Request(`http://${host}${req.url ?? '/'}`, {
         method,
         headers,
-        ...(method === 'GET' || method === 'HEAD' ? {} : { body: Buffer.concat(chunks) }),
+        body: method === 'GET' || method === 'HEAD' ? undefined : Buffer.concat(chunks),
       });
       const response = await handler.fetch(request);
       res.writeHead(response.status, Object.fromEntries(response.headers.entries()));

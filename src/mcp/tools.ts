@@ -12,6 +12,7 @@ import type { CallToolResult, McpServer } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { requireBaseDir, requireStateDir } from '../config/config.js';
 import { approveMerge, rejectMerge } from '../orchestrator/approval.js';
+import { retrySubtask } from '../orchestrator/retry.js';
 import { describeError, StoreError, UsageError } from '../errors.js';
 import { parseManifest } from '../orchestrator/plan/manifest-file.js';
 import { reconcileRunStatus, runIsLive } from '../orchestrator/session/run-record.js';
@@ -357,6 +358,41 @@ export function registerTools(server: McpServer, deps: ToolDeps): string[] {
     async (a) => {
       const out = await withRun(a.runId, a.baseDir, (store, _s, run) => rejectMerge(store, run.id, a.task, a.note));
       return { structured: { ...out }, text: `rejected ${a.task} of run ${out.runId}; sent back to its worker with the note` };
+    },
+  );
+
+  add(
+    'retry_subtask',
+    {
+      title: 'Retry a failed subtask',
+      description:
+        'A failed or stuck subtask of a stopped plan run starts again from main (a new branch and codex thread; the earlier branch is kept as task-<slug>-attempt-<n>); the subtasks blocked by it become runnable, and the run is resumed in its own process. Refused while the run is live (stop_run first), for a merged or running subtask. Same as codex-orch runs retry <run> <task>.',
+      readOnly: false,
+    },
+    z.strictObject({ runId, task: taskId, baseDir: baseDir.optional() }),
+    async (a) => {
+      const out = await withRun(a.runId, a.baseDir, async (store, stateDir, run) => {
+        const r = await retrySubtask({
+          store,
+          stateDir,
+          runId: run.id,
+          taskId: a.task,
+          resume: (found) =>
+            launchRun({
+              cli: deps.cli,
+              argv: ['resume', found.id, '--base-dir', found.baseDir, '--json'],
+              stateDir,
+              env: deps.env,
+              runId: found.id,
+            }),
+        });
+        runs.remember(run.id, run.baseDir);
+        return r;
+      });
+      return {
+        structured: { ...out },
+        text: `retrying ${out.taskId} of run ${out.runId} (it was ${out.previous})${out.unblocked.length ? `; runnable again: ${out.unblocked.join(', ')}` : ''}; resuming the run (pid ${out.resumed?.pid})`,
+      };
     },
   );
 

@@ -28,7 +28,7 @@ export function runHookCommand(
       clearTimeout(timer);
       resolve(r);
     };
-    const child = spawn(program, args, { shell: false, stdio: ['pipe', 'ignore', 'pipe'], ...(options.cwd ? { cwd: options.cwd } : {}) });
+    const child = spawn(program, args, { shell: false, stdio: ['pipe', 'ignore', 'pipe'], cwd: options.cwd || undefined });
     const timeoutMs = options.timeoutMs ?? 10_000;
     const timer = setTimeout(() => {
       child.kill('SIGKILL');

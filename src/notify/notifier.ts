@@ -56,7 +56,7 @@ export interface Notifier {
 export function createNotifier(options: NotifierOptions): Notifier {
   const { config } = options;
   const tracker = new NotificationTracker({
-    ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+    stateDir: config.stateDir,
     prices: loadPrices(config.pricesFile),
   });
   const stream = options.stream ?? process.stderr;

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { OutputCapture } from './capture.js';
-import { killGroup, signalGroup } from './process-group.js';
+import { killProcessGroup, signalGroup } from '../process/process-group.js';
 
 export interface ShellRunOptions {
   cwd: string;
@@ -74,7 +74,7 @@ export async function runProcess(argv: readonly string[], options: ShellRunOptio
 
   let killing: Promise<void> | undefined;
   const stop = () => {
-    if (pid !== undefined && !killing) killing = killGroup(pid);
+    if (pid !== undefined && !killing) killing = killProcessGroup(pid);
   };
   const timer = setTimeout(() => {
     timedOut = true;
@@ -102,7 +102,7 @@ export async function runProcess(argv: readonly string[], options: ShellRunOptio
       durationMs: Math.round(performance.now() - started),
       stdoutBytes: out.totalBytes,
       stderrBytes: err.totalBytes,
-      ...(spawnError ? { spawnError } : {}),
+      spawnError: spawnError || undefined,
     };
   } finally {
     clearTimeout(timer);

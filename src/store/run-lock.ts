@@ -15,6 +15,7 @@ import { StoreError } from '../errors.js';
 import { isPidAlive } from './pid.js';
 import { STATE_DB, openSqliteStore } from './sqlite-store.js';
 import type { LockRecord, Store } from './types.js';
+import { definedProps } from '../defined-props.js';
 
 export const DEFAULT_STALE_AFTER_MS = 30_000;
 
@@ -149,12 +150,12 @@ function acquire(
   try {
     const at = now();
     attempt = store.tryAcquireLock(
-      { key, owner, pid, hostname: os.hostname(), at: at.toISOString(), ...(runId === undefined ? {} : { runId }) },
+      { key, owner, pid, hostname: os.hostname(), at: at.toISOString(), ...definedProps({ runId }) },
       (holder) => {
         reason = lockStaleness(holder, {
           staleAfterMs,
           now: at,
-          ...(options.isPidAlive ? { isPidAlive: options.isPidAlive } : {}),
+          isPidAlive: options.isPidAlive,
         });
         return reason !== undefined;
       },
@@ -171,7 +172,7 @@ function acquire(
       ? {
           pid: previous.pid,
           hostname: previous.hostname,
-          ...(previous.runId === undefined ? {} : { runId: previous.runId }),
+          ...definedProps({ runId: previous.runId }),
           acquiredAt: previous.acquiredAt,
           heartbeatAt: previous.heartbeatAt,
           reason,

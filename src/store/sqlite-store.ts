@@ -83,6 +83,19 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
+/** A column of an upsert: its name, the value given (`undefined`: not given) and what a new row gets instead. */
+type Column = readonly [column: string, value: unknown, onInsert?: unknown];
+
+/** The columns subtasks and workers share: the codex thread, when the work started and ended, the row's update time. */
+function workColumns(input: { threadId?: unknown; startedAt?: unknown; endedAt?: unknown }, now: string): Column[] {
+  return [
+    ['thread_id', input.threadId],
+    ['started_at', input.startedAt],
+    ['ended_at', input.endedAt],
+    ['updated_at', now],
+  ];
+}
+
 class SqliteStore implements Store {
   readonly kind: 'sqlite' | 'memory';
   readonly location: string | undefined;
@@ -130,7 +143,7 @@ class SqliteStore implements Store {
               : undefined;
       return new StoreError(`${this.location ?? 'the in-memory store'}: ${what} failed: ${(e as Error).message} (${code})`, {
         cause: e,
-        ...(hint === undefined ? {} : { hint }),
+        hint,
         context: { code },
       });
     }
@@ -142,6 +155,22 @@ class SqliteStore implements Store {
   }
 
   /** `UPDATE table SET` the columns whose value is defined (a patch), `WHERE` the given condition. */
+  /**
+   * One upsert for every table keyed by `key`: a new row gets every column, a column not given
+   * (`undefined`) taking its insert default (else NULL); an existing row gets only the columns given.
+   */
+  private upsertRow(table: string, key: readonly (readonly [string, unknown])[], exists: boolean, cols: readonly Column[]): void {
+    if (exists) {
+      const given = cols.map(([c, v]) => [c, v] as const);
+      this.updateDefined(table, given, key.map(([c]) => `${c} = ?`).join(' AND '), ...key.map(([, v]) => v));
+      return;
+    }
+    const row = [...key, ...cols.map(([c, v, onInsert]) => [c, v ?? onInsert ?? null] as const)];
+    this.db
+      .prepare(`INSERT INTO ${table} (${row.map(([c]) => c).join(', ')}) VALUES (${row.map(() => '?').join(', ')})`)
+      .run(...row.map(([, v]) => v));
+  }
+
   private updateDefined(table: string, cols: readonly (readonly [string, unknown])[], where: string, ...whereParams: unknown[]): void {
     const present = cols.filter(([, v]) => v !== undefined);
     this.db
@@ -164,6 +193,14 @@ class SqliteStore implements Store {
     } catch (e) {
       throw this.wrap(what, e);
     }
+  }
+
+  /** One row of a query, mapped; undefined when there is none. */
+  private readOne<T>(what: string, from: (row: Row) => T, sql: string, ...params: unknown[]): T | undefined {
+    return this.read(what, () => {
+      const row = this.get<Row>(sql, ...params);
+      return row ? from(row) : undefined;
+    });
   }
 
   private runRow(id: string): Row | undefined {
@@ -349,67 +386,37 @@ class SqliteStore implements Store {
       const now = nowIso();
       if (input.status !== undefined) checkSubtaskStatus(input.status);
       if (input.attempts !== undefined) checkCount('attempts', input.attempts);
-      if (!existing) {
-        const position =
-          input.position ?? Number(this.get<Row>('SELECT COUNT(*) AS n FROM subtasks WHERE run_id = ?', input.runId)?.n ?? 0);
-        this.db
-          .prepare(
-            `INSERT INTO subtasks (run_id, id, position, phase, title, kind, status, prompt, acceptance, files, depends_on,
-               worktree, branch, thread_id, attempts, started_at, ended_at, reason, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            input.runId,
-            input.id,
-            checkCount('position', position),
-            input.phase ?? null,
-            input.title ?? input.id,
-            input.kind ?? 'feature',
-            input.status ?? 'pending',
-            input.prompt ?? null,
-            input.acceptance ?? null,
-            JSON.stringify(input.files ?? ['**']),
-            JSON.stringify(input.dependsOn ?? []),
-            input.worktree ?? null,
-            input.branch ?? null,
-            input.threadId ?? null,
-            Math.round(input.attempts ?? 0),
-            input.startedAt ?? null,
-            input.endedAt ?? null,
-            input.reason ?? null,
-            now,
-          );
-      } else {
-        const cols: [string, unknown][] = [
-          ['position', input.position === undefined ? undefined : checkCount('position', input.position)],
+      const count = () => Number(this.get<Row>('SELECT COUNT(*) AS n FROM subtasks WHERE run_id = ?', input.runId)?.n ?? 0);
+      this.upsertRow(
+        'subtasks',
+        [
+          ['run_id', input.runId],
+          ['id', input.id],
+        ],
+        existing !== undefined,
+        [
+          ['position', input.position === undefined ? undefined : checkCount('position', input.position), existing ? null : count()],
           ['phase', input.phase],
-          ['title', input.title],
-          ['kind', input.kind],
-          ['status', input.status],
+          ['title', input.title, input.id],
+          ['kind', input.kind, 'feature'],
+          ['status', input.status, 'pending'],
           ['prompt', input.prompt],
           ['acceptance', input.acceptance],
-          ['files', input.files === undefined ? undefined : JSON.stringify(input.files)],
-          ['depends_on', input.dependsOn === undefined ? undefined : JSON.stringify(input.dependsOn)],
+          ['files', input.files === undefined ? undefined : JSON.stringify(input.files), JSON.stringify(['**'])],
+          ['depends_on', input.dependsOn === undefined ? undefined : JSON.stringify(input.dependsOn), JSON.stringify([])],
           ['worktree', input.worktree],
           ['branch', input.branch],
-          ['thread_id', input.threadId],
-          ['attempts', input.attempts === undefined ? undefined : Math.round(input.attempts)],
-          ['started_at', input.startedAt],
-          ['ended_at', input.endedAt],
+          ['attempts', input.attempts === undefined ? undefined : Math.round(input.attempts), 0],
           ['reason', input.reason],
-          ['updated_at', now],
-        ];
-        this.updateDefined('subtasks', cols, 'run_id = ? AND id = ?', input.runId, input.id);
-      }
-      return subtaskFromRow(this.get<Row>('SELECT * FROM subtasks WHERE run_id = ? AND id = ?', input.runId, input.id) as Row);
+          ...workColumns(input, now),
+        ],
+      );
+      return this.getSubtask(input.runId, input.id) as SubtaskRecord;
     });
   }
 
   getSubtask(runId: string, id: string): SubtaskRecord | undefined {
-    return this.read('getSubtask', () => {
-      const row = this.get<Row>('SELECT * FROM subtasks WHERE run_id = ? AND id = ?', runId, id);
-      return row ? subtaskFromRow(row) : undefined;
-    });
+    return this.readOne('getSubtask', subtaskFromRow, 'SELECT * FROM subtasks WHERE run_id = ? AND id = ?', runId, id);
   }
 
   listSubtasks(runId: string): SubtaskRecord[] {
@@ -429,52 +436,30 @@ class SqliteStore implements Store {
       const exitCode = input.exitCode === undefined || input.exitCode === null ? input.exitCode : Math.round(input.exitCode);
       const now = nowIso();
       const existing = this.get<Row>('SELECT 1 FROM workers WHERE run_id = ? AND worker_id = ?', input.runId, input.workerId);
-      if (!existing) {
-        this.db
-          .prepare(
-            `INSERT INTO workers (run_id, worker_id, subtask_id, status, thread_id, run_dir, profile, usage, exit_code, error,
-               started_at, ended_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            input.runId,
-            input.workerId,
-            input.subtaskId ?? null,
-            input.status ?? 'starting',
-            input.threadId ?? null,
-            input.runDir ?? null,
-            input.profile ?? null,
-            usage ?? null,
-            exitCode ?? null,
-            input.error ?? null,
-            input.startedAt ?? null,
-            input.endedAt ?? null,
-            now,
-          );
-      } else {
-        const cols: [string, unknown][] = [
+      this.upsertRow(
+        'workers',
+        [
+          ['run_id', input.runId],
+          ['worker_id', input.workerId],
+        ],
+        existing !== undefined,
+        [
           ['subtask_id', input.subtaskId],
-          ['status', input.status],
-          ['thread_id', input.threadId],
+          ['status', input.status, 'starting'],
           ['run_dir', input.runDir],
           ['profile', input.profile],
           ['usage', usage],
           ['exit_code', exitCode],
           ['error', input.error],
-          ['started_at', input.startedAt],
-          ['ended_at', input.endedAt],
-          ['updated_at', now],
-        ];
-        this.updateDefined('workers', cols, 'run_id = ? AND worker_id = ?', input.runId, input.workerId);
-      }
-      return workerFromRow(this.get<Row>('SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', input.runId, input.workerId) as Row);
+          ...workColumns(input, now),
+        ],
+      );
+      return this.getWorker(input.runId, input.workerId) as WorkerRecord;
     });
   }
 
   getWorker(runId: string, workerId: string): WorkerRecord | undefined {
-    return this.read('getWorker', () => {
-      const row = this.get<Row>('SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', runId, workerId);
-      return row ? workerFromRow(row) : undefined;
-    });
+    return this.readOne('getWorker', workerFromRow, 'SELECT * FROM workers WHERE run_id = ? AND worker_id = ?', runId, workerId);
   }
 
   listWorkers(runId: string): WorkerRecord[] {

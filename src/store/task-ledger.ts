@@ -203,7 +203,7 @@ export function sqliteTaskLedger(db: Database.Database, location: string | undef
       const code = (cause as { code?: unknown }).code;
       throw new StoreError(`${location ?? 'task ledger'}: ${what} failed: ${cause instanceof Error ? cause.message : String(cause)}`, {
         cause,
-        ...(code === 'SQLITE_FULL' ? { hint: 'free some disk space' } : {}),
+        hint: code === 'SQLITE_FULL' ? 'free some disk space' : undefined,
         context: { code },
       });
     }

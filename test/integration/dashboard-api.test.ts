@@ -266,6 +266,18 @@ describe('dashboard API on a finished plan run', () => {
     expect(approve.status).toBe(501);
   });
 
+  it('retry: a merged subtask is 409, an unknown one 404, a cross-site POST 403; nothing is recorded', async () => {
+    const merged = await post(`${base}/api/runs/${run.runId}/tasks/lib-a/retry`, {});
+    expect(merged.status).toBe(409);
+    expect(merged.json.error).toMatch(/^subtask lib-a of run \S+ is merged already; there is nothing to retry$/);
+    const unknown = await post(`${base}/api/runs/${run.runId}/tasks/nope/retry`, {});
+    expect(unknown.status).toBe(404);
+    expect((await post(`${base}/api/runs/no-such-run/tasks/lib-a/retry`, {})).status).toBe(404);
+    const csrf = await post(`${base}/api/runs/${run.runId}/tasks/lib-a/retry`, {}, { Origin: 'https://evil.example' });
+    expect(csrf.status).toBe(403);
+    expect(run.store.listEvents(run.runId).some((e) => e.type === 'retry.request')).toBe(false);
+  });
+
   it('SSE: every event with its seq as id; a dropped connection resumes after Last-Event-ID with nothing lost or repeated', async () => {
     const total = run.store.lastEventSeq(run.runId);
     expect(total).toBeGreaterThan(10);

@@ -7,6 +7,7 @@ import {
   commitAll,
   createWorktree,
   currentBranch,
+  deleteMergedTaskBranch,
   diffAgainst,
   headSha,
   isDirty,
@@ -124,6 +125,31 @@ describe('createWorktree / removeWorktree', () => {
     fs.appendFileSync(path.join(wt.path, 'README.md'), 'edit\n');
     await expect(removeWorktree(b.baseDir, 'busy')).rejects.toThrow(/README\.md/);
     expect(fs.readFileSync(path.join(wt.path, 'README.md'), 'utf8')).toBe('# sample\nedit\n');
+  });
+});
+
+describe('deleteMergedTaskBranch', () => {
+  it("deletes a merged task branch with branch -d, keeps an unmerged one with git's reason, and says when there is none", async () => {
+    const b = setup();
+    const merged = await createWorktree(b.baseDir, 'done');
+    fs.writeFileSync(path.join(merged.path, 'done.txt'), 'done\n');
+    await commitAll(merged.path, 'done');
+    git(b.main, 'merge', '-q', '--no-ff', '-m', 'merge done', 'task-done');
+    await removeWorktree(b.baseDir, 'done');
+    expect(await deleteMergedTaskBranch(b.baseDir, 'done')).toEqual({ branch: 'task-done', outcome: 'deleted' });
+    expect(await listBranches(b.main)).toEqual(['main']);
+
+    const open = await createWorktree(b.baseDir, 'open');
+    fs.writeFileSync(path.join(open.path, 'open.txt'), 'open\n');
+    const sha = await commitAll(open.path, 'open');
+    await removeWorktree(b.baseDir, 'open');
+    const kept = await deleteMergedTaskBranch(b.baseDir, 'open');
+    expect(kept.outcome).toBe('refused');
+    expect(kept.reason).toMatch(/not fully merged/);
+    expect(git(b.main, 'rev-parse', 'task-open')).toBe(sha);
+
+    expect(await deleteMergedTaskBranch(b.baseDir, 'never')).toEqual({ branch: 'task-never', outcome: 'absent' });
+    await expect(deleteMergedTaskBranch(b.baseDir, '-D')).rejects.toBeInstanceOf(GitError);
   });
 });
 

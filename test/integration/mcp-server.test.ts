@@ -159,6 +159,7 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       'reject_merge',
       'stop_run',
       'resume_run',
+      'retry_subtask',
       'check_command',
     ]) {
       expect(byName[n], n).toBeDefined();
@@ -166,7 +167,7 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
     }
     for (const n of ['get_run', 'wait_run', 'list_runs', 'get_diff', 'check_command'])
       expect(byName[n]!.annotations?.readOnlyHint, n).toBe(true);
-    for (const n of ['start_run', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run'])
+    for (const n of ['start_run', 'approve_merge', 'reject_merge', 'stop_run', 'resume_run', 'retry_subtask'])
       expect(byName[n]!.annotations?.readOnlyHint, n).toBe(false);
   });
 
@@ -223,6 +224,12 @@ describe('codex-orch mcp over stdio', { timeout: 240_000 }, () => {
       ['p2', 'merged'],
     ]);
     expect(fs.readFileSync(path.join(base.main, 'p2.txt'), 'utf8')).toBe('p2\n');
+    // retry_subtask refuses what is merged or not there, in one line, like runs retry.
+    const merged = await call('retry_subtask', { runId, task: 'p1' });
+    expect(merged.isError).toBe(true);
+    expect(text(merged)).toMatch(/^retry_subtask: subtask p1 of run \S+ is merged already; there is nothing to retry$/);
+    const unknown = await call('retry_subtask', { runId, task: 'nope' });
+    expect(text(unknown)).toMatch(/^retry_subtask: run \S+ has no subtask nope \(its subtasks: p1, p2\)$/);
   });
 
   it('start_run with approve: wait_run returns for the waiting merge; reject_merge sends it back, approve_merge merges it', async () => {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { subtaskDiffs } from '../../src/cli/commands/runs-diff.js';
+import { subtaskDiffs } from '../../src/orchestrator/subtask-diffs.js';
 import type { RunEvent } from '../../src/orchestrator/events.js';
 import { approveMerge, pendingApprovals, rejectMerge } from '../../src/orchestrator/approval.js';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';

@@ -80,7 +80,7 @@ describe('parseUnifiedDiff', () => {
 
 describe('runs diff rendering', () => {
   it('colours added, deleted and hunk lines when colour is on, and not otherwise', async () => {
-    const { diffLines, statLines } = await import('../../src/cli/commands/runs-diff.js');
+    const { diffLines, statLines } = await import('../../src/cli/commands/runs/diff.js');
     const files = parseUnifiedDiff(DIFF);
     const saved = { FORCE_COLOR: process.env.FORCE_COLOR, NO_COLOR: process.env.NO_COLOR };
     try {

@@ -5,7 +5,7 @@ import { exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
 import { liveViewFor } from '../live/index.js';
 import { resolveFromCwd } from '../args.js';
-import { printReport } from './run.js';
+import { printReport } from '../run-output.js';
 
 export function registerDemo(program: Command): void {
   program

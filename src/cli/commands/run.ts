@@ -2,19 +2,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type Config, type ConfigOverrides } from '../../config/config.js';
-import type { PlanBudgets } from '../../orchestrator/plan/budgets.js';
 import { parseAtLeastOne, resolveFromCwd } from '../args.js';
 import { UsageError } from '../../errors.js';
-import type { RunReport } from '../../orchestrator/report/report.js';
-import { renderReportMarkdown } from '../../orchestrator/report/report-text.js';
 import { runOrchestrator } from '../../orchestrator/run.js';
 import { loadManifestFile } from '../../orchestrator/plan/manifest-file.js';
 import { runPlanManifest, type ExistingPlanRun } from '../../orchestrator/run-plan.js';
 import type { RunRecord } from '../../store/index.js';
 import { createInterface } from 'node:readline/promises';
 import { createReviewer } from '../../orchestrator/review/reviewer.js';
-import { EXIT, exitCodeFor, exitCodesHelp } from '../exit-codes.js';
+import { exitCodesHelp } from '../exit-codes.js';
 import { paint, printErr } from '../output.js';
+import { budgetOptions, budgetOverrides, budgetsOf, type BudgetFlags } from '../budget-flags.js';
+import { printReport } from '../run-output.js';
 import { preflight, type PreflightNeeds } from '../../orchestrator/preflight.js';
 import { liveViewFor } from '../live/index.js';
 import { withInterrupt } from '../interrupt.js';
@@ -22,7 +21,7 @@ import { startNotifier } from '../notifications.js';
 import { openRunSession } from '../tmux-run.js';
 import type { RunEvent } from '../../orchestrator/events.js';
 
-export interface RunCommandOptions {
+export interface RunCommandOptions extends BudgetFlags {
   baseDir?: string;
   model?: string;
   dryRun?: boolean;
@@ -36,11 +35,6 @@ export interface RunCommandOptions {
   review?: boolean;
   /** false with --no-progress. */
   progress?: boolean;
-  maxCost?: string;
-  maxTokens?: string;
-  maxWall?: string;
-  maxWorkers?: string;
-  onBudget?: string;
   resume?: boolean;
   new?: boolean;
   dirtyWait?: string;
@@ -81,35 +75,6 @@ function tmuxOpener(
 /** Stop before each merge, notifications, tmux: the steering flags of run (their config overrides). */
 function steerOverrides(opts: RunCommandOptions): ConfigOverrides {
   return opts.approve ? { ORCHESTRATOR_APPROVE: '1' } : {};
-}
-
-/** The budget flags as config overrides (they win over the ORCHESTRATOR_MAX_* variables). */
-export function budgetOverrides(
-  opts: Pick<RunCommandOptions, 'maxCost' | 'maxTokens' | 'maxWall' | 'maxWorkers' | 'onBudget'>,
-): ConfigOverrides {
-  return {
-    ORCHESTRATOR_MAX_COST: opts.maxCost,
-    ORCHESTRATOR_MAX_TOKENS: opts.maxTokens,
-    ORCHESTRATOR_MAX_WALL: opts.maxWall,
-    ORCHESTRATOR_MAX_WORKERS: opts.maxWorkers,
-    ORCHESTRATOR_ON_BUDGET: opts.onBudget,
-  };
-}
-
-/** The budget options of run, resume and dispatch. */
-export function budgetOptions(cmd: Command): Command {
-  return cmd
-    .option('--max-cost <usd>', 'budget: US dollars of worker and review tokens, at the price table (ORCHESTRATOR_MAX_COST)')
-    .option('--max-tokens <n>', 'budget: worker and review tokens (ORCHESTRATOR_MAX_TOKENS)')
-    .option('--max-wall <time>', 'budget: wall time of the plan, e.g. 90s, 45m, 2h (ORCHESTRATOR_MAX_WALL)')
-    .option('--max-workers <n>', 'budget: codex worker launches (ORCHESTRATOR_MAX_WORKERS)')
-    .option('--on-budget <finish|stop>', 'when a budget is used up: stop running workers, or let them finish (default stop)');
-}
-
-/** A budget the run's engine has (plan workers and reviews), or undefined when none is set. */
-export function budgetsOf(config: Config): PlanBudgets | undefined {
-  const b = config.budgets;
-  return Object.keys(b).length ? { ...b } : undefined;
 }
 
 function parseDirtyWait(value: string | undefined): string | undefined {
@@ -167,31 +132,6 @@ export function readTask(words: string[], taskFile: string | undefined): string 
   const task = words.join(' ').trim();
   if (task === '') throw new UsageError('no task given', { hint: 'codex-orch run "<task>" or codex-orch run --task-file task.md' });
   return task;
-}
-
-/** Exit code of a finished run: 0 when it succeeded, else by the kind of error. */
-export function exitCodeOfReport(report: RunReport): number {
-  if (report.status === 'succeeded') return EXIT.ok;
-  if (report.status === 'aborted') return EXIT.aborted;
-  return report.error ? exitCodeFor(report.error.kind as Parameters<typeof exitCodeFor>[0]) : EXIT.failed;
-}
-
-export function interruptedLine(report: RunReport, options: { resumable?: boolean } = {}): string {
-  const resumable = options.resumable ?? true;
-  const done = `${report.commands.length} commands ran, ${report.merges.length} merge(s) into main`;
-  const kept = report.worktreesCreated.filter((w) => !(report.worktreesRemoved ?? []).includes(w));
-  const left = kept.length ? `worktrees kept for inspection${resumable ? ' or resume' : ''}: ${kept.join(', ')}` : 'no worktrees were left';
-  const next = resumable ? `; continue with: codex-orch resume ${report.runId}` : '';
-  return `interrupted: ${done}; running commands and workers were stopped; ${left}; nothing was pushed. Report: ${report.runDir}/report.md${next}`;
-}
-
-/** Prints a finished run's report (JSON on stdout, or Markdown), its one-line outcome on stderr, and sets the exit code. */
-export function printReport(report: RunReport, json: boolean, options: { resumable?: boolean } = {}): void {
-  if (json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-  else process.stdout.write(renderReportMarkdown(report));
-  if (report.status === 'aborted') printErr(interruptedLine(report, options));
-  else if (report.error) printErr(`codex-orch: ${report.error.message}`);
-  process.exitCode = exitCodeOfReport(report);
 }
 
 export function registerRun(program: Command): void {

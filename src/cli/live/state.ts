@@ -319,7 +319,7 @@ export function scopeEvent(scope: string, e: RunEvent): RunEvent {
     case 'command.finished':
       return { ...e, worktree: name(e.worktree) };
     case 'worker.activity':
-      return { ...e, worktree: name(e.worktree), ...(e.taskId ? { taskId: name(e.taskId) } : {}) };
+      return { ...e, worktree: name(e.worktree), taskId: e.taskId && name(e.taskId) };
     case 'subtask.status':
     case 'plan.worker':
       return { ...e, taskId: name(e.taskId) };

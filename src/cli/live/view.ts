@@ -66,11 +66,7 @@ function persistent(e: RunEvent): boolean {
 
 export function createLiveView(options: LiveViewOptions = {}): LiveView {
   const stream = options.stream ?? process.stderr;
-  const mode = displayMode(stream, {
-    ...(options.quiet !== undefined ? { quiet: options.quiet } : {}),
-    ...(options.progress !== undefined ? { progress: options.progress } : {}),
-    ...(options.env ? { env: options.env } : {}),
-  });
+  const mode = displayMode(stream, { quiet: options.quiet, progress: options.progress, env: options.env });
   const clock = options.now ?? Date.now;
   const state = newLiveState({ model: options.model ?? null });
   let ctx: LiveContext | undefined;

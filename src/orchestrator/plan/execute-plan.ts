@@ -49,6 +49,7 @@ import {
 import { markResumed, pendingRework, previousWorkers } from './resume-step.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
 import { createMergeStep } from './merge-step.js';
+import { createRetryStep } from './retry-step.js';
 import { createReviewStep } from './review-step.js';
 import type { StepContext } from './step-context.js';
 import { createWorkerStep } from './worker-step.js';
@@ -231,6 +232,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const { work } = createWorkerStep(steps);
   const { acceptAndReview } = createReviewStep(steps, { work });
   const { queue, smokeCommand, mergeLoop, conflictRework, smokeRework, recordMerged } = createMergeStep(steps, { work, acceptAndReview });
+  const retry = createRetryStep(steps);
 
   /** A subtask that was complete when an earlier process stopped: to the merge queue (after its cut-off rework, if any). */
   const resumeComplete = async (t: TaskRun) => {
@@ -254,6 +256,8 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   };
 
   const runTask = async (t: TaskRun) => {
+    // A person's retry: the earlier attempt is set aside first, so what follows starts from main.
+    await retry.freshStart(t);
     // A subtask git already has in main (an earlier run of this plan, even one the store forgot) is never redone.
     const already = await branchMergedInto(mainDir, t.branch);
     if (already) {
@@ -349,7 +353,8 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     let t = runs.get(id);
     if (!t) {
       const acceptance = mt.acceptance ?? settings.acceptance;
-      const previous = previousWorkers(ctx.runDir, slug);
+      const floor = retry.threadFloor(id);
+      const previous = previousWorkers(ctx.runDir, slug, floor);
       t = {
         id,
         slug,
@@ -359,7 +364,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
         mt,
         prompt: renderTaskPrompt(templates, mt, { planTask: manifest.task, acceptance }),
         acceptance,
-        threadId: mt.threadId ?? previous.threadId,
+        threadId: floor === Number.POSITIVE_INFINITY ? null : (mt.threadId ?? previous.threadId),
         workerSeq: previous.seq,
         workerCount: 0,
         acceptanceFixes: 0,

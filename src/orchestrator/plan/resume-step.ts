@@ -13,9 +13,11 @@ import type { Decision } from './decisions-log.js';
  * (`<runDir>/workers/<slug>-<n>`): the highest n (new workers continue after
  * it, so no worker directory is reused) and the newest codex thread id (from
  * meta.json, or the `thread.started` event when the process died before
- * meta.json had it).
+ * meta.json had it). Threads of workers numbered `threadsAfter` or lower are
+ * not offered (a retried subtask starts a new thread; its earlier ones stay
+ * on disk).
  */
-export function previousWorkers(runDir: string, slug: string): { seq: number; threadId: string | null } {
+export function previousWorkers(runDir: string, slug: string, threadsAfter = 0): { seq: number; threadId: string | null } {
   let names: string[];
   try {
     names = fs.readdirSync(path.join(runDir, 'workers'));
@@ -28,6 +30,7 @@ export function previousWorkers(runDir: string, slug: string): { seq: number; th
     .map((n) => Number(n.slice(prefix.length)))
     .sort((a, b) => b - a);
   for (const n of seqs) {
+    if (n <= threadsAfter) break;
     const dir = path.join(runDir, 'workers', `${prefix}${n}`);
     let threadId: string | null = null;
     try {

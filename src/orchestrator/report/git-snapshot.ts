@@ -23,7 +23,7 @@ export interface MainHistory {
 }
 
 async function git(cwd: string, args: string[]): Promise<string | null> {
-  const r = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: gitEnv(), extendEnv: false });
+  const r = await execa('git', args, { cwd, reject: false, stdin: 'ignore', env: gitEnv(cwd), extendEnv: false });
   return r.exitCode === 0 ? String(r.stdout).trim() : null;
 }
 

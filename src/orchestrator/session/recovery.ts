@@ -24,7 +24,7 @@ import type { Logger } from '../../logging/logger.js';
 import { runDir as runDirPaths, type RunRecord, type Store } from '../../store/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
 import { renderForModel } from '../../tools/run-repo-command/render.js';
-import { killProcessGroup } from '../../workers/codex/index.js';
+import { killProcessGroup } from '../../process/process-group.js';
 import { danglingCalls, functionResultItem, parseConversation } from '../agent/conversation.js';
 import { storeWorkerStatus } from './run-record.js';
 

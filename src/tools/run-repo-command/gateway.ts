@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Config } from '../../config/config.js';
+import { definedProps } from '../../defined-props.js';
 import type { Logger } from '../../logging/logger.js';
 import { silentLogger } from '../../logging/logger.js';
 import { gitLayout, isRefState, programRefWrites, restoreRepo, snapshotRepo, unexpectedChanges } from '../../git/index.js';
@@ -132,9 +133,9 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
       decision = checkCommand(planned ? { ...request, worktree: 'main' } : request, {
         baseDir: ctx.baseDir,
         policy: ctx.policy,
-        ...(config.stateDir ? { stateDir: config.stateDir } : {}),
-        ...(planned ? { standIn: true } : {}),
-        ...(ctx.purpose ? { purpose: ctx.purpose } : {}),
+        stateDir: config.stateDir,
+        standIn: planned,
+        purpose: ctx.purpose,
       });
       if (planned)
         decision = {
@@ -180,10 +181,10 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
           cwd,
           config,
           logger,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-          ...(ctx.runId ? { runId: ctx.runId } : {}),
+          signal: ctx.signal,
+          runId: ctx.runId || undefined,
           allowDangerFullAccess: ctx.policy.allowDangerFullAccess,
-          ...(ctx.onCodexEvent ? { onEvent: (e: CodexEvent) => ctx.onCodexEvent?.(request, e) } : {}),
+          onEvent: ctx.onCodexEvent ? (e: CodexEvent) => ctx.onCodexEvent?.(request, e) : undefined,
         });
         result = { ...result, rule: decision.rule, reason: decision.reason, denied: false, dryRun: false };
       }
@@ -238,7 +239,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         backend: sandbox.backend.name,
         profile: profile.name,
         denials: shell.refused ? [] : denialLines(`${shell.stderr}\n${shell.stdout}`),
-        ...(shell.refused ? { refused: shell.refused } : {}),
+        ...definedProps({ refused: shell.refused || undefined }),
       };
       if (security) logger.error({ worktree: request.worktree, command: request.command, security }, 'security event');
       result = {
@@ -261,8 +262,7 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
         reason: decision.reason,
         dryRun: false,
         sandbox: sandboxInfo,
-        ...(security ? { securityEvent: security } : {}),
-        ...(shell.timedOut ? { timedOut: true } : {}),
+        ...definedProps({ securityEvent: security || undefined, timedOut: shell.timedOut || undefined }),
       };
     }
   }
@@ -281,14 +281,17 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
     dryRun,
     truncated: result.truncated,
     timedOut: result.timedOut ?? false,
-    ...(ctx.runId ? { runId: ctx.runId } : {}),
-    ...(stdoutBytes !== undefined ? { stdoutBytes, stderrBytes } : {}),
-    ...(result.worker ? { workerRunDir: result.worker.runDir } : {}),
-    ...(decision.commandClass ? { commandClass: decision.commandClass } : {}),
+    ...definedProps({
+      runId: ctx.runId || undefined,
+      stdoutBytes,
+      stderrBytes: stdoutBytes === undefined ? undefined : stderrBytes,
+      workerRunDir: result.worker?.runDir,
+      commandClass: decision.commandClass,
+    }),
     ...(result.sandbox
       ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` }
       : {}),
-    ...(result.securityEvent ? { securityEvent: result.securityEvent } : {}),
+    ...definedProps({ securityEvent: result.securityEvent || undefined }),
   };
   if (logFile) {
     try {

@@ -1,9 +1,10 @@
 import type { Config } from '../../config/config.js';
+import { definedProps } from '../../defined-props.js';
 import type { Logger } from '../../logging/logger.js';
 import type { CommandResult } from '../../tools/run-repo-command/types.js';
 import type { CodexEvent } from './events.js';
 import { parseSeedCodexArgs, SeedArgsError, seedRequestProblem, seedWorkdir, type SeedCodexRequest } from './seed-args.js';
-import { runCodexWorker, type WorkerRun } from './worker.js';
+import { codexChoices, runCodexWorker, type WorkerRun } from './worker.js';
 
 export { parseSeedCodexArgs, SeedArgsError, type SeedCodexRequest } from './seed-args.js';
 
@@ -82,7 +83,7 @@ export async function runCodexFromGateway(
     if (error instanceof SeedArgsError) return refused(error.message, started);
     throw error;
   }
-  const problem = seedRequestProblem(req, { cwd: options.cwd, ...(options.allowDangerFullAccess ? { allowDangerFullAccess: true } : {}) });
+  const problem = seedRequestProblem(req, { cwd: options.cwd, allowDangerFullAccess: options.allowDangerFullAccess });
   if (problem) return { ...refused(problem, started), denied: true, rule: 'codex' };
   const cwd = seedWorkdir(req, options.cwd) ?? options.cwd;
   const config: Config =
@@ -98,15 +99,12 @@ export async function runCodexFromGateway(
     config,
     profile: req.profile ?? 'fast',
     escalate: false,
-    ...(req.resume ? { threadId: req.resume } : {}),
-    ...(req.model ? { model: req.model } : {}),
-    ...(req.sandbox ? { sandbox: req.sandbox } : {}),
-    ...(req.fullAuto ? { fullAuto: true } : {}),
-    ...(options.allowDangerFullAccess ? { allowDangerFullAccess: true } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.runId ? { runId: options.runId } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    threadId: req.resume || undefined,
+    ...codexChoices({ ...req, allowDangerFullAccess: options.allowDangerFullAccess }),
+    signal: options.signal,
+    logger: options.logger,
+    runId: options.runId || undefined,
+    onEvent: options.onEvent,
   });
   const ok = run.status === 'complete';
   return {
@@ -120,7 +118,7 @@ export async function runCodexFromGateway(
     rule: null,
     reason: ok ? 'codex worker complete' : `codex worker ${run.status}${run.reason ? `: ${run.reason.split('\n')[0]}` : ''}`,
     dryRun: false,
-    ...(run.status === 'stuck' ? { timedOut: true } : {}),
+    ...definedProps({ timedOut: run.status === 'stuck' || undefined }),
     worker: {
       status: run.status,
       runDir: run.runDir,

@@ -25,7 +25,6 @@ export { parseWorkerResult, workerResultSchema, WORKER_RESULT_JSON_SCHEMA } from
 export type { WorkerResult } from './result.js';
 export { loadProfiles, DEFAULT_PROFILES, PROFILE_NAMES } from './profiles.js';
 export type { ProfileName, CodexProfile, ProfilesConfig } from './profiles.js';
-export { killProcessGroup } from './process.js';
 export type { WorkerUsage } from './process.js';
 export { workerStateDir, newRunId, newWorkerId } from './worker-dir.js';
 export { codexActivity, unwrapShell } from './activity.js';

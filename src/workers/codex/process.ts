@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { execa } from 'execa';
+import { escapedGroups, groupAlive, killProcessGroup, signalGroup } from '../../process/process-group.js';
 import type { Logger } from '../../logging/logger.js';
 import { parseEventLine, type CodexEvent } from './events.js';
 import { watchForOrphan } from './orphan-watch.js';
@@ -61,114 +62,6 @@ export interface CodexProcessOutcome {
 }
 
 const STDERR_TAIL_BYTES = 4096;
-
-function signalGroup(pid: number, sig: NodeJS.Signals): boolean {
-  try {
-    process.kill(-pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Live (not zombie) processes, read lazily from /proc: callers stop at the
- * first match. Yields nothing when /proc cannot be read.
- */
-function* liveProcesses(): Generator<{ pid: number; ppid: number; pgid: number }> {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return;
-  }
-  for (const name of entries) {
-    const c = name.charCodeAt(0);
-    if (c < 48 || c > 57) continue;
-    let stat: string;
-    try {
-      stat = fs.readFileSync(`/proc/${name}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    // After the command name in parentheses: [0] state, [1] ppid, [2] pgrp.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (fields[0] === 'Z' || fields[0] === 'X') continue;
-    yield { pid: Number(name), ppid: Number(fields[1]), pgid: Number(fields[2]) };
-  }
-}
-
-function procReadable(): boolean {
-  try {
-    fs.accessSync('/proc/self/stat');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * Whether the group still has a live member. Zombies do not count: codex leaves
- * short-lived children (e.g. `git`) that linger as zombies until init reaps them,
- * and waiting for those would add a second to every worker. On Linux the group
- * is read from /proc; elsewhere `kill(-pgid, 0)` decides.
- */
-export function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  if (process.platform !== 'linux' || !procReadable()) return true;
-  for (const p of liveProcesses()) if (p.pgid === pgid) return true;
-  return false;
-}
-
-/**
- * Process groups of the descendants of `root` that left its group (codex starts
- * some helpers — its login-shell environment snapshot, PTY sessions — with
- * setsid). Read from /proc while `root` is alive, since an orphan's ancestry is
- * lost once its parent dies. Linux only; elsewhere none are found.
- */
-export function escapedGroups(root: number): number[] {
-  if (process.platform !== 'linux') return [];
-  const children = new Map<number, { pid: number; pgid: number }[]>();
-  for (const p of liveProcesses()) {
-    const list = children.get(p.ppid) ?? [];
-    list.push({ pid: p.pid, pgid: p.pgid });
-    children.set(p.ppid, list);
-  }
-  const groups = new Set<number>();
-  const queue = [root];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const child of children.get(pid) ?? []) {
-      if (child.pgid !== root && child.pgid !== process.pid) groups.add(child.pgid);
-      queue.push(child.pid);
-    }
-  }
-  groups.delete(process.pid);
-  return [...groups];
-}
-
-/**
- * TERM the whole group (and the groups of descendants that left it), then KILL
- * what is left after `graceMs`. Resolves when they are gone (or KILLed).
- */
-export async function killProcessGroup(pid: number, graceMs: number): Promise<void> {
-  const escaped = escapedGroups(pid);
-  for (const g of escaped) signalGroup(g, 'SIGTERM');
-  const alive = () => groupAlive(pid) || escaped.some((g) => groupAlive(g));
-  if (!signalGroup(pid, 'SIGTERM') && escaped.length === 0) return;
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!alive()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  signalGroup(pid, 'SIGKILL');
-  for (const g of escaped) signalGroup(g, 'SIGKILL');
-  const hard = Date.now() + 2000;
-  while (Date.now() < hard && alive()) await new Promise((r) => setTimeout(r, 25));
-}
 
 /** Groups still running, killed if this process exits first (detached children outlive us otherwise). */
 const liveGroups = new Set<number>();

@@ -99,8 +99,8 @@ export function loadProfiles(config: Pick<Config, 'codexProfilesFile'>): Profile
       review: { ...DEFAULT_PROFILES.review, ...p.profiles?.review },
     },
     maxAttempts: p.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-    ...(p.baseUrl ? { baseUrl: p.baseUrl } : {}),
-    ...(p.codexHome ? { codexHome: p.codexHome } : {}),
+    baseUrl: p.baseUrl || undefined,
+    codexHome: p.codexHome || undefined,
     config: p.config ?? {},
     source: file,
   };

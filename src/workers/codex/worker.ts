@@ -5,6 +5,7 @@ import type { Config } from '../../config/config.js';
 import { checkWorktreePointer } from '../../git/git-hardening.js';
 import { gitEnv } from '../../git/repo.js';
 import { WorkerError, isOrchestratorError, describeError } from '../../errors.js';
+import { definedProps } from '../../defined-props.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import { resolveCodexBinary, type CodexBinary } from './binary.js';
 import { detectCapabilities, filterExtraArgs, mapIntents, type CodexCapabilities, type SandboxMode } from './capabilities.js';
@@ -136,7 +137,7 @@ export async function changedFilesIn(cwd: string, exclude: string[] = []): Promi
     execFile(
       'git',
       ['status', '--porcelain', '--untracked-files=all', '-z'],
-      { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 },
+      { cwd, env: gitEnv(cwd), maxBuffer: 64 * 1024 * 1024 },
       (error, out) => resolve(error ? null : out),
     );
   });
@@ -158,6 +159,24 @@ interface AttemptPlan {
   profile: ProfileName;
   prompt: string;
   threadId: string | null;
+}
+
+/** What a caller may choose for codex: model, sandbox, --full-auto, danger-full-access (an empty name is no choice). */
+export interface CodexChoices {
+  model?: string | undefined;
+  sandbox?: SandboxMode | undefined;
+  fullAuto?: boolean | undefined;
+  allowDangerFullAccess?: boolean | undefined;
+}
+
+/** The choices of `o`, as runCodexWorker and buildArgv take them. */
+export function codexChoices(o: CodexChoices): CodexChoices {
+  return {
+    model: o.model || undefined,
+    sandbox: o.sandbox || undefined,
+    fullAuto: o.fullAuto,
+    allowDangerFullAccess: o.allowDangerFullAccess,
+  };
 }
 
 /** Build argv for one invocation against this build's capabilities. */
@@ -187,15 +206,15 @@ export function buildArgv(
   const mapped = mapIntents(caps, {
     mode: plan.mode,
     json: true,
-    ...(opts.fullAuto ? { fullAuto: true } : {}),
-    ...(sandbox ? { sandbox } : {}),
-    ...(opts.allowDangerFullAccess ? { allowDangerFullAccess: true } : {}),
-    ...(plan.mode === 'exec' ? { cd: plan.cwd } : {}),
+    fullAuto: opts.fullAuto,
+    sandbox: sandbox || undefined,
+    allowDangerFullAccess: opts.allowDangerFullAccess,
+    cd: plan.mode === 'exec' ? plan.cwd : undefined,
     skipGitRepoCheck: true,
-    ...(model ? { model } : {}),
+    model: model || undefined,
     config,
-    ...(opts.outputSchemaFile ? { outputSchemaFile: opts.outputSchemaFile } : {}),
-    ...(opts.outputLastMessageFile ? { outputLastMessageFile: opts.outputLastMessageFile } : {}),
+    outputSchemaFile: opts.outputSchemaFile || undefined,
+    outputLastMessageFile: opts.outputLastMessageFile || undefined,
   });
   const extra = filterExtraArgs(
     caps,
@@ -293,7 +312,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
       usage: meta.usage,
       exitCode: meta.exitCode,
       durationMs: Date.now() - started,
-      ...(reason !== undefined ? { reason } : {}),
+      ...definedProps({ reason }),
       attempts: meta.attempts.length,
       changedFiles: meta.changedFiles,
       profile,
@@ -328,7 +347,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
 
   const stallMs = options.stallMs ?? config.workerStallSeconds * 1000;
   const deadline = started + (options.timeoutMs ?? config.codexTimeoutMs);
-  const env: NodeJS.ProcessEnv = { ...process.env, ...(profiles.codexHome ? { CODEX_HOME: profiles.codexHome } : {}), ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, ...definedProps({ CODEX_HOME: profiles.codexHome || undefined }), ...options.env };
   const escalate = options.escalate ?? true;
   const maxWorkAttempts = escalate ? profiles.maxAttempts : 1;
 
@@ -341,10 +360,7 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
         profiles,
         profile: plan.profile,
         extraArgs: config.codexArgs,
-        ...(options.model ? { model: options.model } : {}),
-        ...(options.sandbox ? { sandbox: options.sandbox } : {}),
-        ...(options.fullAuto ? { fullAuto: true } : {}),
-        ...(options.allowDangerFullAccess ? { allowDangerFullAccess: true } : {}),
+        ...codexChoices(options),
         outputSchemaFile: files.schema,
         outputLastMessageFile: files.last,
       },
@@ -382,9 +398,9 @@ export async function runCodexWorker(options: RunCodexWorkerOptions): Promise<Wo
       stallMs,
       timeoutMs: Math.max(1, deadline - Date.now()),
       killGraceMs: options.killGraceMs ?? 3000,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: options.signal,
       logger: log,
-      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      onEvent: options.onEvent,
       onSpawn: (pid) => {
         attempt.pid = pid ?? null;
         meta.pid = pid ?? null;

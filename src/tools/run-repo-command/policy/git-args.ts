@@ -237,7 +237,7 @@ export function parseGitArgs(words: readonly ShWord[], spec: GitSpec): GitArgs {
         out.opts.push({ name: canonical, candidates, value, word: w });
       } else if (candidates.length === 1 && longValue.has(canonical)) {
         const value = takeValue(canonical, words[++i]);
-        out.opts.push({ name: canonical, candidates, ...(value ? { value } : {}), word: w });
+        out.opts.push({ name: canonical, candidates, value, word: w });
       } else {
         out.opts.push({ name: canonical, candidates, word: w });
       }
@@ -255,14 +255,14 @@ export function parseGitArgs(words: readonly ShWord[], spec: GitSpec): GitArgs {
           value = sub(w, v.slice(j + 1));
           if (dyn >= 0 && !isMessage(name)) out.dynamic.push(w);
         } else value = takeValue(name, words[++i]);
-        out.opts.push({ name, candidates: [name], ...(value ? { value } : {}), word: w });
+        out.opts.push({ name, candidates: [name], value, word: w });
         j = v.length;
         break;
       }
       if (spec.shortOptional?.includes(c)) {
         const value = j + 1 < v.length ? sub(w, v.slice(j + 1)) : undefined;
         if (value && dyn >= 0) out.dynamic.push(w);
-        out.opts.push({ name, candidates: [name], ...(value ? { value } : {}), word: w });
+        out.opts.push({ name, candidates: [name], value, word: w });
         j = v.length;
         break;
       }

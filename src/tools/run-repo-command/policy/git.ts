@@ -508,7 +508,7 @@ function ignoredInTheWay(mainDir: string, branch: string): string[] {
   try {
     out = execFileSync('git', ['diff', '--name-only', '-z', '--no-renames', '--diff-filter=A', 'HEAD', branch, '--'], {
       cwd: mainDir,
-      env: gitEnv(),
+      env: gitEnv(mainDir),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
       timeout: 15_000,

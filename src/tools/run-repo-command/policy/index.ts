@@ -255,8 +255,8 @@ function decide(req: CommandRequest, ctx: GuardContext): PolicyDecision {
       program,
       words: program === null ? [] : [program, ...cmd.args.map((a) => a.value)],
       commandClass: v.commandClass,
-      ...(v.gitSubcommand !== undefined ? { gitSubcommand: v.gitSubcommand } : {}),
-      ...(v.gitDir !== undefined ? { gitDir: v.gitDir } : {}),
+      gitSubcommand: v.gitSubcommand,
+      gitDir: v.gitDir,
     });
     if (v.worktreesAdded) worktreesAdded.push(...v.worktreesAdded);
     if (program === 'codex') codexArgs = cmd.args.map((a) => a.value);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { approveMerge, pendingApprovals, rejectMerge, type ApprovalResult } from '../../orchestrator/approval.js';
-import { paint, printOut } from '../output.js';
-import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
+import { approveMerge, pendingApprovals, rejectMerge, type ApprovalResult } from '../../../orchestrator/approval.js';
+import { paint, printJson, printOut } from '../../output.js';
+import { storeOptions, withStore, type StoreOptions } from '../../run-store.js';
 
 /** `codex-orch runs approve|reject|approvals`: a person's answer to the merge gate of `run --approve`. */
 
@@ -21,7 +21,7 @@ export function registerRunsApproval(runs: Command): void {
   ).action(async (id: string, task: string, opts: StoreOptions) => {
     await withStore(opts, async (store) => {
       const r = await approveMerge(store, id, task);
-      if (opts.json) return json(r);
+      if (opts.json) return printJson(r);
       printResult(r);
     });
   });
@@ -37,7 +37,7 @@ export function registerRunsApproval(runs: Command): void {
     .action(async (id: string, task: string, opts: StoreOptions & { note: string }) => {
       await withStore(opts, async (store) => {
         const r = await rejectMerge(store, id, task, opts.note);
-        if (opts.json) return json(r);
+        if (opts.json) return printJson(r);
         printResult(r);
       });
     });
@@ -50,7 +50,7 @@ export function registerRunsApproval(runs: Command): void {
   ).action(async (id: string | undefined, opts: StoreOptions) => {
     await withStore(opts, (store) => {
       const pending = pendingApprovals(store, id);
-      if (opts.json) return json({ pending });
+      if (opts.json) return printJson({ pending });
       if (pending.length === 0) return printOut('nothing waits for approval');
       for (const p of pending) {
         printOut(

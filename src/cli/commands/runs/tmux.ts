@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
-import { RUN_ID_PATTERN, runDir } from '../../store/index.js';
-import { insideTmux, type TmuxTarget } from '../../tmux/tmux.js';
-import { printOut } from '../output.js';
-import { addWorkerWindows, ensureRunSession, followWorker, requireTmux, runStatusWindow } from '../tmux-run.js';
-import { json, storeOptions, withStore, type StoreOptions } from './runs.js';
+import { UsageError } from '../../../errors.js';
+import { RUN_ID_PATTERN, runDir } from '../../../store/index.js';
+import { insideTmux, type TmuxTarget } from '../../../tmux/tmux.js';
+import { printJson, printOut } from '../../output.js';
+import { addWorkerWindows, ensureRunSession, followWorker, requireTmux, runStatusWindow } from '../../tmux-run.js';
+import { storeOptions, withStore, type StoreOptions } from '../../run-store.js';
 
 /** `codex-orch runs attach <id>`: the run's tmux session (made on first use), then attach to it. */
 
@@ -32,7 +32,7 @@ export function registerRunsTmux(runs: Command): void {
           store.getRun(id) ?? (RUN_ID_PATTERN.test(id) && fs.existsSync(runDir(stateDir, id).root) ? { id } : store.requireRun(id));
         const { session, created } = await ensureRunSession({ target, runId: run.id, stateDir });
         const windows = await addWorkerWindows({ target, runId: run.id, stateDir });
-        if (opts.json) return json({ runId: run.id, session, created, windowsAdded: windows });
+        if (opts.json) return printJson({ runId: run.id, session, created, windowsAdded: windows });
         const attachArgs = [
           ...(opts.socket ? ['-L', opts.socket] : []),
           insideTmux() ? 'switch-client' : 'attach-session',
