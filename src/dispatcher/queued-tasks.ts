@@ -54,7 +54,7 @@ export function queuedRunTask(
       task: task.task,
       baseDir: task.baseDir,
       repoId: options.repoIdOf(task.baseDir),
-      ...(options.source ? { source: options.source } : {}),
+      source: options.source || undefined,
     });
     const end = await queue.wait(jobId, signal);
     if (end === 'aborted') {

@@ -62,7 +62,7 @@ export class TaskQueue {
   private readonly connection: Redis;
   private events: Promise<{ events: QueueEvents; connection: Redis }> | undefined;
   constructor(private readonly options: TaskQueueOptions) {
-    this.connection = redisConnection({ url: options.url, ...(options.onStatus ? { onStatus: options.onStatus } : {}) });
+    this.connection = redisConnection({ url: options.url, onStatus: options.onStatus });
     this.queue = new Queue(TASK_QUEUE, { connection: this.connection, prefix: options.prefix });
     // Every waiting producer listens for the queue's 'closing' (Job.waitUntilFinished): many at once is normal.
     this.queue.setMaxListeners(0);
@@ -171,7 +171,7 @@ function doneKey(prefix: string, id: string): string {
 
 export async function startTaskConsumer(options: TaskConsumerOptions): Promise<TaskConsumer> {
   const log = (options.logger ?? silentLogger).child({ component: 'task-consumer' });
-  const redis: Redis = redisConnection({ url: options.url, ...(options.onStatus ? { onStatus: options.onStatus } : {}) });
+  const redis: Redis = redisConnection({ url: options.url, onStatus: options.onStatus });
   const workerConnection = redisConnection({ url: options.url });
   const worker = new Worker(
     TASK_QUEUE,
