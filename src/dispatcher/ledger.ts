@@ -103,9 +103,9 @@ export function duplicateOutcome(entry: LedgerEntry): DispatchOutcome {
     merges: o?.merges ?? 0,
     tokens: o?.tokens ?? 0,
     durationMs: o?.durationMs ?? 0,
-    ...(entry.runId ? { runId: entry.runId } : {}),
-    ...(o?.error ? { error: o.error } : {}),
-    ...(entry.state === 'failed' ? { failure: entry.failure ?? 'run' } : {}),
+    runId: entry.runId || undefined,
+    error: o?.error || undefined,
+    failure: entry.state === 'failed' ? (entry.failure ?? 'run') : undefined,
     duplicate: true,
     interrupted: false,
   };
@@ -175,7 +175,7 @@ export function withIdempotency(
     const resume = task.resume ?? runToResume(claim.previous);
     let outcome: DispatchOutcome;
     try {
-      outcome = await runTask({ ...task, ...(resume !== undefined ? { resume } : {}) }, signal, {
+      outcome = await runTask({ ...task, resume }, signal, {
         onRunId: (runId) => {
           try {
             ledger.linkRun(task.id, owner, runId);

@@ -57,7 +57,7 @@ function bind(task: SourcedTask): Pick<SourcedTask, 'ack' | 'fail' | 'release' |
   return {
     ack: (outcome) => task.ack(outcome),
     fail: (reason) => task.fail(reason),
-    ...(task.release ? { release: () => (task.release as () => Promise<void>).call(task) } : {}),
-    ...(task.onStart ? { onStart: () => task.onStart?.call(task) } : {}),
+    release: task.release ? () => (task.release as () => Promise<void>).call(task) : undefined,
+    onStart: task.onStart ? () => task.onStart?.call(task) : undefined,
   };
 }

@@ -62,9 +62,7 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
         const data = subtaskJobSchema.parse(job.data);
         const artifacts =
           options.artifacts ??
-          (data.artifacts
-            ? openArtifactStore(data.artifacts, { ...(options.artifactsToken ? { token: options.artifactsToken } : {}) })
-            : undefined);
+          (data.artifacts ? openArtifactStore(data.artifacts, { token: options.artifactsToken || undefined }) : undefined);
         if (!artifacts) throw new UnrecoverableError(`job ${job.id} names no artifact store and this agent has none (--artifacts)`);
         options.onJob?.({ phase: 'started', jobId: job.id ?? '', repoId: repo.id });
         const result = await runSubtaskJob(
@@ -76,11 +74,11 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
             repo,
             agentId,
             logger: log,
-            ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
-            ...(options.workerStallMs !== undefined ? { workerStallMs: options.workerStallMs } : {}),
+            workerEnv: options.workerEnv,
+            workerStallMs: options.workerStallMs,
           },
           {
-            ...(signal ? { signal } : {}),
+            signal,
             onProgress: (p: SubtaskProgress) => {
               job.updateProgress(p).catch((error: unknown) => log.debug({ err: error }, 'progress not sent'));
               if (p.activity && p.stage !== 'worker') job.log(`${p.stage}: ${p.activity}`).catch(() => undefined);

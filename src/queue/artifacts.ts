@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { QueueError } from '../errors.js';
+import { definedProps } from '../defined-props.js';
 
 export interface ArtifactRef {
   /** A safe file name: letters, digits, `._-`. */
@@ -89,7 +90,7 @@ export class DirArtifactStore implements ArtifactStore {
     const tmp = `${target}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
     await fs.promises.copyFile(file, tmp);
     await fs.promises.rename(tmp, target);
-    return { name, sha256, size, ...(warning ? { warning } : {}) };
+    return { name, sha256, size, warning };
   }
 
   async get(ref: ArtifactRef, dest: string): Promise<void> {
@@ -127,7 +128,7 @@ export class HttpArtifactStore implements ArtifactStore {
     const ref = (await res.json()) as ArtifactRef;
     if (ref.sha256 !== sha256 || ref.size !== size)
       throw new QueueError(`artifact store ${this.location} stored ${name} with another checksum`);
-    return { ...ref, ...(warning ? { warning } : {}) };
+    return { ...ref, ...definedProps({ warning }) };
   }
 
   async get(ref: ArtifactRef, dest: string): Promise<void> {

@@ -52,7 +52,7 @@ export async function openRemoteWorkers(
       host,
       port: Number(port),
       limits,
-      ...(options.logger ? { onWarning: (m: string) => options.logger?.warn(m) } : {}),
+      onWarning: options.logger ? (m: string) => options.logger?.warn(m) : undefined,
     });
     location = server.url;
   }
@@ -66,8 +66,8 @@ export async function openRemoteWorkers(
     store: options.store,
     artifacts,
     artifactsLocation: location,
-    ...(options.logger ? { logger: options.logger } : {}),
-    ...(options.onStatus ? { onStatus: options.onStatus } : {}),
+    logger: options.logger,
+    onStatus: options.onStatus,
   });
   await remote.ready();
   return {

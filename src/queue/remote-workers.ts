@@ -36,6 +36,7 @@ import {
   type SubtaskProgress,
   type SubtaskResult,
 } from './subtask-job.js';
+import { definedProps } from '../defined-props.js';
 
 export interface RemoteWorkRequest {
   runId: string;
@@ -188,7 +189,7 @@ export class RemoteWorkers {
 
   private async bundle(tip: string, base: string | undefined, name: string): Promise<SubtaskJobInput['baseBundle']> {
     const file = path.join(this.tmp, `${name}.bundle`);
-    const made = await createBundle(this.options.mainDir, file, { tip, name, ...(base ? { base } : {}) });
+    const made = await createBundle(this.options.mainDir, file, { tip, name, base });
     if (!made) throw new QueueError(`nothing to bundle for ${name}`);
     const artifact = await this.options.artifacts.put(file, `${name}.bundle`);
     if (artifact.warning) this.log.warn({ warning: artifact.warning }, 'large bundle');
@@ -236,12 +237,11 @@ export class RemoteWorkers {
         repoId: this.options.repoId,
         baseCommit: req.baseCommit,
         ...base,
-        ...(startBundle ? { startBundle } : {}),
-        ...(mergeFrom ? { mergeFrom } : {}),
+        ...definedProps({ startBundle, mergeFrom }),
         prompt: req.prompt,
         profile: req.profile ?? 'fast',
         setup: req.setup,
-        ...(req.acceptance ? { acceptance: req.acceptance } : {}),
+        acceptance: req.acceptance || undefined,
         commitMessage: req.commitMessage,
         artifacts: this.options.artifactsLocation,
       };
@@ -250,7 +250,7 @@ export class RemoteWorkers {
         attempts: this.options.attempts ?? 3,
         backoff: { type: 'exponential', delay: this.options.backoffMs ?? 2_000, jitter: 0.5 },
         // BullMQ: 1 is the highest priority; a longer remaining critical path should go first.
-        ...(req.priority !== undefined ? { priority: Math.max(1, 1_000_000 - Math.round(req.priority)) } : {}),
+        ...definedProps({ priority: req.priority === undefined ? undefined : Math.max(1, 1_000_000 - Math.round(req.priority)) }),
         removeOnComplete: { age: 7 * 24 * 3600 },
         removeOnFail: { age: 7 * 24 * 3600 },
       });

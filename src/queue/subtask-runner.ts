@@ -148,7 +148,7 @@ export async function runSubtaskJob(
       logger: log,
       runId: job.runId,
       commandLog: null,
-      ...(options.signal ? { signal: options.signal } : {}),
+      signal: options.signal,
     };
 
     let unresolvedBefore: string[] = [];
@@ -190,10 +190,10 @@ export async function runSubtaskJob(
             profile: job.profile,
             runId: job.runId,
             workerId: `${job.slug}-a${job.attempt}`,
-            ...(options.signal ? { signal: options.signal } : {}),
+            signal: options.signal,
             logger: log,
-            ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-            ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+            env: ctx.workerEnv,
+            stallMs: ctx.workerStallMs,
             onEvent: (e) => {
               if (e.type === 'item.completed') {
                 const t = (e.item as { type: string }).type;
@@ -250,7 +250,7 @@ export async function runSubtaskJob(
       attempt: job.attempt,
       agent: ctx.agentId,
       headSha: bundle ? head : null,
-      ...(bundle ? { bundle } : {}),
+      bundle,
       worker: {
         status: worker?.status ?? 'error',
         ...(worker
@@ -268,7 +268,7 @@ export async function runSubtaskJob(
         runDir: worker?.runDir ?? '',
       },
       setup,
-      ...(acceptance ? { acceptance } : {}),
+      acceptance,
       unresolved,
       events: counts,
       timings: timer.timings,

@@ -92,7 +92,7 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the
       const repos = parseRepoFlags(opts.repo, workRoot);
       const artifacts = queue.artifacts
         ? openArtifactStore(queue.artifacts, {
-            ...(queue.artifactsToken ? { token: queue.artifactsToken } : {}),
+            token: queue.artifactsToken || undefined,
             limits: { maxBytes: queue.artifactMaxBytes, warnBytes: Math.floor(queue.artifactMaxBytes / 4) },
           })
         : undefined;
@@ -108,8 +108,8 @@ Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the
         url: queue.url,
         prefix: queue.prefix,
         repos,
-        ...(artifacts ? { artifacts } : {}),
-        ...(queue.artifactsToken ? { artifactsToken: queue.artifactsToken } : {}),
+        artifacts,
+        artifactsToken: queue.artifactsToken || undefined,
         concurrency: opts.concurrency,
         lockMs: queue.lockMs,
         stalledMs: queue.stalledMs,

@@ -297,8 +297,8 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
       token: readDispatchToken(env, deps.dotenvDir),
       host,
       port,
-      ...(defaultBaseDir !== undefined ? { defaultBaseDir } : {}),
-      ...(ledgers ? { lookup: (id: string, baseDir: string) => ledgers.lookup(id, baseDir) } : {}),
+      defaultBaseDir,
+      lookup: ledgers ? (id: string, baseDir: string) => ledgers.lookup(id, baseDir) : undefined,
     });
     sources.push(http);
   }

@@ -81,7 +81,7 @@ function sandboxChecks(s: SandboxStatus): Check[] {
       name: 'backend',
       status: s.backend === 'bwrap' ? 'ok' : s.backend === 'none' ? 'fail' : 'warn',
       detail: `${s.description} (ORCHESTRATOR_SANDBOX=${s.mode})`,
-      ...(s.backend === 'bwrap' ? {} : { hint }),
+      hint: s.backend === 'bwrap' ? undefined : hint,
     },
   ];
   for (const g of s.gaps) checks.push({ name: 'not confined', status: 'warn', detail: g, hint });

@@ -101,7 +101,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
       ? new ApprovalGate({
           store: ctx.store,
           runId: ctx.runId,
-          ...(ctx.approvalPollMs !== undefined ? { pollMs: ctx.approvalPollMs } : {}),
+          pollMs: ctx.approvalPollMs,
         })
       : undefined;
 
@@ -120,14 +120,14 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     emit({
       type: 'plan.decision',
       ts: d.at,
-      ...(d.taskId !== undefined ? { taskId: d.taskId } : {}),
+      taskId: d.taskId,
       kind: d.kind,
       action: d.action,
       reason: d.reason,
     }),
   );
   const decide = (kind: DecisionKind, action: string, reason: string, taskId?: string, data?: Record<string, unknown>) =>
-    decisions.add(kind, action, reason, { taskId, ...(data ? { data } : {}) });
+    decisions.add(kind, action, reason, { taskId, data });
 
   // --- stopping: the caller's abort, or a wall/token budget, kills running work; the worker budget only stops launches.
   const hard = new AbortController();
@@ -177,7 +177,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   };
 
   // --- the plan state (scheduler + manifest + store mirror), after the resumed subtasks were marked.
-  const plan = new PlanState(manifest, { runId: ctx.runId, manifestFile, log, emit, decide, ...(ctx.store ? { store: ctx.store } : {}) });
+  const plan = new PlanState(manifest, { runId: ctx.runId, manifestFile, log, emit, decide, store: ctx.store });
   const byId = plan.byId;
   const mergeOnly = ctx.mergeOnly === true;
   const { complete: resumedComplete, running: resumedRunning } = markResumed(byId.values(), mergeOnly);
@@ -186,7 +186,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   /** Subtasks git already had in main when this run reached them (never redone, never merged again), with the note. */
   const alreadyInMain = new Map<string, string>();
 
-  plan.start({ wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, ...(ctx.gate ? { gate: ctx.gate } : {}) });
+  plan.start({ wip: mergeOnly ? Number.POSITIVE_INFINITY : maxParallel, gate: ctx.gate });
   const { save, transition, withStore } = plan;
 
   // --- records for the result

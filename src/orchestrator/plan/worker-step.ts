@@ -41,7 +41,7 @@ export function createWorkerStep(s: StepContext) {
         status: 'running',
         startedAt: now(),
         profile: 'fast',
-        ...(threadId ? { threadId } : {}),
+        threadId: threadId || undefined,
       }),
     );
     const counted = zeroTally();
@@ -56,7 +56,7 @@ export function createWorkerStep(s: StepContext) {
           worktreeName: t.wtName,
           acceptance: t.acceptance,
           commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
-          ...(t.remoteMergeMain ? { mergeMain: true } : {}),
+          mergeMain: t.remoteMergeMain || undefined,
         },
         repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
         onEvent: (e) => {
@@ -75,8 +75,8 @@ export function createWorkerStep(s: StepContext) {
         threadId,
         signal: hard.signal,
         logger: log,
-        ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-        ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+        env: ctx.workerEnv,
+        stallMs: ctx.workerStallMs,
       });
     } catch (error) {
       // A launcher that could not run the worker at all (an agent's job failed for good, the queue gone): stopped, or this subtask fails.
@@ -97,7 +97,7 @@ export function createWorkerStep(s: StepContext) {
       goalMet: run.result?.goal_met ?? null,
       summary: run.result?.summary ?? '',
       changedFiles: run.changedFiles,
-      ...(run.reason !== undefined ? { reason: run.reason } : {}),
+      reason: run.reason,
     };
     workers.push(rec);
     if (run.result?.summary) t.lastSummary = run.result.summary;
@@ -115,9 +115,9 @@ export function createWorkerStep(s: StepContext) {
         profile: run.profile,
         usage: { input: run.usage.inputTokens, output: run.usage.outputTokens, cachedInput: run.usage.cachedInputTokens },
         endedAt: now(),
-        ...(run.threadId ? { threadId: run.threadId } : {}),
-        ...(run.exitCode !== null ? { exitCode: run.exitCode } : {}),
-        ...(run.reason !== undefined ? { error: run.reason } : {}),
+        threadId: run.threadId || undefined,
+        exitCode: run.exitCode ?? undefined,
+        error: run.reason,
       }),
     );
     const usage = { input: run.usage.inputTokens, cachedInput: run.usage.cachedInputTokens, output: run.usage.outputTokens };
@@ -132,7 +132,7 @@ export function createWorkerStep(s: StepContext) {
       tokens,
       usage,
       model: s.workerModelName,
-      ...(run.reason !== undefined ? { reason: tail(run.reason, 300) } : {}),
+      reason: run.reason === undefined ? undefined : tail(run.reason, 300),
     });
     decide(
       'worker',
@@ -211,7 +211,7 @@ export function createWorkerStep(s: StepContext) {
         status: 'succeeded',
         runDir: w.runDir,
         usage: w.usage,
-        ...(w.threadId ? { threadId: w.threadId } : {}),
+        threadId: w.threadId || undefined,
       }),
     );
     decide(
