@@ -7,7 +7,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError } from '../errors.js';
+import { withGitLock } from './lock.js';
 import { firstLines, resolveCommit, runGit } from './repo.js';
+import { repoLockKey } from './worktrees.js';
 
 /** Bundles carry refs under this namespace, so fetching one never touches a branch by accident. */
 export const BUNDLE_REF_PREFIX = 'refs/codex-orch/';
@@ -90,10 +92,14 @@ export async function verifyBundle(repoDir: string, file: string): Promise<{ ref
 export async function fetchBundle(repoDir: string, file: string, options: { ref: string; name: string }): Promise<string> {
   const into = `${BUNDLE_REF_PREFIX}incoming/${options.name}`;
   // The program's git allows no transport at all; reading a bundle file needs the local "file" one, for this fetch alone.
-  const r = await runGit(
-    repoDir,
-    ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`],
-    { allowFail: true },
+  // Under the repository's lock: fetch checks connectivity against every ref, worktree HEADs included, and a
+  // `git worktree add` of this process in flight has a HEAD that names no object yet ("bad object worktrees/…/HEAD").
+  const r = await withGitLock(await repoLockKey(repoDir), () =>
+    runGit(
+      repoDir,
+      ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`],
+      { allowFail: true },
+    ),
   );
   if (r.exitCode !== 0) {
     const text = r.stderr || r.stdout;
