@@ -1,18 +1,25 @@
 /**
  * `yarn bench distributed`: plan subtasks on agent processes vs the local
  * executor at the same total concurrency, in one run, on a 1,000-file repo.
- * Each worker is the plan fake codex sleeping S ms (so CPU is not the
- * bottleneck). Reports throughput for 1, 2 and 4 agents, the queue overhead per
- * subtask (bundles both ways, Redis, artifact endpoint) and the scaling
- * efficiency = remote throughput / local throughput.
- * BENCH_SUBTASKS (default 16), BENCH_SLEEP_MS (default 2000), BENCH_CONCURRENCY (default 4).
+ * The same plan and the same settings both ways; each worker is the plan fake
+ * codex sleeping S ms (so CPU is not the bottleneck). Reports throughput for
+ * 1, 2 and 4 agents, the queue overhead per subtask (bundles both ways, Redis,
+ * artifact endpoint), the scaling efficiency = local wall time / remote wall
+ * time, the mean time of each phase of a remote subtask (orchestrator side and
+ * agent side, from RemoteWorkers' timings) next to the local worker's time, and
+ * the machine's load average before and after each run (a loaded machine
+ * makes every figure worse).
+ * BENCH_SUBTASKS (default 16), BENCH_SLEEP_MS (default 2500), BENCH_CONCURRENCY (default 4),
+ * BENCH_AGENTS (default 1,2,4).
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { executePlan } from '../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer } from '../src/queue/artifact-server.js';
 import { HttpArtifactStore } from '../src/queue/artifacts.js';
+import type { PhaseTimings } from '../src/queue/phase-timings.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
 import { openStore } from '../src/store/index.js';
 import { spawnTs, waitFor, type ChildRun } from '../test/helpers/cli-child.js';
@@ -21,6 +28,29 @@ import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '.
 import { writeResult } from './write-result.js';
 
 const TOKEN = 'bench-distributed-token-0123456789';
+/** Local and remote runs use the same repository settings (no setup command; the agent's setup would run only when the local one does). */
+const SETTINGS = { repo: 'bench' };
+
+interface RunFigures {
+  ms: number;
+  /** Mean ms per subtask of each phase. */
+  phases: Record<string, number>;
+  load: { before: number[]; after: number[] };
+}
+
+function load(): number[] {
+  return os.loadavg().map((l) => +l.toFixed(2));
+}
+
+function means(rows: PhaseTimings[]): Record<string, number> {
+  const sums: Record<string, number> = {};
+  for (const r of rows) for (const [k, v] of Object.entries(r)) sums[k] = (sums[k] ?? 0) + v;
+  return Object.fromEntries(
+    Object.entries(sums)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]) => [k, Math.round(v / Math.max(1, rows.length))]),
+  );
+}
 
 function thousandFiles(): Record<string, string> {
   const files: Record<string, string> = { 'README.md': '# bench\n' };
@@ -39,21 +69,23 @@ function subtasks(n: number, sleepMs: number) {
   );
 }
 
-async function localRun(n: number, sleepMs: number, concurrency: number): Promise<number> {
-  const r = makePlanRig({ files: thousandFiles() });
+async function localRun(n: number, sleepMs: number, concurrency: number): Promise<RunFigures> {
+  const r = makePlanRig({ files: thousandFiles(), settings: SETTINGS });
   try {
+    const before = load();
     const t0 = performance.now();
     const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency });
     const ms = performance.now() - t0;
     if (!result.allMerged) throw new Error(`local run left ${result.left.length} subtask(s)`);
-    return ms;
+    return { ms, phases: means(result.workers.map((w) => ({ worker: w.durationMs }))), load: { before, after: load() } };
   } finally {
     r.base.cleanup();
   }
 }
 
-async function remoteRun(n: number, sleepMs: number, concurrency: number, agentsCount: number): Promise<number> {
-  const r = makePlanRig({ files: thousandFiles(), settings: { repo: 'bench' } });
+async function remoteRun(n: number, sleepMs: number, concurrency: number, agentsCount: number): Promise<RunFigures> {
+  const r = makePlanRig({ files: thousandFiles(), settings: SETTINGS });
+  const timings: PhaseTimings[] = [];
   const prefix = uniquePrefix();
   const server = await startArtifactServer({ dir: path.join(r.base.stateDir, 'artifacts'), token: TOKEN });
   const agents: ChildRun[] = [];
@@ -97,14 +129,15 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
       store,
       artifacts: new HttpArtifactStore(server.url, TOKEN),
       artifactsLocation: server.url,
-      pollMs: 50,
+      onTimings: (_jobId, t) => timings.push(t),
     });
     await remote.ready();
+    const before = load();
     const t0 = performance.now();
     const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency, launcher: remoteLauncher(remote), store });
     const ms = performance.now() - t0;
     if (!result.allMerged) throw new Error(`remote run left ${result.left.length} subtask(s): ${JSON.stringify(result.left)}`);
-    return ms;
+    return { ms, phases: means(timings), load: { before, after: load() } };
   } finally {
     await remote?.close();
     for (const a of agents) a.child.kill('SIGTERM');
@@ -119,23 +152,35 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
 export async function run(): Promise<void> {
   await requireRedis();
   const n = Number(process.env.BENCH_SUBTASKS ?? 16);
-  const sleepMs = Number(process.env.BENCH_SLEEP_MS ?? 2000);
+  const sleepMs = Number(process.env.BENCH_SLEEP_MS ?? 2500);
   const c = Number(process.env.BENCH_CONCURRENCY ?? 4);
+  const agentCounts = (process.env.BENCH_AGENTS ?? '1,2,4').split(',').map(Number);
   const local = await localRun(n, sleepMs, c);
+  console.log(
+    `  local: ${Math.round(local.ms)} ms (${((n / local.ms) * 60_000).toFixed(1)}/min), worker ${local.phases.worker} ms, load ${local.load.before.join(' ')}`,
+  );
   const rows: Record<string, unknown>[] = [];
-  for (const k of [1, 2, 4]) {
-    const ms = await remoteRun(n, sleepMs, c, k);
-    const overheadPerSubtask = ((ms - local) * c) / n;
+  for (const k of agentCounts) {
+    const remote = await remoteRun(n, sleepMs, c, k);
+    const overheadPerSubtask = ((remote.ms - local.ms) * c) / n;
+    const perMin = +((n / remote.ms) * 60_000).toFixed(1);
     rows.push({
       agents: k,
       concurrencyPerAgent: Math.max(1, Math.round(c / k)),
-      wallMs: Math.round(ms),
-      subtasksPerMin: +((n / ms) * 60_000).toFixed(1),
+      wallMs: Math.round(remote.ms),
+      subtasksPerMin: perMin,
       overheadMsPerSubtask: Math.round(overheadPerSubtask),
-      efficiencyVsLocal: +(local / ms).toFixed(3),
+      efficiencyVsLocal: +(local.ms / remote.ms).toFixed(3),
+      phasesMeanMs: remote.phases,
+      loadavg: remote.load,
     });
     console.log(
-      `  ${k} agent(s): ${Math.round(ms)} ms, ${rows.at(-1)!.subtasksPerMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(local / ms).toFixed(3)}`,
+      `  ${k} agent(s): ${Math.round(remote.ms)} ms, ${perMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(local.ms / remote.ms).toFixed(3)}, load ${remote.load.before.join(' ')}`,
+    );
+    console.log(
+      `    phases (mean ms): ${Object.entries(remote.phases)
+        .map(([p, v]) => `${p} ${v}`)
+        .join(', ')}`,
     );
   }
   const file = writeResult('distributed', {
@@ -143,9 +188,15 @@ export async function run(): Promise<void> {
     workerSleepMs: sleepMs,
     totalConcurrency: c,
     repoFiles: 1000,
-    local: { wallMs: Math.round(local), subtasksPerMin: +((n / local) * 60_000).toFixed(1) },
+    cpus: os.cpus().length,
+    local: {
+      wallMs: Math.round(local.ms),
+      subtasksPerMin: +((n / local.ms) * 60_000).toFixed(1),
+      phasesMeanMs: local.phases,
+      loadavg: local.load,
+    },
     remote: rows,
     targets: { overheadMsPerSubtask: 50, efficiencyAt4Agents: 0.9 },
   });
-  console.log(`  local: ${Math.round(local)} ms (${((n / local) * 60_000).toFixed(1)}/min) → ${fs.existsSync(file) ? file : ''}`);
+  console.log(`  → ${fs.existsSync(file) ? file : ''}`);
 }

@@ -80,33 +80,35 @@ export async function verifyBundle(repoDir: string, file: string): Promise<{ ref
 }
 
 /**
- * Verifies `file` and fetches its `ref` into `repoDir` as the private ref
+ * Fetches the bundle's `ref` into `repoDir` as the private ref
  * `refs/codex-orch/incoming/<name>`; returns the commit. No branch moves.
+ * The fetch is the verification: git checks the bundle's header and that
+ * `repoDir` has every prerequisite before it reads the pack, and index-pack
+ * checks every object it takes in (a separate `git bundle verify` and
+ * `list-heads` would only read the same file twice more).
  */
 export async function fetchBundle(repoDir: string, file: string, options: { ref: string; name: string }): Promise<string> {
-  const { refs } = await verifyBundle(repoDir, file);
-  const sha = refs.get(options.ref);
-  if (!sha) {
-    throw new GitError(`bundle ${file} has no ref ${options.ref} (it has ${[...refs.keys()].join(', ') || 'none'})`, {
-      context: { repoDir, file, ref: options.ref },
-    });
-  }
   const into = `${BUNDLE_REF_PREFIX}incoming/${options.name}`;
   // The program's git allows no transport at all; reading a bundle file needs the local "file" one, for this fetch alone.
-  await runGit(repoDir, [
-    '-c',
-    'protocol.file.allow=always',
-    'fetch',
-    '--quiet',
-    '--no-tags',
-    '--no-write-fetch-head',
-    file,
-    `+${options.ref}:${into}`,
-  ]);
+  const r = await runGit(
+    repoDir,
+    ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`],
+    { allowFail: true },
+  );
+  if (r.exitCode !== 0) {
+    const text = r.stderr || r.stdout;
+    const missingRef = /couldn't find remote ref/i.test(text);
+    throw new GitError(
+      missingRef ? `bundle ${file} has no ref ${options.ref}` : `bundle ${file} does not apply to ${repoDir}: ${firstLines(text)}`,
+      {
+        ...(missingRef ? {} : { hint: 'the bundle is damaged or this repository lacks the commit it builds on' }),
+        context: { repoDir, file, ref: options.ref, stderr: r.stderr },
+      },
+    );
+  }
   const got = await resolveCommit(repoDir, into);
-  if (got !== sha)
-    throw new GitError(`fetching ${options.ref} from ${file} gave ${got ?? 'nothing'}, expected ${sha}`, { context: { repoDir, file } });
-  return sha;
+  if (!got) throw new GitError(`fetching ${options.ref} from ${file} gave nothing`, { context: { repoDir, file } });
+  return got;
 }
 
 /**

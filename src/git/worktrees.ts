@@ -88,11 +88,16 @@ export interface CreatedWorktree {
   state: 'new' | 'reused-worktree' | 'reused-branch';
 }
 
+/** The key of the in-process lock every worktree change of one repository takes (see lock.ts). */
+export async function repoLockKey(mainDir: string): Promise<string> {
+  return `repo:${await commonGitDir(mainDir)}`;
+}
+
 /** Where a subtask's worktree and branch are, its repository's main/, and the key of that repository's lock. */
 async function subtaskWorktree(baseDir: string, slug: string, mainDirOption: string | undefined) {
   const mainDir = mainDirOption ?? defaultMainDir(baseDir);
   assertMainDir(mainDir);
-  return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: `repo:${await commonGitDir(mainDir)}` };
+  return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: await repoLockKey(mainDir) };
 }
 
 /**

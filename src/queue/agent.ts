@@ -10,6 +10,7 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config/config.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Policy } from '../tools/run-repo-command/policy-file.js';
+import { warmSlots } from './agent-worktrees.js';
 import { openArtifactStore, type ArtifactStore } from './artifacts.js';
 import { redisConnection } from './connection.js';
 import { subtaskQueueName } from './names.js';
@@ -50,6 +51,8 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = (options.logger ?? silentLogger).child({ component: 'agent', agentId });
   const workers: Worker[] = [];
   const connections: { disconnect(): void }[] = [];
+  // Each job slot's worktree is made now, not by the first jobs.
+  await Promise.all(options.repos.map((repo) => warmSlots(repo.clone, repo.workDir, options.concurrency ?? 1, log)));
   for (const repo of options.repos) {
     const connection = redisConnection({ url: options.url, onStatus: (_s, line) => options.onStatus?.(line) });
     connections.push(connection);

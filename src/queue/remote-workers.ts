@@ -4,8 +4,9 @@
  * queue, the store and the report stay on this machine; only the worker step
  * (worktree → setup → codex → acceptance → commit) runs on an agent.
  *
- * - Bundles, not Redis, carry git data: a full bundle of the base commit (for
- *   an agent whose clone lacks it), the branch so far (rework), main's head
+ * - Bundles, not Redis, carry git data: the base commit (for an agent whose
+ *   clone lacks it: a full bundle of the run's first base, and a later base
+ *   as the commits on top of it), the branch so far (rework), main's head
  *   (conflict rework); the agent answers with `base..task-<slug>`.
  * - Job ids are `<run>.<task>.<attempt>`: adding one twice is a no-op, and a
  *   resumed orchestrator finds the job it was waiting for (finished or not)
@@ -21,10 +22,11 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError, QueueError, describeError } from '../errors.js';
 import { advanceBranch, createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
-import { resolveCommit, runGit } from '../git/repo.js';
+import { isAncestor, resolveCommit, runGit } from '../git/repo.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Store } from '../store/types.js';
 import type { ArtifactStore } from './artifacts.js';
+import { phaseTimer, type PhaseTimer, type PhaseTimings } from './phase-timings.js';
 import { redisConnection } from './connection.js';
 import { subtaskJobId, subtaskQueueName } from './names.js';
 import {
@@ -65,6 +67,12 @@ export interface RemoteWorkOutcome {
   duplicate: boolean;
   /** The branch head after applying the result. */
   branchHead: string | null;
+  /**
+   * Where the time went, in ms: here `enqueue` (bundles + add), `pickup` (added → an agent took it),
+   * `agent` (taken → finished), `notice` (finished → seen here), `download`, `fetch` (verify + fetch), `advance`;
+   * and the agent's own phases prefixed `agent.`.
+   */
+  timings: PhaseTimings;
 }
 
 export interface RemoteWorkersOptions {
@@ -83,6 +91,8 @@ export interface RemoteWorkersOptions {
   pollMs?: number;
   logger?: Logger;
   onStatus?: (line: string) => void;
+  /** Each applied job's timings (the benchmark's breakdown). */
+  onTimings?: (jobId: string, timings: PhaseTimings) => void;
 }
 
 /** Waits `ms`, or less when `signal` aborts; leaves no listener behind. */
@@ -103,7 +113,10 @@ export class RemoteWorkers {
   private readonly events: QueueEvents;
   private readonly connections: Redis[];
   private readonly log: Logger;
-  private readonly baseBundles = new Map<string, Promise<SubtaskJobInput['baseBundle']>>();
+  private readonly baseBundles = new Map<string, Promise<Pick<SubtaskJobInput, 'baseBundle' | 'baseFrom'>>>();
+  private readonly fullBundles = new Map<string, Promise<SubtaskJobInput['baseBundle']>>();
+  /** The first base commit of this process: later bases (main after merges) ship as bundles on top of its full bundle. */
+  private firstBase: string | undefined;
   private readonly tmp: string;
   private readonly wakers = new Map<string, () => void>();
   private readonly progressListeners = new Map<string, (p: SubtaskProgress) => void>();
@@ -136,10 +149,37 @@ export class RemoteWorkers {
   }
 
   /** A full bundle of `commit`, uploaded once per commit. */
-  private baseBundle(commit: string): Promise<SubtaskJobInput['baseBundle']> {
-    let p = this.baseBundles.get(commit);
+  private fullBundle(commit: string): Promise<SubtaskJobInput['baseBundle']> {
+    let p = this.fullBundles.get(commit);
     if (!p) {
       p = this.bundle(commit, undefined, `base-${commit.slice(0, 12)}`);
+      this.fullBundles.set(commit, p);
+      p.catch(() => this.fullBundles.delete(commit));
+    }
+    return p;
+  }
+
+  /**
+   * What brings `commit` to an agent, once per commit. main only moves forward
+   * during a run, so a later base descends from the first one: it travels as
+   * `first..commit` (the merged work alone) next to the first base's full
+   * bundle, instead of the whole repository again for every merge.
+   */
+  private baseBundle(commit: string): Promise<Pick<SubtaskJobInput, 'baseBundle' | 'baseFrom'>> {
+    let p = this.baseBundles.get(commit);
+    if (!p) {
+      this.firstBase ??= commit;
+      const first = this.firstBase;
+      p = (async () => {
+        if (first !== commit && (await isAncestor(this.options.mainDir, first, commit))) {
+          const [baseFrom, baseBundle] = await Promise.all([
+            this.fullBundle(first),
+            this.bundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`),
+          ]);
+          return { baseBundle, baseFrom };
+        }
+        return { baseBundle: await this.fullBundle(commit) };
+      })();
       this.baseBundles.set(commit, p);
       p.catch(() => this.baseBundles.delete(commit));
     }
@@ -176,10 +216,12 @@ export class RemoteWorkers {
     req: RemoteWorkRequest,
     options: { signal?: AbortSignal; onProgress?: (p: SubtaskProgress) => void; onQueued?: (jobId: string) => void } = {},
   ): Promise<RemoteWorkOutcome> {
+    const timer = phaseTimer();
+    const t0 = performance.now();
     const { attempt, existing } = await this.nextAttempt(req.runId, req.taskId);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
-      const baseBundle = await this.baseBundle(req.baseCommit);
+      const base = await this.baseBundle(req.baseCommit);
       const head = await resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
       const startBundle = head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`) : undefined;
       const mergeFrom =
@@ -193,7 +235,7 @@ export class RemoteWorkers {
         purpose: req.purpose,
         repoId: this.options.repoId,
         baseCommit: req.baseCommit,
-        baseBundle,
+        ...base,
         ...(startBundle ? { startBundle } : {}),
         ...(mergeFrom ? { mergeFrom } : {}),
         prompt: req.prompt,
@@ -213,11 +255,12 @@ export class RemoteWorkers {
         removeOnFail: { age: 7 * 24 * 3600 },
       });
     }
+    timer.add('enqueue', performance.now() - t0);
     options.onQueued?.(jobId);
     if (options.onProgress) this.progressListeners.set(jobId, options.onProgress);
     try {
-      const result = await this.waitFor(jobId, options.signal);
-      return await this.apply(req, jobId, attempt, result);
+      const result = await this.waitFor(jobId, timer, options.signal);
+      return await this.apply(req, jobId, attempt, result, timer);
     } finally {
       this.progressListeners.delete(jobId);
     }
@@ -226,11 +269,12 @@ export class RemoteWorkers {
   /** Waits for and applies the result of a job attempt that already exists (a resume collecting finished work). */
   async collect(req: RemoteWorkRequest, attempt: number, options: { signal?: AbortSignal } = {}): Promise<RemoteWorkOutcome> {
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
-    const result = await this.waitFor(jobId, options.signal);
-    return this.apply(req, jobId, attempt, result);
+    const timer = phaseTimer();
+    const result = await this.waitFor(jobId, timer, options.signal);
+    return this.apply(req, jobId, attempt, result, timer);
   }
 
-  private async waitFor(jobId: string, signal?: AbortSignal): Promise<SubtaskResult> {
+  private async waitFor(jobId: string, timer: PhaseTimer, signal?: AbortSignal): Promise<SubtaskResult> {
     let said = false;
     for (;;) {
       if (signal?.aborted)
@@ -245,6 +289,11 @@ export class RemoteWorkers {
           const parsed = subtaskResultSchema.safeParse(job.returnvalue);
           if (!parsed.success)
             throw new QueueError(`job ${jobId} returned a malformed result: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+          if (job.processedOn) {
+            timer.add('pickup', job.processedOn - job.timestamp);
+            timer.add('agent', job.finishedOn - job.processedOn);
+          }
+          timer.add('notice', Date.now() - job.finishedOn);
           return parsed.data;
         }
         const state = await job.getState();
@@ -268,7 +317,13 @@ export class RemoteWorkers {
   }
 
   /** Applies an accepted result: fetch the bundle, verify it, move the branch forward (and its worktree). */
-  private async apply(req: RemoteWorkRequest, jobId: string, attempt: number, result: SubtaskResult): Promise<RemoteWorkOutcome> {
+  private async apply(
+    req: RemoteWorkRequest,
+    jobId: string,
+    attempt: number,
+    result: SubtaskResult,
+    timer: PhaseTimer,
+  ): Promise<RemoteWorkOutcome> {
     const first = this.options.store.acceptQueueResult({
       runId: req.runId,
       subtaskId: req.taskId,
@@ -280,27 +335,45 @@ export class RemoteWorkers {
     const branchHead = async () => resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
     if (!first) {
       this.log.warn({ jobId, agent: result.agent }, 'duplicate result of a job attempt ignored');
-      return { result, jobId, attempt, duplicate: true, branchHead: await branchHead() };
+      return { result, jobId, attempt, duplicate: true, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
     }
     if (result.bundle) {
       const file = path.join(this.tmp, `${jobId}.bundle`);
-      await this.options.artifacts.get(result.bundle.artifact, file);
+      const artifact = result.bundle.artifact;
+      await timer.time('download', () => this.options.artifacts.get(artifact, file));
       try {
-        const sha = await fetchBundle(this.options.mainDir, file, { ref: result.bundle.ref, name: jobId });
+        const ref = result.bundle.ref;
+        const sha = await timer.time('fetch', () => fetchBundle(this.options.mainDir, file, { ref, name: jobId }));
         if (sha !== result.headSha)
           throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${result.headSha?.slice(0, 10)}`);
-        if (req.worktree && fs.existsSync(req.worktree)) {
-          // The branch is checked out there: move it with a fast-forward so files and index follow.
-          await runGit(req.worktree, ['merge', '--ff-only', '--quiet', sha]);
-        } else {
-          await advanceBranch(this.options.mainDir, req.branch, sha);
-        }
+        const worktree = req.worktree;
+        await timer.time('advance', async () => {
+          if (worktree && fs.existsSync(worktree)) {
+            // The branch is checked out there: move it with a fast-forward so files and index follow.
+            await runGit(worktree, ['merge', '--ff-only', '--quiet', sha]);
+          } else {
+            await advanceBranch(this.options.mainDir, req.branch, sha);
+          }
+        });
       } finally {
         await dropIncoming(this.options.mainDir, jobId);
         fs.rmSync(file, { force: true });
       }
     }
-    return { result, jobId, attempt, duplicate: false, branchHead: await branchHead() };
+    return { result, jobId, attempt, duplicate: false, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
+  }
+
+  /** This side's phases and the agent's (prefixed `agent.`), logged and handed to `onTimings`. */
+  private timings(jobId: string, result: SubtaskResult, timer: PhaseTimer): PhaseTimings {
+    const all: PhaseTimings = { ...timer.timings };
+    for (const [k, v] of Object.entries(result.timings ?? {})) all[`agent.${k}`] = v;
+    this.log.debug({ jobId, timings: all }, 'remote subtask phases (ms)');
+    try {
+      this.options.onTimings?.(jobId, all);
+    } catch (error) {
+      this.log.warn({ err: error }, 'timings listener threw');
+    }
+    return all;
   }
 
   async close(): Promise<void> {

@@ -26,8 +26,10 @@ export const subtaskJobSchema = z.object({
   repoId: z.string().min(1),
   /** main's commit the subtask branched from; every bundle builds on it. */
   baseCommit: sha,
-  /** A full bundle of baseCommit, for an agent whose clone lacks it. */
+  /** A bundle of baseCommit, for an agent whose clone lacks it: a full one, or, with `baseFrom`, only the commits after baseFrom's. */
   baseBundle: bundleRefSchema,
+  /** A full bundle of an ancestor of baseCommit (the run's first base): what an incremental baseBundle builds on. */
+  baseFrom: bundleRefSchema.optional(),
   /** The branch so far (rework): the agent starts from it instead of baseCommit. */
   startBundle: bundleRefSchema.optional(),
   /** main's head to merge into the branch first (conflict and smoke rework). */
@@ -71,6 +73,8 @@ export const subtaskResultSchema = z.object({
   /** Files left conflicted after mergeFrom that the worker did not resolve. */
   unresolved: z.array(z.string()).default([]),
   events: z.object({ commands: z.number(), fileChanges: z.number(), messages: z.number() }),
+  /** How long each phase took on the agent, in ms (baseFetch, worktree, setup, worker, acceptance, commit, bundle, upload, cleanup). */
+  timings: z.record(z.string(), z.number()).optional(),
 });
 export type SubtaskResult = z.infer<typeof subtaskResultSchema>;
 

@@ -7,25 +7,28 @@
  *
  * Every repository command goes through the same guarded, sandboxed gateway
  * as on the orchestrator's machine. Nothing is pushed; the clone's remotes are
- * never used. Worktrees and branches are the agent's own: a fresh pair per job
- * attempt (`task-<slug>-<job>`), so a retry never meets a half-done one.
+ * never used. Worktrees are the agent's own, reused from job to job
+ * (agent-worktrees.ts): each attempt gets one forced to its start commit and
+ * cleaned, detached (no branch), so a retry never meets a half-done one.
  */
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
-import { describeError, QueueError } from '../errors.js';
+import { QueueError } from '../errors.js';
 import { createBundle, fetchBundle } from '../git/bundle.js';
 import { headSha, resolveCommit, runGit, unmergedFiles } from '../git/repo.js';
-import { commitAll, createWorktree, removeWorktree } from '../git/worktrees.js';
+import { filesWithConflictMarkers } from '../git/rework.js';
+import { commitAll } from '../git/worktrees.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import { runRepoCommand, type GatewayContext } from '../tools/run-repo-command/gateway.js';
 import type { Policy } from '../tools/run-repo-command/policy-file.js';
 import type { CommandResult } from '../tools/run-repo-command/types.js';
 import type { CodexEvent } from '../workers/codex/events.js';
 import { runCodexWorker } from '../workers/codex/index.js';
+import { acquireSlot } from './agent-worktrees.js';
 import type { ArtifactStore } from './artifacts.js';
+import { phaseTimer } from './phase-timings.js';
 import { subtaskJobId } from './names.js';
 import type { SubtaskJob, SubtaskProgress, SubtaskResult } from './subtask-job.js';
 
@@ -71,13 +74,32 @@ function activityOf(e: CodexEvent): string | undefined {
   return undefined;
 }
 
+/** Fetches of a commit into a clone under way in this process: concurrent jobs on the same base wait for one download. */
+const fetching = new Map<string, Promise<string>>();
+
 /** Makes sure `commit` is in the clone, fetching the job's bundle when it is not. */
 async function ensureCommit(ctx: SubtaskRunnerContext, tmp: string, bundle: SubtaskJob['baseBundle'], name: string): Promise<string> {
+  const key = `${path.resolve(ctx.repo.clone)}\0${bundle.sha}`;
+  const pending = fetching.get(key);
+  if (pending) return pending;
   const have = await resolveCommit(ctx.repo.clone, `${bundle.sha}^{commit}`);
   if (have === bundle.sha) return bundle.sha;
-  const file = path.join(tmp, `${name}.bundle`);
-  await ctx.artifacts.get(bundle.artifact, file);
-  return fetchBundle(ctx.repo.clone, file, { ref: bundle.ref, name });
+  const again = fetching.get(key);
+  if (again) return again;
+  const p = (async () => {
+    const file = path.join(tmp, `${name}.bundle`);
+    await ctx.artifacts.get(bundle.artifact, file);
+    const got = await fetchBundle(ctx.repo.clone, file, { ref: bundle.ref, name });
+    if (got !== bundle.sha)
+      throw new QueueError(`bundle ${bundle.artifact.name} brought ${got.slice(0, 10)}, not ${bundle.sha.slice(0, 10)}`);
+    return got;
+  })();
+  fetching.set(key, p);
+  try {
+    return await p;
+  } finally {
+    fetching.delete(key);
+  }
 }
 
 /**
@@ -104,14 +126,21 @@ export async function runSubtaskJob(
   }
   fs.mkdirSync(ctx.repo.workDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-orch-agent-'));
-  // The worktree of this attempt: unique, so an earlier attempt on this machine is never in the way.
-  const attemptSlug = `${job.slug}-${job.attempt}-${crypto.randomBytes(3).toString('hex')}`;
-  const wtName = `task-${attemptSlug}`;
+  const timer = phaseTimer();
+  let releaseSlot: (() => void) | undefined;
   try {
     progress({ stage: 'preparing' });
-    const base = await ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`);
-    const start = job.startBundle ? await ensureCommit(ctx, tmp, job.startBundle, `start-${jobId}`) : base;
-    const wt = await createWorktree(ctx.repo.workDir, attemptSlug, { from: start, mainDir: ctx.repo.clone });
+    const base = await timer.time('baseFetch', async () => {
+      const have = await resolveCommit(ctx.repo.clone, `${job.baseBundle.sha}^{commit}`);
+      if (have !== job.baseBundle.sha && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`);
+      return ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`);
+    });
+    const startBundle = job.startBundle;
+    const start = startBundle ? await timer.time('baseFetch', () => ensureCommit(ctx, tmp, startBundle, `start-${jobId}`)) : base;
+    // A reused worktree of this agent, forced to the start commit and cleaned: pristine, like a new one, without checking out every file.
+    const wt = await timer.time('worktree', () => acquireSlot(ctx.repo.clone, ctx.repo.workDir, start, log));
+    releaseSlot = wt.release;
+    const wtName = wt.name;
     const gateway: GatewayContext = {
       config: ctx.config,
       baseDir: ctx.repo.workDir,
@@ -124,22 +153,24 @@ export async function runSubtaskJob(
 
     let unresolvedBefore: string[] = [];
     let merging = false;
-    if (job.mergeFrom) {
-      const main = await ensureCommit(ctx, tmp, job.mergeFrom, `main-${jobId}`);
-      const m = await runGit(wt.path, ['merge', '--no-ff', '--no-commit', '--no-edit', main], { allowFail: true });
-      merging = m.exitCode === 0 || (await unmergedFiles(wt.path)).length > 0;
-      unresolvedBefore = await unmergedFiles(wt.path);
-      log.info({ main, conflicts: unresolvedBefore }, 'merged main into the branch for rework');
+    const mergeFrom = job.mergeFrom;
+    if (mergeFrom) {
+      await timer.time('mergeMain', async () => {
+        const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`);
+        const m = await runGit(wt.path, ['merge', '--no-ff', '--no-commit', '--no-edit', main], { allowFail: true });
+        merging = m.exitCode === 0 || (await unmergedFiles(wt.path)).length > 0;
+        unresolvedBefore = await unmergedFiles(wt.path);
+        log.info({ main, conflicts: unresolvedBefore }, 'merged main into the branch for rework');
+      });
     }
 
     const setup: SubtaskResult['setup'] = [];
-    if (wt.state === 'new') {
-      for (const command of job.setup) {
-        progress({ stage: 'setup', activity: command });
-        const r = await runRepoCommand({ worktree: wtName, command }, gateway);
-        setup.push({ command, ok: r.ok, exitCode: r.exitCode, log: commandText(r) });
-        if (!r.ok) break;
-      }
+    // Every attempt's tree is pristine (no node_modules, no build output), so setup runs every time, as for a new local worktree.
+    for (const command of job.setup) {
+      progress({ stage: 'setup', activity: command });
+      const r = await timer.time('setup', () => runRepoCommand({ worktree: wtName, command }, gateway));
+      setup.push({ command, ok: r.ok, exitCode: r.exitCode, log: commandText(r) });
+      if (!r.ok) break;
     }
     const setupFailed = setup.some((s) => !s.ok);
 
@@ -151,61 +182,67 @@ export async function runSubtaskJob(
       : '';
     const worker = setupFailed
       ? null
-      : await runCodexWorker({
-          prompt: `${job.prompt}${conflictNote}`,
-          cwd: wt.path,
-          config: ctx.config,
-          profile: job.profile,
-          runId: job.runId,
-          workerId: `${job.slug}-a${job.attempt}`,
-          ...(options.signal ? { signal: options.signal } : {}),
-          logger: log,
-          ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
-          ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
-          onEvent: (e) => {
-            if (e.type === 'item.completed') {
-              const t = (e.item as { type: string }).type;
-              if (t === 'command_execution') counts.commands++;
-              else if (t === 'file_change') counts.fileChanges++;
-              else if (t === 'agent_message') counts.messages++;
-            }
-            if (e.type === 'turn.completed' && e.usage) tokens += e.usage.input_tokens + e.usage.output_tokens;
-            const activity = activityOf(e);
-            if (activity) progress({ stage: 'worker', activity, tokens });
-          },
-        });
+      : await timer.time('worker', () =>
+          runCodexWorker({
+            prompt: `${job.prompt}${conflictNote}`,
+            cwd: wt.path,
+            config: ctx.config,
+            profile: job.profile,
+            runId: job.runId,
+            workerId: `${job.slug}-a${job.attempt}`,
+            ...(options.signal ? { signal: options.signal } : {}),
+            logger: log,
+            ...(ctx.workerEnv ? { env: ctx.workerEnv } : {}),
+            ...(ctx.workerStallMs !== undefined ? { stallMs: ctx.workerStallMs } : {}),
+            onEvent: (e) => {
+              if (e.type === 'item.completed') {
+                const t = (e.item as { type: string }).type;
+                if (t === 'command_execution') counts.commands++;
+                else if (t === 'file_change') counts.fileChanges++;
+                else if (t === 'agent_message') counts.messages++;
+              }
+              if (e.type === 'turn.completed' && e.usage) tokens += e.usage.input_tokens + e.usage.output_tokens;
+              const activity = activityOf(e);
+              if (activity) progress({ stage: 'worker', activity, tokens });
+            },
+          }),
+        );
 
     let acceptance: SubtaskResult['acceptance'];
     if (worker?.status === 'complete' && job.acceptance) {
       progress({ stage: 'acceptance', activity: job.acceptance });
-      const r = await runRepoCommand({ worktree: wtName, command: job.acceptance }, gateway);
+      const command = job.acceptance;
+      const r = await timer.time('acceptance', () => runRepoCommand({ worktree: wtName, command }, gateway));
       acceptance = { command: job.acceptance, ok: r.ok, exitCode: r.exitCode, log: commandText(r) };
     }
 
     progress({ stage: 'bundling' });
-    const unresolved = merging ? await unmergedFiles(wt.path) : [];
-    if (merging && unresolved.length === 0) {
-      // Finish the merge of main (with the worker's resolutions) as one commit.
-      await runGit(wt.path, ['add', '-A']);
-      await runGit(wt.path, ['commit', '--quiet', '--no-edit', '-m', `merge main into ${job.slug} (${job.commitMessage})`]);
-    } else if (merging) {
-      await runGit(wt.path, ['merge', '--abort'], { allowFail: true });
-    }
-    if (!merging || unresolved.length === 0) await commitAll(wt.path, job.commitMessage);
-    const head = await headSha(wt.path);
+    // Codex's sandbox keeps .git read-only, so the worker cannot `git add` its resolutions: a conflict is resolved when its markers are gone (as locally).
+    const unresolved = merging ? await filesWithConflictMarkers(wt.path) : [];
+    const head = await timer.time('commit', async () => {
+      if (merging && unresolved.length === 0) {
+        // Finish the merge of main (with the worker's resolutions) as one commit.
+        await runGit(wt.path, ['add', '-A']);
+        await runGit(wt.path, ['commit', '--quiet', '--no-edit', '-m', `merge main into ${job.slug} (${job.commitMessage})`]);
+      } else if (merging) {
+        await runGit(wt.path, ['merge', '--abort'], { allowFail: true });
+      }
+      if (!merging || unresolved.length === 0) await commitAll(wt.path, job.commitMessage);
+      return headSha(wt.path);
+    });
     let bundle: SubtaskResult['bundle'];
     if (head !== job.baseBundle.sha) {
       const file = path.join(tmp, `${jobId}.bundle`);
-      const made = await createBundle(ctx.repo.clone, file, { tip: head, name: `task-${job.slug}`, base: base });
+      const made = await timer.time('bundle', () =>
+        createBundle(ctx.repo.clone, file, { tip: head, name: `task-${job.slug}`, base: base }),
+      );
       if (made) {
-        const artifact = await ctx.artifacts.put(file, `${jobId}.bundle`);
+        const artifact = await timer.time('upload', () => ctx.artifacts.put(file, `${jobId}.bundle`));
         if (artifact.warning) log.warn({ warning: artifact.warning }, 'large bundle');
         bundle = { artifact: { name: artifact.name, sha256: artifact.sha256, size: artifact.size }, ref: made.ref, sha: made.sha };
       }
     }
-    await removeWorktree(ctx.repo.workDir, attemptSlug, { mainDir: ctx.repo.clone }).catch((error: unknown) =>
-      log.warn({ err: error }, `worktree ${wtName} kept: ${describeError(error)}`),
-    );
+    log.debug({ jobId, timings: timer.timings }, 'job phases (ms)');
     progress({ stage: 'done', tokens });
     return {
       v: 1,
@@ -234,8 +271,10 @@ export async function runSubtaskJob(
       ...(acceptance ? { acceptance } : {}),
       unresolved,
       events: counts,
+      timings: timer.timings,
     };
   } finally {
+    releaseSlot?.();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

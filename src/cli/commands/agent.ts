@@ -70,7 +70,8 @@ export function registerAgent(program: Command): void {
     .addHelpText(
       'after',
       `
-Each job: fetch the base commit (from a bundle when the clone lacks it), make a worktree, run the
+Each job: fetch the base commit (from a bundle when the clone lacks it), take one of the agent's
+job-slot worktrees (forced to that commit and cleaned), run the
 repository's setup, the codex worker and the acceptance command (all through the guarded, sandboxed
 gateway), commit here, and return the branch as a git bundle. Nothing is ever pushed.
 
