@@ -240,7 +240,7 @@ export const ENV_VARS = [
   {
     name: 'ORCHESTRATOR_QUEUE',
     description:
-      'Redis URL of the job queue (BullMQ). Set it to run plan subtasks on `codex-orch agent` machines; empty: everything runs here.',
+      'Redis URL of the job queue (BullMQ). Set it to run plan subtasks on `codex-orch agent` machines, and for `dispatch` to share whole tasks with every dispatcher on it (one run per repository at a time); empty: everything runs here.',
     example: 'redis://127.0.0.1:6379',
     schema: z
       .string()
@@ -258,13 +258,14 @@ export const ENV_VARS = [
   },
   {
     name: 'ORCHESTRATOR_QUEUE_LOCK_MS',
-    description: 'How long an agent holds a job without renewing it before the job counts as stalled, in milliseconds.',
+    description:
+      'How long an agent (or a dispatcher, for a queued task and its repository lock) holds a job without renewing it before the job counts as stalled, in milliseconds.',
     example: '300000',
     schema: positiveInt('milliseconds'),
   },
   {
     name: 'ORCHESTRATOR_QUEUE_STALLED_MS',
-    description: 'How often agents look for stalled jobs (of a dead agent) to retry, in milliseconds.',
+    description: 'How often agents and dispatchers look for stalled jobs (of a dead one) to retry, in milliseconds.',
     example: '30000',
     schema: positiveInt('milliseconds'),
   },

@@ -71,7 +71,7 @@ export type MergeDecisionAction =
 /** One thing the queue decided and why; the caller appends these to decisions.jsonl. */
 export interface MergeDecision {
   at: string;
-  /** Enqueue order, from 1. */
+  /** Enqueue order, from 1 (0: found by `recover` before any branch was enqueued, or for a branch not enqueued). */
   seq: number;
   branch: string;
   taskId?: string;
@@ -186,6 +186,26 @@ export class MergeQueue {
     await this.tail;
   }
 
+  /**
+   * Clears a merge of the queue's own that a killed process left half done in
+   * main/ (see recoverCutOffMerge), before the first branch is enqueued: a run
+   * whose every branch is already merged enqueues none, and a leftover for
+   * another branch would make the first merge answer main-dirty. Never
+   * rejects; reported through onDecision (`recovered`, seq 0).
+   */
+  async recover(): Promise<void> {
+    const run = this.tail.then(() =>
+      withGitLock(`merge:${mainKey(this.mainDir)}`, async () => {
+        this.mainGitDir ??= await gitDir(this.mainDir);
+        this.commonDir ??= await commonGitDir(this.mainDir);
+        this.targetBranch ??= (await currentBranch(this.mainDir)) ?? undefined;
+        if (this.targetBranch !== undefined) await this.recoverCutOffMerge();
+      }),
+    );
+    this.tail = run.catch(() => undefined);
+    await this.tail;
+  }
+
   /** The revert commit of a branch whose merge this queue reverted after a failed smoke test. */
   revertOf(branch: string): string | undefined {
     return this.reverted.get(branch);
@@ -269,7 +289,7 @@ export class MergeQueue {
     const branchSha = readLooseRef(this.commonDir, branch) ?? (await resolveCommit(mainDir, `refs/heads/${branch}`));
     if (!branchSha) return fail(`branch ${branch} does not exist in ${mainDir}`);
 
-    await this.undoCutOffMerge(item, branchSha);
+    await this.recoverCutOffMerge(item);
 
     const revertSha = this.reverted.get(branch);
     if (revertSha && !(await isAncestor(mainDir, revertSha, branchSha))) {
@@ -413,15 +433,28 @@ export class MergeQueue {
   }
 
   /**
-   * A merge of this very branch, with this queue's own message, that a process
-   * was killed in the middle of: git writes MERGE_HEAD and merges index and
-   * worktree before it commits, so a run killed there leaves main/ "in the
-   * middle of a merge" that no person started. Its next process (a resume)
-   * undoes it with `git merge --abort` and merges again. Anything else (another
-   * branch or message, a lock, a git still running, another branch checked out)
-   * is left to the preflight, which refuses and says how to undo it.
+   * Clears what a merge of this queue's that a process was killed in the
+   * middle of left in main/, before anything else merges (also at the start
+   * of a run: `recover`). It is the queue's own when MERGE_MSG is its message,
+   * `Merge <branch>: <title>`, and MERGE_HEAD is that task branch's tip. Two
+   * states, both cleared with `git merge --abort` (which resets to HEAD; no
+   * history is touched):
+   *
+   * - cut off before the commit: git wrote MERGE_HEAD and merged index and
+   *   work tree but never committed; HEAD did not move, and the branch is
+   *   merged again in its turn.
+   * - cut off after the commit: the merge commit is on main (MERGE_HEAD is in
+   *   HEAD's history) but git died before it removed its merge state — a kill
+   *   of the whole process group, or of the orchestrator alone: git itself
+   *   lives on, and its "Merge made by…" line then meets a closed pipe, which
+   *   ends it with SIGPIPE right after the commit. main/ then looks "in the
+   *   middle of a merge" whose work is done; aborting it changes no file.
+   *
+   * Anything else (a person's merge or message, a lock, a git still running,
+   * another branch checked out) is left to the preflight, which refuses and
+   * says how to undo it.
    */
-  private async undoCutOffMerge(item: Item, branchSha: string): Promise<void> {
+  private async recoverCutOffMerge(item?: Item): Promise<void> {
     const gd = this.mainGitDir as string;
     let mergeHead: string;
     let mergeMsg: string;
@@ -431,16 +464,25 @@ export class MergeQueue {
     } catch {
       return;
     }
-    if (mergeHead !== branchSha || mergeMsg !== `Merge ${item.branch}: ${oneLine(item.meta.title)}`) return;
+    const branch = /^Merge (\S+): ./.exec(mergeMsg)?.[1];
+    if (!branch) return;
+    // The queue's message for the branch being merged now; for another one, its title is not known here.
+    if (item && branch === item.branch && mergeMsg !== `Merge ${item.branch}: ${oneLine(item.meta.title)}`) return;
+    const tip = readLooseRef(this.commonDir as string, branch) ?? (await resolveCommit(this.mainDir, `refs/heads/${branch}`));
+    if (tip !== mergeHead) return;
     if (statOrNull(path.join(gd, 'index.lock')) || gitProcessesIn(this.mainDir).length > 0) return;
     if (readHead(gd) !== `ref: refs/heads/${this.targetBranch}`) return;
+    const committed = await isAncestor(this.mainDir, mergeHead, 'HEAD');
     const r = await runGit(this.mainDir, ['merge', '--abort'], { allowFail: true });
     if (r.exitCode !== 0) return;
+    const found: Item = item?.branch === branch ? item : { seq: 0, branch, meta: { title: '' } };
     this.decide(
-      item,
+      found,
       'recovered',
-      `${this.mainDir} was left in the middle of merging ${item.branch} (${short(branchSha)}) by a process of this run that stopped before committing it; undone with git merge --abort`,
-      { sha: branchSha },
+      committed
+        ? `${this.mainDir} was left "in the middle of" merging ${branch} (${short(mergeHead)}) although that merge is committed: the process that made it stopped before git cleared its merge state; cleared with git merge --abort (HEAD kept)`
+        : `${this.mainDir} was left in the middle of merging ${branch} (${short(mergeHead)}) by a process that stopped before committing it; undone with git merge --abort`,
+      { sha: mergeHead },
     );
   }
 

@@ -6,6 +6,7 @@ import { createWorktree } from '../../src/git/index.js';
 import { MergeQueue, type MergeDecision } from '../../src/git/merge-queue.js';
 import { firstLines } from '../../src/git/repo.js';
 import { git, makeTempBase, type TempBase } from '../helpers/git-repo.js';
+import { runOrphanedGit } from '../helpers/orphaned-git.js';
 
 /**
  * The merge queue's preflight on real repositories: with an index.lock, a
@@ -175,6 +176,62 @@ describe('merge preflight', { timeout: 120_000 }, () => {
     expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(false);
     expect(git(b.main, 'log', '--first-parent', '--merges', '--format=%s', `${head}..HEAD`)).toBe(`Merge ${one}: one`);
     expect(git(b.main, 'rev-parse', 'HEAD^1')).toBe(head);
+    expect(git(b.main, 'status', '--porcelain')).toBe('');
+  });
+
+  it('its own merge of another branch, committed by a git that outlived its killed orchestrator (SIGPIPE before git cleared its merge state): cleared, HEAD kept, the next branch merged', async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const two = await task(b, 'two', { 'two.txt': '2\n' });
+    const tip = git(b.main, 'rev-parse', one);
+    const gitDir = path.join(b.main, '.git');
+    // What the queue's `git merge` of `one` leaves when the orchestrator alone was SIGKILLed while it ran.
+    const killed = await runOrphanedGit(b.main, ['merge', '--no-ff', '--no-edit', '--no-stat', '-m', `Merge ${one}: one`, tip]);
+    expect(killed.signal).toBe('SIGPIPE');
+    const merged = git(b.main, 'rev-parse', 'HEAD');
+    expect(git(b.main, 'rev-parse', 'HEAD^2')).toBe(tip);
+    expect(fs.existsSync(path.join(gitDir, 'MERGE_HEAD'))).toBe(true);
+    const decisions: MergeDecision[] = [];
+    const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0, onDecision: (d) => decisions.push(d) });
+    const r = await q.enqueue(two, { title: 'two' });
+    expect(r.status, JSON.stringify(r)).toBe('merged');
+    expect(decisions.find((d) => d.action === 'recovered')).toMatchObject({ branch: one, sha: tip, seq: 0 });
+    for (const f of ['MERGE_HEAD', 'MERGE_MSG', 'MERGE_MODE']) expect(fs.existsSync(path.join(gitDir, f))).toBe(false);
+    expect(git(b.main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s')).toBe(`Merge ${one}: one\nMerge ${two}: two`);
+    expect(git(b.main, 'rev-parse', 'HEAD^1')).toBe(merged);
+    expect(git(b.main, 'status', '--porcelain')).toBe('');
+  });
+
+  it('recover() before anything is enqueued: the last merge, committed but with its merge state left, is cleared; nothing is merged again', async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const killed = await runOrphanedGit(b.main, ['merge', '--no-ff', '--no-edit', '--no-stat', '-m', `Merge ${one}: one`, one]);
+    expect(killed.signal).toBe('SIGPIPE');
+    const head = git(b.main, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(b.main, 'README.md'), '# edited by a person since\n');
+    const decisions: MergeDecision[] = [];
+    await new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0, onDecision: (d) => decisions.push(d) }).recover();
+    expect(decisions.map((d) => [d.action, d.branch])).toEqual([['recovered', one]]);
+    expect(fs.existsSync(path.join(b.main, '.git', 'MERGE_HEAD'))).toBe(false);
+    expect(git(b.main, 'rev-parse', 'HEAD')).toBe(head);
+    // The person's uncommitted edit is kept (in the work tree, not staged).
+    expect(git(b.main, 'diff', '--name-only')).toBe('README.md');
+    expect(git(b.main, 'diff', '--cached', '--name-only')).toBe('');
+    expect(fs.readFileSync(path.join(b.main, 'README.md'), 'utf8')).toBe('# edited by a person since\n');
+  });
+
+  it('its own merge of another branch cut off before the commit: undone, then both branches merged once (in their turn)', async () => {
+    const b = setup();
+    const one = await task(b, 'one', { 'one.txt': '1\n' });
+    const two = await task(b, 'two', { 'two.txt': '2\n' });
+    const head = git(b.main, 'rev-parse', 'HEAD');
+    git(b.main, 'merge', '--no-ff', '--no-commit', '-m', `Merge ${one}: one`, git(b.main, 'rev-parse', one));
+    const q = new MergeQueue({ baseDir: b.baseDir, dirtyWaitMs: 0 });
+    expect((await q.enqueue(two, { title: 'two' })).status).toBe('merged');
+    expect((await q.enqueue(one, { title: 'one' })).status).toBe('merged');
+    expect(git(b.main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', `${head}..HEAD`)).toBe(
+      `Merge ${two}: two\nMerge ${one}: one`,
+    );
     expect(git(b.main, 'status', '--porcelain')).toBe('');
   });
 

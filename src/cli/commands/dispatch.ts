@@ -33,6 +33,7 @@ import { DEFAULT_GITHUB_POLL_MS } from '../../dispatcher/github-source.js';
 import { isPidAlive } from '../../store/index.js';
 import { EXIT } from '../exit-codes.js';
 import { githubIntake } from './dispatch-github.js';
+import { openDispatchQueue, type DispatchQueue } from './dispatch-queue.js';
 import { printErr, printOut } from '../output.js';
 import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
 
@@ -62,6 +63,8 @@ export interface DispatchCommandOptions {
   progress?: boolean;
   /** Task ids of the ledger to run again (failed or interrupted ones). */
   retry?: string[];
+  /** Redis URL of the `tasks` queue (ORCHESTRATOR_QUEUE): tasks are queued and run by every dispatcher on it. */
+  queue?: string;
 }
 
 export interface DispatchCommandDeps {
@@ -118,6 +121,16 @@ Scheduling:
   aborts the running ones (they record their state) and waits for them; interrupted inbox tasks
   go back to the inbox. A configuration error (no OPENAI_API_KEY, a --base-dir without main/)
   stops the dispatch before any task is taken (exit 2) and is not recorded for any task.
+
+More machines (--queue redis://host:6379, or ORCHESTRATOR_QUEUE; keys under ORCHESTRATOR_QUEUE_PREFIX):
+  every dispatcher on the queue puts the tasks of its sources on the shared "tasks" queue (one job
+  per task id and base dir: a task dropped into two dispatchers' inboxes runs once) and runs queued
+  tasks, --concurrency at once, never two of one repository at a time on any machine (a Redis lock;
+  a busy repository is waited for, not failed). The outcome goes back to the dispatcher that queued
+  the task (its inbox done/ and failed/, intake records, issue comments). A dispatcher killed while
+  running a task: after ORCHESTRATOR_QUEUE_LOCK_MS another takes the job and resumes the run. Every
+  machine needs the task's base dir at the same path. --retry runs here, not through the queue.
+  See docs/distributed.md.
 
 Exit codes: 0 all tasks succeeded (or --watch stopped while idle); 1 a task failed; 2 bad input
   (tasks, options, config); 130 interrupted (a task was stopped or not started).
@@ -206,7 +219,10 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   const config = loadConfig({
     env,
     dotenvDir: deps.dotenvDir,
-    overrides: { ORCHESTRATOR_BASE_DIR: opts.baseDir === undefined ? undefined : path.resolve(opts.baseDir) },
+    overrides: {
+      ORCHESTRATOR_BASE_DIR: opts.baseDir === undefined ? undefined : path.resolve(opts.baseDir),
+      ORCHESTRATOR_QUEUE: opts.queue,
+    },
   });
   const defaultBaseDir = config.baseDir;
 
@@ -311,10 +327,27 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
   }
   controller.signal.addEventListener('abort', () => http?.stopAccepting(), { once: true });
 
+  const say = (line: string): void => (opts.json ? printErr(line) : live.note(line));
+  let queue: DispatchQueue | undefined;
   let summary: DispatchSummary;
   try {
     const owner = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
-    const runTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner, retrying ? { retry: true } : {}) : baseRunTask;
+    const localRunTask: RunTask = ledgers ? withIdempotency(baseRunTask, ledgers, owner, retrying ? { retry: true } : {}) : baseRunTask;
+    // With a queue, the sources' tasks go on it and this dispatcher runs queued ones (its own and others') through localRunTask.
+    if (config.queue && !retrying) {
+      queue = await openDispatchQueue({
+        queue: config.queue,
+        runTask: localRunTask,
+        concurrency: opts.concurrency ?? 1,
+        signal: controller.signal,
+        repoIdOf: realBaseDirKey,
+        onLine: say,
+      });
+      printErr(queue.describe);
+    }
+    const runTask = queue?.runTask ?? localRunTask;
+    // Queued tasks wait in Redis, not here: keep one per base dir queued from each source (they run in order) up to a wider limit.
+    const concurrency = queue ? Math.max(16, 4 * (opts.concurrency ?? 1)) : (opts.concurrency ?? 1);
     if (http) {
       const url = await http.start();
       printErr(`http intake on ${url}: POST /tasks, GET /tasks, GET /tasks/<id> (Authorization: Bearer $${DISPATCH_TOKEN_VAR})`);
@@ -324,7 +357,7 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
       printErr(`watching ${path.resolve(opts.inbox)} every ${opts.pollMs ?? DEFAULT_INBOX_POLL_MS} ms`);
     if (watch) printErr('press Ctrl-C (or send SIGTERM) to stop taking tasks and shut down');
     summary = await dispatch(mergeSources(sources), runTask, {
-      concurrency: opts.concurrency ?? 1,
+      concurrency,
       defaultBaseDir,
       signal: controller.signal,
       baseDirKey: realBaseDirKey,
@@ -333,13 +366,12 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
         ? undefined
         : (event) => {
             const line = renderDispatchEvent(event, process.stderr);
-            if (line !== undefined) {
-              if (live) live.note(line);
-              else printErr(line);
-            }
+            if (line !== undefined) say(line);
           },
     });
   } finally {
+    // Taken jobs: stopped by the abort (back to the queue), or run to their end.
+    await queue?.close();
     live.stop();
     external?.removeEventListener('abort', onSignal);
     process.off('SIGINT', onProcessSignal);
@@ -442,6 +474,10 @@ export function registerDispatch(program: Command, makeRunTask?: MakeRunTask): C
     .option('--label <label>', 'with --github: the label that asks for work (then <label>:running, :done, :failed)')
     .option('--no-ledger', 'no idempotency ledger: a task id may run again in a later dispatch')
     .option('--retry <id...>', 'run failed or interrupted tasks of the ledger again (an interrupted run is resumed)')
+    .option(
+      '--queue <url>',
+      'Redis URL of the tasks queue shared by dispatchers on several machines: queue the tasks there and run queued ones, one per repository at a time (default: ORCHESTRATOR_QUEUE)',
+    )
     .option('--json', 'print the summary as JSON on stdout (no progress lines)')
     .option('--no-progress', "plain dispatch lines instead of the live view of the runs' workers")
     .addHelpText('after', HELP_AFTER)

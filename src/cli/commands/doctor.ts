@@ -19,7 +19,8 @@ async function queueChecks(config: Config, timeoutMs: number): Promise<Check[]> 
       {
         name: 'queue',
         status: 'ok',
-        detail: 'none configured: every worker runs on this machine (set ORCHESTRATOR_QUEUE for agents on others)',
+        detail:
+          'none configured: every worker and dispatched task runs on this machine (set ORCHESTRATOR_QUEUE for agents and dispatchers on others)',
       },
     ];
   const checks: Check[] = [];
@@ -35,11 +36,14 @@ async function queueChecks(config: Config, timeoutMs: number): Promise<Check[]> 
   }
   const artifacts = q.artifacts ?? `served by the orchestrator on ${q.artifactsListen}`;
   const needsToken = !q.artifacts || /^https?:/.test(q.artifacts);
+  // Only plan subtasks on agents move bundles; dispatchers sharing whole tasks need Redis alone.
   checks.push({
     name: 'artifacts',
-    status: needsToken && !q.artifactsToken ? 'fail' : 'ok',
+    status: needsToken && !q.artifactsToken ? 'warn' : 'ok',
     detail:
-      needsToken && !q.artifactsToken ? `${artifacts}: ORCHESTRATOR_ARTIFACTS_TOKEN is not set (agents need the same token)` : artifacts,
+      needsToken && !q.artifactsToken
+        ? `${artifacts}: ORCHESTRATOR_ARTIFACTS_TOKEN is not set (plan subtasks on agents need it, the same on every agent; dispatchers sharing tasks do not)`
+        : artifacts,
   });
   return checks;
 }

@@ -46,7 +46,7 @@ import {
   type SubtaskSummary,
   type TaskRun,
 } from './plan-types.js';
-import { markResumed, pendingRework, previousWorkers } from './resume-step.js';
+import { finishedWorker, markResumed, pendingRework, previousWorkers } from './resume-step.js';
 import { loadTaskTemplates, renderTaskPrompt, type TaskTemplates } from './templates.js';
 import { createMergeStep } from './merge-step.js';
 import { createRetryStep } from './retry-step.js';
@@ -229,7 +229,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     alreadyInMain,
     gate,
   };
-  const { work } = createWorkerStep(steps);
+  const { work, adopt } = createWorkerStep(steps);
   const { acceptAndReview } = createReviewStep(steps, { work });
   const { queue, smokeCommand, mergeLoop, conflictRework, smokeRework, recordMerged } = createMergeStep(steps, { work, acceptAndReview });
   const retry = createRetryStep(steps);
@@ -297,8 +297,15 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
         if (!r.ok) throw new TaskFailure(`setup command \`${cmd}\` failed: ${tail(commandLog(r), 500)}`);
       }
     }
-    // A restarted subtask continues on its thread (or, without one, from what its worktree holds), told why.
-    await work(t, 'initial', resumedRunning.delete(t.id) ? restartPrompt(t.prompt) : t.prompt);
+    const restarted = resumedRunning.delete(t.id);
+    // An earlier process's worker that had finished, in the worktree it left, is used as it is; a restarted subtask
+    // otherwise continues on its thread (or, without one, from what its worktree holds), told why.
+    const finished =
+      wt.state === 'reused-worktree' && t.workerCount === 0 && !ctx.launcher?.remote
+        ? finishedWorker(ctx.runDir, t.slug, t.worktree, retry.threadFloor(t.id))
+        : null;
+    if (finished) adopt(t, finished);
+    else await work(t, 'initial', restarted ? restartPrompt(t.prompt) : t.prompt);
     await acceptAndReview(t);
     transition(scheduleEvent.completed(t.id), ctx.review ? 'accepted and approved; queued for merge' : 'accepted; queued for merge');
     await mergeLoop(t);
@@ -407,6 +414,8 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     'start',
     `${mergeOnly ? `merge only: ${resumedComplete.size} complete subtask(s) to merge; ` : ''}${resumedComplete.size || resumedRunning.size ? `resumed (${resumedComplete.size} complete, ${resumedRunning.size} running); ` : ''}${byId.size} subtask(s), WIP ${maxParallel}, gate ${ctx.gate ?? 'merged'}, review ${ctx.review ? 'on' : 'off'}, main branch ${mainBranch}${settings.found ? `, settings ${path.basename(settings.file)}` : ''}`,
   );
+  // A merge a killed process of this base dir left half done in main/ is cleared before anything is scheduled.
+  await queue.recover();
   budget.start();
   try {
     for (;;) {

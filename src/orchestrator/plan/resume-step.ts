@@ -1,7 +1,8 @@
 /**
  * What a resumed plan run needs from the earlier process: which subtasks were
- * complete or running when it stopped, their last worker (id sequence and
- * codex thread), and whether a complete one's rework was cut off.
+ * complete or running when it stopped, their last worker (id sequence, codex
+ * thread, and its result when it had finished), and whether a complete one's
+ * rework was cut off.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -18,26 +19,11 @@ import type { Decision } from './decisions-log.js';
  * on disk).
  */
 export function previousWorkers(runDir: string, slug: string, threadsAfter = 0): { seq: number; threadId: string | null } {
-  let names: string[];
-  try {
-    names = fs.readdirSync(path.join(runDir, 'workers'));
-  } catch {
-    return { seq: 0, threadId: null };
-  }
-  const prefix = `${slug}-`;
-  const seqs = names
-    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
-    .map((n) => Number(n.slice(prefix.length)))
-    .sort((a, b) => b - a);
+  const seqs = workerSeqs(runDir, slug);
   for (const n of seqs) {
     if (n <= threadsAfter) break;
-    const dir = path.join(runDir, 'workers', `${prefix}${n}`);
-    let threadId: string | null = null;
-    try {
-      threadId = (JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as { threadId?: string | null }).threadId ?? null;
-    } catch {
-      /* no meta.json yet */
-    }
+    const dir = path.join(runDir, 'workers', `${slug}-${n}`);
+    let threadId: string | null = readMeta(dir)?.threadId ?? null;
     if (!threadId) {
       try {
         const m = /"thread_id"\s*:\s*"([^"]+)"/.exec(fs.readFileSync(path.join(dir, 'events.jsonl'), 'utf8'));
@@ -49,6 +35,76 @@ export function previousWorkers(runDir: string, slug: string, threadsAfter = 0):
     if (threadId) return { seq: seqs[0] ?? 0, threadId };
   }
   return { seq: seqs[0] ?? 0, threadId: null };
+}
+
+/** The n of the subtask's worker directories (`<slug>-<n>`), newest first. */
+function workerSeqs(runDir: string, slug: string): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.join(runDir, 'workers'));
+  } catch {
+    return [];
+  }
+  const prefix = `${slug}-`;
+  return names
+    .filter((n) => n.startsWith(prefix) && /^\d+$/.test(n.slice(prefix.length)))
+    .map((n) => Number(n.slice(prefix.length)))
+    .sort((a, b) => b - a);
+}
+
+/** What the worker layer's meta.json says about a worker's end (see workers/codex/worker.ts). */
+interface WorkerMeta {
+  status?: string;
+  threadId?: string | null;
+  cwd?: string;
+  result?: { goal_met?: unknown; summary?: unknown } | null;
+  changedFiles?: string[];
+  usage?: { inputTokens?: number; cachedInputTokens?: number; outputTokens?: number };
+}
+
+function readMeta(dir: string): WorkerMeta | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(dir, 'meta.json'), 'utf8')) as WorkerMeta;
+  } catch {
+    return undefined; // no meta.json yet, or a torn one
+  }
+}
+
+/** A worker of an earlier process that had finished with its goal met: what a resume uses instead of running it again. */
+export interface FinishedWorker {
+  workerId: string;
+  runDir: string;
+  threadId: string | null;
+  summary: string;
+  changedFiles: string[];
+  usage: { input: number; cachedInput: number; output: number };
+}
+
+/**
+ * The subtask's newest worker of an earlier process when it had finished —
+ * meta.json has the worker layer's final `complete` and a result with
+ * goal_met true — in the subtask's worktree: the process stopped (killed, a
+ * full disk) after the worker ended but before the run recorded what came
+ * next. Anything else (no meta.json, a worker cut off, an error, goal not
+ * met, another directory, a worker of an attempt a retry set aside) is null: the subtask's worker runs again.
+ */
+export function finishedWorker(runDir: string, slug: string, worktree: string, after = 0): FinishedWorker | null {
+  const newest = workerSeqs(runDir, slug)[0];
+  // Workers numbered `after` or lower belong to an attempt a retry set aside.
+  if (newest === undefined || newest <= after) return null;
+  const workerId = `${slug}-${newest}`;
+  const dir = path.join(runDir, 'workers', workerId);
+  const meta = readMeta(dir);
+  if (meta?.status !== 'complete' || meta.result?.goal_met !== true || !meta.cwd) return null;
+  if (path.resolve(meta.cwd) !== path.resolve(worktree)) return null;
+  return {
+    workerId,
+    runDir: dir,
+    threadId: meta.threadId ?? null,
+    summary: typeof meta.result.summary === 'string' ? meta.result.summary : '',
+    changedFiles: meta.changedFiles ?? [],
+    usage: { input: meta.usage?.inputTokens ?? 0, cachedInput: meta.usage?.cachedInputTokens ?? 0, output: meta.usage?.outputTokens ?? 0 },
+  };
 }
 
 /**

@@ -10,6 +10,7 @@ import { codexActivity } from '../../workers/codex/index.js';
 import { now } from '../events.js';
 import { Interrupted, TaskFailure, type PlanWorkerRecord, type TaskRun, type WorkerPurpose } from './plan-types.js';
 import { healPrompt, tail } from './rework-prompts.js';
+import type { FinishedWorker } from './resume-step.js';
 import type { StepContext } from './step-context.js';
 import { codexLauncher, storeWorkerStatus, type WorkerLauncher } from './worker-launch.js';
 import { describeError } from '../../errors.js';
@@ -189,5 +190,38 @@ export function createWorkerStep(s: StepContext) {
     return run;
   };
 
-  return { launch, work };
+  /**
+   * A worker of an earlier process that had finished with its goal met (the
+   * process stopped before it recorded what came next): its result stands in
+   * for a new worker — its thread is the subtask's, its store row is closed,
+   * and no codex process runs again.
+   */
+  const adopt = (t: TaskRun, w: FinishedWorker): void => {
+    if (w.summary) t.lastSummary = w.summary;
+    if (w.threadId && w.threadId !== t.mt.threadId) {
+      t.threadId = w.threadId;
+      t.mt.threadId = w.threadId;
+      save();
+    }
+    withStore('worker', (st) =>
+      st.upsertWorker({
+        runId: ctx.runId,
+        workerId: w.workerId,
+        subtaskId: t.id,
+        status: 'succeeded',
+        runDir: w.runDir,
+        usage: w.usage,
+        ...(w.threadId ? { threadId: w.threadId } : {}),
+      }),
+    );
+    decide(
+      'worker',
+      'recovered',
+      `worker ${w.workerId} had finished (goal met: ${tail(w.summary, 200)}) when an earlier run stopped; its result is used, no worker runs again`,
+      t.id,
+      { workerId: w.workerId, threadId: w.threadId, changedFiles: w.changedFiles },
+    );
+  };
+
+  return { launch, work, adopt };
 }
