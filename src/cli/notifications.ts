@@ -26,6 +26,6 @@ export function startNotifier(
     repoHook,
     quiet: Boolean(options.quiet),
     desktop: Boolean(options.desktop),
-    ...(options.note ? { note: options.note } : {}),
+    note: options.note,
   });
 }

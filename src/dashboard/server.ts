@@ -97,7 +97,7 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     throw new ConfigError('no base dir to show', { variable: 'ORCHESTRATOR_BASE_DIR', hint: 'pass --base-dir <dir> (repeatable)' });
   const sources = new DashboardSources(options.sources);
   const feed = new EventFeed({
-    ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+    pollMs: options.pollMs,
     onError: (err) => options.logger?.warn({ err }, 'dashboard: reading events failed; retrying'),
   });
   const assets = loadAssets();

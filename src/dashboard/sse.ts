@@ -12,7 +12,7 @@ export interface SseOptions {
 
 /** One SSE message per event: `id` is the run's event seq, so a reconnect's `Last-Event-ID` resumes after it. */
 export function sseMessage(e: EventRecord): string {
-  const data = JSON.stringify({ seq: e.seq, ts: e.ts, type: e.type, ...(e.workerId ? { workerId: e.workerId } : {}), data: e.data });
+  const data = JSON.stringify({ seq: e.seq, ts: e.ts, type: e.type, workerId: e.workerId || undefined, data: e.data });
   return `id: ${e.seq}\nevent: run-event\ndata: ${data}\n\n`;
 }
 

@@ -118,20 +118,18 @@ export function commandFinishedEvent(
     exitCode: entry.exitCode,
     durationMs: entry.durationMs,
     dryRun: entry.dryRun,
-    ...(result.worker
+    worker: result.worker
       ? {
-          worker: {
-            status: result.worker.status,
-            goalMet: result.worker.goalMet,
-            summary: result.worker.summary,
-            usage: {
-              input: result.worker.usage.inputTokens,
-              cachedInput: result.worker.usage.cachedInputTokens,
-              output: result.worker.usage.outputTokens,
-            },
+          status: result.worker.status,
+          goalMet: result.worker.goalMet,
+          summary: result.worker.summary,
+          usage: {
+            input: result.worker.usage.inputTokens,
+            cachedInput: result.worker.usage.cachedInputTokens,
+            output: result.worker.usage.outputTokens,
           },
         }
-      : {}),
+      : undefined,
   };
 }
 

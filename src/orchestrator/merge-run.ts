@@ -71,7 +71,7 @@ export async function mergeRunNow(args: {
     store,
     resume: run.id,
     logger: (args.logger ?? silentLogger).child({ component: 'runs-merge' }),
-    ...(args.signal ? { signal: args.signal } : {}),
+    signal: args.signal,
   });
   try {
     session.emit({ type: 'run.merge.started', ts: now(), runId: run.id, candidates, pid: process.pid });
@@ -105,9 +105,7 @@ export async function mergeRunNow(args: {
       usage: { input: run.tokens.input, output: run.tokens.output, requests: 0 },
       plan: planSection(result, null),
       // A run with work left keeps the status it stopped with, so resume still applies.
-      ...(result.allMerged
-        ? {}
-        : { storeStatus: run.status === 'running' || run.status === 'pending' ? ('interrupted' as const) : run.status }),
+      storeStatus: result.allMerged ? undefined : run.status === 'running' || run.status === 'pending' ? 'interrupted' : run.status,
     });
     return {
       runId: run.id,

@@ -173,7 +173,7 @@ export function policyChecks(config: Config): { checks: Check[]; policy: Policy 
           {
             baseDir: config.baseDir as string,
             policy,
-            ...(config.stateDir ? { stateDir: config.stateDir } : {}),
+            stateDir: config.stateDir || undefined,
             purpose: what === 'setup' ? 'setup' : 'model',
           },
         ),
@@ -236,7 +236,7 @@ export async function preflight(config: Config, needs: PreflightNeeds): Promise<
   const failed = checks.filter((c) => c.status === 'fail');
   const endpoint = failed.find((c) => c.name === 'model endpoint');
   if (endpoint && failed.length === 1) {
-    throw new ModelApiError(`${endpoint.detail}; nothing was started`, { ...(endpoint.hint ? { hint: endpoint.hint } : {}) });
+    throw new ModelApiError(`${endpoint.detail}; nothing was started`, { hint: endpoint.hint || undefined });
   }
   if (failed.length) {
     throw new ConfigError(`preflight: ${failed.map((c) => `${c.name}: ${c.detail}`).join('; ')}`, {

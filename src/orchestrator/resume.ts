@@ -32,10 +32,10 @@ export async function resumeRun(options: ResumeRunOptions): Promise<RunReport> {
   const config: Config =
     options.config ??
     loadConfig({
-      ...(options.env ? { env: options.env } : {}),
+      env: options.env,
       overrides: {
         ORCHESTRATOR_MODEL: options.model,
-        ...(options.maxTurns !== undefined ? { ORCHESTRATOR_MAX_TURNS: String(options.maxTurns) } : {}),
+        ORCHESTRATOR_MAX_TURNS: options.maxTurns === undefined ? undefined : String(options.maxTurns),
       },
     });
   const stateDir = requireStateDir(config);
@@ -58,10 +58,10 @@ export async function resumeRun(options: ResumeRunOptions): Promise<RunReport> {
         config: runConfig,
         store,
         resume: run.id,
-        ...(review ? { review } : {}),
-        ...(options.logger ? { logger: options.logger } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-        ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+        review,
+        logger: options.logger,
+        signal: options.signal,
+        onEvent: options.onEvent,
       });
       return report;
     }

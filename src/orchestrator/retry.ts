@@ -186,12 +186,18 @@ export async function retrySubtask<R = never>(options: RetrySubtaskOptions<R>): 
         threadId: t.threadId ?? null,
       });
       for (const c of changed) {
+        // The retried subtask starts over (null clears a column); the others keep theirs (undefined leaves it).
+        const cleared = c.id === t.id ? null : undefined;
         store.upsertSubtask({
           runId: run.id,
           id: c.id,
           status: c.status,
           reason: c.reason,
-          ...(c.id === t.id ? { threadId: null, worktree: null, branch: null, startedAt: null, endedAt: null } : {}),
+          threadId: cleared,
+          worktree: cleared,
+          branch: cleared,
+          startedAt: cleared,
+          endedAt: cleared,
         });
         // The same event a run emits on a status change, so a page that follows the run recolours the node now.
         store.appendEvent(run.id, {

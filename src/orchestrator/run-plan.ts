@@ -142,7 +142,7 @@ export async function runPlanManifest(options: RunManifestOptions): Promise<RunM
         }
       }
     }
-    return await planRoad({ ...options, store, logger, ...(resume !== undefined ? { resume } : {}) }, key);
+    return await planRoad({ ...options, store, logger, resume }, key);
   } finally {
     if (owned) store.close();
   }
@@ -160,11 +160,11 @@ async function planRoad(
     store,
     logger: options.logger,
     model: modelName,
-    ...(options.manifest ? { task: options.manifest.task } : {}),
-    ...(options.resume !== undefined ? { resume: options.resume } : {}),
-    ...(key ? { planKey: key } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    task: options.manifest?.task,
+    resume: options.resume,
+    planKey: key || undefined,
+    signal: options.signal,
+    onEvent: options.onEvent,
   });
   try {
     const { runId, runDir, logger: log } = session;
@@ -194,7 +194,7 @@ async function planRoad(
     }
     try {
       result = await executePlan(manifest, {
-        ...(queued ? { launcher: remoteLauncher(queued.remote) } : {}),
+        launcher: queued ? remoteLauncher(queued.remote) : undefined,
         config,
         baseDir: session.baseDir,
         runId,
@@ -204,10 +204,10 @@ async function planRoad(
         onEvent: session.emit,
         store,
         signal: session.controller.signal,
-        ...(options.review ? { review: options.review } : {}),
-        ...(options.maxParallel !== undefined ? { maxParallel: options.maxParallel } : {}),
-        ...(options.budgets ? { budgets: options.budgets } : {}),
-        ...(options.workerEnv ? { workerEnv: options.workerEnv } : {}),
+        review: options.review,
+        maxParallel: options.maxParallel,
+        budgets: options.budgets,
+        workerEnv: options.workerEnv,
         ...options.executor,
       });
     } catch (e) {

@@ -98,8 +98,8 @@ export function makeRunTask(
         tokens: report.tokens.total,
         durationMs: report.wallTimeMs,
         runId: report.runId,
-        ...(report.error ? { error: report.error.message } : {}),
-        ...(report.status === 'succeeded' ? {} : { failure: diskFull ? 'disk' : report.status === 'aborted' ? 'interrupted' : 'run' }),
+        error: report.error?.message,
+        failure: report.status === 'succeeded' ? undefined : diskFull ? 'disk' : report.status === 'aborted' ? 'interrupted' : 'run',
       };
     } catch (error) {
       return {
@@ -109,7 +109,7 @@ export function makeRunTask(
         durationMs: Date.now() - started,
         error: describeError(error),
         failure: failureOf(error),
-        ...(task.resume !== undefined ? { runId: task.resume } : {}),
+        runId: task.resume,
       };
     } finally {
       await observer?.flush();

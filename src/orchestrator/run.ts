@@ -10,7 +10,7 @@ import { createRunRepoCommandTool } from '../tools/run-repo-command/tool.js';
 import { runCodexFromGateway } from '../workers/codex/index.js';
 import { classifyRunError } from './agent/api-errors.js';
 import { now, type RunEventListener, type RunOutcome } from './events.js';
-import { createModelProvider } from './agent/model-client.js';
+import { createModelProvider, modelSettingsOf } from './agent/model-client.js';
 import { loadOrchestratorPrompt } from './agent/prompts.js';
 import type { RunReport } from './report/report.js';
 import { InflightTools } from './agent/inflight.js';
@@ -62,10 +62,10 @@ function resolveConfig(options: RunOrchestratorOptions): Config {
   const overrides: ConfigOverrides = {
     ORCHESTRATOR_BASE_DIR: options.baseDir,
     ORCHESTRATOR_MODEL: options.model,
-    ...(options.dryRun !== undefined ? { ORCHESTRATOR_DRY_RUN: options.dryRun ? '1' : '0' } : {}),
-    ...(options.maxTurns !== undefined ? { ORCHESTRATOR_MAX_TURNS: String(options.maxTurns) } : {}),
+    ORCHESTRATOR_DRY_RUN: options.dryRun === undefined ? undefined : options.dryRun ? '1' : '0',
+    ORCHESTRATOR_MAX_TURNS: options.maxTurns === undefined ? undefined : String(options.maxTurns),
   };
-  return loadConfig({ ...(options.env ? { env: options.env } : {}), overrides });
+  return loadConfig({ env: options.env, overrides });
 }
 
 function checkMainRepo(baseDir: string): void {
@@ -141,10 +141,10 @@ export async function runOrchestrator(options: RunOrchestratorOptions): Promise<
     road: 'agent',
     logger,
     runCodex: options.runCodex ?? runCodexFromGateway,
-    ...(options.store ? { store: options.store } : {}),
-    ...(options.resume !== undefined ? { resume: options.resume } : {}),
-    ...(options.signal ? { signal: options.signal } : {}),
-    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    store: options.store,
+    resume: options.resume,
+    signal: options.signal,
+    onEvent: options.onEvent,
   });
   try {
     return await agentRoad(session, policy, options.budgets);
@@ -206,7 +206,7 @@ async function agentRoad(session: RunSession, policy: ReturnType<typeof loadPoli
   };
   // The plan road beside run_repo_command: submit_plan / run_plan; a second agent reviews each subtask.
   const planTools = createPlanTools({
-    ...(budgets ? { budgets } : {}),
+    budgets,
     config,
     baseDir,
     runId,
@@ -223,10 +223,7 @@ async function agentRoad(session: RunSession, policy: ReturnType<typeof loadPoli
     name: 'Orchestrator',
     instructions,
     model: config.model,
-    modelSettings: {
-      ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
-      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
-    },
+    modelSettings: modelSettingsOf(config),
     tools: inflight.wrap(observeTools([createRunRepoCommandTool(gateway), ...planTools.tools], afterTool)),
   });
   const runner = new Runner({ modelProvider, tracingDisabled: config.disableTracing, workflowName: 'codex-orchestrator run' });
@@ -248,7 +245,7 @@ async function agentRoad(session: RunSession, policy: ReturnType<typeof loadPoli
         gateway,
         worktrees: current.worktrees,
         logger: log,
-        ...(restoredPlan ? { resumeRunPlan: planTools.resumeCutOffRunPlan } : {}),
+        resumeRunPlan: restoredPlan ? planTools.resumeCutOffRunPlan : undefined,
       });
       input = prepared.items;
       journal.append(...prepared.items);

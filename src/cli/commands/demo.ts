@@ -27,8 +27,8 @@ export function registerDemo(program: Command): void {
       try {
         const { report, baseDir } = await withInterrupt('the demo', (signal) =>
           runDemo({
-            ...(opts.live ? { live: true } : {}),
-            ...(opts.baseDir ? { baseDir: resolveFromCwd(opts.baseDir) as string } : {}),
+            live: opts.live,
+            baseDir: opts.baseDir ? resolveFromCwd(opts.baseDir) : undefined,
             signal,
             onEvent: (e) => progress.onEvent(e),
           }),

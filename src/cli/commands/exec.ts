@@ -38,8 +38,8 @@ export function registerExec(program: Command): void {
         overrides: {
           ORCHESTRATOR_BASE_DIR: opts.baseDir,
           ORCHESTRATOR_POLICY: opts.policy,
-          ...(opts.dryRun ? { ORCHESTRATOR_DRY_RUN: '1' } : {}),
-          ...(opts.trace ? { ORCHESTRATOR_TRACE: '1' } : {}),
+          ORCHESTRATOR_DRY_RUN: opts.dryRun ? '1' : undefined,
+          ORCHESTRATOR_TRACE: opts.trace ? '1' : undefined,
         },
       });
       const baseDir = requireBaseDir(config);

@@ -88,7 +88,7 @@ Exit code: 0 after Ctrl-C/SIGTERM, 2 for bad flags or configuration (a port in u
         sources,
         host: opts.host,
         port,
-        ...(token ? { token } : {}),
+        token: token || undefined,
         allowedHosts: opts.allowHost ?? [],
         approval: storeApproval,
         logger,

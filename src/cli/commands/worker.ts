@@ -88,8 +88,8 @@ export function registerWorker(program: Command): void {
           escalate: opts.escalate,
           signal: controller.signal,
           logger,
-          ...(opts.resume ? { threadId: opts.resume } : {}),
-          ...(opts.runId ? { runId: opts.runId } : {}),
+          threadId: opts.resume || undefined,
+          runId: opts.runId || undefined,
         });
         if (opts.json) process.stdout.write(`${JSON.stringify(workerJson(run))}\n`);
         else printHuman(run);

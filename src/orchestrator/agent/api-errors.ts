@@ -54,7 +54,7 @@ export function classifyRunError(error: unknown, config: Config, signal?: AbortS
       });
     }
     return new ModelApiError(`the model API answered HTTP ${status ?? '?'} (${where}): ${detail}`, {
-      ...(status !== undefined ? { status } : {}),
+      status,
       cause: error,
     });
   }

@@ -20,6 +20,7 @@
  * recovery (`recovery.ts`) answers them before the model is called again.
  */
 import type { AgentInputItem, FunctionTool, Model, ModelProvider, ModelRequest, ModelResponse, Tool } from '@openai/agents';
+import { definedProps } from '../../defined-props.js';
 import type { Store } from '../../store/index.js';
 
 export const CONVERSATION_FORMAT = 'codex-orchestrator/conversation@1';
@@ -128,7 +129,6 @@ export interface ModelCallHooks {
 /** A provider whose models call the hooks around every (non-streamed) model call. */
 export function observeModelProvider(provider: ModelProvider, hooks: ModelCallHooks): ModelProvider {
   const wrap = (model: Model): Model => ({
-    ...(model.supportsPromptModelSelection !== undefined ? { supportsPromptModelSelection: model.supportsPromptModelSelection } : {}),
     async getResponse(request: ModelRequest): Promise<ModelResponse> {
       hooks.onRequest?.(request);
       const response = await model.getResponse(request);
@@ -139,7 +139,11 @@ export function observeModelProvider(provider: ModelProvider, hooks: ModelCallHo
       hooks.onRequest?.(request);
       return model.getStreamedResponse(request);
     },
-    ...(model.getRetryAdvice ? { getRetryAdvice: model.getRetryAdvice.bind(model) } : {}),
+    // The SDK tells an absent method from a present one: copy only those the model has.
+    ...definedProps<Pick<Model, 'supportsPromptModelSelection' | 'getRetryAdvice'>>({
+      supportsPromptModelSelection: model.supportsPromptModelSelection,
+      getRetryAdvice: model.getRetryAdvice?.bind(model),
+    }),
   });
   return {
     getModel(name?: string) {

@@ -1,6 +1,7 @@
-import { OpenAIProvider, setTracingDisabled } from '@openai/agents';
+import { OpenAIProvider, setTracingDisabled, type ModelSettings } from '@openai/agents';
 import OpenAI from 'openai';
 import type { Config } from '../../config/config.js';
+import { definedProps } from '../../defined-props.js';
 import { ConfigError } from '../../errors.js';
 
 export interface ModelClientHooks {
@@ -36,11 +37,22 @@ export function createModelProvider(config: Config, hooks: ModelClientHooks = {}
   };
   const client = new OpenAI({
     apiKey: config.openaiApiKey,
-    ...(config.openaiBaseUrl ? { baseURL: config.openaiBaseUrl } : {}),
+    ...definedProps({ baseURL: config.openaiBaseUrl || undefined }),
     maxRetries: MODEL_MAX_RETRIES,
     timeout: 10 * 60_000,
     fetch: observingFetch,
   });
   const provider = new OpenAIProvider({ openAIClient: client, useResponses: true, useResponsesWebSocket: false });
   return { provider, client };
+}
+
+/**
+ * The model settings of an agent (orchestrator or reviewer) from ORCHESTRATOR_REASONING_EFFORT /
+ * _TEMPERATURE: only the keys that are set, as the SDK treats a present key as a choice.
+ */
+export function modelSettingsOf(config: Config): ModelSettings {
+  return definedProps({
+    reasoning: config.reasoningEffort ? { effort: config.reasoningEffort } : undefined,
+    temperature: config.temperature,
+  });
 }

@@ -290,13 +290,13 @@ export function createPlanTools(ctx: PlanToolsContext) {
         runId: ctx.runId,
         runDir: ctx.runDir,
         gateway: ctx.gateway,
-        ...(ctx.review ? { review: ctx.review } : {}),
-        ...(ctx.maxParallel !== undefined ? { maxParallel: ctx.maxParallel } : {}),
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-        ...(ctx.logger ? { logger: ctx.logger } : {}),
-        ...(ctx.onEvent ? { onEvent: ctx.onEvent } : {}),
-        ...(ctx.store ? { store: ctx.store } : {}),
-        ...(ctx.budgets ? { budgets: ctx.budgets } : {}),
+        review: ctx.review,
+        maxParallel: ctx.maxParallel,
+        signal: ctx.signal,
+        logger: ctx.logger,
+        onEvent: ctx.onEvent,
+        store: ctx.store,
+        budgets: ctx.budgets,
       });
       state.result = result;
       state.status = 'finished';

@@ -49,7 +49,7 @@ export class DecisionsLog {
       seq: ++this.seq,
       at: new Date().toISOString(),
       kind,
-      ...(extra.taskId !== undefined ? { taskId: extra.taskId } : {}),
+      taskId: extra.taskId,
       action,
       reason,
     };

@@ -75,24 +75,22 @@ export function createMergeStep(
     targetBranch: mainBranch,
     signal: hard.signal,
     dirtyWaitMs: ctx.dirtyWaitMs ?? ctx.config.dirtyWaitSeconds * 1000,
-    ...(ctx.dirtyPollMs !== undefined ? { dirtyPollMs: ctx.dirtyPollMs } : {}),
-    ...(smokeCommand
-      ? {
-          smoke: async () => {
-            testRuns.push({ taskId: mergingTask ?? '', kind: 'smoke', worktree: 'main', command: smokeCommand });
-            // Not stopped by a budget: killing a smoke test half way would revert a good merge.
-            const r = await runRepoCommand(
-              { worktree: 'main', command: smokeCommand },
-              { ...gateway, signal: ctx.signal ?? new AbortController().signal },
-            );
-            if (r.securityEvent) decide('security', 'smoke', `\`${smokeCommand}\` in main: ${r.securityEvent}`);
-            const blocked = r.sandbox?.denials.length
-              ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]`
-              : '';
-            return { ok: r.ok, log: `${commandLog(r)}${blocked}` };
-          },
+    dirtyPollMs: ctx.dirtyPollMs,
+    smoke: smokeCommand
+      ? async () => {
+          testRuns.push({ taskId: mergingTask ?? '', kind: 'smoke', worktree: 'main', command: smokeCommand });
+          // Not stopped by a budget: killing a smoke test half way would revert a good merge.
+          const r = await runRepoCommand(
+            { worktree: 'main', command: smokeCommand },
+            { ...gateway, signal: ctx.signal ?? new AbortController().signal },
+          );
+          if (r.securityEvent) decide('security', 'smoke', `\`${smokeCommand}\` in main: ${r.securityEvent}`);
+          const blocked = r.sandbox?.denials.length
+            ? `\n[the sandbox (${r.sandbox.backend}, ${r.sandbox.profile}) blocked: ${r.sandbox.denials.join(' | ')}]`
+            : '';
+          return { ok: r.ok, log: `${commandLog(r)}${blocked}` };
         }
-      : {}),
+      : undefined,
     onDecision: (d: MergeDecision) => {
       if (d.action === 'merging') mergingTask = d.taskId;
       if (d.action === 'queued' || d.action === 'merging' || d.action === 'smoke-started') {
@@ -100,7 +98,7 @@ export function createMergeStep(
         s.emit({
           type: 'plan.decision',
           ts: d.at,
-          ...(d.taskId !== undefined ? { taskId: d.taskId } : {}),
+          taskId: d.taskId,
           kind: 'merge',
           action: d.action,
           reason: d.reason,
@@ -110,8 +108,8 @@ export function createMergeStep(
       decide('merge', d.action, d.reason, d.taskId, {
         branch: d.branch,
         seq: d.seq,
-        ...(d.sha ? { sha: d.sha } : {}),
-        ...(d.files ? { files: d.files } : {}),
+        sha: d.sha || undefined,
+        files: d.files,
       });
     },
   });

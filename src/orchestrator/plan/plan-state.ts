@@ -65,7 +65,7 @@ export class PlanState {
           files: t.files,
           dependsOn: t.dependsOn,
           attempts: t.attempts,
-          ...(t.acceptance !== undefined ? { acceptance: t.acceptance } : {}),
+          acceptance: t.acceptance,
         };
         this.withStore('subtask', (s) => s.upsertSubtask(row));
       }

@@ -90,14 +90,14 @@ export function createReviewStep(
               prompt: t.mt.prompt,
               files: t.mt.files,
               dependsOn: t.mt.dependsOn,
-              ...(t.mt.acceptance !== undefined ? { acceptance: t.mt.acceptance } : {}),
+              acceptance: t.mt.acceptance,
             },
             diff: {
               files: diff.files.map((f) => ({
                 path: f.path,
                 status: f.status,
-                ...(f.additions !== null ? { additions: f.additions } : {}),
-                ...(f.deletions !== null ? { deletions: f.deletions } : {}),
+                additions: f.additions ?? undefined,
+                deletions: f.deletions ?? undefined,
               })),
               diff: diff.diff,
               truncated: diff.truncated,

@@ -66,12 +66,12 @@ export const codexLauncher: WorkerLauncher = {
       profile: 'fast',
       runId: r.runId,
       workerId: r.workerId,
-      ...(r.threadId ? { threadId: r.threadId } : {}),
+      threadId: r.threadId || undefined,
       signal: r.signal,
       logger: r.logger,
-      ...(r.env ? { env: r.env } : {}),
-      ...(r.stallMs !== undefined ? { stallMs: r.stallMs } : {}),
-      ...(r.onEvent ? { onEvent: r.onEvent } : {}),
+      env: r.env,
+      stallMs: r.stallMs,
+      onEvent: r.onEvent,
     };
     return runCodexWorker(options);
   },

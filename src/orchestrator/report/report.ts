@@ -241,7 +241,7 @@ export function buildReport(input: ReportInput): RunReport {
         exitCode: result.exitCode,
         ok: result.exitCode === 0,
         durationMs: result.durationMs,
-        ...(kind ? { kind } : {}),
+        kind,
       };
     });
   const workerTokens = workers.reduce(
@@ -340,8 +340,8 @@ export function buildReport(input: ReportInput): RunReport {
     finalText: input.finalText,
     error: input.error,
     runDir: input.runDir,
-    ...(input.plan ? { plan: input.plan } : {}),
-    ...(input.sandbox ? { sandbox: input.sandbox } : {}),
+    plan: input.plan,
+    sandbox: input.sandbox,
     securityEvents: input.records
       .filter((r) => r.result.securityEvent)
       .map(({ request, result }) => ({ worktree: request.worktree, command: request.command, detail: result.securityEvent as string })),

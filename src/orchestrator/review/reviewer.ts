@@ -2,10 +2,11 @@ import { Agent, MaxTurnsExceededError, ModelBehaviorError, Runner, type Model, t
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { z } from 'zod';
 import type { Config } from '../../config/config.js';
+import { definedProps } from '../../defined-props.js';
 import { AbortedError, RunFailedError } from '../../errors.js';
 import { silentLogger, type Logger } from '../../logging/logger.js';
 import { classifyRunError } from '../agent/api-errors.js';
-import { createModelProvider } from '../agent/model-client.js';
+import { createModelProvider, modelSettingsOf } from '../agent/model-client.js';
 import { fillTemplate, loadPromptTemplate } from '../agent/prompts.js';
 import { DEFAULT_REVIEW_LIMITS, formatReviewInput, type ReviewLimits } from './review-input.js';
 import type { ReviewFn, ReviewInput, ReviewVerdict } from './types.js';
@@ -130,10 +131,7 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
     instructions,
     model,
     // Same settings as the orchestrator model (ORCHESTRATOR_REASONING_EFFORT / _TEMPERATURE).
-    modelSettings: {
-      ...(config.reasoningEffort ? { reasoning: { effort: config.reasoningEffort } } : {}),
-      ...(config.temperature !== undefined ? { temperature: config.temperature } : {}),
-    },
+    modelSettings: modelSettingsOf(config),
     outputType: reviewVerdictSchema,
     tools: [],
   });
@@ -156,7 +154,7 @@ export function createReviewer(config: Config, options: ReviewerOptions = {}): R
       if (signal?.aborted) throw new AbortedError('the review was interrupted');
       const prompt = attempt === 1 ? material : material + retryNote(lastError);
       try {
-        const result = await runner.run(agent, prompt, { maxTurns: 1, ...(signal ? { signal } : {}) });
+        const result = await runner.run(agent, prompt, definedProps({ maxTurns: 1, signal }));
         // The SDK already validated finalOutput against the schema; parse again so the type is exact.
         const verdict = reviewVerdictSchema.parse(result.finalOutput);
         log.info({ subtask: input.subtask.id, round: input.round, attempt, verdict: verdict.verdict, risk: verdict.risk }, 'review');

@@ -131,8 +131,8 @@ export async function recoverWorkers(store: Store, run: RunRecord, stateDir: str
       status: finished ? storeWorkerStatus(status) : 'interrupted',
       threadId,
       runDir,
-      ...(meta.startedAt ? { startedAt: meta.startedAt } : {}),
-      ...(finished ? {} : { error: 'the orchestrator process stopped while this worker ran' }),
+      startedAt: meta.startedAt || undefined,
+      error: finished ? undefined : 'the orchestrator process stopped while this worker ran',
     });
     const w: RecoveredWorker = { workerId, runDir, cwd: meta.cwd, status, threadId, startedAt: meta.startedAt ?? null, killed };
     if (finished) {

@@ -62,7 +62,7 @@ export function recordCommand(
       worktree: request.worktree,
       command: request.command,
       allowed: entry.allowed,
-      ...(entry.rule ? { rule: entry.rule } : {}),
+      rule: entry.rule || undefined,
       reason: entry.reason,
       exitCode: entry.exitCode,
       durationMs: entry.durationMs,

@@ -121,13 +121,13 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
   const model = options.model ?? config.model;
   const controller = new AbortController();
   const active = beginRun({
-    ...(options.store ? { store: options.store } : {}),
+    store: options.store,
     stateDir,
     baseDir,
     task: options.task ?? '',
     model,
     dryRun: config.dryRun,
-    ...(options.resume !== undefined ? { resume: options.resume } : {}),
+    resume: options.resume,
     onLost: (error) => {
       logger.error({ err: error }, 'the run lock was taken by another process; stopping');
       controller.abort();
@@ -183,7 +183,7 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
       logger: log,
       runId,
       signal: controller.signal,
-      ...(options.runCodex ? { runCodex: options.runCodex } : {}),
+      runCodex: options.runCodex,
       onStart: (request) => emit({ type: 'command.started', ts: now(), worktree: request.worktree, command: request.command }),
       onCodexEvent: (request, e) => {
         const activity = codexActivity(e);
@@ -217,11 +217,11 @@ export async function openRunSession(options: OpenRunSessionOptions): Promise<Ru
         runId,
         pid: process.pid,
         road,
-        ...(took ? { tookOverFrom: { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } } : {}),
+        tookOverFrom: took ? { pid: took.pid, reason: took.reason, heartbeatAt: took.heartbeatAt } : undefined,
       });
       log.info({ task, baseDir, road, tookOver: took }, 'run resumed');
     } else {
-      const extra: RunStartExtra = { snapshot: before, ...(options.planKey ? { planKey: options.planKey } : {}) };
+      const extra: RunStartExtra = { snapshot: before, planKey: options.planKey || undefined };
       emit(
         {
           type: 'run.started',

@@ -35,7 +35,7 @@ async function resumeCommand(id: string, opts: ResumeCommandOptions): Promise<vo
         runId: id,
         config,
         signal,
-        ...(budgets ? { budgets } : {}),
+        budgets,
         onEvent: (e) => {
           progress.onEvent(e);
           notifier.onEvent(e);

@@ -41,7 +41,7 @@ export function registerRunsRetry(runs: Command): void {
           stateDir,
           runId: id,
           taskId: task,
-          ...(opts.resume ? { resume: (run) => resumeRunDetached({ store, stateDir }, run, cli, process.env) } : {}),
+          resume: opts.resume ? (run) => resumeRunDetached({ store, stateDir }, run, cli, process.env) : undefined,
         });
         if (opts.json) return printJson(r);
         printResult(r);
