@@ -107,7 +107,7 @@ export async function fetchBundle(repoDir: string, file: string, options: { ref:
     throw new GitError(
       missingRef ? `bundle ${file} has no ref ${options.ref}` : `bundle ${file} does not apply to ${repoDir}: ${firstLines(text)}`,
       {
-        ...(missingRef ? {} : { hint: 'the bundle is damaged or this repository lacks the commit it builds on' }),
+        hint: missingRef ? undefined : 'the bundle is damaged or this repository lacks the commit it builds on',
         context: { repoDir, file, ref: options.ref, stderr: r.stderr },
       },
     );

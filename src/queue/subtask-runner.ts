@@ -253,11 +253,7 @@ export async function runSubtaskJob(
       bundle,
       worker: {
         status: worker?.status ?? 'error',
-        ...(worker
-          ? worker.reason !== undefined
-            ? { reason: worker.reason }
-            : {}
-          : { reason: `setup failed: ${setup.at(-1)?.command ?? ''}` }),
+        reason: worker ? worker.reason : `setup failed: ${setup.at(-1)?.command ?? ''}`,
         goalMet: worker?.result?.goal_met ?? null,
         summary: worker?.result?.summary ?? '',
         followup: worker?.result?.followup_prompt ?? null,

@@ -287,11 +287,11 @@ export async function runRepoCommand(request: CommandRequest, ctx: GatewayContex
       stderrBytes: stdoutBytes === undefined ? undefined : stderrBytes,
       workerRunDir: result.worker?.runDir,
       commandClass: decision.commandClass,
+      sandbox: result.sandbox
+        ? `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}`
+        : undefined,
+      securityEvent: result.securityEvent || undefined,
     }),
-    ...(result.sandbox
-      ? { sandbox: `${result.sandbox.backend}/${result.sandbox.profile}${result.sandbox.refused ? ' (refused)' : ''}` }
-      : {}),
-    ...definedProps({ securityEvent: result.securityEvent || undefined }),
   };
   if (logFile) {
     try {
