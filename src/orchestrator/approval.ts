@@ -5,10 +5,13 @@
  * dashboard and the MCP server; works whether or not the run's process is
  * alive (the decision is in the store; a resumed run picks it up).
  */
-import { ApprovalError, StoreError } from '../errors.js';
+import { ApprovalError } from '../errors.js';
 import type { RunRecord, RunStatus, Store, SubtaskRecord } from '../store/index.js';
 import { gateStates, recordDecision, type ApprovalDecision } from './approval-gate.js';
+import { findRun, findSubtask, type LookupFailure } from './run-lookup.js';
 import { runIsLive } from './session/run-record.js';
+
+const notFound: LookupFailure = (message, hint) => new ApprovalError(message, { hint });
 
 export interface PendingApproval {
   runId: string;
@@ -38,34 +41,6 @@ export interface ApprovalResult {
   next: string;
 }
 
-function findRun(store: Store, runId: string): RunRecord {
-  let run: RunRecord | undefined;
-  try {
-    run = store.getRun(runId);
-  } catch (error) {
-    // Several runs match an abbreviated id: say which, as a person's mistake.
-    if (error instanceof StoreError) throw new ApprovalError(error.message, { hint: 'give more of the run id' });
-    throw error;
-  }
-  if (!run) throw new ApprovalError(`no run ${runId}`, { hint: 'see codex-orch runs list' });
-  return run;
-}
-
-/** The subtask by id, or by its worktree/branch name (`task-<slug>`). */
-function findSubtask(store: Store, run: RunRecord, taskId: string): SubtaskRecord {
-  const subtasks = store.listSubtasks(run.id);
-  const found =
-    subtasks.find((t) => t.id === taskId) ??
-    subtasks.find((t) => t.branch === taskId || (t.worktree !== undefined && t.worktree.split('/').pop() === taskId));
-  if (!found) {
-    const ids = subtasks.map((t) => t.id);
-    throw new ApprovalError(`run ${run.id} has no subtask ${taskId}`, {
-      hint: ids.length ? `its subtasks: ${ids.join(', ')}` : 'it has no plan subtasks',
-    });
-  }
-  return found;
-}
-
 function notWaiting(run: RunRecord, t: SubtaskRecord, waiting: string[]): ApprovalError {
   return new ApprovalError(`subtask ${t.id} of run ${run.id} is not waiting for approval (it is ${t.status})`, {
     hint: waiting.length ? `waiting: ${waiting.join(', ')}` : 'nothing in this run waits for approval',
@@ -73,9 +48,9 @@ function notWaiting(run: RunRecord, t: SubtaskRecord, waiting: string[]): Approv
 }
 
 function decide(store: Store, runId: string, taskId: string, decision: ApprovalDecision, note: string | null): ApprovalResult {
-  const run = findRun(store, runId);
+  const run = findRun(store, runId, notFound);
   const event = store.transaction(() => {
-    const t = findSubtask(store, run, taskId);
+    const t = findSubtask(store, run, taskId, notFound);
     if (t.status !== 'awaiting_approval') {
       throw notWaiting(
         run,
@@ -114,7 +89,7 @@ export async function rejectMerge(store: Store, runId: string, taskId: string, n
 
 /** Every subtask waiting for approval (of one run, or of every run in the store), oldest wait first. */
 export function pendingApprovals(store: Store, runId?: string): PendingApproval[] {
-  const runs = runId === undefined ? store.listRuns() : [findRun(store, runId)];
+  const runs = runId === undefined ? store.listRuns() : [findRun(store, runId, notFound)];
   const out: PendingApproval[] = [];
   for (const run of runs) {
     const waiting = store.listSubtasks(run.id).filter((t) => t.status === 'awaiting_approval');

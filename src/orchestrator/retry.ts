@@ -18,8 +18,11 @@ import { acquireRunLock, runLockKey, type RunRecord, type Store, type SubtaskRec
 import { now } from './events.js';
 import { runManifest, saveManifest } from './plan/manifest-file.js';
 import { recordRetryRequest } from './retry-record.js';
+import { findRun, findSubtask, type LookupFailure } from './run-lookup.js';
 import { runIsLive } from './session/run-record.js';
 import { runStartInfo } from './session/run-session.js';
+
+const notFound: LookupFailure = (message, hint) => new RetryError('not-found', message, { hint });
 
 /** The statuses a person may retry: a subtask the executor gave up on. */
 export const RETRYABLE_STATUSES: readonly SubtaskStatus[] = ['error', 'stuck'];
@@ -54,30 +57,6 @@ export interface RetryResult<R> {
   resumed: R | null;
   /** One line: what happens now. */
   next: string;
-}
-
-function findRun(store: Store, runId: string): RunRecord {
-  let run: RunRecord | undefined;
-  try {
-    run = store.getRun(runId);
-  } catch (error) {
-    if (error instanceof StoreError) throw new RetryError('not-found', error.message, { hint: 'give more of the run id' });
-    throw error;
-  }
-  if (!run) throw new RetryError('not-found', `no run ${runId}`, { hint: 'see codex-orch runs list' });
-  return run;
-}
-
-function findSubtask(store: Store, run: RunRecord, taskId: string): SubtaskRecord {
-  const subtasks = store.listSubtasks(run.id);
-  const found =
-    subtasks.find((t) => t.id === taskId) ??
-    subtasks.find((t) => t.branch === taskId || (t.worktree !== undefined && t.worktree.split('/').pop() === taskId));
-  if (!found)
-    throw new RetryError('not-found', `run ${run.id} has no subtask ${taskId}`, {
-      hint: subtasks.length ? `its subtasks: ${subtasks.map((t) => t.id).join(', ')}` : 'it has no plan subtasks',
-    });
-  return found;
 }
 
 /** Why a subtask in this status cannot be retried, or null when it can. */
@@ -149,8 +128,8 @@ function resetManifest(manifest: Manifest, taskId: string, reason: string): { ch
  */
 export async function retrySubtask<R = never>(options: RetrySubtaskOptions<R>): Promise<RetryResult<R>> {
   const { store } = options;
-  const run = findRun(store, options.runId);
-  const first = findSubtask(store, run, options.taskId);
+  const run = findRun(store, options.runId, notFound);
+  const first = findSubtask(store, run, options.taskId, notFound);
   const early = refusal(run, first, runIsLive(store, run.id), store);
   if (early) throw early;
   if (runStartInfo(store, run.id).road !== 'plan')
@@ -169,7 +148,7 @@ export async function retrySubtask<R = never>(options: RetrySubtaskOptions<R>): 
   }
   let result: Omit<RetryResult<R>, 'resumed' | 'next'>;
   try {
-    const t = findSubtask(store, run, first.id);
+    const t = findSubtask(store, run, first.id, notFound);
     const late = refusal(run, t, false, store);
     if (late) throw late;
     const { manifest, manifestFile } = runManifest(options.stateDir, store.requireRun(run.id));
