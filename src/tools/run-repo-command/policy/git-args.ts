@@ -43,9 +43,8 @@ export interface GitArgs {
   dynamic: ShWord[];
 }
 
-/** Options any subcommand may have whose value is a path. */
-export const COMMON_LONG = [
-  '--output',
+/** Options whose value is a path git reads. */
+export const READ_PATH_LONG = [
   '--pathspec-from-file',
   '--template',
   '--contents',
@@ -53,6 +52,14 @@ export const COMMON_LONG = [
   '--orderfile',
   '--file',
   '--exclude-from',
+];
+/** Options whose value is a path git writes. */
+export const WRITE_PATH_LONG = ['--output'];
+
+/** Options any subcommand may have whose value is a path. */
+export const COMMON_LONG = [
+  ...WRITE_PATH_LONG,
+  ...READ_PATH_LONG,
   '--upload-pack',
   '--receive-pack',
   '--exec',

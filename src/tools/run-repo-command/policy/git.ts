@@ -12,7 +12,7 @@ import { gitEnv } from '../../../git/index.js';
 import type { ShCommand } from '../parse.js';
 import { Deny, q, verdict, type Check, type Env } from './deny.js';
 import { checkParams } from './env.js';
-import { hasOpt, parseGitArgs, type GitArgs, type GitOpt, type GitSpec } from './git-args.js';
+import { hasOpt, parseGitArgs, READ_PATH_LONG, WRITE_PATH_LONG, type GitArgs, type GitOpt, type GitSpec } from './git-args.js';
 import { checkGitConfig } from './git-config.js';
 import { matchConfigKey } from './options.js';
 import { checkPathValue, checkPathWord, expandGlob, inside, resolveReal, sub } from './paths.js';
@@ -88,16 +88,6 @@ const DANGEROUS: Record<string, string> = {
   '--prune-tags': 'it deletes local tags',
   '--refmap': 'it maps fetched refs onto other refs (local branches too)',
 };
-const READ_PATH_LONG = [
-  '--pathspec-from-file',
-  '--template',
-  '--contents',
-  '--ignore-revs-file',
-  '--orderfile',
-  '--file',
-  '--exclude-from',
-];
-const WRITE_PATH_LONG = ['--output'];
 
 const MSG = ['-m', '--message'];
 const NO_SPEC: GitSpec = {};
