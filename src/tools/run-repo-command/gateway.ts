@@ -15,20 +15,10 @@ import { runOnMainCopy } from './main-copy.js';
 import { effectiveClass, integrityAllowance, sandboxProfile, type ProfileContext } from './sandbox-profile.js';
 import type { CommandClass, CommandLogEntry, CommandRequest, CommandResult, CommandSandbox, PolicyDecision } from './types.js';
 import type { CodexEvent } from '../../workers/codex/events.js';
+import type { GatewayCodexOptions } from '../../workers/codex/gateway-runner.js';
 
 /** Runs the codex words of an approved `codex exec …` line through the worker layer. */
-export type CodexRunner = (
-  codexArgs: string[],
-  options: {
-    cwd: string;
-    config: Config;
-    signal?: AbortSignal;
-    logger?: Logger;
-    runId?: string;
-    allowDangerFullAccess?: boolean;
-    onEvent?: (event: CodexEvent) => void;
-  },
-) => Promise<CommandResult>;
+export type CodexRunner = (codexArgs: string[], options: GatewayCodexOptions) => Promise<CommandResult>;
 
 export interface GatewayContext {
   config: Config;

@@ -58,23 +58,23 @@ function refused(reason: string, started: number): CommandResult {
   };
 }
 
+/** How the gateway runs one approved `codex exec …` line (the gateway's CodexRunner takes the same). */
+export interface GatewayCodexOptions {
+  cwd: string;
+  config: Config;
+  signal?: AbortSignal;
+  logger?: Logger;
+  runId?: string;
+  allowDangerFullAccess?: boolean;
+  onEvent?: (event: CodexEvent) => void;
+}
+
 /**
  * Runs a policy-approved `codex …` line (the words after `codex`) as a worker:
  * interprets the seed's flags, rebuilds argv for the installed codex, and
  * returns a CommandResult with `worker` filled and a compact stdout.
  */
-export async function runCodexFromGateway(
-  codexArgs: string[],
-  options: {
-    cwd: string;
-    config: Config;
-    signal?: AbortSignal;
-    logger?: Logger;
-    runId?: string;
-    allowDangerFullAccess?: boolean;
-    onEvent?: (event: CodexEvent) => void;
-  },
-): Promise<CommandResult> {
+export async function runCodexFromGateway(codexArgs: string[], options: GatewayCodexOptions): Promise<CommandResult> {
   const started = Date.now();
   let req: SeedCodexRequest;
   try {
