@@ -8,9 +8,14 @@
  * time, the mean time of each phase of a remote subtask (orchestrator side and
  * agent side, from RemoteWorkers' timings) next to the local worker's time, and
  * the machine's load average before and after each run (a loaded machine
- * makes every figure worse).
+ * makes every figure worse). The overhead comes from wall times, so it is net:
+ * the queue road checks out no worktree on the orchestrator's machine (the
+ * branch alone; agents reuse theirs), which the local road does per subtask,
+ * and that saving can outweigh the queue's own phases, whose sum per subtask
+ * is reported beside it (queuePhasesMsPerSubtask).
  * BENCH_SUBTASKS (default 16), BENCH_SLEEP_MS (default 2500), BENCH_CONCURRENCY (default 4),
- * BENCH_AGENTS (default 1,2,4).
+ * BENCH_AGENTS (default 1,2,4), BENCH_ROUNDS (default 2: every figure is the median over rounds that
+ * interleave the local run and each agent count).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -50,6 +55,25 @@ function means(rows: PhaseTimings[]): Record<string, number> {
       .sort(([a], [b]) => a.localeCompare(b))
       .map(([k, v]) => [k, Math.round(v / Math.max(1, rows.length))]),
   );
+}
+
+/** The phases only the queue road has (bundles both ways, Redis, the artifact endpoint), summed: what a subtask's job path pays on top of its worker, worktree and commit. */
+const QUEUE_PHASES = ['enqueue', 'pickup', 'notice', 'download', 'fetch', 'advance', 'agent.baseFetch', 'agent.bundle', 'agent.upload'];
+
+function queuePhases(phases: Record<string, number>): number {
+  return QUEUE_PHASES.reduce((sum, p) => sum + (phases[p] ?? 0), 0);
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Each phase's median over the rounds (a phase missing from a round counts as 0 there). */
+function medianPhases(rounds: Record<string, number>[]): Record<string, number> {
+  const names = [...new Set(rounds.flatMap((r) => Object.keys(r)))].sort();
+  return Object.fromEntries(names.map((p) => [p, Math.round(median(rounds.map((r) => r[p] ?? 0)))]));
 }
 
 function thousandFiles(): Record<string, string> {
@@ -155,30 +179,47 @@ export async function run(): Promise<void> {
   const sleepMs = Number(process.env.BENCH_SLEEP_MS ?? 2500);
   const c = Number(process.env.BENCH_CONCURRENCY ?? 4);
   const agentCounts = (process.env.BENCH_AGENTS ?? '1,2,4').split(',').map(Number);
-  const local = await localRun(n, sleepMs, c);
-  console.log(
-    `  local: ${Math.round(local.ms)} ms (${((n / local.ms) * 60_000).toFixed(1)}/min), worker ${local.phases.worker} ms, load ${local.load.before.join(' ')}`,
-  );
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+  // Rounds interleave the local run and every agent count, so a burst of load on the machine hits all of them alike;
+  // each figure below is the median over the rounds.
+  const localRuns: RunFigures[] = [];
+  const remoteRuns = new Map<number, RunFigures[]>(agentCounts.map((k) => [k, []]));
+  for (let round = 1; round <= rounds; round++) {
+    const l = await localRun(n, sleepMs, c);
+    localRuns.push(l);
+    console.log(`  round ${round} local: ${Math.round(l.ms)} ms, worker ${l.phases.worker} ms, load ${l.load.before.join(' ')}`);
+    for (const k of agentCounts) {
+      const r = await remoteRun(n, sleepMs, c, k);
+      remoteRuns.get(k)!.push(r);
+      console.log(`  round ${round} ${k} agent(s): ${Math.round(r.ms)} ms, load ${r.load.before.join(' ')}`);
+    }
+  }
+  const localMs = median(localRuns.map((r) => r.ms));
+  console.log(`  local: ${Math.round(localMs)} ms median (${((n / localMs) * 60_000).toFixed(1)}/min)`);
   const rows: Record<string, unknown>[] = [];
   for (const k of agentCounts) {
-    const remote = await remoteRun(n, sleepMs, c, k);
-    const overheadPerSubtask = ((remote.ms - local.ms) * c) / n;
-    const perMin = +((n / remote.ms) * 60_000).toFixed(1);
+    const runs = remoteRuns.get(k)!;
+    const ms = median(runs.map((r) => r.ms));
+    const phases = medianPhases(runs.map((r) => r.phases));
+    const overheadPerSubtask = ((ms - localMs) * c) / n;
+    const perMin = +((n / ms) * 60_000).toFixed(1);
     rows.push({
       agents: k,
       concurrencyPerAgent: Math.max(1, Math.round(c / k)),
-      wallMs: Math.round(remote.ms),
+      wallMs: Math.round(ms),
+      wallMsPerRound: runs.map((r) => Math.round(r.ms)),
       subtasksPerMin: perMin,
       overheadMsPerSubtask: Math.round(overheadPerSubtask),
-      efficiencyVsLocal: +(local.ms / remote.ms).toFixed(3),
-      phasesMeanMs: remote.phases,
-      loadavg: remote.load,
+      efficiencyVsLocal: +(localMs / ms).toFixed(3),
+      queuePhasesMsPerSubtask: queuePhases(phases),
+      phasesMeanMs: phases,
+      loadavg: runs.map((r) => r.load),
     });
     console.log(
-      `  ${k} agent(s): ${Math.round(remote.ms)} ms, ${perMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(local.ms / remote.ms).toFixed(3)}, load ${remote.load.before.join(' ')}`,
+      `  ${k} agent(s): ${Math.round(ms)} ms median, ${perMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(localMs / ms).toFixed(3)}, queue phases ${queuePhases(phases)} ms/subtask`,
     );
     console.log(
-      `    phases (mean ms): ${Object.entries(remote.phases)
+      `    phases (mean ms): ${Object.entries(phases)
         .map(([p, v]) => `${p} ${v}`)
         .join(', ')}`,
     );
@@ -189,11 +230,13 @@ export async function run(): Promise<void> {
     totalConcurrency: c,
     repoFiles: 1000,
     cpus: os.cpus().length,
+    rounds,
     local: {
-      wallMs: Math.round(local.ms),
-      subtasksPerMin: +((n / local.ms) * 60_000).toFixed(1),
-      phasesMeanMs: local.phases,
-      loadavg: local.load,
+      wallMs: Math.round(localMs),
+      wallMsPerRound: localRuns.map((r) => Math.round(r.ms)),
+      subtasksPerMin: +((n / localMs) * 60_000).toFixed(1),
+      phasesMeanMs: medianPhases(localRuns.map((r) => r.phases)),
+      loadavg: localRuns.map((r) => r.load),
     },
     remote: rows,
     targets: { overheadMsPerSubtask: 50, efficiencyAt4Agents: 0.9 },

@@ -21,6 +21,7 @@ export {
 export {
   taskBranch,
   worktreePath,
+  createTaskBranch,
   createWorktree,
   removeWorktree,
   deleteMergedTaskBranch,

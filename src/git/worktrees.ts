@@ -156,6 +156,34 @@ export async function createWorktree(
   });
 }
 
+/**
+ * The branch of a subtask without a worktree (its worker runs on another
+ * machine): creates `task-<slug>` at `from` (default: main's HEAD) when it does
+ * not exist, and keeps an existing one with its commits. No file is checked
+ * out; `createWorktree` makes the worktree later, on the same branch, when
+ * something has to run here (a review, a local rework, the archive command).
+ * `state` is reused-worktree when an earlier attempt's worktree is there.
+ */
+export async function createTaskBranch(
+  baseDir: string,
+  slug: string,
+  options: { from?: string; mainDir?: string } = {},
+): Promise<CreatedWorktree> {
+  const { target, branch, mainDir, key } = await subtaskWorktree(baseDir, slug, options.mainDir);
+  return withGitLock(key, async () => {
+    const atPath = (await listWorktrees(mainDir)).find((w) => samePath(w.path, target) && !w.prunable);
+    if (atPath?.branch === branch) return { path: target, branch, head: await headSha(target), state: 'reused-worktree' };
+    const existing = await resolveCommit(mainDir, `refs/heads/${branch}`);
+    if (existing) return { path: target, branch, head: existing, state: 'reused-branch' };
+    const fromRef = options.from ?? 'HEAD';
+    const from = await resolveCommit(mainDir, fromRef);
+    if (!from)
+      throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
+    await runGit(mainDir, ['branch', '--no-track', branch, from]);
+    return { path: target, branch, head: from, state: 'new' };
+  });
+}
+
 function isSymlink(p: string): boolean {
   try {
     return fs.lstatSync(p).isSymbolicLink();

@@ -5,6 +5,7 @@ import { GitError } from '../../src/errors.js';
 import {
   changedFiles,
   commitAll,
+  createTaskBranch,
   createWorktree,
   currentBranch,
   deleteMergedTaskBranch,
@@ -48,6 +49,33 @@ describe('repo helpers', () => {
     expect(await currentBranch(b.main)).toBe('trunk');
     git(b.main, 'checkout', '-q', '--detach');
     expect(await currentBranch(b.main)).toBeNull();
+  });
+});
+
+describe('createTaskBranch', () => {
+  it('makes the branch alone (no checkout), keeps an existing one, and a later createWorktree checks it out', async () => {
+    const b = setup();
+    const mainHead = git(b.main, 'rev-parse', 'HEAD');
+    const made = await createTaskBranch(b.baseDir, 'beta');
+    expect(made).toEqual({ path: path.join(b.baseDir, 'task-beta'), branch: 'task-beta', head: mainHead, state: 'new' });
+    expect(fs.existsSync(made.path)).toBe(false);
+    expect((await listWorktrees(b.main)).map((w) => w.branch)).toEqual(['main']);
+    expect(git(b.main, 'rev-parse', 'task-beta')).toBe(mainHead);
+    // The branch moves on (a bundle from an agent); asking again keeps its commits and does not reset it to main.
+    const wt = await createWorktree(b.baseDir, 'scratch');
+    fs.writeFileSync(path.join(wt.path, 'x.txt'), 'x\n');
+    const sha = await commitAll(wt.path, 'x');
+    git(b.main, 'update-ref', 'refs/heads/task-beta', sha!);
+    expect(await createTaskBranch(b.baseDir, 'beta')).toMatchObject({ head: sha, state: 'reused-branch' });
+    const later = await createWorktree(b.baseDir, 'beta');
+    expect(later).toMatchObject({ state: 'reused-branch', head: sha });
+    expect(fs.readFileSync(path.join(later.path, 'x.txt'), 'utf8')).toBe('x\n');
+    expect(await createTaskBranch(b.baseDir, 'beta')).toMatchObject({ head: sha, state: 'reused-worktree' });
+  });
+
+  it('says which commit is missing when `from` names none', async () => {
+    const b = setup();
+    await expect(createTaskBranch(b.baseDir, 'gamma', { from: 'no-such-ref' })).rejects.toThrow(/no-such-ref names no commit/);
   });
 });
 

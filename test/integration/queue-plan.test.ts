@@ -147,5 +147,13 @@ describe('plan subtasks on agent machines', () => {
     // The acceptance command ran on an agent (recorded as such in the decisions).
     const decisions = fs.readFileSync(path.join(r.ctx.runDir, 'decisions.jsonl'), 'utf8');
     expect(decisions).toContain('on the agent');
+    // Nothing was checked out here for work done elsewhere: each subtask got its branch alone, never a local worktree.
+    const schedule = decisions
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { kind: string; action: string; taskId?: string })
+      .filter((d) => d.kind === 'schedule' && (d.action === 'branch' || d.action === 'worktree'));
+    expect(schedule.map((d) => `${d.taskId}:${d.action}`).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => `${id}:branch`));
+    expect(result.worktreesCreated).toEqual([]);
   }, 300_000);
 });

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { branchMergedInto } from '../../git/merged.js';
 import { detectTestCommand } from '../../git/test-command.js';
 import { OrchestratorError } from '../../errors.js';
-import { createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
+import { createTaskBranch, createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
 import { silentLogger } from '../../logging/logger.js';
 import { nextRunnable, scheduleEvent, taskSlug, taskWorktreeName, type Manifest, type ManifestTask } from '../../scheduler/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
@@ -196,6 +196,22 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   const runs = new Map<string, TaskRun>();
   const testRuns: PlanTestRun[] = [];
   const worktreesCreated: string[] = [];
+  /**
+   * The subtask's worktree, made now if its branch has none yet: on the queue road a worker runs on an agent and
+   * the branch comes back as a bundle, so a local worktree (every file checked out here) is made only for what runs
+   * here — a review's diff, a local rework, the archive command.
+   */
+  const ensureWorktree = async (t: TaskRun): Promise<void> => {
+    if (fs.existsSync(t.worktree)) return;
+    const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
+    t.mt.worktree = wt.path;
+    save();
+    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)} (for the work done here)`, t.id, {
+      state: wt.state,
+      head: wt.head,
+    });
+    if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
+  };
   /** The subtask whose branch the queue is merging now (the queue merges one at a time). */
   // --- the steps: worker launch + self-heal, acceptance + review, merge (each its own module)
   const steps: StepContext = {
@@ -228,6 +244,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     testRuns,
     alreadyInMain,
     gate,
+    ensureWorktree,
   };
   const { work, adopt } = createWorkerStep(steps);
   const { acceptAndReview } = createReviewStep(steps, { work });
@@ -278,15 +295,25 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
       );
       return;
     }
-    const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
-    t.mt.worktree = wt.path;
+    // On the queue road the worker runs on an agent: the branch alone here, its worktree only when something runs here.
+    const branchOnly = ctx.launcher?.remote === true;
+    const wt = branchOnly
+      ? await createTaskBranch(baseDir, t.slug, { from: mainBranch })
+      : await createWorktree(baseDir, t.slug, { from: mainBranch });
+    const hasWorktree = !branchOnly || wt.state === 'reused-worktree';
+    if (hasWorktree) t.mt.worktree = wt.path;
     t.mt.branch = wt.branch;
     save();
-    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`, t.id, {
-      state: wt.state,
-      head: wt.head,
-    });
-    if (!worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
+    decide(
+      'schedule',
+      hasWorktree ? 'worktree' : 'branch',
+      hasWorktree
+        ? `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`
+        : `${wt.state === 'new' ? 'new' : 'earlier'} branch ${wt.branch} at ${short(wt.head)}; its worker runs on an agent (no local worktree until one is needed)`,
+      t.id,
+      { state: wt.state, head: wt.head },
+    );
+    if (hasWorktree && !worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new' && !ctx.launcher?.remote) {
       for (const cmd of settings.setup) {

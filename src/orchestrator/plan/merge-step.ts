@@ -115,6 +115,7 @@ export function createMergeStep(
   });
 
   const conflictRework = async (t: TaskRun) => {
+    await s.ensureWorktree(t);
     const cr = await prepareConflictRework(baseDir, t.slug, { mainBranch });
     if (cr.status === 'clean') {
       decide('merge', 'rework-clean', `${mainBranch} merged into ${t.branch} without conflicts (${short(cr.sha)}); re-queueing`, t.id);
@@ -153,6 +154,7 @@ export function createMergeStep(
   };
 
   const smokeRework = async (t: TaskRun, out: Pick<Extract<MergeOutcome, { status: 'smoke-failed' }>, 'revertSha' | 'log'>) => {
+    await s.ensureWorktree(t);
     const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
     const files = sr.status === 'conflict' ? sr.files : [];
     if (ctx.launcher?.remote && files.length) {
@@ -181,6 +183,7 @@ export function createMergeStep(
 
   const removeMerged = async (t: TaskRun) => {
     if (settings.archive) {
+      await s.ensureWorktree(t);
       const r = await runCommand(t.wtName, settings.archive, t.id);
       decide('merge', r.ok ? 'archived' : 'archive-failed', `\`${settings.archive}\` ${commandOutcome(r)}`, t.id);
     }

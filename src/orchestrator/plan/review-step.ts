@@ -3,6 +3,7 @@
  * "fix it" rounds by its worker), a commit of what the worker left, and the
  * review agent's verdict (rework on the same thread, bounded).
  */
+import fs from 'node:fs';
 import { describeError } from '../../errors.js';
 import { commitAll, diffAgainst } from '../../git/index.js';
 import { now } from '../events.js';
@@ -33,6 +34,7 @@ export function createReviewStep(
       });
       return acc;
     }
+    await s.ensureWorktree(t);
     const r = await runCommand(t.wtName, t.acceptance, t.id);
     checkpoint();
     const out = commandLog(r);
@@ -41,6 +43,8 @@ export function createReviewStep(
   };
 
   const commitIfNeeded = async (t: TaskRun) => {
+    // No worktree here (the worker ran on an agent, which committed): nothing can be left uncommitted.
+    if (!fs.existsSync(t.worktree)) return;
     const sha = await commitAll(t.worktree, `${t.mt.kind}: ${t.mt.title} (${t.id})`);
     if (sha) decide('worker', 'committed', `the worker left changes uncommitted; committed them as ${short(sha)}`, t.id, { sha });
   };
@@ -68,6 +72,7 @@ export function createReviewStep(
       }
       checkpoint();
       if (s.stopping()) throw new Interrupted(s.stoppedBy() ?? 'stopping');
+      await s.ensureWorktree(t);
       const diff = await diffAgainst(t.worktree, mainBranch, { maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes });
       const round = t.reviews.length + 1;
       let verdict: Awaited<ReturnType<ReviewFn>>;

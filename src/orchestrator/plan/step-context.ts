@@ -9,7 +9,7 @@ import type { TokenTally } from '../../cost/index.js';
 import type { ApprovalGate } from '../approval-gate.js';
 import type { BudgetTracker } from './budgets.js';
 import type { DecisionKind } from './decisions-log.js';
-import type { PlanMergeRecord, PlanRunContext, PlanTestRun, PlanWorkerRecord } from './plan-types.js';
+import type { PlanMergeRecord, PlanRunContext, PlanTestRun, PlanWorkerRecord, TaskRun } from './plan-types.js';
 
 /**
  * What the plan executor's steps share: the run's context and settings, the
@@ -53,4 +53,6 @@ export interface StepContext {
   gate: ApprovalGate | undefined;
   /** Subtasks git already had in main when this run reached them, with the note for the report. */
   alreadyInMain: Map<string, string>;
+  /** Makes the subtask's worktree when its branch has none (the queue road makes branches only). */
+  ensureWorktree: (t: TaskRun) => Promise<void>;
 }
