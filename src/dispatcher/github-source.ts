@@ -23,21 +23,10 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { writeJsonAtomic } from '../store/run-dir.js';
 import { GhError, type GhRunner } from './gh-cli.js';
-import type { DispatchOutcome, SourcedTask, TaskSource } from './types.js';
+import type { DispatchOutcome, RunSummary, SourcedTask, TaskSource } from './types.js';
 
 export const DEFAULT_GITHUB_POLL_MS = 60_000;
 export const DEFAULT_ALLOWED_PERMISSIONS: readonly string[] = ['admin', 'maintain', 'write'];
-
-/** What a finished run did, for the final comment (the CLI reads it from the run's report). */
-export interface GitHubRunSummary {
-  subtasks: { id: string; status: string }[];
-  files: string[];
-  tests: { command: string; ok: boolean }[];
-  merges: { branch: string | null; sha: string }[];
-  tokens: number;
-  /** Where the work is: the base dir's main/. */
-  mainDir: string;
-}
 
 export interface GitHubSourceOptions {
   /** `owner/repo`. */
@@ -56,8 +45,8 @@ export interface GitHubSourceOptions {
   limit?: number;
   /** Author permissions that may trigger work; default admin, maintain, write. */
   allowedPermissions?: readonly string[];
-  /** The final comment's details for a run. */
-  summarize?: (outcome: DispatchOutcome) => GitHubRunSummary | undefined;
+  /** The final comment's details for a run, when its outcome does not carry them (read from this machine's report). */
+  summarize?: (outcome: DispatchOutcome) => RunSummary | undefined;
   /** First wait after a rate-limit (or, in watch mode, any gh) failure; doubles up to maxBackoffMs. Default 30 s. */
   backoffMs?: number;
   maxBackoffMs?: number;
@@ -163,7 +152,7 @@ function parseIssues(stdout: string): GitHubIssue[] {
 
 const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`;
 
-function finalBody(outcome: DispatchOutcome, summary: GitHubRunSummary | undefined, label: string): string[] {
+function finalBody(outcome: DispatchOutcome, summary: RunSummary | undefined, label: string): string[] {
   const ok = outcome.status === 'succeeded';
   const lines = [
     ok
@@ -314,7 +303,11 @@ export function githubTaskSource(options: GitHubSourceOptions): GitHubTaskSource
       serial(n, async () => {
         const ok = outcome.status === 'succeeded';
         if (outcome.runId) save(n, { taskId, url: issue.url, runId: outcome.runId });
-        await writeComment(issue, taskId, finalBody(outcome, ok || outcome.runId ? options.summarize?.(outcome) : undefined, label));
+        await writeComment(
+          issue,
+          taskId,
+          finalBody(outcome, ok || outcome.runId ? (outcome.summary ?? options.summarize?.(outcome)) : undefined, label),
+        );
         await moveLabels(n, `${label}:${ok ? 'done' : 'failed'}`, running);
         save(n, { taskId, url: issue.url, state: ok ? 'succeeded' : 'failed' });
         inFlight.delete(n);

@@ -19,7 +19,7 @@
  */
 import { RequeueTask, TASK_ATTEMPTS, type RunQueuedTask, type TaskQueue } from '../queue/task-queue.js';
 import { busyDelay, isInterrupted } from './dispatch.js';
-import type { DispatchOutcome, RunTask } from './types.js';
+import type { DispatchOutcome, RunSummary, RunTask } from './types.js';
 
 const failedOutcome = (error: string, extra: Partial<DispatchOutcome> = {}): DispatchOutcome => ({
   status: 'failed',
@@ -82,7 +82,11 @@ export function queuedRunTask(
 export function queuedTaskRunner(
   runTask: RunTask,
   stop: AbortSignal,
-  options: { busyRetry?: { initialMs?: number; maxMs?: number } } = {},
+  options: {
+    busyRetry?: { initialMs?: number; maxMs?: number };
+    /** The finished run's summary from this machine's state dir: attached to the outcome, which goes back to the producer's source. */
+    summarize?: (baseDir: string, outcome: DispatchOutcome) => RunSummary | undefined;
+  } = {},
 ): RunQueuedTask {
   const waits = new Map<string, number>();
   return async (queued, jobSignal) => {
@@ -104,6 +108,13 @@ export function queuedTaskRunner(
     if (outcome.failure === 'disk' || outcome.failure === 'error' || outcome.failure === 'config') {
       throw new Error(outcome.error ?? `the run could not run (${outcome.failure})`);
     }
-    return outcome;
+    if (outcome.summary || !options.summarize) return outcome;
+    let summary: RunSummary | undefined;
+    try {
+      summary = options.summarize(queued.baseDir, outcome);
+    } catch {
+      // An unreadable report costs the comment its details, never the job: the run is done.
+    }
+    return summary ? { ...outcome, summary } : outcome;
   };
 }

@@ -26,6 +26,17 @@ export interface DispatchTask {
 }
 
 /** How one run ended. `failed` is an outcome, not an exception: the run happened and did not reach its goal. */
+/** What a finished run did (from its report), for a source that tells the task's author: the GitHub issue's final comment. */
+export interface RunSummary {
+  subtasks: { id: string; status: string }[];
+  files: string[];
+  tests: { command: string; ok: boolean }[];
+  merges: { branch: string | null; sha: string }[];
+  tokens: number;
+  /** Where the work is: the base dir's main/. */
+  mainDir: string;
+}
+
 export interface DispatchOutcome {
   status: 'succeeded' | 'failed';
   merges: number;
@@ -47,6 +58,11 @@ export interface DispatchOutcome {
    * the dispatcher waits and offers the task to the runner again.
    */
   failure?: OutcomeFailure;
+  /**
+   * The run's summary, attached by the machine that ran it (on the `tasks` queue: the consumer, whose state dir
+   * has the report), so a source on another machine can tell the author what was done.
+   */
+  summary?: RunSummary;
 }
 
 /** What the dispatcher hands a runner besides the task and the signal. */

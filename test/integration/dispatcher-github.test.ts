@@ -203,6 +203,27 @@ describe('GitHub task source (fake gh)', { timeout: 120_000 }, () => {
     expect(seen).toHaveLength(1);
   });
 
+  it("a task run on another machine (the tasks queue): the details come with its outcome, not from this machine's reports", async () => {
+    const r = rig();
+    const elsewhere = ok('20261201-def456', {
+      summary: {
+        subtasks: [{ id: 'greet', status: 'merged' }],
+        files: ['remote.txt'],
+        tests: [{ command: 'npm test', ok: true }],
+        merges: [{ branch: 'task-greet', sha: 'f0e1d2c3b4a59687' }],
+        tokens: 77,
+        mainDir: '/w/app/main',
+      },
+    });
+    // No summarize: this machine has no report of that run.
+    await dispatch(githubTaskSource(r.options({})), async () => elsewhere);
+    const [c] = commentsOf(r, 7);
+    expect(c!.body).toContain('`remote.txt`');
+    expect(c!.body).toContain('`f0e1d2c3b4` (task-greet)');
+    expect(c!.body).toContain('77 tokens');
+    expect(labelsOf(r, 7)).toEqual(['bug', 'codex:done']);
+  });
+
   it('an issue labelled again after it ran is not run again; its label goes back to :done', async () => {
     const r = rig();
     let runs = 0;

@@ -19,6 +19,32 @@ describe('queuedTaskRunner (a dispatcher taking a job)', () => {
     await expect(queuedTaskRunner(runnerOf(failed), live)(queued, live)).resolves.toEqual(failed);
   });
 
+  it("attaches the finished run's summary from this machine (the producer's source may be elsewhere); a bad report costs only the details", async () => {
+    const summary = {
+      subtasks: [{ id: 'a', status: 'merged' }],
+      files: ['a.txt'],
+      tests: [],
+      merges: [{ branch: 'task-a', sha: 'abc' }],
+      tokens: 5,
+      mainDir: '/w/a/main',
+    };
+    const seen: string[] = [];
+    const run = queuedTaskRunner(runnerOf(ok), live, {
+      summarize: (baseDir, outcome) => {
+        seen.push(`${baseDir}:${outcome.runId}`);
+        return summary;
+      },
+    });
+    await expect(run(queued, live)).resolves.toEqual({ ...ok, summary });
+    expect(seen).toEqual(['/w/a:r1']);
+    const broken = queuedTaskRunner(runnerOf(ok), live, {
+      summarize: () => {
+        throw new Error('report.json is damaged');
+      },
+    });
+    await expect(broken(queued, live)).resolves.toEqual(ok);
+  });
+
   it('sends a busy task back to the queue with a growing pause, not a failure', async () => {
     const busy: DispatchOutcome = { status: 'failed', merges: 0, tokens: 0, durationMs: 0, error: 'base dir in use', failure: 'busy' };
     const run = queuedTaskRunner(runnerOf(busy), live, { busyRetry: { initialMs: 100, maxMs: 10_000 } });

@@ -2,10 +2,8 @@ import path from 'node:path';
 import { withBaseDir, type Config } from '../../config/config.js';
 import { UsageError } from '../../errors.js';
 import { checkGhAuth, ghRunner } from '../../dispatcher/gh-cli.js';
-import { githubTaskSource, parseRepo, type GitHubRunSummary, type GitHubTaskSource } from '../../dispatcher/github-source.js';
-import type { DispatchOutcome } from '../../dispatcher/types.js';
-import type { RunReport } from '../../orchestrator/report/report.js';
-import { readJsonFile, runDir } from '../../store/index.js';
+import { githubTaskSource, parseRepo, type GitHubTaskSource } from '../../dispatcher/github-source.js';
+import { runSummaryOf } from '../run-summary.js';
 
 export interface GitHubIntakeOptions {
   /** `owner/repo` or `owner/repo=<base dir>`. */
@@ -34,23 +32,6 @@ export function parseGitHubTarget(value: string, defaultBaseDir: string | undefi
   return { repo: `${owner}/${name}`, baseDir };
 }
 
-/** What the final issue comment says about a run, from its report.json. */
-function summarizeFrom(stateDir: string, baseDir: string): (outcome: DispatchOutcome) => GitHubRunSummary | undefined {
-  return (outcome) => {
-    if (!outcome.runId) return undefined;
-    const report = readJsonFile(runDir(stateDir, outcome.runId).report) as RunReport | undefined;
-    if (!report) return undefined;
-    return {
-      subtasks: (report.plan?.result?.subtasks ?? []).map((s) => ({ id: s.id, status: s.status })),
-      files: report.filesTouchedInMain,
-      tests: report.tests.map((t) => ({ command: t.command, ok: t.ok })),
-      merges: report.merges.map((m) => ({ branch: m.branch, sha: m.sha })),
-      tokens: report.tokens.total,
-      mainDir: path.join(baseDir, 'main'),
-    };
-  };
-}
-
 /** The GitHub task source of `dispatch --github`, after checking that gh is there and logged in. */
 export async function githubIntake(options: GitHubIntakeOptions): Promise<GitHubTaskSource> {
   if (options.label === undefined)
@@ -69,7 +50,7 @@ export async function githubIntake(options: GitHubIntakeOptions): Promise<GitHub
     gh,
     watch: options.watch,
     pollMs: options.pollMs,
-    summarize: summarizeFrom(stateDir, baseDir),
+    summarize: (outcome) => runSummaryOf(stateDir, baseDir, outcome.runId),
     onNotice: options.onNotice,
   });
 }

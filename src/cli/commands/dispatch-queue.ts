@@ -1,6 +1,6 @@
 import type { QueueConfig } from '../../config/config.js';
 import { queuedRunTask, queuedTaskRunner } from '../../dispatcher/queued-tasks.js';
-import type { RunTask } from '../../dispatcher/types.js';
+import type { DispatchOutcome, RunSummary, RunTask } from '../../dispatcher/types.js';
 import { checkQueue, redactUrl } from '../../queue/connection.js';
 import { TaskQueue, startTaskConsumer, type TaskConsumer } from '../../queue/task-queue.js';
 
@@ -28,6 +28,8 @@ export interface DispatchQueueOptions {
    * task's base dir at the same path, so the path names the repository everywhere.
    */
   repoIdOf: (baseDir: string) => string;
+  /** A finished run's summary from this machine's state dir, sent back with the outcome (the producer's GitHub comment). */
+  summarize?: (baseDir: string, outcome: DispatchOutcome) => RunSummary | undefined;
   onLine: (line: string) => void;
 }
 
@@ -50,7 +52,7 @@ export async function openDispatchQueue(options: DispatchQueueOptions): Promise<
       concurrency: options.concurrency,
       lockMs: q.lockMs,
       stalledMs: q.stalledMs,
-      run: queuedTaskRunner(options.runTask, options.signal),
+      run: queuedTaskRunner(options.runTask, options.signal, { summarize: options.summarize }),
       onError: (message) => options.onLine(`tasks queue: ${message}`),
       onEvent: (e) => {
         if (e.type === 'failed') options.onLine(`tasks queue: ${e.taskId} (${e.repoId}) attempt failed: ${e.detail ?? 'no reason given'}`);

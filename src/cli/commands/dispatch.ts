@@ -33,6 +33,7 @@ import { DEFAULT_GITHUB_POLL_MS } from '../../dispatcher/github-source.js';
 import { isPidAlive } from '../../store/index.js';
 import { EXIT } from '../exit-codes.js';
 import { githubIntake } from './dispatch-github.js';
+import { runSummaryOf } from '../run-summary.js';
 import { openDispatchQueue, type DispatchQueue } from './dispatch-queue.js';
 import { printErr, printOut } from '../output.js';
 import { renderDispatchEvent, renderDispatchSummary, renderShutdownLine, truncate } from '../render-dispatch.js';
@@ -341,6 +342,7 @@ export async function runDispatchCommand(opts: DispatchCommandOptions, deps: Dis
         concurrency: opts.concurrency ?? 1,
         signal: controller.signal,
         repoIdOf: realBaseDirKey,
+        summarize: (baseDir, outcome) => runSummaryOf(withBaseDir(config, baseDir).stateDir as string, baseDir, outcome.runId),
         onLine: say,
       });
       printErr(queue.describe);
