@@ -141,6 +141,11 @@ describe('conflict rework on agent machines', () => {
     const rework = calls.find((c) => c.prompt.includes('conflicts in'));
     expect(rework?.cwd.startsWith(fs.realpathSync(repo.workDir)) || rework?.cwd.startsWith(repo.workDir)).toBe(true);
     expect(rework?.prompt).toContain('shared.txt');
+    // A new thread on the agent has not seen the task: it comes with the rework, with what the first worker said it did.
+    expect(rework?.prompt).toContain('This continues earlier work on this task');
+    expect(rework?.prompt).toContain('The task, as it was given:');
+    expect(rework?.prompt).toContain(`Write ${reworked}. PLANFAKE`);
+    expect(rework?.prompt).toMatch(/What the earlier worker said it did:\nedited /);
     // Nothing of the rework is left unfinished here: main's checkout is clean.
     expect(git(r.base.main, 'status', '--porcelain')).toBe('');
   }, 300_000);

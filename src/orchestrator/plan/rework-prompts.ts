@@ -17,6 +17,24 @@ export function healPrompt(reason: string, original: string | null): string {
   return lines.join('\n');
 }
 
+/**
+ * A rework on a new codex thread — on an agent machine (a thread cannot move
+ * between machines), or here when the subtask's thread was lost: the new
+ * worker has not seen the task, so it gets the task, what the earlier worker
+ * said it did, and then the rework.
+ */
+export function newThreadPrompt(rework: string, original: string, earlierSummary: string): string {
+  const lines = [
+    'This continues earlier work on this task: the branch checked out here already has it. Look at the worktree and its git log first.',
+    '',
+    'The task, as it was given:',
+    original,
+  ];
+  if (earlierSummary.trim()) lines.push('', 'What the earlier worker said it did:', tail(earlierSummary, 1500));
+  lines.push('', 'What to do now:', rework);
+  return lines.join('\n');
+}
+
 /** For a worker that was running when the orchestrator process died: its thread (if any) is resumed with this. */
 export function restartPrompt(original: string): string {
   return [

@@ -9,7 +9,7 @@ import { addTally, tallyTokens, zeroTally } from '../../cost/index.js';
 import { codexActivity } from '../../workers/codex/index.js';
 import { now } from '../events.js';
 import { Interrupted, TaskFailure, type PlanWorkerRecord, type TaskRun, type WorkerPurpose } from './plan-types.js';
-import { healPrompt, tail } from './rework-prompts.js';
+import { healPrompt, newThreadPrompt, tail } from './rework-prompts.js';
 import type { FinishedWorker } from './resume-step.js';
 import type { StepContext } from './step-context.js';
 import { codexLauncher, storeWorkerStatus, type WorkerLauncher } from './worker-launch.js';
@@ -19,8 +19,12 @@ export function createWorkerStep(s: StepContext) {
   const { ctx, log, emit, decide, withStore, save, checkpoint, budget, workers } = s;
   const { maxHeals } = s.limits;
   const hard = { signal: s.signal };
-  const launch = async (t: TaskRun, purpose: WorkerPurpose, prompt: string, threadId: string | null): Promise<WorkerRun> => {
+  /** A rework's prompt for a worker that has not seen the task (a new thread): the task comes with it. */
+  const withTask = (t: TaskRun, purpose: WorkerPurpose, prompt: string): string =>
+    purpose === 'initial' || purpose === 'heal' ? prompt : newThreadPrompt(prompt, t.prompt, t.lastSummary);
+  const launch = async (t: TaskRun, purpose: WorkerPurpose, given: string, threadId: string | null): Promise<WorkerRun> => {
     checkpoint();
+    const prompt = threadId ? given : withTask(t, purpose, given);
     if (!budget.canLaunchWorker()) throw new Interrupted(s.stoppedBy() ?? 'worker budget used up');
     budget.workerLaunched();
     const workerId = `${t.slug}-${++t.workerSeq}`;
@@ -180,7 +184,7 @@ export function createWorkerStep(s: StepContext) {
         `worker ${run.status}: ${tail(why, 300)}; ${resumable ? `resuming thread ${resumable}` : 'starting a new thread'} with the error (${heal}/${maxHeals})`,
         t.id,
       );
-      run = await launch(t, 'heal', healPrompt(why, resumable ? null : prompt), resumable);
+      run = await launch(t, 'heal', healPrompt(why, resumable ? null : withTask(t, purpose, prompt)), resumable);
     }
     if (run.result && !run.result.goal_met) {
       throw new TaskFailure(
