@@ -240,7 +240,15 @@ export async function abortConflictRework(baseDir: string, slug: string, options
 
 export type SmokeRework =
   | { status: 'ready'; worktree: string; branch: string; sha: string; alreadyPrepared: boolean }
-  | { status: 'conflict'; worktree: string; branch: string; files: string[] };
+  | {
+      status: 'conflict';
+      worktree: string;
+      branch: string;
+      files: string[];
+      /** The revert being undone, and the message the restore commit gets (an agent redoes it: markers cannot travel in a bundle). */
+      revertSha: string;
+      message: string;
+    };
 
 /**
  * Prepares a branch whose merge was reverted after a failed smoke test (see
@@ -295,7 +303,7 @@ export async function prepareSmokeRework(
       const files = await unmergedFiles(t.worktree);
       if (files.length > 0) {
         await fs.promises.writeFile(path.join(await gitDir(t.worktree), 'MERGE_MSG'), `${restoreMessage}\n`);
-        return { status: 'conflict', worktree: t.worktree, branch: t.branch, files };
+        return { status: 'conflict', worktree: t.worktree, branch: t.branch, files, revertSha, message: restoreMessage };
       }
       throw new GitError(`restoring ${t.branch} failed: ${firstLines(rv.stderr || rv.stdout)}`, { context: { worktree: t.worktree } });
     }

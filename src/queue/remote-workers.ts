@@ -56,6 +56,8 @@ export interface RemoteWorkRequest {
   worktree?: string;
   /** Merge this main commit into the branch before the worker starts (conflict rework). */
   mergeFrom?: string;
+  /** Revert this commit (in the branch's history) on the branch before the worker starts, leaving any conflict to it; commit with `message` (smoke rework). */
+  revert?: { commit: string; message: string };
   /** Higher runs first (BullMQ: lower number = higher priority; this is converted). */
   priority?: number;
 }
@@ -237,7 +239,7 @@ export class RemoteWorkers {
         repoId: this.options.repoId,
         baseCommit: req.baseCommit,
         ...base,
-        ...definedProps({ startBundle, mergeFrom }),
+        ...definedProps({ startBundle, mergeFrom, revert: req.revert }),
         prompt: req.prompt,
         profile: req.profile ?? 'fast',
         setup: req.setup,

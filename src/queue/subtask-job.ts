@@ -34,6 +34,11 @@ export const subtaskJobSchema = z.object({
   startBundle: bundleRefSchema.optional(),
   /** main's head to merge into the branch first (conflict and smoke rework). */
   mergeFrom: bundleRefSchema.optional(),
+  /**
+   * Smoke rework with conflicts: revert `commit` (main's revert of the branch's merge, in the start commit's history)
+   * before the worker starts, leaving its conflicts to the worker; the restore is committed with `message`.
+   */
+  revert: z.object({ commit: sha, message: z.string().min(1) }).optional(),
   prompt: z.string().min(1),
   profile: z.enum(['fast', 'deep']).default('fast'),
   setup: z.array(z.string()).default([]),

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { QueueError } from '../errors.js';
 import { createBundle, fetchBundle } from '../git/bundle.js';
-import { headSha, resolveCommit, runGit, unmergedFiles } from '../git/repo.js';
+import { firstLines, headSha, resolveCommit, runGit, unmergedFiles } from '../git/repo.js';
 import { filesWithConflictMarkers } from '../git/rework.js';
 import { commitAll } from '../git/worktrees.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
@@ -152,15 +152,29 @@ export async function runSubtaskJob(
     };
 
     let unresolvedBefore: string[] = [];
-    let merging = false;
+    /** What the worker finishes before the commit: a merge of main (conflict rework) or the restore of a reverted branch (smoke rework). */
+    let pending: { op: 'merge' | 'revert'; message: string } | undefined;
     const mergeFrom = job.mergeFrom;
+    const revert = job.revert;
     if (mergeFrom) {
       await timer.time('mergeMain', async () => {
         const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`);
         const m = await runGit(wt.path, ['merge', '--no-ff', '--no-commit', '--no-edit', main], { allowFail: true });
-        merging = m.exitCode === 0 || (await unmergedFiles(wt.path)).length > 0;
         unresolvedBefore = await unmergedFiles(wt.path);
+        if (m.exitCode === 0 || unresolvedBefore.length > 0)
+          pending = { op: 'merge', message: `merge main into ${job.slug} (${job.commitMessage})` };
         log.info({ main, conflicts: unresolvedBefore }, 'merged main into the branch for rework');
+      });
+    } else if (revert) {
+      await timer.time('restore', async () => {
+        const r = await runGit(wt.path, ['revert', '--no-commit', revert.commit], { allowFail: true });
+        unresolvedBefore = await unmergedFiles(wt.path);
+        if (r.exitCode !== 0 && unresolvedBefore.length === 0)
+          throw new QueueError(
+            `restoring ${job.slug} (revert of ${revert.commit.slice(0, 10)}) failed: ${firstLines(r.stderr || r.stdout)}`,
+          );
+        pending = { op: 'revert', message: revert.message };
+        log.info({ revert: revert.commit, conflicts: unresolvedBefore }, 'restored the reverted branch for smoke rework');
       });
     }
 
@@ -177,9 +191,11 @@ export async function runSubtaskJob(
     const counts = { commands: 0, fileChanges: 0, messages: 0 };
     let tokens = 0;
     progress({ stage: 'worker' });
-    const conflictNote = unresolvedBefore.length
-      ? `\n\nBefore you start: main was merged into this branch and these files have conflicts to resolve (keep both sides' intent): ${unresolvedBefore.join(', ')}.`
-      : '';
+    const conflictNote = !unresolvedBefore.length
+      ? ''
+      : pending?.op === 'revert'
+        ? `\n\nBefore you start: restoring your reverted work on this branch left conflicts with later work on main in these files; resolve them (keep both sides' intent): ${unresolvedBefore.join(', ')}.`
+        : `\n\nBefore you start: main was merged into this branch and these files have conflicts to resolve (keep both sides' intent): ${unresolvedBefore.join(', ')}.`;
     const worker = setupFailed
       ? null
       : await timer.time('worker', () =>
@@ -218,16 +234,16 @@ export async function runSubtaskJob(
 
     progress({ stage: 'bundling' });
     // Codex's sandbox keeps .git read-only, so the worker cannot `git add` its resolutions: a conflict is resolved when its markers are gone (as locally).
-    const unresolved = merging ? await filesWithConflictMarkers(wt.path) : [];
+    const unresolved = pending ? await filesWithConflictMarkers(wt.path) : [];
     const head = await timer.time('commit', async () => {
-      if (merging && unresolved.length === 0) {
-        // Finish the merge of main (with the worker's resolutions) as one commit.
+      if (pending && unresolved.length === 0) {
+        // Finish the merge of main or the restore (with the worker's resolutions and fixes) as one commit.
         await runGit(wt.path, ['add', '-A']);
-        await runGit(wt.path, ['commit', '--quiet', '--no-edit', '-m', `merge main into ${job.slug} (${job.commitMessage})`]);
-      } else if (merging) {
-        await runGit(wt.path, ['merge', '--abort'], { allowFail: true });
+        await runGit(wt.path, ['commit', '--quiet', '--no-edit', '-m', pending.message]);
+      } else if (pending) {
+        await runGit(wt.path, [pending.op, '--abort'], { allowFail: true });
       }
-      if (!merging || unresolved.length === 0) await commitAll(wt.path, job.commitMessage);
+      if (!pending || unresolved.length === 0) await commitAll(wt.path, job.commitMessage);
       return headSha(wt.path);
     });
     let bundle: SubtaskResult['bundle'];

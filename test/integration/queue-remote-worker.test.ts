@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
+import { abortConflictRework, createWorktree, prepareSmokeRework } from '../../src/git/index.js';
 import { startAgent, type AgentHandle } from '../../src/queue/agent.js';
 import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifact-server.js';
 import { HttpArtifactStore } from '../../src/queue/artifacts.js';
@@ -153,6 +154,69 @@ describe('the subtask queue', () => {
     expect(git(base.main, 'ls-tree', '--name-only', 'task-t').split('\n')).toEqual(
       expect.arrayContaining(['one.txt', 'two.txt', 'local.txt']),
     );
+  });
+
+  it('smoke rework with conflicts: the agent restores the reverted branch, its worker resolves the markers, the restore comes back as one commit', async () => {
+    const { runId } = await setup();
+    // main: shared.txt; the branch changes it and adds a broken file; merged, reverted after a failed smoke test; later work changes the same line.
+    fs.writeFileSync(path.join(base.main, 'shared.txt'), 'base\n');
+    git(base.main, 'add', '-A');
+    git(base.main, 'commit', '-q', '-m', 'shared');
+    git(base.main, 'branch', 'task-sm');
+    const wt = await createWorktree(base.baseDir, 'sm');
+    fs.writeFileSync(path.join(wt.path, 'shared.txt'), 'from sm\n');
+    fs.writeFileSync(path.join(wt.path, 'sm.txt'), 'BROKEN\n');
+    git(wt.path, 'add', '-A');
+    git(wt.path, 'commit', '-q', '-m', 'feature: sm (sm)');
+    git(base.main, 'merge', '--no-ff', '-q', '-m', 'Merge task-sm: sm', 'task-sm');
+    git(base.main, 'revert', '-m', '1', '--no-edit', 'HEAD');
+    const revertSha = git(base.main, 'rev-parse', 'HEAD');
+    fs.writeFileSync(path.join(base.main, 'shared.txt'), 'from later\n');
+    git(base.main, 'commit', '-q', '-am', 'later work on the same line');
+
+    // Here, as the merge step does it: restoring conflicts, so it is undone and the restore goes to the agent.
+    const sr = await prepareSmokeRework(base.baseDir, 'sm', { revertSha });
+    expect(sr).toMatchObject({ status: 'conflict', files: ['shared.txt'], revertSha });
+    if (sr.status !== 'conflict') throw new Error('expected a conflict');
+    await abortConflictRework(base.baseDir, 'sm');
+    const start = git(base.main, 'rev-parse', 'task-sm');
+    const baseCommit = git(base.main, 'merge-base', 'main', 'task-sm');
+    expect(baseCommit).toBe(git(base.main, 'rev-parse', 'main'));
+
+    const out = await remote!.run({
+      runId,
+      taskId: 'sm',
+      slug: 'sm',
+      purpose: 'smoke',
+      prompt: `This continues earlier work on this task. ${fakePrompt('Fix sm.', { onResume: { 'sm.txt': 'fixed\n' } })}`,
+      setup: [],
+      commitMessage: 'feature: sm (sm)',
+      baseCommit,
+      branch: 'task-sm',
+      worktree: wt.path,
+      revert: { commit: sr.revertSha, message: sr.message },
+    });
+    expect(out.result.unresolved).toEqual([]);
+    expect(out.result.worker.status).toBe('complete');
+    // One restore commit on top of the branch, with the message the local rework gives it; both sides kept, the fix in.
+    expect(git(base.main, 'rev-parse', 'task-sm^')).toBe(start);
+    expect(git(base.main, 'log', '-1', '--format=%s', 'task-sm')).toBe(sr.message);
+    const shared = git(base.main, 'show', 'task-sm:shared.txt');
+    expect(shared).toContain('from sm');
+    expect(shared).toContain('from later');
+    expect(shared).not.toMatch(/^(<{7}|={7}|>{7})/m);
+    expect(git(base.main, 'show', 'task-sm:sm.txt')).toBe('fixed');
+    // The worker was told which files the restore left conflicted; the local worktree followed the branch and is clean.
+    const calls = fs
+      .readFileSync(path.join(base.root, 'fake-state', 'calls.jsonl'), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { prompt: string });
+    expect(calls.at(-1)?.prompt).toMatch(/restoring your reverted work on this branch left conflicts .*: shared\.txt/);
+    expect(git(wt.path, 'rev-parse', 'HEAD')).toBe(out.result.headSha);
+    expect(git(wt.path, 'status', '--porcelain')).toBe('');
+    // A second prepare finds the restore already done (its message), so a later smoke rework does not restore twice.
+    expect(await prepareSmokeRework(base.baseDir, 'sm', { revertSha })).toMatchObject({ status: 'ready', alreadyPrepared: true });
   });
 
   it('a worker that changes nothing returns no bundle and leaves no branch', async () => {

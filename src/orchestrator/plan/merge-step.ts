@@ -157,23 +157,29 @@ export function createMergeStep(
     await s.ensureWorktree(t);
     const sr = await prepareSmokeRework(baseDir, t.slug, { revertSha: out.revertSha, mainBranch });
     const files = sr.status === 'conflict' ? sr.files : [];
-    if (ctx.launcher?.remote && files.length) {
-      await abortConflictRework(baseDir, t.slug).catch(() => undefined);
-      throw new TaskFailure(
-        `restoring ${t.branch} after the failed smoke test conflicts with later work in ${files.join(', ')}; with agents on other machines this rework is not automatic — rework it locally (run without ORCHESTRATOR_QUEUE) or by hand`,
-      );
+    // Conflict markers cannot travel in a bundle: on the queue road the agent redoes the restore (the revert of the
+    // revert, on the branch with main merged in) and its worker resolves the markers there.
+    const onAgent = ctx.launcher?.remote === true && sr.status === 'conflict';
+    if (onAgent) {
+      await abortConflictRework(baseDir, t.slug);
+      t.remoteRevert = { commit: sr.revertSha, message: sr.message };
     }
     decide(
       'merge',
       'rework-smoke',
-      `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`,
+      onAgent
+        ? `restoring ${t.branch} on top of ${mainBranch} conflicts in ${files.join(', ')}; an agent restores it and its worker resolves them, with the smoke log`
+        : `branch restored on top of ${mainBranch}${files.length ? ` with conflicts in ${files.join(', ')}` : ''}; sending the smoke log to the worker`,
       t.id,
+      { files },
     );
+    const local = files.length > 0 && !onAgent;
     try {
       await work(t, 'smoke', smokePrompt(smokeCommand ?? '(smoke)', out.log, files));
-      if (files.length) await finishConflictRework(baseDir, t.slug);
+      if (local) await finishConflictRework(baseDir, t.slug);
     } catch (error) {
-      if (files.length) await abortConflictRework(baseDir, t.slug).catch(() => undefined);
+      t.remoteRevert = undefined;
+      if (local) await abortConflictRework(baseDir, t.slug).catch(() => undefined);
       throw error instanceof Interrupted || error instanceof TaskFailure
         ? error
         : new TaskFailure(`smoke rework failed: ${describeError(error)}`);

@@ -201,6 +201,8 @@ export interface TaskRun {
   remoteAcceptance?: { ok: boolean; exitCode: number | null; log: string } | null;
   /** A remote launcher's next worker merges main into the branch first (conflict rework). */
   remoteMergeMain?: boolean;
+  /** A remote launcher's next worker restores the branch first by reverting this revert (smoke rework with conflicts). */
+  remoteRevert?: { commit: string; message: string };
   id: string;
   slug: string;
   wtName: string;

@@ -38,6 +38,7 @@ export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOpt
           branch: r.task.branch,
           worktree: r.cwd,
           mergeFrom: (r.task.mergeMain && mainSha) || undefined,
+          revert: r.task.revert,
         },
         {
           signal: r.signal,

@@ -36,6 +36,8 @@ export interface WorkerLaunchRequest {
     commitMessage: string;
     /** Conflict rework on another machine: merge main's head into the branch there first. */
     mergeMain?: boolean;
+    /** Smoke rework with conflicts on another machine: revert this revert of the branch's merge there first, message included. */
+    revert?: { commit: string; message: string };
   };
   /** The repository: main/, its branch, and the setup commands of a new worktree. */
   repo: { mainDir: string; mainBranch: string; setup: string[] };

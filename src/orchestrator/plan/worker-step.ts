@@ -61,6 +61,7 @@ export function createWorkerStep(s: StepContext) {
           acceptance: t.acceptance,
           commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
           mergeMain: t.remoteMergeMain || undefined,
+          revert: t.remoteRevert,
         },
         repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
         onEvent: (e) => {
@@ -159,6 +160,8 @@ export function createWorkerStep(s: StepContext) {
     };
     if (tallyTokens(rest) > 0) budget.addUsage(tallyTokens(rest), s.priced(s.workerModelName, rest));
     t.remoteMergeMain = false;
+    // A restore the agent could not finish (markers left, the revert aborted there) left the branch as it was: a self-heal restores again.
+    if (run.status === 'complete') t.remoteRevert = undefined;
     if (run.acceptanceRun !== undefined) t.remoteAcceptance = run.acceptanceRun;
     return run;
   };
