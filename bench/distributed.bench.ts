@@ -41,6 +41,27 @@ interface RunFigures {
   /** Mean ms per subtask of each phase. */
   phases: Record<string, number>;
   load: { before: number[]; after: number[] };
+  /** Share of the machine's CPU time that was busy during the run (from /proc/stat; null where there is none). */
+  cpuBusy: number | null;
+}
+
+/** Busy and total CPU ticks of the whole machine, from /proc/stat (Linux), or null. */
+function cpuTicks(): { busy: number; total: number } | null {
+  try {
+    const line = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '';
+    const v = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = v.reduce((a, b) => a + b, 0);
+    const idle = (v[3] ?? 0) + (v[4] ?? 0);
+    return { busy: total - idle, total };
+  } catch {
+    return null;
+  }
+}
+
+function busyShare(from: ReturnType<typeof cpuTicks>): number | null {
+  const to = cpuTicks();
+  if (!from || !to || to.total === from.total) return null;
+  return +((to.busy - from.busy) / (to.total - from.total)).toFixed(3);
 }
 
 function load(): number[] {
@@ -97,11 +118,13 @@ async function localRun(n: number, sleepMs: number, concurrency: number): Promis
   const r = makePlanRig({ files: thousandFiles(), settings: SETTINGS });
   try {
     const before = load();
+    const ticks = cpuTicks();
     const t0 = performance.now();
     const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency });
     const ms = performance.now() - t0;
+    const cpuBusy = busyShare(ticks);
     if (!result.allMerged) throw new Error(`local run left ${result.left.length} subtask(s)`);
-    return { ms, phases: means(result.workers.map((w) => ({ worker: w.durationMs }))), load: { before, after: load() } };
+    return { ms, phases: means(result.workers.map((w) => ({ worker: w.durationMs }))), load: { before, after: load() }, cpuBusy };
   } finally {
     r.base.cleanup();
   }
@@ -157,11 +180,13 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
     });
     await remote.ready();
     const before = load();
+    const ticks = cpuTicks();
     const t0 = performance.now();
     const result = await executePlan(subtasks(n, sleepMs), { ...r.ctx, maxParallel: concurrency, launcher: remoteLauncher(remote), store });
     const ms = performance.now() - t0;
+    const cpuBusy = busyShare(ticks);
     if (!result.allMerged) throw new Error(`remote run left ${result.left.length} subtask(s): ${JSON.stringify(result.left)}`);
-    return { ms, phases: means(timings), load: { before, after: load() } };
+    return { ms, phases: means(timings), load: { before, after: load() }, cpuBusy };
   } finally {
     await remote?.close();
     for (const a of agents) a.child.kill('SIGTERM');
@@ -187,11 +212,13 @@ export async function run(): Promise<void> {
   for (let round = 1; round <= rounds; round++) {
     const l = await localRun(n, sleepMs, c);
     localRuns.push(l);
-    console.log(`  round ${round} local: ${Math.round(l.ms)} ms, worker ${l.phases.worker} ms, load ${l.load.before.join(' ')}`);
+    console.log(
+      `  round ${round} local: ${Math.round(l.ms)} ms, worker ${l.phases.worker} ms, cpu busy ${l.cpuBusy ?? '?'}, load ${l.load.before.join(' ')}`,
+    );
     for (const k of agentCounts) {
       const r = await remoteRun(n, sleepMs, c, k);
       remoteRuns.get(k)!.push(r);
-      console.log(`  round ${round} ${k} agent(s): ${Math.round(r.ms)} ms, load ${r.load.before.join(' ')}`);
+      console.log(`  round ${round} ${k} agent(s): ${Math.round(r.ms)} ms, cpu busy ${r.cpuBusy ?? '?'}, load ${r.load.before.join(' ')}`);
     }
   }
   const localMs = median(localRuns.map((r) => r.ms));
@@ -214,6 +241,7 @@ export async function run(): Promise<void> {
       queuePhasesMsPerSubtask: queuePhases(phases),
       phasesMeanMs: phases,
       loadavg: runs.map((r) => r.load),
+      cpuBusy: runs.map((r) => r.cpuBusy),
     });
     console.log(
       `  ${k} agent(s): ${Math.round(ms)} ms median, ${perMin}/min, overhead ${Math.round(overheadPerSubtask)} ms/subtask, efficiency ${(localMs / ms).toFixed(3)}, queue phases ${queuePhases(phases)} ms/subtask`,
@@ -237,6 +265,7 @@ export async function run(): Promise<void> {
       subtasksPerMin: +((n / localMs) * 60_000).toFixed(1),
       phasesMeanMs: medianPhases(localRuns.map((r) => r.phases)),
       loadavg: localRuns.map((r) => r.load),
+      cpuBusy: localRuns.map((r) => r.cpuBusy),
     },
     remote: rows,
     targets: { overheadMsPerSubtask: 50, efficiencyAt4Agents: 0.9 },

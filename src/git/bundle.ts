@@ -36,12 +36,13 @@ export async function createBundle(
   file: string,
   options: { tip: string; name: string; base?: string },
 ): Promise<BundleInfo | null> {
-  const tip = await resolveCommit(repoDir, options.tip);
+  // A full sha is taken as it is (git itself refuses one that names nothing); a name is resolved first.
+  const tip = SHA.test(options.tip) ? options.tip : await resolveCommit(repoDir, options.tip);
   if (!tip) throw new GitError(`cannot bundle ${options.tip}: no such commit in ${repoDir}`, { context: { repoDir, tip: options.tip } });
   const ref = `${BUNDLE_REF_PREFIX}${options.name}`;
   let base: string | null = null;
   if (options.base) {
-    base = await resolveCommit(repoDir, options.base);
+    base = SHA.test(options.base) ? options.base : await resolveCommit(repoDir, options.base);
     if (!base)
       throw new GitError(`cannot bundle from ${options.base}: no such commit in ${repoDir}`, { context: { repoDir, base: options.base } });
     if (base === tip) return null;
@@ -117,35 +118,80 @@ export async function fetchBundle(repoDir: string, file: string, options: { ref:
   return got;
 }
 
-/**
- * Points `branch` at `sha` only if it moves forward: creates it when absent,
- * fast-forwards it when `sha` descends from it, and refuses anything else.
- * `expectedOld` (when given) must be the branch's current value (compare-and-swap).
- */
-export async function advanceBranch(
-  repoDir: string,
-  branch: string,
-  sha: string,
-  expectedOld?: string | null,
-): Promise<'created' | 'advanced' | 'unchanged'> {
-  const ref = `refs/heads/${branch}`;
-  const old = await resolveCommit(repoDir, ref);
-  if (expectedOld !== undefined && (expectedOld ?? null) !== old) {
-    throw new GitError(`${branch} is at ${old ?? 'nothing'}, expected ${expectedOld ?? 'no branch'}; not moving it`, {
-      context: { repoDir, branch, old, expectedOld },
-    });
+/** What a bundle file's header says: the commits it needs and the refs it carries (v2 and v3 bundles). */
+export function readBundleHeader(file: string): { prerequisites: string[]; refs: Map<string, string> } {
+  const fd = fs.openSync(file, 'r');
+  let text: string;
+  try {
+    const buf = Buffer.alloc(64 * 1024);
+    const n = fs.readSync(fd, buf, 0, buf.length, 0);
+    text = buf.subarray(0, n).toString('latin1');
+  } finally {
+    fs.closeSync(fd);
   }
-  if (old === sha) return 'unchanged';
-  if (old) {
-    const ff = await runGit(repoDir, ['merge-base', '--is-ancestor', old, sha], { allowFail: true });
-    if (ff.exitCode !== 0) {
-      throw new GitError(`${branch} (${old.slice(0, 10)}) is not an ancestor of ${sha.slice(0, 10)}; a branch is only ever moved forward`, {
-        context: { repoDir, branch, old, sha },
-      });
+  const end = text.indexOf('\n\n');
+  const lines = (end < 0 ? '' : text.slice(0, end)).split('\n');
+  if (!/^# v[23] git bundle$/.test(lines[0] ?? ''))
+    throw new GitError(`${file} is not a git bundle (or its header is over 64 KiB)`, { context: { file } });
+  const prerequisites: string[] = [];
+  const refs = new Map<string, string>();
+  for (const line of lines.slice(1)) {
+    if (line.startsWith('@')) continue; // v3 capabilities
+    if (line.startsWith('-')) {
+      const sha = line.slice(1).split(' ')[0] ?? '';
+      if (SHA.test(sha)) prerequisites.push(sha);
+      continue;
     }
+    const [sha, ref] = line.split(' ');
+    if (sha && ref && SHA.test(sha)) refs.set(ref, sha);
   }
-  await runGit(repoDir, ['update-ref', '-m', 'codex-orchestrator: branch from an agent bundle', ref, sha, old ?? '0'.repeat(sha.length)]);
-  return old ? 'advanced' : 'created';
+  return { prerequisites, refs };
+}
+
+/**
+ * Fetches the bundle's `ref` straight into `refs/heads/<branch>`, only if the
+ * bundle says that ref is `sha` (read from its header before anything moves)
+ * and only forward: the refspec has no `+`, so git creates the branch or
+ * fast-forwards it and refuses anything else, and it refuses a branch checked
+ * out in a worktree (use `fetchBundle` and move that worktree instead). Like
+ * `fetchBundle`, the fetch checks the prerequisites and every object.
+ */
+export async function fetchBundleIntoBranch(
+  repoDir: string,
+  file: string,
+  options: { ref: string; branch: string; sha: string },
+): Promise<void> {
+  const said = readBundleHeader(file).refs.get(options.ref);
+  if (said !== options.sha) {
+    throw new GitError(
+      said
+        ? `bundle ${file}: ${options.ref} is ${said.slice(0, 10)}, not the reported ${options.sha.slice(0, 10)}`
+        : `bundle ${file} has no ref ${options.ref}`,
+      { context: { repoDir, file, ref: options.ref } },
+    );
+  }
+  const into = `refs/heads/${options.branch}`;
+  const r = await withGitLock(await repoLockKey(repoDir), () =>
+    runGit(
+      repoDir,
+      // Not --quiet: that also silences the "rejected (non-fast-forward)" line the error is made from.
+      ['-c', 'protocol.file.allow=always', 'fetch', '--no-progress', '--no-tags', '--no-write-fetch-head', file, `${options.ref}:${into}`],
+      { allowFail: true },
+    ),
+  );
+  if (r.exitCode !== 0) {
+    const text = r.stderr || r.stdout;
+    const behind = /non-fast-forward|rejected/i.test(text);
+    throw new GitError(
+      behind
+        ? `${options.branch} is not an ancestor of ${options.sha.slice(0, 10)}; a branch is only ever moved forward`
+        : `bundle ${file} does not apply to ${repoDir}: ${firstLines(text)}`,
+      {
+        hint: behind ? undefined : 'the bundle is damaged or this repository lacks the commit it builds on',
+        context: { repoDir, file, ref: options.ref, branch: options.branch, stderr: r.stderr },
+      },
+    );
+  }
 }
 
 /** Removes the private ref a fetchBundle made (housekeeping; never a branch). */

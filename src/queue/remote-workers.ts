@@ -21,7 +21,7 @@ import path from 'node:path';
 import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError, QueueError, describeError } from '../errors.js';
-import { advanceBranch, createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
+import { createBundle, dropIncoming, fetchBundle, fetchBundleIntoBranch } from '../git/bundle.js';
 import { isAncestor, resolveCommit, runGit } from '../git/repo.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Store } from '../store/types.js';
@@ -221,11 +221,14 @@ export class RemoteWorkers {
   ): Promise<RemoteWorkOutcome> {
     const timer = phaseTimer();
     const t0 = performance.now();
-    const { attempt, existing } = await this.nextAttempt(req.runId, req.taskId);
+    // The attempt (Redis), the base's bundle (git + upload, once per commit) and the branch's head are independent: asked at once.
+    const [{ attempt, existing }, base, head] = await Promise.all([
+      this.nextAttempt(req.runId, req.taskId),
+      this.baseBundle(req.baseCommit),
+      resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`),
+    ]);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
-      const base = await this.baseBundle(req.baseCommit);
-      const head = await resolveCommit(this.options.mainDir, `refs/heads/${req.branch}`);
       const startBundle = head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`) : undefined;
       const mergeFrom =
         req.mergeFrom && req.mergeFrom !== req.baseCommit ? await this.bundle(req.mergeFrom, req.baseCommit, `${jobId}-main`) : undefined;
@@ -339,28 +342,32 @@ export class RemoteWorkers {
       this.log.warn({ jobId, agent: result.agent }, 'duplicate result of a job attempt ignored');
       return { result, jobId, attempt, duplicate: true, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
     }
-    if (result.bundle) {
+    const bundle = result.bundle;
+    const headSha = result.headSha;
+    if (bundle && headSha) {
       const file = path.join(this.tmp, `${jobId}.bundle`);
-      const artifact = result.bundle.artifact;
-      await timer.time('download', () => this.options.artifacts.get(artifact, file));
+      await timer.time('download', () => this.options.artifacts.get(bundle.artifact, file));
+      const worktree = req.worktree && fs.existsSync(req.worktree) ? req.worktree : undefined;
       try {
-        const ref = result.bundle.ref;
-        const sha = await timer.time('fetch', () => fetchBundle(this.options.mainDir, file, { ref, name: jobId }));
-        if (sha !== result.headSha)
-          throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${result.headSha?.slice(0, 10)}`);
-        const worktree = req.worktree;
-        await timer.time('advance', async () => {
-          if (worktree && fs.existsSync(worktree)) {
-            // The branch is checked out there: move it with a fast-forward so files and index follow.
-            await runGit(worktree, ['merge', '--ff-only', '--quiet', sha]);
-          } else {
-            await advanceBranch(this.options.mainDir, req.branch, sha);
-          }
-        });
+        if (worktree) {
+          // The branch is checked out there (a rework made the worktree): fetch aside, then fast-forward it so files and index follow.
+          const sha = await timer.time('fetch', () => fetchBundle(this.options.mainDir, file, { ref: bundle.ref, name: jobId }));
+          if (sha !== headSha)
+            throw new QueueError(`job ${jobId}: the bundle's head ${sha.slice(0, 10)} is not the reported ${headSha.slice(0, 10)}`);
+          await timer.time('advance', () => runGit(worktree, ['merge', '--ff-only', '--quiet', sha]));
+        } else {
+          // No worktree (the usual case on this road): one fetch moves the branch, forward only, once the header names the reported head.
+          await timer.time('fetch', () =>
+            fetchBundleIntoBranch(this.options.mainDir, file, { ref: bundle.ref, branch: req.branch, sha: headSha }),
+          );
+          return { result, jobId, attempt, duplicate: false, branchHead: headSha, timings: this.timings(jobId, result, timer) };
+        }
       } finally {
-        await dropIncoming(this.options.mainDir, jobId);
+        if (worktree) await dropIncoming(this.options.mainDir, jobId);
         fs.rmSync(file, { force: true });
       }
+    } else if (bundle) {
+      throw new QueueError(`job ${jobId} returned a bundle but no head commit`);
     }
     return { result, jobId, attempt, duplicate: false, branchHead: await branchHead(), timings: this.timings(jobId, result, timer) };
   }
