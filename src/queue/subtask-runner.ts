@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { QueueError } from '../errors.js';
-import { createBundle, fetchBundle } from '../git/bundle.js';
+import { createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
 import { firstLines, headSha, resolveCommit, runGit, unmergedFiles } from '../git/repo.js';
 import { filesWithConflictMarkers } from '../git/rework.js';
 import { commitAll } from '../git/worktrees.js';
@@ -78,7 +78,13 @@ function activityOf(e: CodexEvent): string | undefined {
 const fetching = new Map<string, Promise<string>>();
 
 /** Makes sure `commit` is in the clone, fetching the job's bundle when it is not. */
-async function ensureCommit(ctx: SubtaskRunnerContext, tmp: string, bundle: SubtaskJob['baseBundle'], name: string): Promise<string> {
+async function ensureCommit(
+  ctx: SubtaskRunnerContext,
+  tmp: string,
+  bundle: SubtaskJob['baseBundle'],
+  name: string,
+  fetched: string[],
+): Promise<string> {
   const key = `${path.resolve(ctx.repo.clone)}\0${bundle.sha}`;
   const pending = fetching.get(key);
   if (pending) return pending;
@@ -90,6 +96,7 @@ async function ensureCommit(ctx: SubtaskRunnerContext, tmp: string, bundle: Subt
     const file = path.join(tmp, `${name}.bundle`);
     await ctx.artifacts.get(bundle.artifact, file);
     const got = await fetchBundle(ctx.repo.clone, file, { ref: bundle.ref, name });
+    fetched.push(name);
     if (got !== bundle.sha)
       throw new QueueError(`bundle ${bundle.artifact.name} brought ${got.slice(0, 10)}, not ${bundle.sha.slice(0, 10)}`);
     return got;
@@ -127,16 +134,18 @@ export async function runSubtaskJob(
   fs.mkdirSync(ctx.repo.workDir, { recursive: true });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-orch-agent-'));
   const timer = phaseTimer();
+  /** The private refs this job's bundle fetches made in the clone: dropped at the end (the slot's HEAD and the result keep what is still needed). */
+  const fetched: string[] = [];
   let releaseSlot: (() => void) | undefined;
   try {
     progress({ stage: 'preparing' });
     const base = await timer.time('baseFetch', async () => {
       const have = await resolveCommit(ctx.repo.clone, `${job.baseBundle.sha}^{commit}`);
-      if (have !== job.baseBundle.sha && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`);
-      return ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`);
+      if (have !== job.baseBundle.sha && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`, fetched);
+      return ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`, fetched);
     });
     const startBundle = job.startBundle;
-    const start = startBundle ? await timer.time('baseFetch', () => ensureCommit(ctx, tmp, startBundle, `start-${jobId}`)) : base;
+    const start = startBundle ? await timer.time('baseFetch', () => ensureCommit(ctx, tmp, startBundle, `start-${jobId}`, fetched)) : base;
     // A reused worktree of this agent, forced to the start commit and cleaned: pristine, like a new one, without checking out every file.
     const wt = await timer.time('worktree', () => acquireSlot(ctx.repo.clone, ctx.repo.workDir, start, log));
     releaseSlot = wt.release;
@@ -158,7 +167,7 @@ export async function runSubtaskJob(
     const revert = job.revert;
     if (mergeFrom) {
       await timer.time('mergeMain', async () => {
-        const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`);
+        const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`, fetched);
         const m = await runGit(wt.path, ['merge', '--no-ff', '--no-commit', '--no-edit', main], { allowFail: true });
         unresolvedBefore = await unmergedFiles(wt.path);
         if (m.exitCode === 0 || unresolvedBefore.length > 0)
@@ -287,6 +296,8 @@ export async function runSubtaskJob(
     };
   } finally {
     releaseSlot?.();
+    // A long-running agent would otherwise keep a ref per job for ever (and every fetch's connectivity check walks them).
+    await Promise.all(fetched.map((name) => dropIncoming(ctx.repo.clone, name)));
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

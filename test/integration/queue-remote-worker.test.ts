@@ -127,6 +127,8 @@ describe('the subtask queue', () => {
     // The agent got the base commit from the bundle, not from a remote.
     expect(git(repo.clone, 'cat-file', '-t', baseCommit)).toBe('commit');
     expect(git(repo.clone, 'remote')).toBe('origin');
+    // …and left no private ref of that fetch in the clone (a long-running agent would pile them up).
+    expect(git(repo.clone, 'for-each-ref', 'refs/codex-orch/')).toBe('');
     expect(progress).toContain('worker');
     expect(progress.at(-1)).toBe('done');
 
