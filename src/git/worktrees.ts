@@ -100,6 +100,14 @@ async function subtaskWorktree(baseDir: string, slug: string, mainDirOption: str
   return { target: worktreePath(baseDir, slug), branch: taskBranch(slug), mainDir, key: await repoLockKey(mainDir) };
 }
 
+/** The commit a new task branch starts at: `fromRef` (default: main's HEAD), or a GitError naming what is missing. */
+async function startCommit(mainDir: string, branch: string, fromRef = 'HEAD'): Promise<string> {
+  const from = await resolveCommit(mainDir, fromRef);
+  if (!from)
+    throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
+  return from;
+}
+
 /**
  * Creates (or reuses) the worktree of a subtask. `from` (default: main's HEAD)
  * is used only when the branch does not exist yet; a reused branch keeps its commits.
@@ -147,10 +155,7 @@ export async function createWorktree(
       await runGit(mainDir, ['worktree', 'add', '--quiet', target, branch]);
       return { path: target, branch, head: await headSha(target), state: 'reused-branch' };
     }
-    const fromRef = options.from ?? 'HEAD';
-    const from = await resolveCommit(mainDir, fromRef);
-    if (!from)
-      throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
+    const from = await startCommit(mainDir, branch, options.from);
     await runGit(mainDir, ['worktree', 'add', '--quiet', '-b', branch, target, from]);
     return { path: target, branch, head: from, state: 'new' };
   });
@@ -175,10 +180,7 @@ export async function createTaskBranch(
     if (atPath?.branch === branch) return { path: target, branch, head: await headSha(target), state: 'reused-worktree' };
     const existing = await resolveCommit(mainDir, `refs/heads/${branch}`);
     if (existing) return { path: target, branch, head: existing, state: 'reused-branch' };
-    const fromRef = options.from ?? 'HEAD';
-    const from = await resolveCommit(mainDir, fromRef);
-    if (!from)
-      throw new GitError(`cannot create ${branch}: ${fromRef} names no commit in ${mainDir}`, { context: { from: fromRef, mainDir } });
+    const from = await startCommit(mainDir, branch, options.from);
     await runGit(mainDir, ['branch', '--no-track', branch, from]);
     return { path: target, branch, head: from, state: 'new' };
   });
