@@ -16,6 +16,7 @@ import { redisConnection } from './connection.js';
 import { subtaskQueueName } from './names.js';
 import { subtaskJobSchema, type SubtaskProgress, type SubtaskResult } from './subtask-job.js';
 import { defaultAgentId, runSubtaskJob, type AgentRepo } from './subtask-runner.js';
+import { detectCapabilities, resolveCodexBinary } from '../workers/codex/index.js';
 
 export interface AgentOptions {
   config: Config;
@@ -51,6 +52,10 @@ export async function startAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = (options.logger ?? silentLogger).child({ component: 'agent', agentId });
   const workers: Worker[] = [];
   const connections: { disconnect(): void }[] = [];
+  // Codex is found and its flags read now (once per process), before anything is touched: a missing codex stops the
+  // agent with one line instead of failing every job it would take, and the first jobs do not all pay for the probe.
+  const codex = await detectCapabilities(resolveCodexBinary(options.config).path);
+  log.info({ codex: codex.version }, 'codex found');
   // Each job slot's worktree is made now, not by the first jobs.
   await Promise.all(options.repos.map((repo) => warmSlots(repo.clone, repo.workDir, options.concurrency ?? 1, log)));
   for (const repo of options.repos) {

@@ -117,6 +117,19 @@ async function setup(url = REDIS_URL) {
 }
 
 describe('codex-orch agent processes', () => {
+  it('an agent whose codex cannot run stops at start with one line (exit 5), before it takes any job', async () => {
+    base = makeTempBase();
+    prefix = uniquePrefix();
+    server = await startArtifactServer({ dir: path.join(base.stateDir, 'artifacts'), token: TOKEN });
+    const missing = path.join(base.root, 'no-such-codex');
+    const run = startAgentProcess('agent-nocodex', { CODEX_BIN: missing });
+    const end = await run.done;
+    expect(end.code).toBe(5);
+    expect(end.stderr).toContain(missing);
+    expect(end.stderr).not.toMatch(/\n\s+at /); // one line, no stack
+    expect(end.stdout).not.toContain('"agent.started"');
+  });
+
   it('an agent SIGKILLed mid-subtask: the job stalls, another agent retries it, one result accepted', async () => {
     const { request, runId, originRefs } = await setup();
     const doomed = startAgentProcess('agent-doomed', { STALL_ON_THIS_AGENT: '1' });

@@ -75,7 +75,7 @@ job-slot worktrees (forced to that commit and cleaned), run the
 repository's setup, the codex worker and the acceptance command (all through the guarded, sandboxed
 gateway), commit here, and return the branch as a git bundle. Nothing is ever pushed.
 
-Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 8 the queue is unreachable at start.`,
+Exit codes: 0 stopped by SIGINT/SIGTERM; 2 bad arguments or configuration; 5 codex cannot run (checked at start); 8 the queue is unreachable at start.`,
     )
     .action(async (opts: AgentCommandOptions) => {
       const overrides: ConfigOverrides = {};
