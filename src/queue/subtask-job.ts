@@ -83,12 +83,29 @@ export const subtaskResultSchema = z.object({
 });
 export type SubtaskResult = z.infer<typeof subtaskResultSchema>;
 
+const text = z.string().max(2_000);
+/** One codex activity as the worker layer reads it (`CodexActivity`), as it travels from an agent (untrusted: validated here). */
+export const codexActivitySchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('command'), text, phase: z.enum(['started', 'finished']), exitCode: z.number().nullable() }),
+  z.object({ kind: z.literal('file'), text }),
+  z.object({ kind: z.literal('message'), text }),
+  z.object({ kind: z.literal('thinking'), text }),
+  z.object({ kind: z.literal('tool'), text }),
+  z.object({ kind: z.literal('error'), text }),
+  z.object({
+    kind: z.literal('usage'),
+    usage: z.object({ input: z.number().nonnegative(), cachedInput: z.number().nonnegative(), output: z.number().nonnegative() }),
+  }),
+]);
+
 /** Progress an agent reports while a job runs (job.updateProgress). */
 export const subtaskProgressSchema = z.object({
   stage: z.enum(['preparing', 'setup', 'worker', 'acceptance', 'bundling', 'done']),
   agent: z.string(),
-  /** The worker's latest readable activity (a command, a file, a message), shortened. */
+  /** The worker's latest readable activity (a command, a file, a message), shortened, or the setup/acceptance command. */
   activity: z.string().optional(),
+  /** The same activity as the worker layer reads it, for the orchestrator's live view, store and budget. */
+  codex: codexActivitySchema.optional(),
   tokens: z.number().optional(),
 });
 export type SubtaskProgress = z.infer<typeof subtaskProgressSchema>;

@@ -24,8 +24,7 @@ import { silentLogger, type Logger } from '../logging/logger.js';
 import { runRepoCommand, type GatewayContext } from '../tools/run-repo-command/gateway.js';
 import type { Policy } from '../tools/run-repo-command/policy-file.js';
 import type { CommandResult } from '../tools/run-repo-command/types.js';
-import type { CodexEvent } from '../workers/codex/events.js';
-import { runCodexWorker } from '../workers/codex/index.js';
+import { codexActivity, runCodexWorker, type CodexActivity } from '../workers/codex/index.js';
 import { acquireSlot } from './agent-worktrees.js';
 import type { ArtifactStore } from './artifacts.js';
 import { phaseTimer } from './phase-timings.js';
@@ -65,13 +64,17 @@ function commandText(r: CommandResult): string {
     .slice(-8_000);
 }
 
-function activityOf(e: CodexEvent): string | undefined {
-  if (e.type !== 'item.started' && e.type !== 'item.completed') return undefined;
-  const item = e.item as { type: string; command?: string; text?: string; changes?: { path: string }[] };
-  if (item.type === 'command_execution' && item.command) return `$ ${item.command}`.slice(0, 160);
-  if (item.type === 'file_change' && item.changes?.length) return `edit ${item.changes.map((c) => c.path).join(', ')}`.slice(0, 160);
-  if (item.type === 'agent_message' && item.text) return item.text.replace(/\s+/g, ' ').slice(0, 160);
+/** The one line of an activity the agent's progress and job log show. */
+function activityLine(a: CodexActivity): string | undefined {
+  if (a.kind === 'command') return `$ ${a.text}`.slice(0, 160);
+  if (a.kind === 'file') return `edit ${a.text}`.slice(0, 160);
+  if (a.kind === 'message') return a.text.slice(0, 160);
   return undefined;
+}
+
+/** An activity shortened for the queue (a result summary or a command line can be long). */
+function shortened(a: CodexActivity): CodexActivity {
+  return a.kind === 'usage' ? a : { ...a, text: a.text.slice(0, 1_000) };
 }
 
 /** Fetches of a commit into a clone under way in this process: concurrent jobs on the same base wait for one download. */
@@ -227,8 +230,8 @@ export async function runSubtaskJob(
                 else if (t === 'agent_message') counts.messages++;
               }
               if (e.type === 'turn.completed' && e.usage) tokens += e.usage.input_tokens + e.usage.output_tokens;
-              const activity = activityOf(e);
-              if (activity) progress({ stage: 'worker', activity, tokens });
+              const a = codexActivity(e);
+              if (a) progress({ stage: 'worker', activity: activityLine(a), codex: shortened(a), tokens });
             },
           }),
         );

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunEvent } from '../../src/orchestrator/events.js';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifact-server.js';
@@ -130,7 +131,14 @@ describe('plan subtasks on agent machines', () => {
       pollMs: 100,
     });
     await remote.ready();
-    const result = await executePlan(SIX(), { ...r.ctx, maxParallel: 3, launcher: remoteLauncher(remote), store });
+    const events: RunEvent[] = [];
+    const result = await executePlan(SIX(), {
+      ...r.ctx,
+      maxParallel: 3,
+      launcher: remoteLauncher(remote),
+      store,
+      onEvent: (e) => events.push(e),
+    });
     expect(result.left).toEqual([]);
     expect(result.allMerged).toBe(true);
     expect(result.merges.map((m) => m.taskId).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
@@ -155,5 +163,14 @@ describe('plan subtasks on agent machines', () => {
       .filter((d) => d.kind === 'schedule' && (d.action === 'branch' || d.action === 'worktree'));
     expect(schedule.map((d) => `${d.taskId}:${d.action}`).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => `${id}:branch`));
     expect(result.worktreesCreated).toEqual([]);
+    // The agents' workers are seen here as they work (the live view, the store's events, the budget): their commands,
+    // their token usage, and the agents' own stages.
+    const activity = events.flatMap((e) => (e.type === 'worker.activity' ? [{ taskId: e.taskId, a: e.activity }] : []));
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) {
+      const mine = activity.filter((x) => x.taskId === id).map((x) => x.a);
+      expect(mine.some((a) => a.kind === 'command' && a.text.startsWith('edit '))).toBe(true);
+      expect(mine.some((a) => a.kind === 'usage' && a.usage.input === 100)).toBe(true);
+      expect(mine.some((a) => a.kind === 'tool' && /^agent \S+: (preparing|bundling)/.test(a.text))).toBe(true);
+    }
   }, 300_000);
 });

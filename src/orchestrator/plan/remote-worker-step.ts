@@ -42,7 +42,13 @@ export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOpt
         },
         {
           signal: r.signal,
-          onProgress: options.onProgress ? (p: SubtaskProgress) => options.onProgress?.(r.task.id, p) : undefined,
+          onProgress: (p: SubtaskProgress) => {
+            // The agent's worker, seen here as if it ran here; the agent's own stages (setup, acceptance, bundling) as a line of their own.
+            if (p.codex) r.onActivity?.(p.codex);
+            else if (p.stage !== 'worker' && p.stage !== 'done')
+              r.onActivity?.({ kind: 'tool', text: `agent ${p.agent}: ${p.stage}${p.activity ? ` ${p.activity}` : ''}` });
+            options.onProgress?.(r.task.id, p);
+          },
           onQueued: options.onQueued ? (jobId: string) => options.onQueued?.(r.task.id, jobId) : undefined,
         },
       );

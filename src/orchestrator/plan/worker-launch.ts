@@ -8,7 +8,13 @@
 import type { Config } from '../../config/config.js';
 import type { Logger } from '../../logging/logger.js';
 import type { WorkerStatus as StoreWorkerStatus } from '../../store/index.js';
-import { runCodexWorker, type CodexEvent, type RunCodexWorkerOptions, type WorkerRun } from '../../workers/codex/index.js';
+import {
+  runCodexWorker,
+  type CodexActivity,
+  type CodexEvent,
+  type RunCodexWorkerOptions,
+  type WorkerRun,
+} from '../../workers/codex/index.js';
 
 export interface WorkerLaunchRequest {
   prompt: string;
@@ -25,6 +31,8 @@ export interface WorkerLaunchRequest {
   stallMs?: number;
   /** Each codex event as it arrives (activity for the live view, usage for the budget). */
   onEvent?: (e: CodexEvent) => void;
+  /** What the worker did, already read (a launcher whose codex runs elsewhere reports this instead of events). */
+  onActivity?: (a: CodexActivity) => void;
   /** The subtask the worker is for: a launcher that runs elsewhere needs more than the prompt. */
   task: {
     id: string;

@@ -6,7 +6,7 @@
  */
 import type { WorkerRun } from '../../workers/codex/index.js';
 import { addTally, tallyTokens, zeroTally } from '../../cost/index.js';
-import { codexActivity } from '../../workers/codex/index.js';
+import { codexActivity, type CodexActivity } from '../../workers/codex/index.js';
 import { now } from '../events.js';
 import { Interrupted, TaskFailure, type PlanWorkerRecord, type TaskRun, type WorkerPurpose } from './plan-types.js';
 import { healPrompt, newThreadPrompt, tail } from './rework-prompts.js';
@@ -49,6 +49,13 @@ export function createWorkerStep(s: StepContext) {
       }),
     );
     const counted = zeroTally();
+    /** What the worker did, from this machine's codex events or an agent's progress: the live view and store (events), the budget (usage). */
+    const onActivity = (activity: CodexActivity) => {
+      emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
+      if (activity.kind !== 'usage') return;
+      addTally(counted, activity.usage);
+      budget.addUsage(tallyTokens(activity.usage), s.priced(s.workerModelName, activity.usage));
+    };
     let run: Awaited<ReturnType<WorkerLauncher['launch']>>;
     try {
       run = await (ctx.launcher ?? codexLauncher).launch({
@@ -66,12 +73,9 @@ export function createWorkerStep(s: StepContext) {
         repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
         onEvent: (e) => {
           const activity = codexActivity(e);
-          if (!activity) return;
-          emit({ type: 'worker.activity', ts: now(), worktree: t.wtName, taskId: t.id, workerId, activity });
-          if (activity.kind !== 'usage') return;
-          addTally(counted, activity.usage);
-          budget.addUsage(tallyTokens(activity.usage), s.priced(s.workerModelName, activity.usage));
+          if (activity) onActivity(activity);
         },
+        onActivity,
         prompt,
         cwd: t.worktree,
         config: ctx.config,
