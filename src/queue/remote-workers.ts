@@ -124,6 +124,8 @@ export class RemoteWorkers {
   private readonly wakers = new Map<string, () => void>();
   private readonly progressListeners = new Map<string, (p: SubtaskProgress) => void>();
   private redisDown = false;
+  /** Jobs this process is waiting for (their events are told; other runs' jobs on the same queue are not). */
+  private readonly waiting = new Set<string>();
 
   constructor(private readonly options: RemoteWorkersOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'remote-workers', repoId: options.repoId });
@@ -138,13 +140,27 @@ export class RemoteWorkers {
     this.events.on('error', (e) => this.log.debug({ err: e }, 'queue events connection error'));
     const wake = ({ jobId }: { jobId: string }) => this.wakers.get(jobId)?.();
     this.events.on('completed', wake);
-    this.events.on('failed', wake);
+    // What happens to a job this process waits for goes to its log and live view: an attempt that failed (BullMQ
+    // tries it again while attempts are left) and a job whose agent stopped renewing it (taken by another agent).
+    this.events.on('failed', ({ jobId, failedReason }) => {
+      wake({ jobId });
+      this.jobLine(jobId, `attempt failed: ${failedReason || 'no reason given'}`);
+    });
+    this.events.on('stalled', ({ jobId }) =>
+      this.jobLine(jobId, 'stalled: its agent stopped renewing it (stopped, or cut off from Redis); another agent takes it'),
+    );
     this.events.on('progress', ({ jobId, data }) => {
       const listener = this.progressListeners.get(jobId);
       const parsed = subtaskProgressSchema.safeParse(data);
       if (listener && parsed.success) listener(parsed.data);
     });
     this.tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'codex-orch-remote-'));
+  }
+
+  private jobLine(jobId: string, what: string): void {
+    if (!this.waiting.has(jobId)) return;
+    this.log.warn({ jobId }, what);
+    this.options.onStatus?.(`job ${jobId} ${what}`);
   }
 
   async ready(): Promise<void> {
@@ -280,6 +296,15 @@ export class RemoteWorkers {
   }
 
   private async waitFor(jobId: string, timer: PhaseTimer, signal?: AbortSignal): Promise<SubtaskResult> {
+    this.waiting.add(jobId);
+    try {
+      return await this.waitLoop(jobId, timer, signal);
+    } finally {
+      this.waiting.delete(jobId);
+    }
+  }
+
+  private async waitLoop(jobId: string, timer: PhaseTimer, signal?: AbortSignal): Promise<SubtaskResult> {
     let said = false;
     for (;;) {
       if (signal?.aborted)

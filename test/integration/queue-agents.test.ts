@@ -26,6 +26,8 @@ let store: Store | undefined;
 let prefix = '';
 let redisUrl = REDIS_URL;
 const agents: ChildRun[] = [];
+/** What the orchestrator side told its live view (RemoteWorkers' onStatus). */
+let statusLines: string[] = [];
 const others: ChildProcess[] = [];
 
 beforeAll(async () => {
@@ -84,6 +86,7 @@ const stdoutOf = (r: ChildRun) => {
 
 async function setup(url = REDIS_URL) {
   redisUrl = url;
+  statusLines = [];
   base = makeTempBase({ 'README.md': '# sample\n' });
   prefix = uniquePrefix();
   server = await startArtifactServer({ dir: path.join(base.stateDir, 'artifacts'), token: TOKEN });
@@ -98,6 +101,7 @@ async function setup(url = REDIS_URL) {
     artifacts: new HttpArtifactStore(server.url, TOKEN),
     artifactsLocation: server.url,
     pollMs: 100,
+    onStatus: (line) => statusLines.push(line),
   });
   await remote.ready();
   const request = (over: Partial<RemoteWorkRequest> = {}): RemoteWorkRequest => ({
@@ -147,6 +151,8 @@ describe('codex-orch agent processes', () => {
     expect(git(base!.main, 'show', 'task-a:a.txt')).toBe('a');
     expect(store!.listQueueResults(runId)).toHaveLength(1);
     expect(refsFingerprint(base!.origin)).toBe(originRefs);
+    // The orchestrator said so while it waited: the job stalled and went to another agent.
+    expect(statusLines.some((l) => l.startsWith(`job ${out.jobId} stalled:`))).toBe(true);
     survivor.child.kill('SIGTERM');
   }, 180_000);
 
