@@ -1,11 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Job, Queue } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent } from '../../src/orchestrator/events.js';
 import { executePlan } from '../../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifact-server.js';
 import { HttpArtifactStore } from '../../src/queue/artifacts.js';
+import { redisConnection } from '../../src/queue/connection.js';
+import { subtaskJobId, subtaskQueueName } from '../../src/queue/names.js';
 import { RemoteWorkers } from '../../src/queue/remote-workers.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { spawnTs, waitFor, type ChildRun } from '../helpers/cli-child.js';
@@ -163,6 +166,19 @@ describe('plan subtasks on agent machines', () => {
       .filter((d) => d.kind === 'schedule' && (d.action === 'branch' || d.action === 'worktree'));
     expect(schedule.map((d) => `${d.taskId}:${d.action}`).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => `${id}:branch`));
     expect(result.worktreesCreated).toEqual([]);
+    // Jobs carry the plan's longest remaining path as their BullMQ priority (1 is the highest): a subtask others wait
+    // for goes before a leaf.
+    const connection = redisConnection({ url: REDIS_URL });
+    const queue = new Queue(subtaskQueueName('sample'), { connection, prefix });
+    try {
+      const priorityOf = async (id: string) => (await Job.fromId(queue, subtaskJobId(r.ctx.runId, id, 1)))?.opts.priority;
+      const [pa, pd] = [await priorityOf('a'), await priorityOf('d')];
+      expect(pa).toBeGreaterThan(0);
+      expect(pd).toBeGreaterThan(pa!);
+    } finally {
+      await queue.close();
+      connection.disconnect();
+    }
     // The agents' workers are seen here as they work (the live view, the store's events, the budget): their commands,
     // their token usage, and the agents' own stages.
     const activity = events.flatMap((e) => (e.type === 'worker.activity' ? [{ taskId: e.taskId, a: e.activity }] : []));

@@ -407,6 +407,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
         lastAcceptance: { passed: null, log: '' },
         lastSummary: '',
         merge: { sha: null, attempts: 0, conflicts: 0, smokeFailures: 0, outcome: null },
+        priority: plan.schedule.graph.priority.get(id) ?? 1,
       };
       runs.set(id, t);
     }

@@ -203,6 +203,8 @@ export interface TaskRun {
   remoteMergeMain?: boolean;
   /** A remote launcher's next worker restores the branch first by reverting this revert (smoke rework with conflicts). */
   remoteRevert?: { commit: string; message: string };
+  /** The scheduler's longest remaining path from this subtask (estimated cost, itself included): a queue runs longer ones first. */
+  priority: number;
   id: string;
   slug: string;
   wtName: string;

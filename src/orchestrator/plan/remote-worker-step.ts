@@ -39,6 +39,7 @@ export function remoteLauncher(remote: RemoteWorkers, options: RemoteLauncherOpt
           worktree: r.cwd,
           mergeFrom: (r.task.mergeMain && mainSha) || undefined,
           revert: r.task.revert,
+          priority: r.task.priority,
         },
         {
           signal: r.signal,

@@ -44,6 +44,8 @@ export interface WorkerLaunchRequest {
     commitMessage: string;
     /** Conflict rework on another machine: merge main's head into the branch there first. */
     mergeMain?: boolean;
+    /** Longest remaining path of the plan from this subtask: a queue takes higher first. */
+    priority?: number;
     /** Smoke rework with conflicts on another machine: revert this revert of the branch's merge there first, message included. */
     revert?: { commit: string; message: string };
   };

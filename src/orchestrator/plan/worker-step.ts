@@ -69,6 +69,7 @@ export function createWorkerStep(s: StepContext) {
           commitMessage: `${t.mt.kind}: ${t.mt.title} (${t.id})`,
           mergeMain: t.remoteMergeMain || undefined,
           revert: t.remoteRevert,
+          priority: t.priority,
         },
         repo: { mainDir: s.mainDir, mainBranch: s.mainBranch, setup: s.settings.setup },
         onEvent: (e) => {
