@@ -346,6 +346,36 @@ describe('executePlan: a subtask stopped while complete stays complete and is me
     for (const p of planRigs.splice(0)) p.base.cleanup();
   });
 
+  it('a merge reverted after a failed smoke test is not taken as merged on resume: the cut-off smoke rework runs, then the merge', async () => {
+    const p = makePlanRig({ files: { 'smoke.mjs': SMOKE_SCRIPT }, settings: { smoke: 'node smoke.mjs' } });
+    planRigs.push(p);
+    const stop = new AbortController();
+    const first = await executePlan(
+      plan([
+        { id: 'a', title: 'Add a', prompt: fakePrompt('Write a.', { write: { 'a.txt': 'BROKEN\n' }, onResume: { 'a.txt': 'fixed\n' } }) },
+      ]),
+      {
+        ...p.ctx,
+        signal: stop.signal,
+        onEvent: (e) => {
+          if (e.type === 'subtask.status' && e.taskId === 'a' && e.status === 'complete') stop.abort();
+        },
+      },
+    );
+    const saved = () => manifestSchema.parse(JSON.parse(fs.readFileSync(first.manifestFile, 'utf8')));
+    // Merge only: merged, the smoke test fails, the merge is reverted; the branch tip is now an ancestor of main.
+    await executePlan(saved(), { ...p.ctx, mergeOnly: true });
+    expect(git(p.base.main, 'merge-base', '--is-ancestor', 'task-a', 'main')).toBe('');
+    expect(fs.existsSync(path.join(p.base.main, 'a.txt'))).toBe(false);
+    // The resume must not call it "already in main": its work is not there.
+    const third = await executePlan(saved(), p.ctx);
+    expect(third.allMerged).toBe(true);
+    expect(fs.readFileSync(path.join(p.base.main, 'a.txt'), 'utf8')).toBe('fixed\n');
+    const ds = readDecisions(p.ctx.runDir);
+    expect(ds.some((d) => d.action === 'already-merged')).toBe(false);
+    expect(ds.some((d) => d.action === 'rework-smoke')).toBe(true);
+  });
+
   it('abort while the merge waits for main/: complete is kept; the resumed manifest merges it with no worker', async () => {
     const p = makePlanRig();
     planRigs.push(p);

@@ -22,8 +22,10 @@ export function createWorkerStep(s: StepContext) {
   /** A rework's prompt for a worker that has not seen the task (a new thread): the task comes with it. */
   const withTask = (t: TaskRun, purpose: WorkerPurpose, prompt: string): string =>
     purpose === 'initial' || purpose === 'heal' ? prompt : newThreadPrompt(prompt, t.prompt, t.lastSummary);
-  const launch = async (t: TaskRun, purpose: WorkerPurpose, given: string, threadId: string | null): Promise<WorkerRun> => {
+  const launch = async (t: TaskRun, purpose: WorkerPurpose, given: string, thread: string | null): Promise<WorkerRun> => {
     checkpoint();
+    // A thread is resumed only on this machine: an agent starts a new one, which has not seen the task.
+    const threadId = ctx.launcher?.remote ? null : thread;
     const prompt = threadId ? given : withTask(t, purpose, given);
     if (!budget.canLaunchWorker()) throw new Interrupted(s.stoppedBy() ?? 'worker budget used up');
     budget.workerLaunched();
