@@ -139,6 +139,8 @@ export async function runSubtaskJob(
   const timer = phaseTimer();
   /** The private refs this job's bundle fetches made in the clone: dropped at the end (the slot's HEAD and the result keep what is still needed). */
   const fetched: string[] = [];
+  const dropFetched = () => Promise.all(fetched.splice(0).map((name) => dropIncoming(ctx.repo.clone, name)));
+  let dropping: Promise<unknown> | undefined;
   let releaseSlot: (() => void) | undefined;
   try {
     progress({ stage: 'preparing' });
@@ -189,6 +191,10 @@ export async function runSubtaskJob(
         log.info({ revert: revert.commit, conflicts: unresolvedBefore }, 'restored the reverted branch for smoke rework');
       });
     }
+
+    // Every fetch of this job is done and what it brought is in the slot's history (HEAD, or the merge under way):
+    // the private refs go now, beside the worker, not on the job's path at its end.
+    dropping = dropFetched().catch((error: unknown) => log.debug({ err: error }, 'private refs not dropped'));
 
     const setup: SubtaskResult['setup'] = [];
     // Every attempt's tree is pristine (no node_modules, no build output), so setup runs every time, as for a new local worktree.
@@ -300,7 +306,8 @@ export async function runSubtaskJob(
   } finally {
     releaseSlot?.();
     // A long-running agent would otherwise keep a ref per job for ever (and every fetch's connectivity check walks them).
-    await Promise.all(fetched.map((name) => dropIncoming(ctx.repo.clone, name)));
+    await dropping;
+    await dropFetched().catch(() => undefined);
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
