@@ -14,7 +14,7 @@
  * and that saving can outweigh the queue's own phases, whose sum per subtask
  * is reported beside it (queuePhasesMsPerSubtask).
  * BENCH_SUBTASKS (default 16), BENCH_SLEEP_MS (default 2500), BENCH_CONCURRENCY (default 4),
- * BENCH_AGENTS (default 1,2,4), BENCH_ROUNDS (default 2: every figure is the median over rounds that
+ * BENCH_AGENTS (default 1,2,4), BENCH_ROUNDS (default 4: every figure is the median over rounds that
  * interleave the local run and each agent count).
  */
 import fs from 'node:fs';
@@ -204,7 +204,7 @@ export async function run(): Promise<void> {
   const sleepMs = Number(process.env.BENCH_SLEEP_MS ?? 2500);
   const c = Number(process.env.BENCH_CONCURRENCY ?? 4);
   const agentCounts = (process.env.BENCH_AGENTS ?? '1,2,4').split(',').map(Number);
-  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 2));
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
   // Rounds interleave the local run and every agent count, so a burst of load on the machine hits all of them alike;
   // each figure below is the median over the rounds.
   const localRuns: RunFigures[] = [];
