@@ -27,9 +27,9 @@ import { HttpArtifactStore } from '../src/queue/artifacts.js';
 import type { PhaseTimings } from '../src/queue/phase-timings.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
 import { openStore } from '../src/store/index.js';
-import { spawnTs, waitFor, type ChildRun } from '../test/helpers/cli-child.js';
-import { PLAN_FAKE_CODEX, fakePrompt, makePlanRig, plan } from '../test/helpers/plan-env.js';
-import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../test/helpers/queue-env.js';
+import { waitFor, type ChildRun } from '../test/helpers/cli-child.js';
+import { fakePrompt, makePlanRig, plan } from '../test/helpers/plan-env.js';
+import { REDIS_URL, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../test/helpers/queue-env.js';
 import { writeResult } from './write-result.js';
 
 const TOKEN = 'bench-distributed-token-0123456789';
@@ -141,29 +141,20 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
   try {
     const outs: (() => string)[] = [];
     for (let i = 0; i < agentsCount; i++) {
-      const repo = agentClone(r.base.root, r.base.origin, `agent-${i}`);
-      const a = spawnTs(
-        [
-          'agent',
-          '--queue',
-          REDIS_URL,
-          '--prefix',
-          prefix,
-          '--repo',
-          `bench=${repo.clone}`,
-          '--artifacts',
-          server.url,
-          '--work-dir',
-          path.join(r.base.root, `agent-${i}`, 'work'),
-          '--concurrency',
-          String(Math.max(1, Math.round(concurrency / agentsCount))),
-          '--json',
-        ],
-        { ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN, CODEX_BIN: PLAN_FAKE_CODEX, PLAN_FAKE_STATE: r.fakeState },
-      );
-      let out = '';
-      a.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      outs.push(() => out);
+      const a = spawnAgent({
+        root: r.base.root,
+        origin: r.base.origin,
+        name: `agent-${i}`,
+        prefix,
+        artifacts: server.url,
+        token: TOKEN,
+        fakeState: r.fakeState,
+        repoId: 'bench',
+        concurrency: Math.max(1, Math.round(concurrency / agentsCount)),
+        // A deployment's lock and stall times (the tests' short ones would add stall checks to every agent).
+        env: { ORCHESTRATOR_QUEUE_LOCK_MS: '300000', ORCHESTRATOR_QUEUE_STALLED_MS: '30000' },
+      });
+      outs.push(a.out);
       agents.push(a);
     }
     await waitFor(() => outs.every((o) => o().includes('"agent.started"')), 'agents to start', 120_000);

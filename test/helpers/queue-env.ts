@@ -2,7 +2,9 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { spawnTs, type ChildRun } from './cli-child.js';
 import { git } from './git-repo.js';
+import { PLAN_FAKE_CODEX } from './plan-env.js';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -49,4 +51,60 @@ export function agentClone(root: string, origin: string, name: string): { clone:
   git(clone, 'config', 'user.email', 'agent@example.invalid');
   git(clone, 'config', 'commit.gpgsign', 'false');
   return { clone, workDir: path.join(dir, 'work') };
+}
+
+export interface AgentProcess extends ChildRun {
+  /** What the agent printed on stdout so far (its --json events). */
+  out: () => string;
+  clone: string;
+  workDir: string;
+}
+
+/**
+ * A `codex-orch agent` process (the real CLI, the plan fake codex) with its own
+ * clone of `origin` under `root/<name>`, serving `repoId`; its stdout is collected.
+ */
+export function spawnAgent(o: {
+  root: string;
+  origin: string;
+  name: string;
+  prefix: string;
+  artifacts: string;
+  token: string;
+  fakeState: string;
+  url?: string;
+  repoId?: string;
+  concurrency?: number;
+  env?: NodeJS.ProcessEnv;
+}): AgentProcess {
+  const repo = agentClone(o.root, o.origin, o.name);
+  const run = spawnTs(
+    [
+      'agent',
+      '--queue',
+      o.url ?? REDIS_URL,
+      '--prefix',
+      o.prefix,
+      '--repo',
+      `${o.repoId ?? 'sample'}=${repo.clone}`,
+      '--artifacts',
+      o.artifacts,
+      '--work-dir',
+      repo.workDir,
+      '--concurrency',
+      String(o.concurrency ?? 1),
+      '--json',
+    ],
+    {
+      ORCHESTRATOR_ARTIFACTS_TOKEN: o.token,
+      CODEX_BIN: PLAN_FAKE_CODEX,
+      PLAN_FAKE_STATE: o.fakeState,
+      ORCHESTRATOR_QUEUE_LOCK_MS: '10000',
+      ORCHESTRATOR_QUEUE_STALLED_MS: '5000',
+      ...o.env,
+    },
+  );
+  let out = '';
+  run.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  return { ...run, out: () => out, ...repo };
 }

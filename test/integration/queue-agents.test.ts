@@ -7,11 +7,11 @@ import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifa
 import { HttpArtifactStore } from '../../src/queue/artifacts.js';
 import { RemoteWorkers, type RemoteWorkRequest } from '../../src/queue/remote-workers.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { spawnTs, waitFor, type ChildRun } from '../helpers/cli-child.js';
+import { waitFor, type ChildRun } from '../helpers/cli-child.js';
 import { git, makeTempBase, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
-import { PLAN_FAKE_CODEX, fakePrompt } from '../helpers/plan-env.js';
+import { fakePrompt } from '../helpers/plan-env.js';
 import { processesIn } from '../helpers/processes.js';
-import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
+import { REDIS_URL, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../helpers/queue-env.js';
 
 /**
  * `codex-orch agent` as real processes on the real Redis: an agent SIGKILLed
@@ -48,32 +48,22 @@ afterEach(async () => {
 });
 
 function startAgentProcess(name: string, env: NodeJS.ProcessEnv = {}): ChildRun {
-  const repo = agentClone(base!.root, base!.origin, name);
-  const run = spawnTs(
-    [
-      'agent',
-      '--queue',
-      redisUrl,
-      '--prefix',
-      prefix,
-      '--repo',
-      `sample=${repo.clone}`,
-      '--artifacts',
-      server!.url,
-      '--work-dir',
-      path.join(base!.root, name, 'work'),
-      '--json',
-    ],
-    {
-      ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN,
-      CODEX_BIN: PLAN_FAKE_CODEX,
-      PLAN_FAKE_STATE: path.join(base!.root, 'fake-state'),
+  const run = spawnAgent({
+    root: base!.root,
+    origin: base!.origin,
+    name,
+    prefix,
+    artifacts: server!.url,
+    token: TOKEN,
+    fakeState: path.join(base!.root, 'fake-state'),
+    url: redisUrl,
+    env: {
       ORCHESTRATOR_QUEUE_LOCK_MS: '3000',
       ORCHESTRATOR_QUEUE_STALLED_MS: '1000',
       ORCHESTRATOR_WORKER_STALL_SECONDS: '600',
       ...env,
     },
-  );
+  });
   agents.push(run);
   return run;
 }

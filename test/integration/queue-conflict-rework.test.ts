@@ -8,11 +8,11 @@ import { startArtifactServer, type ArtifactServer } from '../../src/queue/artifa
 import { HttpArtifactStore } from '../../src/queue/artifacts.js';
 import { RemoteWorkers } from '../../src/queue/remote-workers.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { spawnTs, waitFor, type ChildRun } from '../helpers/cli-child.js';
+import { waitFor, type ChildRun } from '../helpers/cli-child.js';
 import { git } from '../helpers/git-repo.js';
-import { PLAN_FAKE_CODEX, SMOKE_SCRIPT, fakePrompt, makePlanRig, plan, readDecisions, type PlanRig } from '../helpers/plan-env.js';
+import { SMOKE_SCRIPT, fakePrompt, makePlanRig, plan, readDecisions, type PlanRig } from '../helpers/plan-env.js';
 import { processesIn } from '../helpers/processes.js';
-import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
+import { REDIS_URL, agentClone, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../helpers/queue-env.js';
 
 /**
  * Conflict rework in a queue run goes back to the agents: two subtasks that
@@ -52,35 +52,19 @@ afterEach(async () => {
 async function agentAndRemote(rig: PlanRig): Promise<{ repo: ReturnType<typeof agentClone>; remote: RemoteWorkers; store: Store }> {
   prefix = uniquePrefix();
   server = await startArtifactServer({ dir: path.join(rig.base.stateDir, 'artifacts'), token: TOKEN });
-  const repo = agentClone(rig.base.root, rig.base.origin, 'agent-1');
-  agent = spawnTs(
-    [
-      'agent',
-      '--queue',
-      REDIS_URL,
-      '--prefix',
-      prefix,
-      '--repo',
-      `sample=${repo.clone}`,
-      '--artifacts',
-      server.url,
-      '--work-dir',
-      repo.workDir,
-      '--concurrency',
-      '2',
-      '--json',
-    ],
-    {
-      ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN,
-      CODEX_BIN: PLAN_FAKE_CODEX,
-      PLAN_FAKE_STATE: rig.fakeState,
-      ORCHESTRATOR_QUEUE_LOCK_MS: '10000',
-      ORCHESTRATOR_QUEUE_STALLED_MS: '5000',
-    },
-  );
-  let out = '';
-  agent.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-  await waitFor(() => out.includes('"agent.started"'), 'the agent to start', 90_000);
+  const a = spawnAgent({
+    root: rig.base.root,
+    origin: rig.base.origin,
+    name: 'agent-1',
+    prefix,
+    artifacts: server.url,
+    token: TOKEN,
+    fakeState: rig.fakeState,
+    concurrency: 2,
+  });
+  agent = a;
+  const repo = { clone: a.clone, workDir: a.workDir };
+  await waitFor(() => a.out().includes('"agent.started"'), 'the agent to start', 90_000);
 
   store = openStore({ memory: true });
   store.createRun({ id: rig.ctx.runId, task: 'conflict', baseDir: rig.base.baseDir });

@@ -11,11 +11,11 @@ import { redisConnection } from '../../src/queue/connection.js';
 import { subtaskJobId, subtaskQueueName } from '../../src/queue/names.js';
 import { RemoteWorkers } from '../../src/queue/remote-workers.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { spawnTs, waitFor, type ChildRun } from '../helpers/cli-child.js';
+import { waitFor, type ChildRun } from '../helpers/cli-child.js';
 import { git, refsFingerprint } from '../helpers/git-repo.js';
-import { PLAN_FAKE_CODEX, fakePrompt, makePlanRig, plan, type PlanRig } from '../helpers/plan-env.js';
+import { fakePrompt, makePlanRig, plan, type PlanRig } from '../helpers/plan-env.js';
 import { processesIn } from '../helpers/processes.js';
-import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
+import { REDIS_URL, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../helpers/queue-env.js';
 
 /**
  * A 6-subtask plan whose worker steps run on three `codex-orch agent`
@@ -90,33 +90,16 @@ describe('plan subtasks on agent machines', () => {
     server = await startArtifactServer({ dir: path.join(r.base.stateDir, 'artifacts'), token: TOKEN });
     const outs: (() => string)[] = [];
     for (const name of ['agent-1', 'agent-2', 'agent-3']) {
-      const repo = agentClone(r.base.root, r.base.origin, name);
-      const a = spawnTs(
-        [
-          'agent',
-          '--queue',
-          REDIS_URL,
-          '--prefix',
-          prefix,
-          '--repo',
-          `sample=${repo.clone}`,
-          '--artifacts',
-          server.url,
-          '--work-dir',
-          path.join(r.base.root, name, 'work'),
-          '--json',
-        ],
-        {
-          ORCHESTRATOR_ARTIFACTS_TOKEN: TOKEN,
-          CODEX_BIN: PLAN_FAKE_CODEX,
-          PLAN_FAKE_STATE: r.fakeState,
-          ORCHESTRATOR_QUEUE_LOCK_MS: '10000',
-          ORCHESTRATOR_QUEUE_STALLED_MS: '5000',
-        },
-      );
-      let out = '';
-      a.child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-      outs.push(() => out);
+      const a = spawnAgent({
+        root: r.base.root,
+        origin: r.base.origin,
+        name,
+        prefix,
+        artifacts: server.url,
+        token: TOKEN,
+        fakeState: r.fakeState,
+      });
+      outs.push(a.out);
       agents.push(a);
     }
     await waitFor(() => outs.every((o) => o().includes('"agent.started"')), 'three agents to start', 90_000);
