@@ -25,7 +25,6 @@ export interface DispatchTask {
   baseDir?: string;
 }
 
-/** How one run ended. `failed` is an outcome, not an exception: the run happened and did not reach its goal. */
 /** What a finished run did (from its report), for a source that tells the task's author: the GitHub issue's final comment. */
 export interface RunSummary {
   subtasks: { id: string; status: string }[];
@@ -37,6 +36,7 @@ export interface RunSummary {
   mainDir: string;
 }
 
+/** How one run ended. `failed` is an outcome, not an exception: the run happened and did not reach its goal. */
 export interface DispatchOutcome {
   status: 'succeeded' | 'failed';
   merges: number;

@@ -64,22 +64,21 @@ export async function createBundle(
   return { file, ref, sha: tip, prerequisites: base ? [base] : [] };
 }
 
-/** `git bundle verify`: the file is a bundle and `repoDir` has every prerequisite. Throws a GitError saying which is wrong. */
-export async function verifyBundle(repoDir: string, file: string): Promise<{ refs: Map<string, string> }> {
-  const r = await runGit(repoDir, ['bundle', 'verify', '--quiet', file], { allowFail: true });
-  if (r.exitCode !== 0) {
-    throw new GitError(`bundle ${file} does not verify against ${repoDir}: ${firstLines(r.stderr || r.stdout)}`, {
-      hint: 'the bundle is damaged or this repository lacks the commit it builds on',
-      context: { repoDir, file, stderr: r.stderr },
-    });
-  }
-  const heads = await runGit(repoDir, ['bundle', 'list-heads', file]);
-  const refs = new Map<string, string>();
-  for (const line of heads.stdout.split('\n')) {
-    const [sha, ref] = line.trim().split(/\s+/);
-    if (sha && ref && SHA.test(sha)) refs.set(ref, sha);
-  }
-  return { refs };
+/**
+ * `git fetch <file> <refspec>`, the one fetch from a bundle file. The program's
+ * git allows no transport at all; reading a bundle file needs the local "file"
+ * one, for this fetch alone. Under the repository's lock: fetch checks
+ * connectivity against every ref, worktree HEADs included, and a `git worktree
+ * add` of this process in flight has a HEAD that names no object yet ("bad
+ * object worktrees/…/HEAD"). Not --quiet: that also silences the "rejected
+ * (non-fast-forward)" line a refused update is told by.
+ */
+async function fetchFromBundle(repoDir: string, file: string, refspec: string) {
+  return withGitLock(await repoLockKey(repoDir), () =>
+    runGit(repoDir, ['-c', 'protocol.file.allow=always', 'fetch', '--no-progress', '--no-tags', '--no-write-fetch-head', file, refspec], {
+      allowFail: true,
+    }),
+  );
 }
 
 /**
@@ -92,16 +91,7 @@ export async function verifyBundle(repoDir: string, file: string): Promise<{ ref
  */
 export async function fetchBundle(repoDir: string, file: string, options: { ref: string; name: string }): Promise<string> {
   const into = `${BUNDLE_REF_PREFIX}incoming/${options.name}`;
-  // The program's git allows no transport at all; reading a bundle file needs the local "file" one, for this fetch alone.
-  // Under the repository's lock: fetch checks connectivity against every ref, worktree HEADs included, and a
-  // `git worktree add` of this process in flight has a HEAD that names no object yet ("bad object worktrees/…/HEAD").
-  const r = await withGitLock(await repoLockKey(repoDir), () =>
-    runGit(
-      repoDir,
-      ['-c', 'protocol.file.allow=always', 'fetch', '--quiet', '--no-tags', '--no-write-fetch-head', file, `+${options.ref}:${into}`],
-      { allowFail: true },
-    ),
-  );
+  const r = await fetchFromBundle(repoDir, file, `+${options.ref}:${into}`);
   if (r.exitCode !== 0) {
     const text = r.stderr || r.stdout;
     const missingRef = /couldn't find remote ref/i.test(text);
@@ -170,15 +160,7 @@ export async function fetchBundleIntoBranch(
       { context: { repoDir, file, ref: options.ref } },
     );
   }
-  const into = `refs/heads/${options.branch}`;
-  const r = await withGitLock(await repoLockKey(repoDir), () =>
-    runGit(
-      repoDir,
-      // Not --quiet: that also silences the "rejected (non-fast-forward)" line the error is made from.
-      ['-c', 'protocol.file.allow=always', 'fetch', '--no-progress', '--no-tags', '--no-write-fetch-head', file, `${options.ref}:${into}`],
-      { allowFail: true },
-    ),
-  );
+  const r = await fetchFromBundle(repoDir, file, `${options.ref}:refs/heads/${options.branch}`);
   if (r.exitCode !== 0) {
     const text = r.stderr || r.stdout;
     const behind = /non-fast-forward|rejected/i.test(text);

@@ -15,7 +15,14 @@ import path from 'node:path';
 import { branchMergedInto } from '../../git/merged.js';
 import { detectTestCommand } from '../../git/test-command.js';
 import { OrchestratorError } from '../../errors.js';
-import { createTaskBranch, createWorktree, currentBranch, loadRepoSettings, type RepoSettings } from '../../git/index.js';
+import {
+  createTaskBranch,
+  createWorktree,
+  currentBranch,
+  loadRepoSettings,
+  type CreatedWorktree,
+  type RepoSettings,
+} from '../../git/index.js';
 import { silentLogger } from '../../logging/logger.js';
 import { nextRunnable, scheduleEvent, taskSlug, taskWorktreeName, type Manifest, type ManifestTask } from '../../scheduler/index.js';
 import { runRepoCommand, type GatewayContext } from '../../tools/run-repo-command/gateway.js';
@@ -203,10 +210,14 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
    */
   const ensureWorktree = async (t: TaskRun): Promise<void> => {
     if (fs.existsSync(t.worktree)) return;
-    const wt = await createWorktree(baseDir, t.slug, { from: mainBranch });
+    recordWorktree(t, await createWorktree(baseDir, t.slug, { from: mainBranch }), ' (for the work done here)');
+  };
+  /** The bookkeeping of a subtask's worktree (made or reused): the manifest, the decision, the report's list. */
+  const recordWorktree = (t: TaskRun, wt: CreatedWorktree, why = '') => {
     t.mt.worktree = wt.path;
+    t.mt.branch = wt.branch;
     save();
-    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)} (for the work done here)`, t.id, {
+    decide('schedule', 'worktree', `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}${why}`, t.id, {
       state: wt.state,
       head: wt.head,
     });
@@ -300,20 +311,18 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
     const wt = branchOnly
       ? await createTaskBranch(baseDir, t.slug, { from: mainBranch })
       : await createWorktree(baseDir, t.slug, { from: mainBranch });
-    const hasWorktree = !branchOnly || wt.state === 'reused-worktree';
-    if (hasWorktree) t.mt.worktree = wt.path;
-    t.mt.branch = wt.branch;
-    save();
-    decide(
-      'schedule',
-      hasWorktree ? 'worktree' : 'branch',
-      hasWorktree
-        ? `${wt.state} worktree ${t.wtName} on ${wt.branch} at ${short(wt.head)}`
-        : `${wt.state === 'new' ? 'new' : 'earlier'} branch ${wt.branch} at ${short(wt.head)}; its worker runs on an agent (no local worktree until one is needed)`,
-      t.id,
-      { state: wt.state, head: wt.head },
-    );
-    if (hasWorktree && !worktreesCreated.includes(t.wtName)) worktreesCreated.push(t.wtName);
+    if (!branchOnly || wt.state === 'reused-worktree') recordWorktree(t, wt);
+    else {
+      t.mt.branch = wt.branch;
+      save();
+      decide(
+        'schedule',
+        'branch',
+        `${wt.state === 'new' ? 'new' : 'earlier'} branch ${wt.branch} at ${short(wt.head)}; its worker runs on an agent (no local worktree until one is needed)`,
+        t.id,
+        { state: wt.state, head: wt.head },
+      );
+    }
     if (resumedComplete.delete(t.id)) return resumeComplete(t);
     if (wt.state === 'new' && !ctx.launcher?.remote) {
       for (const cmd of settings.setup) {
