@@ -33,7 +33,9 @@ describe('process groups', () => {
     const child = spawn('bash', ['-c', 'setsid sleep 300 & setsid sleep 300 & sleep 300'], { cwd: dir, detached: true, stdio: 'ignore' });
     const exited = new Promise((r) => child.once('exit', r));
     const pid = child.pid as number;
-    for (let i = 0; i < 200 && processesIn(dir).length < 4; i++) await new Promise((r) => setTimeout(r, 10));
+    // A forked child is in the directory before it has called setsid(): wait for both groups, not only for the processes.
+    const ready = () => processesIn(dir as string).length >= 4 && escapedGroups(pid).length >= 2;
+    for (let i = 0; i < 300 && !ready(); i++) await new Promise((r) => setTimeout(r, 10));
     expect(escapedGroups(pid)).toHaveLength(2);
     await killProcessGroup(pid, 1000);
     await exited;
