@@ -23,7 +23,6 @@ import path from 'node:path';
 import { executePlan } from '../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer } from '../src/queue/artifact-server.js';
-import { HttpArtifactStore } from '../src/queue/artifacts.js';
 import type { PhaseTimings } from '../src/queue/phase-timings.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
 import { openStore } from '../src/store/index.js';
@@ -165,7 +164,8 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
       repoId: 'bench',
       mainDir: r.base.main,
       store,
-      artifacts: new HttpArtifactStore(server.url, TOKEN),
+      // As openRemoteWorkers does when it serves the endpoint: its own bundles in place, agents over HTTP.
+      artifacts: server.store,
       artifactsLocation: server.url,
       onTimings: (_jobId, t) => timings.push(t),
     });

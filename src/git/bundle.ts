@@ -11,7 +11,7 @@ import { withGitLock } from './lock.js';
 import { firstLines, resolveCommit, runGit } from './repo.js';
 import { repoLockKey } from './worktrees.js';
 
-/** Bundles carry refs under this namespace, so fetching one never touches a branch by accident. */
+/** The private refs made for bundling and fetching live under this namespace (a fetch always names where a ref goes, so no branch moves by accident). */
 export const BUNDLE_REF_PREFIX = 'refs/codex-orch/';
 
 export interface BundleInfo {
@@ -30,11 +30,17 @@ const SHA = /^[0-9a-f]{40,64}$/;
  * With `base`, only the commits after it (`base..tip`) are included and the
  * receiver needs `base`; without, the whole history of `tip`. Returns null when
  * `tip` adds nothing to `base` (git refuses empty bundles).
+ *
+ * `via` names a ref of `repoDir` (a full name, or `HEAD`) that should point at `tip` already (`HEAD` of
+ * the worktree that just committed it, main's head after a merge): the bundle
+ * then carries that ref as it is, one git process instead of three, and its
+ * header is read back to check that the ref did name `tip`; when it had moved,
+ * the bundle is made again the usual way.
  */
 export async function createBundle(
   repoDir: string,
   file: string,
-  options: { tip: string; name: string; base?: string },
+  options: { tip: string; name: string; base?: string; via?: string },
 ): Promise<BundleInfo | null> {
   // A full sha is taken as it is (git itself refuses one that names nothing); a name is resolved first.
   const tip = SHA.test(options.tip) ? options.tip : await resolveCommit(repoDir, options.tip);
@@ -47,21 +53,29 @@ export async function createBundle(
       throw new GitError(`cannot bundle from ${options.base}: no such commit in ${repoDir}`, { context: { repoDir, base: options.base } });
     if (base === tip) return null;
   }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const bundle = async (what: string): Promise<boolean> => {
+    const r = await runGit(repoDir, ['bundle', 'create', '--quiet', file, what, ...(base ? [`^${base}`] : [])], { allowFail: true });
+    if (r.exitCode === 0) return true;
+    if (/empty bundle/i.test(r.stderr)) return false;
+    throw new GitError(`git bundle create failed in ${repoDir}: ${firstLines(r.stderr || r.stdout)}`, {
+      context: { repoDir, file, stderr: r.stderr },
+    });
+  };
+  const info = (carried: string): BundleInfo => ({ file, ref: carried, sha: tip, prerequisites: base ? [base] : [] });
+  if (options.via) {
+    // An empty bundle here may only mean that the ref moved back to base: the usual way below decides.
+    if ((await bundle(options.via)) && readBundleHeader(file).refs.get(options.via) === tip) return info(options.via);
+    fs.rmSync(file, { force: true });
+  }
   // A bundle names refs, not bare commits: point a private ref at the tip for the moment of bundling.
   await runGit(repoDir, ['update-ref', ref, tip]);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const r = await runGit(repoDir, ['bundle', 'create', '--quiet', file, ref, ...(base ? [`^${base}`] : [])], { allowFail: true });
-    if (r.exitCode !== 0) {
-      if (/empty bundle/i.test(r.stderr)) return null;
-      throw new GitError(`git bundle create failed in ${repoDir}: ${firstLines(r.stderr || r.stdout)}`, {
-        context: { repoDir, file, stderr: r.stderr },
-      });
-    }
+    if (!(await bundle(ref))) return null;
   } finally {
     await runGit(repoDir, ['update-ref', '-d', ref], { allowFail: true });
   }
-  return { file, ref, sha: tip, prerequisites: base ? [base] : [] };
+  return info(ref);
 }
 
 /**

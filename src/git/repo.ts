@@ -255,6 +255,26 @@ export async function gitDir(dir: string): Promise<string> {
   return r.stdout.trim();
 }
 
+/**
+ * The git dir of a checkout's root, read from its `.git` without a git
+ * process: the directory itself, or the `gitdir:` line of a worktree's `.git`
+ * file (checked as runGit checks it before any git runs there). Where `dir`
+ * has no `.git` (a subdirectory), git is asked.
+ */
+export async function worktreeGitDir(dir: string): Promise<string> {
+  checkWorktreePointer(dir);
+  const dotGit = path.join(dir, '.git');
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.lstatSync(dotGit);
+  } catch {
+    st = undefined;
+  }
+  if (st?.isDirectory()) return path.resolve(dotGit);
+  const m = st?.isFile() ? /^gitdir: (.+)\n?$/.exec(fs.readFileSync(dotGit, 'utf8')) : null;
+  return m ? path.resolve(dir, (m[1] as string).trim()) : gitDir(dir);
+}
+
 /** The absolute common git dir (shared by every worktree of a repository). */
 export async function commonGitDir(dir: string): Promise<string> {
   const r = await runGit(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);

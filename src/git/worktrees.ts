@@ -16,7 +16,7 @@ import {
   commonGitDir,
   dirtyFiles,
   firstLines,
-  gitDir,
+  worktreeGitDir,
   gitEnv,
   headSha,
   listWorktrees,
@@ -270,17 +270,27 @@ function preview(files: readonly string[], n = 10): string {
   return files.length <= n ? files.join(', ') : `${files.slice(0, n).join(', ')} and ${files.length - n} more`;
 }
 
-async function configValue(dir: string, key: string): Promise<string | null> {
-  const r = await runGit(dir, ['config', '--get', key], { allowFail: true });
-  const v = r.stdout.trim();
-  return r.exitCode === 0 && v !== '' ? v : null;
+/** user.name and user.email as git config gives them (the last value of each wins), in one git process. */
+async function identityConfig(dir: string): Promise<{ name: string | null; email: string | null }> {
+  const r = await runGit(dir, ['config', '--get-regexp', '^user\\.(name|email)$'], { allowFail: true });
+  const found: Record<string, string> = {};
+  for (const line of r.exitCode === 0 ? r.stdout.split('\n') : []) {
+    const m = /^user\.(name|email) (.*)$/.exec(line);
+    if (m) found[m[1]!] = m[2]!.trim();
+  }
+  return { name: found.name || null, email: found.email || null };
 }
 
 /** Fails with a clear GitError when neither git config nor the environment gives a commit identity. */
 export async function assertIdentity(dir: string): Promise<void> {
   const env = process.env;
-  const name = env.GIT_AUTHOR_NAME && env.GIT_COMMITTER_NAME ? env.GIT_AUTHOR_NAME : await configValue(dir, 'user.name');
-  const email = env.GIT_AUTHOR_EMAIL && env.GIT_COMMITTER_EMAIL ? env.GIT_AUTHOR_EMAIL : await configValue(dir, 'user.email');
+  const fromEnv = {
+    name: env.GIT_AUTHOR_NAME && env.GIT_COMMITTER_NAME ? env.GIT_AUTHOR_NAME : null,
+    email: env.GIT_AUTHOR_EMAIL && env.GIT_COMMITTER_EMAIL ? env.GIT_AUTHOR_EMAIL : null,
+  };
+  const config = fromEnv.name && fromEnv.email ? null : await identityConfig(dir);
+  const name = fromEnv.name ?? config?.name;
+  const email = fromEnv.email ?? config?.email;
   if (name && email) return;
   const missing = [name ? null : 'user.name', email ? null : 'user.email'].filter(Boolean).join(' and ');
   throw new GitError(`git has no commit identity (${missing} not set) for ${dir}`, {
@@ -298,20 +308,18 @@ export async function commitAll(worktree: string, message: string): Promise<stri
   if (message.trim() === '') throw new GitError('a commit message is required', { context: { worktree } });
   const dir = realOrResolved(worktree);
   return withGitLock(`worktree:${dir}`, async () => {
-    const op = operationInProgress(await gitDir(dir));
+    const op = operationInProgress(await worktreeGitDir(dir));
     if (op) {
       throw new GitError(`${dir} is in the middle of ${op}; not committing over it`, {
         hint: op === 'a merge' ? 'finish conflict rework with finishConflictRework' : `finish or abort ${op} first`,
         context: { worktree: dir, operation: op },
       });
     }
-    await assertIdentity(dir);
-    await runGit(dir, ['add', '-A']);
-    const staged = await runGit(dir, ['diff', '--cached', '--quiet'], { allowFail: true });
-    if (staged.exitCode === 0) return null;
-    if (staged.exitCode !== 1)
-      throw new GitError(`git diff --cached failed in ${dir}: ${firstLines(staged.stderr)}`, { context: { worktree: dir } });
+    // The identity check and the staging are independent (a refusal leaves the files staged, nothing else).
+    await Promise.all([assertIdentity(dir), runGit(dir, ['add', '-A'])]);
+    // No separate `diff --cached --quiet`: commit itself says when there is nothing to commit (git's messages are in C locale here).
     const r = await runGit(dir, ['commit', '--quiet', '-m', message], { allowFail: true });
+    if (r.exitCode === 1 && /^(nothing to commit|nothing added to commit|no changes added to commit)/m.test(r.stdout)) return null;
     if (r.exitCode !== 0) {
       if (/tell me who you are|empty ident|unable to auto-detect email/i.test(r.stderr)) await assertIdentity(dir);
       throw new GitError(`git commit failed in ${dir}: ${firstLines(r.stderr || r.stdout)}`, {

@@ -12,11 +12,17 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { DEFAULT_ARTIFACT_LIMITS, type ArtifactLimits, type ArtifactRef } from './artifacts.js';
+import { DEFAULT_ARTIFACT_LIMITS, DirArtifactStore, type ArtifactLimits, type ArtifactRef, type ArtifactStore } from './artifacts.js';
 
 export interface ArtifactServer {
   url: string;
   dir: string;
+  /**
+   * This process's own way to what it serves: the same files, read and written
+   * in place (a DirArtifactStore over `dir`, same names and checks), so the
+   * orchestrator pays no HTTP round trip for its own bundles.
+   */
+  store: ArtifactStore;
   close(): Promise<void>;
 }
 
@@ -158,6 +164,7 @@ export async function startArtifactServer(options: ArtifactServerOptions): Promi
   return {
     url: `http://${host}:${address.port}`,
     dir,
+    store: new DirArtifactStore(dir, limits),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -57,7 +57,8 @@ export async function openRemoteWorkers(
     location = server.url;
   }
   token ??= crypto.randomBytes(16).toString('hex');
-  const artifacts = openArtifactStore(location, { token, limits });
+  // Served here: this process reads and writes the served files in place; agents use the URL.
+  const artifacts = server?.store ?? openArtifactStore(location, { token, limits });
   const remote = new RemoteWorkers({
     url: q.url,
     prefix: q.prefix,

@@ -171,7 +171,7 @@ export class RemoteWorkers {
   private fullBundle(commit: string): Promise<SubtaskJobInput['baseBundle']> {
     let p = this.fullBundles.get(commit);
     if (!p) {
-      p = this.bundle(commit, undefined, `base-${commit.slice(0, 12)}`);
+      p = this.bundle(commit, undefined, `base-${commit.slice(0, 12)}`, 'HEAD');
       this.fullBundles.set(commit, p);
       p.catch(() => this.fullBundles.delete(commit));
     }
@@ -193,7 +193,7 @@ export class RemoteWorkers {
         if (first !== commit && (await isAncestor(this.options.mainDir, first, commit))) {
           const [baseFrom, baseBundle] = await Promise.all([
             this.fullBundle(first),
-            this.bundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`),
+            this.bundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`, 'HEAD'),
           ]);
           return { baseBundle, baseFrom };
         }
@@ -205,9 +205,10 @@ export class RemoteWorkers {
     return p;
   }
 
-  private async bundle(tip: string, base: string | undefined, name: string): Promise<SubtaskJobInput['baseBundle']> {
+  /** `via`: the ref that most likely names `tip` already (main's HEAD for a base, the branch for its head): see createBundle. */
+  private async bundle(tip: string, base: string | undefined, name: string, via: string): Promise<SubtaskJobInput['baseBundle']> {
     const file = path.join(this.tmp, `${name}.bundle`);
-    const made = await createBundle(this.options.mainDir, file, { tip, name, base });
+    const made = await createBundle(this.options.mainDir, file, { tip, name, base, via });
     if (!made) throw new QueueError(`nothing to bundle for ${name}`);
     const artifact = await this.options.artifacts.put(file, `${name}.bundle`);
     if (artifact.warning) this.log.warn({ warning: artifact.warning }, 'large bundle');
@@ -245,9 +246,12 @@ export class RemoteWorkers {
     ]);
     const jobId = subtaskJobId(req.runId, req.taskId, attempt);
     if (!existing) {
-      const startBundle = head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`) : undefined;
+      const startBundle =
+        head && head !== req.baseCommit ? await this.bundle(head, req.baseCommit, `${jobId}-start`, `refs/heads/${req.branch}`) : undefined;
       const mergeFrom =
-        req.mergeFrom && req.mergeFrom !== req.baseCommit ? await this.bundle(req.mergeFrom, req.baseCommit, `${jobId}-main`) : undefined;
+        req.mergeFrom && req.mergeFrom !== req.baseCommit
+          ? await this.bundle(req.mergeFrom, req.baseCommit, `${jobId}-main`, 'HEAD')
+          : undefined;
       const data: SubtaskJobInput = {
         v: 1,
         runId: req.runId,

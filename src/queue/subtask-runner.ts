@@ -261,14 +261,15 @@ export async function runSubtaskJob(
       } else if (pending) {
         await runGit(wt.path, [pending.op, '--abort'], { allowFail: true });
       }
-      if (!pending || unresolved.length === 0) await commitAll(wt.path, job.commitMessage);
-      return headSha(wt.path);
+      const made = !pending || unresolved.length === 0 ? await commitAll(wt.path, job.commitMessage) : null;
+      return made ?? headSha(wt.path);
     });
     let bundle: SubtaskResult['bundle'];
     if (head !== job.baseBundle.sha) {
       const file = path.join(tmp, `${jobId}.bundle`);
       const made = await timer.time('bundle', () =>
-        createBundle(ctx.repo.clone, file, { tip: head, name: `task-${job.slug}`, base: base }),
+        // From the slot, whose HEAD is the commit just made: the bundle carries HEAD (see createBundle's `via`).
+        createBundle(wt.path, file, { tip: head, name: `task-${job.slug}`, base, via: 'HEAD' }),
       );
       if (made) {
         const artifact = await timer.time('upload', () => ctx.artifacts.put(file, `${jobId}.bundle`));

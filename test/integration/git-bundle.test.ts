@@ -109,4 +109,25 @@ describe('bundles straight into a branch (fetchBundleIntoBranch)', () => {
     );
     expect(git(b.main, 'branch', '--list', 'task-w')).toBe('');
   });
+
+  it('via: carries the ref that names the tip as it is, and falls back to a private ref when it names something else', async () => {
+    const { b, base, other, commit } = rig();
+    const one = commit('one.txt', '1\n');
+    const file = path.join(b.root, 'via.bundle');
+    const made = await createBundle(other, file, { tip: one, name: 'task-v', base, via: 'HEAD' });
+    expect(made).toMatchObject({ ref: 'HEAD', sha: one, prerequisites: [base] });
+    expect(readBundleHeader(file).refs).toEqual(new Map([['HEAD', one]]));
+    await fetchBundleIntoBranch(b.main, file, { ref: 'HEAD', branch: 'task-v', sha: one });
+    expect(git(b.main, 'rev-parse', 'task-v')).toBe(one);
+
+    // HEAD has moved on: the bundle of `one` is made under the private ref, which is gone afterwards.
+    commit('two.txt', '2\n');
+    const again = await createBundle(other, file, { tip: one, name: 'task-v', base, via: 'HEAD' });
+    expect(again).toMatchObject({ ref: 'refs/codex-orch/task-v', sha: one });
+    expect(readBundleHeader(file).refs).toEqual(new Map([['refs/codex-orch/task-v', one]]));
+    expect(git(other, 'for-each-ref', 'refs/codex-orch/')).toBe('');
+    // A ref that names the base itself: nothing to bundle either way.
+    git(other, 'update-ref', 'refs/heads/at-base', base);
+    expect(await createBundle(other, file, { tip: base, name: 'task-v', base, via: 'refs/heads/at-base' })).toBeNull();
+  });
 });
