@@ -176,6 +176,15 @@ export async function resolveCommit(dir: string, ref: string): Promise<string | 
   return r.exitCode === 0 ? r.stdout.trim() : null;
 }
 
+/** Which of `shas` (full commit ids) `dir`'s repository has as commits, in one git process. */
+export async function presentCommits(dir: string, shas: readonly string[]): Promise<Set<string>> {
+  const wanted = [...new Set(shas)].filter((s) => /^[0-9a-f]{40,64}$/.test(s));
+  if (wanted.length === 0) return new Set();
+  const r = await runGit(dir, ['rev-list', '--no-walk', '--ignore-missing', ...wanted]);
+  const found = new Set(r.stdout.split('\n').filter(Boolean));
+  return new Set(wanted.filter((s) => found.has(s)));
+}
+
 /** True when `ancestor` is reachable from `descendant` (or equal to it). */
 export async function isAncestor(dir: string, ancestor: string, descendant: string): Promise<boolean> {
   const r = await runGit(dir, ['merge-base', '--is-ancestor', ancestor, descendant], { allowFail: true });

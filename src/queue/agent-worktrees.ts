@@ -53,14 +53,35 @@ function takeLock(file: string): boolean {
   return false;
 }
 
-/** Forces an existing slot to `from`: merge state dropped, tracked files reset, untracked and ignored files removed. */
-async function refresh(dir: string, from: string): Promise<void> {
-  await runGit(dir, ['checkout', '--quiet', '--force', '--detach', from]);
-  await runGit(dir, ['clean', '-ffdxq']);
+/**
+ * Forces an existing slot to `from`: untracked and ignored files removed
+ * (while `from` may still be on its way: the clean needs no commit), then
+ * merge state dropped and tracked files reset by the forced checkout, which
+ * writes no untracked file. A failure to get `from` is the caller's, not the slot's.
+ */
+async function refresh(dir: string, from: Promise<string>): Promise<void> {
+  const [clean, target] = await Promise.allSettled([runGit(dir, ['clean', '-ffdxq']), from]);
+  if (target.status === 'rejected') throw new SlotStartError(target.reason);
+  if (clean.status === 'rejected') throw clean.reason;
+  await runGit(dir, ['checkout', '--quiet', '--force', '--detach', target.value]);
 }
 
-/** A free slot of `workDir`, checked out at `from` (detached) and pristine. */
-export async function acquireSlot(clone: string, workDir: string, from: string, log?: Logger): Promise<AgentSlot> {
+/** `from` itself failed (a bundle that did not apply): not a reason to make the slot again. */
+class SlotStartError extends Error {
+  constructor(readonly reason: unknown) {
+    super('the start commit could not be had');
+  }
+}
+
+/**
+ * A free slot of `workDir`, checked out at `from` (detached) and pristine.
+ * `from` may be a promise (the commit still being fetched): the slot is taken
+ * and cleaned meanwhile.
+ */
+export async function acquireSlot(clone: string, workDir: string, start: string | Promise<string>, log?: Logger): Promise<AgentSlot> {
+  const from = Promise.resolve(start);
+  // Whatever happens to the slot, a failed `from` is not left unobserved.
+  from.catch(() => undefined);
   const locks = path.join(workDir, '.slots');
   fs.mkdirSync(locks, { recursive: true });
   let n = 0;
@@ -75,13 +96,15 @@ export async function acquireSlot(clone: string, workDir: string, from: string, 
         await refresh(dir, from);
         return { name, path: dir, release };
       } catch (error) {
+        if (error instanceof SlotStartError) throw error.reason;
         log?.warn({ err: error, slot: name }, `slot ${name} could not be reused (${describeError(error)}); making it again`);
       }
     }
+    const target = await from;
     fs.rmSync(dir, { recursive: true, force: true });
     await withGitLock(await repoLockKey(clone), async () => {
       await runGit(clone, ['worktree', 'prune']);
-      await runGit(clone, ['worktree', 'add', '--quiet', '--detach', dir, from]);
+      await runGit(clone, ['worktree', 'add', '--quiet', '--detach', dir, target]);
     });
     return { name, path: dir, release };
   } catch (error) {

@@ -17,7 +17,7 @@ import path from 'node:path';
 import type { Config } from '../config/config.js';
 import { QueueError } from '../errors.js';
 import { createBundle, dropIncoming, fetchBundle } from '../git/bundle.js';
-import { firstLines, headSha, resolveCommit, runGit, unmergedFiles } from '../git/repo.js';
+import { firstLines, headSha, presentCommits, runGit, unmergedFiles } from '../git/repo.js';
 import { filesWithConflictMarkers } from '../git/rework.js';
 import { commitAll } from '../git/worktrees.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
@@ -80,22 +80,25 @@ function shortened(a: CodexActivity): CodexActivity {
 /** Fetches of a commit into a clone under way in this process: concurrent jobs on the same base wait for one download. */
 const fetching = new Map<string, Promise<string>>();
 
-/** Makes sure `commit` is in the clone, fetching the job's bundle when it is not. */
+/**
+ * Makes sure `bundle.sha` is in the clone (`present`: what the clone was found
+ * to have at the job's start), fetching the job's bundle when it is not.
+ */
 async function ensureCommit(
   ctx: SubtaskRunnerContext,
   tmp: string,
   bundle: SubtaskJob['baseBundle'],
   name: string,
   fetched: string[],
+  present: Set<string>,
 ): Promise<string> {
+  if (present.has(bundle.sha)) return bundle.sha;
   const key = `${path.resolve(ctx.repo.clone)}\0${bundle.sha}`;
   const pending = fetching.get(key);
   if (pending) return pending;
-  const have = await resolveCommit(ctx.repo.clone, `${bundle.sha}^{commit}`);
-  if (have === bundle.sha) return bundle.sha;
-  const again = fetching.get(key);
-  if (again) return again;
   const p = (async () => {
+    // Another job of this process may have fetched it since `present` was read.
+    if ((await presentCommits(ctx.repo.clone, [bundle.sha])).has(bundle.sha)) return bundle.sha;
     const file = path.join(tmp, `${name}.bundle`);
     await ctx.artifacts.get(bundle.artifact, file);
     const got = await fetchBundle(ctx.repo.clone, file, { ref: bundle.ref, name });
@@ -144,15 +147,30 @@ export async function runSubtaskJob(
   let releaseSlot: (() => void) | undefined;
   try {
     progress({ stage: 'preparing' });
-    const base = await timer.time('baseFetch', async () => {
-      const have = await resolveCommit(ctx.repo.clone, `${job.baseBundle.sha}^{commit}`);
-      if (have !== job.baseBundle.sha && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`, fetched);
-      return ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`, fetched);
-    });
+    const t0 = performance.now();
+    // What the clone has of the commits this job builds on, asked once; a bundle comes only for what it lacks.
     const startBundle = job.startBundle;
-    const start = startBundle ? await timer.time('baseFetch', () => ensureCommit(ctx, tmp, startBundle, `start-${jobId}`, fetched)) : base;
-    // A reused worktree of this agent, forced to the start commit and cleaned: pristine, like a new one, without checking out every file.
-    const wt = await timer.time('worktree', () => acquireSlot(ctx.repo.clone, ctx.repo.workDir, start, log));
+    const baseFetch = (async () => {
+      const present = await presentCommits(
+        ctx.repo.clone,
+        [job.baseBundle, job.baseFrom, startBundle, job.mergeFrom].flatMap((b) => (b ? [b.sha] : [])),
+      );
+      if (!present.has(job.baseBundle.sha) && job.baseFrom) await ensureCommit(ctx, tmp, job.baseFrom, `base0-${jobId}`, fetched, present);
+      const base = await ensureCommit(ctx, tmp, job.baseBundle, `base-${jobId}`, fetched, present);
+      const start = startBundle ? await ensureCommit(ctx, tmp, startBundle, `start-${jobId}`, fetched, present) : base;
+      timer.add('baseFetch', performance.now() - t0);
+      return { base, start, present, at: performance.now() };
+    })();
+    // A reused worktree of this agent, forced to the start commit and cleaned: pristine, like a new one, without
+    // checking out every file. The slot is taken and cleaned while the commits are fetched; `worktree` is the time after.
+    const wt = await acquireSlot(
+      ctx.repo.clone,
+      ctx.repo.workDir,
+      baseFetch.then((b) => b.start),
+      log,
+    );
+    const { base, present, at } = await baseFetch;
+    timer.add('worktree', performance.now() - at);
     releaseSlot = wt.release;
     const wtName = wt.name;
     const gateway: GatewayContext = {
@@ -172,7 +190,7 @@ export async function runSubtaskJob(
     const revert = job.revert;
     if (mergeFrom) {
       await timer.time('mergeMain', async () => {
-        const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`, fetched);
+        const main = await ensureCommit(ctx, tmp, mergeFrom, `main-${jobId}`, fetched, present);
         const m = await runGit(wt.path, ['merge', '--no-ff', '--no-commit', '--no-edit', main], { allowFail: true });
         unresolvedBefore = await unmergedFiles(wt.path);
         if (m.exitCode === 0 || unresolvedBefore.length > 0)
