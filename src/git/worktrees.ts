@@ -359,8 +359,8 @@ export function parseNameStatus(text: string): ChangedFile[] {
 }
 
 /** Files the worktree's HEAD changed since it forked from `base` (`base...HEAD`, renames detected). */
-export async function changedFiles(worktree: string, base: string): Promise<ChangedFile[]> {
-  const r = await runGit(worktree, ['diff', '--name-status', '-z', '-M', '--end-of-options', `${base}...HEAD`]);
+export async function changedFiles(worktree: string, base: string, head = 'HEAD'): Promise<ChangedFile[]> {
+  const r = await runGit(worktree, ['diff', '--name-status', '-z', '-M', '--end-of-options', `${base}...${head}`]);
   return parseNameStatus(r.stdout);
 }
 
@@ -399,18 +399,27 @@ function parseNumstat(text: string): Map<string, { additions: number | null; del
 /**
  * The worktree's committed changes since it forked from `base`, for the review
  * agent: every changed file with its line counts, and the unified diff bounded
- * to `maxBytes` (the git process is stopped once the bound is reached).
+ * to `maxBytes` (the git process is stopped once the bound is reached). With
+ * `head` (a branch), that branch's changes instead of HEAD's, so a branch with
+ * no worktree (the queue road's) is reviewed from any checkout of the repository.
  */
-export async function diffAgainst(worktree: string, base: string, options: { maxBytes?: number } = {}): Promise<BoundedDiff> {
+export async function diffAgainst(
+  worktree: string,
+  base: string,
+  options: { maxBytes?: number; head?: string } = {},
+): Promise<BoundedDiff> {
   const maxBytes = Math.max(1024, options.maxBytes ?? 200_000);
-  const range = `${base}...HEAD`;
-  const [head, baseSha, names, numstat] = await Promise.all([
-    headSha(worktree),
+  const headRef = options.head ?? 'HEAD';
+  const range = `${base}...${headRef}`;
+  const [headOrNull, baseSha, names, numstat] = await Promise.all([
+    options.head ? resolveCommit(worktree, options.head) : headSha(worktree),
     resolveCommit(worktree, base),
-    changedFiles(worktree, base),
+    changedFiles(worktree, base, headRef),
     runGit(worktree, ['diff', '--numstat', '-z', '-M', '--end-of-options', range]),
   ]);
   if (!baseSha) throw new GitError(`${base} names no commit in ${worktree}`, { context: { worktree, base } });
+  if (!headOrNull) throw new GitError(`${headRef} names no commit in ${worktree}`, { context: { worktree, head: headRef } });
+  const head = headOrNull;
   const counts = parseNumstat(numstat.stdout);
   const files = names.map((f) => ({ ...f, ...(counts.get(f.path) ?? { additions: null, deletions: null }) }));
   const { text, truncated } = await boundedOutput(

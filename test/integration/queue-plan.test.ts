@@ -118,8 +118,17 @@ describe('plan subtasks on agent machines', () => {
     });
     await remote.ready();
     const events: RunEvent[] = [];
+    // A review here, on this machine: it sees each branch's diff although the branch has no worktree here.
+    const reviewed = new Map<string, string[]>();
     const result = await executePlan(SIX(), {
       ...r.ctx,
+      review: async (input) => {
+        reviewed.set(
+          input.subtask.id,
+          input.diff.files.map((f) => `${f.status} ${f.path} +${f.additions ?? '?'}`),
+        );
+        return { verdict: 'approve', comments: 'ok', risk: 'low', tokens: { input: 0, output: 0 } };
+      },
       maxParallel: 3,
       launcher: remoteLauncher(remote),
       store,
@@ -149,6 +158,14 @@ describe('plan subtasks on agent machines', () => {
       .filter((d) => d.kind === 'schedule' && (d.action === 'branch' || d.action === 'worktree'));
     expect(schedule.map((d) => `${d.taskId}:${d.action}`).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f'].map((id) => `${id}:branch`));
     expect(result.worktreesCreated).toEqual([]);
+    expect(Object.fromEntries(reviewed)).toEqual({
+      a: ['A src/a.txt +1'],
+      b: ['A src/b.txt +1'],
+      c: ['A src/c.txt +1'],
+      d: ['A docs/d.md +1'],
+      e: ['A docs/e.md +1'],
+      f: ['A docs/f.md +1'],
+    });
     // Jobs carry the plan's longest remaining path as their BullMQ priority (1 is the highest): a subtask others wait
     // for goes before a leaf.
     const connection = redisConnection({ url: REDIS_URL });

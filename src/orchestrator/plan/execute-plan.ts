@@ -206,7 +206,7 @@ export async function executePlan(input: Manifest, ctx: PlanRunContext): Promise
   /**
    * The subtask's worktree, made now if its branch has none yet: on the queue road a worker runs on an agent and
    * the branch comes back as a bundle, so a local worktree (every file checked out here) is made only for what runs
-   * here — a review's diff, a local rework, the archive command.
+   * here — a local rework, the archive command (a review reads the branch's diff from main/).
    */
   const ensureWorktree = async (t: TaskRun): Promise<void> => {
     if (fs.existsSync(t.worktree)) return;

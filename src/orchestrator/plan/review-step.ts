@@ -72,8 +72,11 @@ export function createReviewStep(
       }
       checkpoint();
       if (s.stopping()) throw new Interrupted(s.stoppedBy() ?? 'stopping');
-      await s.ensureWorktree(t);
-      const diff = await diffAgainst(t.worktree, mainBranch, { maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes });
+      // A branch without a worktree (its worker ran on an agent) is reviewed from main/: no checkout of every file for a diff.
+      const maxBytes = ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes;
+      const diff = fs.existsSync(t.worktree)
+        ? await diffAgainst(t.worktree, mainBranch, { maxBytes })
+        : await diffAgainst(s.mainDir, mainBranch, { maxBytes, head: `refs/heads/${t.branch}` });
       const round = t.reviews.length + 1;
       let verdict: Awaited<ReturnType<ReviewFn>>;
       emit({
