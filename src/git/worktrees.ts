@@ -125,6 +125,14 @@ export async function createWorktree(
       // The directory of an earlier attempt was deleted by hand; drop git's stale record of it.
       await runGit(mainDir, ['worktree', 'prune']);
       worktrees = await listWorktrees(mainDir);
+    } else if (atPath && atPath.locked && halfMade(target, await commonGitDir(mainDir))) {
+      // `git worktree add` was killed before its checkout finished (a killed run): not a worktree to reuse, since
+      // `git add -A` would commit every file it never wrote as deleted. Nothing ran in it yet; make it again.
+      await runGit(mainDir, ['worktree', 'unlock', target]);
+      const removed = await runGit(mainDir, ['worktree', 'remove', '--force', target], { allowFail: true });
+      // Killed before it even wrote the worktree's .git file: git cannot remove it, but prunes it once unlocked.
+      if (removed.exitCode !== 0) await runGit(mainDir, ['worktree', 'prune']);
+      worktrees = await listWorktrees(mainDir);
     } else if (atPath) {
       if (atPath.branch === branch) return { path: target, branch, head: await headSha(target), state: 'reused-worktree' };
       throw new GitError(
@@ -184,6 +192,26 @@ export async function createTaskBranch(
     await runGit(mainDir, ['branch', '--no-track', branch, from]);
     return { path: target, branch, head: from, state: 'new' };
   });
+}
+
+/**
+ * A worktree whose `git worktree add` never finished: git marks the admin dir
+ * `locked` with "initializing" (C locale here) until its checkout is done. Only
+ * that marker counts: removing a worktree on a guess could lose a worker's work.
+ */
+function halfMade(worktree: string, commonDir: string): boolean {
+  const m = /^gitdir: (.+)\n?$/.exec(readOr(path.join(worktree, '.git'), ''));
+  // No .git file yet: git names the admin dir after the worktree's directory.
+  const admin = m ? path.resolve(worktree, (m[1] as string).trim()) : path.join(commonDir, 'worktrees', path.basename(worktree));
+  return readOr(path.join(admin, 'locked'), '').trim() === 'initializing';
+}
+
+function readOr(file: string, fallback: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return fallback;
+  }
 }
 
 function isSymlink(p: string): boolean {

@@ -80,6 +80,43 @@ describe('createTaskBranch', () => {
 });
 
 describe('createWorktree / removeWorktree', () => {
+  it('a worktree whose `git worktree add` was killed before its checkout finished is made again, not reused', async () => {
+    const b = setup();
+    fs.writeFileSync(path.join(b.main, 'smoke.mjs'), 'ok\n');
+    git(b.main, 'add', '-A');
+    git(b.main, 'commit', '-q', '-m', 'more files');
+    git(b.main, 'branch', 'task-half');
+    const target = path.join(b.baseDir, 'task-half');
+    // What a SIGKILL in the middle of `git worktree add` leaves: the admin dir still marked "initializing", files
+    // not (all) written, no index. Reused as it is, `git add -A` would commit every missing file as deleted.
+    git(b.main, 'worktree', 'add', '--quiet', '--no-checkout', target, 'task-half');
+    const admin = git(target, 'rev-parse', '--absolute-git-dir');
+    fs.writeFileSync(path.join(admin, 'locked'), 'initializing\n');
+    expect(fs.existsSync(path.join(target, 'smoke.mjs'))).toBe(false);
+
+    const made = await createWorktree(b.baseDir, 'half');
+    expect(made.state).toBe('reused-branch');
+    expect(fs.readFileSync(path.join(target, 'smoke.mjs'), 'utf8')).toBe('ok\n');
+    expect(git(target, 'status', '--porcelain')).toBe('');
+    expect(fs.existsSync(path.join(git(target, 'rev-parse', '--absolute-git-dir'), 'locked'))).toBe(false);
+
+    // Killed even before git wrote the worktree's .git file.
+    git(b.main, 'branch', 'task-early');
+    const early = path.join(b.baseDir, 'task-early');
+    git(b.main, 'worktree', 'add', '--quiet', '--no-checkout', early, 'task-early');
+    fs.writeFileSync(path.join(git(early, 'rev-parse', '--absolute-git-dir'), 'locked'), 'initializing\n');
+    fs.rmSync(path.join(early, '.git'));
+    expect((await createWorktree(b.baseDir, 'early')).state).toBe('reused-branch');
+    expect(git(early, 'status', '--porcelain')).toBe('');
+    expect(fs.existsSync(path.join(early, 'smoke.mjs'))).toBe(true);
+
+    // Locked for another reason (someone's own `git worktree lock`), with work in it: reused, nothing removed.
+    fs.writeFileSync(path.join(target, 'work.txt'), 'mine\n');
+    git(b.main, 'worktree', 'lock', '--reason', 'keep this', target);
+    expect((await createWorktree(b.baseDir, 'half')).state).toBe('reused-worktree');
+    expect(fs.readFileSync(path.join(target, 'work.txt'), 'utf8')).toBe('mine\n');
+  });
+
   it('creates task-<slug> from main HEAD, reuses it on a retry, removes it keeping the branch', async () => {
     const b = setup();
     const mainHead = git(b.main, 'rev-parse', 'HEAD');
