@@ -16,6 +16,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { GitError } from '../errors.js';
+import { gitProcessesIn } from './git-processes.js';
 import { withGitLock } from './lock.js';
 import { assertIdentity } from './worktrees.js';
 import {
@@ -583,34 +584,6 @@ function readHead(gd: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Pids of live git processes (not this process's own) whose working directory is in `dir` (Linux /proc; elsewhere none are found). */
-function gitProcessesIn(dir: string): number[] {
-  const out: number[] = [];
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc');
-  } catch {
-    return out;
-  }
-  const root = path.resolve(dir);
-  for (const e of entries) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const comm = fs.readFileSync(`/proc/${e}/comm`, 'utf8').trim();
-      if (comm !== 'git' && !comm.startsWith('git-')) continue;
-      const cwd = fs.readlinkSync(`/proc/${e}/cwd`);
-      if (cwd !== root && !cwd.startsWith(`${root}${path.sep}`)) continue;
-      // Our own read-only git commands (the added-paths diff) are not the lock's holder.
-      const stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid !== process.pid) out.push(Number(e));
-    } catch {
-      // gone, or not ours to read
-    }
-  }
-  return out;
 }
 
 function exists(p: string): boolean {

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { checkWorktreePointer } from './git-hardening.js';
+import { gitProcessesIn } from './git-processes.js';
 import { GitError } from '../errors.js';
 import { withGitLock } from './lock.js';
 import {
@@ -195,6 +196,23 @@ export async function createTaskBranch(
 }
 
 /**
+ * Removes the `index.lock` of a linked worktree (a task's, or an agent's slot)
+ * when no git process is working there: a killed run's `git add` or `git
+ * commit` left it, and every later git write there would fail on it. This
+ * process's own git there runs under the worktree's lock, which the caller
+ * holds. main/ is never cleared here (the merge queue reports its lock).
+ */
+function clearStaleIndexLock(gitDirPath: string): void {
+  if (path.basename(path.dirname(gitDirPath)) !== 'worktrees') return;
+  const lock = path.join(gitDirPath, 'index.lock');
+  if (!fs.existsSync(lock)) return;
+  // The admin dir's `gitdir` names the worktree's .git file.
+  const pointer = readOr(path.join(gitDirPath, 'gitdir'), '').trim();
+  if (!pointer || gitProcessesIn(path.dirname(pointer)).length > 0) return;
+  fs.rmSync(lock, { force: true });
+}
+
+/**
  * A worktree whose `git worktree add` never finished: git marks the admin dir
  * `locked` with "initializing" (C locale here) until its checkout is done. Only
  * that marker counts: removing a worktree on a guess could lose a worker's work.
@@ -336,13 +354,15 @@ export async function commitAll(worktree: string, message: string): Promise<stri
   if (message.trim() === '') throw new GitError('a commit message is required', { context: { worktree } });
   const dir = realOrResolved(worktree);
   return withGitLock(`worktree:${dir}`, async () => {
-    const op = operationInProgress(await worktreeGitDir(dir));
+    const gd = await worktreeGitDir(dir);
+    const op = operationInProgress(gd);
     if (op) {
       throw new GitError(`${dir} is in the middle of ${op}; not committing over it`, {
         hint: op === 'a merge' ? 'finish conflict rework with finishConflictRework' : `finish or abort ${op} first`,
         context: { worktree: dir, operation: op },
       });
     }
+    clearStaleIndexLock(gd);
     // The identity check and the staging are independent (a refusal leaves the files staged, nothing else).
     await Promise.all([assertIdentity(dir), runGit(dir, ['add', '-A'])]);
     // No separate `diff --cached --quiet`: commit itself says when there is nothing to commit (git's messages are in C locale here).

@@ -80,6 +80,44 @@ describe('createTaskBranch', () => {
 });
 
 describe('createWorktree / removeWorktree', () => {
+  it('a commit after a killed run: the stale index.lock is cleared; one a live git holds is not', async () => {
+    const b = setup();
+    const wt = await createWorktree(b.baseDir, 'locked');
+    const lock = path.join(git(wt.path, 'rev-parse', '--absolute-git-dir'), 'index.lock');
+    fs.writeFileSync(path.join(wt.path, 'x.txt'), 'x\n');
+    fs.writeFileSync(lock, '');
+    const sha = await commitAll(wt.path, 'after a kill');
+    expect(sha).toBe(git(wt.path, 'rev-parse', 'HEAD'));
+    expect(git(wt.path, 'show', '--name-only', '--format=', 'HEAD')).toBe('x.txt');
+    expect(fs.existsSync(lock)).toBe(false);
+
+    // A git process at work in the worktree (another process's: not a child of this one) holds it: left alone, and the
+    // commit fails saying so.
+    const { spawn } = await import('node:child_process');
+    const holder = spawn('sh', ['-c', 'git cat-file --batch; true'], {
+      cwd: wt.path,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+    });
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      fs.writeFileSync(lock, '');
+      fs.writeFileSync(path.join(wt.path, 'y.txt'), 'y\n');
+      await expect(commitAll(wt.path, 'while git works')).rejects.toThrow(/index\.lock/);
+      expect(fs.existsSync(lock)).toBe(true);
+    } finally {
+      process.kill(-holder.pid!, 'SIGKILL');
+    }
+    // main/'s lock is the merge queue's to report, never cleared by a commit elsewhere.
+    const mainLock = path.join(b.main, '.git', 'index.lock');
+    fs.writeFileSync(mainLock, '');
+    fs.writeFileSync(path.join(wt.path, 'z.txt'), 'z\n');
+    fs.rmSync(lock, { force: true });
+    await commitAll(wt.path, 'main locked');
+    expect(fs.existsSync(mainLock)).toBe(true);
+    fs.rmSync(mainLock);
+  });
+
   it('a worktree whose `git worktree add` was killed before its checkout finished is made again, not reused', async () => {
     const b = setup();
     fs.writeFileSync(path.join(b.main, 'smoke.mjs'), 'ok\n');
