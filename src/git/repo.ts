@@ -265,23 +265,27 @@ export async function gitDir(dir: string): Promise<string> {
 }
 
 /**
- * The git dir of a checkout's root, read from its `.git` without a git
- * process: the directory itself, or the `gitdir:` line of a worktree's `.git`
- * file (checked as runGit checks it before any git runs there). Where `dir`
- * has no `.git` (a subdirectory), git is asked.
+ * What a checkout root's `.git` names, read without a git process: the
+ * directory itself, or the `gitdir:` line of a worktree's `.git` file; null
+ * when `dir` has no readable `.git` (a subdirectory, or a worktree whose
+ * `.git` file git has not written yet). Not a check: runGit's
+ * checkWorktreePointer is that.
  */
+export function dotGitTarget(dir: string): string | null {
+  const dotGit = path.join(dir, '.git');
+  try {
+    if (fs.lstatSync(dotGit).isDirectory()) return path.resolve(dotGit);
+    const m = /^gitdir: (.+)\n?$/.exec(fs.readFileSync(dotGit, 'utf8'));
+    return m ? path.resolve(dir, (m[1] as string).trim()) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The git dir of a checkout's root (`dotGitTarget`, once its pointer is checked as runGit checks it); where that finds none, git is asked. */
 export async function worktreeGitDir(dir: string): Promise<string> {
   checkWorktreePointer(dir);
-  const dotGit = path.join(dir, '.git');
-  let st: fs.Stats | undefined;
-  try {
-    st = fs.lstatSync(dotGit);
-  } catch {
-    st = undefined;
-  }
-  if (st?.isDirectory()) return path.resolve(dotGit);
-  const m = st?.isFile() ? /^gitdir: (.+)\n?$/.exec(fs.readFileSync(dotGit, 'utf8')) : null;
-  return m ? path.resolve(dir, (m[1] as string).trim()) : gitDir(dir);
+  return dotGitTarget(dir) ?? gitDir(dir);
 }
 
 /** The absolute common git dir (shared by every worktree of a repository). */

@@ -16,6 +16,7 @@ import {
   branchExists,
   commonGitDir,
   dirtyFiles,
+  dotGitTarget,
   firstLines,
   worktreeGitDir,
   gitEnv,
@@ -218,9 +219,8 @@ function clearStaleIndexLock(gitDirPath: string): void {
  * that marker counts: removing a worktree on a guess could lose a worker's work.
  */
 function halfMade(worktree: string, commonDir: string): boolean {
-  const m = /^gitdir: (.+)\n?$/.exec(readOr(path.join(worktree, '.git'), ''));
   // No .git file yet: git names the admin dir after the worktree's directory.
-  const admin = m ? path.resolve(worktree, (m[1] as string).trim()) : path.join(commonDir, 'worktrees', path.basename(worktree));
+  const admin = dotGitTarget(worktree) ?? path.join(commonDir, 'worktrees', path.basename(worktree));
   return readOr(path.join(admin, 'locked'), '').trim() === 'initializing';
 }
 
@@ -460,7 +460,7 @@ export async function diffAgainst(
   const headRef = options.head ?? 'HEAD';
   const range = `${base}...${headRef}`;
   const [headOrNull, baseSha, names, numstat] = await Promise.all([
-    options.head ? resolveCommit(worktree, options.head) : headSha(worktree),
+    resolveCommit(worktree, headRef),
     resolveCommit(worktree, base),
     changedFiles(worktree, base, headRef),
     runGit(worktree, ['diff', '--numstat', '-z', '-M', '--end-of-options', range]),

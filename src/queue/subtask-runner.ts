@@ -96,9 +96,9 @@ async function ensureCommit(
   const key = `${path.resolve(ctx.repo.clone)}\0${bundle.sha}`;
   const pending = fetching.get(key);
   if (pending) return pending;
+  // Another job of this process may have fetched it since `present` was read: fetching it again is harmless (its
+  // own private ref, the same objects), cheaper than asking git again before every fetch.
   const p = (async () => {
-    // Another job of this process may have fetched it since `present` was read.
-    if ((await presentCommits(ctx.repo.clone, [bundle.sha])).has(bundle.sha)) return bundle.sha;
     const file = path.join(tmp, `${name}.bundle`);
     await ctx.artifacts.get(bundle.artifact, file);
     const got = await fetchBundle(ctx.repo.clone, file, { ref: bundle.ref, name });

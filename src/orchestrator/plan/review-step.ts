@@ -72,11 +72,12 @@ export function createReviewStep(
       }
       checkpoint();
       if (s.stopping()) throw new Interrupted(s.stoppedBy() ?? 'stopping');
-      // A branch without a worktree (its worker ran on an agent) is reviewed from main/: no checkout of every file for a diff.
-      const maxBytes = ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes;
-      const diff = fs.existsSync(t.worktree)
-        ? await diffAgainst(t.worktree, mainBranch, { maxBytes })
-        : await diffAgainst(s.mainDir, mainBranch, { maxBytes, head: `refs/heads/${t.branch}` });
+      // The branch's committed diff, read from main/ on every road: a branch without a worktree here (its worker
+      // ran on an agent) needs no checkout of every file for it, and one with a worktree has everything committed.
+      const diff = await diffAgainst(s.mainDir, mainBranch, {
+        maxBytes: ctx.maxDiffBytes ?? DEFAULTS.maxDiffBytes,
+        head: `refs/heads/${t.branch}`,
+      });
       const round = t.reviews.length + 1;
       let verdict: Awaited<ReturnType<ReviewFn>>;
       emit({
