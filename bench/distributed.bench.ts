@@ -20,6 +20,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createBundle, fetchBundle, fetchBundleIntoBranch } from '../src/git/bundle.js';
+import { runGit } from '../src/git/repo.js';
 import { executePlan } from '../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer } from '../src/queue/artifact-server.js';
@@ -27,8 +29,9 @@ import type { PhaseTimings } from '../src/queue/phase-timings.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
 import { openStore } from '../src/store/index.js';
 import { waitFor, type ChildRun } from '../test/helpers/cli-child.js';
+import { git, makeTempBase } from '../test/helpers/git-repo.js';
 import { fakePrompt, makePlanRig, plan } from '../test/helpers/plan-env.js';
-import { REDIS_URL, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../test/helpers/queue-env.js';
+import { REDIS_URL, agentClone, dropPrefix, requireRedis, spawnAgent, uniquePrefix } from '../test/helpers/queue-env.js';
 import { writeResult } from './write-result.js';
 
 const TOKEN = 'bench-distributed-token-0123456789';
@@ -189,6 +192,73 @@ async function remoteRun(n: number, sleepMs: number, concurrency: number, agents
   }
 }
 
+/**
+ * The floor of the design on this machine: the git work one subtask's round
+ * trip cannot do without, timed alone, serially, with nothing else running
+ * (the program's own git functions on the same 1,000-file repository). Per
+ * iteration: main moves (a merge, which the local road does too: untimed), then
+ * the orchestrator bundles the new base against the previous one, the agent
+ * fetches it, commits a change in its worktree (the local road commits too:
+ * untimed), bundles the branch against the base, and the orchestrator fetches
+ * that into the branch. No Redis, no HTTP, no checkout: git alone. Beside it,
+ * one bare git process (`git --version`), the unit every git step costs.
+ */
+export async function gitFloor(iterations: number): Promise<{ roundTripMs: number; gitProcessMs: number; steps: Record<string, number> }> {
+  const t = makeTempBase(thousandFiles());
+  try {
+    const agent = agentClone(t.root, t.origin, 'agent');
+    const wt = path.join(t.root, 'agent', 'wt');
+    git(agent.clone, 'worktree', 'add', '-q', '-b', 'slot', wt, 'main');
+    const tmp = path.join(t.root, 'bundles');
+    const rows: Record<string, number>[] = [];
+    const spawn: number[] = [];
+    let prev = git(t.main, 'rev-parse', 'HEAD');
+    for (let i = 0; i < iterations; i++) {
+      const s0 = performance.now();
+      await runGit(t.main, ['--version']);
+      spawn.push(performance.now() - s0);
+      // The merge that made the new base (untimed: the local road merges too).
+      fs.writeFileSync(path.join(t.main, `merged-${i}.txt`), `${i}\n`);
+      git(t.main, 'add', '-A');
+      git(t.main, 'commit', '-q', '-m', `merge ${i}`);
+      const base = git(t.main, 'rev-parse', 'HEAD');
+      const row: Record<string, number> = {};
+      const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+        const t0 = performance.now();
+        try {
+          return await fn();
+        } finally {
+          row[name] = performance.now() - t0;
+        }
+      };
+      const baseFile = path.join(tmp, `base-${i}.bundle`);
+      const b = await time('baseBundle', () => createBundle(t.main, baseFile, { tip: base, base: prev, name: `base-${i}`, via: 'HEAD' }));
+      const got = await time('agentFetch', () => fetchBundle(agent.clone, baseFile, { ref: b!.ref, name: `base-${i}` }));
+      // The worker's change, committed on the agent (untimed: the local road commits too).
+      git(wt, 'reset', '-q', '--hard', got);
+      fs.writeFileSync(path.join(wt, `task-${i}.txt`), `${i}\n`);
+      git(wt, 'add', '-A');
+      git(wt, 'commit', '-q', '-m', `task ${i}`);
+      const head = git(wt, 'rev-parse', 'HEAD');
+      const resultFile = path.join(tmp, `task-${i}.bundle`);
+      const r = await time('agentBundle', () =>
+        createBundle(agent.clone, resultFile, { tip: head, base, name: `task-${i}`, via: 'refs/heads/slot' }),
+      );
+      await time('fetchBranch', () => fetchBundleIntoBranch(t.main, resultFile, { ref: r!.ref, branch: `task-${i}`, sha: head }));
+      rows.push(row);
+      prev = base;
+    }
+    const steps = medianPhases(rows.slice(1));
+    return {
+      roundTripMs: Math.round(median(rows.slice(1).map((r) => Object.values(r).reduce((a, v) => a + v, 0)))),
+      gitProcessMs: +median(spawn.slice(1)).toFixed(1),
+      steps,
+    };
+  } finally {
+    t.cleanup();
+  }
+}
+
 export async function run(): Promise<void> {
   await requireRedis();
   const n = Number(process.env.BENCH_SUBTASKS ?? 16);
@@ -198,6 +268,12 @@ export async function run(): Promise<void> {
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 4));
   // Rounds interleave the local run and every agent count, so a burst of load on the machine hits all of them alike;
   // each figure below is the median over the rounds.
+  const floor = await gitFloor(Number(process.env.BENCH_FLOOR_ITERATIONS ?? 21));
+  console.log(
+    `  git floor of one round trip: ${floor.roundTripMs} ms (${Object.entries(floor.steps)
+      .map(([p, v]) => `${p} ${v}`)
+      .join(', ')}); one git process ${floor.gitProcessMs} ms`,
+  );
   const localRuns: RunFigures[] = [];
   const remoteRuns = new Map<number, RunFigures[]>(agentCounts.map((k) => [k, []]));
   for (let round = 1; round <= rounds; round++) {
@@ -259,6 +335,7 @@ export async function run(): Promise<void> {
       cpuBusy: localRuns.map((r) => r.cpuBusy),
     },
     remote: rows,
+    gitFloor: floor,
     targets: { overheadMsPerSubtask: 50, efficiencyAt4Agents: 0.9 },
   });
   console.log(`  → ${fs.existsSync(file) ? file : ''}`);

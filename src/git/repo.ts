@@ -288,8 +288,30 @@ export async function worktreeGitDir(dir: string): Promise<string> {
   return dotGitTarget(dir) ?? gitDir(dir);
 }
 
-/** The absolute common git dir (shared by every worktree of a repository). */
+/**
+ * The absolute common git dir (shared by every worktree of a repository), as
+ * git reads it, without a git process for a checkout's root: `.git` itself,
+ * or a linked worktree's git dir's `commondir` (real paths, as
+ * `--path-format=absolute` gives). It is asked before every fetch and worktree
+ * change (their lock key). Anything else (a subdirectory, a git dir without
+ * HEAD) is asked of git.
+ */
 export async function commonGitDir(dir: string): Promise<string> {
+  checkWorktreePointer(dir);
+  const target = dotGitTarget(dir);
+  if (target && fs.existsSync(path.join(target, 'HEAD'))) {
+    let common = target;
+    try {
+      common = path.resolve(target, fs.readFileSync(path.join(target, 'commondir'), 'utf8').trim());
+    } catch {
+      // No commondir: the git dir is its own common dir (a repository's `.git`).
+    }
+    try {
+      return fs.realpathSync(common);
+    } catch {
+      // A commondir naming nothing: git's own answer (or its error) below.
+    }
+  }
   const r = await runGit(dir, ['rev-parse', '--path-format=absolute', '--git-common-dir']);
   return r.stdout.trim();
 }

@@ -22,7 +22,7 @@ import { Job, Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortedError, QueueError, describeError } from '../errors.js';
 import { createBundle, dropIncoming, fetchBundle, fetchBundleIntoBranch } from '../git/bundle.js';
-import { isAncestor, resolveCommit, runGit } from '../git/repo.js';
+import { resolveCommit, runGit } from '../git/repo.js';
 import { silentLogger, type Logger } from '../logging/logger.js';
 import type { Store } from '../store/types.js';
 import type { ArtifactStore } from './artifacts.js';
@@ -182,7 +182,11 @@ export class RemoteWorkers {
    * What brings `commit` to an agent, once per commit. main only moves forward
    * during a run, so a later base descends from the first one: it travels as
    * `first..commit` (the merged work alone) next to the first base's full
-   * bundle, instead of the whole repository again for every merge.
+   * bundle, instead of the whole repository again for every merge. No ancestry
+   * check first (a git process on every new base): that bundle is right either
+   * way, since everything it needs is in the first base's history, which
+   * `baseFrom` brings; only a commit the first base already holds (main moved
+   * back) gives nothing to bundle, and then it travels whole.
    */
   private baseBundle(commit: string): Promise<Pick<SubtaskJobInput, 'baseBundle' | 'baseFrom'>> {
     let p = this.baseBundles.get(commit);
@@ -190,12 +194,12 @@ export class RemoteWorkers {
       this.firstBase ??= commit;
       const first = this.firstBase;
       p = (async () => {
-        if (first !== commit && (await isAncestor(this.options.mainDir, first, commit))) {
+        if (first !== commit) {
           const [baseFrom, baseBundle] = await Promise.all([
             this.fullBundle(first),
-            this.bundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`, 'HEAD'),
+            this.tryBundle(commit, first, `base-${commit.slice(0, 12)}-on-${first.slice(0, 12)}`, 'HEAD'),
           ]);
-          return { baseBundle, baseFrom };
+          if (baseBundle) return { baseBundle, baseFrom };
         }
         return { baseBundle: await this.fullBundle(commit) };
       })();
@@ -207,9 +211,16 @@ export class RemoteWorkers {
 
   /** `via`: the ref that most likely names `tip` already (main's HEAD for a base, the branch for its head): see createBundle. */
   private async bundle(tip: string, base: string | undefined, name: string, via: string): Promise<SubtaskJobInput['baseBundle']> {
+    const made = await this.tryBundle(tip, base, name, via);
+    if (!made) throw new QueueError(`nothing to bundle for ${name}`);
+    return made;
+  }
+
+  /** A bundle of `base..tip` uploaded to the artifact store, or null when `tip` adds nothing to `base`. */
+  private async tryBundle(tip: string, base: string | undefined, name: string, via: string): Promise<SubtaskJobInput['baseBundle'] | null> {
     const file = path.join(this.tmp, `${name}.bundle`);
     const made = await createBundle(this.options.mainDir, file, { tip, name, base, via });
-    if (!made) throw new QueueError(`nothing to bundle for ${name}`);
+    if (!made) return null;
     const artifact = await this.options.artifacts.put(file, `${name}.bundle`);
     if (artifact.warning) this.log.warn({ warning: artifact.warning }, 'large bundle');
     fs.rmSync(file, { force: true });

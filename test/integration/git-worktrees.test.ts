@@ -17,6 +17,7 @@ import {
   removeWorktree,
   statusSnapshot,
 } from '../../src/git/index.js';
+import { commonGitDir } from '../../src/git/repo.js';
 import { git } from '../helpers/git-repo.js';
 import { useTempBase } from '../helpers/temp-base-suite.js';
 
@@ -41,6 +42,22 @@ describe('repo helpers', () => {
     expect(wts.map((w) => w.branch)).toEqual(['main', 'task-alpha']);
     expect(wts[1]?.path).toBe(path.join(b.baseDir, 'task-alpha'));
     expect(await listBranches(b.main)).toEqual(['main', 'task-alpha']);
+  });
+
+  it('reads the common git dir without git as git itself does: main/, a linked worktree, a symlinked path, a subdirectory', async () => {
+    const b = setup({ 'README.md': '# sample\n', 'src/a.txt': 'a\n' });
+    const asGit = (dir: string) => git(dir, 'rev-parse', '--path-format=absolute', '--git-common-dir');
+    const wt = await createWorktree(b.baseDir, 'common');
+    const link = path.join(b.root, 'link-to-main');
+    fs.symlinkSync(b.main, link);
+    for (const dir of [b.main, wt.path, link, path.join(b.main, 'src'), path.join(wt.path, 'src')]) {
+      expect(await commonGitDir(dir), dir).toBe(asGit(dir));
+    }
+    expect(await commonGitDir(wt.path)).toBe(path.join(b.main, '.git'));
+    // A worktree whose git dir lost its commondir file is refused, as every git run of the program there is.
+    const admin = git(wt.path, 'rev-parse', '--path-format=absolute', '--git-dir');
+    fs.rmSync(path.join(admin, 'commondir'));
+    await expect(commonGitDir(wt.path)).rejects.toThrow(/commondir is missing\); refusing to run git there/);
   });
 
   it('reads the branch main/ has checked out, whatever its name', async () => {
