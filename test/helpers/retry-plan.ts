@@ -1,5 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { expect } from 'vitest';
+import type { Store } from '../../src/store/index.js';
+import type { ChildRun } from './cli-child.js';
 import { git, makeTempBase, type TempBase } from './git-repo.js';
 import { PLAN_FAKE_CODEX, fakePrompt } from './plan-env.js';
 
@@ -64,4 +67,19 @@ export function retryRig(bases: TempBase[]): RetryRig {
     git(t.main, 'commit', '-q', '-m', 'add the flag bad needs');
   };
   return { t, file, env, addFlag };
+}
+
+/** Each subtask's status in the store. */
+export const retryStatuses = (store: Store, runId: string) => Object.fromEntries(store.listSubtasks(runId).map((s) => [s.id, s.status]));
+
+/** What a `runs resume --json` after the retry of `bad` must end with, on every road: succeeded, all three merged once, in order. */
+export function expectRetryResumed(resumed: Awaited<ChildRun['done']>, rig: RetryRig, store: Store, runId: string): void {
+  expect(resumed.code, resumed.stderr).toBe(0);
+  const final = JSON.parse(resumed.stdout) as { status: string; plan: { result: { allMerged: boolean } } };
+  expect(final.status).toBe('succeeded');
+  expect(final.plan.result.allMerged).toBe(true);
+  expect(retryStatuses(store, runId)).toEqual({ ok: 'merged', bad: 'merged', dep: 'merged' });
+  for (const f of ['ok.txt', 'bad.txt', 'dep.txt', 'flag.txt']) expect(fs.existsSync(path.join(rig.t.main, f)), f).toBe(true);
+  const merges = git(rig.t.main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n');
+  expect(merges).toEqual(['Merge task-ok: Add ok', 'Merge task-bad: Add bad', 'Merge task-dep: Add dep']);
 }

@@ -5,10 +5,10 @@ import { RetryError } from '../../src/errors.js';
 import { retrySubtask } from '../../src/orchestrator/retry.js';
 import { RETRY_RECORD } from '../../src/orchestrator/retry-record.js';
 import { manifestSchema } from '../../src/scheduler/index.js';
-import { acquireRunLock, openSqliteStore, type Store } from '../../src/store/index.js';
+import { acquireRunLock, openSqliteStore } from '../../src/store/index.js';
 import { spawnTs } from '../helpers/cli-child.js';
 import { git, type TempBase } from '../helpers/git-repo.js';
-import { retryRig } from '../helpers/retry-plan.js';
+import { expectRetryResumed, retryRig, retryStatuses } from '../helpers/retry-plan.js';
 
 /**
  * A person's retry of a failed subtask, end to end: `run --plan` (the CLI, the
@@ -25,7 +25,7 @@ afterEach(() => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-const statuses = (store: Store, runId: string) => Object.fromEntries(store.listSubtasks(runId).map((s) => [s.id, s.status]));
+const statuses = retryStatuses;
 const refusal = async (p: Promise<unknown>) => {
   const e = await p.then(
     () => undefined,
@@ -89,14 +89,7 @@ describe('runs retry: a failed subtask starts again from main', { timeout: 300_0
       expect((await refusal(retrySubtask({ ...opts, taskId: 'bad' }))).message).toMatch(/has not run yet \(pending\)/);
 
       const resumed = await spawnTs(['runs', 'resume', runId, '--json'], r.env).done;
-      expect(resumed.code, resumed.stderr).toBe(0);
-      const final = JSON.parse(resumed.stdout) as { status: string; plan: { result: { allMerged: boolean } } };
-      expect(final.status).toBe('succeeded');
-      expect(final.plan.result.allMerged).toBe(true);
-      expect(statuses(store, runId)).toEqual({ ok: 'merged', bad: 'merged', dep: 'merged' });
-      for (const f of ['ok.txt', 'bad.txt', 'dep.txt', 'flag.txt']) expect(fs.existsSync(path.join(r.t.main, f)), f).toBe(true);
-      const merges = git(r.t.main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n');
-      expect(merges).toEqual(['Merge task-ok: Add ok', 'Merge task-bad: Add bad', 'Merge task-dep: Add dep']);
+      expectRetryResumed(resumed, r, store, runId);
 
       // The retried attempt started from main (it had flag.txt) on a new thread; the earlier one is kept.
       const done = store.getSubtask(runId, 'bad')!;

@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import { Job, Queue } from 'bullmq';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +11,7 @@ import { git, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 import { PLAN_FAKE_CODEX } from '../helpers/plan-env.js';
 import { processesIn } from '../helpers/processes.js';
 import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
-import { retryRig } from '../helpers/retry-plan.js';
+import { expectRetryResumed, retryRig, retryStatuses } from '../helpers/retry-plan.js';
 
 /**
  * A person's retry of a failed subtask on the queue road: `run --plan` with
@@ -41,7 +40,7 @@ afterEach(async () => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-const statuses = (store: Store, runId: string) => Object.fromEntries(store.listSubtasks(runId).map((s) => [s.id, s.status]));
+const statuses = retryStatuses;
 const resultsOf = (store: Store, runId: string, taskId: string) =>
   store
     .listQueueResults(runId)
@@ -132,14 +131,7 @@ describe('runs retry on the queue road: the retried subtask is a new job from ma
       const resumeRun = spawnTs(['runs', 'resume', runId, '--json'], env);
       children.push(resumeRun);
       const resumed = await resumeRun.done;
-      expect(resumed.code, resumed.stderr).toBe(0);
-      const final = JSON.parse(resumed.stdout) as { status: string; plan: { result: { allMerged: boolean } } };
-      expect(final.status).toBe('succeeded');
-      expect(final.plan.result.allMerged).toBe(true);
-      expect(statuses(store, runId)).toEqual({ ok: 'merged', bad: 'merged', dep: 'merged' });
-      for (const f of ['ok.txt', 'bad.txt', 'dep.txt', 'flag.txt']) expect(fs.existsSync(path.join(r.t.main, f)), f).toBe(true);
-      const merges = git(r.t.main, 'log', '--first-parent', '--merges', '--reverse', '--format=%s', 'HEAD').split('\n');
-      expect(merges).toEqual(['Merge task-ok: Add ok', 'Merge task-bad: Add bad', 'Merge task-dep: Add dep']);
+      expectRetryResumed(resumed, r, store, runId);
 
       // 3. The retry went through the queue as a new job (the next attempt number), on the agent, from main with the flag.
       const badAfter = resultsOf(store, runId, 'bad');
