@@ -25,7 +25,7 @@ import { runGit } from '../src/git/repo.js';
 import { executePlan } from '../src/orchestrator/plan/execute-plan.js';
 import { remoteLauncher } from '../src/orchestrator/plan/remote-worker-step.js';
 import { startArtifactServer } from '../src/queue/artifact-server.js';
-import type { PhaseTimings } from '../src/queue/phase-timings.js';
+import { phaseTimer, type PhaseTimings } from '../src/queue/phase-timings.js';
 import { RemoteWorkers } from '../src/queue/remote-workers.js';
 import { openStore } from '../src/store/index.js';
 import { waitFor, type ChildRun } from '../test/helpers/cli-child.js';
@@ -210,7 +210,7 @@ export async function gitFloor(iterations: number): Promise<{ roundTripMs: numbe
     const wt = path.join(t.root, 'agent', 'wt');
     git(agent.clone, 'worktree', 'add', '-q', '-b', 'slot', wt, 'main');
     const tmp = path.join(t.root, 'bundles');
-    const rows: Record<string, number>[] = [];
+    const rows: PhaseTimings[] = [];
     const spawn: number[] = [];
     let prev = git(t.main, 'rev-parse', 'HEAD');
     for (let i = 0; i < iterations; i++) {
@@ -222,18 +222,12 @@ export async function gitFloor(iterations: number): Promise<{ roundTripMs: numbe
       git(t.main, 'add', '-A');
       git(t.main, 'commit', '-q', '-m', `merge ${i}`);
       const base = git(t.main, 'rev-parse', 'HEAD');
-      const row: Record<string, number> = {};
-      const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-        const t0 = performance.now();
-        try {
-          return await fn();
-        } finally {
-          row[name] = performance.now() - t0;
-        }
-      };
+      const timer = phaseTimer();
       const baseFile = path.join(tmp, `base-${i}.bundle`);
-      const b = await time('baseBundle', () => createBundle(t.main, baseFile, { tip: base, base: prev, name: `base-${i}`, via: 'HEAD' }));
-      const got = await time('agentFetch', () => fetchBundle(agent.clone, baseFile, { ref: b!.ref, name: `base-${i}` }));
+      const b = await timer.time('baseBundle', () =>
+        createBundle(t.main, baseFile, { tip: base, base: prev, name: `base-${i}`, via: 'HEAD' }),
+      );
+      const got = await timer.time('agentFetch', () => fetchBundle(agent.clone, baseFile, { ref: b!.ref, name: `base-${i}` }));
       // The worker's change, committed on the agent (untimed: the local road commits too).
       git(wt, 'reset', '-q', '--hard', got);
       fs.writeFileSync(path.join(wt, `task-${i}.txt`), `${i}\n`);
@@ -241,11 +235,11 @@ export async function gitFloor(iterations: number): Promise<{ roundTripMs: numbe
       git(wt, 'commit', '-q', '-m', `task ${i}`);
       const head = git(wt, 'rev-parse', 'HEAD');
       const resultFile = path.join(tmp, `task-${i}.bundle`);
-      const r = await time('agentBundle', () =>
+      const r = await timer.time('agentBundle', () =>
         createBundle(agent.clone, resultFile, { tip: head, base, name: `task-${i}`, via: 'refs/heads/slot' }),
       );
-      await time('fetchBranch', () => fetchBundleIntoBranch(t.main, resultFile, { ref: r!.ref, branch: `task-${i}`, sha: head }));
-      rows.push(row);
+      await timer.time('fetchBranch', () => fetchBundleIntoBranch(t.main, resultFile, { ref: r!.ref, branch: `task-${i}`, sha: head }));
+      rows.push(timer.timings);
       prev = base;
     }
     const steps = medianPhases(rows.slice(1));

@@ -8,7 +8,7 @@ import { manifestSchema } from '../../src/scheduler/index.js';
 import { acquireRunLock, openSqliteStore } from '../../src/store/index.js';
 import { spawnTs } from '../helpers/cli-child.js';
 import { git, type TempBase } from '../helpers/git-repo.js';
-import { expectRetryResumed, retryRig, retryStatuses } from '../helpers/retry-plan.js';
+import { expectRetryResumed, retryRig, retryStatuses as statuses } from '../helpers/retry-plan.js';
 
 /**
  * A person's retry of a failed subtask, end to end: `run --plan` (the CLI, the
@@ -25,7 +25,6 @@ afterEach(() => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-const statuses = retryStatuses;
 const refusal = async (p: Promise<unknown>) => {
   const e = await p.then(
     () => undefined,

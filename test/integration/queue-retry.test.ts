@@ -11,7 +11,7 @@ import { git, refsFingerprint, type TempBase } from '../helpers/git-repo.js';
 import { PLAN_FAKE_CODEX } from '../helpers/plan-env.js';
 import { processesIn } from '../helpers/processes.js';
 import { REDIS_URL, agentClone, dropPrefix, requireRedis, uniquePrefix } from '../helpers/queue-env.js';
-import { expectRetryResumed, retryRig, retryStatuses } from '../helpers/retry-plan.js';
+import { expectRetryResumed, retryRig, retryStatuses as statuses } from '../helpers/retry-plan.js';
 
 /**
  * A person's retry of a failed subtask on the queue road: `run --plan` with
@@ -40,7 +40,6 @@ afterEach(async () => {
   for (const b of bases.splice(0)) b.cleanup();
 });
 
-const statuses = retryStatuses;
 const resultsOf = (store: Store, runId: string, taskId: string) =>
   store
     .listQueueResults(runId)
